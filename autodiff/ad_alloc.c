@@ -1,0 +1,65 @@
+/* ad_alloc.c - the allocation wrapper and its fault injector. */
+#include "ad_alloc.h"
+
+#include <stdint.h>
+#include <stdlib.h>
+
+static long fail_after = -1; /* allocations left before failure; <0: never */
+static long n_allocations = 0;
+
+void ad_alloc_fail_after(long n) { fail_after = n; }
+long ad_alloc_count(void) { return n_allocations; }
+
+/* Decide whether this allocation may proceed under fault injection. */
+static int allowed(void)
+{
+    if (fail_after < 0) return 1;
+    if (fail_after == 0) return 0;
+    fail_after--;
+    return 1;
+}
+
+void *ad_malloc(size_t bytes)
+{
+    if (!allowed()) return NULL;
+    void *p = malloc(bytes ? bytes : 1);
+    if (p) n_allocations++;
+    return p;
+}
+
+void *ad_calloc(size_t count, size_t bytes)
+{
+    if (!allowed()) return NULL;
+    void *p = calloc(count ? count : 1, bytes ? bytes : 1);
+    if (p) n_allocations++;
+    return p;
+}
+
+void *ad_realloc(void *p, size_t bytes)
+{
+    if (!allowed()) return NULL;
+    void *q = realloc(p, bytes ? bytes : 1);
+    if (q) n_allocations++;
+    return q;
+}
+
+/* Aligned blocks keep the original pointer just before the aligned address,
+ * so that ad_free_aligned can release them with plain free(). */
+void *ad_malloc_aligned(size_t bytes, size_t alignment)
+{
+    if (alignment < sizeof(void *)) alignment = sizeof(void *);
+    if (bytes > SIZE_MAX - alignment - sizeof(void *)) return NULL;
+    void *raw = ad_malloc(bytes + alignment + sizeof(void *));
+    if (!raw) return NULL;
+    uintptr_t start = (uintptr_t)raw + sizeof(void *);
+    uintptr_t aligned = (start + alignment - 1) & ~(uintptr_t)(alignment - 1);
+    ((void **)aligned)[-1] = raw;
+    return (void *)aligned;
+}
+
+void ad_free(void *p) { free(p); }
+
+void ad_free_aligned(void *p)
+{
+    if (p) free(((void **)p)[-1]);
+}

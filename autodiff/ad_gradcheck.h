@@ -1,0 +1,53 @@
+/* ad_gradcheck.h - check reverse-mode gradients against central differences.
+ *
+ * The function under test builds its output from `inputs` (heap tensors, read
+ * directly, e.g. parameters or coordinates) on the tape it is given.  The
+ * checked scalar is L = sum_i w_i y_i with fixed random weights w in [0.5,1.5]
+ * (a random projection catches errors that a plain sum can hide).
+ *
+ * Tolerance, derived rather than tuned: for each element the central
+ * difference D(h) is compared with D(2h).  Its truncation error is about
+ * |D(2h) - D(h)| / 3 (it scales as h^2) and its rounding error about
+ * eps |L| / h, so an element passes when
+ *   |analytic - D(h)| <= safety * (truncation + rounding) + rtol |D(h)| + atol.
+ * With the default h = eps^(1/3) max(1, |x|) both terms are about 1e-10 |L|.
+ */
+#ifndef LIBBG_AUTODIFF_AD_GRADCHECK_H
+#define LIBBG_AUTODIFF_AD_GRADCHECK_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ad_tape.h"
+
+/* Build the output on tape t from the inputs; return it (or the poison). */
+typedef ad_tensor *(*ad_gradcheck_fn)(ad_tape *t, ad_tensor *const *inputs, int n_inputs,
+                                      void *ctx);
+
+typedef struct ad_gradcheck_options {
+    double step;     /* relative step h; 0: eps^(1/3)                     */
+    double rtol;     /* extra relative tolerance; 0: 1e-7                 */
+    double atol;     /* extra absolute tolerance; 0: 1e-10                */
+    double safety;   /* factor on the error estimate; 0: 10               */
+    uint64_t seed;   /* seed of the projection weights                    */
+} ad_gradcheck_options;
+
+typedef struct ad_gradcheck_report {
+    int ok;                /* 1 if every element passed                   */
+    size_t n_checked;      /* elements compared                           */
+    int worst_input;       /* input holding the worst element             */
+    size_t worst_index;    /* its flat index                              */
+    double analytic;       /* tape gradient at the worst element          */
+    double numeric;        /* central difference there                    */
+    double tolerance;      /* the allowed error there                     */
+    double worst_ratio;    /* largest |error| / tolerance over elements   */
+    char message[256];     /* a readable summary (or the failure cause)   */
+} ad_gradcheck_report;
+
+/* Returns AD_OK when the check ran (report->ok says whether it passed), or an
+ * error code when the function failed on the tape (report->message says why).
+ * The inputs' gradient buffers are overwritten; their values are restored. */
+int ad_gradcheck(ad_gradcheck_fn f, void *ctx, int n_inputs, ad_tensor *const *inputs,
+                 const ad_gradcheck_options *options, ad_gradcheck_report *report);
+
+#endif

@@ -1,0 +1,56 @@
+/* ad_op.h - the node interface: how an op (built-in or user-written) records
+ * itself on the tape and supplies its backward pass.
+ *
+ * An op follows five steps (see docs/autodiff.md):
+ *   1. if (!ad_op_begin(t, "name", n, inputs)) return ad_tape_poison(t);
+ *   2. validate shapes; on failure return ad_tape_fail(t, AD_ERR_SHAPE, ...);
+ *   3. out = ad_tape_tensor(t, ...)  (check for the poison on out-of-memory);
+ *   4. compute out->data;
+ *   5. n = ad_tape_record(t, &OP, out, n, inputs); if n, save what backward needs.
+ * The backward function receives the node; it reads n->output->grad and
+ * accumulates (+=) into ad_node_grad(t, input) for every input that requires a
+ * gradient (ad_node_grad returns NULL for the others).
+ */
+#ifndef LIBBG_AUTODIFF_AD_OP_H
+#define LIBBG_AUTODIFF_AD_OP_H
+
+#include "ad_tape.h"
+
+typedef struct ad_node ad_node;
+typedef void (*ad_backward_fn)(ad_tape *t, ad_node *n);
+
+/* Constant descriptor of an op: its printed name and its backward. */
+typedef struct ad_op {
+    const char *name;
+    ad_backward_fn backward;
+} ad_op;
+
+struct ad_node {
+    const ad_op *op;                    /* what produced the output           */
+    int n_inputs;                       /* number of entries in inputs[]      */
+    ad_tensor *inputs[AD_MAX_INPUTS];   /* operands, in argument order        */
+    ad_tensor *output;                  /* the op's result                    */
+    ad_real saved[AD_MAX_SAVED];        /* scalars kept for backward          */
+    int saved_int[AD_MAX_SAVED];        /* integers kept for backward         */
+    void *ctx;                          /* extra arena state (ad_tape_alloc)  */
+    int index;                          /* position on the tape, from 0       */
+    ad_node *prev, *next;               /* recording order                    */
+};
+
+/* Step 1: returns 0 (after recording an error if needed) when the tape holds
+ * an error or an input is NULL or poisoned. */
+int ad_op_begin(ad_tape *t, const char *op_name, int n_inputs, ad_tensor *const *inputs);
+/* Step 5: records a node if grad is enabled and any input requires a
+ * gradient; marks the output as requiring one.  NULL when nothing recorded
+ * (or out of memory, which sets the tape error). */
+ad_node *ad_tape_record(ad_tape *t, const ad_op *op, ad_tensor *out,
+                        int n_inputs, ad_tensor *const *inputs);
+/* In backward: the gradient buffer of x (zero-filled on first use), or NULL
+ * if x does not require a gradient. */
+ad_real *ad_node_grad(ad_tape *t, ad_tensor *x);
+
+/* First and last nodes, for walking the tape (printing, debugging). */
+ad_node *ad_tape_first(const ad_tape *t);
+ad_node *ad_tape_last(const ad_tape *t);
+
+#endif

@@ -1,0 +1,310 @@
+/* ad_tape.c - the arena, the node list, the sticky error and ad_backward. */
+#include "ad_tape.h"
+
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "ad_alloc.h"
+#include "ad_op.h"
+
+#define ARENA_ALIGN 64
+#define DEFAULT_BLOCK_BYTES ((size_t)1 << 20)
+
+/* One arena block; blocks form a chain that is kept across resets. */
+typedef struct block {
+    struct block *next;   /* next block in the chain                    */
+    size_t size;          /* usable bytes at mem                        */
+    size_t used;          /* bytes handed out since the last reset      */
+    unsigned char *mem;   /* ARENA_ALIGN-aligned start of usable memory */
+} block;
+
+struct ad_tape {
+    block *first;          /* head of the block chain                    */
+    block *current;        /* block that serves the next allocation      */
+    size_t block_bytes;    /* minimum size of a new block                */
+    size_t used;           /* bytes handed out since the last reset      */
+    size_t peak;           /* largest value `used` has reached           */
+    size_t reserved;       /* usable bytes of all blocks                 */
+    ad_node *head, *tail;  /* recorded nodes, in order                   */
+    int n_nodes;           /* number of recorded nodes                   */
+    int grad_enabled;      /* 0: ops never record                        */
+    int status;            /* AD_OK or the first error's code            */
+    char message[512];     /* the first error's text                     */
+    ad_tensor poison;      /* returned by every op after an error        */
+};
+
+ad_tape *ad_tape_new(size_t block_bytes)
+{
+    ad_tape *t = ad_calloc(1, sizeof *t);
+    if (!t) return NULL;
+    t->block_bytes = block_bytes ? block_bytes : DEFAULT_BLOCK_BYTES;
+    t->grad_enabled = 1;
+    t->poison.n_dims = 1; /* a real, zero-size tensor: [0] */
+    t->poison.shape[0] = 0;
+    t->poison.size = 0;
+    t->poison.valid = 0;
+    t->poison.name = "poison";
+    return t;
+}
+
+void ad_tape_free(ad_tape *t)
+{
+    if (!t) return;
+    for (block *b = t->first; b;) {
+        block *next = b->next;
+        ad_free(b);
+        b = next;
+    }
+    ad_free(t);
+}
+
+void ad_tape_reset(ad_tape *t)
+{
+    if (!t) return;
+    for (block *b = t->first; b; b = b->next) b->used = 0;
+    t->current = t->first;
+    t->used = 0;
+    t->head = t->tail = NULL;
+    t->n_nodes = 0;
+    t->status = AD_OK;
+    t->message[0] = '\0';
+}
+
+int ad_tape_ok(const ad_tape *t) { return t && t->status == AD_OK; }
+int ad_tape_status(const ad_tape *t) { return t ? t->status : AD_ERR_ARG; }
+const char *ad_tape_error(const ad_tape *t) { return t ? t->message : "no tape"; }
+ad_tensor *ad_tape_poison(ad_tape *t) { return t ? &t->poison : NULL; }
+
+ad_tensor *ad_tape_fail(ad_tape *t, int code, const char *fmt, ...)
+{
+    if (!t) return NULL;
+    if (t->status == AD_OK) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(t->message, sizeof t->message, fmt, ap);
+        va_end(ap);
+        t->status = code ? code : AD_ERR_ARG;
+    }
+    return &t->poison;
+}
+
+int ad_tape_set_grad_enabled(ad_tape *t, int enabled)
+{
+    int old = t->grad_enabled;
+    t->grad_enabled = enabled != 0;
+    return old;
+}
+
+int ad_tape_grad_enabled(const ad_tape *t) { return t->grad_enabled; }
+size_t ad_tape_bytes_used(const ad_tape *t) { return t->used; }
+size_t ad_tape_bytes_peak(const ad_tape *t) { return t->peak; }
+size_t ad_tape_bytes_reserved(const ad_tape *t) { return t->reserved; }
+int ad_tape_n_nodes(const ad_tape *t) { return t->n_nodes; }
+ad_node *ad_tape_first(const ad_tape *t) { return t->head; }
+ad_node *ad_tape_last(const ad_tape *t) { return t->tail; }
+
+/* A new block able to hold at least `bytes`, linked after t->current. */
+static block *block_new(ad_tape *t, size_t bytes)
+{
+    size_t size = bytes > t->block_bytes ? bytes : t->block_bytes;
+    if (size > SIZE_MAX - sizeof(block) - ARENA_ALIGN) return NULL;
+    block *b = ad_malloc(sizeof(block) + ARENA_ALIGN + size);
+    if (!b) return NULL;
+    uintptr_t start = (uintptr_t)(b + 1);
+    b->mem = (unsigned char *)((start + ARENA_ALIGN - 1) & ~(uintptr_t)(ARENA_ALIGN - 1));
+    b->size = size;
+    b->used = 0;
+    if (!t->current) {
+        b->next = NULL;
+        t->first = b;
+    } else {
+        b->next = t->current->next;
+        t->current->next = b;
+    }
+    t->reserved += size;
+    return b;
+}
+
+void *ad_tape_alloc(ad_tape *t, size_t bytes)
+{
+    size_t need = (bytes + ARENA_ALIGN - 1) & ~(size_t)(ARENA_ALIGN - 1);
+    if (need < bytes) {
+        ad_tape_fail(t, AD_ERR_NOMEM, "ad_tape_alloc: request of %zu bytes is too large", bytes);
+        return NULL;
+    }
+    block *b = t->current;
+    /* Move along the chain (kept from earlier iterations) to a block with room;
+     * the same sequence of requests takes the same path, so no new blocks. */
+    while (b && b->size - b->used < need) {
+        b = b->next;
+        if (b) b->used = 0;
+    }
+    if (!b) {
+        b = block_new(t, need);
+        if (!b) {
+            ad_tape_fail(t, AD_ERR_NOMEM, "ad_tape_alloc: out of memory (%zu bytes)", bytes);
+            return NULL;
+        }
+    }
+    t->current = b;
+    void *p = b->mem + b->used;
+    b->used += need;
+    t->used += need;
+    if (t->used > t->peak) t->peak = t->used;
+    return p;
+}
+
+ad_tensor *ad_tape_tensor(ad_tape *t, int n_dims, const int *shape)
+{
+    if (!t) return NULL;
+    if (t->status != AD_OK) return &t->poison;
+    if (!ad_shape_valid(n_dims, shape)) {
+        char buf[64];
+        return ad_tape_fail(t, AD_ERR_SHAPE, "ad_tape_tensor: invalid shape %s",
+                            n_dims >= 0 && n_dims <= AD_MAX_DIMS && shape
+                                ? ad_shape_str(n_dims, shape, buf, sizeof buf) : "(bad rank)");
+    }
+    size_t size = ad_shape_size(n_dims, shape);
+    if (size > (SIZE_MAX - sizeof(ad_tensor)) / sizeof(ad_real))
+        return ad_tape_fail(t, AD_ERR_NOMEM, "ad_tape_tensor: tensor too large");
+    ad_tensor *x = ad_tape_alloc(t, sizeof(ad_tensor) + size * sizeof(ad_real));
+    if (!x) return &t->poison;
+    memset(x, 0, sizeof *x);
+    x->n_dims = n_dims;
+    for (int i = 0; i < AD_MAX_DIMS; i++) x->shape[i] = i < n_dims ? shape[i] : 1;
+    x->size = size;
+    x->data = (ad_real *)(x + 1);
+    x->valid = 1;
+    return x;
+}
+
+ad_tensor *ad_zeros(ad_tape *t, int n_dims, const int *shape)
+{
+    ad_tensor *x = ad_tape_tensor(t, n_dims, shape);
+    if (x && x->valid && x->size) memset(x->data, 0, x->size * sizeof(ad_real));
+    return x;
+}
+
+ad_tensor *ad_full(ad_tape *t, int n_dims, const int *shape, ad_real value)
+{
+    ad_tensor *x = ad_tape_tensor(t, n_dims, shape);
+    if (x && x->valid)
+        for (size_t i = 0; i < x->size; i++) x->data[i] = value;
+    return x;
+}
+
+ad_tensor *ad_constant(ad_tape *t, int n_dims, const int *shape, const ad_real *data)
+{
+    ad_tensor *x = ad_tape_tensor(t, n_dims, shape);
+    if (x && x->valid && x->size) {
+        if (!data) return ad_tape_fail(t, AD_ERR_ARG, "ad_constant: bad argument #4 (NULL data)");
+        memcpy(x->data, data, x->size * sizeof(ad_real));
+    }
+    return x;
+}
+
+ad_tensor *ad_scalar(ad_tape *t, ad_real value) { return ad_full(t, 0, NULL, value); }
+
+ad_tensor *ad_tape_input(ad_tape *t, int n_dims, const int *shape, const ad_real *data)
+{
+    ad_tensor *x = data ? ad_constant(t, n_dims, shape, data) : ad_zeros(t, n_dims, shape);
+    if (x && x->valid) x->requires_grad = 1;
+    return x;
+}
+
+int ad_op_begin(ad_tape *t, const char *op_name, int n_inputs, ad_tensor *const *inputs)
+{
+    if (!t) return 0;
+    if (t->status != AD_OK) return 0;
+    for (int i = 0; i < n_inputs; i++) {
+        if (!inputs[i]) {
+            ad_tape_fail(t, AD_ERR_ARG, "%s: bad argument #%d (NULL tensor)", op_name, i + 1);
+            return 0;
+        }
+        if (!inputs[i]->valid) {
+            ad_tape_fail(t, AD_ERR_ARG, "%s: bad argument #%d (poisoned tensor)", op_name, i + 1);
+            return 0;
+        }
+    }
+    return 1;
+}
+
+ad_node *ad_tape_record(ad_tape *t, const ad_op *op, ad_tensor *out,
+                        int n_inputs, ad_tensor *const *inputs)
+{
+    if (!t->grad_enabled || t->status != AD_OK || !out->valid) return NULL;
+    int needed = 0;
+    for (int i = 0; i < n_inputs; i++) needed |= inputs[i]->requires_grad;
+    if (!needed) return NULL;
+    ad_node *n = ad_tape_alloc(t, sizeof *n);
+    if (!n) return NULL;
+    memset(n, 0, sizeof *n);
+    n->op = op;
+    n->n_inputs = n_inputs;
+    for (int i = 0; i < n_inputs; i++) n->inputs[i] = inputs[i];
+    n->output = out;
+    n->index = t->n_nodes++;
+    n->prev = t->tail;
+    if (t->tail) t->tail->next = n;
+    else t->head = n;
+    t->tail = n;
+    out->node = n;
+    out->requires_grad = 1;
+    return n;
+}
+
+ad_real *ad_node_grad(ad_tape *t, ad_tensor *x)
+{
+    if (!x->requires_grad) return NULL;
+    if (!x->grad) {
+        /* Heap tensors get their buffer from ad_tensor_require_grad; a heap
+         * tensor without one cannot hold a gradient that outlives the tape. */
+        if (x->on_heap) {
+            ad_tape_fail(t, AD_ERR_ARG, "ad_backward: a heap tensor requires a gradient but "
+                         "has no buffer (use ad_tensor_require_grad)");
+            return NULL;
+        }
+        x->grad = ad_tape_alloc(t, x->size * sizeof(ad_real));
+        if (!x->grad) return NULL;
+        memset(x->grad, 0, x->size * sizeof(ad_real));
+    }
+    return x->grad;
+}
+
+int ad_backward(ad_tape *t, ad_tensor *y)
+{
+    if (!t) return AD_ERR_ARG;
+    if (t->status != AD_OK) return t->status;
+    if (!y || !y->valid) {
+        ad_tape_fail(t, AD_ERR_ARG, "ad_backward: bad argument #2 (%s tensor)",
+                     y ? "poisoned" : "NULL");
+        return t->status;
+    }
+    if (!y->requires_grad) {
+        ad_tape_fail(t, AD_ERR_ARG, "ad_backward: the output does not depend on any tensor "
+                     "that requires a gradient");
+        return t->status;
+    }
+    /* Tape gradients start from zero on every call, so ad_backward may run
+     * twice on one recording (heap parameter gradients still accumulate). */
+    for (ad_node *n = t->head; n; n = n->next) {
+        if (n->output->grad) memset(n->output->grad, 0, n->output->size * sizeof(ad_real));
+        for (int i = 0; i < n->n_inputs; i++) {
+            ad_tensor *x = n->inputs[i];
+            if (!x->on_heap && !x->node && x->grad)
+                memset(x->grad, 0, x->size * sizeof(ad_real));
+        }
+    }
+    ad_real *gy = ad_node_grad(t, y);
+    if (!gy) return t->status;
+    for (size_t i = 0; i < y->size; i++) gy[i] += 1;
+    ad_node *last = y->node ? y->node : NULL;
+    for (ad_node *n = last; n; n = n->prev) {
+        if (!n->output->grad) continue; /* does not reach y */
+        n->op->backward(t, n);
+        if (t->status != AD_OK) return t->status;
+    }
+    return AD_OK;
+}

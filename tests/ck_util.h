@@ -1,0 +1,26 @@
+/* ck_util.h - helpers shared by the test suites. */
+#ifndef LIBBG_TESTS_CK_UTIL_H
+#define LIBBG_TESTS_CK_UTIL_H
+
+#include <check.h>
+#include <math.h>
+
+/* |a - b| <= atol + rtol |b|, with a message naming what and which index. */
+#define ck_assert_close(a, b, atol, rtol, what, i)                                       \
+    do {                                                                                 \
+        double a_ = (double)(a), b_ = (double)(b);                                       \
+        double tol_ = (double)(atol) + (double)(rtol) * fabs(b_);                        \
+        ck_assert_msg(fabs(a_ - b_) <= tol_ || (a_ == b_),                               \
+                      "%s[%d]: %.17g vs %.17g (|diff| %.3g > tol %.3g)", (what), (int)(i), \
+                      a_, b_, fabs(a_ - b_), tol_);                                      \
+    } while (0)
+
+/* A scratch directory under $TMPDIR (or /tmp), created fresh; returns a
+ * static buffer. */
+const char *ck_tmpdir(const char *tag);
+/* Directory of the built programs (BG_BIN_DIR, default build/bin). */
+const char *ck_bin_dir(void);
+/* 1 when the suite runs under the sanitizers (BG_SANITIZE set). */
+int ck_under_sanitizer(void);
+
+#endif
