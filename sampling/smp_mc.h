@@ -1,0 +1,60 @@
+/* smp_mc.h - Metropolis Monte Carlo over many independent chains at once.
+ *
+ * The energy is a plain callback on arrays (sampling/ does not depend on how
+ * it is computed); potentials/ provides one for any pot_potential
+ * (smp_potential_energy below).  Each step moves every coordinate of every
+ * chain by sigma * N(0,1) and accepts with probability min(1, exp(-du/kT));
+ * a rejected step repeats the old frame, as in the seed report.
+ */
+#ifndef LIBBG_SAMPLING_SMP_MC_H
+#define LIBBG_SAMPLING_SMP_MC_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "autodiff/ad.h"
+#include "potentials/pot_potential.h"
+
+/* Energies u[n] of n configurations x[n*dim].  Returns AD_OK or an error code
+ * (writing a message into msg). */
+typedef int (*smp_energy_fn)(void *ctx, const ad_real *x, int n, int dim, ad_real *u,
+                             char *msg, size_t msg_len);
+
+typedef struct smp_mc_config {
+    int dim;           /* coordinates per configuration                    */
+    int n_chains;      /* independent chains moved together                */
+    double sigma;      /* proposal standard deviation                      */
+    double kT;         /* temperature (energy units)                       */
+    long n_steps;      /* Metropolis steps per chain                       */
+    int stride;        /* keep every stride-th frame (>= 1)                */
+    int keep_initial;  /* 1: the starting frame is the first one stored    */
+    uint64_t seed;     /* RNG seed (stream 0 of ad_rng)                    */
+} smp_mc_config;
+
+typedef struct smp_mc_stats {
+    long n_proposed;   /* proposals made (steps x chains)                  */
+    long n_accepted;   /* proposals accepted                               */
+    double acceptance; /* n_accepted / n_proposed                          */
+} smp_mc_stats;
+
+/* Number of frames per chain that smp_mc_run stores for this config. */
+long smp_mc_n_frames(const smp_mc_config *cfg);
+
+/* Run the chains from x0[n_chains*dim].  Frames are written to
+ * out[(frame * n_chains + chain) * dim + k] (all chains of frame 0, then frame
+ * 1, ...); out holds smp_mc_n_frames(cfg) * n_chains * dim values.  Energies of
+ * the stored frames go to u_out (same order) when it is not NULL.  Returns
+ * AD_OK or an error code (bad config, non-finite start energy, energy error)
+ * with a message. */
+int smp_mc_run(const smp_mc_config *cfg, smp_energy_fn energy, void *ctx, const ad_real *x0,
+               ad_real *out, ad_real *u_out, smp_mc_stats *stats, char *msg, size_t msg_len);
+
+/* An smp_energy_fn for a pot_potential: ctx is a smp_potential_ctx. */
+typedef struct smp_potential_ctx {
+    const pot_potential *potential;
+    ad_tape *scratch;   /* workspace tape owned by the caller */
+} smp_potential_ctx;
+int smp_potential_energy(void *ctx, const ad_real *x, int n, int dim, ad_real *u, char *msg,
+                         size_t msg_len);
+
+#endif
