@@ -76,9 +76,9 @@ $(BUILD)/gen/suites.inc: $(filter-out tests/test_main.c tests/ck_util.c,$(TEST_S
 	@sed -n 's/^Suite \*\([a-z0-9_]*_suite\)(void).*/SUITE(\1)/p' $(filter-out Makefile,$^) > $@.tmp
 	@mv $@.tmp $@
 
-$(TEST_BIN): $(TEST_OBJ) $(LIB) $(PROGRAMS)
+$(TEST_BIN): $(TEST_OBJ) $(APP_LIB_OBJ) $(LIB) $(PROGRAMS)
 	@mkdir -p $(@D)
-	$(CC) $(ALL_CFLAGS) $(TEST_OBJ) $(LIB) -o $@ $(CHECK_LIBS) $(LDLIBS)
+	$(CC) $(ALL_CFLAGS) $(TEST_OBJ) $(APP_LIB_OBJ) $(LIB) -o $@ $(CHECK_LIBS) $(LDLIBS)
 
 $(BUILD)/examples/%: docs/examples/%.c $(LIB)
 	@mkdir -p $(@D)
