@@ -15,6 +15,7 @@ typedef struct check_state {
     int n_inputs;
     ad_tensor *const *inputs;
     ad_real *weights;   /* projection weights, one per output element */
+    uint64_t seed;      /* seed of the weights                        */
     size_t n_weights;
     ad_tape *tape;
 } check_state;
@@ -32,10 +33,13 @@ static int evaluate(check_state *s, int with_grad, double *value, ad_tensor **lo
     }
     if (!s->weights) {
         ad_rng rng;
-        ad_rng_seed(&rng, 0x5eed, 0);
+        ad_rng_seed(&rng, s->seed, 0);
         s->n_weights = y->size;
         s->weights = ad_malloc((y->size ? y->size : 1) * sizeof(ad_real));
-        if (!s->weights) return AD_ERR_NOMEM;
+        if (!s->weights) {
+            ad_tape_fail(s->tape, AD_ERR_NOMEM, "ad_gradcheck: out of memory");
+            return AD_ERR_NOMEM;
+        }
         ad_rng_fill_uniform(&rng, s->weights, y->size, 0.5, 1.5);
     }
     if (y->size != s->n_weights) {
@@ -70,8 +74,19 @@ int ad_gradcheck(ad_gradcheck_fn f, void *ctx, int n_inputs, ad_tensor *const *i
                      "ad_gradcheck: input #%d cannot hold a gradient", i + 1);
             return AD_ERR_ARG;
         }
-    check_state s = {f, ctx, n_inputs, inputs, NULL, 0, ad_tape_new(0)};
-    if (!s.tape) return AD_ERR_NOMEM;
+    for (int i = 0; i < n_inputs; i++)
+        if (!inputs[i]->grad) {
+            snprintf(rep->message, sizeof rep->message,
+                     "ad_gradcheck: input #%d has no gradient buffer (a heap tensor or a view "
+                     "with one is needed)", i + 1);
+            return AD_ERR_ARG;
+        }
+    check_state s = {f, ctx, n_inputs, inputs, NULL, opt.seed ? opt.seed : 0x5eed, 0,
+                     ad_tape_new(0)};
+    if (!s.tape) {
+        snprintf(rep->message, sizeof rep->message, "ad_gradcheck: out of memory");
+        return AD_ERR_NOMEM;
+    }
     int status = AD_OK;
     double l0 = 0;
     ad_tensor *loss = NULL;

@@ -29,7 +29,7 @@ typedef struct ad_gradcheck_options {
     double rtol;     /* extra relative tolerance; 0: 1e-7                 */
     double atol;     /* extra absolute tolerance; 0: 1e-10                */
     double safety;   /* factor on the error estimate; 0: 10               */
-    uint64_t seed;   /* seed of the projection weights                    */
+    uint64_t seed;   /* seed of the projection weights; 0: a fixed one    */
 } ad_gradcheck_options;
 
 typedef struct ad_gradcheck_report {

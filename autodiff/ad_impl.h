@@ -6,6 +6,7 @@
 #include <stddef.h>
 
 #include "ad_op.h"
+#include "ad_tape.h"
 #include "ad_tensor.h"
 
 /* NumPy broadcasting of two operands, padded on the left to 4 dimensions.
@@ -46,6 +47,13 @@ int ad_bcast_init(ad_bcast *bc, const ad_tensor *a, const ad_tensor *b);
 /* Fail with "op: bad argument #k (shape S, expected E)". */
 ad_tensor *ad_fail_shape(ad_tape *t, const char *op, int arg, const ad_tensor *x,
                          const char *expected);
+
+/* Last line of an op: its result, or the tape's poison (a real zero-size
+ * tensor) when recording the node ran out of memory. */
+static inline ad_tensor *ad_op_return(ad_tape *t, ad_tensor *y)
+{
+    return y->valid ? y : ad_tape_poison(t);
+}
 
 /* Accumulate g (in the shape of `out`) into gx (in the shape of x, which
  * broadcasts to out) by summing over the broadcast axes. */

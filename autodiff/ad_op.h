@@ -10,6 +10,8 @@
  * The backward function receives the node; it reads n->output->grad and
  * accumulates (+=) into ad_node_grad(t, input) for every input that requires a
  * gradient (ad_node_grad returns NULL for the others).
+ * Error messages name arguments by position, counting from the first argument
+ * after the tape: "ad_name: bad argument #2 (shape [4,3], expected [2,*])".
  */
 #ifndef LIBBG_AUTODIFF_AD_OP_H
 #define LIBBG_AUTODIFF_AD_OP_H
@@ -35,6 +37,7 @@ struct ad_node {
     void *ctx;                          /* extra arena state (ad_tape_alloc)  */
     int index;                          /* position on the tape, from 0       */
     ad_node *prev, *next;               /* recording order                    */
+    int reached;                        /* ad_backward: leads to its output   */
 };
 
 /* Step 1: returns 0 (after recording an error if needed) when the tape holds
@@ -42,7 +45,9 @@ struct ad_node {
 int ad_op_begin(ad_tape *t, const char *op_name, int n_inputs, ad_tensor *const *inputs);
 /* Step 5: records a node if grad is enabled and any input requires a
  * gradient; marks the output as requiring one.  NULL when nothing recorded
- * (or out of memory, which sets the tape error). */
+ * (or out of memory, which sets the tape error and marks `out` invalid, so an
+ * op that returns `out` regardless still returns an invalid tensor).
+ * n_inputs must be 1..AD_MAX_INPUTS. */
 ad_node *ad_tape_record(ad_tape *t, const ad_op *op, ad_tensor *out,
                         int n_inputs, ad_tensor *const *inputs);
 /* In backward: the gradient buffer of x (zero-filled on first use), or NULL

@@ -60,6 +60,7 @@ double ad_rng_normal(ad_rng *r)
 
 uint64_t ad_rng_below(ad_rng *r, uint64_t n)
 {
+    if (n == 0) return 0; /* no valid answer; never divide by zero */
     /* Rejection removes the modulo bias. */
     uint64_t limit = UINT64_MAX - UINT64_MAX % n;
     uint64_t v;

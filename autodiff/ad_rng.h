@@ -22,7 +22,7 @@ void ad_rng_seed(ad_rng *r, uint64_t seed, uint64_t stream);
 uint64_t ad_rng_u64(ad_rng *r);
 double ad_rng_uniform(ad_rng *r);           /* [0, 1), 53 random bits   */
 double ad_rng_normal(ad_rng *r);            /* N(0, 1)                  */
-uint64_t ad_rng_below(ad_rng *r, uint64_t n); /* uniform on {0..n-1}, n>0 */
+uint64_t ad_rng_below(ad_rng *r, uint64_t n); /* uniform on {0..n-1}; 0 if n=0 */
 void ad_rng_fill_uniform(ad_rng *r, ad_real *x, size_t n, ad_real lo, ad_real hi);
 void ad_rng_fill_normal(ad_rng *r, ad_real *x, size_t n, ad_real mean, ad_real std);
 /* A uniformly random permutation of 0..n-1 (Fisher-Yates). */

@@ -35,6 +35,11 @@ struct ad_tape {
     ad_tensor poison;      /* returned by every op after an error        */
 };
 
+/* What ops return when they are given no tape at all (ad_tape_new failed):
+ * a zero-size invalid tensor, like every tape's own poison.  Nothing in the
+ * library writes to it. */
+static ad_tensor no_tape_poison = {.n_dims = 1, .valid = 0, .name = "poison"};
+
 ad_tape *ad_tape_new(size_t block_bytes)
 {
     ad_tape *t = ad_calloc(1, sizeof *t);
@@ -75,11 +80,11 @@ void ad_tape_reset(ad_tape *t)
 int ad_tape_ok(const ad_tape *t) { return t && t->status == AD_OK; }
 int ad_tape_status(const ad_tape *t) { return t ? t->status : AD_ERR_ARG; }
 const char *ad_tape_error(const ad_tape *t) { return t ? t->message : "no tape"; }
-ad_tensor *ad_tape_poison(ad_tape *t) { return t ? &t->poison : NULL; }
+ad_tensor *ad_tape_poison(ad_tape *t) { return t ? &t->poison : &no_tape_poison; }
 
 ad_tensor *ad_tape_fail(ad_tape *t, int code, const char *fmt, ...)
 {
-    if (!t) return NULL;
+    if (!t) return &no_tape_poison;
     if (t->status == AD_OK) {
         va_list ap;
         va_start(ap, fmt);
@@ -92,18 +97,19 @@ ad_tensor *ad_tape_fail(ad_tape *t, int code, const char *fmt, ...)
 
 int ad_tape_set_grad_enabled(ad_tape *t, int enabled)
 {
+    if (!t) return 0;
     int old = t->grad_enabled;
     t->grad_enabled = enabled != 0;
     return old;
 }
 
-int ad_tape_grad_enabled(const ad_tape *t) { return t->grad_enabled; }
-size_t ad_tape_bytes_used(const ad_tape *t) { return t->used; }
-size_t ad_tape_bytes_peak(const ad_tape *t) { return t->peak; }
-size_t ad_tape_bytes_reserved(const ad_tape *t) { return t->reserved; }
-int ad_tape_n_nodes(const ad_tape *t) { return t->n_nodes; }
-ad_node *ad_tape_first(const ad_tape *t) { return t->head; }
-ad_node *ad_tape_last(const ad_tape *t) { return t->tail; }
+int ad_tape_grad_enabled(const ad_tape *t) { return t ? t->grad_enabled : 0; }
+size_t ad_tape_bytes_used(const ad_tape *t) { return t ? t->used : 0; }
+size_t ad_tape_bytes_peak(const ad_tape *t) { return t ? t->peak : 0; }
+size_t ad_tape_bytes_reserved(const ad_tape *t) { return t ? t->reserved : 0; }
+int ad_tape_n_nodes(const ad_tape *t) { return t ? t->n_nodes : 0; }
+ad_node *ad_tape_first(const ad_tape *t) { return t ? t->head : NULL; }
+ad_node *ad_tape_last(const ad_tape *t) { return t ? t->tail : NULL; }
 
 /* A new block able to hold at least `bytes`, linked after t->current. */
 static block *block_new(ad_tape *t, size_t bytes)
@@ -129,6 +135,7 @@ static block *block_new(ad_tape *t, size_t bytes)
 
 void *ad_tape_alloc(ad_tape *t, size_t bytes)
 {
+    if (!t) return NULL;
     size_t need = (bytes + ARENA_ALIGN - 1) & ~(size_t)(ARENA_ALIGN - 1);
     if (need < bytes) {
         ad_tape_fail(t, AD_ERR_NOMEM, "ad_tape_alloc: request of %zu bytes is too large", bytes);
@@ -158,7 +165,7 @@ void *ad_tape_alloc(ad_tape *t, size_t bytes)
 
 ad_tensor *ad_tape_tensor(ad_tape *t, int n_dims, const int *shape)
 {
-    if (!t) return NULL;
+    if (!t) return &no_tape_poison;
     if (t->status != AD_OK) return &t->poison;
     if (!ad_shape_valid(n_dims, shape)) {
         char buf[64];
@@ -177,6 +184,7 @@ ad_tensor *ad_tape_tensor(ad_tape *t, int n_dims, const int *shape)
     x->size = size;
     x->data = (ad_real *)(x + 1);
     x->valid = 1;
+    x->on_tape = 1;
     return x;
 }
 
@@ -199,7 +207,7 @@ ad_tensor *ad_constant(ad_tape *t, int n_dims, const int *shape, const ad_real *
 {
     ad_tensor *x = ad_tape_tensor(t, n_dims, shape);
     if (x && x->valid && x->size) {
-        if (!data) return ad_tape_fail(t, AD_ERR_ARG, "ad_constant: bad argument #4 (NULL data)");
+        if (!data) return ad_tape_fail(t, AD_ERR_ARG, "ad_constant: bad argument #3 (NULL data)");
         memcpy(x->data, data, x->size * sizeof(ad_real));
     }
     return x;
@@ -218,6 +226,11 @@ int ad_op_begin(ad_tape *t, const char *op_name, int n_inputs, ad_tensor *const 
 {
     if (!t) return 0;
     if (t->status != AD_OK) return 0;
+    if (n_inputs < 0 || n_inputs > AD_MAX_INPUTS || (n_inputs > 0 && !inputs)) {
+        ad_tape_fail(t, AD_ERR_ARG, "%s: %d inputs (an op takes 0..%d)", op_name, n_inputs,
+                     AD_MAX_INPUTS);
+        return 0;
+    }
     for (int i = 0; i < n_inputs; i++) {
         if (!inputs[i]) {
             ad_tape_fail(t, AD_ERR_ARG, "%s: bad argument #%d (NULL tensor)", op_name, i + 1);
@@ -234,12 +247,21 @@ int ad_op_begin(ad_tape *t, const char *op_name, int n_inputs, ad_tensor *const 
 ad_node *ad_tape_record(ad_tape *t, const ad_op *op, ad_tensor *out,
                         int n_inputs, ad_tensor *const *inputs)
 {
-    if (!t->grad_enabled || t->status != AD_OK || !out->valid) return NULL;
+    if (!t || !out || !t->grad_enabled || t->status != AD_OK || !out->valid) return NULL;
+    if (n_inputs < 1 || n_inputs > AD_MAX_INPUTS || !inputs || !op || !op->backward) {
+        ad_tape_fail(t, AD_ERR_ARG, "%s: cannot record %d inputs (1..%d, with a backward)",
+                     op && op->name ? op->name : "ad_tape_record", n_inputs, AD_MAX_INPUTS);
+        out->valid = 0;
+        return NULL;
+    }
     int needed = 0;
     for (int i = 0; i < n_inputs; i++) needed |= inputs[i]->requires_grad;
     if (!needed) return NULL;
     ad_node *n = ad_tape_alloc(t, sizeof *n);
-    if (!n) return NULL;
+    if (!n) {
+        out->valid = 0; /* the tape error is set; never hand out an unrecorded result */
+        return NULL;
+    }
     memset(n, 0, sizeof *n);
     n->op = op;
     n->n_inputs = n_inputs;
@@ -259,9 +281,9 @@ ad_real *ad_node_grad(ad_tape *t, ad_tensor *x)
 {
     if (!x->requires_grad) return NULL;
     if (!x->grad) {
-        /* Heap tensors get their buffer from ad_tensor_require_grad; a heap
-         * tensor without one cannot hold a gradient that outlives the tape. */
-        if (x->on_heap) {
+        /* Heap tensors and views get their buffer from their owner; a gradient
+         * put in the arena would dangle after ad_tape_reset. */
+        if (!x->on_tape) {
             ad_tape_fail(t, AD_ERR_ARG, "ad_backward: a heap tensor requires a gradient but "
                          "has no buffer (use ad_tensor_require_grad)");
             return NULL;
@@ -278,7 +300,7 @@ int ad_backward(ad_tape *t, ad_tensor *y)
     if (!t) return AD_ERR_ARG;
     if (t->status != AD_OK) return t->status;
     if (!y || !y->valid) {
-        ad_tape_fail(t, AD_ERR_ARG, "ad_backward: bad argument #2 (%s tensor)",
+        ad_tape_fail(t, AD_ERR_ARG, "ad_backward: bad argument #1 (%s tensor)",
                      y ? "poisoned" : "NULL");
         return t->status;
     }
@@ -288,23 +310,31 @@ int ad_backward(ad_tape *t, ad_tensor *y)
         return t->status;
     }
     /* Tape gradients start from zero on every call, so ad_backward may run
-     * twice on one recording (heap parameter gradients still accumulate). */
+     * twice on one recording (heap parameter and view gradients, which the
+     * caller owns, still accumulate).  Zeroing is a memset, never a product
+     * with 0 (inf * 0 = NaN). */
     for (ad_node *n = t->head; n; n = n->next) {
+        n->reached = 0;
         if (n->output->grad) memset(n->output->grad, 0, n->output->size * sizeof(ad_real));
         for (int i = 0; i < n->n_inputs; i++) {
             ad_tensor *x = n->inputs[i];
-            if (!x->on_heap && !x->node && x->grad)
-                memset(x->grad, 0, x->size * sizeof(ad_real));
+            if (x->on_tape && !x->node && x->grad) memset(x->grad, 0, x->size * sizeof(ad_real));
         }
     }
+    if (y->on_tape && !y->node && y->grad) memset(y->grad, 0, y->size * sizeof(ad_real));
     ad_real *gy = ad_node_grad(t, y);
     if (!gy) return t->status;
     for (size_t i = 0; i < y->size; i++) gy[i] += 1;
-    ad_node *last = y->node ? y->node : NULL;
-    for (ad_node *n = last; n; n = n->prev) {
-        if (!n->output->grad) continue; /* does not reach y */
+    /* Only nodes that lead to y run: a node left over from an earlier
+     * backward (with a zero gradient) could still turn 0 into NaN, e.g.
+     * log's 0 / 0 at x = 0. */
+    if (y->node) y->node->reached = 1;
+    for (ad_node *n = y->node; n; n = n->prev) {
+        if (!n->reached || !n->output->grad) continue; /* no gradient flowed in */
         n->op->backward(t, n);
         if (t->status != AD_OK) return t->status;
+        for (int i = 0; i < n->n_inputs; i++)
+            if (n->inputs[i]->node && n->inputs[i]->requires_grad) n->inputs[i]->node->reached = 1;
     }
     return AD_OK;
 }

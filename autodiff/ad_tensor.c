@@ -1,6 +1,7 @@
 /* ad_tensor.c - heap tensors and shape utilities. */
 #include "ad_tensor.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -8,9 +9,17 @@
 
 size_t ad_shape_size(int n_dims, const int *shape)
 {
+    /* Saturates at SIZE_MAX instead of wrapping, so an absurd shape fails the
+     * allocation instead of producing a small buffer with a large shape. */
     size_t n = 1;
-    for (int i = 0; i < n_dims; i++) n *= (size_t)shape[i];
-    return n;
+    int saturated = 0;
+    for (int i = 0; i < n_dims; i++) {
+        size_t d = (size_t)shape[i];
+        if (d == 0) return 0;
+        if (n > SIZE_MAX / d) saturated = 1;
+        else n *= d;
+    }
+    return saturated ? SIZE_MAX : n;
 }
 
 int ad_shape_valid(int n_dims, const int *shape)
@@ -67,7 +76,7 @@ ad_tensor *ad_tensor_new(int n_dims, const int *shape)
     ad_tensor *x = ad_calloc(1, sizeof *x);
     if (!x) return NULL;
     set_shape(x, n_dims, shape);
-    x->data = ad_calloc(x->size, sizeof(ad_real));
+    x->data = x->size <= SIZE_MAX / sizeof(ad_real) ? ad_calloc(x->size, sizeof(ad_real)) : NULL;
     if (!x->data) {
         ad_free(x);
         return NULL;

@@ -26,6 +26,7 @@ typedef struct ad_tensor {
     int owns_memory;           /* 1 if ad_tensor_free releases data and grad   */
     struct ad_node *node;      /* tape node that produced it, or NULL          */
     const char *name;          /* optional label for printing, not owned       */
+    int on_tape;               /* 1 if it lives in a tape's arena (op result)  */
 } ad_tensor;
 
 /* New heap tensor filled with zeros; NULL if out of memory or bad shape. */
@@ -48,7 +49,7 @@ int ad_tensor_require_grad(ad_tensor *x);
 /* Set every gradient element to 0 (memset, never multiply by 0). */
 void ad_tensor_zero_grad(ad_tensor *x);
 
-/* Shape utilities. */
+/* Shape utilities.  ad_shape_size saturates at SIZE_MAX on overflow. */
 size_t ad_shape_size(int n_dims, const int *shape);
 int ad_shape_valid(int n_dims, const int *shape);
 int ad_tensor_same_shape(const ad_tensor *a, const ad_tensor *b);

@@ -3,6 +3,7 @@
  * happen through the shared index loop (AD_BCAST_FOR). */
 #include <math.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "ad_impl.h"
 #include "ad_ops.h"
@@ -47,7 +48,7 @@ ad_tensor *ad_add(ad_tape *t, ad_tensor *a, ad_tensor *b)
     if (!y->valid) return y;
     AD_BCAST_FOR(&bc, y->data[o] = a->data[ia] + b->data[ib]);
     binary_record(t, &OP_ADD, y, a, b);
-    return y;
+    return ad_op_return(t, y);
 }
 
 /* y = a - b;  da += dy,  db -= dy */
@@ -71,7 +72,7 @@ ad_tensor *ad_sub(ad_tape *t, ad_tensor *a, ad_tensor *b)
     if (!y->valid) return y;
     AD_BCAST_FOR(&bc, y->data[o] = a->data[ia] - b->data[ib]);
     binary_record(t, &OP_SUB, y, a, b);
-    return y;
+    return ad_op_return(t, y);
 }
 
 /* y = a * b;  da += dy * b,  db += dy * a */
@@ -93,7 +94,7 @@ ad_tensor *ad_mul(ad_tape *t, ad_tensor *a, ad_tensor *b)
     if (!y->valid) return y;
     AD_BCAST_FOR(&bc, y->data[o] = a->data[ia] * b->data[ib]);
     binary_record(t, &OP_MUL, y, a, b);
-    return y;
+    return ad_op_return(t, y);
 }
 
 /* y = a / b;  da += dy / b,  db -= dy * y / b */
@@ -115,7 +116,7 @@ ad_tensor *ad_div(ad_tape *t, ad_tensor *a, ad_tensor *b)
     if (!y->valid) return y;
     AD_BCAST_FOR(&bc, y->data[o] = a->data[ia] / b->data[ib]);
     binary_record(t, &OP_DIV, y, a, b);
-    return y;
+    return ad_op_return(t, y);
 }
 
 /* y = min(a, b);  da += dy where a <= b,  db += dy where b < a */
@@ -142,7 +143,7 @@ ad_tensor *ad_minimum(ad_tape *t, ad_tensor *a, ad_tensor *b)
     if (!y->valid) return y;
     AD_BCAST_FOR(&bc, y->data[o] = a->data[ia] <= b->data[ib] ? a->data[ia] : b->data[ib]);
     binary_record(t, &OP_MINIMUM, y, a, b);
-    return y;
+    return ad_op_return(t, y);
 }
 
 /* y = max(a, b);  da += dy where a >= b,  db += dy where b > a */
@@ -169,11 +170,11 @@ ad_tensor *ad_maximum(ad_tape *t, ad_tensor *a, ad_tensor *b)
     if (!y->valid) return y;
     AD_BCAST_FOR(&bc, y->data[o] = a->data[ia] >= b->data[ib] ? a->data[ia] : b->data[ib]);
     binary_record(t, &OP_MAXIMUM, y, a, b);
-    return y;
+    return ad_op_return(t, y);
 }
 
-/* y = mask ? a : b;  da += dy where mask,  db += dy elsewhere (mask saved as
- * the node's third input, never differentiated) */
+/* y = mask ? a : b;  da += dy where mask,  db += dy elsewhere (the mask is
+ * kept as the node's third input and never differentiated) */
 static void where_backward(ad_tape *t, ad_node *n)
 {
     ad_tensor *a = n->inputs[0], *b = n->inputs[1], *mask = n->inputs[2], *y = n->output;
@@ -192,17 +193,27 @@ static const ad_op OP_WHERE = {"where", where_backward};
 
 ad_tensor *ad_where(ad_tape *t, const ad_tensor *mask, ad_tensor *a, ad_tensor *b)
 {
-    ad_tensor *m = (ad_tensor *)mask; /* never written; stored as an input */
-    ad_tensor *in[3] = {a, b, m};
+    ad_tensor *m = (ad_tensor *)mask; /* never written */
+    ad_tensor *in[3] = {m, a, b};     /* argument order, for the messages */
     if (!ad_op_begin(t, "ad_where", 3, in)) return ad_tape_poison(t);
     ad_bcast bc;
-    ad_tensor *y = binary_begin(t, "ad_where", a, b, &bc);
-    if (!y->valid) return y;
-    if (m->size != y->size || m->n_dims != y->n_dims || !ad_tensor_same_shape(m, y)) {
-        char buf[64];
-        return ad_fail_shape(t, "ad_where", 1, m, AD_SHAPE_STR(y, buf));
+    char buf[64], expected[96];
+    if (!ad_bcast_init(&bc, a, b)) {
+        snprintf(expected, sizeof expected, "broadcastable with %s", AD_SHAPE_STR(a, buf));
+        return ad_fail_shape(t, "ad_where", 3, b, expected);
     }
+    if (m->n_dims != bc.n_dims || ad_shape_size(m->n_dims, m->shape) != m->size ||
+        memcmp(m->shape, bc.shape, (size_t)bc.n_dims * sizeof(int)) != 0)
+        return ad_fail_shape(t, "ad_where", 1, m, ad_shape_str(bc.n_dims, bc.shape, buf, sizeof buf));
+    ad_tensor *y = ad_tape_tensor(t, bc.n_dims, bc.shape);
+    if (!y->valid) return y;
     AD_BCAST_FOR(&bc, y->data[o] = m->data[o] != 0 ? a->data[ia] : b->data[ib]);
-    ad_tape_record(t, &OP_WHERE, y, 3, in);
-    return y;
+    /* Only a and b decide whether a node is needed; the mask rides along. */
+    ad_tensor *ab[2] = {a, b};
+    ad_node *n = ad_tape_record(t, &OP_WHERE, y, 2, ab);
+    if (n) {
+        n->inputs[2] = m;
+        n->n_inputs = 3;
+    }
+    return ad_op_return(t, y);
 }

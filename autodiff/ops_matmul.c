@@ -54,5 +54,5 @@ ad_tensor *ad_matmul(ad_tape *t, ad_tensor *a, ad_tensor *b, int trans_a, int tr
         n->saved_int[0] = trans_a;
         n->saved_int[1] = trans_b;
     }
-    return y;
+    return ad_op_return(t, y);
 }

@@ -27,7 +27,7 @@ static ad_tensor *sum_all(ad_tape *t, ad_tensor *x, const char *name, int mean)
     y->data[0] = s * factor;
     ad_node *n = ad_tape_record(t, mean ? &OP_MEAN : &OP_SUM, y, 1, &x);
     if (n) n->saved[0] = factor;
-    return y;
+    return ad_op_return(t, y);
 }
 
 ad_tensor *ad_sum(ad_tape *t, ad_tensor *x) { return sum_all(t, x, "ad_sum", 0); }
@@ -49,7 +49,7 @@ static ad_tensor *axis_begin(ad_tape *t, const char *name, ad_tensor *x, int *ax
     if (!ad_op_begin(t, name, 1, &x)) return ad_tape_poison(t);
     int a = *axis < 0 ? *axis + x->n_dims : *axis;
     if (a < 0 || a >= x->n_dims)
-        return ad_tape_fail(t, AD_ERR_ARG, "%s: bad argument #3 (axis %d, tensor has %d dims)",
+        return ad_tape_fail(t, AD_ERR_ARG, "%s: bad argument #2 (axis %d, tensor has %d dims)",
                             name, *axis, x->n_dims);
     *axis = a;
     int shape[AD_MAX_DIMS], k = 0;
@@ -94,7 +94,7 @@ static ad_tensor *sum_axis(ad_tape *t, ad_tensor *x, int axis, const char *name,
         n->saved[0] = c;
         n->saved_int[0] = axis;
     }
-    return y;
+    return ad_op_return(t, y);
 }
 
 ad_tensor *ad_sum_axis(ad_tape *t, ad_tensor *x, int axis)
@@ -107,7 +107,9 @@ ad_tensor *ad_mean_axis(ad_tape *t, ad_tensor *x, int axis)
     return sum_axis(t, x, axis, "ad_mean_axis", 1);
 }
 
-/* y_j = log sum_k e^{x_jk};  dx_jk += dy_j * e^{x_jk - y_j}   (softmax; axis saved) */
+/* y_j = log sum_k e^{x_jk};  dx_jk += dy_j * e^{x_jk - y_j}   (softmax; axis saved)
+ * A row that is all -inf (y_j = -inf) has an empty softmax: its gradient is 0,
+ * not the NaN of e^{-inf - (-inf)}. */
 static void logsumexp_backward(ad_tape *t, ad_node *n)
 {
     ad_tensor *x = n->inputs[0], *y = n->output;
@@ -119,6 +121,7 @@ static void logsumexp_backward(ad_tape *t, ad_node *n)
         for (size_t k = 0; k < len; k++)
             for (size_t i = 0; i < inner; i++) {
                 size_t j = o * inner + i, xi = (o * len + k) * inner + i;
+                if (y->data[j] == -INFINITY) continue;
                 gx[xi] += y->grad[j] * AD_MATH(exp)(x->data[xi] - y->data[j]);
             }
 }
@@ -146,5 +149,5 @@ ad_tensor *ad_logsumexp(ad_tape *t, ad_tensor *x, int axis)
         }
     ad_node *n = ad_tape_record(t, &OP_LOGSUMEXP, y, 1, &x);
     if (n) n->saved_int[0] = axis;
-    return y;
+    return ad_op_return(t, y);
 }

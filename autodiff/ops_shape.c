@@ -18,11 +18,13 @@ static const ad_op OP_RESHAPE = {"reshape", reshape_backward};
 ad_tensor *ad_reshape(ad_tape *t, ad_tensor *x, int n_dims, const int *shape)
 {
     if (!ad_op_begin(t, "ad_reshape", 1, &x)) return ad_tape_poison(t);
-    if (!ad_shape_valid(n_dims, shape) || ad_shape_size(n_dims, shape) != x->size) {
-        char expected[64];
-        snprintf(expected, sizeof expected, "%zu elements", x->size);
-        return ad_tape_fail(t, AD_ERR_SHAPE, "ad_reshape: bad argument #3 (new shape does not "
-                            "hold %s)", expected);
+    if (!ad_shape_valid(n_dims, shape))
+        return ad_tape_fail(t, AD_ERR_SHAPE, "ad_reshape: bad arguments #2, #3 (not a shape of "
+                            "0..%d dims)", AD_MAX_DIMS);
+    if (ad_shape_size(n_dims, shape) != x->size) {
+        char buf[64];
+        return ad_tape_fail(t, AD_ERR_SHAPE, "ad_reshape: bad argument #3 (shape %s, expected "
+                            "%zu elements)", ad_shape_str(n_dims, shape, buf, sizeof buf), x->size);
     }
     /* The header lives in the arena; the values are x's own (ops never write
      * their inputs, so sharing is safe). */
@@ -34,8 +36,9 @@ ad_tensor *ad_reshape(ad_tape *t, ad_tensor *x, int n_dims, const int *shape)
     y->size = x->size;
     y->data = x->data;
     y->valid = 1;
+    y->on_tape = 1;
     ad_tape_record(t, &OP_RESHAPE, y, 1, &x);
-    return y;
+    return ad_op_return(t, y);
 }
 
 /* y = x^T (2-D);  dx += dy^T */
@@ -54,7 +57,7 @@ static const ad_op OP_TRANSPOSE = {"transpose", transpose_backward};
 ad_tensor *ad_transpose(ad_tape *t, ad_tensor *x)
 {
     if (!ad_op_begin(t, "ad_transpose", 1, &x)) return ad_tape_poison(t);
-    if (x->n_dims != 2) return ad_fail_shape(t, "ad_transpose", 2, x, "a matrix [m,n]");
+    if (x->n_dims != 2) return ad_fail_shape(t, "ad_transpose", 1, x, "a matrix [m,n]");
     int r = x->shape[0], c = x->shape[1];
     int shape[2] = {c, r};
     ad_tensor *y = ad_tape_tensor(t, 2, shape);
@@ -62,7 +65,7 @@ ad_tensor *ad_transpose(ad_tape *t, ad_tensor *x)
     for (int i = 0; i < r; i++)
         for (int j = 0; j < c; j++) y->data[(size_t)j * r + i] = x->data[(size_t)i * c + j];
     ad_tape_record(t, &OP_TRANSPOSE, y, 1, &x);
-    return y;
+    return ad_op_return(t, y);
 }
 
 /* y = x[:, start:start+count];  dx[:, start+j] += dy[:, j]   (start saved) */
@@ -80,9 +83,9 @@ static const ad_op OP_SLICE_COLS = {"slice_cols", slice_cols_backward};
 ad_tensor *ad_slice_cols(ad_tape *t, ad_tensor *x, int start, int count)
 {
     if (!ad_op_begin(t, "ad_slice_cols", 1, &x)) return ad_tape_poison(t);
-    if (x->n_dims != 2) return ad_fail_shape(t, "ad_slice_cols", 2, x, "a matrix [m,n]");
+    if (x->n_dims != 2) return ad_fail_shape(t, "ad_slice_cols", 1, x, "a matrix [m,n]");
     if (start < 0 || count < 0 || start > x->shape[1] - count)
-        return ad_tape_fail(t, AD_ERR_ARG, "ad_slice_cols: bad arguments #3, #4 (columns "
+        return ad_tape_fail(t, AD_ERR_ARG, "ad_slice_cols: bad arguments #2, #3 (columns "
                             "[%d, %d) of a tensor with %d)", start, start + count, x->shape[1]);
     int rows = x->shape[0], cx = x->shape[1];
     int shape[2] = {rows, count};
@@ -93,7 +96,7 @@ ad_tensor *ad_slice_cols(ad_tape *t, ad_tensor *x, int start, int count)
                (size_t)count * sizeof(ad_real));
     ad_node *n = ad_tape_record(t, &OP_SLICE_COLS, y, 1, &x);
     if (n) n->saved_int[0] = start;
-    return y;
+    return ad_op_return(t, y);
 }
 
 /* y = [a | b];  da += dy[:, :p],  db += dy[:, p:] */
@@ -132,7 +135,7 @@ ad_tensor *ad_concat_cols(ad_tape *t, ad_tensor *a, ad_tensor *b)
                (size_t)q * sizeof(ad_real));
     }
     ad_tape_record(t, &OP_CONCAT_COLS, y, 2, in);
-    return y;
+    return ad_op_return(t, y);
 }
 
 /* y[:, j] = x[:, idx[j]];  dx[:, idx[j]] += dy[:, j]   (index copied to the arena) */
@@ -151,13 +154,13 @@ static const ad_op OP_GATHER_COLS = {"gather_cols", gather_cols_backward};
 ad_tensor *ad_gather_cols(ad_tape *t, ad_tensor *x, const int *index, int n_index)
 {
     if (!ad_op_begin(t, "ad_gather_cols", 1, &x)) return ad_tape_poison(t);
-    if (x->n_dims != 2) return ad_fail_shape(t, "ad_gather_cols", 2, x, "a matrix [m,n]");
+    if (x->n_dims != 2) return ad_fail_shape(t, "ad_gather_cols", 1, x, "a matrix [m,n]");
     if (n_index < 0 || (n_index > 0 && !index))
-        return ad_tape_fail(t, AD_ERR_ARG, "ad_gather_cols: bad argument #3 (no index array)");
+        return ad_tape_fail(t, AD_ERR_ARG, "ad_gather_cols: bad argument #2 (no index array)");
     int rows = x->shape[0], cx = x->shape[1];
     for (int j = 0; j < n_index; j++)
         if (index[j] < 0 || index[j] >= cx)
-            return ad_tape_fail(t, AD_ERR_ARG, "ad_gather_cols: bad argument #3 (index[%d] = %d, "
+            return ad_tape_fail(t, AD_ERR_ARG, "ad_gather_cols: bad argument #2 (index[%d] = %d, "
                                 "tensor has %d columns)", j, index[j], cx);
     int shape[2] = {rows, n_index};
     ad_tensor *y = ad_tape_tensor(t, 2, shape);
@@ -172,5 +175,5 @@ ad_tensor *ad_gather_cols(ad_tape *t, ad_tensor *x, const int *index, int n_inde
         if (n_index) memcpy(copy, index, (size_t)n_index * sizeof(int));
         n->ctx = copy;
     }
-    return y;
+    return ad_op_return(t, y);
 }

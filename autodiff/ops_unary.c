@@ -35,7 +35,7 @@ ad_tensor *ad_neg(ad_tape *t, ad_tensor *x)
     if (!y->valid) return y;
     for (size_t i = 0; i < y->size; i++) y->data[i] = -x->data[i];
     ad_tape_record(t, &OP_NEG, y, 1, &x);
-    return y;
+    return ad_op_return(t, y);
 }
 
 /* y = c x;  dx += c dy   (c saved) */
@@ -53,7 +53,7 @@ ad_tensor *ad_scale(ad_tape *t, ad_tensor *x, ad_real c)
     for (size_t i = 0; i < y->size; i++) y->data[i] = c * x->data[i];
     ad_node *n = ad_tape_record(t, &OP_SCALE, y, 1, &x);
     if (n) n->saved[0] = c;
-    return y;
+    return ad_op_return(t, y);
 }
 
 /* y = x + c;  dx += dy */
@@ -67,7 +67,7 @@ ad_tensor *ad_add_scalar(ad_tape *t, ad_tensor *x, ad_real c)
     for (size_t i = 0; i < y->size; i++) y->data[i] = x->data[i] + c;
     ad_node *n = ad_tape_record(t, &OP_ADD_SCALAR, y, 1, &x);
     if (n) n->saved[0] = c;
-    return y;
+    return ad_op_return(t, y);
 }
 
 /* y = e^x;  dx += dy * y */
@@ -80,7 +80,7 @@ ad_tensor *ad_exp(ad_tape *t, ad_tensor *x)
     if (!y->valid) return y;
     for (size_t i = 0; i < y->size; i++) y->data[i] = AD_MATH(exp)(x->data[i]);
     ad_tape_record(t, &OP_EXP, y, 1, &x);
-    return y;
+    return ad_op_return(t, y);
 }
 
 /* y = log x;  dx += dy / x */
@@ -93,7 +93,7 @@ ad_tensor *ad_log(ad_tape *t, ad_tensor *x)
     if (!y->valid) return y;
     for (size_t i = 0; i < y->size; i++) y->data[i] = AD_MATH(log)(x->data[i]);
     ad_tape_record(t, &OP_LOG, y, 1, &x);
-    return y;
+    return ad_op_return(t, y);
 }
 
 /* y = tanh x;  dx += dy * (1 - y^2) */
@@ -109,7 +109,7 @@ ad_tensor *ad_tanh(ad_tape *t, ad_tensor *x)
     if (!y->valid) return y;
     for (size_t i = 0; i < y->size; i++) y->data[i] = AD_MATH(tanh)(x->data[i]);
     ad_tape_record(t, &OP_TANH, y, 1, &x);
-    return y;
+    return ad_op_return(t, y);
 }
 
 /* y = max(x, 0);  dx += dy where x > 0 */
@@ -125,7 +125,7 @@ ad_tensor *ad_relu(ad_tape *t, ad_tensor *x)
     if (!y->valid) return y;
     for (size_t i = 0; i < y->size; i++) y->data[i] = x->data[i] > 0 ? x->data[i] : 0;
     ad_tape_record(t, &OP_RELU, y, 1, &x);
-    return y;
+    return ad_op_return(t, y);
 }
 
 /* y = 1 / (1 + e^-x);  dx += dy * y (1 - y) */
@@ -150,7 +150,7 @@ ad_tensor *ad_sigmoid(ad_tape *t, ad_tensor *x)
         }
     }
     ad_tape_record(t, &OP_SIGMOID, y, 1, &x);
-    return y;
+    return ad_op_return(t, y);
 }
 
 /* y = log(1 + e^x);  dx += dy * sigmoid(x) */
@@ -174,7 +174,7 @@ ad_tensor *ad_softplus(ad_tape *t, ad_tensor *x)
         y->data[i] = (v > 0 ? v : 0) + AD_MATH(log1p)(AD_MATH(exp)(-AD_MATH(fabs)(v)));
     }
     ad_tape_record(t, &OP_SOFTPLUS, y, 1, &x);
-    return y;
+    return ad_op_return(t, y);
 }
 
 /* y = sqrt x;  dx += dy / (2 y) */
@@ -190,7 +190,7 @@ ad_tensor *ad_sqrt(ad_tape *t, ad_tensor *x)
     if (!y->valid) return y;
     for (size_t i = 0; i < y->size; i++) y->data[i] = AD_MATH(sqrt)(x->data[i]);
     ad_tape_record(t, &OP_SQRT, y, 1, &x);
-    return y;
+    return ad_op_return(t, y);
 }
 
 /* y = x^2;  dx += 2 x dy */
@@ -206,13 +206,14 @@ ad_tensor *ad_square(ad_tape *t, ad_tensor *x)
     if (!y->valid) return y;
     for (size_t i = 0; i < y->size; i++) y->data[i] = x->data[i] * x->data[i];
     ad_tape_record(t, &OP_SQUARE, y, 1, &x);
-    return y;
+    return ad_op_return(t, y);
 }
 
 /* y = x^p;  dx += dy * p x^(p-1)   (p saved) */
 static void pow_backward(ad_tape *t, ad_node *n)
 {
     ad_real p = n->saved[0];
+    if (p == 0) return; /* x^0 = 1: no gradient (and no 0 * inf at x = 0) */
     UNARY_BACKWARD(t, n, gx[i] += gy[i] * p * AD_MATH(pow)(x[i], p - 1));
 }
 static const ad_op OP_POW = {"pow", pow_backward};
@@ -224,7 +225,7 @@ ad_tensor *ad_pow(ad_tape *t, ad_tensor *x, ad_real p)
     for (size_t i = 0; i < y->size; i++) y->data[i] = AD_MATH(pow)(x->data[i], p);
     ad_node *n = ad_tape_record(t, &OP_POW, y, 1, &x);
     if (n) n->saved[0] = p;
-    return y;
+    return ad_op_return(t, y);
 }
 
 /* y = |x|;  dx += dy * sign(x)   (0 at x = 0) */
@@ -240,7 +241,7 @@ ad_tensor *ad_abs(ad_tape *t, ad_tensor *x)
     if (!y->valid) return y;
     for (size_t i = 0; i < y->size; i++) y->data[i] = AD_MATH(fabs)(x->data[i]);
     ad_tape_record(t, &OP_ABS, y, 1, &x);
-    return y;
+    return ad_op_return(t, y);
 }
 
 /* y = min(max(x, lo), hi);  dx += dy where lo < x < hi   (lo, hi saved) */
@@ -253,11 +254,11 @@ static const ad_op OP_CLAMP = {"clamp", clamp_backward};
 
 ad_tensor *ad_clamp(ad_tape *t, ad_tensor *x, ad_real lo, ad_real hi)
 {
+    if (ad_tape_ok(t) && !(lo <= hi)) /* also catches NaN bounds */
+        return ad_tape_fail(t, AD_ERR_ARG, "ad_clamp: bad arguments #2, #3 (lo %g > hi %g)",
+                            (double)lo, (double)hi);
     ad_tensor *y = unary_begin(t, "ad_clamp", x);
     if (!y->valid) return y;
-    if (!(lo <= hi))
-        return ad_tape_fail(t, AD_ERR_ARG, "ad_clamp: bad arguments #3, #4 (lo " AD_REAL_FMT
-                            " > hi " AD_REAL_FMT ")", lo, hi);
     for (size_t i = 0; i < y->size; i++) {
         ad_real v = x->data[i];
         y->data[i] = v < lo ? lo : v > hi ? hi : v;
@@ -267,5 +268,5 @@ ad_tensor *ad_clamp(ad_tape *t, ad_tensor *x, ad_real lo, ad_real hi)
         n->saved[0] = lo;
         n->saved[1] = hi;
     }
-    return y;
+    return ad_op_return(t, y);
 }
