@@ -28,9 +28,13 @@ typedef struct pot_potential {
  * result is [batch].  Errors go to the tape's sticky error. */
 ad_tensor *pot_energy(ad_tape *t, const pot_potential *p, ad_tensor *x);
 
+/* Reduced energy u / kT on the tape (kT > 0; kT = 1 returns pot_energy). */
+ad_tensor *pot_reduced_energy(ad_tape *t, const pot_potential *p, ad_tensor *x, double kT);
+
 /* Energies of n configurations x[n*dim] without recording (u[n] out).
  * `scratch` is a tape used as workspace (reset on entry).  Returns AD_OK or
- * an error code with the message in msg. */
+ * an error code with the message in msg (AD_ERR_NUMERIC names the first
+ * non-finite coordinate; a wrong dimension is AD_ERR_SHAPE). */
 int pot_energy_eval(const pot_potential *p, ad_tape *scratch, const ad_real *x, int n,
                     ad_real *u, char *msg, size_t msg_len);
 

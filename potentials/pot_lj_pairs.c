@@ -1,0 +1,164 @@
+/* pot_lj_pairs.c - the fused repulsive pair energy and its composed twin. */
+#include "pot_lj_pairs.h"
+
+#include <math.h>
+#include <string.h>
+
+int pot_pairs_all(int n_particles, const int *exclude, int n_exclude, int *out)
+{
+    int n = 0;
+    for (int i = 0; i < n_particles; i++)
+        for (int j = i + 1; j < n_particles; j++) {
+            int skip = 0;
+            for (int e = 0; e < n_exclude && !skip; e++)
+                skip = (exclude[2 * e] == i && exclude[2 * e + 1] == j) ||
+                       (exclude[2 * e] == j && exclude[2 * e + 1] == i);
+            if (skip) continue;
+            if (out) {
+                out[2 * n] = i;
+                out[2 * n + 1] = j;
+            }
+            n++;
+        }
+    return n;
+}
+
+/* Shared argument checks; returns 1 when usable (else the tape holds the error). */
+static int check_pairs(ad_tape *t, const char *op, ad_tensor *x, const pot_pairs *pp,
+                       double eps, double sigma)
+{
+    if (!ad_op_begin(t, op, 1, &x)) return 0;
+    if (!pp || pp->space_dim < 1 || pp->n_pairs < 0 || (pp->n_pairs > 0 && !pp->pairs)) {
+        ad_tape_fail(t, AD_ERR_ARG, "%s: bad argument #3 (pair list NULL or empty fields)", op);
+        return 0;
+    }
+    if (x->n_dims != 2 || x->shape[1] % pp->space_dim != 0) {
+        char buf[64];
+        ad_shape_str(x->n_dims, x->shape, buf, sizeof buf);
+        ad_tape_fail(t, AD_ERR_SHAPE, "%s: bad argument #2 (shape %s, expected [batch, "
+                     "n_particles*%d])", op, buf, pp->space_dim);
+        return 0;
+    }
+    if (!(isfinite(eps) && isfinite(sigma) && sigma > 0)) {
+        ad_tape_fail(t, AD_ERR_ARG, "%s: bad arguments #4, #5 (eps %g, sigma %g)", op, eps, sigma);
+        return 0;
+    }
+    int n_particles = x->shape[1] / pp->space_dim;
+    for (int p = 0; p < 2 * pp->n_pairs; p++)
+        if (pp->pairs[p] < 0 || pp->pairs[p] >= n_particles ||
+            (p % 2 == 1 && pp->pairs[p] == pp->pairs[p - 1])) {
+            ad_tape_fail(t, AD_ERR_ARG, "%s: bad argument #3 (pair %d = (%d,%d), %d particles)",
+                         op, p / 2, pp->pairs[p - p % 2], pp->pairs[p - p % 2 + 1], n_particles);
+            return 0;
+        }
+    return 1;
+}
+
+/* Saved state of one fused node. */
+typedef struct lj_ctx {
+    int space_dim, n_pairs;
+    int *pairs;
+} lj_ctx;
+
+/* E_b = eps sum_p q_p^6 with q_p = sigma^2 / max(r_p^2, floor sigma^2).
+ * dE_b/dr_i = eps sum_p dq^6/dr^2 * 2 (r_i - r_j) = -12 eps sum_p q_p^6 / r_p^2 (r_i - r_j),
+ * and the opposite for r_j; 0 for pairs at the floor (the clamp is flat).
+ * dx += dy_b * dE_b/dx   (recomputes r^2 from x; nothing per pair is stored) */
+static void lj_backward(ad_tape *t, ad_node *n)
+{
+    ad_tensor *x = n->inputs[0];
+    ad_real *gx = ad_node_grad(t, x);
+    if (!gx) return;
+    const lj_ctx *c = n->ctx;
+    const ad_real eps = n->saved[0], s2 = n->saved[1] * n->saved[1];
+    const ad_real r2_min = (ad_real)POT_LJ_R2_FLOOR * s2;
+    const int cols = x->shape[1], sd = c->space_dim;
+    const ad_real *gy = n->output->grad;
+    for (int b = 0; b < x->shape[0]; b++) {
+        const ad_real *row = x->data + (size_t)b * cols;
+        ad_real *grow = gx + (size_t)b * cols;
+        ad_real g = gy[b] * eps;
+        if (g == 0) continue;
+        for (int p = 0; p < c->n_pairs; p++) {
+            int i = c->pairs[2 * p] * sd, j = c->pairs[2 * p + 1] * sd;
+            ad_real r2 = 0;
+            for (int k = 0; k < sd; k++) {
+                ad_real d = row[i + k] - row[j + k];
+                r2 += d * d;
+            }
+            if (r2 < r2_min) continue;
+            ad_real q = s2 / r2, q3 = q * q * q;
+            ad_real coef = -12 * g * q3 * q3 / r2;
+            for (int k = 0; k < sd; k++) {
+                ad_real f = coef * (row[i + k] - row[j + k]);
+                grow[i + k] += f;
+                grow[j + k] -= f;
+            }
+        }
+    }
+}
+static const ad_op OP_LJ_PAIRS = {"lj_pairs", lj_backward};
+
+ad_tensor *pot_lj_pairs(ad_tape *t, ad_tensor *x, const pot_pairs *pp, double eps, double sigma)
+{
+    if (!check_pairs(t, "pot_lj_pairs", x, pp, eps, sigma)) return ad_tape_poison(t);
+    int batch = x->shape[0], cols = x->shape[1], sd = pp->space_dim;
+    ad_tensor *y = ad_tape_tensor(t, 1, &batch);
+    if (!y->valid) return y;
+    const ad_real s2 = (ad_real)(sigma * sigma), r2_min = (ad_real)POT_LJ_R2_FLOOR * s2;
+    for (int b = 0; b < batch; b++) {
+        const ad_real *row = x->data + (size_t)b * cols;
+        ad_real e = 0;
+        for (int p = 0; p < pp->n_pairs; p++) {
+            int i = pp->pairs[2 * p] * sd, j = pp->pairs[2 * p + 1] * sd;
+            ad_real r2 = 0;
+            for (int k = 0; k < sd; k++) {
+                ad_real d = row[i + k] - row[j + k];
+                r2 += d * d;
+            }
+            if (r2 < r2_min) r2 = r2_min; /* NaN passes through unchanged */
+            ad_real q = s2 / r2, q3 = q * q * q;
+            e += q3 * q3;
+        }
+        y->data[b] = (ad_real)eps * e;
+    }
+    ad_node *n = ad_tape_record(t, &OP_LJ_PAIRS, y, 1, &x);
+    if (n) {
+        lj_ctx *c = ad_tape_alloc(t, sizeof *c);
+        int *copy = ad_tape_alloc(t, (size_t)pp->n_pairs * 2 * sizeof(int) + 1);
+        if (!c || !copy) return ad_tape_poison(t);
+        if (pp->n_pairs) memcpy(copy, pp->pairs, (size_t)pp->n_pairs * 2 * sizeof(int));
+        c->space_dim = sd;
+        c->n_pairs = pp->n_pairs;
+        c->pairs = copy;
+        n->ctx = c;
+        n->saved[0] = (ad_real)eps;
+        n->saved[1] = (ad_real)sigma;
+    }
+    return y;
+}
+
+ad_tensor *pot_lj_pairs_composed(ad_tape *t, ad_tensor *x, const pot_pairs *pp, double eps,
+                                 double sigma)
+{
+    if (!check_pairs(t, "pot_lj_pairs_composed", x, pp, eps, sigma)) return ad_tape_poison(t);
+    int batch = x->shape[0], np = pp->n_pairs, sd = pp->space_dim;
+    if (np == 0) return ad_zeros(t, 1, &batch);
+    int *ci = ad_tape_alloc(t, (size_t)np * sizeof(int));
+    int *cj = ad_tape_alloc(t, (size_t)np * sizeof(int));
+    if (!ci || !cj) return ad_tape_poison(t);
+    ad_tensor *r2 = NULL;
+    for (int k = 0; k < sd; k++) {
+        for (int p = 0; p < np; p++) {
+            ci[p] = pp->pairs[2 * p] * sd + k;
+            cj[p] = pp->pairs[2 * p + 1] * sd + k;
+        }
+        ad_tensor *d = ad_sub(t, ad_gather_cols(t, x, ci, np), ad_gather_cols(t, x, cj, np));
+        ad_tensor *d2 = ad_square(t, d);
+        r2 = r2 ? ad_add(t, r2, d2) : d2;
+    }
+    /* (r^2 / sigma^2)^-6 with r^2 floored as in the fused op */
+    ad_tensor *rho = ad_clamp(t, ad_scale(t, r2, (ad_real)(1 / (sigma * sigma))),
+                              (ad_real)POT_LJ_R2_FLOOR, (ad_real)INFINITY);
+    return ad_scale(t, ad_sum_axis(t, ad_pow(t, rho, -6), 1), (ad_real)eps);
+}

@@ -1,0 +1,50 @@
+/* smp_data.h - data sets of samples: [n, dim] arrays, CSV files with a header
+ * line (readable by numpy.loadtxt(..., delimiter=",", skiprows=1) and
+ * pandas.read_csv), shuffling and mini-batches drawn with replacement.
+ *
+ * A smp_dataset owns its rows and column names; release it with
+ * smp_dataset_free.  Functions return AD_OK or an error code and write a
+ * message (naming the file and line for CSV errors) into msg.
+ */
+#ifndef LIBBG_SAMPLING_SMP_DATA_H
+#define LIBBG_SAMPLING_SMP_DATA_H
+
+#include <stddef.h>
+
+#include "autodiff/ad.h"
+
+typedef struct smp_dataset {
+    int n;          /* rows (samples)                                   */
+    int dim;        /* columns (coordinates per sample)                 */
+    ad_real *x;     /* n * dim values, row-major, owned                 */
+    char **names;   /* dim column names (owned; NULL when none given)   */
+} smp_dataset;
+
+/* A data set of n zero rows (n may be 0); names are NULL.  NULL on failure. */
+smp_dataset *smp_dataset_new(int n, int dim);
+/* A data set holding a copy of x[n*dim] and of names (names may be NULL). */
+smp_dataset *smp_dataset_from(const ad_real *x, int n, int dim, const char *const *names);
+void smp_dataset_free(smp_dataset *d); /* accepts NULL */
+
+/* Write x[n*dim] as CSV: a header line of column names (NULL names: x0, x1,
+ * ...), then one row per sample, every value with %.17g (exact round trip).
+ * Written to "path.tmp" and renamed, so a failure leaves no partial file.
+ * Names must not contain commas, quotes or newlines. */
+int smp_csv_write(const char *path, const ad_real *x, int n, int dim, const char *const *names,
+                  char *msg, size_t msg_len);
+
+/* Read a CSV file written as above (or by numpy/pandas without an index
+ * column): a header line, then rows of numbers.  Errors name the file and
+ * the line: empty file, ragged rows, non-numeric fields, and non-finite values
+ * (nan, inf) unless allow_nonfinite.  On success *out is a new data set. */
+int smp_csv_read(const char *path, int allow_nonfinite, smp_dataset **out, char *msg,
+                 size_t msg_len);
+
+/* Shuffle the rows of x[n*dim] in place (Fisher-Yates with r). */
+int smp_shuffle_rows(ad_real *x, int n, int dim, ad_rng *r);
+/* Draw batch rows of x[n*dim] uniformly with replacement into out[batch*dim];
+ * the chosen row indices go to index (may be NULL). */
+int smp_sample_rows(const ad_real *x, int n, int dim, ad_rng *r, int batch, ad_real *out,
+                    int *index);
+
+#endif

@@ -1,0 +1,67 @@
+/* smp_quadrature.h - exact references for 2-D systems by grid quadrature:
+ * ln Z, basin populations and free-energy differences, and the free-energy
+ * profile along a coordinate, at any temperature kT.
+ *
+ * The energy is an smp_energy_fn (dim 2), called one grid row at a time, so
+ * nothing here depends on a particular potential.  The Boltzmann weights are
+ * accumulated in log space (a running log-sum-exp), so no weight underflows.
+ *
+ * Integration rule and error: the integrand e^{-u/kT} is summed on the nodes
+ * of a uniform grid times the cell area (the trapezoidal rule, whose edge
+ * corrections vanish when the weight is negligible at the grid edge).  Every
+ * quantity is also computed on the sub-grid of every other node (spacing 2h)
+ * from the same energies; error[] is |Q(h) - Q(2h)|, which bounds the error of
+ * Q(h) when the rule converges monotonically (the smooth part converges
+ * faster than any power of h; the basin edges cut the grid and give the
+ * leading error, of order h).  boundary_weight is the largest weight on the
+ * grid edge relative to the largest weight anywhere: the truncation error of
+ * a population is at most about that times the edge length over h, times the
+ * population scale; keep it below ~1e-10.
+ */
+#ifndef LIBBG_SAMPLING_SMP_QUADRATURE_H
+#define LIBBG_SAMPLING_SMP_QUADRATURE_H
+
+#include <stddef.h>
+
+#include "autodiff/ad.h"
+#include "sampling/smp_basins.h"
+#include "sampling/smp_mc.h"
+
+#define SMP_QUAD_MAX_BASINS 16
+
+typedef struct smp_grid2d {
+    double x_min, x_max;   /* first coordinate range (nodes at both ends)  */
+    double y_min, y_max;   /* second coordinate range                      */
+    int nx, ny;            /* nodes per axis (>= 3); spacing (max-min)/(n-1) */
+} smp_grid2d;
+
+typedef struct smp_quad_basins {
+    int n_basins;                              /* = n_minima                    */
+    double log_z;                              /* ln of the integral of e^{-u/kT} */
+    double log_z_error;                        /* |ln Z(h) - ln Z(2h)|          */
+    double population[SMP_QUAD_MAX_BASINS];    /* P_k, summing to 1             */
+    double delta_f[SMP_QUAD_MAX_BASINS];       /* F_k - F_0 = -ln(P_k / P_0), kT */
+    double error[SMP_QUAD_MAX_BASINS];         /* |delta_f(h) - delta_f(2h)|    */
+    double boundary_weight;                    /* edge weight / peak weight     */
+} smp_quad_basins;
+
+/* Basins by the nearest-minimum rule (smp_basins.h) for minima[2*n_minima]
+ * (1 <= n_minima <= SMP_QUAD_MAX_BASINS).  Returns AD_OK or an error code
+ * with a message (bad grid, kT <= 0, an energy error, a NaN energy). */
+int smp_quad_basins_compute(smp_energy_fn energy, void *ctx, const smp_grid2d *grid, double kT,
+                            const ad_real *minima, int n_minima, smp_quad_basins *out,
+                            char *msg, size_t msg_len);
+
+/* A coordinate s(x) of one 2-D point (NULL coordinate: s = x[0]). */
+typedef double (*smp_coord_fn)(void *ctx, const ad_real *x);
+
+/* Free-energy profile along s in kT: f[k] = -ln(p_k), p_k the probability
+ * density of s in bin k of n_bins equal bins on [s_min, s_max) (the
+ * probability of the bin over its width); +INFINITY for a bin with no weight.
+ * Nodes whose s lies outside the range still count in Z.  Align bin edges with
+ * grid lines (width a multiple of the spacing) for a coordinate along an axis. */
+int smp_quad_profile(smp_energy_fn energy, void *ctx, const smp_grid2d *grid, double kT,
+                     smp_coord_fn coord, void *coord_ctx, double s_min, double s_max, int n_bins,
+                     double *f, char *msg, size_t msg_len);
+
+#endif
