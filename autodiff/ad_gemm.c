@@ -1,9 +1,98 @@
-/* ad_gemm.c - matrix product.  This is the reference implementation; the
- * fast, blocked kernel replaces the body of ad_gemm without changing its
- * contract. */
+/* ad_gemm.c - the blocked matrix product: loops over cache blocks, packing,
+ * thread split and run-time choice of micro-kernel (ad_gemm_kernel.c).
+ *
+ * The loop nest is the usual one of optimised BLAS (Goto's algorithm), for
+ * the part of C one task owns (a range of rows or of columns):
+ *
+ *   for jc over columns, NC at a time
+ *     for pc over k, KC at a time            (the only split of the sum)
+ *       pack op(B)[pc:+KC, jc:+NC] into NR-wide slivers  (stays in L2/L3)
+ *       for ic over rows, MC at a time
+ *         pack op(A)[ic:+MC, pc:+KC] into MR-tall slivers (stays in L2)
+ *         for each NR sliver of B (stays in L1), each MR sliver of A:
+ *           micro-kernel: the MR x NR tile of C
+ *
+ * Packing reads A and B in whichever order their transposes store them, so
+ * the four transpose combinations cost the same and nothing is copied
+ * besides the packing.  Slivers at the edges are padded with zeros and their
+ * tile goes through a scratch tile, so every element of C is computed by the
+ * same sequence of operations: the first KC block gives
+ * alpha*acc + beta*C (or alpha*acc when beta == 0), every later block
+ * alpha*acc + C.  Which thread computes a tile therefore changes nothing.
+ */
 #include "ad_gemm.h"
 
+#include <pthread.h>
 #include <stddef.h>
+#include <string.h>
+
+#include "ad_alloc.h"
+#include "ad_gemm_impl.h"
+#include "ad_pool.h"
+
+typedef struct {
+    const char *name;
+    int mr, nr;             /* register tile                              */
+    int kc, mc, nc;         /* cache blocks (mc % mr == 0, nc % nr == 0)  */
+    ad_gemm_kernel_fn kernel;
+} gemm_variant;
+
+static const gemm_variant variants[AD_GEMM_N_VARIANTS] = {
+    [AD_GEMM_PORTABLE] = {"portable", AD_GEMM_PORTABLE_MR, AD_GEMM_PORTABLE_NR, 256, 128, 2048,
+                          ad_gemm_kernel_portable},
+#if AD_GEMM_HAVE_X86
+    [AD_GEMM_AVX2] = {"avx2", AD_GEMM_AVX2_MR, AD_GEMM_AVX2_NR, 256, 120, 3072,
+                      ad_gemm_kernel_avx2},
+    [AD_GEMM_AVX512] = {"avx512", AD_GEMM_AVX512_MR, AD_GEMM_AVX512_NR, 256, 192, 3072,
+                        ad_gemm_kernel_avx512},
+#endif
+};
+
+/* Products with fewer multiply-adds than this run on one thread: waking the
+ * workers would cost more than it saves. */
+#define PARALLEL_MIN_MADDS (1 << 20)
+
+/* ---- run-time choice ---------------------------------------------------- */
+
+static pthread_once_t detect_once = PTHREAD_ONCE_INIT;
+static int cpu_has[AD_GEMM_N_VARIANTS];
+static ad_gemm_variant_id best_variant = AD_GEMM_PORTABLE;
+
+static void detect(void)
+{
+    cpu_has[AD_GEMM_PORTABLE] = 1;
+#if AD_GEMM_HAVE_X86
+    __builtin_cpu_init();
+    int fma = __builtin_cpu_supports("fma");
+    cpu_has[AD_GEMM_AVX2] = fma && __builtin_cpu_supports("avx2");
+    cpu_has[AD_GEMM_AVX512] = fma && __builtin_cpu_supports("avx512f");
+#endif
+    for (int v = AD_GEMM_PORTABLE; v < AD_GEMM_N_VARIANTS; v++)
+        if (cpu_has[v]) best_variant = (ad_gemm_variant_id)v;
+}
+
+int ad_gemm_variant_supported(ad_gemm_variant_id variant)
+{
+    pthread_once(&detect_once, detect);
+    if (variant == AD_GEMM_AUTO) return 1;
+    return variant > AD_GEMM_AUTO && variant < AD_GEMM_N_VARIANTS && cpu_has[variant];
+}
+
+ad_gemm_variant_id ad_gemm_variant_auto(void)
+{
+    pthread_once(&detect_once, detect);
+    return best_variant;
+}
+
+const char *ad_gemm_variant_name(ad_gemm_variant_id variant)
+{
+    if (variant == AD_GEMM_AUTO) return "auto";
+    if (variant > AD_GEMM_AUTO && variant < AD_GEMM_N_VARIANTS && variants[variant].name)
+        return variants[variant].name;
+    return "?";
+}
+
+/* ---- the reference -------------------------------------------------------- */
 
 void ad_gemm_reference(int trans_a, int trans_b, int m, int n, int k, ad_real alpha,
                        const ad_real *a, int lda, const ad_real *b, int ldb, ad_real beta,
@@ -22,9 +111,219 @@ void ad_gemm_reference(int trans_a, int trans_b, int m, int n, int k, ad_real al
         }
 }
 
+/* ---- packing -------------------------------------------------------------- */
+
+/* op(A)[i0:+mc, p0:+kc] into slivers of mr rows: dst[s*mr*kc + p*mr + i]. */
+static void pack_a(int trans, const ad_real *a, size_t lda, int i0, int mc, int p0, int kc,
+                   int mr, ad_real *restrict dst)
+{
+    for (int s = 0; s < mc; s += mr) {
+        int rows = mc - s < mr ? mc - s : mr;
+        if (trans) { /* A stored [k x m]: a row of A^T's column is contiguous */
+            for (int p = 0; p < kc; p++) {
+                const ad_real *src = a + (size_t)(p0 + p) * lda + i0 + s;
+                ad_real *d = dst + (size_t)p * mr;
+                for (int i = 0; i < rows; i++) d[i] = src[i];
+                for (int i = rows; i < mr; i++) d[i] = 0;
+            }
+        } else {
+            for (int i = 0; i < rows; i++) {
+                const ad_real *src = a + (size_t)(i0 + s + i) * lda + p0;
+                for (int p = 0; p < kc; p++) dst[(size_t)p * mr + i] = src[p];
+            }
+            for (int i = rows; i < mr; i++)
+                for (int p = 0; p < kc; p++) dst[(size_t)p * mr + i] = 0;
+        }
+        dst += (size_t)mr * kc;
+    }
+}
+
+/* op(B)[p0:+kc, j0:+nc] into slivers of nr columns: dst[t*nr*kc + p*nr + j]. */
+static void pack_b(int trans, const ad_real *b, size_t ldb, int p0, int kc, int j0, int nc,
+                   int nr, ad_real *restrict dst)
+{
+    for (int t = 0; t < nc; t += nr) {
+        int cols = nc - t < nr ? nc - t : nr;
+        if (trans) { /* B stored [n x k] */
+            for (int j = 0; j < cols; j++) {
+                const ad_real *src = b + (size_t)(j0 + t + j) * ldb + p0;
+                for (int p = 0; p < kc; p++) dst[(size_t)p * nr + j] = src[p];
+            }
+            for (int j = cols; j < nr; j++)
+                for (int p = 0; p < kc; p++) dst[(size_t)p * nr + j] = 0;
+        } else {
+            for (int p = 0; p < kc; p++) {
+                const ad_real *src = b + (size_t)(p0 + p) * ldb + j0 + t;
+                ad_real *d = dst + (size_t)p * nr;
+                for (int j = 0; j < cols; j++) d[j] = src[j];
+                for (int j = cols; j < nr; j++) d[j] = 0;
+            }
+        }
+        dst += (size_t)nr * kc;
+    }
+}
+
+/* ---- one task: a block of C ------------------------------------------------ */
+
+typedef struct {
+    const gemm_variant *v;
+    int trans_a, trans_b, m, n, k;
+    ad_real alpha, beta;
+    const ad_real *a, *b;
+    ad_real *c;
+    size_t lda, ldb, ldc;
+    int split_rows; /* tasks own row ranges (else column ranges) */
+    int chunk;      /* rows or columns per task                  */
+} gemm_job;
+
+/* Per-thread packing buffers, grown by the calling thread before a job. */
+static struct {
+    ad_real *a, *b;
+    size_t a_cap, b_cap; /* in elements */
+} slots[AD_THREADS_MAX];
+static pthread_mutex_t gemm_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static int round_up(int x, int to) { return (x + to - 1) / to * to; }
+static int min_int(int x, int y) { return x < y ? x : y; }
+
+/* C[r0:r1, c0:c1] of the job, with packing buffers abuf and bbuf. */
+static void gemm_block(const gemm_job *job, int r0, int r1, int c0, int c1, ad_real *abuf,
+                       ad_real *bbuf)
+{
+    const gemm_variant *v = job->v;
+    const int mr = v->mr, nr = v->nr;
+    ad_real tile[AD_GEMM_MAX_TILE];
+    for (int jc = c0; jc < c1; jc += v->nc) {
+        int nc = min_int(v->nc, c1 - jc);
+        for (int pc = 0; pc < job->k; pc += v->kc) {
+            int kc = min_int(v->kc, job->k - pc);
+            ad_real beta = pc == 0 ? job->beta : 1;
+            pack_b(job->trans_b, job->b, job->ldb, pc, kc, jc, nc, nr, bbuf);
+            for (int ic = r0; ic < r1; ic += v->mc) {
+                int mc = min_int(v->mc, r1 - ic);
+                pack_a(job->trans_a, job->a, job->lda, ic, mc, pc, kc, mr, abuf);
+                for (int jr = 0; jr < nc; jr += nr) {
+                    int cols = min_int(nr, nc - jr);
+                    const ad_real *bp = bbuf + (size_t)jr * kc;
+                    for (int ir = 0; ir < mc; ir += mr) {
+                        int rows = min_int(mr, mc - ir);
+                        const ad_real *ap = abuf + (size_t)ir * kc;
+                        ad_real *cp = job->c + (size_t)(ic + ir) * job->ldc + jc + jr;
+                        if (rows == mr && cols == nr) {
+                            v->kernel(kc, ap, bp, cp, (ptrdiff_t)job->ldc, job->alpha, beta);
+                            continue;
+                        }
+                        /* An edge tile: the same kernel on a scratch tile. */
+                        if (beta != 0)
+                            for (int i = 0; i < rows; i++)
+                                memcpy(tile + i * nr, cp + i * job->ldc, sizeof(ad_real) * cols);
+                        v->kernel(kc, ap, bp, tile, nr, job->alpha, beta);
+                        for (int i = 0; i < rows; i++)
+                            memcpy(cp + i * job->ldc, tile + i * nr, sizeof(ad_real) * cols);
+                    }
+                }
+            }
+        }
+    }
+}
+
+static void gemm_task(void *ctx, int task, int worker)
+{
+    const gemm_job *job = ctx;
+    int lo = task * job->chunk;
+    if (job->split_rows)
+        gemm_block(job, lo, min_int(job->m, lo + job->chunk), 0, job->n, slots[worker].a,
+                   slots[worker].b);
+    else
+        gemm_block(job, 0, job->m, lo, min_int(job->n, lo + job->chunk), slots[worker].a,
+                   slots[worker].b);
+}
+
+/* Make sure buffers 0..threads-1 hold a_need and b_need elements. */
+static int reserve_slots(int threads, size_t a_need, size_t b_need)
+{
+    for (int w = 0; w < threads; w++) {
+        if (slots[w].a_cap < a_need) {
+            ad_free_aligned(slots[w].a);
+            slots[w].a = ad_malloc_aligned(sizeof(ad_real) * a_need, 64);
+            slots[w].a_cap = slots[w].a ? a_need : 0;
+            if (!slots[w].a) return 0;
+        }
+        if (slots[w].b_cap < b_need) {
+            ad_free_aligned(slots[w].b);
+            slots[w].b = ad_malloc_aligned(sizeof(ad_real) * b_need, 64);
+            slots[w].b_cap = slots[w].b ? b_need : 0;
+            if (!slots[w].b) return 0;
+        }
+    }
+    return 1;
+}
+
+void ad_gemm_release_buffers(void)
+{
+    pthread_mutex_lock(&gemm_lock);
+    for (int w = 0; w < AD_THREADS_MAX; w++) {
+        ad_free_aligned(slots[w].a);
+        ad_free_aligned(slots[w].b);
+        slots[w].a = slots[w].b = NULL;
+        slots[w].a_cap = slots[w].b_cap = 0;
+    }
+    pthread_mutex_unlock(&gemm_lock);
+}
+
+static void gemm_run(const gemm_variant *v, int trans_a, int trans_b, int m, int n, int k,
+                     ad_real alpha, const ad_real *a, int lda, const ad_real *b, int ldb,
+                     ad_real beta, ad_real *c, int ldc)
+{
+    if (m <= 0 || n <= 0) return;
+    if (k <= 0) { /* an empty sum: C = beta C */
+        for (int i = 0; i < m; i++)
+            for (int j = 0; j < n; j++) {
+                ad_real *cij = &c[(size_t)i * ldc + j];
+                *cij = beta == 0 ? 0 : beta * *cij;
+            }
+        return;
+    }
+    gemm_job job = {v, trans_a, trans_b, m, n, k, alpha, beta, a, b, c,
+                    (size_t)lda, (size_t)ldb, (size_t)ldc, 1, 0};
+    /* Split over the longer side of C, in whole tiles. */
+    int threads = ad_threads_get();
+    if ((double)m * n * k < PARALLEL_MIN_MADDS) threads = 1;
+    int tiles_m = (m + v->mr - 1) / v->mr, tiles_n = (n + v->nr - 1) / v->nr;
+    job.split_rows = tiles_m >= tiles_n;
+    int tiles = job.split_rows ? tiles_m : tiles_n;
+    if (threads > tiles) threads = tiles;
+    int per_task = (tiles + threads - 1) / threads;
+    job.chunk = per_task * (job.split_rows ? v->mr : v->nr);
+    int n_tasks = ((job.split_rows ? m : n) + job.chunk - 1) / job.chunk;
+
+    int rows = job.split_rows ? job.chunk : m, cols = job.split_rows ? n : job.chunk;
+    size_t a_need = (size_t)min_int(v->mc, round_up(rows, v->mr)) * min_int(v->kc, k);
+    size_t b_need = (size_t)min_int(v->nc, round_up(cols, v->nr)) * min_int(v->kc, k);
+
+    pthread_mutex_lock(&gemm_lock);
+    if (reserve_slots(threads, a_need, b_need))
+        ad_parallel_for(n_tasks, gemm_task, &job);
+    else /* out of memory: still compute the product */
+        ad_gemm_reference(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+    pthread_mutex_unlock(&gemm_lock);
+}
+
+int ad_gemm_variant(ad_gemm_variant_id variant, int trans_a, int trans_b, int m, int n, int k,
+                    ad_real alpha, const ad_real *a, int lda, const ad_real *b, int ldb,
+                    ad_real beta, ad_real *c, int ldc)
+{
+    if (!ad_gemm_variant_supported(variant)) return AD_ERR_ARG;
+    if (variant == AD_GEMM_AUTO) variant = ad_gemm_variant_auto();
+    gemm_run(&variants[variant], trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c,
+             ldc);
+    return AD_OK;
+}
+
 void ad_gemm(int trans_a, int trans_b, int m, int n, int k, ad_real alpha,
              const ad_real *a, int lda, const ad_real *b, int ldb, ad_real beta,
              ad_real *c, int ldc)
 {
-    ad_gemm_reference(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+    gemm_run(&variants[ad_gemm_variant_auto()], trans_a, trans_b, m, n, k, alpha, a, lda, b,
+             ldb, beta, c, ldc);
 }

@@ -4,6 +4,17 @@
  * A [m x k] (lda >= k) or, with trans_a, A^T for A stored [k x m] (lda >= m);
  * likewise op(B) is B [k x n] or B^T for B stored [n x k].  With beta == 0,
  * C is overwritten (its old contents, even NaN, are ignored).
+ *
+ * ad_gemm is cache-blocked and register-tiled, with one micro-kernel per
+ * instruction set (AVX-512, AVX2 + FMA, and a portable one that is the x86-64
+ * baseline and the only one elsewhere), chosen once at run time.  Large
+ * products are split over ad_threads_get() threads (ad_pool.h) by rows or
+ * columns of C, never over k, and each element is summed in the same order
+ * whatever its position, so results are bit-identical for any thread count.
+ * Packing buffers are kept between calls (grown, never shrunk), so a training
+ * loop allocates nothing after its first iteration.  Concurrent calls from
+ * several threads are safe (they take turns).  If a buffer cannot be
+ * allocated, the product is still computed, by the reference loop.
  */
 #ifndef LIBBG_AUTODIFF_AD_GEMM_H
 #define LIBBG_AUTODIFF_AD_GEMM_H
@@ -19,5 +30,31 @@ void ad_gemm(int trans_a, int trans_b, int m, int n, int k, ad_real alpha,
 void ad_gemm_reference(int trans_a, int trans_b, int m, int n, int k, ad_real alpha,
                        const ad_real *a, int lda, const ad_real *b, int ldb, ad_real beta,
                        ad_real *c, int ldc);
+
+/* The micro-kernel variants.  AD_GEMM_AUTO is the one ad_gemm uses: the
+ * fastest variant this processor supports. */
+typedef enum {
+    AD_GEMM_AUTO = 0,
+    AD_GEMM_PORTABLE, /* plain C, 4 x 4 tiles: baseline x86-64 (SSE2), any CPU */
+    AD_GEMM_AVX2,     /* AVX2 + FMA, 6 x 8 tiles                              */
+    AD_GEMM_AVX512,   /* AVX-512F, 8 x 24 tiles                               */
+    AD_GEMM_N_VARIANTS
+} ad_gemm_variant_id;
+
+/* 1 when `variant` was compiled in and this processor can run it. */
+int ad_gemm_variant_supported(ad_gemm_variant_id variant);
+/* The variant AD_GEMM_AUTO resolves to on this processor. */
+ad_gemm_variant_id ad_gemm_variant_auto(void);
+/* A short name ("portable", "avx2", "avx512", "auto"), or "?" */
+const char *ad_gemm_variant_name(ad_gemm_variant_id variant);
+
+/* ad_gemm with a chosen variant (for tests and benchmarks).  Returns AD_OK, or
+ * AD_ERR_ARG (and leaves C alone) when the variant is not supported here. */
+int ad_gemm_variant(ad_gemm_variant_id variant, int trans_a, int trans_b, int m, int n, int k,
+                    ad_real alpha, const ad_real *a, int lda, const ad_real *b, int ldb,
+                    ad_real beta, ad_real *c, int ldc);
+
+/* Free the kept packing buffers (they are allocated again when needed). */
+void ad_gemm_release_buffers(void);
 
 #endif

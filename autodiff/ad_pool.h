@@ -1,0 +1,46 @@
+/* ad_pool.h - a small persistent pthread pool and a parallel-for on top of it.
+ *
+ * The thread count is one process-wide setting: ad_threads_set(n), default 1,
+ * or the environment variable BG_THREADS (read once, at the first use, and
+ * only if ad_threads_set has not been called).  Workers are created lazily by
+ * the first ad_parallel_for that needs them and then kept, sleeping on a
+ * condition variable between jobs, so no thread is created per operation.
+ * ad_threads_shutdown joins and frees them (the next parallel-for recreates
+ * them).  The pool owns its memory; nothing it returns needs freeing.
+ *
+ * Determinism is the caller's side of the contract: a task must compute the
+ * same thing whichever thread runs it (split work over independent outputs,
+ * never over a sum), and then results do not depend on the thread count.
+ */
+#ifndef LIBBG_AUTODIFF_AD_POOL_H
+#define LIBBG_AUTODIFF_AD_POOL_H
+
+/* Largest accepted thread count (the caller's thread included). */
+#define AD_THREADS_MAX 64
+
+/* Set the number of threads parallel work may use (the calling thread
+ * included); 1 switches parallelism off.  Returns AD_OK, or AD_ERR_ARG (and
+ * changes nothing) when n is outside [1, AD_THREADS_MAX]. */
+int ad_threads_set(int n);
+/* The current setting: the last ad_threads_set, else BG_THREADS when it holds
+ * a valid count, else 1. */
+int ad_threads_get(void);
+/* Join and free the worker threads.  Call it when no parallel-for is running
+ * (for example before exit, so leak checkers see nothing); later parallel
+ * work starts new workers. */
+void ad_threads_shutdown(void);
+
+/* One task of a parallel-for: `task` is in [0, n_tasks); `worker` is in
+ * [0, ad_threads_get()) and names the thread that runs it (0 is the caller),
+ * so that a task can use per-thread scratch memory without locks. */
+typedef void (*ad_task_fn)(void *ctx, int task, int worker);
+
+/* Run fn(ctx, task, worker) for every task in [0, n_tasks) on up to
+ * ad_threads_get() threads (fewer when n_tasks is smaller) and return when
+ * all are done.  Which thread runs which task is not fixed.  A call made from
+ * inside a task runs its tasks inline on the calling thread (with that
+ * thread's worker index); calls from several user threads at once are
+ * serialised.  If workers cannot be started the tasks run on fewer threads. */
+void ad_parallel_for(int n_tasks, ad_task_fn fn, void *ctx);
+
+#endif
