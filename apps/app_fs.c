@@ -1,0 +1,222 @@
+/* app_fs.c - mkdir -p, writability check, atomic writes, joining, reading. */
+#include "apps/app_fs.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <unistd.h>
+
+#include "autodiff/ad.h"
+
+static int fail_errno(char *msg, size_t size, const char *what, const char *path, int err,
+                      int code)
+{
+    if (msg && size) snprintf(msg, size, "%s '%s': %s", what, path, strerror(err));
+    return code;
+}
+
+int app_fs_mkdir_p(const char *path, char *msg, size_t msg_size)
+{
+    if (!path || !*path) {
+        if (msg && msg_size) snprintf(msg, msg_size, "empty directory name");
+        return AD_ERR_ARG;
+    }
+    size_t n = strlen(path);
+    char *copy = ad_malloc(n + 1);
+    if (!copy) {
+        if (msg && msg_size) snprintf(msg, msg_size, "out of memory");
+        return AD_ERR_NOMEM;
+    }
+    memcpy(copy, path, n + 1);
+    int rc = AD_OK;
+    /* create each prefix that ends before a '/', then the whole path */
+    for (size_t i = 1; i <= n && rc == AD_OK; i++) {
+        if (i < n && copy[i] != '/') continue;
+        if (i < n && copy[i - 1] == '/') continue; /* "a//b" */
+        char saved = copy[i];
+        copy[i] = '\0';
+        if (mkdir(copy, 0777) != 0) {
+            int err = errno;
+            struct stat st;
+            if (err != EEXIST || stat(copy, &st) != 0 || !S_ISDIR(st.st_mode))
+                rc = fail_errno(msg, msg_size, "cannot create directory", copy,
+                                err == EEXIST ? ENOTDIR : err, AD_ERR_IO);
+        }
+        copy[i] = saved;
+    }
+    ad_free(copy);
+    return rc;
+}
+
+int app_fs_check_writable_dir(const char *path, char *msg, size_t msg_size)
+{
+    int rc = app_fs_mkdir_p(path, msg, msg_size);
+    if (rc) return rc;
+    char probe[4096], name[64];
+    snprintf(name, sizeof name, ".write-test.%ld", (long)getpid());
+    if (app_fs_join(probe, sizeof probe, path, name)) {
+        if (msg && msg_size) snprintf(msg, msg_size, "directory name too long: '%.200s...'", path);
+        return AD_ERR_ARG;
+    }
+    int fd = open(probe, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    if (fd < 0) return fail_errno(msg, msg_size, "cannot write into directory", path, errno, AD_ERR_IO);
+    close(fd);
+    unlink(probe);
+    return AD_OK;
+}
+
+int app_fs_join(char *out, size_t size, const char *dir, const char *name)
+{
+    if (!out || size == 0) return AD_ERR_ARG;
+    out[0] = '\0';
+    if (!dir || !name) return AD_ERR_ARG;
+    size_t d = strlen(dir);
+    while (d > 1 && dir[d - 1] == '/') d--;
+    while (*name == '/' && d > 0) name++;
+    const char *sep = (d == 0 || dir[d - 1] == '/') ? "" : "/";
+    int n = snprintf(out, size, "%.*s%s%s", (int)d, dir, sep, name);
+    if (n < 0 || (size_t)n >= size) {
+        out[0] = '\0';
+        return AD_ERR_ARG;
+    }
+    return AD_OK;
+}
+
+/* The temporary name DIR/.BASE.tmp.PID for path. */
+static int temp_name(char *out, size_t size, const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    const char *base = slash ? slash + 1 : path;
+    int dir_len = slash ? (int)(slash - path) + 1 : 0;
+    int n = snprintf(out, size, "%.*s.%s.tmp.%ld", dir_len, path, base, (long)getpid());
+    return (n < 0 || (size_t)n >= size) ? AD_ERR_ARG : AD_OK;
+}
+
+/* Best effort: make the rename itself durable. */
+static void sync_parent(const char *path)
+{
+    char dir[4096];
+    const char *slash = strrchr(path, '/');
+    if (!slash) {
+        strcpy(dir, ".");
+    } else if ((size_t)(slash - path) < sizeof dir) {
+        size_t n = slash == path ? 1 : (size_t)(slash - path);
+        memcpy(dir, path, n);
+        dir[n] = '\0';
+    } else {
+        return;
+    }
+    int fd = open(dir, O_RDONLY);
+    if (fd >= 0) {
+        fsync(fd);
+        close(fd);
+    }
+}
+
+int app_fs_write_atomic_with(const char *path, app_fs_write_fn write, void *ctx, char *msg,
+                             size_t msg_size)
+{
+    if (msg && msg_size) msg[0] = '\0';
+    if (!path || !*path || !write) {
+        if (msg && msg_size) snprintf(msg, msg_size, "no file name given");
+        return AD_ERR_ARG;
+    }
+    const char *base = strrchr(path, '/');
+    base = base ? base + 1 : path;
+    if (!*base) {
+        if (msg && msg_size) snprintf(msg, msg_size, "cannot write '%s': not a file name", path);
+        return AD_ERR_ARG;
+    }
+    char tmp[4096];
+    if (temp_name(tmp, sizeof tmp, path)) {
+        if (msg && msg_size) snprintf(msg, msg_size, "file name too long: '%.200s...'", path);
+        return AD_ERR_ARG;
+    }
+    FILE *f = fopen(tmp, "wb");
+    if (!f) return fail_errno(msg, msg_size, "cannot write", path, errno, AD_ERR_IO);
+    errno = 0;
+    int rc = write(f, ctx);
+    if (rc) {
+        int err = errno;
+        if (rc > 0) rc = AD_ERR_IO;
+        if (msg && msg_size && !msg[0])
+            snprintf(msg, msg_size, "cannot write '%s': %s", path,
+                     err ? strerror(err) : "the content could not be produced");
+        fclose(f);
+        unlink(tmp);
+        return rc;
+    }
+    int err = 0;
+    if (ferror(f) || fflush(f) != 0 || fsync(fileno(f)) != 0) err = errno ? errno : EIO;
+    if (fclose(f) != 0 && !err) err = errno ? errno : EIO;
+    if (err) {
+        unlink(tmp);
+        return fail_errno(msg, msg_size, "cannot write", path, err, AD_ERR_IO);
+    }
+    if (rename(tmp, path) != 0) {
+        err = errno;
+        unlink(tmp);
+        return fail_errno(msg, msg_size, "cannot write", path, err, AD_ERR_IO);
+    }
+    sync_parent(path);
+    return AD_OK;
+}
+
+typedef struct {
+    const void *data;
+    size_t len;
+} bytes_ctx;
+
+static int write_bytes(FILE *f, void *ctx)
+{
+    const bytes_ctx *b = ctx;
+    if (b->len && fwrite(b->data, 1, b->len, f) != b->len) return AD_ERR_IO;
+    return AD_OK;
+}
+
+int app_fs_write_atomic(const char *path, const void *data, size_t len, char *msg, size_t msg_size)
+{
+    bytes_ctx b = {data, len};
+    if (!data && len) return AD_ERR_ARG;
+    return app_fs_write_atomic_with(path, write_bytes, &b, msg, msg_size);
+}
+
+int app_fs_read_file(const char *path, char **data, size_t *len, char *msg, size_t msg_size)
+{
+    *data = NULL;
+    if (len) *len = 0;
+    FILE *f = fopen(path, "rb");
+    if (!f) return fail_errno(msg, msg_size, "cannot read", path, errno, AD_ERR_IO);
+    size_t cap = 4096, n = 0;
+    char *buf = ad_malloc(cap);
+    int rc = AD_OK;
+    while (buf) {
+        size_t got = fread(buf + n, 1, cap - n - 1, f);
+        n += got;
+        if (n < cap - 1) break;
+        char *bigger = cap > ((size_t)-1) / 2 ? NULL : ad_realloc(buf, cap * 2);
+        if (!bigger) {
+            ad_free(buf);
+            buf = NULL;
+            break;
+        }
+        buf = bigger;
+        cap *= 2;
+    }
+    if (!buf) {
+        if (msg && msg_size) snprintf(msg, msg_size, "cannot read '%s': out of memory", path);
+        rc = AD_ERR_NOMEM;
+    } else if (ferror(f)) {
+        rc = fail_errno(msg, msg_size, "cannot read", path, errno ? errno : EIO, AD_ERR_IO);
+        ad_free(buf);
+    } else {
+        buf[n] = '\0';
+        *data = buf;
+        if (len) *len = n;
+    }
+    fclose(f);
+    return rc;
+}
