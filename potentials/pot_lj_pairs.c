@@ -79,6 +79,39 @@ static void lj_backward(ad_tape *t, ad_node *n)
         ad_real *grow = gx + (size_t)b * cols;
         ad_real g = gy[b] * eps;
         if (g == 0) continue;
+        if (sd == 2) {
+            /* The common 2-D case, unrolled.  The gradient of particle i is
+             * summed in registers over consecutive pairs sharing i (lists
+             * from pot_pairs_all are grouped so), which removes the
+             * load-add-store chain on one address from the inner loop. */
+            int cur = -1;
+            ad_real fx = 0, fy = 0;
+            for (int p = 0; p < c->n_pairs; p++) {
+                int i = 2 * c->pairs[2 * p], j = 2 * c->pairs[2 * p + 1];
+                if (i != cur) {
+                    if (cur >= 0) {
+                        grow[cur] += fx;
+                        grow[cur + 1] += fy;
+                    }
+                    cur = i;
+                    fx = fy = 0;
+                }
+                ad_real dx = row[i] - row[j], dy = row[i + 1] - row[j + 1];
+                ad_real r2 = dx * dx + dy * dy;
+                if (r2 < r2_min) continue;
+                ad_real inv = 1 / r2, q = s2 * inv, q3 = q * q * q;
+                ad_real coef = -12 * g * q3 * q3 * inv;
+                fx += coef * dx;
+                fy += coef * dy;
+                grow[j] -= coef * dx;
+                grow[j + 1] -= coef * dy;
+            }
+            if (cur >= 0) {
+                grow[cur] += fx;
+                grow[cur + 1] += fy;
+            }
+            continue;
+        }
         for (int p = 0; p < c->n_pairs; p++) {
             int i = c->pairs[2 * p] * sd, j = c->pairs[2 * p + 1] * sd;
             ad_real r2 = 0;
@@ -111,10 +144,16 @@ ad_tensor *pot_lj_pairs(ad_tape *t, ad_tensor *x, const pot_pairs *pp, double ep
         ad_real e = 0;
         for (int p = 0; p < pp->n_pairs; p++) {
             int i = pp->pairs[2 * p] * sd, j = pp->pairs[2 * p + 1] * sd;
-            ad_real r2 = 0;
-            for (int k = 0; k < sd; k++) {
-                ad_real d = row[i + k] - row[j + k];
-                r2 += d * d;
+            ad_real r2;
+            if (sd == 2) {
+                ad_real dx = row[i] - row[j], dy = row[i + 1] - row[j + 1];
+                r2 = dx * dx + dy * dy;
+            } else {
+                r2 = 0;
+                for (int k = 0; k < sd; k++) {
+                    ad_real d = row[i + k] - row[j + k];
+                    r2 += d * d;
+                }
             }
             if (r2 < r2_min) r2 = r2_min; /* NaN passes through unchanged */
             ad_real q = s2 / r2, q3 = q * q * q;
