@@ -1,0 +1,70 @@
+/* nn_mlp.c - multilayer perceptrons. */
+#include "nn_mlp.h"
+
+#include <stdio.h>
+#include <string.h>
+
+int nn_mlp_init(nn_mlp *m, nn_params *p, const nn_mlp_config *cfg, char *msg, size_t msg_len)
+{
+    if (!m || !p || !cfg || !cfg->widths) {
+        if (msg && msg_len) snprintf(msg, msg_len, "nn_mlp_init: NULL argument");
+        return AD_ERR_ARG;
+    }
+    if (cfg->n_widths < 2 || cfg->n_widths > NN_MLP_MAX_LAYERS + 1) {
+        if (msg && msg_len)
+            snprintf(msg, msg_len, "nn_mlp_init: %d widths (need 2 to %d)", cfg->n_widths,
+                     NN_MLP_MAX_LAYERS + 1);
+        return AD_ERR_ARG;
+    }
+    for (int i = 0; i < cfg->n_widths; i++)
+        if (cfg->widths[i] < 1) {
+            if (msg && msg_len)
+                snprintf(msg, msg_len, "nn_mlp_init: widths[%d] = %d (must be >= 1)", i,
+                         cfg->widths[i]);
+            return AD_ERR_ARG;
+        }
+    memset(m, 0, sizeof *m);
+    m->n_layers = cfg->n_widths - 1;
+    m->hidden_activation = cfg->hidden_activation;
+    m->output_activation = cfg->output_activation;
+    nn_init hidden = cfg->hidden_init;
+    if (hidden == NN_INIT_AUTO)
+        hidden = cfg->hidden_activation == NN_ACT_RELU ? NN_INIT_HE : NN_INIT_GLOROT;
+    nn_init output = cfg->output_init == NN_INIT_AUTO ? NN_INIT_GLOROT : cfg->output_init;
+    for (int l = 0; l < m->n_layers; l++) {
+        int status = nn_dense_init(&m->layers[l], p, cfg->widths[l], cfg->widths[l + 1],
+                                   l + 1 == m->n_layers ? output : hidden);
+        if (status != AD_OK) {
+            if (msg && msg_len) snprintf(msg, msg_len, "nn_mlp_init: out of memory");
+            return status;
+        }
+    }
+    return AD_OK;
+}
+
+ad_tensor *nn_mlp_forward(ad_tape *t, const nn_mlp *m, ad_tensor *x)
+{
+    if (!m || m->n_layers < 1)
+        return ad_tape_fail(t, AD_ERR_ARG, "nn_mlp_forward: bad argument #2 (empty MLP)");
+    ad_tensor *h = x;
+    for (int l = 0; l < m->n_layers; l++) {
+        h = nn_dense_forward(t, &m->layers[l], h);
+        h = nn_activate(t, l + 1 == m->n_layers ? m->output_activation : m->hidden_activation, h);
+    }
+    return h;
+}
+
+int nn_mlp_n_in(const nn_mlp *m) { return m && m->n_layers ? m->layers[0].n_in : 0; }
+int nn_mlp_n_out(const nn_mlp *m) { return m && m->n_layers ? m->layers[m->n_layers - 1].n_out : 0; }
+
+int nn_mlp_parameters(const nn_mlp *m, ad_tensor **out, int max_out)
+{
+    int n = 0;
+    for (int l = 0; m && l < m->n_layers; l++) {
+        if (out && n < max_out) out[n] = m->layers[l].weight;
+        n++;
+        if (out && n < max_out) out[n] = m->layers[l].bias;
+        n++;
+    }
+    return n;
+}

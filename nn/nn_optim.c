@@ -1,0 +1,111 @@
+/* nn_optim.c - Adam and SGD on the flat parameter block. */
+#include "nn_optim.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+struct nn_optim {
+    nn_params *params;     /* the model's parameters (not owned)      */
+    nn_optim_config cfg;   /* with defaults filled in                 */
+    size_t n;              /* scalars in the block                    */
+    ad_real *m;            /* Adam first moments (NULL for SGD)       */
+    ad_real *v;            /* Adam second moments                     */
+    long steps;            /* updates made                            */
+    double beta1_power;    /* beta1^steps, for the bias correction    */
+    double beta2_power;    /* beta2^steps                             */
+};
+
+nn_optim *nn_optim_new(nn_params *p, const nn_optim_config *cfg, char *msg, size_t msg_len)
+{
+#define FAIL(...)                                              \
+    do {                                                       \
+        if (msg && msg_len) snprintf(msg, msg_len, __VA_ARGS__); \
+        return NULL;                                           \
+    } while (0)
+    if (!p || !cfg) FAIL("nn_optim_new: NULL argument");
+    if (!nn_params_finalized(p)) FAIL("nn_optim_new: the parameters are not finalized");
+    nn_optim_config c = *cfg;
+    if (c.beta1 == 0) c.beta1 = 0.9;
+    if (c.beta2 == 0) c.beta2 = 0.999;
+    if (c.eps == 0) c.eps = 1e-8;
+    if (c.kind != NN_OPTIM_ADAM && c.kind != NN_OPTIM_SGD)
+        FAIL("nn_optim_new: unknown optimizer kind %d", (int)c.kind);
+    if (!(c.lr > 0) || !isfinite(c.lr)) FAIL("nn_optim_new: lr = %g (must be > 0)", c.lr);
+    if (!(c.beta1 > 0 && c.beta1 < 1) || !(c.beta2 > 0 && c.beta2 < 1))
+        FAIL("nn_optim_new: beta1 = %g, beta2 = %g (must be in (0, 1))", c.beta1, c.beta2);
+    if (!(c.eps > 0) || !(c.clip_norm >= 0))
+        FAIL("nn_optim_new: eps = %g, clip_norm = %g (need eps > 0, clip_norm >= 0)", c.eps,
+             c.clip_norm);
+    nn_optim *o = ad_calloc(1, sizeof *o);
+    if (!o) FAIL("nn_optim_new: out of memory");
+    o->params = p;
+    o->cfg = c;
+    o->n = nn_params_size(p);
+    if (c.kind == NN_OPTIM_ADAM) {
+        o->m = ad_calloc(o->n ? o->n : 1, sizeof(ad_real));
+        o->v = ad_calloc(o->n ? o->n : 1, sizeof(ad_real));
+        if (!o->m || !o->v) {
+            nn_optim_free(o);
+            FAIL("nn_optim_new: out of memory");
+        }
+    }
+    nn_optim_reset(o);
+    return o;
+#undef FAIL
+}
+
+void nn_optim_free(nn_optim *o)
+{
+    if (!o) return;
+    ad_free(o->m);
+    ad_free(o->v);
+    ad_free(o);
+}
+
+void nn_optim_reset(nn_optim *o)
+{
+    if (!o) return;
+    if (o->m) memset(o->m, 0, o->n * sizeof(ad_real));
+    if (o->v) memset(o->v, 0, o->n * sizeof(ad_real));
+    o->steps = 0;
+    o->beta1_power = 1;
+    o->beta2_power = 1;
+}
+
+int nn_optim_step(nn_optim *o, double *grad_norm)
+{
+    if (!o) return AD_ERR_ARG;
+    ad_real *w = nn_params_values(o->params), *g = nn_params_grads(o->params);
+    double norm = nn_params_grad_norm(o->params);
+    if (grad_norm) *grad_norm = norm;
+    if (!isfinite(norm)) return AD_ERR_NUMERIC;
+    if (o->cfg.clip_norm > 0 && norm > o->cfg.clip_norm) {
+        ad_real f = (ad_real)(o->cfg.clip_norm / norm);
+        for (size_t i = 0; i < o->n; i++) g[i] *= f;
+    }
+    ad_real lr = (ad_real)o->cfg.lr;
+    if (o->cfg.kind == NN_OPTIM_SGD) {
+        for (size_t i = 0; i < o->n; i++) w[i] -= lr * g[i];
+    } else {
+        ad_real b1 = (ad_real)o->cfg.beta1, b2 = (ad_real)o->cfg.beta2;
+        ad_real eps = (ad_real)o->cfg.eps;
+        o->beta1_power *= o->cfg.beta1;
+        o->beta2_power *= o->cfg.beta2;
+        ad_real c1 = (ad_real)(1 / (1 - o->beta1_power)), c2 = (ad_real)(1 / (1 - o->beta2_power));
+        for (size_t i = 0; i < o->n; i++) {
+            o->m[i] = b1 * o->m[i] + (1 - b1) * g[i];
+            o->v[i] = b2 * o->v[i] + (1 - b2) * g[i] * g[i];
+            w[i] -= lr * (o->m[i] * c1) / (AD_MATH(sqrt)(o->v[i] * c2) + eps);
+        }
+    }
+    o->steps++;
+    return AD_OK;
+}
+
+void nn_optim_set_lr(nn_optim *o, double lr)
+{
+    if (o && lr > 0 && isfinite(lr)) o->cfg.lr = lr;
+}
+double nn_optim_lr(const nn_optim *o) { return o ? o->cfg.lr : 0; }
+long nn_optim_steps(const nn_optim *o) { return o ? o->steps : 0; }
