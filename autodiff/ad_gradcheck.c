@@ -68,12 +68,18 @@ int ad_gradcheck(ad_gradcheck_fn f, void *ctx, int n_inputs, ad_tensor *const *i
         snprintf(rep->message, sizeof rep->message, "ad_gradcheck: bad arguments");
         return AD_ERR_ARG;
     }
-    for (int i = 0; i < n_inputs; i++)
-        if (!inputs[i] || ad_tensor_require_grad(inputs[i]) != AD_OK) {
+    for (int i = 0; i < n_inputs; i++) {
+        int rc = inputs[i] ? ad_tensor_require_grad(inputs[i]) : AD_ERR_ARG;
+        if (rc == AD_ERR_NOMEM) {
+            snprintf(rep->message, sizeof rep->message, "ad_gradcheck: out of memory");
+            return rc;
+        }
+        if (rc != AD_OK) {
             snprintf(rep->message, sizeof rep->message,
                      "ad_gradcheck: input #%d cannot hold a gradient", i + 1);
             return AD_ERR_ARG;
         }
+    }
     for (int i = 0; i < n_inputs; i++)
         if (!inputs[i]->grad) {
             snprintf(rep->message, sizeof rep->message,
