@@ -194,19 +194,44 @@ static svg_series *add_series(app_svg_panel *p, svg_kind kind, const app_svg_sty
     return s;
 }
 
-/* Copy of src at the chosen indices (an even stride down to `keep` points). */
-static double *pick(app_svg_figure *f, const double *src, size_t n, size_t keep, int ends)
+/* splitmix64: a fixed-seed generator for the scatter subset (deterministic) */
+static unsigned long long next_random(unsigned long long *state)
+{
+    unsigned long long z = (*state += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+
+/* The indices of `keep` of n points, increasing.  Lines and bands take an
+ * even stride that keeps both ends (they are curves).  Scatter points take a
+ * uniformly random subset in order (Knuth's selection sampling, fixed seed),
+ * because a stride aliases with interleaved data such as alternating chains. */
+static size_t *choose(app_svg_figure *f, size_t n, size_t keep, int curve)
+{
+    size_t *idx = ad_malloc((keep ? keep : 1) * sizeof *idx);
+    if (!idx) return fig_error(f, AD_ERR_NOMEM), NULL;
+    if (keep == n) {
+        for (size_t i = 0; i < n; i++) idx[i] = i;
+    } else if (curve) {
+        for (size_t i = 0; i < keep; i++)
+            idx[i] = keep > 1 ? (size_t)((double)i * (double)(n - 1) / (double)(keep - 1)) : 0;
+    } else {
+        unsigned long long state = 0x5EEDull;
+        size_t m = 0;
+        for (size_t t = 0; t < n && m < keep; t++) {
+            double u = (double)(next_random(&state) >> 11) * 0x1.0p-53;
+            if ((double)(n - t) * u < (double)(keep - m)) idx[m++] = t;
+        }
+    }
+    return idx;
+}
+
+static double *gather(app_svg_figure *f, const double *src, const size_t *idx, size_t keep)
 {
     double *d = ad_malloc((keep ? keep : 1) * sizeof *d);
     if (!d) return fig_error(f, AD_ERR_NOMEM), NULL;
-    for (size_t i = 0; i < keep; i++) {
-        size_t k;
-        if (keep == n) k = i;
-        else if (ends) k = keep > 1 ? (size_t)((double)i * (double)(n - 1) / (double)(keep - 1)) : 0;
-        else k = (size_t)((double)i * (double)n / (double)keep);
-        if (k >= n) k = n - 1;
-        d[i] = src[k];
-    }
+    for (size_t i = 0; i < keep; i++) d[i] = src[idx[i]];
     return d;
 }
 
@@ -219,11 +244,13 @@ static int add_points(app_svg_panel *p, svg_kind kind, const double *x, const do
     svg_series *s = add_series(p, kind, style);
     if (!s) return p->fig->err;
     size_t keep = n > APP_SVG_MAX_POINTS ? APP_SVG_MAX_POINTS : n;
-    int ends = kind != SVG_SCATTER;
+    size_t *idx = choose(p->fig, n, keep, kind != SVG_SCATTER);
+    if (!idx) return p->fig->err;
     s->n = keep;
-    s->x = pick(p->fig, x, n, keep, ends);
-    s->y = pick(p->fig, y, n, keep, ends);
-    if (kind == SVG_BAND) s->y2 = pick(p->fig, y2, n, keep, ends);
+    s->x = gather(p->fig, x, idx, keep);
+    s->y = gather(p->fig, y, idx, keep);
+    if (kind == SVG_BAND) s->y2 = gather(p->fig, y2, idx, keep);
+    ad_free(idx);
     return p->fig->err;
 }
 
@@ -254,9 +281,12 @@ int app_svg_histogram(app_svg_panel *p, const double *edges, const double *value
     svg_series *s = add_series(p, SVG_HIST, style);
     if (!s) return p->fig->err;
     s->n = n_bins;
-    s->x = pick(p->fig, edges, n_bins + 1, n_bins + 1, 1);
-    s->y = pick(p->fig, values, n_bins, n_bins, 1);
-    return p->fig->err;
+    s->x = ad_malloc((n_bins + 1) * sizeof *s->x);
+    s->y = ad_malloc(n_bins * sizeof *s->y);
+    if (!s->x || !s->y) return fig_error(p->fig, AD_ERR_NOMEM);
+    memcpy(s->x, edges, (n_bins + 1) * sizeof *s->x);
+    memcpy(s->y, values, n_bins * sizeof *s->y);
+    return AD_OK;
 }
 
 static int add_reference(app_svg_panel *p, svg_kind kind, double v, const app_svg_style *style)
@@ -323,6 +353,12 @@ static double pow10i(int e) { return pow(10.0, (double)e); }
 int app_svg_nice_ticks(double lo, double hi, int target, double *ticks, int max_ticks,
                        double *step_out)
 {
+    return app_svg_nice_grid(lo, hi, target, 0, ticks, max_ticks, step_out);
+}
+
+int app_svg_nice_grid(double lo, double hi, int target, int at_least, double *ticks,
+                      int max_ticks, double *step_out)
+{
     if (step_out) *step_out = 0;
     if (!good_range(lo, hi) || max_ticks <= 0 || !ticks) return 0;
     if (target < 1) target = 1;
@@ -330,10 +366,17 @@ int app_svg_nice_ticks(double lo, double hi, int target, double *ticks, int max_
     int e = (int)floor(log10(raw));
     double f = raw / pow10i(e);
     int m;
-    if (f <= 1 + 1e-9) m = 1;
-    else if (f <= 2 + 1e-9) m = 2;
-    else if (f <= 5 + 1e-9) m = 5;
-    else {
+    if (at_least) { /* the largest nice step <= raw: at least `target` intervals */
+        if (f >= 5 - 1e-9) m = 5;
+        else if (f >= 2 - 1e-9) m = 2;
+        else m = 1;
+    } else if (f <= 1 + 1e-9) {
+        m = 1;
+    } else if (f <= 2 + 1e-9) {
+        m = 2;
+    } else if (f <= 5 + 1e-9) {
+        m = 5;
+    } else {
         m = 1;
         e += 1;
     }

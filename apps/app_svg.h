@@ -10,8 +10,10 @@
  * colour bar).
  *
  * Size: a line, band or scatter series keeps at most APP_SVG_MAX_POINTS points,
- * chosen by an even stride (the first and last points of lines are kept), so
- * 100k samples make a file of a few hundred kB at most.  Non-finite values
+ * chosen by an even stride for lines and bands (first and last points kept)
+ * and as a uniformly random, order-preserving subset with a fixed seed for
+ * scatter points (a stride would alias with interleaved data), so 100k
+ * samples make a file of a few hundred kB at most.  Non-finite values
  * are skipped (they break a line or band into pieces).
  *
  * Ownership: the figure copies everything it is given (data and strings) and
@@ -111,6 +113,10 @@ const char *app_svg_color(int i);
  * range); *step receives the spacing when step is not NULL. */
 int app_svg_nice_ticks(double lo, double hi, int target, double *ticks, int max_ticks,
                        double *step);
+/* The same with at_least = 1: the step is rounded down instead of up, so the
+ * grid has at least `target` intervals (used for contour levels). */
+int app_svg_nice_grid(double lo, double hi, int target, int at_least, double *ticks,
+                      int max_ticks, double *step);
 /* A tick label for value v on a grid of spacing step ("0.2", "-15", "1e+06"). */
 void app_svg_tick_label(char *buf, size_t size, double v, double step);
 /* Append text with XML escaping (& < > " '), control characters as spaces and

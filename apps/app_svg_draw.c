@@ -218,7 +218,7 @@ static void contour_levels(const svg_contour *c, levels *lv)
         hi += m;
     }
     double t[MAX_BOUNDS];
-    int n = app_svg_nice_ticks(lo, hi, c->n_levels, t + 1, MAX_BOUNDS - 2, &lv->step);
+    int n = app_svg_nice_grid(lo, hi, c->n_levels, 1, t + 1, MAX_BOUNDS - 2, &lv->step);
     if (n == 0) {
         lv->any = 0;
         return;
@@ -565,7 +565,7 @@ static void draw_legend(app_buf *b, const app_svg_panel *p, const frame *fr)
             num(b, sx + 12);
             app_buf_puts(b, "\" cy=\"");
             num(b, cy);
-            app_buf_puts(b, "\" r=\"3.5\" fill=\"");
+            app_buf_puts(b, "\" r=\"3.5\" stroke=\"#555555\" stroke-width=\"0.6\" fill=\"");
             app_svg_put_text(b, s->color);
             app_buf_puts(b, "\"/>\n");
         } else if (s->kind == SVG_BAND) {
@@ -625,7 +625,7 @@ static int draw_panel(app_buf *b, const app_svg_figure *f, const app_svg_panel *
     fr.px0 = ox + left;
     fr.px1 = ox + f->panel_w - right;
     if (fr.px1 - fr.px0 < 20 || fr.py1 - fr.py0 < 20) return AD_ERR_ARG; /* no room */
-    int nxt = app_svg_nice_ticks(fr.x_lo, fr.x_hi, (int)fmax(2, (fr.px1 - fr.px0) / 85), xt,
+    int nxt = app_svg_nice_ticks(fr.x_lo, fr.x_hi, (int)fmax(2, (fr.px1 - fr.px0) / 70), xt,
                                  MAX_TICKS, &xstep);
 
     app_buf_printf(b, "<g class=\"panel\" id=\"panel%d\">\n", index);

@@ -1,0 +1,252 @@
+/* test_apps_options.c - the declarative option parser of the programs. */
+#include <check.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "apps/app_options.h"
+#include "autodiff/ad.h"
+#include "ck_util.h"
+
+/* the options of a typical program, reset for every test */
+static int quick, threads;
+static uint64_t seed;
+static double kT, ratio;
+static const char *out;
+
+static const app_option table[] = {
+    {"out", APP_OPT_STRING, &out, "output directory", "DIR", 0, 0, 0, 0, 0},
+    {"seed", APP_OPT_UINT64, &seed, "random seed", NULL, 0, 0, 0, 0, 0},
+    {"kT", APP_OPT_DOUBLE, &kT, "temperature", NULL, 1, 0, 1e-6, 0, 0},
+    {"quick", APP_OPT_FLAG, &quick, "short run", NULL, 0, 0, 0, 0, 0},
+    {"threads", APP_OPT_INT, &threads, "worker threads", NULL, 1, 1, 1, 64, 0},
+    {"ratio", APP_OPT_DOUBLE, &ratio, "may be inf", NULL, 0, 0, 0, 0, 1},
+};
+static const app_cli cli = {"bg-doublewell", "The double-well experiment.", table, 6};
+
+static void reset(void)
+{
+    quick = 0;
+    threads = 4;
+    seed = 1;
+    kT = 1;
+    ratio = 0;
+    out = "out/doublewell";
+}
+
+/* Parse a NULL-terminated list of arguments (argv[0] is added). */
+static int parse(char *msg, size_t size, const char *const *args)
+{
+    char *argv[32] = {"bg-doublewell"};
+    int argc = 1;
+    while (args[argc - 1]) {
+        argv[argc] = (char *)args[argc - 1];
+        argc++;
+    }
+    return app_options_parse(&cli, argc, argv, msg, size);
+}
+
+#define PARSE(...) parse(msg, sizeof msg, (const char *const[]){__VA_ARGS__, NULL})
+
+START_TEST(test_every_kind)
+{
+    char msg[256];
+    reset();
+    ck_assert_int_eq(PARSE("--out", "res/dw", "--seed", "42", "--kT", "0.5", "--quick",
+                           "--threads", "8", "--ratio", "-2.5e-3"),
+                     AD_OK);
+    ck_assert_str_eq(out, "res/dw");
+    ck_assert(seed == 42);
+    ck_assert_double_eq(kT, 0.5);
+    ck_assert_int_eq(quick, 1);
+    ck_assert_int_eq(threads, 8);
+    ck_assert_double_eq(ratio, -2.5e-3);
+    ck_assert_str_eq(msg, "");
+}
+END_TEST
+
+START_TEST(test_equals_form)
+{
+    char msg[256];
+    reset();
+    ck_assert_int_eq(PARSE("--out=a=b", "--seed=7", "--kT=2", "--threads=-0"), AD_ERR_ARG);
+    ck_assert_str_eq(msg, "bg-doublewell: --threads: -0 is out of range [1, 64] (try --help)");
+    reset();
+    ck_assert_int_eq(PARSE("--out=a=b", "--seed=7", "--kT=2", "--threads=+3", "--seed=9"), AD_OK);
+    ck_assert_str_eq(out, "a=b");
+    ck_assert(seed == 9); /* the last one wins */
+    ck_assert_double_eq(kT, 2);
+    ck_assert_int_eq(threads, 3);
+    reset();
+    ck_assert_int_eq(PARSE("--out=--odd"), AD_OK); /* the = form takes any value */
+    ck_assert_str_eq(out, "--odd");
+}
+END_TEST
+
+START_TEST(test_unknown_and_positional)
+{
+    char msg[256];
+    reset();
+    ck_assert_int_eq(PARSE("--bogus"), AD_ERR_ARG);
+    ck_assert_str_eq(msg, "bg-doublewell: unknown option '--bogus' (try --help)");
+    ck_assert_int_eq(PARSE("--bogus=3"), AD_ERR_ARG);
+    ck_assert_str_eq(msg, "bg-doublewell: unknown option '--bogus' (try --help)");
+    ck_assert_int_eq(PARSE("-x"), AD_ERR_ARG);
+    ck_assert_str_eq(msg, "bg-doublewell: unknown option '-x' (try --help)");
+    ck_assert_int_eq(PARSE("--seeds", "3"), AD_ERR_ARG); /* no prefix matching */
+    ck_assert_int_eq(PARSE("--", "x"), AD_ERR_ARG);
+    ck_assert_int_eq(PARSE("--=3"), AD_ERR_ARG);
+    ck_assert_int_eq(PARSE("extra"), AD_ERR_ARG);
+    ck_assert_str_eq(msg, "bg-doublewell: unexpected argument 'extra' (try --help)");
+    /* user bytes are made printable and the message stays one bounded line */
+    ck_assert_int_eq(PARSE("--a\nb\x01\xff"), AD_ERR_ARG);
+    ck_assert_str_eq(msg, "bg-doublewell: unknown option '--a?b?\?' (try --help)");
+    char longname[300] = "--";
+    memset(longname + 2, 'z', 250);
+    longname[252] = '\0';
+    ck_assert_int_eq(PARSE(longname), AD_ERR_ARG);
+    ck_assert_ptr_null(strchr(msg, '\n'));
+    ck_assert(strlen(msg) < 120);
+    ck_assert_ptr_nonnull(strstr(msg, "...' (try --help)"));
+}
+END_TEST
+
+START_TEST(test_missing_value)
+{
+    char msg[256];
+    reset();
+    ck_assert_int_eq(PARSE("--seed"), AD_ERR_ARG);
+    ck_assert_str_eq(msg, "bg-doublewell: --seed: missing value (try --help)");
+    ck_assert_int_eq(PARSE("--out", "--quick"), AD_ERR_ARG);
+    ck_assert_str_eq(msg, "bg-doublewell: --out: missing value (try --help)");
+    ck_assert_int_eq(PARSE("--out="), AD_ERR_ARG);
+    ck_assert_str_eq(msg, "bg-doublewell: --out: empty value (try --help)");
+    ck_assert_int_eq(PARSE("--quick=1"), AD_ERR_ARG);
+    ck_assert_str_eq(msg, "bg-doublewell: --quick takes no value (try --help)");
+}
+END_TEST
+
+START_TEST(test_bad_numbers)
+{
+    char msg[256];
+    reset();
+    ck_assert_int_eq(PARSE("--threads", "abc"), AD_ERR_ARG);
+    ck_assert_str_eq(msg, "bg-doublewell: --threads: 'abc' is not an integer (try --help)");
+    ck_assert_int_eq(PARSE("--seed", "abc"), AD_ERR_ARG);
+    ck_assert_str_eq(msg, "bg-doublewell: --seed: 'abc' is not a non-negative integer (try --help)");
+    ck_assert_int_eq(PARSE("--kT", "abc"), AD_ERR_ARG);
+    ck_assert_str_eq(msg, "bg-doublewell: --kT: 'abc' is not a number (try --help)");
+    static const char *const bad_int[] = {"", " 5", "5 ", "5x", "0x10", "1e3", "1.0", "+", "-", "--5"};
+    for (size_t i = 0; i < sizeof bad_int / sizeof *bad_int; i++) {
+        char arg[32];
+        snprintf(arg, sizeof arg, "--threads=%s", bad_int[i]);
+        ck_assert_msg(PARSE(arg) == AD_ERR_ARG, "accepted %s", arg);
+    }
+    static const char *const bad_seed[] = {"-1", "-0", " 1", "1.5", "0x1", "", "1 "};
+    for (size_t i = 0; i < sizeof bad_seed / sizeof *bad_seed; i++) {
+        char arg[32];
+        snprintf(arg, sizeof arg, "--seed=%s", bad_seed[i]);
+        ck_assert_msg(PARSE(arg) == AD_ERR_ARG, "accepted %s", arg);
+    }
+    static const char *const bad_kT[] = {"nan", "inf", "-inf", "NaN", "infinity", "1e999",
+                                         "0x1p3", " 1", "1 ", "1,5", ".", "e5", ""};
+    for (size_t i = 0; i < sizeof bad_kT / sizeof *bad_kT; i++) {
+        char arg[32];
+        snprintf(arg, sizeof arg, "--kT=%s", bad_kT[i]);
+        ck_assert_msg(PARSE(arg) == AD_ERR_ARG, "accepted %s", arg);
+    }
+    ck_assert_int_eq(PARSE("--kT", "nan"), AD_ERR_ARG);
+    ck_assert_str_eq(msg, "bg-doublewell: --kT: 'nan' is not a finite number (try --help)");
+    ck_assert_int_eq(PARSE("--kT", "1e999"), AD_ERR_ARG);
+    ck_assert_str_eq(msg, "bg-doublewell: --kT: '1e999' is too large (try --help)");
+    /* an option that allows non-finite values */
+    ck_assert_int_eq(PARSE("--ratio", "inf"), AD_OK);
+    ck_assert(isinf(ratio) && ratio > 0);
+    ck_assert_int_eq(PARSE("--ratio", "nan"), AD_OK);
+    ck_assert(isnan(ratio));
+    ck_assert_int_eq(PARSE("--kT", ".5", "--ratio", "1e-400"), AD_OK); /* underflow to 0 is fine */
+    ck_assert_double_eq(kT, 0.5);
+}
+END_TEST
+
+START_TEST(test_range)
+{
+    char msg[256];
+    reset();
+    ck_assert_int_eq(PARSE("--threads", "0"), AD_ERR_ARG);
+    ck_assert_str_eq(msg, "bg-doublewell: --threads: 0 is out of range [1, 64] (try --help)");
+    ck_assert_int_eq(PARSE("--threads", "65"), AD_ERR_ARG);
+    ck_assert_int_eq(PARSE("--threads", "64"), AD_OK);
+    ck_assert_int_eq(threads, 64);
+    ck_assert_int_eq(PARSE("--kT", "0"), AD_ERR_ARG);
+    ck_assert_str_eq(msg, "bg-doublewell: --kT: 0 is below the minimum 1e-06 (try --help)");
+    ck_assert_int_eq(PARSE("--kT", "-1"), AD_ERR_ARG);
+}
+END_TEST
+
+START_TEST(test_huge_integers)
+{
+    char msg[256];
+    reset();
+    ck_assert_int_eq(PARSE("--seed", "18446744073709551615"), AD_OK);
+    ck_assert(seed == UINT64_MAX);
+    ck_assert_int_eq(PARSE("--seed", "18446744073709551616"), AD_ERR_ARG);
+    ck_assert_str_eq(msg, "bg-doublewell: --seed: '18446744073709551616' is too large (at most "
+                          "18446744073709551615) (try --help)");
+    ck_assert_int_eq(PARSE("--threads", "2147483648"), AD_ERR_ARG);
+    ck_assert_str_eq(msg, "bg-doublewell: --threads: '2147483648' is too large for an integer (try --help)");
+    ck_assert_int_eq(PARSE("--threads", "-99999999999999999999999"), AD_ERR_ARG);
+    char digits[2000];
+    memset(digits, '9', sizeof digits - 1);
+    digits[sizeof digits - 1] = '\0';
+    ck_assert_int_eq(PARSE("--seed", digits), AD_ERR_ARG);
+    ck_assert(strlen(msg) < 160);
+    ck_assert_int_eq(PARSE("--threads", digits), AD_ERR_ARG);
+    ck_assert_int_eq(PARSE("--kT", digits), AD_ERR_ARG); /* 1e1999 overflows */
+    ck_assert(seed == UINT64_MAX);                        /* failures left it alone */
+}
+END_TEST
+
+START_TEST(test_help)
+{
+    char msg[256];
+    reset();
+    ck_assert_int_eq(PARSE("--help"), APP_OPTIONS_HELP);
+    ck_assert_int_eq(PARSE("--seed", "1", "-h"), APP_OPTIONS_HELP);
+    ck_assert_int_eq(PARSE("--bogus", "--help"), APP_OPTIONS_HELP); /* help wins */
+    char usage[2048];
+    size_t need = app_options_usage(&cli, usage, sizeof usage);
+    ck_assert_uint_eq(need, strlen(usage));
+    ck_assert_ptr_nonnull(strstr(usage, "usage: bg-doublewell [options]\n"));
+    ck_assert_ptr_nonnull(strstr(usage, "The double-well experiment."));
+    ck_assert_ptr_nonnull(strstr(usage, "--out DIR"));
+    ck_assert_ptr_nonnull(strstr(usage, "output directory (default out/doublewell)"));
+    ck_assert_ptr_nonnull(strstr(usage, "--seed N"));
+    ck_assert_ptr_nonnull(strstr(usage, "--quick "));
+    ck_assert_ptr_nonnull(strstr(usage, "--help"));
+    char small[16];
+    ck_assert_uint_eq(app_options_usage(&cli, small, sizeof small), need); /* truncates safely */
+    ck_assert_uint_eq(strlen(small), sizeof small - 1);
+    /* handle: -1 means "go on" */
+    char *argv[] = {"bg-doublewell", "--quick", NULL};
+    ck_assert_int_eq(app_options_handle(&cli, 2, argv), -1);
+    ck_assert_int_eq(quick, 1);
+}
+END_TEST
+
+Suite *apps_options_suite(void)
+{
+    Suite *s = suite_create("apps-options");
+    TCase *tc = tcase_create("forward");
+    tcase_add_test(tc, test_every_kind);
+    tcase_add_test(tc, test_equals_form);
+    tcase_add_test(tc, test_help);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("errors");
+    tcase_add_test(tc, test_unknown_and_positional);
+    tcase_add_test(tc, test_missing_value);
+    tcase_add_test(tc, test_bad_numbers);
+    tcase_add_test(tc, test_range);
+    tcase_add_test(tc, test_huge_integers);
+    suite_add_tcase(s, tc);
+    return s;
+}
