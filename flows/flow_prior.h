@@ -1,0 +1,24 @@
+/* flow_prior.h - the Gaussian prior of a flow: z ~ N(0, kT I) in dim
+ * dimensions (temperature kT scales the variance; kT = 1 is the standard
+ * normal of training).  A plain value struct, owned by the caller.
+ */
+#ifndef LIBBG_FLOWS_FLOW_PRIOR_H
+#define LIBBG_FLOWS_FLOW_PRIOR_H
+
+#include "autodiff/ad.h"
+
+typedef struct flow_prior {
+    int dim;     /* width of z                         */
+    double kT;   /* variance of each coordinate (> 0)  */
+} flow_prior;
+
+/* log N(z; 0, kT I) = -|z|^2 / (2 kT) - dim/2 log(2 pi kT) per row:
+ * z [batch, dim] -> [batch], on the tape. */
+ad_tensor *flow_prior_log_prob(ad_tape *t, const flow_prior *p, ad_tensor *z);
+/* The reduced energy |z|^2 / (2 kT) per row (the log-density without its
+ * constant, negated), on the tape. */
+ad_tensor *flow_prior_energy(ad_tape *t, const flow_prior *p, ad_tensor *z);
+/* n samples into z[n * dim] (row-major).  AD_OK or AD_ERR_ARG. */
+int flow_prior_sample(const flow_prior *p, ad_rng *rng, ad_real *z, int n);
+
+#endif

@@ -1,0 +1,45 @@
+/* test_flows_util.h - checks shared by the flow test suites: round trips,
+ * log-det against the tape Jacobian, random parameters. */
+#ifndef LIBBG_TESTS_TEST_FLOWS_UTIL_H
+#define LIBBG_TESTS_TEST_FLOWS_UTIL_H
+
+#include "autodiff/ad.h"
+#include "flows/flow.h"
+#include "nn/nn_params.h"
+
+typedef struct fc_roundtrip {
+    double max_error;      /* max |out - in| over elements                  */
+    double max_logdet_sum; /* max |logdet_a + logdet_b| over rows            */
+    double max_abs;        /* max |value| over in, the intermediate and out  */
+    double max_abs_logdet; /* max |logdet_a| over rows                       */
+} fc_roundtrip;
+
+/* inverse(forward(z)) (inverse_first = 0) or forward(inverse(x)) (1) for
+ * in [batch * width]. */
+void fc_roundtrip_run(const flow_layer *l, const ad_real *in, int batch, int inverse_first,
+                      fc_roundtrip *r);
+
+/* For each row b of z [batch * dim] (square layers only): the layer's
+ * forward log-det ld_layer[b], log|det J_b| of the forward Jacobian built
+ * row by row with the tape (ld_jac[b]) and the 1-norm condition number of
+ * J_b (cond[b]). */
+void fc_jacobian_logdet(const flow_layer *l, const ad_real *z, int batch, double *ld_layer,
+                        double *ld_jac, double *cond);
+
+/* log|det a| and the 1-norm condition number of a [n*n] (overwritten) by LU
+ * with partial pivoting. */
+double fc_logabsdet(double *a, int n, double *cond);
+
+/* Overwrite every trainable parameter with N(0, std^2) draws. */
+void fc_randomize(nn_params *p, uint64_t seed, double std);
+
+/* Overwrite every trainable 2-D weight [fan_in, fan_out] with
+ * N(0, gain^2 / fan_in) draws and every other trainable tensor with
+ * N(0, (0.1 gain)^2): networks whose outputs are O(gain) for O(1) inputs,
+ * whatever their width. */
+void fc_randomize_fanin(nn_params *p, uint64_t seed, double gain);
+
+/* n rows of width dim of N(0, 1) draws (caller frees with free()). */
+ad_real *fc_normal(int n, int dim, uint64_t seed);
+
+#endif
