@@ -370,11 +370,11 @@ int app_svg_nice_grid(double lo, double hi, int target, int at_least, double *ti
         if (f >= 5 - 1e-9) m = 5;
         else if (f >= 2 - 1e-9) m = 2;
         else m = 1;
-    } else if (f <= 1 + 1e-9) {
+    } else if (f < 1.5) { /* the nearest nice step (Heckbert, Graphics Gems 1990) */
         m = 1;
-    } else if (f <= 2 + 1e-9) {
+    } else if (f < 3) {
         m = 2;
-    } else if (f <= 5 + 1e-9) {
+    } else if (f < 7) {
         m = 5;
     } else {
         m = 1;

@@ -108,7 +108,8 @@ int app_svg_save(const app_svg_figure *f, const char *path, char *msg, size_t ms
 /* Helpers, public for tests and for the programs. */
 /* Palette colour i (mod APP_SVG_PALETTE_SIZE), "#rrggbb". */
 const char *app_svg_color(int i);
-/* Nice ticks covering [lo, hi] with about `target` intervals: fills at most
+/* Nice ticks inside [lo, hi] with about `target` intervals (the step is the
+ * 1-2-5 value nearest to (hi - lo) / target): fills at most
  * max_ticks values and returns their number (0 for an empty or non-finite
  * range); *step receives the spacing when step is not NULL. */
 int app_svg_nice_ticks(double lo, double hi, int target, double *ticks, int max_ticks,
