@@ -38,12 +38,12 @@ typedef struct {
 } gemm_variant;
 
 static const gemm_variant variants[AD_GEMM_N_VARIANTS] = {
-    [AD_GEMM_PORTABLE] = {"portable", AD_GEMM_PORTABLE_MR, AD_GEMM_PORTABLE_NR, 256, 128, 2048,
+    [AD_GEMM_PORTABLE] = {"portable", AD_GEMM_PORTABLE_MR, AD_GEMM_PORTABLE_NR, AD_GEMM_PORTABLE_BLOCKS,
                           ad_gemm_kernel_portable},
 #if AD_GEMM_HAVE_X86
-    [AD_GEMM_AVX2] = {"avx2", AD_GEMM_AVX2_MR, AD_GEMM_AVX2_NR, 256, 120, 3072,
+    [AD_GEMM_AVX2] = {"avx2", AD_GEMM_AVX2_MR, AD_GEMM_AVX2_NR, AD_GEMM_AVX2_BLOCKS,
                       ad_gemm_kernel_avx2},
-    [AD_GEMM_AVX512] = {"avx512", AD_GEMM_AVX512_MR, AD_GEMM_AVX512_NR, 256, 192, 3072,
+    [AD_GEMM_AVX512] = {"avx512", AD_GEMM_AVX512_MR, AD_GEMM_AVX512_NR, AD_GEMM_AVX512_BLOCKS,
                         ad_gemm_kernel_avx512},
 #endif
 };
@@ -298,8 +298,8 @@ static void gemm_run(const gemm_variant *v, int trans_a, int trans_b, int m, int
     int n_tasks = ((job.split_rows ? m : n) + job.chunk - 1) / job.chunk;
 
     int rows = job.split_rows ? job.chunk : m, cols = job.split_rows ? n : job.chunk;
-    size_t a_need = (size_t)min_int(v->mc, round_up(rows, v->mr)) * min_int(v->kc, k);
-    size_t b_need = (size_t)min_int(v->nc, round_up(cols, v->nr)) * min_int(v->kc, k);
+    size_t a_need = (size_t)round_up(min_int(v->mc, rows), v->mr) * min_int(v->kc, k);
+    size_t b_need = (size_t)round_up(min_int(v->nc, cols), v->nr) * min_int(v->kc, k);
 
     pthread_mutex_lock(&gemm_lock);
     if (reserve_slots(threads, a_need, b_need))

@@ -19,15 +19,32 @@
 typedef void (*ad_gemm_kernel_fn)(int kc, const ad_real *a, const ad_real *b, ad_real *c,
                                   ptrdiff_t ldc, ad_real alpha, ad_real beta);
 
-/* Tile sizes of each kernel (rows MR of C, columns NR of C). */
+/* Tile sizes of each kernel (rows MR of C, columns NR of C) and cache
+ * blocks (KC steps of k, MC rows, NC columns; MC a multiple of MR, NC of NR).
+ * They can be overridden at build time (-D) for tuning. */
+#ifndef AD_GEMM_PORTABLE_MR
 #define AD_GEMM_PORTABLE_MR 4
-#define AD_GEMM_PORTABLE_NR 4
+#define AD_GEMM_PORTABLE_NR 6
+#endif
+#ifndef AD_GEMM_AVX2_MR
 #define AD_GEMM_AVX2_MR 6
 #define AD_GEMM_AVX2_NR 8
+#endif
+#ifndef AD_GEMM_AVX512_MR
 #define AD_GEMM_AVX512_MR 8
 #define AD_GEMM_AVX512_NR 24
+#endif
+#ifndef AD_GEMM_PORTABLE_BLOCKS
+#define AD_GEMM_PORTABLE_BLOCKS 256, 128, 2040
+#endif
+#ifndef AD_GEMM_AVX2_BLOCKS
+#define AD_GEMM_AVX2_BLOCKS 256, 120, 3072
+#endif
+#ifndef AD_GEMM_AVX512_BLOCKS
+#define AD_GEMM_AVX512_BLOCKS 256, 192, 3072
+#endif
 /* The largest tile, for scratch tiles at the edges of C. */
-#define AD_GEMM_MAX_TILE (8 * 24)
+#define AD_GEMM_MAX_TILE 512
 
 /* 1 when this compiler can build the x86-64 instruction-set variants. */
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
