@@ -540,10 +540,8 @@ Suite *pot_suite(void)
     tcase_add_test(tc, test_linlogcut_values);
     tcase_add_test(tc, test_reduced_energy_and_distance);
     suite_add_tcase(s, tc);
-    tc = tcase_create("forces");
-    tcase_add_test(tc, test_forces_fd);
-    suite_add_tcase(s, tc);
     tc = tcase_create("gradcheck");
+    tcase_add_test(tc, test_forces_fd);
     tcase_add_test(tc, test_gradcheck_lj);
     tcase_add_test(tc, test_gradcheck_potentials);
     tcase_add_test(tc, test_gradcheck_linlogcut_distance);
