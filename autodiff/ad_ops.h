@@ -5,7 +5,8 @@
  * are bad, the op records the error (first one only) and returns the tape's
  * poison tensor; the caller checks ad_tape_ok once.  Binary elementwise ops
  * broadcast as NumPy does; their backward sums over the broadcast axes.
- * docs/ops.md lists every op's forward formula and derivative.
+ * docs/ops.md lists every op's forward formula and derivative.  Error
+ * messages number arguments from the first one after the tape.
  */
 #ifndef LIBBG_AUTODIFF_AD_OPS_H
 #define LIBBG_AUTODIFF_AD_OPS_H
@@ -41,7 +42,8 @@ ad_tensor *ad_abs(ad_tape *t, ad_tensor *x);
 ad_tensor *ad_clamp(ad_tape *t, ad_tensor *x, ad_real lo, ad_real hi);
 
 /* Reductions (ops_reduce.c).  axis may be negative (counted from the end);
- * the reduced axis is removed from the shape. */
+ * the reduced axis is removed from the shape.  The mean of zero elements is
+ * 0; logsumexp of an empty or all -inf row is -inf (with gradient 0). */
 ad_tensor *ad_sum(ad_tape *t, ad_tensor *x);                 /* scalar      */
 ad_tensor *ad_mean(ad_tape *t, ad_tensor *x);                /* scalar      */
 ad_tensor *ad_sum_axis(ad_tape *t, ad_tensor *x, int axis);
