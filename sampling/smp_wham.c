@@ -12,11 +12,13 @@
 typedef struct wham_work {
     int n_windows, n_bins;
     double *log_c; /* [n_windows * n_bins] -b_k(x_j) / kT                 */
+    double *c;     /* [n_windows * n_bins] exp(log_c) (0 where it underflows) */
     double *H;     /* [n_bins] counts over all windows                    */
     double *logN;  /* [n_windows] log N_k (-inf for an empty window)      */
     double *f;     /* [n_windows] window free energies, f_0 = 0           */
     double *logp;  /* [n_bins] log p_j, sum_j p_j = 1                     */
-    double *tmp;   /* [max(n_windows, n_bins)] scratch                    */
+    double *tmp;   /* [3 * n_scratch] scratch                             */
+    size_t n_scratch; /* max(n_windows, n_bins)                           */
 } wham_work;
 
 /* log sum exp over the entries of a[n] that are > -inf (-inf if none). */
@@ -55,29 +57,60 @@ static void wham_histogram(const smp_wham_config *cfg, const smp_wham_window *wi
     }
 }
 
-/* Iterates the WHAM equations from the current f until max |delta f| < tol. */
+/* Below this a shifted linear-space sum may have lost precision to
+ * underflow (subnormals start at 2.2e-308); the exact log-space sum is then
+ * used instead. */
+#define WHAM_TINY 1e-280
+
+/* log sum_i exp(a_i + log_m_i) for one row/column of the bias matrix, given
+ * e_i = exp(a_i - amax) and m_i = exp(log_m_i): the fast linear-space form
+ * amax + log sum_i e_i m_i, falling back to the exact log-sum-exp when the
+ * linear sum is too small to be accurate. */
+static double shifted_lse(const double *e, const double *m, const double *a, const double *log_m,
+                          size_t stride, int n, double amax, double *tmp)
+{
+    double s = 0.0;
+    for (int i = 0; i < n; i++) s += e[i] * m[(size_t)i * stride];
+    if (s > WHAM_TINY) return amax + log(s);
+    for (int i = 0; i < n; i++) tmp[i] = a[i] + log_m[(size_t)i * stride];
+    return lse(tmp, n);
+}
+
+/* Iterates the WHAM equations from the current f until max |delta f| < tol.
+ * Every quantity is kept as a logarithm; the sums over windows and bins are
+ * evaluated as shifted linear sums (exact fallback in shifted_lse), which
+ * needs O(n_windows + n_bins) exponentials per iteration instead of
+ * O(n_windows n_bins). */
 static int wham_solve(wham_work *w, double tol, int max_iter, int *n_iter, double *change)
 {
     int K = w->n_windows, nb = w->n_bins;
+    double *a = w->tmp, *e = w->tmp + w->n_scratch, *tmp = w->tmp + 2 * w->n_scratch;
     double delta = INFINITY;
     for (int it = 1; it <= max_iter; it++) {
         /* log p_j = log H_j - LSE_k(log N_k + f_k - b_k(x_j)/kT) */
-        for (int j = 0; j < nb; j++) {
-            if (w->H[j] <= 0) {
-                w->logp[j] = -INFINITY;
-                continue;
-            }
-            for (int k = 0; k < K; k++) w->tmp[k] = w->logN[k] + w->f[k] + w->log_c[k * nb + j];
-            w->logp[j] = log(w->H[j]) - lse(w->tmp, K);
+        double amax = -INFINITY;
+        for (int k = 0; k < K; k++) {
+            a[k] = w->logN[k] + w->f[k];
+            if (a[k] > amax) amax = a[k];
         }
+        for (int k = 0; k < K; k++) e[k] = exp(a[k] - amax);
+        for (int j = 0; j < nb; j++)
+            w->logp[j] = w->H[j] > 0 ? log(w->H[j]) - shifted_lse(e, w->c + j, a, w->log_c + j, (size_t)nb,
+                                                                  K, amax, tmp)
+                                     : -INFINITY;
         double norm = lse(w->logp, nb);
         for (int j = 0; j < nb; j++) w->logp[j] -= norm;
-        /* f_k = -LSE_j(log p_j - b_k(x_j)/kT), then shifted so f_0 = 0 */
+        /* f_k = -LSE_j(log p_j - b_k(x_j)/kT), then shifted so f_0 = 0;
+         * max log p_j <= 0 after the normalisation */
+        double pmax = -INFINITY;
+        for (int j = 0; j < nb; j++)
+            if (w->logp[j] > pmax) pmax = w->logp[j];
+        for (int j = 0; j < nb; j++) e[j] = exp(w->logp[j] - pmax);
         double f0 = 0.0;
         delta = 0.0;
         for (int k = 0; k < K; k++) {
-            for (int j = 0; j < nb; j++) w->tmp[j] = w->logp[j] + w->log_c[k * nb + j];
-            double fk = -lse(w->tmp, nb);
+            double fk = -shifted_lse(e, w->c + (size_t)k * nb, w->logp, w->log_c + (size_t)k * nb, 1,
+                                     nb, pmax, tmp);
             if (k == 0) f0 = fk;
             fk -= f0;
             double d = fabs(fk - w->f[k]);
@@ -173,8 +206,8 @@ int smp_wham_run(const smp_wham_config *cfg, const smp_wham_window *windows, int
     int max_iter = cfg->max_iter > 0 ? cfg->max_iter : 200000;
     double h = (cfg->hi - cfg->lo) / nb;
     size_t scratch = (size_t)(K > nb ? K : nb);
-    /* log_c, H, logN, f, logp, tmp, f_full, blk_F, blk_dF, col */
-    size_t n_doubles = (size_t)K * nb + 2 * (size_t)nb + 3 * (size_t)K + scratch +
+    /* log_c, c, H, logN, f, logp, tmp, f_full, blk_F, blk_dF, col */
+    size_t n_doubles = 2 * (size_t)K * nb + 2 * (size_t)nb + 3 * (size_t)K + 3 * scratch +
                        (size_t)nblk * ((size_t)nb + 2);
     double *mem = ad_malloc(n_doubles * sizeof *mem);
     smp_wham_result *res = result_new(cfg, K);
@@ -182,12 +215,13 @@ int smp_wham_run(const smp_wham_config *cfg, const smp_wham_window *windows, int
         rc = smp_fail(msg, msg_len, AD_ERR_NOMEM, "%s: out of memory", fn);
         goto done;
     }
-    wham_work w = {K, nb, mem, mem + (size_t)K * nb, NULL, NULL, NULL, NULL};
+    wham_work w = {K, nb, mem, mem + (size_t)K * nb, NULL, NULL, NULL, NULL, NULL, scratch};
+    w.H = w.c + (size_t)K * nb;
     w.logN = w.H + nb;
     w.f = w.logN + K;
     w.logp = w.f + K;
     w.tmp = w.logp + nb;
-    double *f_full = w.tmp + scratch;                 /* [K]                   */
+    double *f_full = w.tmp + 3 * scratch;             /* [K]                   */
     double *blk_F = f_full + K;                       /* [nblk * nb]           */
     double *blk_dF = blk_F + (size_t)nblk * nb;       /* [nblk]                */
     double *col = blk_dF + nblk;                      /* [nblk]                */
@@ -195,6 +229,7 @@ int smp_wham_run(const smp_wham_config *cfg, const smp_wham_window *windows, int
         for (int j = 0; j < nb; j++) {
             double d = (double)res->center[j] - windows[k].center;
             w.log_c[(size_t)k * nb + j] = -0.5 * windows[k].k * d * d / cfg->kT;
+            w.c[(size_t)k * nb + j] = exp(w.log_c[(size_t)k * nb + j]);
         }
         w.f[k] = 0.0;
     }
