@@ -242,8 +242,9 @@ START_TEST(test_potential_adapter)
     for (int k = 0; k < 21 * C; k++) ck_assert(out[2 * k] < 0);
     ck_assert(st.acceptance > 0.5);
     /* a dimension that does not match the potential */
+    static ad_real x3[3 * C], out3[21 * 3 * C]; /* zeros, sized for dim 3 */
     cfg.dim = 3;
-    ck_assert_int_eq(smp_mc_run(&cfg, smp_potential_energy, &ctx, x0, out, NULL, NULL, msg,
+    ck_assert_int_eq(smp_mc_run(&cfg, smp_potential_energy, &ctx, x3, out3, NULL, NULL, msg,
                                 sizeof msg), AD_ERR_SHAPE);
     ck_assert_str_eq(msg, "smp_potential_energy: dimension 3, but double-well has dimension 2");
     ad_tape_free(t);
