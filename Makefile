@@ -104,6 +104,7 @@ TEST_ENV ?= CK_DEFAULT_TIMEOUT=120 BG_BIN_DIR=$(BUILD)/bin
 test: check-deps
 	@$(MAKE) --no-print-directory tests
 	@for e in $(EXAMPLES); do echo "example: $$e"; $$e > /dev/null || exit 1; done
+	@sh tests/install_test.sh "$(MAKE)" "$(BUILD)" "$(MODULES)" "$(CC)" "$(LDLIBS)"
 	$(TEST_ENV) $(TEST_BIN)
 
 SAN_FLAGS := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined

@@ -1,0 +1,57 @@
+/* bg_loss.h - the Boltzmann-generator losses, on the tape (Noé et al. 2019;
+ * science.md 5.1-5.3).  Each returns a scalar tensor owned by the tape.
+ *
+ *   J_ML = mean_x [ |F_xz(x)|^2 / (2 sigma^2) - log R_xz(x) ]       (by example)
+ *   J_KL = mean_z [ u_reg(F_zx(z)) / kT - log R_zx(z) ],  z ~ N(0, sigma^2 I)
+ *                                                                   (by energy)
+ *   J_RC = - sum_k log h_k,  h_k = mean_b softmax-normalised Gaussian kernel
+ *          memberships of r(x_b) in K bins over [r_min, r_max]     (RC entropy)
+ * where sigma^2 is the prior's kT, u_reg the linlogcut regularisation
+ * (potentials/pot_linlogcut.h) and log R the flow's log-determinant.  The
+ * constant (dim/2) log(2 pi sigma^2) is dropped from J_ML and J_KL, as in both
+ * reference codes, so J_KL >= -log Z_X + dim/2 (1 + log 2 pi) - ... is reached
+ * at the Boltzmann distribution (docs/experiments.md gives the floors).
+ */
+#ifndef LIBBG_FLOWS_BG_LOSS_H
+#define LIBBG_FLOWS_BG_LOSS_H
+
+#include "autodiff/ad.h"
+#include "bg_rc.h"
+#include "flow_model.h"
+#include "flow_prior.h"
+#include "potentials/pot_potential.h"
+
+/* J_ML on a data batch x [batch, dim_x]. */
+ad_tensor *bg_loss_ml(ad_tape *t, const flow_model *m, const flow_prior *prior, ad_tensor *x);
+
+/* Generated samples of one KL evaluation, kept for the RC loss and logging. */
+typedef struct bg_kl_terms {
+    ad_tensor *x;       /* F_zx(z) [batch, dim_x]             */
+    ad_tensor *log_det; /* log R_zx(z) [batch]                 */
+    ad_tensor *energy;  /* u(x) [batch], not regularised       */
+} bg_kl_terms;
+
+/* J_KL on prior draws z [batch, dim_z] for the target exp(-u/kT); the
+ * energy is regularised with linlogcut(e_high, e_max) before dividing by kT.
+ * `terms` (may be NULL) receives the generated samples. */
+ad_tensor *bg_loss_kl(ad_tape *t, const flow_model *m, const pot_potential *u, double kT,
+                      double e_high, double e_max, ad_tensor *z, bg_kl_terms *terms);
+
+typedef struct bg_rc_loss_config {
+    double r_min, r_max; /* range of the soft histogram             */
+    int n_kernels;       /* K (0: 11, the paper's choice)           */
+} bg_rc_loss_config;
+
+/* J_RC = -sum_k log h_k for the coordinate values r [batch] of generated
+ * samples: kernel k centred at r_min + k (r_max - r_min)/(K - 1), width
+ * (r_max - r_min)/K; each sample's memberships (kernel + 1e-6) normalised
+ * over k; h_k the batch mean.  Minimal (K log K) for a flat histogram. */
+ad_tensor *bg_loss_rc(ad_tape *t, ad_tensor *r, const bg_rc_loss_config *cfg);
+
+/* The seed report's variant, made differentiable: J = mean_b log p_KDE(r_b)
+ * with a Gaussian KDE of the batch itself (leave-one-out, bandwidth h), so
+ * minimising it lowers the density where samples crowd.  Choose h with
+ * smp_kde_select_bandwidth (K-fold cross-validation) on a batch. */
+ad_tensor *bg_loss_rc_kde(ad_tape *t, ad_tensor *r, double bandwidth);
+
+#endif

@@ -1,0 +1,45 @@
+/* bg_sample.h - drawing samples from a trained Boltzmann generator, with
+ * their energies and log importance weights, and latent interpolation.
+ *
+ * Nothing is recorded on a tape (grad disabled), so sampling costs only the
+ * forward pass.  Log weights are log(exp(-u/kT) / p_X(x)) up to a constant,
+ * computed in log space (sampling/smp_reweight.h); a sample whose x, energy
+ * or log-determinant is not finite gets a NaN log weight, is counted in
+ * n_nonfinite and is excluded by every smp_ estimator.
+ */
+#ifndef LIBBG_FLOWS_BG_SAMPLE_H
+#define LIBBG_FLOWS_BG_SAMPLE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "flow_model.h"
+#include "flow_prior.h"
+#include "potentials/pot_potential.h"
+
+typedef struct bg_samples {
+    int n;             /* samples                                   */
+    int dim_x, dim_z;
+    ad_real *x;        /* [n * dim_x] generated configurations       */
+    ad_real *z;        /* [n * dim_z] their latent draws             */
+    ad_real *log_det;  /* [n] log R_zx(z) = log|det dx/dz|           */
+    ad_real *energy;   /* [n] u(x) (energy units)                    */
+    ad_real *log_w;    /* [n] log weights (NaN where non-finite)     */
+    int n_nonfinite;   /* samples with a NaN log weight              */
+} bg_samples;
+
+/* Draw n samples z ~ prior, x = F_zx(z), in batches of `batch`, with the
+ * energies of `u` and the weights for the target exp(-u/kT) (the prior's kT
+ * must equal kT).  *out is the caller's (bg_samples_free). */
+int bg_sample(const flow_model *m, const flow_prior *prior, const pot_potential *u, double kT,
+              int n, int batch, uint64_t seed, bg_samples **out, char *msg, size_t msg_len);
+void bg_samples_free(bg_samples *s); /* accepts NULL */
+
+/* Latent interpolation: z_a = F_xz(x_a), z_b = F_xz(x_b), z(l) = z_a + l (z_b
+ * - z_a) for l = 0, 1/(n-1), ..., 1, mapped back with F_zx.  Writes the path
+ * path_x[n_points * dim_x] and its energies path_u[n_points] (may be NULL). */
+int bg_interpolate(const flow_model *m, const pot_potential *u, const ad_real *x_a,
+                   const ad_real *x_b, int n_points, ad_real *path_x, ad_real *path_u,
+                   char *msg, size_t msg_len);
+
+#endif

@@ -1,0 +1,92 @@
+/* bg_train.h - training a Boltzmann generator by a schedule of stages.
+ *
+ * Each stage sets iterations, batch size, learning rate, the loss weights
+ * (w_ML J_ML + w_KL J_KL + w_RC J_RC, bg_loss.h) and the energy cut E_high.
+ * Every iteration draws a fresh data batch with replacement and fresh prior
+ * samples; a step whose loss or gradient is not finite is skipped (the model
+ * is never updated with NaN) and counted, and more than max_bad_in_a_row such
+ * steps in a row stop training with an error naming the stage and iteration.
+ *
+ * Reproducibility and resuming: stage k draws its random numbers from
+ * (seed, k) and starts Adam afresh, so a run resumed at stage k from the
+ * checkpoint written at the end of stage k-1 gives bit-identical results to
+ * an uninterrupted one.  Checkpoints (nn/nn_checkpoint.h) are written after
+ * each stage as "<checkpoint_prefix>-stage<k>.ckpt" (k from 1) when a prefix is
+ * given.  The library prints nothing: progress goes to a callback.
+ */
+#ifndef LIBBG_FLOWS_BG_TRAIN_H
+#define LIBBG_FLOWS_BG_TRAIN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "bg_loss.h"
+#include "bg_rc.h"
+#include "flow_model.h"
+#include "flow_prior.h"
+#include "potentials/pot_potential.h"
+
+typedef struct bg_stage {
+    const char *name;   /* e.g. "ML", "ML+KL" (used in logs and errors) */
+    int n_iterations;   /* steps in this stage                          */
+    int batch_size;     /* data batch and prior batch size              */
+    double lr;          /* Adam learning rate                           */
+    double w_ml;        /* weight of J_ML                               */
+    double w_kl;        /* weight of J_KL                               */
+    double w_rc;        /* weight of J_RC                               */
+    double e_high;      /* linlogcut: start of the log branch           */
+    double e_max;       /* linlogcut: cap (0: 1e10)                     */
+} bg_stage;
+
+/* What the progress callback sees (once per iteration and at stage ends). */
+typedef struct bg_progress {
+    int stage;               /* 0-based stage index                     */
+    int n_stages;
+    const char *stage_name;
+    long iteration;          /* iterations done in this stage            */
+    long n_iterations;       /* iterations of this stage                 */
+    double loss, ml, kl, rc; /* latest (un-weighted components)          */
+    double seconds;          /* wall time since the stage began          */
+    long skipped;            /* non-finite steps skipped so far (run)    */
+    int stage_done;          /* 1 on the stage's final call              */
+} bg_progress;
+typedef void (*bg_progress_fn)(const bg_progress *p, void *ctx);
+
+typedef struct bg_train_config {
+    flow_model *model;             /* trained in place                          */
+    flow_prior prior;              /* latent prior (kT = variance; usually 1)   */
+    const pot_potential *potential;/* target energy (needed when w_KL > 0)      */
+    double kT;                     /* target temperature                        */
+    const ad_real *data;           /* [n_data * dim_x] training samples         */
+    int n_data;
+    const bg_rc *rc;               /* reaction coordinate (needed when w_RC>0)  */
+    bg_rc_loss_config rc_loss;     /* its soft-histogram range                  */
+    const bg_stage *stages;
+    int n_stages;
+    uint64_t seed;
+    double clip_norm;              /* > 0: clip the gradient norm               */
+    int max_bad_in_a_row;          /* 0: 20                                     */
+    const char *log_path;          /* CSV of every iteration (NULL: none)       */
+    const char *checkpoint_prefix; /* per-stage checkpoints (NULL: none)        */
+    bg_progress_fn progress;       /* may be NULL                               */
+    void *progress_ctx;
+} bg_train_config;
+
+typedef struct bg_train_result {
+    int stages_done;      /* stages completed (including skipped resumed ones) */
+    long iterations;      /* iterations run by this call                       */
+    long skipped;         /* non-finite steps skipped                          */
+    double final_loss;    /* mean total loss over the last 10% of the last stage */
+    double seconds;       /* wall time of this call                            */
+} bg_train_result;
+
+/* Run stages first_stage .. n_stages-1 (first_stage > 0 after loading the
+ * checkpoint of stage first_stage-1).  The log CSV is appended to when
+ * first_stage > 0.  Returns AD_OK or an error code with a message. */
+int bg_train(const bg_train_config *cfg, int first_stage, bg_train_result *result, char *msg,
+             size_t msg_len);
+
+/* The checkpoint path of stage k (0-based) into buf. */
+void bg_checkpoint_path(const char *prefix, int stage, char *buf, size_t len);
+
+#endif
