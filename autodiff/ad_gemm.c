@@ -45,6 +45,8 @@ static const gemm_variant variants[AD_GEMM_N_VARIANTS] = {
                       ad_gemm_kernel_avx2},
     [AD_GEMM_AVX512] = {"avx512", AD_GEMM_AVX512_MR, AD_GEMM_AVX512_NR, AD_GEMM_AVX512_BLOCKS,
                         ad_gemm_kernel_avx512},
+    [AD_GEMM_AVX512W] = {"avx512w", AD_GEMM_AVX512W_MR, AD_GEMM_AVX512W_NR,
+                         AD_GEMM_AVX512W_BLOCKS, ad_gemm_kernel_avx512w},
 #endif
 };
 
@@ -66,8 +68,9 @@ static void detect(void)
     int fma = __builtin_cpu_supports("fma");
     cpu_has[AD_GEMM_AVX2] = fma && __builtin_cpu_supports("avx2");
     cpu_has[AD_GEMM_AVX512] = fma && __builtin_cpu_supports("avx512f");
+    cpu_has[AD_GEMM_AVX512W] = cpu_has[AD_GEMM_AVX512];
 #endif
-    for (int v = AD_GEMM_PORTABLE; v < AD_GEMM_N_VARIANTS; v++)
+    for (int v = AD_GEMM_PORTABLE; v <= AD_GEMM_AVX512; v++)
         if (cpu_has[v]) best_variant = (ad_gemm_variant_id)v;
 }
 
@@ -78,9 +81,15 @@ int ad_gemm_variant_supported(ad_gemm_variant_id variant)
     return variant > AD_GEMM_AUTO && variant < AD_GEMM_N_VARIANTS && cpu_has[variant];
 }
 
-ad_gemm_variant_id ad_gemm_variant_auto(void)
+/* Columns computed for n, padding included, by tiles nr wide. */
+static long padded(int n, int nr) { return (long)(n + nr - 1) / nr * nr; }
+
+ad_gemm_variant_id ad_gemm_variant_auto(int n)
 {
     pthread_once(&detect_once, detect);
+    if (best_variant == AD_GEMM_AVX512 &&
+        padded(n, AD_GEMM_AVX512W_NR) < padded(n, AD_GEMM_AVX512_NR))
+        return AD_GEMM_AVX512W;
     return best_variant;
 }
 
@@ -314,7 +323,7 @@ int ad_gemm_variant(ad_gemm_variant_id variant, int trans_a, int trans_b, int m,
                     ad_real beta, ad_real *c, int ldc)
 {
     if (!ad_gemm_variant_supported(variant)) return AD_ERR_ARG;
-    if (variant == AD_GEMM_AUTO) variant = ad_gemm_variant_auto();
+    if (variant == AD_GEMM_AUTO) variant = ad_gemm_variant_auto(n);
     gemm_run(&variants[variant], trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c,
              ldc);
     return AD_OK;
@@ -324,6 +333,6 @@ void ad_gemm(int trans_a, int trans_b, int m, int n, int k, ad_real alpha,
              const ad_real *a, int lda, const ad_real *b, int ldb, ad_real beta,
              ad_real *c, int ldc)
 {
-    gemm_run(&variants[ad_gemm_variant_auto()], trans_a, trans_b, m, n, k, alpha, a, lda, b,
+    gemm_run(&variants[ad_gemm_variant_auto(n)], trans_a, trans_b, m, n, k, alpha, a, lda, b,
              ldb, beta, c, ldc);
 }

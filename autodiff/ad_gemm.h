@@ -31,21 +31,24 @@ void ad_gemm_reference(int trans_a, int trans_b, int m, int n, int k, ad_real al
                        const ad_real *a, int lda, const ad_real *b, int ldb, ad_real beta,
                        ad_real *c, int ldc);
 
-/* The micro-kernel variants.  AD_GEMM_AUTO is the one ad_gemm uses: the
- * fastest variant this processor supports. */
+/* The micro-kernel variants.  AD_GEMM_AUTO is what ad_gemm uses: the
+ * widest instruction set this processor supports and, with AVX-512, of its
+ * two tile widths the one that pads the n columns least (a choice that
+ * depends on n only, never on the thread count). */
 typedef enum {
     AD_GEMM_AUTO = 0,
     AD_GEMM_PORTABLE, /* plain C, 4 x 4 tiles: baseline x86-64 (SSE2), any CPU */
     AD_GEMM_AVX2,     /* AVX2 + FMA, 6 x 8 tiles                              */
     AD_GEMM_AVX512,   /* AVX-512F, 8 x 24 tiles                               */
+    AD_GEMM_AVX512W,  /* AVX-512F, 5 x 40 tiles (less padding when 40 fits n) */
     AD_GEMM_N_VARIANTS
 } ad_gemm_variant_id;
 
 /* 1 when `variant` was compiled in and this processor can run it. */
 int ad_gemm_variant_supported(ad_gemm_variant_id variant);
-/* The variant AD_GEMM_AUTO resolves to on this processor. */
-ad_gemm_variant_id ad_gemm_variant_auto(void);
-/* A short name ("portable", "avx2", "avx512", "auto"), or "?" */
+/* The variant AD_GEMM_AUTO resolves to on this processor for n columns. */
+ad_gemm_variant_id ad_gemm_variant_auto(int n);
+/* A short name ("portable", "avx2", "avx512", "avx512w", "auto"), or "?" */
 const char *ad_gemm_variant_name(ad_gemm_variant_id variant);
 
 /* ad_gemm with a chosen variant (for tests and benchmarks).  Returns AD_OK, or

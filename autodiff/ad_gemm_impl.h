@@ -34,6 +34,10 @@ typedef void (*ad_gemm_kernel_fn)(int kc, const ad_real *a, const ad_real *b, ad
 #define AD_GEMM_AVX512_MR 8
 #define AD_GEMM_AVX512_NR 24
 #endif
+#ifndef AD_GEMM_AVX512W_MR
+#define AD_GEMM_AVX512W_MR 5
+#define AD_GEMM_AVX512W_NR 40
+#endif
 #ifndef AD_GEMM_PORTABLE_BLOCKS
 #define AD_GEMM_PORTABLE_BLOCKS 256, 128, 2040
 #endif
@@ -42,6 +46,9 @@ typedef void (*ad_gemm_kernel_fn)(int kc, const ad_real *a, const ad_real *b, ad
 #endif
 #ifndef AD_GEMM_AVX512_BLOCKS
 #define AD_GEMM_AVX512_BLOCKS 256, 192, 3072
+#endif
+#ifndef AD_GEMM_AVX512W_BLOCKS
+#define AD_GEMM_AVX512W_BLOCKS 256, 200, 3000
 #endif
 /* The largest tile, for scratch tiles at the edges of C. */
 #define AD_GEMM_MAX_TILE 512
@@ -60,6 +67,8 @@ void ad_gemm_kernel_avx2(int kc, const ad_real *a, const ad_real *b, ad_real *c,
                          ad_real alpha, ad_real beta);
 void ad_gemm_kernel_avx512(int kc, const ad_real *a, const ad_real *b, ad_real *c,
                            ptrdiff_t ldc, ad_real alpha, ad_real beta);
+void ad_gemm_kernel_avx512w(int kc, const ad_real *a, const ad_real *b, ad_real *c,
+                            ptrdiff_t ldc, ad_real alpha, ad_real beta);
 #endif
 
 #endif

@@ -4,7 +4,8 @@
  * held in MR * NV vector accumulators (NR = NV * VL doubles per row); each
  * step p broadcasts MR values of A, loads NV vectors of B and does MR * NV
  * multiply-adds.  With AVX-512 (8 x 24): 24 zmm accumulators, 8 broadcasts
- * and 3 loads per step; with AVX2 (6 x 8): 12 ymm accumulators; the baseline
+ * and 3 loads per step; 5 x 40, for widths such as 200 that 24 does not
+ * divide: 25 accumulators, 5 broadcasts and 5 loads); with AVX2 (6 x 8): 12 ymm accumulators; the baseline
  * x86-64 kernel (4 x 6 with SSE2): 12 xmm accumulators.
  *
  * The vectors are GCC/Clang vector extensions (vector_size), so the compiler
@@ -69,6 +70,8 @@ AD_GEMM_VECTOR_KERNEL(ad_gemm_kernel_avx2, __attribute__((target("avx2,fma"))), 
                       AD_GEMM_AVX2_MR, AD_GEMM_AVX2_NR / 4)
 AD_GEMM_VECTOR_KERNEL(ad_gemm_kernel_avx512, __attribute__((target("avx512f,avx2,fma"))), ad_v8,
                       ad_v8u, 8, AD_GEMM_AVX512_MR, AD_GEMM_AVX512_NR / 8)
+AD_GEMM_VECTOR_KERNEL(ad_gemm_kernel_avx512w, __attribute__((target("avx512f,avx2,fma"))), ad_v8,
+                      ad_v8u, 8, AD_GEMM_AVX512W_MR, AD_GEMM_AVX512W_NR / 8)
 
 #else /* any other compiler or processor: plain C */
 

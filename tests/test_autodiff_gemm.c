@@ -114,13 +114,14 @@ static void check_variant(ad_gemm_variant_id variant, const problem *p, ad_real 
     free(s);
 }
 
-/* Shapes: the odd sizes around the tile sizes (4, 6, 8, 24) and cache blocks
- * (k > 256 spans several k blocks, m > 192 several row blocks, n > 3072
- * several column blocks). */
+/* Shapes: the odd sizes around the tile sizes (4, 5, 6, 8, 24, 40) and cache
+ * blocks (k > 256 spans several k blocks, m > 200 several row blocks,
+ * n > 3072 several column blocks). */
 static const int shapes[][3] = {
     {1, 1, 1},     {7, 13, 33},   {13, 7, 65},    {33, 65, 1},   {65, 129, 7},
     {129, 33, 13}, {1, 129, 65},  {129, 1, 33},   {33, 33, 33},  {25, 49, 129},
     {13, 29, 600}, {300, 50, 20}, {3, 3100, 5},   {17, 23, 257}, {8, 24, 256},
+    {10, 200, 70},
 };
 #define N_SHAPES ((int)(sizeof shapes / sizeof shapes[0]))
 
@@ -213,7 +214,12 @@ START_TEST(test_variants_listed)
     ck_assert(ad_gemm_variant_supported(AD_GEMM_AUTO));
     ck_assert(ad_gemm_variant_supported(AD_GEMM_PORTABLE));
     ck_assert(!ad_gemm_variant_supported(AD_GEMM_N_VARIANTS));
-    ck_assert(ad_gemm_variant_supported(ad_gemm_variant_auto()));
+    ck_assert(ad_gemm_variant_supported(ad_gemm_variant_auto(200)));
+    if (ad_gemm_variant_supported(AD_GEMM_AVX512)) { /* the width that pads least */
+        ck_assert_int_eq(ad_gemm_variant_auto(200), AD_GEMM_AVX512W);
+        ck_assert_int_eq(ad_gemm_variant_auto(64), AD_GEMM_AVX512);
+        ck_assert_int_eq(ad_gemm_variant_auto(1024), AD_GEMM_AVX512);
+    }
     ck_assert_str_eq(ad_gemm_variant_name(AD_GEMM_AVX512), "avx512");
     ck_assert_str_eq(ad_gemm_variant_name((ad_gemm_variant_id)99), "?");
     ad_real c = 5;
