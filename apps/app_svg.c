@@ -385,6 +385,8 @@ int app_svg_nice_grid(double lo, double hi, int target, int at_least, double *ti
     double scale = pow10i(e < 0 ? -e : e);
     double step = e < 0 ? m / scale : m * scale;
     double k0 = ceil(lo / step - 1e-9), k1 = floor(hi / step + 1e-9);
+    /* ranges near the ends of double (1e-308 wide, or 1e308 large) */
+    if (!isfinite(scale) || !(step > 0) || !isfinite(k0) || !isfinite(k1)) return 0;
     int n = 0;
     for (double k = k0; k <= k1 && n < max_ticks; k++) {
         double v = e < 0 ? (k * m) / scale : (k * m) * scale;

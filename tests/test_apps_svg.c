@@ -191,6 +191,8 @@ START_TEST(test_nice_ticks)
     ck_assert_int_eq(app_svg_nice_ticks(2, 1, 5, t, 32, &step), 0);
     ck_assert_int_eq(app_svg_nice_ticks(NAN, 1, 5, t, 32, &step), 0);
     ck_assert_int_eq(app_svg_nice_ticks(-1e308, 1e308, 5, t, 32, &step), 0);
+    int tiny = app_svg_nice_ticks(0, 1e-308, 5, t, 32, &step); /* no NaN ticks */
+    for (int i = 0; i < tiny; i++) ck_assert(isfinite(t[i]));
     ck_assert_int_eq(app_svg_nice_ticks(0, 1, 5, t, 3, &step), 3); /* capped */
 }
 END_TEST
