@@ -35,7 +35,9 @@ TEST_SRC := tests/test_main.c tests/ck_util.c \
             $(foreach m,$(MODULES),$(wildcard tests/test_$(m)*.c))
 TEST_OBJ := $(TEST_SRC:%.c=$(BUILD)/obj/%.o)
 TEST_BIN := $(BUILD)/bin/run-tests
-EXAMPLES := $(patsubst docs/examples/%.c,$(BUILD)/examples/%,$(wildcard docs/examples/*.c))
+# The tutorial needs only autodiff/; the other examples need every library folder.
+EXAMPLE_SRC := $(if $(filter flows,$(MODULES)),$(wildcard docs/examples/*.c),docs/examples/tutorial.c)
+EXAMPLES := $(patsubst docs/examples/%.c,$(BUILD)/examples/%,$(EXAMPLE_SRC))
 
 CHECK_CFLAGS = $(shell pkg-config --cflags check 2>/dev/null)
 CHECK_LIBS   = $(shell pkg-config --libs check 2>/dev/null)
@@ -50,10 +52,14 @@ programs: $(PROGRAMS)
 tests: $(TEST_BIN) $(EXAMPLES)
 examples: $(EXAMPLES)
 
-$(LIB): $(LIB_OBJ)
+# The archive is rebuilt whenever MODULES changes (the stamp holds its value).
+MODULES_STAMP := $(BUILD)/modules.txt
+$(shell mkdir -p $(BUILD) && (echo "$(MODULES)" | cmp -s - $(MODULES_STAMP) || echo "$(MODULES)" > $(MODULES_STAMP)))
+
+$(LIB): $(LIB_OBJ) $(MODULES_STAMP)
 	@mkdir -p $(@D)
 	rm -f $@
-	ar rcs $@ $^
+	ar rcs $@ $(LIB_OBJ)
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(@D)
