@@ -1,16 +1,20 @@
 /* ad_gemm.c - the blocked matrix product: loops over cache blocks, packing,
  * thread split and run-time choice of micro-kernel (ad_gemm_kernel.c).
  *
- * The loop nest is the usual one of optimised BLAS (Goto's algorithm), for
- * the part of C one task owns (a range of rows or of columns):
+ * The loop nest is that of optimised BLAS (Goto's algorithm), for the part
+ * of C one task owns (a range of rows or of columns):
  *
  *   for jc over columns, NC at a time
  *     for pc over k, KC at a time            (the only split of the sum)
- *       pack op(B)[pc:+KC, jc:+NC] into NR-wide slivers  (stays in L2/L3)
+ *       pack op(B)[pc:+KC, jc:+NC] into NR-wide slivers   (a block in L2)
  *       for ic over rows, MC at a time
- *         pack op(A)[ic:+MC, pc:+KC] into MR-tall slivers (stays in L2)
- *         for each NR sliver of B (stays in L1), each MR sliver of A:
+ *         pack op(A)[ic:+MC, pc:+KC] into MR-tall slivers (streamed)
+ *         for each MR sliver of A (stays in L1), each NR sliver of B:
  *           micro-kernel: the MR x NR tile of C
+ *
+ * The A sliver is the one kept in L1 because it is the small one (MR x KC,
+ * 8 x 256 doubles = 16 KiB), while the NR-wide B slivers (24 or 40 x 256)
+ * stream from the L2-sized B block (KC x NC = 256 x 480 doubles, 960 KiB).
  *
  * Packing reads A and B in whichever order their transposes store them, so
  * the four transpose combinations cost the same and nothing is copied
@@ -211,12 +215,12 @@ static void gemm_block(const gemm_job *job, int r0, int r1, int c0, int c1, ad_r
             for (int ic = r0; ic < r1; ic += v->mc) {
                 int mc = min_int(v->mc, r1 - ic);
                 pack_a(job->trans_a, job->a, job->lda, ic, mc, pc, kc, mr, abuf);
-                for (int jr = 0; jr < nc; jr += nr) {
-                    int cols = min_int(nr, nc - jr);
-                    const ad_real *bp = bbuf + (size_t)jr * kc;
-                    for (int ir = 0; ir < mc; ir += mr) {
-                        int rows = min_int(mr, mc - ir);
-                        const ad_real *ap = abuf + (size_t)ir * kc;
+                for (int ir = 0; ir < mc; ir += mr) {
+                    int rows = min_int(mr, mc - ir);
+                    const ad_real *ap = abuf + (size_t)ir * kc;
+                    for (int jr = 0; jr < nc; jr += nr) {
+                        int cols = min_int(nr, nc - jr);
+                        const ad_real *bp = bbuf + (size_t)jr * kc;
                         ad_real *cp = job->c + (size_t)(ic + ir) * job->ldc + jc + jr;
                         if (rows == mr && cols == nr) {
                             v->kernel(kc, ap, bp, cp, (ptrdiff_t)job->ldc, job->alpha, beta);

@@ -39,16 +39,16 @@ typedef void (*ad_gemm_kernel_fn)(int kc, const ad_real *a, const ad_real *b, ad
 #define AD_GEMM_AVX512W_NR 40
 #endif
 #ifndef AD_GEMM_PORTABLE_BLOCKS
-#define AD_GEMM_PORTABLE_BLOCKS 256, 128, 2040
+#define AD_GEMM_PORTABLE_BLOCKS 256, 960, 480
 #endif
 #ifndef AD_GEMM_AVX2_BLOCKS
-#define AD_GEMM_AVX2_BLOCKS 256, 120, 3072
+#define AD_GEMM_AVX2_BLOCKS 256, 960, 480
 #endif
 #ifndef AD_GEMM_AVX512_BLOCKS
-#define AD_GEMM_AVX512_BLOCKS 256, 192, 3072
+#define AD_GEMM_AVX512_BLOCKS 256, 960, 480
 #endif
 #ifndef AD_GEMM_AVX512W_BLOCKS
-#define AD_GEMM_AVX512W_BLOCKS 256, 200, 3000
+#define AD_GEMM_AVX512W_BLOCKS 256, 960, 480
 #endif
 /* The largest tile, for scratch tiles at the edges of C. */
 #define AD_GEMM_MAX_TILE 512

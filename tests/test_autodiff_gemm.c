@@ -115,12 +115,12 @@ static void check_variant(ad_gemm_variant_id variant, const problem *p, ad_real 
 }
 
 /* Shapes: the odd sizes around the tile sizes (4, 5, 6, 8, 24, 40) and cache
- * blocks (k > 256 spans several k blocks, m > 200 several row blocks,
- * n > 3072 several column blocks). */
+ * blocks (k > 256 spans several k blocks, m > 960 several row blocks,
+ * n > 480 several column blocks). */
 static const int shapes[][3] = {
     {1, 1, 1},     {7, 13, 33},   {13, 7, 65},    {33, 65, 1},   {65, 129, 7},
     {129, 33, 13}, {1, 129, 65},  {129, 1, 33},   {33, 33, 33},  {25, 49, 129},
-    {13, 29, 600}, {300, 50, 20}, {3, 3100, 5},   {17, 23, 257}, {8, 24, 256},
+    {13, 29, 600}, {1000, 50, 20}, {3, 1100, 5},   {17, 23, 257}, {8, 24, 256},
     {10, 200, 70},
 };
 #define N_SHAPES ((int)(sizeof shapes / sizeof shapes[0]))
