@@ -31,6 +31,7 @@
 #include "ad_gemm.h"
 #include "ad_gradcheck.h"
 #include "ad_op.h"
+#include "ad_pool.h"
 #include "ad_ops.h"
 #include "ad_print.h"
 #include "ad_rng.h"
