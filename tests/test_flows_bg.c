@@ -2,6 +2,7 @@
  * reweighting (flows/bg_*.h). */
 #include <check.h>
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "autodiff/ad.h"
@@ -10,6 +11,7 @@
 #include "flows/bg_sample.h"
 #include "flows/bg_train.h"
 #include "flows/flow_realnvp.h"
+#include "nn/nn_checkpoint.h"
 #include "potentials/pot_double_well.h"
 #include "sampling/smp_mc.h"
 #include "sampling/smp_profile.h"
@@ -389,6 +391,128 @@ START_TEST(test_nan_energy_skipped)
 }
 END_TEST
 
+
+/* The seed's KDE variant of the RC loss is differentiable with respect to the
+ * samples (and so the parameters). */
+static ad_tensor *rc_kde_of_r(ad_tape *t, ad_tensor *const *in, int n, void *ctx)
+{
+    (void)n;
+    (void)ctx;
+    ad_tensor *r = ad_reshape(t, in[0], 1, (int[]){(int)in[0]->size});
+    return bg_loss_rc_kde(t, r, 0.3);
+}
+
+START_TEST(test_rc_kde_gradient)
+{
+    ad_tensor *r = ad_tensor_new(1, (int[]){40});
+    ad_rng rng;
+    ad_rng_seed(&rng, 12, 0);
+    ad_rng_fill_normal(&rng, r->data, r->size, 0, 1);
+    ad_gradcheck_report rep;
+    ck_assert_int_eq(ad_gradcheck(rc_kde_of_r, NULL, 1, &r, NULL, &rep), AD_OK);
+    ck_assert_msg(rep.ok, "%s", rep.message);
+    ad_tensor_free(r);
+}
+END_TEST
+
+/* Fraction of samples in the barrier region |x1 - x_saddle| < 0.5. */
+static double barrier_fraction(const bg_samples *s)
+{
+    int k = 0;
+    for (int i = 0; i < s->n; i++) k += fabs(s->x[2 * i] - 0.083528) < 0.5;
+    return (double)k / s->n;
+}
+
+/* Training with the RC loss raises the generated density in the barrier
+ * region of the double well.  From the same ML model and the same random
+ * numbers, ML+KL and ML+KL+RC are trained; the barrier fractions p0 < p1 of
+ * n generated samples each must differ by more than 3 binomial standard
+ * errors sqrt(p0(1-p0)/n + p1(1-p1)/n). */
+START_TEST(test_rc_raises_barrier_density)
+{
+    pot_double_well_params dw = pot_double_well_defaults();
+    pot_potential u = pot_double_well(&dw);
+    int n_data;
+    ad_real *data = double_well_data(&u, &n_data);
+    bg_rc rc = bg_rc_coordinate(0);
+    double frac[2];
+    for (int with_rc = 0; with_rc < 2; with_rc++) {
+        flow_model *m = small_flow(3, 32, 2);
+        bg_stage stages[2] = {{"ML", 150, 256, 1e-3, 1, 0, 0, 1e4, 0},
+                              {"ML+KL", 200, 512, 1e-3, 1, 1, with_rc ? 5.0 : 0.0, 100, 0}};
+        bg_train_config c = {0};
+        c.model = m;
+        c.prior = (flow_prior){2, 1.0};
+        c.potential = &u;
+        c.kT = 1;
+        c.data = data;
+        c.n_data = n_data;
+        c.rc = &rc;
+        c.rc_loss = (bg_rc_loss_config){-2.5, 2.5, 11};
+        c.stages = stages;
+        c.n_stages = 2;
+        c.seed = 1;
+        bg_train_result res;
+        char msg[256];
+        ck_assert_msg(bg_train(&c, 0, &res, msg, sizeof msg) == AD_OK, "%s", msg);
+        bg_samples *s = NULL;
+        ck_assert(bg_sample(m, &c.prior, &u, 1.0, 20000, 10000, 3, &s, msg, sizeof msg) ==
+                  AD_OK);
+        frac[with_rc] = barrier_fraction(s);
+        bg_samples_free(s);
+        flow_model_free(m);
+    }
+    double se = sqrt(frac[0] * (1 - frac[0]) / 20000 + frac[1] * (1 - frac[1]) / 20000);
+    ck_assert_msg(frac[1] - frac[0] > 3 * se, "barrier fraction without RC %.4f, with %.4f",
+                  frac[0], frac[1]);
+    ad_free(data);
+}
+END_TEST
+
+/* Resuming at stage 2 from the checkpoint written after stage 1 gives
+ * bit-identical parameters to an uninterrupted run. */
+START_TEST(test_resume_bit_identical)
+{
+    const char *dir = ck_tmpdir("bg-resume");
+    ck_assert(dir != NULL);
+    char prefix[600];
+    snprintf(prefix, sizeof prefix, "%s/model", dir);
+    pot_potential u = {"normal", 2, std_normal_energy, NULL};
+    ad_real data[8] = {0.1, 0.2, -0.5, 1.0, 0.7, -0.3, 1.2, 0.4};
+    bg_stage stages[2] = {{"ML", 20, 16, 1e-3, 1, 0, 0, 100, 0},
+                          {"ML+KL", 20, 16, 1e-3, 1, 1, 0, 100, 0}};
+    bg_train_config c = {0};
+    c.prior = (flow_prior){2, 1.0};
+    c.potential = &u;
+    c.kT = 1;
+    c.data = data;
+    c.n_data = 4;
+    c.stages = stages;
+    c.n_stages = 2;
+    c.seed = 9;
+    c.checkpoint_prefix = prefix;
+    bg_train_result res;
+    char msg[256];
+    flow_model *full = small_flow(2, 8, 4);
+    c.model = full;
+    ck_assert_msg(bg_train(&c, 0, &res, msg, sizeof msg) == AD_OK, "%s", msg);
+    ck_assert_int_eq(res.stages_done, 2);
+    flow_model *resumed = small_flow(2, 8, 77); /* other initial values: overwritten */
+    char path[700];
+    bg_checkpoint_path(prefix, 0, path, sizeof path);
+    ck_assert_msg(nn_checkpoint_load(resumed->params, path, msg, sizeof msg) == AD_OK, "%s", msg);
+    c.model = resumed;
+    c.checkpoint_prefix = NULL;
+    ck_assert_msg(bg_train(&c, 1, &res, msg, sizeof msg) == AD_OK, "%s", msg);
+    size_t n = nn_params_size(full->params);
+    ck_assert_uint_eq(n, nn_params_size(resumed->params));
+    ck_assert(memcmp(nn_params_values(full->params), nn_params_values(resumed->params),
+                     n * sizeof(ad_real)) == 0);
+    flow_model_free(full);
+    flow_model_free(resumed);
+}
+END_TEST
+
 Suite *bg_suite(void)
 {
     Suite *s = suite_create("bg");
@@ -399,12 +523,16 @@ Suite *bg_suite(void)
     tcase_add_test(tc, test_reweighting_exact_for_identity);
     tcase_add_test(tc, test_ess_closed_form);
     tcase_add_test(tc, test_double_well_delta_f);
+    tcase_add_test(tc, test_rc_raises_barrier_density);
+    tcase_set_tags(tc, "slow");
     suite_add_tcase(s, tc);
     tc = tcase_create("gradcheck");
     tcase_add_test(tc, test_rc_loss_gradient);
+    tcase_add_test(tc, test_rc_kde_gradient);
     suite_add_tcase(s, tc);
     tc = tcase_create("errors");
     tcase_add_test(tc, test_nan_energy_skipped);
+    tcase_add_test(tc, test_resume_bit_identical);
     suite_add_tcase(s, tc);
     return s;
 }
