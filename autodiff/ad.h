@@ -35,6 +35,7 @@
 #include "ad_ops.h"
 #include "ad_print.h"
 #include "ad_rng.h"
+#include "ad_status.h"
 #include "ad_tape.h"
 #include "ad_tensor.h"
 

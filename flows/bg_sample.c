@@ -3,22 +3,10 @@
 #include "bg_sample.h"
 
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "sampling/smp_reweight.h"
-
-static int fail(char *msg, size_t len, int code, const char *fmt, ...)
-{
-    if (msg && len) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(msg, len, fmt, ap);
-        va_end(ap);
-    }
-    return code;
-}
 
 void bg_samples_free(bg_samples *s)
 {
@@ -68,7 +56,8 @@ static int map_batch(const flow_model *m, const pot_potential *u, ad_tape *t, co
          * make the potential report an error for the whole batch. */
         ad_tensor *e = pot_energy(t, u, x);
         if (!ad_tape_ok(t)) {
-            for (int i = 0; i < b; i++) u_out[i] = NAN;
+            for (int i = 0; i < b; i++)
+                u_out[i] = NAN;
             return AD_OK;
         }
         memcpy(u_out, e->data, (size_t)b * sizeof(ad_real));
@@ -81,20 +70,25 @@ int bg_sample(const flow_model *m, const flow_prior *prior, const pot_potential 
 {
     *out = NULL;
     if (!m || !prior || !u || n <= 0 || batch <= 0 || !(kT > 0))
-        return fail(msg, msg_len, AD_ERR_ARG, "bg_sample: bad arguments (n %d, batch %d)", n,
-                    batch);
+        return ad_status_fail(msg, msg_len, AD_ERR_ARG, "bg_sample: bad arguments (n %d, batch %d)",
+                              n, batch);
     if (prior->dim != m->dim_z || u->dim != m->dim_x)
-        return fail(msg, msg_len, AD_ERR_SHAPE, "bg_sample: prior %d / potential %d do not "
-                    "match the model %d -> %d", prior->dim, u->dim, m->dim_z, m->dim_x);
+        return ad_status_fail(msg, msg_len, AD_ERR_SHAPE,
+                              "bg_sample: prior %d / potential %d do not "
+                              "match the model %d -> %d",
+                              prior->dim, u->dim, m->dim_z, m->dim_x);
     if (fabs(prior->kT - kT) > 1e-12 * kT)
-        return fail(msg, msg_len, AD_ERR_ARG, "bg_sample: the prior's kT (%g) must equal the "
-                    "target kT (%g)", prior->kT, kT);
+        return ad_status_fail(msg, msg_len, AD_ERR_ARG,
+                              "bg_sample: the prior's kT (%g) must equal the "
+                              "target kT (%g)",
+                              prior->kT, kT);
     bg_samples *s = samples_new(n, m->dim_x, m->dim_z);
     ad_tape *t = ad_tape_new(0);
     if (!s || !t) {
         bg_samples_free(s);
         ad_tape_free(t);
-        return fail(msg, msg_len, AD_ERR_NOMEM, "bg_sample: out of memory for %d samples", n);
+        return ad_status_fail(msg, msg_len, AD_ERR_NOMEM, "bg_sample: out of memory for %d samples",
+                              n);
     }
     ad_rng rng;
     ad_rng_seed(&rng, seed, 0);
@@ -104,7 +98,7 @@ int bg_sample(const flow_model *m, const flow_prior *prior, const pot_potential 
         status = map_batch(m, u, t, s->z + (size_t)start * m->dim_z, b,
                            s->x + (size_t)start * m->dim_x, s->log_det + start, s->energy + start);
         if (status != AD_OK) {
-            fail(msg, msg_len, status, "bg_sample: %s", ad_tape_error(t));
+            ad_status_fail(msg, msg_len, status, "bg_sample: %s", ad_tape_error(t));
         }
     }
     if (status == AD_OK) {
@@ -135,20 +129,22 @@ int bg_sample(const flow_model *m, const flow_prior *prior, const pot_potential 
 }
 
 int bg_interpolate(const flow_model *m, const pot_potential *u, const ad_real *x_a,
-                   const ad_real *x_b, int n_points, ad_real *path_x, ad_real *path_u,
-                   char *msg, size_t msg_len)
+                   const ad_real *x_b, int n_points, ad_real *path_x, ad_real *path_u, char *msg,
+                   size_t msg_len)
 {
     if (!m || !x_a || !x_b || n_points < 2 || !path_x)
-        return fail(msg, msg_len, AD_ERR_ARG, "bg_interpolate: bad arguments");
+        return ad_status_fail(msg, msg_len, AD_ERR_ARG, "bg_interpolate: bad arguments");
     if (u && u->dim != m->dim_x)
-        return fail(msg, msg_len, AD_ERR_SHAPE, "bg_interpolate: potential dimension %d, "
-                    "model %d", u->dim, m->dim_x);
+        return ad_status_fail(msg, msg_len, AD_ERR_SHAPE,
+                              "bg_interpolate: potential dimension %d, "
+                              "model %d",
+                              u->dim, m->dim_x);
     ad_tape *t = ad_tape_new(0);
     ad_real *z = ad_malloc((size_t)n_points * m->dim_z * sizeof(ad_real));
     ad_real *ends = ad_malloc((size_t)2 * m->dim_x * sizeof(ad_real));
     int status = AD_OK;
     if (!t || !z || !ends) {
-        status = fail(msg, msg_len, AD_ERR_NOMEM, "bg_interpolate: out of memory");
+        status = ad_status_fail(msg, msg_len, AD_ERR_NOMEM, "bg_interpolate: out of memory");
         goto done;
     }
     ad_tape_set_grad_enabled(t, 0);
@@ -157,18 +153,18 @@ int bg_interpolate(const flow_model *m, const pot_potential *u, const ad_real *x
     int shape[2] = {2, m->dim_x};
     ad_tensor *zz = flow_model_inverse(m, t, ad_constant(t, 2, shape, ends), NULL);
     if (!ad_tape_ok(t)) {
-        status = fail(msg, msg_len, ad_tape_status(t), "bg_interpolate: %s", ad_tape_error(t));
+        status =
+            ad_status_fail(msg, msg_len, ad_tape_status(t), "bg_interpolate: %s", ad_tape_error(t));
         goto done;
     }
     for (int p = 0; p < n_points; p++) {
         double l = (double)p / (n_points - 1);
         for (int k = 0; k < m->dim_z; k++)
-            z[(size_t)p * m->dim_z + k] =
-                zz->data[k] + l * (zz->data[m->dim_z + k] - zz->data[k]);
+            z[(size_t)p * m->dim_z + k] = zz->data[k] + l * (zz->data[m->dim_z + k] - zz->data[k]);
     }
     status = map_batch(m, u, t, z, n_points, path_x, NULL, path_u);
     if (status != AD_OK)
-        fail(msg, msg_len, status, "bg_interpolate: %s", ad_tape_error(t));
+        ad_status_fail(msg, msg_len, status, "bg_interpolate: %s", ad_tape_error(t));
 done:
     ad_free(ends);
     ad_free(z);

@@ -3,7 +3,6 @@
 #include "bg_train.h"
 
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -11,17 +10,6 @@
 #include "nn/nn_checkpoint.h"
 #include "nn/nn_optim.h"
 #include "sampling/smp_data.h"
-
-static int fail(char *msg, size_t len, int code, const char *fmt, ...)
-{
-    if (msg && len) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(msg, len, fmt, ap);
-        va_end(ap);
-    }
-    return code;
-}
 
 static double now_seconds(void)
 {
@@ -38,30 +26,42 @@ void bg_checkpoint_path(const char *prefix, int stage, char *buf, size_t len)
 static int check_config(const bg_train_config *c, int first_stage, char *msg, size_t len)
 {
     if (!c->model || !c->stages || c->n_stages <= 0)
-        return fail(msg, len, AD_ERR_ARG, "bg_train: no model or no stages");
+        return ad_status_fail(msg, len, AD_ERR_ARG, "bg_train: no model or no stages");
     if (first_stage < 0 || first_stage > c->n_stages)
-        return fail(msg, len, AD_ERR_ARG, "bg_train: first stage %d of %d", first_stage,
-                    c->n_stages);
+        return ad_status_fail(msg, len, AD_ERR_ARG, "bg_train: first stage %d of %d", first_stage,
+                              c->n_stages);
     if (c->prior.dim != c->model->dim_z || !(c->prior.kT > 0))
-        return fail(msg, len, AD_ERR_ARG, "bg_train: prior dimension %d, model latent %d",
-                    c->prior.dim, c->model->dim_z);
+        return ad_status_fail(msg, len, AD_ERR_ARG, "bg_train: prior dimension %d, model latent %d",
+                              c->prior.dim, c->model->dim_z);
+    if (!(c->clip_norm >= 0))
+        return ad_status_fail(msg, len, AD_ERR_ARG, "bg_train: clip_norm %g (must be >= 0)",
+                              c->clip_norm);
     for (int s = 0; s < c->n_stages; s++) {
         const bg_stage *st = &c->stages[s];
-        if (st->n_iterations < 0 || st->batch_size <= 0 || !(st->lr > 0))
-            return fail(msg, len, AD_ERR_ARG, "bg_train: stage %d (%s): bad iterations, "
-                        "batch or learning rate", s + 1, st->name ? st->name : "");
+        if (st->n_iterations < 0 || st->batch_size <= 0 || !(st->lr > 0) || !isfinite(st->lr))
+            return ad_status_fail(msg, len, AD_ERR_ARG,
+                                  "bg_train: stage %d (%s): bad iterations, "
+                                  "batch or learning rate",
+                                  s + 1, st->name ? st->name : "");
         if (st->w_ml > 0 && (!c->data || c->n_data <= 0))
-            return fail(msg, len, AD_ERR_ARG, "bg_train: stage %d uses J_ML but there is no "
-                        "data", s + 1);
+            return ad_status_fail(msg, len, AD_ERR_ARG,
+                                  "bg_train: stage %d uses J_ML but there is no "
+                                  "data",
+                                  s + 1);
         if (st->w_kl > 0 && (!c->potential || !(c->kT > 0)))
-            return fail(msg, len, AD_ERR_ARG, "bg_train: stage %d uses J_KL but there is no "
-                        "potential or kT", s + 1);
+            return ad_status_fail(msg, len, AD_ERR_ARG,
+                                  "bg_train: stage %d uses J_KL but there is no "
+                                  "potential or kT",
+                                  s + 1);
         if (st->w_kl > 0 && c->potential->dim != c->model->dim_x)
-            return fail(msg, len, AD_ERR_SHAPE, "bg_train: potential dimension %d, model %d",
-                        c->potential->dim, c->model->dim_x);
+            return ad_status_fail(msg, len, AD_ERR_SHAPE,
+                                  "bg_train: potential dimension %d, model %d", c->potential->dim,
+                                  c->model->dim_x);
         if (st->w_rc > 0 && !c->rc)
-            return fail(msg, len, AD_ERR_ARG, "bg_train: stage %d uses J_RC but there is no "
-                        "reaction coordinate", s + 1);
+            return ad_status_fail(msg, len, AD_ERR_ARG,
+                                  "bg_train: stage %d uses J_RC but there is no "
+                                  "reaction coordinate",
+                                  s + 1);
     }
     return AD_OK;
 }
@@ -70,8 +70,8 @@ static int check_config(const bg_train_config *c, int first_stage, char *msg, si
 typedef struct trainer {
     const bg_train_config *cfg;
     ad_tape *tape;
-    ad_real *x_batch;   /* [max batch * dim_x] */
-    ad_real *z_batch;   /* [max batch * dim_z] */
+    ad_real *x_batch; /* [max batch * dim_x] */
+    ad_real *z_batch; /* [max batch * dim_z] */
     FILE *log;
 } trainer;
 
@@ -123,8 +123,7 @@ static int step_loss(trainer *tr, const bg_stage *st, ad_rng *rng, double *loss,
     return ad_backward(t, total);
 }
 
-static int run_stage(trainer *tr, int s, nn_optim *opt, bg_train_result *res, char *msg,
-                     size_t len)
+static int run_stage(trainer *tr, int s, nn_optim *opt, bg_train_result *res, char *msg, size_t len)
 {
     const bg_train_config *c = tr->cfg;
     const bg_stage *st = &c->stages[s];
@@ -151,16 +150,18 @@ static int run_stage(trainer *tr, int s, nn_optim *opt, bg_train_result *res, ch
             skipped = 1;
         }
         if (status != AD_OK && !skipped)
-            return fail(msg, len, status, "bg_train: stage %d (%s), iteration %ld: %s", s + 1,
-                        st->name ? st->name : "", it + 1,
-                        ad_tape_ok(tr->tape) ? "loss evaluation failed" : ad_tape_error(tr->tape));
+            return ad_status_fail(msg, len, status, "bg_train: stage %d (%s), iteration %ld: %s",
+                                  s + 1, st->name ? st->name : "", it + 1,
+                                  ad_tape_ok(tr->tape) ? "loss evaluation failed"
+                                                       : ad_tape_error(tr->tape));
         if (skipped) {
             res->skipped++;
             if (++bad_in_a_row > c->max_bad_in_a_row)
-                return fail(msg, len, AD_ERR_NUMERIC,
-                            "bg_train: stage %d (%s), iteration %ld: %d non-finite losses or "
-                            "gradients in a row; stopping (lower the learning rate or E_high)",
-                            s + 1, st->name ? st->name : "", it + 1, bad_in_a_row);
+                return ad_status_fail(
+                    msg, len, AD_ERR_NUMERIC,
+                    "bg_train: stage %d (%s), iteration %ld: %d non-finite losses or "
+                    "gradients in a row; stopping (lower the learning rate or E_high)",
+                    s + 1, st->name ? st->name : "", it + 1, bad_in_a_row);
         } else {
             bad_in_a_row = 0;
             if (it >= tail_start) {
@@ -188,7 +189,8 @@ static int run_stage(trainer *tr, int s, nn_optim *opt, bg_train_result *res, ch
     }
     res->final_loss = tail_n ? tail_sum / (double)tail_n : NAN;
     if (tr->log && fflush(tr->log) != 0)
-        return fail(msg, len, AD_ERR_IO, "bg_train: cannot write the log %s", c->log_path);
+        return ad_status_fail(msg, len, AD_ERR_IO, "bg_train: cannot write the log %s",
+                              c->log_path);
     if (c->checkpoint_prefix) {
         char path[1024];
         bg_checkpoint_path(c->checkpoint_prefix, s, path, sizeof path);
@@ -217,14 +219,15 @@ int bg_train(const bg_train_config *cfg, int first_stage, bg_train_result *resul
     tr.x_batch = ad_malloc((size_t)max_batch * c.model->dim_x * sizeof(ad_real));
     tr.z_batch = ad_malloc((size_t)max_batch * c.model->dim_z * sizeof(ad_real));
     if (!opt || !tr.tape || !tr.x_batch || !tr.z_batch) {
-        status = opt ? fail(msg, msg_len, AD_ERR_NOMEM, "bg_train: out of memory") : AD_ERR_ARG;
+        /* the configuration was checked above, so only memory can be short */
+        status = ad_status_fail(msg, msg_len, AD_ERR_NOMEM, "bg_train: out of memory");
         goto done;
     }
     if (c.log_path) {
         tr.log = fopen(c.log_path, first_stage > 0 ? "a" : "w");
         if (!tr.log) {
-            status = fail(msg, msg_len, AD_ERR_IO, "bg_train: cannot open the log %s",
-                          c.log_path);
+            status = ad_status_fail(msg, msg_len, AD_ERR_IO, "bg_train: cannot open the log %s",
+                                    c.log_path);
             goto done;
         }
         if (first_stage == 0) fprintf(tr.log, "stage,iteration,loss,ml,kl,rc,grad_norm,skipped\n");
@@ -239,7 +242,8 @@ int bg_train(const bg_train_config *cfg, int first_stage, bg_train_result *resul
     res.seconds = now_seconds() - t0;
 done:
     if (tr.log && fclose(tr.log) != 0 && status == AD_OK)
-        status = fail(msg, msg_len, AD_ERR_IO, "bg_train: cannot write the log %s", c.log_path);
+        status = ad_status_fail(msg, msg_len, AD_ERR_IO, "bg_train: cannot write the log %s",
+                                c.log_path);
     ad_free(tr.x_batch);
     ad_free(tr.z_batch);
     ad_tape_free(tr.tape);
