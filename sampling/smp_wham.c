@@ -12,14 +12,18 @@
 typedef struct wham_work {
     int n_windows, n_bins;
     double *log_c; /* [n_windows * n_bins] -b_k(x_j) / kT                 */
-    double *c;     /* [n_windows * n_bins] exp(log_c) (0 where it underflows) */
+    double *c;     /* [n_windows * n_bins] exp(log_c) (0 if it underflows) */
     double *H;     /* [n_bins] counts over all windows                    */
     double *logN;  /* [n_windows] log N_k (-inf for an empty window)      */
     double *f;     /* [n_windows] window free energies, f_0 = 0           */
     double *logp;  /* [n_bins] log p_j, sum_j p_j = 1                     */
-    double *tmp;   /* [3 * n_scratch] scratch                             */
+    double *tmp;   /* [2 * n_scratch] scratch                             */
     size_t n_scratch; /* max(n_windows, n_bins)                           */
+    double *acc;   /* [(5 + 2 WHAM_DEPTH) n_windows] Anderson history     */
 } wham_work;
+
+/* Residuals kept by the Anderson mixing of wham_solve. */
+#define WHAM_DEPTH 5
 
 /* log sum exp over the entries of a[n] that are > -inf (-inf if none). */
 static double lse(const double *a, int n)
@@ -57,70 +61,179 @@ static void wham_histogram(const smp_wham_config *cfg, const smp_wham_window *wi
     }
 }
 
-/* Below this a shifted linear-space sum may have lost precision to
- * underflow (subnormals start at 2.2e-308); the exact log-space sum is then
- * used instead. */
+/* Terms more than LSE_CUT below the largest are skipped in a log-sum-exp:
+ * together they change the sum by less than n e^-50 = n 2e-22 relative,
+ * below double rounding, and with harmonic windows only the few windows
+ * near a bin (or bins near a window) are within the cut, so most
+ * exponentials are avoided. */
+#define LSE_CUT 50.0
+
+/* log sum_i exp(a_i + b[i * stride]) over i < n, -inf terms skipped. */
+static double lse_pair(const double *a, const double *b, size_t stride, int n)
+{
+    double mx = -INFINITY, s = 0.0;
+    for (int i = 0; i < n; i++) {
+        double t = a[i] + b[(size_t)i * stride];
+        if (t > mx) mx = t;
+    }
+    if (mx == -INFINITY) return -INFINITY;
+    for (int i = 0; i < n; i++) {
+        double t = a[i] + b[(size_t)i * stride];
+        if (t > mx - LSE_CUT) s += exp(t - mx);
+    }
+    return mx + log(s);
+}
+
+/* Below this a shifted linear sum may have lost precision to underflow
+ * (subnormals start at 2.2e-308); the log-space lse_pair is used instead. */
 #define WHAM_TINY 1e-280
 
-/* log sum_i exp(a_i + log_m_i) for one row/column of the bias matrix, given
- * e_i = exp(a_i - amax) and m_i = exp(log_m_i): the fast linear-space form
- * amax + log sum_i e_i m_i, falling back to the exact log-sum-exp when the
- * linear sum is too small to be accurate. */
-static double shifted_lse(const double *e, const double *m, const double *a, const double *log_m,
-                          size_t stride, int n, double amax, double *tmp)
+/* The same value as lse_pair(a, log_m, stride, n), computed as the linear
+ * sum amax + log sum_i e_i m_i with e_i = exp(a_i - amax) and
+ * m_i = exp(log_m_i) precomputed, i.e. without exponentials; exact unless
+ * the sum underflows, in which case lse_pair is called. */
+static double fast_lse(const double *e, const double *m, const double *a, const double *log_m,
+                       size_t stride, int n, double amax)
 {
     double s = 0.0;
     for (int i = 0; i < n; i++) s += e[i] * m[(size_t)i * stride];
-    if (s > WHAM_TINY) return amax + log(s);
-    for (int i = 0; i < n; i++) tmp[i] = a[i] + log_m[(size_t)i * stride];
-    return lse(tmp, n);
+    return s > WHAM_TINY ? amax + log(s) : lse_pair(a, log_m, stride, n);
 }
 
-/* Iterates the WHAM equations from the current f until max |delta f| < tol.
- * Every quantity is kept as a logarithm; the sums over windows and bins are
- * evaluated as shifted linear sums (exact fallback in shifted_lse), which
- * needs O(n_windows + n_bins) exponentials per iteration instead of
- * O(n_windows n_bins). */
-static int wham_solve(wham_work *w, double tol, int max_iter, int *n_iter, double *change)
+/* One WHAM iteration g = G(f): log p from f, then the new window free
+ * energies from log p, shifted so g_0 = 0.  Every quantity is a logarithm
+ * and every sum a log-sum-exp (fast_lse), so nothing under- or overflows
+ * however large the free-energy range; only O(n_windows + n_bins)
+ * exponentials are needed while the shifted linear sums are accurate. */
+static void wham_map(wham_work *w, const double *f, double *g)
 {
     int K = w->n_windows, nb = w->n_bins;
-    double *a = w->tmp, *e = w->tmp + w->n_scratch, *tmp = w->tmp + 2 * w->n_scratch;
-    double delta = INFINITY;
-    for (int it = 1; it <= max_iter; it++) {
-        /* log p_j = log H_j - LSE_k(log N_k + f_k - b_k(x_j)/kT) */
-        double amax = -INFINITY;
-        for (int k = 0; k < K; k++) {
-            a[k] = w->logN[k] + w->f[k];
-            if (a[k] > amax) amax = a[k];
+    double *a = w->tmp, *e = w->tmp + w->n_scratch;
+    /* log p_j = log H_j - LSE_k(log N_k + f_k - b_k(x_j)/kT) */
+    double amax = -INFINITY;
+    for (int k = 0; k < K; k++) {
+        a[k] = w->logN[k] + f[k];
+        if (a[k] > amax) amax = a[k];
+    }
+    for (int k = 0; k < K; k++) e[k] = exp(a[k] - amax);
+    for (int j = 0; j < nb; j++)
+        w->logp[j] = w->H[j] > 0 ? log(w->H[j]) - fast_lse(e, w->c + j, a, w->log_c + j,
+                                                           (size_t)nb, K, amax)
+                                 : -INFINITY;
+    double norm = lse(w->logp, nb);
+    for (int j = 0; j < nb; j++) w->logp[j] -= norm;
+    /* g_k = -LSE_j(log p_j - b_k(x_j)/kT); max log p_j <= 0 now */
+    double pmax = -INFINITY;
+    for (int j = 0; j < nb; j++)
+        if (w->logp[j] > pmax) pmax = w->logp[j];
+    for (int j = 0; j < nb; j++) e[j] = exp(w->logp[j] - pmax);
+    for (int k = 0; k < K; k++)
+        g[k] = -fast_lse(e, w->c + (size_t)k * nb, w->logp, w->log_c + (size_t)k * nb, 1, nb, pmax);
+    double g0 = g[0];
+    for (int k = 0; k < K; k++) g[k] -= g0;
+}
+
+/* Solves the m x m system A x = b in place (Gaussian elimination with
+ * partial pivoting); returns 0 when A is numerically singular. */
+static int solve_small(double *A, double *b, int m)
+{
+    for (int c = 0; c < m; c++) {
+        int piv = c;
+        for (int r = c + 1; r < m; r++)
+            if (fabs(A[r * m + c]) > fabs(A[piv * m + c])) piv = r;
+        if (!(fabs(A[piv * m + c]) > 1e-300)) return 0;
+        for (int k = 0; k < m; k++) {
+            double t = A[c * m + k];
+            A[c * m + k] = A[piv * m + k];
+            A[piv * m + k] = t;
         }
-        for (int k = 0; k < K; k++) e[k] = exp(a[k] - amax);
-        for (int j = 0; j < nb; j++)
-            w->logp[j] = w->H[j] > 0 ? log(w->H[j]) - shifted_lse(e, w->c + j, a, w->log_c + j, (size_t)nb,
-                                                                  K, amax, tmp)
-                                     : -INFINITY;
-        double norm = lse(w->logp, nb);
-        for (int j = 0; j < nb; j++) w->logp[j] -= norm;
-        /* f_k = -LSE_j(log p_j - b_k(x_j)/kT), then shifted so f_0 = 0;
-         * max log p_j <= 0 after the normalisation */
-        double pmax = -INFINITY;
-        for (int j = 0; j < nb; j++)
-            if (w->logp[j] > pmax) pmax = w->logp[j];
-        for (int j = 0; j < nb; j++) e[j] = exp(w->logp[j] - pmax);
-        double f0 = 0.0;
-        delta = 0.0;
+        double t = b[c];
+        b[c] = b[piv];
+        b[piv] = t;
+        for (int r = c + 1; r < m; r++) {
+            double l = A[r * m + c] / A[c * m + c];
+            for (int k = c; k < m; k++) A[r * m + k] -= l * A[c * m + k];
+            b[r] -= l * b[c];
+        }
+    }
+    for (int c = m - 1; c >= 0; c--) {
+        for (int k = c + 1; k < m; k++) b[c] -= A[c * m + k] * b[k];
+        b[c] /= A[c * m + c];
+    }
+    return 1;
+}
+
+/* Iterates f <- G(f) until max_k |G(f)_k - f_k| < tol.  The plain WHAM
+ * iteration converges linearly and slowly (thousands of iterations for a
+ * few dozen well-overlapping windows); Anderson mixing over the last
+ * WHAM_DEPTH residuals r = G(f) - f takes
+ *     f <- G(f) - sum_i gamma_i dG_i,  gamma = argmin |r - sum_i gamma_i dR_i|
+ * (dR, dG: differences of successive residuals and images), which needs tens
+ * of iterations.  History slots 0..m-1 are in use (head cycles over them
+ * once m = WHAM_DEPTH; a reset sets m = head = 0).  A non-finite step or a residual 1e3 times the best so far
+ * resets the history (plain steps again). */
+static int wham_solve(wham_work *w, double tol, int max_iter, int *n_iter, double *change)
+{
+    int K = w->n_windows, m = 0, head = 0;
+    double *g = w->acc, *r = g + K, *g_prev = r + K, *r_prev = g_prev + K;
+    double *dG = r_prev + K, *dR = dG + (size_t)WHAM_DEPTH * K;
+    double A[WHAM_DEPTH * WHAM_DEPTH], gamma[WHAM_DEPTH], best = INFINITY;
+    for (int it = 1; it <= max_iter; it++) {
+        wham_map(w, w->f, g);
+        double delta = 0.0;
         for (int k = 0; k < K; k++) {
-            double fk = -shifted_lse(e, w->c + (size_t)k * nb, w->logp, w->log_c + (size_t)k * nb, 1,
-                                     nb, pmax, tmp);
-            if (k == 0) f0 = fk;
-            fk -= f0;
-            double d = fabs(fk - w->f[k]);
+            r[k] = g[k] - w->f[k];
+            double d = fabs(r[k]);
             if (!(d <= delta)) delta = d; /* NaN propagates into delta */
-            w->f[k] = fk;
         }
         *n_iter = it;
         *change = delta;
-        if (delta < tol) return AD_OK;
         if (!isfinite(delta)) return AD_ERR_NUMERIC;
+        if (delta < tol) {
+            memcpy(w->f, g, (size_t)K * sizeof *g);
+            return AD_OK;
+        }
+        if (delta > 1e3 * best) m = head = 0; /* diverging: restart the history */
+        if (delta < best) best = delta;
+        if (it > 1) {
+            for (int k = 0; k < K; k++) {
+                dR[(size_t)head * K + k] = r[k] - r_prev[k];
+                dG[(size_t)head * K + k] = g[k] - g_prev[k];
+            }
+            head = (head + 1) % WHAM_DEPTH;
+            if (m < WHAM_DEPTH) m++;
+        }
+        memcpy(r_prev, r, (size_t)K * sizeof *r);
+        memcpy(g_prev, g, (size_t)K * sizeof *g);
+        memcpy(w->f, g, (size_t)K * sizeof *g); /* the plain step */
+        if (m == 0) continue;
+        /* normal equations (dR^T dR + eps) gamma = dR^T r; the history slots
+         * in use are 0..m-1 (their order does not matter) */
+        double trace = 0.0;
+        for (int i = 0; i < m; i++) {
+            for (int j = 0; j < m; j++) {
+                double s = 0.0;
+                for (int k = 0; k < K; k++) s += dR[(size_t)i * K + k] * dR[(size_t)j * K + k];
+                A[i * m + j] = s;
+            }
+            double s = 0.0;
+            for (int k = 0; k < K; k++) s += dR[(size_t)i * K + k] * r[k];
+            gamma[i] = s;
+            trace += A[i * m + i];
+        }
+        for (int i = 0; i < m; i++) A[i * m + i] += 1e-12 * trace / m + 1e-300;
+        if (!solve_small(A, gamma, m)) continue;
+        int finite = 1;
+        for (int k = 0; k < K; k++) {
+            double fk = g[k];
+            for (int i = 0; i < m; i++) fk -= gamma[i] * dG[(size_t)i * K + k];
+            finite &= isfinite(fk);
+            w->acc[(size_t)(4 + 2 * WHAM_DEPTH) * K + k] = fk;
+        }
+        if (finite)
+            memcpy(w->f, w->acc + (size_t)(4 + 2 * WHAM_DEPTH) * K, (size_t)K * sizeof *g);
+        else
+            m = head = 0;
     }
     return AD_ERR_NUMERIC;
 }
@@ -206,8 +319,9 @@ int smp_wham_run(const smp_wham_config *cfg, const smp_wham_window *windows, int
     int max_iter = cfg->max_iter > 0 ? cfg->max_iter : 200000;
     double h = (cfg->hi - cfg->lo) / nb;
     size_t scratch = (size_t)(K > nb ? K : nb);
-    /* log_c, c, H, logN, f, logp, tmp, f_full, blk_F, blk_dF, col */
-    size_t n_doubles = 2 * (size_t)K * nb + 2 * (size_t)nb + 3 * (size_t)K + 3 * scratch +
+    /* log_c, c, H, logN, f, logp, tmp, f_full, blk_F, blk_dF, col, acc */
+    size_t n_doubles = 2 * (size_t)K * nb + 2 * (size_t)nb + 3 * (size_t)K + 2 * scratch +
+                       (5 + 2 * (size_t)WHAM_DEPTH) * K +
                        (size_t)nblk * ((size_t)nb + 2);
     double *mem = ad_malloc(n_doubles * sizeof *mem);
     smp_wham_result *res = result_new(cfg, K);
@@ -215,16 +329,17 @@ int smp_wham_run(const smp_wham_config *cfg, const smp_wham_window *windows, int
         rc = smp_fail(msg, msg_len, AD_ERR_NOMEM, "%s: out of memory", fn);
         goto done;
     }
-    wham_work w = {K, nb, mem, mem + (size_t)K * nb, NULL, NULL, NULL, NULL, NULL, scratch};
+    wham_work w = {K, nb, mem, mem + (size_t)K * nb, NULL, NULL, NULL, NULL, NULL, scratch, NULL};
     w.H = w.c + (size_t)K * nb;
     w.logN = w.H + nb;
     w.f = w.logN + K;
     w.logp = w.f + K;
     w.tmp = w.logp + nb;
-    double *f_full = w.tmp + 3 * scratch;             /* [K]                   */
+    double *f_full = w.tmp + 2 * scratch;             /* [K]                   */
     double *blk_F = f_full + K;                       /* [nblk * nb]           */
     double *blk_dF = blk_F + (size_t)nblk * nb;       /* [nblk]                */
     double *col = blk_dF + nblk;                      /* [nblk]                */
+    w.acc = col + nblk;                               /* Anderson history      */
     for (int k = 0; k < K; k++) {
         for (int j = 0; j < nb; j++) {
             double d = (double)res->center[j] - windows[k].center;

@@ -7,7 +7,8 @@
  *     p_j = H_j / sum_k N_k exp(f_k) c_kj,        exp(-f_k) = sum_j p_j c_kj
  * are iterated to self-consistency in log space (log-sum-exp, so no window
  * bias or free energy underflows), normalising sum_j p_j = 1 and fixing
- * f_0 = 0.  The bias is taken at the bin centre, so bins must be narrow
+ * f_0 = 0, with Anderson mixing of the iterates (tens of iterations instead
+ * of thousands; the converged answer is the same fixed point).  The bias is taken at the bin centre, so bins must be narrow
  * against the bias's variation (h k |r - r0| << kT; the error is second
  * order in h).  Samples outside [lo, hi] are dropped and counted.
  * Ownership: a smp_wham_result is allocated here; free it with
@@ -32,7 +33,8 @@ typedef struct smp_wham_config {
     int n_bins;       /* > 0; bins of width h = (hi - lo) / n_bins              */
     double lo, hi;    /* finite, lo < hi                                        */
     double kT;        /* > 0                                                    */
-    double tol;       /* convergence: max_k |f_k - f_k(previous)| < tol (kT);   */
+    double tol;       /* convergence: max_k |G(f)_k - f_k| < tol (kT), G one    */
+                      /* plain WHAM iteration;                                  */
                       /* 0 selects 1e-10                                        */
     int max_iter;     /* iteration cap; 0 selects 200000                        */
     double r_split;   /* states A = bins with centre < r_split, B = the others; */
