@@ -4,6 +4,8 @@
 #   make run          the main job: the double-well experiment end to end
 #   make test         build and run every test suite (installs Check if missing)
 #   make sanitize     the suite under AddressSanitizer + UndefinedBehaviorSanitizer
+#   make valgrind     the suite under valgrind (one process, "slow" cases left out)
+#   make fuzz         libFuzzer targets (clang) for 10 minutes each (FUZZ_SECONDS)
 #   make install PREFIX=/usr/local
 #
 # BUILD=dir puts every output under dir; MODULES="autodiff nn" restricts the
@@ -33,6 +35,10 @@ PROGRAMS    := $(patsubst apps/bg_%.c,$(BUILD)/bin/bg-%,$(APP_MAIN))
 
 TEST_SRC := tests/test_main.c tests/ck_util.c \
             $(foreach m,$(MODULES),$(wildcard tests/test_$(m)*.c))
+# The reliability suites use every library folder and apps/.
+ifeq ($(filter-out $(MODULES),autodiff nn potentials sampling flows apps),)
+TEST_SRC += $(wildcard tests/test_reliability_*.c)
+endif
 TEST_OBJ := $(TEST_SRC:%.c=$(BUILD)/obj/%.o)
 TEST_BIN := $(BUILD)/bin/run-tests
 # The tutorial needs only autodiff/; the other examples need every library folder.
@@ -119,6 +125,69 @@ sanitize: check-deps
 	  LDLIBS="-fsanitize=address,undefined -lpthread -lm" \
 	  TEST_ENV="CK_DEFAULT_TIMEOUT=600 BG_BIN_DIR=$(BUILD)/sanitize/bin BG_SANITIZE=1 \
 	  ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1" test
+
+# libFuzzer targets (clang): the checkpoint loader, the CSV loader and the
+# option parser, each run for FUZZ_SECONDS on a working corpus under
+# $(BUILD)/fuzz/corpus/<target>, seeded from tests/fuzz/corpus/<target> (the
+# kept inputs, replayed by `make test`).  FUZZ_TARGETS picks some.
+FUZZ_CC      ?= clang
+FUZZ_SECONDS ?= 600
+FUZZ_TARGETS ?= checkpoint csv options
+FUZZ_ARGS    ?= -max_len=4096 -rss_limit_mb=2048
+FUZZ_DIR     := $(BUILD)/fuzz
+FUZZ_CFLAGS  := -std=c11 $(WARN) -O1 -g -I. -D_POSIX_C_SOURCE=200809L -fno-omit-frame-pointer \
+                -fno-sanitize-recover=undefined -DLIBBG_FUZZ_MAIN
+FUZZ_LIB_SRC := $(foreach d,autodiff nn potentials sampling,$(wildcard $(d)/*.c)) apps/app_options.c apps/app_buf.c
+FUZZ_OBJ     := $(FUZZ_LIB_SRC:%.c=$(FUZZ_DIR)/obj/%.o)
+FUZZ_BINS    := $(FUZZ_TARGETS:%=$(FUZZ_DIR)/fuzz_%)
+
+.PHONY: fuzz fuzz-build
+fuzz-build: $(FUZZ_BINS)
+
+$(FUZZ_DIR)/obj/%.o: %.c
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -MMD -MP -fsanitize=fuzzer-no-link,address,undefined -c $< -o $@
+
+$(FUZZ_DIR)/libbg-fuzz.a: $(FUZZ_OBJ)
+	rm -f $@
+	ar rcs $@ $^
+
+$(FUZZ_DIR)/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz_util.h $(FUZZ_DIR)/libbg-fuzz.a
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer,address,undefined $< $(FUZZ_DIR)/libbg-fuzz.a \
+	  -o $@ -lpthread -lm
+
+fuzz: fuzz-build
+	@for t in $(FUZZ_TARGETS); do \
+	  mkdir -p $(FUZZ_DIR)/corpus/$$t && \
+	  echo "fuzz_$$t: $(FUZZ_SECONDS) s" && \
+	  $(FUZZ_DIR)/fuzz_$$t $(FUZZ_ARGS) -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
+	    $$(test -f tests/fuzz/$$t.dict && echo -dict=tests/fuzz/$$t.dict) \
+	    -artifact_prefix=$(FUZZ_DIR)/crash-$$t- \
+	    $(FUZZ_DIR)/corpus/$$t tests/fuzz/corpus/$$t || exit 1; \
+	done
+
+-include $(wildcard $(FUZZ_DIR)/obj/*/*.d)
+
+# The suite under valgrind (memcheck): a build without sanitizers, run in
+# one process (CK_FORK=no) without the cases tagged "slow".  Definite leaks
+# and every memory error fail it.
+VALGRIND    ?= valgrind
+VG_FLAGS    ?= --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=definite \
+               --show-leak-kinds=definite -q
+.PHONY: valgrind
+valgrind: check-deps
+	@if ! command -v $(VALGRIND) >/dev/null; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "valgrind is missing: installing it (apt-get install -y valgrind)"; \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq valgrind) \
+	      || { echo "installing valgrind failed"; exit 1; }; \
+	  else \
+	    echo "valgrind is missing; install it with: sudo apt-get install -y valgrind"; exit 1; \
+	  fi; \
+	fi
+	$(MAKE) --no-print-directory BUILD=$(BUILD)/valgrind OPT="-O1 -g" tests
+	CK_FORK=no CK_EXCLUDE_TAGS=slow BG_BIN_DIR=$(BUILD)/valgrind/bin BG_VALGRIND=1 \
+	  $(VALGRIND) $(VG_FLAGS) $(BUILD)/valgrind/bin/run-tests
 
 run: programs
 	@if [ -x $(BUILD)/bin/bg-doublewell ]; then $(BUILD)/bin/bg-doublewell; \

@@ -3,6 +3,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <limits.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -222,8 +223,14 @@ static int parse_row(reader *r, long lineno, int allow_nonfinite, char *msg, siz
     if (fields != r->dim)
         return say(msg, msg_len, AD_ERR_FORMAT, "%s:%ld: %d fields, expected %d (the header has "
                    "%d columns)", r->path, lineno, fields, r->dim, r->dim);
+    if (r->n_rows >= (size_t)INT_MAX)
+        return say(msg, msg_len, AD_ERR_FORMAT, "%s:%ld: more than %d rows", r->path, lineno,
+                   INT_MAX);
     if (r->n_rows == r->cap_rows) {
-        size_t ncap = r->cap_rows ? 2 * r->cap_rows : 1024;
+        /* the first block holds about 8 KiB of values whatever the width, so
+         * a header with a million columns does not reserve 1024 such rows */
+        size_t first = (size_t)1024 / (size_t)r->dim;
+        size_t ncap = r->cap_rows ? 2 * r->cap_rows : (first ? first : 1);
         ad_real *nx = ad_realloc(r->x, ncap * (size_t)r->dim * sizeof(ad_real));
         if (!nx) return say(msg, msg_len, AD_ERR_NOMEM, "%s: out of memory", r->path);
         r->x = nx;
