@@ -9,13 +9,8 @@
 #include <stdint.h>
 
 #include "autodiff/ad_config.h"
+#include "autodiff/ad_status.h"
 
-/* Formats a message into msg (when msg_len > 0) and returns code. */
-int smp_fail(char *msg, size_t msg_len, int code, const char *fmt, ...)
-#if defined(__GNUC__) || defined(__clang__)
-    __attribute__((format(printf, 4, 5)))
-#endif
-    ;
 
 /* Linear weights shifted by the largest finite log-weight:
  * w[i] = exp(log_w[i] - max log_w), in (0, 1]; 0 for a non-finite log_w[i]

@@ -6,17 +6,6 @@
 #include <stdarg.h>
 #include <stdio.h>
 
-int smp_fail(char *msg, size_t msg_len, int code, const char *fmt, ...)
-{
-    if (msg && msg_len > 0) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(msg, msg_len, fmt, ap);
-        va_end(ap);
-    }
-    return code;
-}
-
 int smp_weights_shifted(const ad_real *log_w, int n, double *w, int *n_excluded,
                         double *log_shift, char *msg, size_t msg_len)
 {
@@ -39,7 +28,7 @@ int smp_weights_shifted(const ad_real *log_w, int n, double *w, int *n_excluded,
     *n_excluded = bad;
     *log_shift = mx;
     if (bad == n)
-        return smp_fail(msg, msg_len, AD_ERR_NUMERIC,
+        return ad_status_fail(msg, msg_len, AD_ERR_NUMERIC,
                         "no finite log-weight among %d samples (all NaN or +-inf)", n);
     /* Subtracting the maximum keeps every weight in (0, 1] and the largest
      * exactly 1, so sums never underflow to zero (science.md 0.3). */

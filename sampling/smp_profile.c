@@ -18,19 +18,19 @@ static const double SQRT_2PI = 2.5066282746310002;
 static int check_config(const smp_profile_config *cfg, const ad_real *r, int n, int kde,
                         smp_profile **out, const char *fn, char *msg, size_t msg_len)
 {
-    if (!cfg || !r || !out) return smp_fail(msg, msg_len, AD_ERR_ARG, "%s: NULL argument", fn);
+    if (!cfg || !r || !out) return ad_status_fail(msg, msg_len, AD_ERR_ARG, "%s: NULL argument", fn);
     *out = NULL;
-    if (n <= 0) return smp_fail(msg, msg_len, AD_ERR_ARG, "%s: n = %d samples (need n > 0)", fn, n);
+    if (n <= 0) return ad_status_fail(msg, msg_len, AD_ERR_ARG, "%s: n = %d samples (need n > 0)", fn, n);
     if (cfg->n_bins <= 0)
-        return smp_fail(msg, msg_len, AD_ERR_ARG, "%s: n_bins = %d (need n_bins > 0)", fn, cfg->n_bins);
+        return ad_status_fail(msg, msg_len, AD_ERR_ARG, "%s: n_bins = %d (need n_bins > 0)", fn, cfg->n_bins);
     if (!isfinite(cfg->lo) || !isfinite(cfg->hi) || !(cfg->lo < cfg->hi))
-        return smp_fail(msg, msg_len, AD_ERR_ARG, "%s: range [%g, %g] (need finite lo < hi)", fn,
+        return ad_status_fail(msg, msg_len, AD_ERR_ARG, "%s: range [%g, %g] (need finite lo < hi)", fn,
                         cfg->lo, cfg->hi);
     if (cfg->boot.n_bootstrap < 0)
-        return smp_fail(msg, msg_len, AD_ERR_ARG, "%s: n_bootstrap = %d (need >= 0)", fn,
+        return ad_status_fail(msg, msg_len, AD_ERR_ARG, "%s: n_bootstrap = %d (need >= 0)", fn,
                         cfg->boot.n_bootstrap);
     if (kde && (!(cfg->bandwidth > 0) || !isfinite(cfg->bandwidth)))
-        return smp_fail(msg, msg_len, AD_ERR_ARG, "%s: bandwidth = %g (need finite > 0)", fn,
+        return ad_status_fail(msg, msg_len, AD_ERR_ARG, "%s: bandwidth = %g (need finite > 0)", fn,
                         cfg->bandwidth);
     return AD_OK;
 }
@@ -43,7 +43,7 @@ static int usable_weights(const ad_real *r, const ad_real *log_w, int n, double 
 {
     double shift;
     int rc = smp_weights_shifted(log_w, n, w, n_excluded, &shift, msg, msg_len);
-    if (rc != AD_OK) return smp_fail(msg, msg_len, rc, "%s: no finite log-weight among %d samples", fn, n);
+    if (rc != AD_OK) return ad_status_fail(msg, msg_len, rc, "%s: no finite log-weight among %d samples", fn, n);
     double t = 0.0;
     for (int i = 0; i < n; i++) {
         if (!isfinite((double)r[i])) {
@@ -53,7 +53,7 @@ static int usable_weights(const ad_real *r, const ad_real *log_w, int n, double 
         t += w[i];
     }
     if (!(t > 0))
-        return smp_fail(msg, msg_len, AD_ERR_NUMERIC,
+        return ad_status_fail(msg, msg_len, AD_ERR_NUMERIC,
                         "%s: no sample has both a finite coordinate and a finite log-weight", fn);
     *total = t;
     return AD_OK;
@@ -144,7 +144,7 @@ int smp_profile_histogram(const smp_profile_config *cfg, const ad_real *r, const
     double *work = ad_calloc((size_t)3 * nb, sizeof *work);
     int *count = ad_calloc((size_t)nb, sizeof *count);
     if (!p || !w || !bin || !work || !count) {
-        rc = smp_fail(msg, msg_len, AD_ERR_NOMEM, "%s: out of memory", fn);
+        rc = ad_status_fail(msg, msg_len, AD_ERR_NOMEM, "%s: out of memory", fn);
         goto done;
     }
     double total;
@@ -227,7 +227,7 @@ int smp_profile_kde(const smp_profile_config *cfg, const ad_real *r, const ad_re
     double *work = ad_calloc((size_t)3 * nb, sizeof *work);
     int *count = ad_calloc((size_t)nb, sizeof *count);
     if (!p || !w || !v || !hits || !work || !count) {
-        rc = smp_fail(msg, msg_len, AD_ERR_NOMEM, "%s: out of memory", fn);
+        rc = ad_status_fail(msg, msg_len, AD_ERR_NOMEM, "%s: out of memory", fn);
         goto done;
     }
     double total;
@@ -297,17 +297,17 @@ int smp_kde_select_bandwidth(const smp_bandwidth_config *cfg, const ad_real *r,
 {
     static const char fn[] = "smp_kde_select_bandwidth";
     if (!cfg || !r || !best || !cfg->candidates)
-        return smp_fail(msg, msg_len, AD_ERR_ARG, "%s: NULL argument", fn);
-    if (n <= 0) return smp_fail(msg, msg_len, AD_ERR_ARG, "%s: n = %d samples (need n > 0)", fn, n);
+        return ad_status_fail(msg, msg_len, AD_ERR_ARG, "%s: NULL argument", fn);
+    if (n <= 0) return ad_status_fail(msg, msg_len, AD_ERR_ARG, "%s: n = %d samples (need n > 0)", fn, n);
     if (cfg->n_candidates <= 0)
-        return smp_fail(msg, msg_len, AD_ERR_ARG, "%s: n_candidates = %d (need > 0)", fn,
+        return ad_status_fail(msg, msg_len, AD_ERR_ARG, "%s: n_candidates = %d (need > 0)", fn,
                         cfg->n_candidates);
     for (int c = 0; c < cfg->n_candidates; c++)
         if (!(cfg->candidates[c] > 0) || !isfinite((double)cfg->candidates[c]))
-            return smp_fail(msg, msg_len, AD_ERR_ARG, "%s: candidate bandwidth #%d = %g (need > 0)",
+            return ad_status_fail(msg, msg_len, AD_ERR_ARG, "%s: candidate bandwidth #%d = %g (need > 0)",
                             fn, c, (double)cfg->candidates[c]);
     if (cfg->n_folds < 2)
-        return smp_fail(msg, msg_len, AD_ERR_ARG, "%s: n_folds = %d (need >= 2)", fn, cfg->n_folds);
+        return ad_status_fail(msg, msg_len, AD_ERR_ARG, "%s: n_folds = %d (need >= 2)", fn, cfg->n_folds);
     double *w = ad_malloc((size_t)n * sizeof *w);
     double *rr = ad_malloc((size_t)n * sizeof *rr);
     double *logw = ad_malloc((size_t)n * sizeof *logw);
@@ -316,7 +316,7 @@ int smp_kde_select_bandwidth(const smp_bandwidth_config *cfg, const ad_real *r,
     int rc = AD_OK, m = 0, excluded;
     double total;
     if (!w || !rr || !logw || !perm || !fold_of) {
-        rc = smp_fail(msg, msg_len, AD_ERR_NOMEM, "%s: out of memory", fn);
+        rc = ad_status_fail(msg, msg_len, AD_ERR_NOMEM, "%s: out of memory", fn);
         goto done;
     }
     rc = usable_weights(r, log_w, n, w, &excluded, &total, fn, msg, msg_len);
@@ -328,7 +328,7 @@ int smp_kde_select_bandwidth(const smp_bandwidth_config *cfg, const ad_real *r,
             w[m++] = w[i];
         }
     if (m < cfg->n_folds) {
-        rc = smp_fail(msg, msg_len, AD_ERR_ARG, "%s: %d usable samples for %d folds", fn, m,
+        rc = ad_status_fail(msg, msg_len, AD_ERR_ARG, "%s: %d usable samples for %d folds", fn, m,
                       cfg->n_folds);
         goto done;
     }

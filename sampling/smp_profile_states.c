@@ -22,14 +22,14 @@ static int states_core(const smp_states_config *cfg, const int *labels, const ad
                        int n, ad_real *dF, ad_real *se, ad_real *population, int *n_used,
                        const char *fn, char *msg, size_t msg_len)
 {
-    if (!cfg || !labels || !dF) return smp_fail(msg, msg_len, AD_ERR_ARG, "%s: NULL argument", fn);
-    if (n <= 0) return smp_fail(msg, msg_len, AD_ERR_ARG, "%s: n = %d samples (need n > 0)", fn, n);
+    if (!cfg || !labels || !dF) return ad_status_fail(msg, msg_len, AD_ERR_ARG, "%s: NULL argument", fn);
+    if (n <= 0) return ad_status_fail(msg, msg_len, AD_ERR_ARG, "%s: n = %d samples (need n > 0)", fn, n);
     int ns = cfg->n_states, ref = cfg->reference;
-    if (ns < 1) return smp_fail(msg, msg_len, AD_ERR_ARG, "%s: n_states = %d (need >= 1)", fn, ns);
+    if (ns < 1) return ad_status_fail(msg, msg_len, AD_ERR_ARG, "%s: n_states = %d (need >= 1)", fn, ns);
     if (ref < 0 || ref >= ns)
-        return smp_fail(msg, msg_len, AD_ERR_ARG, "%s: reference = %d (need 0..%d)", fn, ref, ns - 1);
+        return ad_status_fail(msg, msg_len, AD_ERR_ARG, "%s: reference = %d (need 0..%d)", fn, ref, ns - 1);
     if (cfg->boot.n_bootstrap < 0)
-        return smp_fail(msg, msg_len, AD_ERR_ARG, "%s: n_bootstrap = %d (need >= 0)", fn,
+        return ad_status_fail(msg, msg_len, AD_ERR_ARG, "%s: n_bootstrap = %d (need >= 0)", fn,
                         cfg->boot.n_bootstrap);
     double *w = ad_malloc((size_t)n * sizeof *w);
     /* W, Wb, dfb, then the bootstrap replicates dF_b[b * ns + s] */
@@ -39,19 +39,19 @@ static int states_core(const smp_states_config *cfg, const int *labels, const ad
     int rc = AD_OK, excluded;
     double shift;
     if (!w || !work || !col) {
-        rc = smp_fail(msg, msg_len, AD_ERR_NOMEM, "%s: out of memory", fn);
+        rc = ad_status_fail(msg, msg_len, AD_ERR_NOMEM, "%s: out of memory", fn);
         goto done;
     }
     rc = smp_weights_shifted(log_w, n, w, &excluded, &shift, msg, msg_len);
     if (rc != AD_OK) {
-        rc = smp_fail(msg, msg_len, rc, "%s: no finite log-weight among %d samples", fn, n);
+        rc = ad_status_fail(msg, msg_len, rc, "%s: no finite log-weight among %d samples", fn, n);
         goto done;
     }
     double *W = work, *Wb = work + ns, *dfb = work + 2 * ns, *reps = work + 3 * ns;
     for (int i = 0; i < n; i++)
         if (labels[i] >= 0 && labels[i] < ns) W[labels[i]] += w[i];
     if (!(W[ref] > 0)) {
-        rc = smp_fail(msg, msg_len, AD_ERR_NUMERIC, "%s: reference state %d has no weight", fn, ref);
+        rc = ad_status_fail(msg, msg_len, AD_ERR_NUMERIC, "%s: reference state %d has no weight", fn, ref);
         goto done;
     }
     double wtot = 0.0;
@@ -109,10 +109,10 @@ static int two_state(const int *labels, const ad_real *log_w, int n,
     int used[2];
     int rc = states_core(&cfg, labels, log_w, n, df, se, NULL, used, fn, msg, msg_len);
     if (rc == AD_ERR_NUMERIC && n > 0)
-        return smp_fail(msg, msg_len, rc, "%s: state A has no weight (or no finite log-weight)", fn);
+        return ad_status_fail(msg, msg_len, rc, "%s: state A has no weight (or no finite log-weight)", fn);
     if (rc != AD_OK) return rc;
     if (!isfinite((double)df[1]))
-        return smp_fail(msg, msg_len, AD_ERR_NUMERIC, "%s: state B has no weight", fn);
+        return ad_status_fail(msg, msg_len, AD_ERR_NUMERIC, "%s: state B has no weight", fn);
     dF->value = (double)df[1];
     dF->se = (double)se[1];
     dF->n_boot_used = used[1];
@@ -124,12 +124,12 @@ int smp_delta_f_split(const ad_real *r, const ad_real *log_w, int n, double r_sp
                       size_t msg_len)
 {
     static const char fn[] = "smp_delta_f_split";
-    if (!r || !dF) return smp_fail(msg, msg_len, AD_ERR_ARG, "%s: NULL argument", fn);
-    if (n <= 0) return smp_fail(msg, msg_len, AD_ERR_ARG, "%s: n = %d samples (need n > 0)", fn, n);
+    if (!r || !dF) return ad_status_fail(msg, msg_len, AD_ERR_ARG, "%s: NULL argument", fn);
+    if (n <= 0) return ad_status_fail(msg, msg_len, AD_ERR_ARG, "%s: n = %d samples (need n > 0)", fn, n);
     if (!isfinite(r_split))
-        return smp_fail(msg, msg_len, AD_ERR_ARG, "%s: r_split = %g (need finite)", fn, r_split);
+        return ad_status_fail(msg, msg_len, AD_ERR_ARG, "%s: r_split = %g (need finite)", fn, r_split);
     int *labels = ad_malloc((size_t)n * sizeof *labels);
-    if (!labels) return smp_fail(msg, msg_len, AD_ERR_NOMEM, "%s: out of memory", fn);
+    if (!labels) return ad_status_fail(msg, msg_len, AD_ERR_NOMEM, "%s: out of memory", fn);
     for (int i = 0; i < n; i++)
         labels[i] = !isfinite((double)r[i]) ? -1 : ((double)r[i] >= r_split ? 1 : 0);
     int rc = two_state(labels, log_w, n, boot, dF, fn, msg, msg_len);
@@ -142,10 +142,10 @@ int smp_delta_f_predicate(smp_state_fn state, void *ctx, const ad_real *log_w, i
                           size_t msg_len)
 {
     static const char fn[] = "smp_delta_f_predicate";
-    if (!state || !dF) return smp_fail(msg, msg_len, AD_ERR_ARG, "%s: NULL argument", fn);
-    if (n <= 0) return smp_fail(msg, msg_len, AD_ERR_ARG, "%s: n = %d samples (need n > 0)", fn, n);
+    if (!state || !dF) return ad_status_fail(msg, msg_len, AD_ERR_ARG, "%s: NULL argument", fn);
+    if (n <= 0) return ad_status_fail(msg, msg_len, AD_ERR_ARG, "%s: n = %d samples (need n > 0)", fn, n);
     int *labels = ad_malloc((size_t)n * sizeof *labels);
-    if (!labels) return smp_fail(msg, msg_len, AD_ERR_NOMEM, "%s: out of memory", fn);
+    if (!labels) return ad_status_fail(msg, msg_len, AD_ERR_NOMEM, "%s: out of memory", fn);
     for (int i = 0; i < n; i++) {
         int s = state(ctx, i);
         labels[i] = (s == 0 || s == 1) ? s : -1;

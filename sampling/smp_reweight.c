@@ -26,8 +26,8 @@ double smp_logsumexp(const ad_real *a, int n, int *n_excluded)
 int smp_weights_stats(const ad_real *log_w, int n, smp_weight_stats *stats, char *msg,
                       size_t msg_len)
 {
-    if (!log_w || !stats) return smp_fail(msg, msg_len, AD_ERR_ARG, "smp_weights_stats: NULL argument");
-    if (n <= 0) return smp_fail(msg, msg_len, AD_ERR_ARG, "smp_weights_stats: n = %d (need n > 0)", n);
+    if (!log_w || !stats) return ad_status_fail(msg, msg_len, AD_ERR_ARG, "smp_weights_stats: NULL argument");
+    if (n <= 0) return ad_status_fail(msg, msg_len, AD_ERR_ARG, "smp_weights_stats: n = %d (need n > 0)", n);
     int bad = 0;
     double mx = -INFINITY;
     for (int i = 0; i < n; i++) {
@@ -38,7 +38,7 @@ int smp_weights_stats(const ad_real *log_w, int n, smp_weight_stats *stats, char
             mx = lw;
     }
     if (bad == n)
-        return smp_fail(msg, msg_len, AD_ERR_NUMERIC,
+        return ad_status_fail(msg, msg_len, AD_ERR_NUMERIC,
                         "smp_weights_stats: no finite log-weight among %d samples", n);
     /* With v_i = exp(log w_i - m): sum w = e^m S1, sum w^2 = e^{2m} S2, so
      * ESS = S1^2 / S2 with no dependence on m (shift invariance). */
@@ -63,7 +63,7 @@ int smp_weights_stats(const ad_real *log_w, int n, smp_weight_stats *stats, char
 int smp_weights_normalize(const ad_real *log_w, int n, ad_real *w, smp_weight_stats *stats,
                           char *msg, size_t msg_len)
 {
-    if (!w) return smp_fail(msg, msg_len, AD_ERR_ARG, "smp_weights_normalize: NULL output");
+    if (!w) return ad_status_fail(msg, msg_len, AD_ERR_ARG, "smp_weights_normalize: NULL output");
     smp_weight_stats st;
     int rc = smp_weights_stats(log_w, n, &st, msg, msg_len);
     if (rc != AD_OK) return rc;
@@ -79,12 +79,12 @@ int smp_bg_log_weights(const smp_bg_weight_input *in, ad_real *log_w, int *n_non
                        char *msg, size_t msg_len)
 {
     if (!in || !log_w || !in->u || !in->z || !in->log_det)
-        return smp_fail(msg, msg_len, AD_ERR_ARG, "smp_bg_log_weights: NULL argument");
+        return ad_status_fail(msg, msg_len, AD_ERR_ARG, "smp_bg_log_weights: NULL argument");
     if (in->n <= 0 || in->dim <= 0)
-        return smp_fail(msg, msg_len, AD_ERR_ARG, "smp_bg_log_weights: n = %d, dim = %d (need > 0)",
+        return ad_status_fail(msg, msg_len, AD_ERR_ARG, "smp_bg_log_weights: n = %d, dim = %d (need > 0)",
                         in->n, in->dim);
     if (!(in->kT > 0) || !isfinite(in->kT))
-        return smp_fail(msg, msg_len, AD_ERR_ARG, "smp_bg_log_weights: kT = %g (need finite > 0)",
+        return ad_status_fail(msg, msg_len, AD_ERR_ARG, "smp_bg_log_weights: kT = %g (need finite > 0)",
                         in->kT);
     int bad = 0;
     for (int i = 0; i < in->n; i++) {

@@ -34,23 +34,23 @@ static int check_config(const smp_umbrella_config *cfg, smp_energy_fn energy,
                         smp_umbrella_result **out, char *msg, size_t msg_len)
 {
     static const char fn[] = "smp_umbrella_run";
-    if (!cfg || !energy || !out) return smp_fail(msg, msg_len, AD_ERR_ARG, "%s: NULL argument", fn);
+    if (!cfg || !energy || !out) return ad_status_fail(msg, msg_len, AD_ERR_ARG, "%s: NULL argument", fn);
     *out = NULL;
-    if (!cfg->coord) return smp_fail(msg, msg_len, AD_ERR_ARG, "%s: no coordinate callback", fn);
+    if (!cfg->coord) return ad_status_fail(msg, msg_len, AD_ERR_ARG, "%s: no coordinate callback", fn);
     if (!cfg->x0 && !cfg->start)
-        return smp_fail(msg, msg_len, AD_ERR_ARG, "%s: neither x0 nor a start callback given", fn);
+        return ad_status_fail(msg, msg_len, AD_ERR_ARG, "%s: neither x0 nor a start callback given", fn);
     if (cfg->dim < 1 || cfg->n_windows < 1 || cfg->n_chains < 1 || cfg->n_repeats < 1)
-        return smp_fail(msg, msg_len, AD_ERR_ARG,
+        return ad_status_fail(msg, msg_len, AD_ERR_ARG,
                         "%s: dim %d, n_windows %d, n_chains %d, n_repeats %d (need >= 1)", fn,
                         cfg->dim, cfg->n_windows, cfg->n_chains, cfg->n_repeats);
     if (!isfinite(cfg->center_lo) || !isfinite(cfg->center_hi) || cfg->center_hi < cfg->center_lo)
-        return smp_fail(msg, msg_len, AD_ERR_ARG, "%s: centres [%g, %g] (need finite lo <= hi)", fn,
+        return ad_status_fail(msg, msg_len, AD_ERR_ARG, "%s: centres [%g, %g] (need finite lo <= hi)", fn,
                         cfg->center_lo, cfg->center_hi);
     if (!(cfg->k >= 0) || !isfinite(cfg->k))
-        return smp_fail(msg, msg_len, AD_ERR_ARG, "%s: force constant %g (need finite >= 0)", fn,
+        return ad_status_fail(msg, msg_len, AD_ERR_ARG, "%s: force constant %g (need finite >= 0)", fn,
                         cfg->k);
     if (cfg->stride < 1 || cfg->n_steps < 0 || cfg->n_discard < 0)
-        return smp_fail(msg, msg_len, AD_ERR_ARG, "%s: stride %d, n_steps %ld, n_discard %ld", fn,
+        return ad_status_fail(msg, msg_len, AD_ERR_ARG, "%s: stride %d, n_steps %ld, n_discard %ld", fn,
                         cfg->stride, cfg->n_steps, cfg->n_discard);
     return AD_OK;
 }
@@ -106,7 +106,7 @@ int smp_umbrella_run(const smp_umbrella_config *cfg, smp_energy_fn energy, void 
     smp_mc_config probe = {dim, nc, cfg->sigma, cfg->kT, cfg->n_steps, cfg->stride, 1, 0};
     long nf = smp_mc_n_frames(&probe);
     if (nf <= cfg->n_discard)
-        return smp_fail(msg, msg_len, AD_ERR_ARG, "%s: %ld frames per chain, %ld discarded: none left",
+        return ad_status_fail(msg, msg_len, AD_ERR_ARG, "%s: %ld frames per chain, %ld discarded: none left",
                         fn, nf, cfg->n_discard);
     long m = (nf - cfg->n_discard) * nc;
     size_t n_r = (size_t)K * R * (size_t)m;
@@ -118,7 +118,7 @@ int smp_umbrella_run(const smp_umbrella_config *cfg, smp_energy_fn energy, void 
         ad_free(res);
         ad_free(frames);
         ad_free(win);
-        return smp_fail(msg, msg_len, AD_ERR_NOMEM, "%s: out of memory", fn);
+        return ad_status_fail(msg, msg_len, AD_ERR_NOMEM, "%s: out of memory", fn);
     }
     memset(res, 0, sizeof *res);
     res->dF_repeat = (double *)(res + 1);
@@ -137,7 +137,7 @@ int smp_umbrella_run(const smp_umbrella_config *cfg, smp_energy_fn energy, void 
             rc = run_window(cfg, energy, energy_ctx, q, k, res->center[k], x0, frames,
                             res->r + ((size_t)k * R + q) * m, &res->acceptance[k], sub, sizeof sub);
             if (rc != AD_OK)
-                smp_fail(msg, msg_len, rc, "%s: window %d (r0 = %g), repeat %d: %s", fn, k,
+                ad_status_fail(msg, msg_len, rc, "%s: window %d (r0 = %g), repeat %d: %s", fn, k,
                          res->center[k], q, sub);
         }
     }
@@ -148,7 +148,7 @@ int smp_umbrella_run(const smp_umbrella_config *cfg, smp_energy_fn energy, void 
         win[k] = (smp_wham_window){res->r + (size_t)k * R * m, (long)R * m, res->center[k], cfg->k};
     if (rc == AD_OK) {
         rc = smp_wham_run(&wc, win, K, &res->wham, sub, sizeof sub);
-        if (rc != AD_OK) smp_fail(msg, msg_len, rc, "%s: pooled data: %s", fn, sub);
+        if (rc != AD_OK) ad_status_fail(msg, msg_len, rc, "%s: pooled data: %s", fn, sub);
     }
     if (rc == AD_OK) {
         res->dF = res->wham->dF;
@@ -165,7 +165,7 @@ int smp_umbrella_run(const smp_umbrella_config *cfg, smp_energy_fn energy, void 
             }
             rc = smp_wham_run(&wc, win, K, &one, sub, sizeof sub);
             if (rc != AD_OK)
-                smp_fail(msg, msg_len, rc, "%s: repeat %d: %s", fn, q, sub);
+                ad_status_fail(msg, msg_len, rc, "%s: repeat %d: %s", fn, q, sub);
             else
                 res->dF_repeat[q] = one->dF;
             smp_wham_result_free(one);

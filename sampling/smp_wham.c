@@ -255,30 +255,30 @@ static int check_input(const smp_wham_config *cfg, const smp_wham_window *win, i
                        smp_wham_result **out, char *msg, size_t msg_len)
 {
     static const char fn[] = "smp_wham_run";
-    if (!cfg || !win || !out) return smp_fail(msg, msg_len, AD_ERR_ARG, "%s: NULL argument", fn);
+    if (!cfg || !win || !out) return ad_status_fail(msg, msg_len, AD_ERR_ARG, "%s: NULL argument", fn);
     *out = NULL;
-    if (K < 1) return smp_fail(msg, msg_len, AD_ERR_ARG, "%s: n_windows = %d (need >= 1)", fn, K);
+    if (K < 1) return ad_status_fail(msg, msg_len, AD_ERR_ARG, "%s: n_windows = %d (need >= 1)", fn, K);
     if (cfg->n_bins <= 0)
-        return smp_fail(msg, msg_len, AD_ERR_ARG, "%s: n_bins = %d (need > 0)", fn, cfg->n_bins);
+        return ad_status_fail(msg, msg_len, AD_ERR_ARG, "%s: n_bins = %d (need > 0)", fn, cfg->n_bins);
     if (!isfinite(cfg->lo) || !isfinite(cfg->hi) || !(cfg->lo < cfg->hi))
-        return smp_fail(msg, msg_len, AD_ERR_ARG, "%s: range [%g, %g] (need finite lo < hi)", fn,
+        return ad_status_fail(msg, msg_len, AD_ERR_ARG, "%s: range [%g, %g] (need finite lo < hi)", fn,
                         cfg->lo, cfg->hi);
     if (!(cfg->kT > 0) || !isfinite(cfg->kT))
-        return smp_fail(msg, msg_len, AD_ERR_ARG, "%s: kT = %g (need finite > 0)", fn, cfg->kT);
+        return ad_status_fail(msg, msg_len, AD_ERR_ARG, "%s: kT = %g (need finite > 0)", fn, cfg->kT);
     if (cfg->tol < 0 || cfg->max_iter < 0 || cfg->n_blocks < 0)
-        return smp_fail(msg, msg_len, AD_ERR_ARG, "%s: tol %g, max_iter %d, n_blocks %d (need >= 0)",
+        return ad_status_fail(msg, msg_len, AD_ERR_ARG, "%s: tol %g, max_iter %d, n_blocks %d (need >= 0)",
                         fn, cfg->tol, cfg->max_iter, cfg->n_blocks);
     if (!isfinite(cfg->r_split))
-        return smp_fail(msg, msg_len, AD_ERR_ARG, "%s: r_split = %g (need finite)", fn, cfg->r_split);
+        return ad_status_fail(msg, msg_len, AD_ERR_ARG, "%s: r_split = %g (need finite)", fn, cfg->r_split);
     for (int k = 0; k < K; k++) {
         if (win[k].n < 0 || (win[k].n > 0 && !win[k].r))
-            return smp_fail(msg, msg_len, AD_ERR_ARG, "%s: window %d: n = %ld with r %s", fn, k,
+            return ad_status_fail(msg, msg_len, AD_ERR_ARG, "%s: window %d: n = %ld with r %s", fn, k,
                             win[k].n, win[k].r ? "given" : "NULL");
         if (!(win[k].k >= 0) || !isfinite(win[k].k) || !isfinite(win[k].center))
-            return smp_fail(msg, msg_len, AD_ERR_ARG, "%s: window %d: k = %g, center = %g", fn, k,
+            return ad_status_fail(msg, msg_len, AD_ERR_ARG, "%s: window %d: k = %g, center = %g", fn, k,
                             win[k].k, win[k].center);
         if (cfg->n_blocks >= 2 && win[k].n < cfg->n_blocks)
-            return smp_fail(msg, msg_len, AD_ERR_ARG, "%s: window %d has %ld samples for %d blocks",
+            return ad_status_fail(msg, msg_len, AD_ERR_ARG, "%s: window %d has %ld samples for %d blocks",
                             fn, k, win[k].n, cfg->n_blocks);
     }
     return AD_OK;
@@ -326,7 +326,7 @@ int smp_wham_run(const smp_wham_config *cfg, const smp_wham_window *windows, int
     double *mem = ad_malloc(n_doubles * sizeof *mem);
     smp_wham_result *res = result_new(cfg, K);
     if (!mem || !res) {
-        rc = smp_fail(msg, msg_len, AD_ERR_NOMEM, "%s: out of memory", fn);
+        rc = ad_status_fail(msg, msg_len, AD_ERR_NOMEM, "%s: out of memory", fn);
         goto done;
     }
     wham_work w = {K, nb, mem, mem + (size_t)K * nb, NULL, NULL, NULL, NULL, NULL, scratch, NULL};
@@ -350,13 +350,13 @@ int smp_wham_run(const smp_wham_config *cfg, const smp_wham_window *windows, int
     }
     wham_histogram(cfg, windows, &w, 0, 1, &res->n_used, &res->n_outside);
     if (res->n_used == 0) {
-        rc = smp_fail(msg, msg_len, AD_ERR_NUMERIC, "%s: no sample inside [%g, %g]", fn, cfg->lo,
+        rc = ad_status_fail(msg, msg_len, AD_ERR_NUMERIC, "%s: no sample inside [%g, %g]", fn, cfg->lo,
                       cfg->hi);
         goto done;
     }
     rc = wham_solve(&w, tol, max_iter, &res->n_iter, &res->max_change);
     if (rc != AD_OK) {
-        rc = smp_fail(msg, msg_len, AD_ERR_NUMERIC,
+        rc = ad_status_fail(msg, msg_len, AD_ERR_NUMERIC,
                       "%s: not converged after %d iterations (max |delta f| %.3g, tol %.3g)", fn,
                       res->n_iter, res->max_change, tol);
         goto done;
@@ -370,7 +370,7 @@ int smp_wham_run(const smp_wham_config *cfg, const smp_wham_window *windows, int
     for (int k = 0; k < K; k++) res->f_window[k] = (ad_real)(f_full[k] = w.f[k]);
     res->dF = wham_delta_f(cfg, &w, res->center);
     if (!isfinite(res->dF)) {
-        rc = smp_fail(msg, msg_len, AD_ERR_NUMERIC,
+        rc = ad_status_fail(msg, msg_len, AD_ERR_NUMERIC,
                       "%s: a state has no weight (no sample with r %s r_split = %g)", fn,
                       res->dF > 0 ? ">=" : "<", cfg->r_split);
         goto done;
@@ -383,7 +383,7 @@ int smp_wham_run(const smp_wham_config *cfg, const smp_wham_window *windows, int
         wham_histogram(cfg, windows, &w, b, nblk, &used, &outside);
         memcpy(w.f, f_full, (size_t)K * sizeof *w.f);
         if (used == 0 || wham_solve(&w, tol, max_iter, &iters, &change) != AD_OK) {
-            rc = smp_fail(msg, msg_len, AD_ERR_NUMERIC,
+            rc = ad_status_fail(msg, msg_len, AD_ERR_NUMERIC,
                           "%s: block %d of %d: %s", fn, b, nblk,
                           used == 0 ? "no sample in range" : "WHAM did not converge");
             goto done;
