@@ -1,0 +1,272 @@
+/* test_apps_dimer.c - the dimer experiment program bg-dimer, run as a
+ * process from BG_BIN_DIR: a --quick run writes every output file and a
+ * summary.json of finite numbers; --resume after a completed run reproduces
+ * its numbers exactly; the seed's bond form runs too; usage errors exit 2
+ * with one line and write nothing. */
+#include <check.h>
+#include <dirent.h>
+#include <fcntl.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "apps/app_fs.h"
+#include "apps/app_json.h"
+#include "autodiff/ad.h"
+#include "ck_util.h"
+
+/* Run BG_BIN_DIR/bg-dimer with the NULL-terminated arguments, stdout and
+ * stderr into files; returns the exit status (or -1 when it did not exit). */
+static int run_dimer(const char *out_file, const char *err_file, const char *const *args)
+{
+    char path[1024];
+    snprintf(path, sizeof path, "%s/bg-dimer", ck_bin_dir());
+    char *argv[32];
+    int argc = 0;
+    argv[argc++] = path;
+    for (int i = 0; args[i] && argc < 31; i++) argv[argc++] = (char *)args[i];
+    argv[argc] = NULL;
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        int o = open(out_file, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        int e = open(err_file, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        if (o < 0 || e < 0) _exit(127);
+        dup2(o, 1);
+        dup2(e, 2);
+        execv(path, argv);
+        _exit(127);
+    }
+    int status = 0;
+    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+static char *slurp(const char *path, size_t *len)
+{
+    char *data = NULL;
+    char msg[256];
+    size_t n = 0;
+    if (app_fs_read_file(path, &data, &n, msg, sizeof msg) != AD_OK) return NULL;
+    if (len) *len = n;
+    return data;
+}
+
+static int count_lines(const char *path)
+{
+    size_t n = 0;
+    char *s = slurp(path, &n);
+    if (!s) return -1;
+    int lines = 0;
+    for (size_t i = 0; i < n; i++) lines += s[i] == '\n';
+    if (n && s[n - 1] != '\n') lines++;
+    ad_free(s);
+    return lines;
+}
+
+static app_json_value *load_summary(const char *dir)
+{
+    char path[1024], msg[256];
+    snprintf(path, sizeof path, "%s/summary.json", dir);
+    size_t len = 0;
+    char *text = slurp(path, &len);
+    ck_assert_msg(text != NULL, "no %s", path);
+    app_json_value *root = NULL;
+    ck_assert_msg(app_json_parse(text, len, &root, msg, sizeof msg) == AD_OK, "%s", msg);
+    ad_free(text);
+    return root;
+}
+
+/* The numbers of summary.json that a resumed run must reproduce. */
+static const char *const RESULT_KEYS[] = {
+    "reference.delta_f.\"closed-open\"",   "reference.delta_f_stderr.\"closed-open\"",
+    "models[0].delta_f.\"closed-open\"",   "models[0].delta_f_stderr.\"closed-open\"",
+    "models[0].ess_fraction",              "models[0].median_energy",
+    "models[0].mc_median_energy",          "models[0].transitions_per_1000",
+    "models[0].final_loss",                "models[0].n_samples",
+    "models[0].n_nonfinite",
+};
+#define N_RESULT_KEYS ((int)(sizeof RESULT_KEYS / sizeof *RESULT_KEYS))
+
+static void check_outputs(const char *dir, const char *bond)
+{
+    static const char *const files[] = {
+        "summary.json", "report.md", "data_closed.csv", "data_open.csv",
+        "umbrella_profile.csv", "bg_samples.csv", "bg_profile.csv", "train_log.csv",
+        "cache.json", "fig_energy.svg", "fig_distance.svg", "fig_configurations.svg",
+        "fig_free_energy.svg", "fig_loss.svg"};
+    char path[1024];
+    for (size_t i = 0; i < sizeof files / sizeof *files; i++) {
+        snprintf(path, sizeof path, "%s/%s", dir, files[i]);
+        struct stat st;
+        ck_assert_msg(stat(path, &st) == 0 && st.st_size > 0, "missing or empty %s", path);
+        if (strstr(files[i], ".svg")) {
+            char *s = slurp(path, NULL);
+            ck_assert_ptr_nonnull(s);
+            ck_assert_msg(strstr(s, "<svg") && strstr(s, "</svg>"), "%s is not an SVG", path);
+            ad_free(s);
+        }
+        if (strstr(files[i], ".csv"))
+            ck_assert_msg(count_lines(path) >= 2, "%s has no data rows", path);
+    }
+    DIR *d = opendir(dir);
+    ck_assert_ptr_nonnull(d);
+    struct dirent *e;
+    while ((e = readdir(d))) ck_assert_msg(!strstr(e->d_name, ".tmp"), "left over %s", e->d_name);
+    closedir(d);
+    snprintf(path, sizeof path, "%s/ckpt/stage-stage1.ckpt", dir);
+    ck_assert_msg(access(path, R_OK) == 0, "no stage checkpoint %s", path);
+
+    app_json_value *root = load_summary(dir);
+    ck_assert_msg(app_json_all_finite(root), "summary.json holds a non-finite number");
+    ck_assert_int_eq((int)app_json_count(root, APP_JSON_NULL), 0);
+    const app_json_value *v = app_json_lookup(root, "system");
+    ck_assert(v && v->type == APP_JSON_STRING && strcmp(v->string, "dimer") == 0);
+    v = app_json_lookup(root, "bond");
+    ck_assert(v && v->type == APP_JSON_STRING && strcmp(v->string, bond) == 0);
+    v = app_json_lookup(root, "reference.method");
+    ck_assert(v && v->type == APP_JSON_STRING && strcmp(v->string, "umbrella+WHAM") == 0);
+    v = app_json_lookup(root, "models[0].name");
+    ck_assert(v && v->type == APP_JSON_STRING);
+    double x;
+    for (int k = 0; k < N_RESULT_KEYS; k++)
+        ck_assert_msg(app_json_get_number(root, RESULT_KEYS[k], &x) == AD_OK, "no %s",
+                      RESULT_KEYS[k]);
+    static const char *const more[] = {"kT", "seed", "wall_seconds", "models[0].train_seconds",
+                                       "models[0].ess_fraction",
+                                       "timing.energy_forces_ms_batch1000",
+                                       "timing.flow_fwd_bwd_ms_batch1000"};
+    for (size_t k = 0; k < sizeof more / sizeof *more; k++)
+        ck_assert_msg(app_json_get_number(root, more[k], &x) == AD_OK, "no %s", more[k]);
+    ck_assert_int_eq(app_json_get_number(root, "models[0].ess_fraction", &x), AD_OK);
+    ck_assert(x > 0 && x <= 1);
+    ck_assert_int_eq(app_json_get_number(root, "kT", &x), AD_OK);
+    ck_assert(x == 1.0);
+    ck_assert_int_eq(app_json_get_number(root, "timing.flow_fwd_bwd_ms_batch1000", &x), AD_OK);
+    ck_assert(x > 0);
+    app_json_value_free(root);
+}
+
+/* A --quick run, then --resume on its directory: the same numbers. */
+START_TEST(test_quick_and_resume)
+{
+    const char *dir = ck_tmpdir("bg_dimer_quick");
+    char out[1024], err[1024];
+    snprintf(out, sizeof out, "%s.stdout", dir);
+    snprintf(err, sizeof err, "%s.stderr", dir);
+    const char *args[] = {"--quick", "--out", dir, "--seed", "3", NULL};
+    int rc = run_dimer(out, err, args);
+    char *log = slurp(err, NULL);
+    ck_assert_msg(rc == 0, "exit %d: %s", rc, log ? log : "");
+    ad_free(log);
+    check_outputs(dir, "paper");
+    app_json_value *first = load_summary(dir);
+
+    /* Resume after the completed run: no stage is retrained, the numbers
+     * (which depend on the reloaded data, reference and model) are equal. */
+    const char *args2[] = {"--quick", "--out", dir, "--seed", "3", "--resume", NULL};
+    rc = run_dimer(out, err, args2);
+    log = slurp(err, NULL);
+    ck_assert_msg(rc == 0, "exit %d: %s", rc, log ? log : "");
+    ck_assert_msg(log && strstr(log, "reusing"), "the resumed run did not reuse the data: %s",
+                  log ? log : "");
+    ad_free(log);
+    check_outputs(dir, "paper");
+    app_json_value *second = load_summary(dir);
+    for (int k = 0; k < N_RESULT_KEYS; k++) {
+        double a, b;
+        ck_assert_int_eq(app_json_get_number(first, RESULT_KEYS[k], &a), AD_OK);
+        ck_assert_int_eq(app_json_get_number(second, RESULT_KEYS[k], &b), AD_OK);
+        ck_assert_msg(a == b, "%s: %.17g after the run, %.17g after --resume", RESULT_KEYS[k], a,
+                      b);
+    }
+    double s;
+    ck_assert_int_eq(app_json_get_number(second, "models[0].resumed_after_stage", &s), AD_OK);
+    ck_assert(s >= 1);
+    app_json_value_free(first);
+    app_json_value_free(second);
+}
+END_TEST
+
+START_TEST(test_quick_seed_bond)
+{
+    const char *dir = ck_tmpdir("bg_dimer_seed_bond");
+    char out[1024], err[1024];
+    snprintf(out, sizeof out, "%s.stdout", dir);
+    snprintf(err, sizeof err, "%s.stderr", dir);
+    const char *args[] = {"--quick", "--bond", "seed", "--out", dir, NULL};
+    int rc = run_dimer(out, err, args);
+    char *log = slurp(err, NULL);
+    ck_assert_msg(rc == 0, "exit %d: %s", rc, log ? log : "");
+    ad_free(log);
+    check_outputs(dir, "seed");
+}
+END_TEST
+
+/* Usage errors: exit 2, exactly one line on stderr, nothing on stdout, the
+ * output directory not created. */
+static const char *const BAD_ARGS[][4] = {
+    {"--bond", "tilted", NULL},
+    {"--seed", "abc", NULL},
+    {"--kT", "-1", NULL},
+    {"--threads", "0", NULL},
+    {"--no-such-option", NULL},
+    {"--quick", "extra", NULL},
+};
+
+START_TEST(test_usage_errors)
+{
+    const char *dir = ck_tmpdir("bg_dimer_usage");
+    char target[1024], out[1024], err[1024];
+    snprintf(target, sizeof target, "%s/never", dir);
+    snprintf(out, sizeof out, "%s/stdout", dir);
+    snprintf(err, sizeof err, "%s/stderr", dir);
+    const char *args[8];
+    int n = 0;
+    for (int k = 0; k < 4 && BAD_ARGS[_i][k]; k++) args[n++] = BAD_ARGS[_i][k];
+    args[n++] = "--out";
+    args[n++] = target;
+    args[n] = NULL;
+    int rc = run_dimer(out, err, args);
+    ck_assert_msg(rc == 2, "%s: exit %d", BAD_ARGS[_i][0], rc);
+    ck_assert_int_eq(count_lines(err), 1);
+    ck_assert_int_le(count_lines(out), 0);
+    struct stat st;
+    ck_assert_msg(stat(target, &st) != 0, "%s created after a usage error", target);
+}
+END_TEST
+
+START_TEST(test_help)
+{
+    const char *dir = ck_tmpdir("bg_dimer_help");
+    char out[1024], err[1024];
+    snprintf(out, sizeof out, "%s/stdout", dir);
+    snprintf(err, sizeof err, "%s/stderr", dir);
+    const char *args[] = {"--help", NULL};
+    ck_assert_int_eq(run_dimer(out, err, args), 0);
+    char *text = slurp(out, NULL);
+    ck_assert_ptr_nonnull(text);
+    ck_assert(strstr(text, "--bond") && strstr(text, "--resume") && strstr(text, "--quick"));
+    ad_free(text);
+}
+END_TEST
+
+Suite *apps_dimer_suite(void)
+{
+    Suite *s = suite_create("apps_dimer");
+    TCase *tc = tcase_create("errors");
+    tcase_add_loop_test(tc, test_usage_errors, 0, (int)(sizeof BAD_ARGS / sizeof *BAD_ARGS));
+    tcase_add_test(tc, test_help);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("forward");
+    /* each quick run takes seconds; several times that under the sanitizers */
+    tcase_set_timeout(tc, ck_under_sanitizer() ? 1800 : 600);
+    tcase_add_test(tc, test_quick_and_resume);
+    tcase_add_test(tc, test_quick_seed_bond);
+    suite_add_tcase(s, tc);
+    return s;
+}
