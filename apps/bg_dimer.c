@@ -851,7 +851,7 @@ static int figure_energy(run *r, char *msg, size_t len)
     ad_free(sel);
     app_svg_figure *f = app_svg_figure_new(1, 1, 560, 380);
     app_svg_panel *p = app_svg_panel_at(f, 0, 0);
-    app_svg_panel_title(p, "Energies: Monte Carlo vs Boltzmann generator (unweighted)");
+    app_svg_panel_title(p, "Energies: MC data vs BG samples (unweighted)");
     app_svg_panel_labels(p, "energy u(x) / kT units", "density");
     app_svg_histogram(p, edges, dc, NB, &(app_svg_style){.label = "MC closed"});
     app_svg_histogram(p, edges, dop, NB, &(app_svg_style){.label = "MC open"});
@@ -891,7 +891,7 @@ static int figure_distance(run *r, char *msg, size_t len)
     ad_free(sel);
     app_svg_figure *f = app_svg_figure_new(1, 1, 560, 380);
     app_svg_panel *p = app_svg_panel_at(f, 0, 0);
-    app_svg_panel_title(p, "Dimer distance: MC data (both states) vs BG samples (unweighted)");
+    app_svg_panel_title(p, "Dimer distance: MC data vs BG samples (unweighted)");
     app_svg_panel_labels(p, "dimer distance d", "density");
     app_svg_histogram(p, edges, dc, NB, &(app_svg_style){.label = "MC closed"});
     app_svg_histogram(p, edges, dop, NB, &(app_svg_style){.label = "MC open"});
@@ -967,8 +967,7 @@ static int figure_configurations(run *r, char *msg, size_t len)
     int *rows = ad_malloc((size_t)(nd > n ? nd : n) * sizeof *rows);
     if (!rows) return fail(msg, len, AD_ERR_NOMEM, "out of memory");
     app_svg_figure *f = app_svg_figure_new(2, 2, 380, 380);
-    app_svg_figure_title(f, "Configurations: clouds of 150 relabelled frames, mean positions "
-                            "(large), dimer in red, walls at |x|, |y| = 3");
+    app_svg_figure_title(f, "150 relabelled frames and mean positions (dimer red, walls at 3)");
     int rc = AD_OK;
     for (int i = 0; i < r->n_closed; i++) rows[i] = i;
     rc = config_panel(app_svg_panel_at(f, 0, 0), "MC, closed", r->data, rows, r->n_closed, r->dim,
@@ -1009,15 +1008,14 @@ static int figure_free_energy(run *r, char *msg, size_t len)
     }
     app_svg_figure *f = app_svg_figure_new(1, 1, 600, 400);
     app_svg_panel *p = app_svg_panel_at(f, 0, 0);
-    char title[256];
-    snprintf(title, sizeof title, "F(d): umbrella+WHAM dF = %.2f +- %.2f, BG reweighted dF = %.2f "
-             "+- %.2f (closed - open)", r->us.dF, r->us.dF_se, r->res.dF, r->res.dF_se);
-    app_svg_panel_title(p, title);
+    char lab_us[128], lab_bg[128];
+    snprintf(lab_us, sizeof lab_us, "umbrella+WHAM, dF = %.2f +- %.2f", r->us.dF, r->us.dF_se);
+    snprintf(lab_bg, sizeof lab_bg, "BG reweighted, dF = %.2f +- %.2f", r->res.dF, r->res.dF_se);
+    app_svg_panel_title(p, "F(d), bands +-2 SE; dF = F(closed) - F(open)");
     app_svg_panel_labels(p, "dimer distance d", "F(d) / kT");
     app_svg_panel_xrange(p, 0.5, 2.5);
     app_svg_band(p, x, lo, hi, (size_t)nb, &(app_svg_style){.color = "#1f77b4"});
-    app_svg_line(p, x, y, (size_t)nb, &(app_svg_style){.label = "umbrella + WHAM (+-2 SE)",
-                                                       .color = "#1f77b4"});
+    app_svg_line(p, x, y, (size_t)nb, &(app_svg_style){.label = lab_us, .color = "#1f77b4"});
     double ymax = 0;
     for (int j = 0; j < nb; j++)
         if (isfinite(y[j]) && y[j] > ymax) ymax = y[j];
@@ -1036,8 +1034,7 @@ static int figure_free_energy(run *r, char *msg, size_t len)
             }
             app_svg_band(p, bx, bl, bh, (size_t)m, &(app_svg_style){.color = "#d62728"});
             app_svg_line(p, bx, by, (size_t)m,
-                         &(app_svg_style){.label = "BG reweighted (+-2 bootstrap SE)",
-                                          .color = "#d62728"});
+                         &(app_svg_style){.label = lab_bg, .color = "#d62728"});
             ad_free(bx);
         }
     }
@@ -1074,7 +1071,7 @@ static void quantiles(const double *v, int n, double *q05, double *q95)
 static int figure_loss(run *r, const log_rows *lr, char *msg, size_t len)
 {
     app_svg_figure *f = app_svg_figure_new(1, 2, 440, 330);
-    app_svg_figure_title(f, "Training: J_ML on data batches and J_KL on generated batches");
+    app_svg_figure_title(f, "Training losses (unweighted components)");
     int n = lr->n;
     double *it = ad_malloc((size_t)(n > 0 ? n : 1) * 3 * sizeof *it);
     if (!it) {
