@@ -341,12 +341,14 @@ Suite *ad_gemm_suite(void)
     Suite *s = suite_create("autodiff-gemm");
     int n_variants = AD_GEMM_N_VARIANTS - 1;
     TCase *tc = tcase_create("reference");
+    tcase_set_tags(tc, "slow");
     tcase_add_loop_test(tc, test_against_reference, 0, n_variants);
     tcase_add_loop_test(tc, test_beta_zero_ignores_nan, 0, n_variants);
     tcase_add_loop_test(tc, test_empty_sum, 0, n_variants);
     tcase_add_test(tc, test_variants_listed);
     suite_add_tcase(s, tc);
     tc = tcase_create("threads");
+    tcase_set_tags(tc, "slow");
     tcase_add_loop_test(tc, test_threads_bit_identical, 0, n_variants);
     tcase_add_test(tc, test_parallel_for);
     suite_add_tcase(s, tc);

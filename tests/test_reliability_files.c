@@ -464,6 +464,36 @@ START_TEST(test_csv_overlong_and_io)
 }
 END_TEST
 
+/* ------------------------------------------------------------ the library */
+
+/* The library reports and never decides: no exit or abort, and it prints
+ * nothing (no printf family on stdout, no stderr).  Checked on the built
+ * archive: `nm -u` lists what its objects call. */
+START_TEST(test_library_never_exits_or_prints)
+{
+    static const char *const forbidden[] = {"exit", "_exit", "_Exit", "quick_exit", "abort",
+                                            "printf", "vprintf", "puts", "putchar", "perror",
+                                            "stdout", "stderr", "system"};
+    char lib[600], cmd[700], line[256];
+    snprintf(lib, sizeof lib, "%s/../libbg.a", ck_bin_dir());
+    struct stat st;
+    ck_assert_msg(stat(lib, &st) == 0, "no library at %s (BG_BIN_DIR)", lib);
+    snprintf(cmd, sizeof cmd, "nm -u '%s' 2>/dev/null", lib);
+    FILE *p = popen(cmd, "r");
+    ck_assert_ptr_nonnull(p);
+    int symbols = 0;
+    while (fgets(line, sizeof line, p)) {
+        char kind[8], name[200];
+        if (sscanf(line, "%7s %199s", kind, name) != 2) continue;
+        symbols++;
+        for (size_t i = 0; i < sizeof forbidden / sizeof forbidden[0]; i++)
+            ck_assert_msg(strcmp(name, forbidden[i]) != 0, "libbg.a calls %s", name);
+    }
+    ck_assert_int_eq(pclose(p), 0);
+    ck_assert_msg(symbols > 50, "nm -u listed only %d symbols (is nm installed?)", symbols);
+}
+END_TEST
+
 Suite *reliability_files_suite(void)
 {
     Suite *s = suite_create("reliability-files");
@@ -475,6 +505,7 @@ Suite *reliability_files_suite(void)
     tcase_add_test(tc, test_ckpt_other_model_and_io);
     tcase_add_loop_test(tc, test_csv_case, 0, N_CSV_CASES);
     tcase_add_test(tc, test_csv_overlong_and_io);
+    tcase_add_test(tc, test_library_never_exits_or_prints);
     suite_add_tcase(s, tc);
     return s;
 }
