@@ -173,7 +173,7 @@ static int figure_profiles(const exp2d_run *run, char *msg, size_t len)
             app_svg_line(p, x, y, (size_t)bins, &kde);
             app_svg_style ex = {"exact", "#000000", 1.4, APP_SVG_DASHED, 0, 0};
             app_svg_line(p, x, run->profile_exact, (size_t)bins, &ex);
-            app_svg_panel_legend(p, APP_SVG_LEGEND_UPPER_LEFT);
+            app_svg_panel_legend(p, APP_SVG_LEGEND_AUTO);
         }
     }
     free(x);
@@ -192,8 +192,8 @@ static int figure_interpolation(const exp2d_run *run, char *msg, size_t len)
     if (f && x && y) {
         char title[256];
         snprintf(title, sizeof title,
-                 "%s: straight lines in latent space between configurations of different states, "
-                 "mapped to configuration space", sys->title);
+                 "%s: latent interpolation (white: straight lines in latent space between "
+                 "configurations of different states, mapped to configuration space)", sys->title);
         app_svg_figure_title(f, title);
         for (int k = 0; k < EXP2D_N_MODELS; k++) {
             const exp2d_model *m = &run->models[k];
@@ -206,15 +206,14 @@ static int figure_interpolation(const exp2d_run *run, char *msg, size_t len)
                     x[i] = m->interp[3 * ((size_t)q * np + i)];
                     y[i] = m->interp[3 * ((size_t)q * np + i) + 1];
                 }
-                app_svg_style st = {q == 0 ? "latent paths" : NULL, "#ffffff", 1.3,
-                                    APP_SVG_SOLID, 0.9, 0};
+                app_svg_style st = {NULL, "#ffffff", 1.3, APP_SVG_SOLID, 0.9, 0};
                 app_svg_line(p, x, y, (size_t)np, &st);
                 for (int e = 0; e < 2; e++) {
                     ex[2 * q + e] = run->interp_ends[4 * q + 2 * e];
                     ey[2 * q + e] = run->interp_ends[4 * q + 2 * e + 1];
                 }
             }
-            app_svg_style es = {"end points", "#d62728", 0, APP_SVG_SOLID, 1, 3};
+            app_svg_style es = {"path ends", "#d62728", 0, APP_SVG_SOLID, 1, 3};
             app_svg_scatter(p, ex, ey, 2 * EXP2D_N_INTERP, &es);
             app_svg_panel_legend(p, APP_SVG_LEGEND_UPPER_RIGHT);
         }
