@@ -222,8 +222,23 @@ static double median_of(const ad_real *v, int n)
 
 /* ---- cache (for --resume) ---- */
 
+/* The settings the MC data (part 0) and the umbrella reference (part 1)
+ * depend on; a cache written with other settings is not reused. */
+static void schedule_fingerprint(const schedule *s, int part, char *buf, size_t len)
+{
+    if (part == 0)
+        snprintf(buf, len, "mc %d %ld %d %ld", s->mc_chains, s->mc_steps, s->mc_stride,
+                 s->mc_discard);
+    else
+        snprintf(buf, len, "us %d %g %d %ld %d %ld %d %d", s->us_windows, s->us_k, s->us_chains,
+                 s->us_steps, s->us_stride, s->us_discard, s->us_repeats, s->us_bins);
+}
+
 static int write_cache(run *r, char *msg, size_t len)
 {
+    char fp[256], fp_us[256];
+    schedule_fingerprint(&r->sc, 0, fp, sizeof fp);
+    schedule_fingerprint(&r->sc, 1, fp_us, sizeof fp_us);
     app_json w;
     app_json_init(&w, 1);
     app_json_object_begin(&w);
@@ -233,6 +248,8 @@ static int write_cache(run *r, char *msg, size_t len)
     app_json_key_number(&w, "seed_lo", (double)(r->opt.seed & 0xffffffffu));
     app_json_key_number(&w, "seed_hi", (double)(r->opt.seed >> 32));
     app_json_key_int(&w, "quick", r->opt.quick);
+    app_json_key_string(&w, "mc_schedule", fp);
+    app_json_key_string(&w, "us_schedule", fp_us);
     app_json_key_int(&w, "n_closed", r->n_closed);
     app_json_key_int(&w, "n_open", r->n_open);
     app_json_key(&w, "mc_acceptance");
@@ -271,10 +288,17 @@ static int read_csv_exact(const char *path, int dim, int n, ad_real *dst, int al
     return ok;
 }
 
-/* Returns 1 when the MC data and the umbrella reference were reloaded. */
+static int json_string_is(const app_json_value *root, const char *key, const char *want)
+{
+    const app_json_value *v = app_json_member(root, key);
+    return v && v->type == APP_JSON_STRING && strcmp(v->string, want) == 0;
+}
+
+/* Reload what --resume may reuse: returns 0 (nothing), 1 (the MC data and its
+ * statistics) or 2 (the data and the umbrella reference). */
 static int load_cache(run *r)
 {
-    char path[1024], msg[512];
+    char path[1024], msg[512], fp[256];
     out_path(r, "cache.json", path, sizeof path);
     char *text = NULL;
     size_t tl = 0;
@@ -283,57 +307,34 @@ static int load_cache(run *r)
     int rc = app_json_parse(text, tl, &root, msg, sizeof msg);
     ad_free(text);
     if (rc != AD_OK) return 0;
-    int ok = 1;
-    double v;
-    const app_json_value *b = app_json_member(root, "bond");
-    ok = ok && b && b->type == APP_JSON_STRING && strcmp(b->string, r->opt.bond) == 0;
+    double v, nc = 0, no = 0, nb = 0;
+    schedule_fingerprint(&r->sc, 0, fp, sizeof fp);
+    int ok = json_string_is(root, "bond", r->opt.bond) && json_string_is(root, "mc_schedule", fp);
     ok = ok && app_json_get_number(root, "version", &v) == AD_OK && v == CACHE_VERSION;
     ok = ok && app_json_get_number(root, "kT", &v) == AD_OK && v == r->opt.kT;
     ok = ok && app_json_get_number(root, "seed_lo", &v) == AD_OK &&
          v == (double)(r->opt.seed & 0xffffffffu);
     ok = ok && app_json_get_number(root, "seed_hi", &v) == AD_OK && v == (double)(r->opt.seed >> 32);
     ok = ok && app_json_get_number(root, "quick", &v) == AD_OK && v == r->opt.quick;
-    double nc = 0, no = 0, nb = 0;
     ok = ok && app_json_get_number(root, "n_closed", &nc) == AD_OK &&
-         app_json_get_number(root, "n_open", &no) == AD_OK &&
-         app_json_get_number(root, "us_bins", &nb) == AD_OK && nc >= 1 && no >= 1 && nb >= 1 &&
-         nc < 1e8 && no < 1e8 && nb < 1e6;
-    const app_json_value *rep = ok ? app_json_member(root, "us_dF_repeat") : NULL;
-    ok = ok && rep && rep->type == APP_JSON_ARRAY && rep->n_items >= 1;
+         app_json_get_number(root, "n_open", &no) == AD_OK && nc >= 1 && no >= 1 && nc < 1e8 &&
+         no < 1e8;
+    ok = ok && app_json_get_number(root, "mc_seconds", &r->mc_seconds) == AD_OK;
+    if (ok && app_json_get_number(root, "mc_transitions", &v) == AD_OK) r->mc_transitions = (int)v;
+    const char *keys2[3] = {"mc_acceptance", "mc_u_first", "mc_u_second"};
+    double *dst[3] = {r->mc_acc, r->mc_u_first, r->mc_u_second};
+    for (int k = 0; k < 3 && ok; k++) {
+        const app_json_value *a = app_json_member(root, keys2[k]);
+        ok = a && a->type == APP_JSON_ARRAY && a->n_items == 2;
+        for (int i = 0; ok && i < 2; i++)
+            dst[k][i] = a->items[i].type == APP_JSON_NUMBER ? a->items[i].number : NAN;
+    }
     if (ok) {
         r->n_closed = (int)nc;
         r->n_open = (int)no;
-        int n = r->n_closed + r->n_open;
-        r->data = ad_malloc((size_t)n * r->dim * sizeof *r->data);
-        r->us.n_bins = (int)nb;
-        r->us.center = ad_malloc((size_t)3 * r->us.n_bins * sizeof(ad_real));
-        r->us.n_repeats = (int)rep->n_items;
-        r->us.dF_repeat = ad_malloc(rep->n_items * sizeof(double));
-        ok = r->data && r->us.center && r->us.dF_repeat;
+        r->data = ad_malloc((size_t)(r->n_closed + r->n_open) * r->dim * sizeof *r->data);
+        ok = r->data != NULL;
     }
-    if (ok) {
-        r->us.F = r->us.center + r->us.n_bins;
-        r->us.F_se = r->us.F + r->us.n_bins;
-        for (size_t q = 0; q < rep->n_items; q++)
-            r->us.dF_repeat[q] = rep->items[q].type == APP_JSON_NUMBER ? rep->items[q].number : NAN;
-        const char *keys2[3] = {"mc_acceptance", "mc_u_first", "mc_u_second"};
-        double *dst[3] = {r->mc_acc, r->mc_u_first, r->mc_u_second};
-        for (int k = 0; k < 3 && ok; k++) {
-            const app_json_value *a = app_json_member(root, keys2[k]);
-            ok = a && a->type == APP_JSON_ARRAY && a->n_items == 2;
-            for (int i = 0; ok && i < 2; i++)
-                dst[k][i] = a->items[i].type == APP_JSON_NUMBER ? a->items[i].number : NAN;
-        }
-        ok = ok && app_json_get_number(root, "us_dF", &r->us.dF) == AD_OK &&
-             app_json_get_number(root, "us_dF_se", &r->us.dF_se) == AD_OK &&
-             app_json_get_number(root, "us_acceptance", &r->us.acceptance) == AD_OK &&
-             app_json_get_number(root, "mc_seconds", &r->mc_seconds) == AD_OK &&
-             app_json_get_number(root, "us_seconds", &r->us_seconds) == AD_OK;
-        if (ok && app_json_get_number(root, "us_n_samples", &v) == AD_OK) r->us.n_samples = (long)v;
-        if (ok && app_json_get_number(root, "mc_transitions", &v) == AD_OK)
-            r->mc_transitions = (int)v;
-    }
-    app_json_value_free(root);
     if (ok) {
         out_path(r, "data_closed.csv", path, sizeof path);
         ok = read_csv_exact(path, r->dim, r->n_closed, r->data, 0);
@@ -342,24 +343,51 @@ static int load_cache(run *r)
         out_path(r, "data_open.csv", path, sizeof path);
         ok = read_csv_exact(path, r->dim, r->n_open, r->data + (size_t)r->n_closed * r->dim, 0);
     }
-    if (ok) {
+    if (!ok) {
+        ad_free(r->data);
+        r->data = NULL;
+        r->n_closed = r->n_open = 0;
+        app_json_value_free(root);
+        return 0;
+    }
+    /* the umbrella reference */
+    schedule_fingerprint(&r->sc, 1, fp, sizeof fp);
+    const app_json_value *rep = app_json_member(root, "us_dF_repeat");
+    int us = json_string_is(root, "us_schedule", fp) && rep && rep->type == APP_JSON_ARRAY &&
+             rep->n_items >= 1 && app_json_get_number(root, "us_bins", &nb) == AD_OK && nb >= 1 &&
+             nb < 1e6;
+    if (us) {
+        r->us.n_bins = (int)nb;
+        r->us.center = ad_malloc((size_t)3 * r->us.n_bins * sizeof(ad_real));
+        r->us.n_repeats = (int)rep->n_items;
+        r->us.dF_repeat = ad_malloc(rep->n_items * sizeof(double));
+        us = r->us.center && r->us.dF_repeat;
+    }
+    if (us) {
+        r->us.F = r->us.center + r->us.n_bins;
+        r->us.F_se = r->us.F + r->us.n_bins;
+        for (size_t q = 0; q < rep->n_items; q++)
+            r->us.dF_repeat[q] = rep->items[q].type == APP_JSON_NUMBER ? rep->items[q].number : NAN;
+        us = app_json_get_number(root, "us_dF", &r->us.dF) == AD_OK &&
+             app_json_get_number(root, "us_dF_se", &r->us.dF_se) == AD_OK &&
+             app_json_get_number(root, "us_acceptance", &r->us.acceptance) == AD_OK &&
+             app_json_get_number(root, "us_seconds", &r->us_seconds) == AD_OK;
+        if (us && app_json_get_number(root, "us_n_samples", &v) == AD_OK) r->us.n_samples = (long)v;
+    }
+    app_json_value_free(root);
+    if (us) {
         ad_real *prof = ad_malloc((size_t)3 * r->us.n_bins * sizeof *prof);
         out_path(r, "umbrella_profile.csv", path, sizeof path);
-        ok = prof && read_csv_exact(path, 3, r->us.n_bins, prof, 1);
-        for (int j = 0; ok && j < r->us.n_bins; j++) {
+        us = prof && read_csv_exact(path, 3, r->us.n_bins, prof, 1);
+        for (int j = 0; us && j < r->us.n_bins; j++) {
             r->us.center[j] = prof[3 * j];
             r->us.F[j] = prof[3 * j + 1];
             r->us.F_se[j] = prof[3 * j + 2];
         }
         ad_free(prof);
     }
-    if (!ok) {
-        ad_free(r->data);
-        r->data = NULL;
-        dimer_umbrella_out_release(&r->us);
-        r->n_closed = r->n_open = 0;
-    }
-    return ok;
+    if (!us) dimer_umbrella_out_release(&r->us);
+    return us ? 2 : 1;
 }
 
 /* ---- 1. Monte Carlo data ---- */
@@ -540,7 +568,10 @@ static int train(run *r, char *msg, size_t len)
     out_path(r, "ckpt/stage", prefix, sizeof prefix);
     out_path(r, "train_log.csv", log_path, sizeof log_path);
     r->first_stage = 0;
-    if (r->opt.resume) {
+    if (r->opt.resume && !r->data_reused)
+        fprintf(stderr, "%s: new MC data: stage checkpoints in %s are not reused\n", PROGRAM,
+                r->opt.out);
+    if (r->opt.resume && r->data_reused) {
         for (int k = r->sc.n_stages - 1; k >= 0; k--) {
             bg_checkpoint_path(prefix, k, path, sizeof path);
             if (access(path, R_OK) != 0) continue;
@@ -1308,17 +1339,16 @@ static int run_all(run *r, char *msg, size_t len)
     r->dim = r->pot.dim;
     int rc = dimer_energy_ctx_init(&r->ectx, &r->pot);
     if (rc != AD_OK) return fail(msg, len, rc, "out of memory");
-    int cached = r->opt.resume && load_cache(r);
-    r->data_reused = r->umbrella_reused = cached;
-    if (cached) {
-        fprintf(stderr, "%s: reusing the MC data and the umbrella reference in %s\n", PROGRAM,
-                r->opt.out);
-    } else {
-        rc = run_mc(r, msg, len);
-        if (rc == AD_OK) rc = run_umbrella(r, msg, len);
-        if (rc == AD_OK) rc = write_cache(r, msg, len);
-        if (rc != AD_OK) return rc;
-    }
+    int cached = r->opt.resume ? load_cache(r) : 0;
+    r->data_reused = cached >= 1;
+    r->umbrella_reused = cached == 2;
+    if (cached)
+        fprintf(stderr, "%s: reusing the MC data%s in %s\n", PROGRAM,
+                cached == 2 ? " and the umbrella reference" : "", r->opt.out);
+    if (!r->data_reused) rc = run_mc(r, msg, len);
+    if (rc == AD_OK && !r->umbrella_reused) rc = run_umbrella(r, msg, len);
+    if (rc == AD_OK && cached < 2) rc = write_cache(r, msg, len);
+    if (rc != AD_OK) return rc;
     fprintf(stderr, "%s: umbrella reference dF(closed - open) = %.3f +- %.3f\n", PROGRAM, r->us.dF,
             r->us.dF_se);
     rc = build_model(r, msg, len);
