@@ -103,11 +103,11 @@ static void make_schedule(schedule *s, int quick, double kT)
         s->mc_discard = 100; /* 10 000 steps */
         s->us_windows = 35;
         s->us_chains = 32;
-        s->us_repeats = 4;
+        s->us_repeats = 16;
         s->us_bins = 200;
-        s->us_steps = 4000;
+        s->us_steps = 6000;
         s->us_stride = 10;
-        s->us_discard = 100; /* 1000 steps */
+        s->us_discard = 150; /* 1500 steps */
         /* the paper's schedule (science.md 3.6) at batch 500 instead of 8000 */
         bg_stage st[] = {
             {"ML", 1000, 256, 1e-3, 1, 0, 0, 1e4, 0},
