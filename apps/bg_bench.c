@@ -6,8 +6,10 @@
  * Each workload runs --warmup iterations (the first one allocates the
  * tape's arena and the GEMM buffers), then timed iterations until at least
  * --min-iters have run and --budget seconds have passed, or --iters have
- * run.  The table gives the median and the minimum, the GFLOP/s of the dense
- * layers at the median, and the allocations made per timed iteration.
+ * run.  The table gives the median and the minimum wall time, the median
+ * process CPU time (all threads; much less than threads x wall time when
+ * other programs share the processor), the GFLOP/s of the dense layers at
+ * the median, and the allocations made per timed iteration.
  */
 #include <math.h>
 #include <stdio.h>
@@ -30,6 +32,7 @@ typedef struct {
 
 typedef struct {
     double median_ms, min_ms, gflops; /* gflops: NAN when not applicable */
+    double cpu_ms;                    /* median process CPU time (all threads) */
     int n;                            /* timed iterations                */
     double allocs;                    /* ad_malloc calls per timed iteration */
 } timing;
@@ -38,6 +41,15 @@ static double now(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* CPU time of the whole process: with a busy machine, the wall time of an
+ * iteration can be much longer than the work it did. */
+static double cpu_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
@@ -57,19 +69,23 @@ static int time_workload(const bench_spec *s, const timing_config *tc, timing *o
     for (int i = 0; i < tc->warmup && status == AD_OK; i++)
         status = bench_iteration(r, msg, msg_len);
     double *ms = malloc(sizeof(double) * (size_t)tc->max_iters);
-    if (!ms) status = AD_ERR_NOMEM;
+    double *cpu = malloc(sizeof(double) * (size_t)tc->max_iters);
+    if (!ms || !cpu) status = AD_ERR_NOMEM;
     int n = 0;
     long allocs0 = ad_alloc_count();
     double start = now();
     while (status == AD_OK && n < tc->max_iters &&
            (n < tc->min_iters || now() - start < tc->budget)) {
-        double t0 = now();
+        double t0 = now(), c0 = cpu_now();
         status = bench_iteration(r, msg, msg_len);
+        cpu[n] = 1e3 * (cpu_now() - c0);
         ms[n++] = 1e3 * (now() - t0);
     }
     if (status == AD_OK) {
         out->allocs = (double)(ad_alloc_count() - allocs0) / n;
         qsort(ms, (size_t)n, sizeof *ms, cmp_double);
+        qsort(cpu, (size_t)n, sizeof *cpu, cmp_double);
+        out->cpu_ms = n % 2 ? cpu[n / 2] : 0.5 * (cpu[n / 2 - 1] + cpu[n / 2]);
         out->n = n;
         out->min_ms = ms[0];
         out->median_ms = n % 2 ? ms[n / 2] : 0.5 * (ms[n / 2 - 1] + ms[n / 2]);
@@ -77,6 +93,7 @@ static int time_workload(const bench_spec *s, const timing_config *tc, timing *o
         out->gflops = gflop > 0 ? gflop / (out->median_ms * 1e-3) : NAN;
     }
     free(ms);
+    free(cpu);
     bench_free(r);
     return status;
 }
@@ -104,8 +121,8 @@ static void machine_description(char *buf, size_t len)
 
 static void print_header(FILE *o)
 {
-    fprintf(o, "%-13s %4s %6s %5s %6s %11s %11s %8s %5s %9s\n", "name", "dim", "blocks", "width",
-            "batch", "median ms", "min ms", "GFLOP/s", "iters", "allocs/it");
+    fprintf(o, "%-13s %4s %6s %5s %6s %11s %11s %11s %8s %5s %9s\n", "name", "dim", "blocks",
+            "width", "batch", "median ms", "min ms", "cpu ms", "GFLOP/s", "iters", "allocs/it");
 }
 
 static void print_row(FILE *o, const bench_spec *s, const timing *t)
@@ -116,8 +133,8 @@ static void print_row(FILE *o, const bench_spec *s, const timing *t)
     if (s->width) snprintf(width, sizeof width, "%d", s->width);
     if (s->kind != BENCH_GEMM) snprintf(batch, sizeof batch, "%d", s->batch);
     if (isfinite(t->gflops)) snprintf(gf, sizeof gf, "%.2f", t->gflops);
-    fprintf(o, "%-13s %4s %6s %5s %6s %11.3f %11.3f %8s %5d %9.1f\n", s->name, dim, blocks, width,
-            batch, t->median_ms, t->min_ms, gf, t->n, t->allocs);
+    fprintf(o, "%-13s %4s %6s %5s %6s %11.3f %11.3f %11.3f %8s %5d %9.1f\n", s->name, dim, blocks,
+            width, batch, t->median_ms, t->min_ms, t->cpu_ms, gf, t->n, t->allocs);
     fflush(o);
 }
 
@@ -179,6 +196,7 @@ static int run_table(const char *only, const char *json_path, const timing_confi
         app_json_key_number(&w, "median_ms", t.median_ms);
         app_json_key_number(&w, "min_ms", t.min_ms);
         app_json_key_number(&w, "gflops", t.gflops);
+        app_json_key_number(&w, "cpu_ms", t.cpu_ms);
         app_json_key_int(&w, "n", t.n);
         app_json_key_number(&w, "allocs_per_iter", t.allocs);
         app_json_object_end(&w);

@@ -54,6 +54,16 @@ ad_tensor *ad_logsumexp(ad_tape *t, ad_tensor *x, int axis); /* stabilised  */
  * transposes when the flag is set.  Goes through ad_gemm. */
 ad_tensor *ad_matmul(ad_tape *t, ad_tensor *a, ad_tensor *b, int trans_a, int trans_b);
 
+/* The fused dense layer (ops_dense.c): y = act(x W + b) for x [m,k], W [k,n]
+ * and b [n] (NULL: no bias), one node whose backward gives dx, dW and db.
+ * relu's derivative at 0 is 0, as ad_relu's. */
+typedef enum ad_activation {
+    AD_ACT_IDENTITY = 0, /* y = x W + b          */
+    AD_ACT_RELU,         /* y = max(x W + b, 0)  */
+    AD_ACT_TANH          /* y = tanh(x W + b)    */
+} ad_activation;
+ad_tensor *ad_dense(ad_tape *t, ad_tensor *x, ad_tensor *w, ad_tensor *b, ad_activation act);
+
 /* Shape ops (ops_shape.c). */
 ad_tensor *ad_reshape(ad_tape *t, ad_tensor *x, int n_dims, const int *shape);
 ad_tensor *ad_transpose(ad_tape *t, ad_tensor *x); /* 2-D */

@@ -12,10 +12,19 @@ typedef struct flow_coupling {
     ad_real bound;           /* log-scale bound b, 0: none         */
 } flow_coupling;
 
-/* s = S(c), softly clamped to (-b, b) as b tanh(S(c) / b) when b > 0. */
+/* s = S(c), softly clamped to (-b, b) as b tanh(S(c) / b) when b > 0.  With
+ * b = 1 (the seed's choice) the tanh is fused into S's output layer. */
 static ad_tensor *log_scale(const flow_coupling *c, ad_tape *t, ad_tensor *cond)
 {
-    ad_tensor *s = nn_mlp_forward(t, &c->s_net, cond);
+    const nn_mlp *net = &c->s_net;
+    if (c->bound == 1 && net->output_activation == NN_ACT_IDENTITY && net->n_layers >= 1) {
+        ad_tensor *h = cond;
+        for (int l = 0; l < net->n_layers; l++)
+            h = nn_dense_forward_act(t, &net->layers[l], h,
+                                     l + 1 == net->n_layers ? NN_ACT_TANH : net->hidden_activation);
+        return h;
+    }
+    ad_tensor *s = nn_mlp_forward(t, net, cond);
     if (c->bound > 0) {
         if (c->bound == 1)
             return ad_tanh(t, s);

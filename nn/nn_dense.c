@@ -11,13 +11,33 @@ int nn_dense_init(nn_dense *d, nn_params *p, int n_in, int n_out, nn_init init)
     return d->weight && d->bias ? AD_OK : AD_ERR_NOMEM;
 }
 
-/* y = x W + b: one matmul and one broadcast add ([batch,n_out] + [n_out]). */
-ad_tensor *nn_dense_forward(ad_tape *t, const nn_dense *d, ad_tensor *x)
+/* y = act(x W + b) as one ad_dense node (product, bias and activation fused). */
+ad_tensor *nn_dense_forward_act(ad_tape *t, const nn_dense *d, ad_tensor *x, nn_activation act)
 {
     if (!d || !d->weight || !d->bias || !d->weight->data)
         return ad_tape_fail(t, AD_ERR_ARG, "nn_dense_forward: bad argument #2 (layer not "
                             "initialised, or its nn_params not finalized)");
-    return ad_add(t, ad_matmul(t, x, d->weight, 0, 0), d->bias);
+    ad_activation a;
+    switch (act) {
+    case NN_ACT_IDENTITY:
+        a = AD_ACT_IDENTITY;
+        break;
+    case NN_ACT_RELU:
+        a = AD_ACT_RELU;
+        break;
+    case NN_ACT_TANH:
+        a = AD_ACT_TANH;
+        break;
+    default:
+        return ad_tape_fail(t, AD_ERR_ARG, "nn_dense_forward: bad argument #4 (unknown "
+                            "activation %d)", (int)act);
+    }
+    return ad_dense(t, x, d->weight, d->bias, a);
+}
+
+ad_tensor *nn_dense_forward(ad_tape *t, const nn_dense *d, ad_tensor *x)
+{
+    return nn_dense_forward_act(t, d, x, NN_ACT_IDENTITY);
 }
 
 ad_tensor *nn_activate(ad_tape *t, nn_activation a, ad_tensor *x)

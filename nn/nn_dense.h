@@ -31,6 +31,9 @@ int nn_dense_init(nn_dense *d, nn_params *p, int n_in, int n_out, nn_init init);
 
 /* y = x W + b for x [batch, n_in] -> [batch, n_out], on the tape. */
 ad_tensor *nn_dense_forward(ad_tape *t, const nn_dense *d, ad_tensor *x);
+/* y = act(x W + b): the layer and its activation as one fused tape node
+ * (ad_dense), the same values as nn_activate(nn_dense_forward(...)). */
+ad_tensor *nn_dense_forward_act(ad_tape *t, const nn_dense *d, ad_tensor *x, nn_activation act);
 
 /* The activation on the tape (identity returns x itself). */
 ad_tensor *nn_activate(ad_tape *t, nn_activation a, ad_tensor *x);

@@ -47,10 +47,10 @@ ad_tensor *nn_mlp_forward(ad_tape *t, const nn_mlp *m, ad_tensor *x)
     if (!m || m->n_layers < 1)
         return ad_tape_fail(t, AD_ERR_ARG, "nn_mlp_forward: bad argument #2 (empty MLP)");
     ad_tensor *h = x;
-    for (int l = 0; l < m->n_layers; l++) {
-        h = nn_dense_forward(t, &m->layers[l], h);
-        h = nn_activate(t, l + 1 == m->n_layers ? m->output_activation : m->hidden_activation, h);
-    }
+    for (int l = 0; l < m->n_layers; l++)
+        h = nn_dense_forward_act(t, &m->layers[l], h,
+                                 l + 1 == m->n_layers ? m->output_activation
+                                                      : m->hidden_activation);
     return h;
 }
 

@@ -60,24 +60,47 @@ typedef struct lj_ctx {
     int *pairs;
 } lj_ctx;
 
+/* Rows per parallel task (fixed: a row is always computed by one task, so
+ * the thread count cannot change a result). */
+#define LJ_CHUNK 32
+
+/* What one forward or backward task needs. */
+typedef struct lj_job {
+    const ad_real *x;     /* [batch, cols]                        */
+    const ad_real *gy;    /* backward: d loss / d E [batch]        */
+    ad_real *out;         /* forward: E [batch]; backward: dx      */
+    int batch, cols, space_dim, n_pairs;
+    const int *pairs;
+    ad_real eps, s2, r2_min;
+} lj_job;
+
+/* Split the rows of a job over the pool when there is enough work. */
+static void lj_run(lj_job *job, ad_task_fn fn)
+{
+    int tasks = (job->batch + LJ_CHUNK - 1) / LJ_CHUNK;
+    if (ad_threads_get() == 1 || (double)job->batch * job->n_pairs < 20000) {
+        for (int task = 0; task < tasks; task++) fn(job, task, 0);
+        return;
+    }
+    ad_parallel_for(tasks, fn, job);
+}
+
 /* E_b = eps sum_p q_p^6 with q_p = sigma^2 / max(r_p^2, floor sigma^2).
  * dE_b/dr_i = eps sum_p dq^6/dr^2 * 2 (r_i - r_j) = -12 eps sum_p q_p^6 / r_p^2 (r_i - r_j),
  * and the opposite for r_j; 0 for pairs at the floor (the clamp is flat).
  * dx += dy_b * dE_b/dx   (recomputes r^2 from x; nothing per pair is stored) */
-static void lj_backward(ad_tape *t, ad_node *n)
+static void lj_backward_rows(void *ctx, int task, int worker)
 {
-    ad_tensor *x = n->inputs[0];
-    ad_real *gx = ad_node_grad(t, x);
-    if (!gx) return;
-    const lj_ctx *c = n->ctx;
-    const ad_real eps = n->saved[0], s2 = n->saved[1] * n->saved[1];
-    const ad_real r2_min = (ad_real)POT_LJ_R2_FLOOR * s2;
-    const int cols = x->shape[1], sd = c->space_dim;
-    const ad_real *gy = n->output->grad;
-    for (int b = 0; b < x->shape[0]; b++) {
-        const ad_real *row = x->data + (size_t)b * cols;
-        ad_real *grow = gx + (size_t)b * cols;
-        ad_real g = gy[b] * eps;
+    (void)worker;
+    const lj_job *c = ctx;
+    const ad_real s2 = c->s2, r2_min = c->r2_min;
+    const int cols = c->cols, sd = c->space_dim;
+    const ad_real *gy = c->gy;
+    int b1 = (task + 1) * LJ_CHUNK < c->batch ? (task + 1) * LJ_CHUNK : c->batch;
+    for (int b = task * LJ_CHUNK; b < b1; b++) {
+        const ad_real *row = c->x + (size_t)b * cols;
+        ad_real *grow = c->out + (size_t)b * cols;
+        ad_real g = gy[b] * c->eps;
         if (g == 0) continue;
         if (sd == 2) {
             /* The common 2-D case, unrolled.  The gradient of particle i is
@@ -130,20 +153,34 @@ static void lj_backward(ad_tape *t, ad_node *n)
         }
     }
 }
+
+static void lj_backward(ad_tape *t, ad_node *n)
+{
+    ad_tensor *x = n->inputs[0];
+    ad_real *gx = ad_node_grad(t, x);
+    if (!gx) return;
+    const lj_ctx *c = n->ctx;
+    const ad_real s2 = n->saved[1] * n->saved[1];
+    lj_job job = {x->data, n->output->grad, gx, x->shape[0], x->shape[1], c->space_dim,
+                  c->n_pairs, c->pairs, n->saved[0], s2, (ad_real)POT_LJ_R2_FLOOR * s2};
+    lj_run(&job, lj_backward_rows);
+}
 static const ad_op OP_LJ_PAIRS = {"lj_pairs", lj_backward};
 
-ad_tensor *pot_lj_pairs(ad_tape *t, ad_tensor *x, const pot_pairs *pp, double eps, double sigma)
+/* E_b for the rows of one task. */
+static void lj_forward_rows(void *ctx, int task, int worker)
 {
-    if (!check_pairs(t, "pot_lj_pairs", x, pp, eps, sigma)) return ad_tape_poison(t);
-    int batch = x->shape[0], cols = x->shape[1], sd = pp->space_dim;
-    ad_tensor *y = ad_tape_tensor(t, 1, &batch);
-    if (!y->valid) return y;
-    const ad_real s2 = (ad_real)(sigma * sigma), r2_min = (ad_real)POT_LJ_R2_FLOOR * s2;
-    for (int b = 0; b < batch; b++) {
-        const ad_real *row = x->data + (size_t)b * cols;
+    (void)worker;
+    const lj_job *c = ctx;
+    const ad_real s2 = c->s2, r2_min = c->r2_min;
+    const int cols = c->cols, sd = c->space_dim;
+    ad_real *y = c->out;
+    int b1 = (task + 1) * LJ_CHUNK < c->batch ? (task + 1) * LJ_CHUNK : c->batch;
+    for (int b = task * LJ_CHUNK; b < b1; b++) {
+        const ad_real *row = c->x + (size_t)b * cols;
         ad_real e = 0;
-        for (int p = 0; p < pp->n_pairs; p++) {
-            int i = pp->pairs[2 * p] * sd, j = pp->pairs[2 * p + 1] * sd;
+        for (int p = 0; p < c->n_pairs; p++) {
+            int i = c->pairs[2 * p] * sd, j = c->pairs[2 * p + 1] * sd;
             ad_real r2;
             if (sd == 2) {
                 ad_real dx = row[i] - row[j], dy = row[i + 1] - row[j + 1];
@@ -159,8 +196,20 @@ ad_tensor *pot_lj_pairs(ad_tape *t, ad_tensor *x, const pot_pairs *pp, double ep
             ad_real q = s2 / r2, q3 = q * q * q;
             e += q3 * q3;
         }
-        y->data[b] = (ad_real)eps * e;
+        y[b] = c->eps * e;
     }
+}
+
+ad_tensor *pot_lj_pairs(ad_tape *t, ad_tensor *x, const pot_pairs *pp, double eps, double sigma)
+{
+    if (!check_pairs(t, "pot_lj_pairs", x, pp, eps, sigma)) return ad_tape_poison(t);
+    int batch = x->shape[0], cols = x->shape[1], sd = pp->space_dim;
+    ad_tensor *y = ad_tape_tensor(t, 1, &batch);
+    if (!y->valid) return y;
+    const ad_real s2 = (ad_real)(sigma * sigma);
+    lj_job job = {x->data, NULL, y->data, batch, cols, sd, pp->n_pairs, pp->pairs,
+                  (ad_real)eps, s2, (ad_real)POT_LJ_R2_FLOOR * s2};
+    lj_run(&job, lj_forward_rows);
     ad_node *n = ad_tape_record(t, &OP_LJ_PAIRS, y, 1, &x);
     if (n) {
         lj_ctx *c = ad_tape_alloc(t, sizeof *c);

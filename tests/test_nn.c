@@ -525,7 +525,7 @@ START_TEST(test_errors)
     nn_params_finalize(q, NULL, NULL, 0);
     y = nn_dense_forward(t, &d2, ad_zeros(t, 2, (int[]){4, 5}));
     ck_assert(!ad_tape_ok(t));
-    ck_assert_str_eq(ad_tape_error(t), "ad_matmul: bad argument #2 (shape [3,2], expected [5,*])");
+    ck_assert_str_eq(ad_tape_error(t), "ad_dense: bad argument #2 (shape [3,2], expected [5,*])");
     /* Saving a non-finite parameter is refused and writes nothing. */
     const char *dir = ck_tmpdir("nn-nan");
     char path[600];

@@ -1,0 +1,241 @@
+/* ops_dense.c - the fused dense layer y = act(x W + b): one node instead of
+ * matmul, broadcast add and activation (three outputs, three gradient
+ * buffers and three passes over [batch, n] in each direction).
+ *
+ * The product goes through ad_gemm, except for the thin shapes of the 2-D
+ * flows (n = 1: one dot product per row; k = 1: an outer product), which a
+ * register-tiled kernel would pad to a whole tile.  The bias and activation
+ * are applied to each row right after the product, and the backward pass
+ * forms g = dy act'(y) and the bias gradient in one pass.  Rows are split
+ * over the thread pool in chunks of fixed size, so every result (the bias
+ * gradient's per-chunk partial sums included, added in chunk order) is the
+ * same for any thread count.
+ */
+#if defined(__GNUC__) && !defined(__clang__)
+/* GCC vectorises the row loops below only at -O3 (its -O2 cost model
+ * refuses loops of unknown length); Clang does at -O2. */
+#pragma GCC optimize("O3")
+#endif
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "ad_gemm.h"
+#include "ad_impl.h"
+#include "ad_ops.h"
+#include "ad_pool.h"
+
+/* The row loops are built for AVX-512 and AVX2 as well as the baseline and
+ * picked at load time, like the GEMM kernels (one machine always runs the
+ * same clone, so thread counts still cannot change a result). */
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__)) && defined(__linux__)
+#define ROW_KERNEL __attribute__((target_clones("avx512f", "avx2", "default")))
+#else
+#define ROW_KERNEL
+#endif
+
+/* Rows per parallel task: fixed, so that partial sums never depend on the
+ * number of threads. */
+#define DENSE_CHUNK 64
+
+/* Dot product with eight partial sums (a fixed order, and no serial chain of
+ * dependent additions). */
+ROW_KERNEL static ad_real dot(const ad_real *a, const ad_real *b, int n)
+{
+    ad_real s[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    int p = 0;
+    for (; p + 8 <= n; p += 8)
+        for (int u = 0; u < 8; u++) s[u] += a[p + u] * b[p + u];
+    ad_real r = ((s[0] + s[4]) + (s[1] + s[5])) + ((s[2] + s[6]) + (s[3] + s[7]));
+    for (; p < n; p++) r += a[p] * b[p];
+    return r;
+}
+
+/* ---- forward ---------------------------------------------------------------- */
+
+typedef struct {
+    const ad_real *x, *w, *b; /* b may be NULL                  */
+    ad_real *y;
+    int m, k, n;
+    ad_activation act;
+    int product_done;         /* 1: y already holds x W (gemm)  */
+} dense_fwd;
+
+/* y = act(y + b) on one row (b may be NULL). */
+ROW_KERNEL static void bias_act_row(ad_real *restrict y, const ad_real *restrict b, int n, ad_activation act)
+{
+    if (b)
+        for (int j = 0; j < n; j++) y[j] += b[j];
+    if (act == AD_ACT_RELU)
+        for (int j = 0; j < n; j++) y[j] = y[j] > 0 ? y[j] : 0;
+    else if (act == AD_ACT_TANH)
+        for (int j = 0; j < n; j++) y[j] = AD_MATH(tanh)(y[j]);
+}
+
+/* y = x0 w: the row of an outer product (k = 1). */
+ROW_KERNEL static void scaled_row(ad_real *restrict y, ad_real x0, const ad_real *restrict w, int n)
+{
+    for (int j = 0; j < n; j++) y[j] = x0 * w[j];
+}
+
+static void dense_forward_rows(void *ctx, int task, int worker)
+{
+    (void)worker;
+    const dense_fwd *f = ctx;
+    int r0 = task * DENSE_CHUNK, r1 = r0 + DENSE_CHUNK < f->m ? r0 + DENSE_CHUNK : f->m;
+    const int n = f->n, k = f->k;
+    for (int i = r0; i < r1; i++) {
+        ad_real *y = f->y + (size_t)i * n;
+        const ad_real *x = f->x + (size_t)i * k;
+        if (!f->product_done) {
+            if (n == 1) y[0] = dot(x, f->w, k);
+            else scaled_row(y, x[0], f->w, n); /* k == 1 */
+        }
+        bias_act_row(y, f->b, n, f->act);
+    }
+}
+
+/* Split rows over the pool when the work is worth waking it for. */
+static void rows_parallel(int m, size_t row_cost, ad_task_fn fn, void *ctx)
+{
+    int tasks = (m + DENSE_CHUNK - 1) / DENSE_CHUNK;
+    if ((size_t)m * row_cost < 16384 || ad_threads_get() == 1) {
+        for (int task = 0; task < tasks; task++) fn(ctx, task, 0);
+        return;
+    }
+    ad_parallel_for(tasks, fn, ctx);
+}
+
+/* ---- backward --------------------------------------------------------------- */
+
+typedef struct {
+    const ad_real *y, *gy;
+    ad_real *g;        /* [m, n] dy act'(y), or gy itself for identity      */
+    ad_real *partial;  /* [tasks, n] per-chunk column sums of g (bias grad)  */
+    const ad_real *w;  /* for the thin dx                                    */
+    ad_real *gx;       /* thin dx (NULL: not needed or done by gemm)         */
+    int m, k, n;
+    ad_activation act;
+} dense_bwd;
+
+/* g = dy act'(y) on one row; colsum += g (may be NULL). */
+ROW_KERNEL static void act_grad_row(ad_real *restrict g, const ad_real *restrict y,
+                         const ad_real *restrict gy, ad_real *restrict colsum, int n,
+                         ad_activation act)
+{
+    if (act == AD_ACT_RELU) /* y > 0 exactly where x W + b > 0 */
+        for (int j = 0; j < n; j++) {
+            ad_real v = gy[j]; /* loaded unconditionally: a select, not a branch */
+            g[j] = y[j] > 0 ? v : 0;
+        }
+    else if (act == AD_ACT_TANH)
+        for (int j = 0; j < n; j++) g[j] = gy[j] * (1 - y[j] * y[j]);
+    if (colsum)
+        for (int j = 0; j < n; j++) colsum[j] += (act == AD_ACT_IDENTITY ? gy : g)[j];
+}
+
+/* gx += g0 w: a row of dx for n = 1. */
+ROW_KERNEL static void axpy_row(ad_real *restrict gx, ad_real g0, const ad_real *restrict w, int k)
+{
+    for (int p = 0; p < k; p++) gx[p] += g0 * w[p];
+}
+
+/* g = dy act'(y) for a chunk of rows, its column sums, and (thin shapes) dx. */
+static void dense_backward_rows(void *ctx, int task, int worker)
+{
+    (void)worker;
+    const dense_bwd *d = ctx;
+    int r0 = task * DENSE_CHUNK, r1 = r0 + DENSE_CHUNK < d->m ? r0 + DENSE_CHUNK : d->m;
+    const int n = d->n, k = d->k;
+    ad_real *colsum = d->partial ? d->partial + (size_t)task * n : NULL;
+    if (colsum)
+        for (int j = 0; j < n; j++) colsum[j] = 0;
+    for (int i = r0; i < r1; i++) {
+        const ad_real *g = d->g + (size_t)i * n;
+        if (d->act == AD_ACT_IDENTITY) { /* g is gy */
+            if (colsum) act_grad_row(NULL, NULL, g, colsum, n, d->act);
+        } else {
+            act_grad_row(d->g + (size_t)i * n, d->y + (size_t)i * n, d->gy + (size_t)i * n,
+                         colsum, n, d->act);
+        }
+        if (d->gx) {
+            ad_real *gx = d->gx + (size_t)i * k;
+            if (n == 1) axpy_row(gx, g[0], d->w, k);
+            else gx[0] += dot(g, d->w, n); /* k == 1 */
+        }
+    }
+}
+
+/* gw += sum_i x_i^T g_i for the thin shapes, rows in order (n = 1: gw [k];
+ * k = 1: gw [n]). */
+static void thin_weight_grad(ad_real *restrict gw, const ad_real *restrict x,
+                             const ad_real *restrict g, int m, int k, int n)
+{
+    if (n == 1)
+        for (int i = 0; i < m; i++) axpy_row(gw, g[i], x + (size_t)i * k, k);
+    else
+        for (int i = 0; i < m; i++) axpy_row(gw, x[i], g + (size_t)i * n, n);
+}
+
+/* y = act(x W + b);  g = dy act'(y) (relu: dy where y > 0; tanh: dy (1 - y^2)),
+ * dx += g W^T,  dW += x^T g,  db += sum_rows g   (saved: the output, act) */
+static void dense_backward(ad_tape *t, ad_node *nd)
+{
+    ad_tensor *x = nd->inputs[0], *w = nd->inputs[1], *y = nd->output;
+    ad_tensor *b = nd->n_inputs > 2 ? nd->inputs[2] : NULL;
+    const int m = x->shape[0], k = x->shape[1], n = w->shape[1];
+    const ad_activation act = (ad_activation)nd->saved_int[0];
+    const int thin = n == 1 || k == 1;
+    ad_real *gx = ad_node_grad(t, x), *gw = ad_node_grad(t, w);
+    ad_real *gb = b ? ad_node_grad(t, b) : NULL;
+    if (!ad_tape_ok(t)) return;
+    int tasks = (m + DENSE_CHUNK - 1) / DENSE_CHUNK;
+    dense_bwd d = {y->data, y->grad, y->grad, NULL, w->data, thin ? gx : NULL, m, k, n, act};
+    if (act != AD_ACT_IDENTITY) d.g = ad_tape_alloc(t, (size_t)m * n * sizeof(ad_real));
+    if (gb) d.partial = ad_tape_alloc(t, (size_t)tasks * n * sizeof(ad_real));
+    if (!ad_tape_ok(t)) return;
+    if (act != AD_ACT_IDENTITY || gb || d.gx) rows_parallel(m, (size_t)n * 4, dense_backward_rows, &d);
+    if (gb) /* chunk sums in chunk order: independent of the thread count */
+        for (int task = 0; task < tasks; task++)
+            for (int j = 0; j < n; j++) gb[j] += d.partial[(size_t)task * n + j];
+    if (gw) {
+        if (thin) thin_weight_grad(gw, x->data, d.g, m, k, n);
+        else ad_gemm(1, 0, k, n, m, 1, x->data, k, d.g, n, 1, gw, n);
+    }
+    if (gx && !thin) ad_gemm(0, 1, m, k, n, 1, d.g, n, w->data, n, 1, gx, k);
+}
+static const ad_op OP_DENSE = {"dense", dense_backward};
+
+ad_tensor *ad_dense(ad_tape *t, ad_tensor *x, ad_tensor *w, ad_tensor *b, ad_activation act)
+{
+    ad_tensor *in[3] = {x, w, b};
+    int n_in = b ? 3 : 2;
+    if (!ad_op_begin(t, "ad_dense", n_in, in)) return ad_tape_poison(t);
+    if (x->n_dims != 2) return ad_fail_shape(t, "ad_dense", 1, x, "a matrix [batch,k]");
+    char expected[64];
+    snprintf(expected, sizeof expected, "[%d,*]", x->shape[1]);
+    if (w->n_dims != 2 || w->shape[0] != x->shape[1])
+        return ad_fail_shape(t, "ad_dense", 2, w, expected);
+    snprintf(expected, sizeof expected, "[%d]", w->shape[1]);
+    if (b && (b->n_dims != 1 || b->shape[0] != w->shape[1]))
+        return ad_fail_shape(t, "ad_dense", 3, b, expected);
+    if (act != AD_ACT_IDENTITY && act != AD_ACT_RELU && act != AD_ACT_TANH)
+        return ad_tape_fail(t, AD_ERR_ARG, "ad_dense: bad argument #4 (unknown activation %d)",
+                            (int)act);
+    const int m = x->shape[0], k = x->shape[1], n = w->shape[1];
+    int shape[2] = {m, n};
+    ad_tensor *y = ad_tape_tensor(t, 2, shape);
+    if (!y->valid) return y;
+    dense_fwd f = {x->data, w->data, b ? b->data : NULL, y->data, m, k, n, act, 0};
+    if (n != 1 && k != 1) {
+        ad_gemm(0, 0, m, n, k, 1, x->data, k, w->data, n, 0, y->data, n);
+        f.product_done = 1;
+    }
+    if (y->size && (!f.product_done || b || act != AD_ACT_IDENTITY))
+        rows_parallel(m, (size_t)n * (act == AD_ACT_TANH ? 20 : 2) + (size_t)(n == 1 ? k : 0),
+                      dense_forward_rows, &f);
+    ad_node *nd = ad_tape_record(t, &OP_DENSE, y, n_in, in);
+    if (nd) nd->saved_int[0] = (int)act;
+    return ad_op_return(t, y);
+}
