@@ -115,8 +115,8 @@ static int compute_references(exp2d_run *run, ad_tape *scratch, char *msg, size_
     for (int j = 0; j < bins; j++) run->profile_exact[j] -= fmin;
 
     /* the energy map for the contour plots, and the lowest minimum */
-    run->map_nx = 161;
-    run->map_ny = 161;
+    run->map_nx = 101;
+    run->map_ny = 101;
     size_t n = (size_t)run->map_nx * run->map_ny;
     ad_real *xy = ad_malloc(sizeof(ad_real) * 2 * n);
     run->map_u = ad_malloc(sizeof(double) * n);
@@ -296,7 +296,7 @@ static int analyse_model(exp2d_run *run, int k, char *msg, size_t len)
     int *labels = ad_malloc(sizeof(int) * (size_t)n);
     ad_real *r = ad_malloc(sizeof(ad_real) * (size_t)n);
     m->profile = ad_malloc(sizeof(double) * 4 * (size_t)bins);
-    m->n_plot = n < 3000 ? n : 3000;
+    m->n_plot = n < 1500 ? n : 1500;
     m->plot_x = ad_malloc(sizeof(double) * 2 * (size_t)m->n_plot);
     m->plot_z = ad_malloc(sizeof(double) * 2 * (size_t)m->n_plot);
     m->plot_state = ad_malloc(sizeof(int) * (size_t)m->n_plot);
