@@ -187,6 +187,11 @@ static void dense_backward(ad_tape *t, ad_node *nd)
     const int m = x->shape[0], k = x->shape[1], n = w->shape[1];
     const ad_activation act = (ad_activation)nd->saved_int[0];
     const int thin = n == 1 || k == 1;
+    /* A tape input's gradient that does not exist yet is written by the
+     * product directly (beta = 0) instead of being zero-filled and added to;
+     * any other consumer of x adds to it later, as usual. */
+    int gx_fresh = !thin && x->requires_grad && x->on_tape && !x->grad && x->size;
+    if (gx_fresh) x->grad = ad_tape_alloc(t, x->size * sizeof(ad_real));
     ad_real *gx = ad_node_grad(t, x), *gw = ad_node_grad(t, w);
     ad_real *gb = b ? ad_node_grad(t, b) : NULL;
     if (!ad_tape_ok(t)) return;
@@ -203,7 +208,7 @@ static void dense_backward(ad_tape *t, ad_node *nd)
         if (thin) thin_weight_grad(gw, x->data, d.g, m, k, n);
         else ad_gemm(1, 0, k, n, m, 1, x->data, k, d.g, n, 1, gw, n);
     }
-    if (gx && !thin) ad_gemm(0, 1, m, k, n, 1, d.g, n, w->data, n, 1, gx, k);
+    if (gx && !thin) ad_gemm(0, 1, m, k, n, 1, d.g, n, w->data, n, gx_fresh ? 0 : 1, gx, k);
 }
 static const ad_op OP_DENSE = {"dense", dense_backward};
 
