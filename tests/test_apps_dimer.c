@@ -263,6 +263,7 @@ Suite *apps_dimer_suite(void)
     tcase_add_test(tc, test_help);
     suite_add_tcase(s, tc);
     tc = tcase_create("forward");
+    tcase_set_tags(tc, "slow");
     /* each quick run takes seconds; several times that under the sanitizers */
     tcase_set_timeout(tc, ck_under_sanitizer() ? 1800 : 600);
     tcase_add_test(tc, test_quick_and_resume);

@@ -285,6 +285,7 @@ Suite *apps_experiments_suite(void)
     /* a --quick run takes a few seconds; several times that under the sanitizers */
     int timeout = ck_under_sanitizer() ? 900 : 120;
     TCase *tc = tcase_create("programs");
+    tcase_set_tags(tc, "slow");
     tcase_set_timeout(tc, timeout);
     tcase_add_test(tc, test_doublewell_quick);
     tcase_add_test(tc, test_doublewell_quick_hot);

@@ -142,6 +142,7 @@ Suite *ad_rng_suite(void)
     tcase_add_test(tc, test_reproducible);
     suite_add_tcase(s, tc);
     tc = tcase_create("statistics");
+    tcase_set_tags(tc, "slow");
     tcase_add_test(tc, test_streams_differ);
     tcase_add_test(tc, test_uniform_moments);
     tcase_add_test(tc, test_normal_moments);

@@ -497,6 +497,7 @@ Suite *smp_analysis_suite(void)
 {
     Suite *s = suite_create("sampling-analysis");
     TCase *tc = tcase_create("statistics");
+    tcase_set_tags(tc, "slow");
     tcase_add_test(tc, test_ess_constant);
     tcase_add_test(tc, test_ess_gaussian_shift);
     tcase_add_test(tc, test_ess_huge_log_weights);

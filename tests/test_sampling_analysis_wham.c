@@ -387,6 +387,7 @@ Suite *smp_wham_suite(void)
 {
     Suite *s = suite_create("sampling-wham");
     TCase *tc = tcase_create("forward");
+    tcase_set_tags(tc, "slow");
     tcase_add_test(tc, test_reference_value);
     tcase_add_test(tc, test_umbrella_deterministic);
     tcase_add_test(tc, test_wham_huge_range);

@@ -219,6 +219,7 @@ Suite *smp_quadrature_suite(void)
 {
     Suite *s = suite_create("sampling-quadrature");
     TCase *tc = tcase_create("forward");
+    tcase_set_tags(tc, "slow");
     tcase_add_test(tc, test_double_well_reference);
     tcase_add_test(tc, test_muller_brown_reference);
     tcase_add_test(tc, test_profiles);
