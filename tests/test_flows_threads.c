@@ -185,6 +185,7 @@ Suite *flows_threads_suite(void)
 {
     Suite *s = suite_create("flows-threads");
     TCase *tc = tcase_create("forward");
+    tcase_set_tags(tc, "slow");
     tcase_add_test(tc, test_training_step_threads_same_bits);
     tcase_add_test(tc, test_lj_pairs_threads_same_bits);
     suite_add_tcase(s, tc);
