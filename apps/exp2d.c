@@ -18,6 +18,7 @@
 #include "autodiff/ad_pool.h"
 #include "flows/bg_sample.h"
 #include "flows/bg_train.h"
+#include "nn/nn_checkpoint.h"
 #include "sampling/smp_basins.h"
 #include "sampling/smp_data.h"
 #include "sampling/smp_mc.h"
@@ -212,6 +213,111 @@ static void on_progress(const bg_progress *p, void *vctx)
     if (p->stage_done) app_progress_done(c->progress);
 }
 
+/* ---- crash safety: every trained model is saved as soon as its training
+ * ends (DIR/model_<slug>.ckpt, written atomically, plus its loss curve and a
+ * record of the settings it was trained with); --resume reloads the models
+ * whose record matches this run and trains only the others.  Training draws
+ * its random numbers from the seed alone, so a resumed run produces the same
+ * numbers as an uninterrupted one. */
+
+static int write_csv(const exp2d_run *run, const char *name, const ad_real *x, int n, int dim,
+                     const char *const *cols, char *msg, size_t len);
+
+/* loss_<slug>.csv: iteration, loss and the unweighted J_ML, J_KL, J_RC. */
+static int write_loss_csv(const exp2d_run *run, const exp2d_model *m, char *msg, size_t len)
+{
+    int n = m->n_iterations;
+    ad_real *tab = ad_malloc(sizeof(ad_real) * 5 * (size_t)(n > 0 ? n : 1));
+    if (!tab) return fail(msg, len, AD_ERR_NOMEM, "out of memory");
+    for (int i = 0; i < n; i++) {
+        tab[5 * i] = i + 1;
+        for (int c = 0; c < 4; c++) tab[5 * i + 1 + c] = m->loss[4 * i + c];
+    }
+    static const char *const cols[5] = {"iteration", "loss", "ml", "kl", "rc"};
+    char name[128];
+    snprintf(name, sizeof name, "loss_%s.csv", m->slug);
+    int status = write_csv(run, name, tab, n, 5, cols, msg, len);
+    ad_free(tab);
+    return status;
+}
+
+enum { RECORD_COLS = 7 }; /* seed_lo, seed_hi, kT, quick, iterations, final_loss, skipped */
+
+static int model_path(const exp2d_run *run, const exp2d_model *m, const char *what,
+                      char *path, size_t size)
+{
+    char name[128];
+    snprintf(name, sizeof name, "%s_%s", what, m->slug);
+    return app_fs_join(path, size, run->opt.out, name);
+}
+
+static void record_row(const exp2d_run *run, const exp2d_model *m, ad_real row[RECORD_COLS])
+{
+    row[0] = (double)(run->opt.seed & 0xffffffffu);
+    row[1] = (double)(run->opt.seed >> 32);
+    row[2] = run->kT;
+    row[3] = run->opt.quick;
+    row[4] = m->n_iterations;
+    row[5] = m->final_loss;
+    row[6] = (double)m->skipped;
+}
+
+static int save_model(const exp2d_run *run, const exp2d_model *m, char *msg, size_t len)
+{
+    char path[1024];
+    if (model_path(run, m, "model", path, sizeof path) != AD_OK ||
+        strlen(path) + 16 > sizeof path)
+        return fail(msg, len, AD_ERR_ARG, "output path too long: %s", run->opt.out);
+    strcat(path, ".ckpt");
+    int status = nn_checkpoint_save(m->flow->params, path, msg, len);
+    if (status != AD_OK) return status;
+    static const char *const rec_cols[RECORD_COLS] = {"seed_lo", "seed_hi", "kT", "quick",
+                                                      "iterations", "final_loss", "skipped"};
+    ad_real row[RECORD_COLS];
+    record_row(run, m, row);
+    status = write_loss_csv(run, m, msg, len);
+    if (status != AD_OK) return status;
+    /* The record goes last: it marks the model as complete. */
+    model_path(run, m, "train", path, sizeof path);
+    strcat(path, "_record.csv");
+    return smp_csv_write(path, row, 1, RECORD_COLS, rec_cols, msg, len);
+}
+
+/* 1 if a complete model matching this run was reloaded, 0 otherwise. */
+static int reload_model(exp2d_run *run, exp2d_model *m)
+{
+    char path[1024], why[512];
+    smp_dataset *rec = NULL, *loss = NULL;
+    int ok = 0;
+    ad_real want[RECORD_COLS];
+    m->final_loss = 0;
+    m->skipped = 0;
+    record_row(run, m, want);
+    if (model_path(run, m, "train", path, sizeof path) != AD_OK || strlen(path) + 16 > sizeof path)
+        return 0;
+    strcat(path, "_record.csv");
+    if (smp_csv_read(path, 1, &rec, why, sizeof why) != AD_OK) goto done;
+    if (rec->n != 1 || rec->dim != RECORD_COLS) goto done;
+    for (int c = 0; c < 5; c++)
+        if (rec->x[c] != want[c]) goto done;
+    model_path(run, m, "loss", path, sizeof path);
+    strcat(path, ".csv");
+    if (smp_csv_read(path, 1, &loss, why, sizeof why) != AD_OK) goto done;
+    if (loss->n != m->n_iterations || loss->dim != 5) goto done;
+    model_path(run, m, "model", path, sizeof path);
+    strcat(path, ".ckpt");
+    if (nn_checkpoint_load(m->flow->params, path, why, sizeof why) != AD_OK) goto done;
+    for (int i = 0; i < m->n_iterations; i++)
+        for (int c = 0; c < 4; c++) m->loss[4 * i + c] = loss->x[5 * i + 1 + c];
+    m->final_loss = rec->x[5];
+    m->skipped = (long)rec->x[6];
+    ok = 1;
+done:
+    smp_dataset_free(rec);
+    smp_dataset_free(loss);
+    return ok;
+}
+
 static int train_model(exp2d_run *run, int k, app_progress *pg, char *msg, size_t len)
 {
     const exp2d_system *sys = run->sys;
@@ -230,6 +336,11 @@ static int train_model(exp2d_run *run, int k, app_progress *pg, char *msg, size_
     m->n_iterations = st.n_iterations;
     m->loss = ad_calloc((size_t)(st.n_iterations > 0 ? st.n_iterations : 1) * 4, sizeof(double));
     if (!m->loss) return fail(msg, len, AD_ERR_NOMEM, "out of memory");
+    if (run->opt.resume && reload_model(run, m)) {
+        fprintf(stderr, "%s: %s model reloaded from %s\n", sys->program, m->name, run->opt.out);
+        m->train_seconds = 0;
+        return AD_OK;
+    }
     train_ctx ctx = {pg, m, k};
     app_progress_stage(pg, k + 1, EXP2D_N_MODELS, m->name, st.n_iterations);
     bg_train_config tc = {0};
@@ -254,7 +365,7 @@ static int train_model(exp2d_run *run, int k, app_progress *pg, char *msg, size_
     m->skipped = res.skipped;
     m->train_seconds = res.seconds + (is_ml ? 0 : run->ml_seconds);
     if (is_ml) run->ml_seconds = res.seconds;
-    return AD_OK;
+    return save_model(run, m, msg, len);
 }
 
 static int train_all(exp2d_run *run, char *msg, size_t len)
@@ -464,23 +575,13 @@ static int write_csvs(const exp2d_run *run, char *msg, size_t len)
 
     int bins = sys->profile_bins, np = run->sched.interp_points;
     size_t cap = (size_t)bins * 6;
-    for (int k = 0; k < EXP2D_N_MODELS; k++) {
-        size_t need = (size_t)run->models[k].n_iterations * 5;
-        if (need > cap) cap = need;
-    }
     if ((size_t)EXP2D_N_INTERP * np * 5 > cap) cap = (size_t)EXP2D_N_INTERP * np * 5;
     tab = ad_malloc(sizeof(ad_real) * cap);
     if (!tab) return fail(msg, len, AD_ERR_NOMEM, "out of memory");
     for (int k = 0; k < EXP2D_N_MODELS && status == AD_OK; k++) {
         const exp2d_model *m = &run->models[k];
         char name[128];
-        for (int i = 0; i < m->n_iterations; i++) {
-            tab[5 * i] = i + 1;
-            for (int c = 0; c < 4; c++) tab[5 * i + 1 + c] = m->loss[4 * i + c];
-        }
-        const char *loss_cols[5] = {"iteration", "loss", "ml", "kl", "rc"};
-        snprintf(name, sizeof name, "loss_%s.csv", m->slug);
-        status = write_csv(run, name, tab, m->n_iterations, 5, loss_cols, msg, len);
+        status = write_loss_csv(run, m, msg, len);
         if (status != AD_OK) break;
 
         for (int j = 0; j < bins; j++) {
@@ -577,7 +678,7 @@ int exp2d_main(const exp2d_system *sys, int argc, char **argv)
 {
     char default_out[256];
     snprintf(default_out, sizeof default_out, "out/%s", sys->name);
-    exp2d_options o = {default_out, 1, 1.0, 0, default_threads()};
+    exp2d_options o = {default_out, 1, 1.0, 0, default_threads(), 0};
     const app_option opts[] = {
         {"out", APP_OPT_STRING, &o.out, "output directory (default out/<system>)", "DIR", 0, 0, 0, 0, 0},
         {"seed", APP_OPT_UINT64, &o.seed, "random seed (default 1)", "N", 0, 0, 0, 0, 0},
@@ -588,6 +689,9 @@ int exp2d_main(const exp2d_system *sys, int argc, char **argv)
         {"threads", APP_OPT_INT, &o.threads,
          "threads for the linear algebra (default: cores, at most 4)", "N", 1, 1, 1,
          AD_THREADS_MAX, 0},
+        {"resume", APP_OPT_FLAG, &o.resume,
+         "reuse the models already trained in DIR by an interrupted run with the same settings",
+         NULL, 0, 0, 0, 0, 0},
     };
     const app_cli cli = {sys->program, sys->description, opts, (int)(sizeof opts / sizeof *opts)};
     int code = app_options_handle(&cli, argc, argv);

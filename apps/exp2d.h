@@ -76,6 +76,7 @@ typedef struct exp2d_options {
     double kT;         /* temperature (energy units)       */
     int quick;         /* the reduced schedule             */
     int threads;       /* ad_threads_set                   */
+    int resume;        /* reuse trained models found in out */
 } exp2d_options;
 
 /* Results of one model. */

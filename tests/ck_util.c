@@ -1,9 +1,13 @@
 /* ck_util.c - helpers shared by the test suites. */
 #include "ck_util.h"
 
+#include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 const char *ck_tmpdir(const char *tag)
@@ -29,4 +33,41 @@ int ck_under_sanitizer(void)
 {
     const char *s = getenv("BG_SANITIZE");
     return s && *s && *s != '0';
+}
+
+int ck_run_program(const char *prog, const char *out_file, const char *err_file,
+                   const char *const *args, double kill_after)
+{
+    char path[1024];
+    snprintf(path, sizeof path, "%s/%s", ck_bin_dir(), prog);
+    char *argv[32];
+    int argc = 0;
+    argv[argc++] = path;
+    for (int i = 0; args && args[i] && argc < 31; i++) argv[argc++] = (char *)args[i];
+    argv[argc] = NULL;
+    pid_t pid = fork();
+    if (pid < 0) return -2;
+    if (pid == 0) {
+        int o = open(out_file, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        int e = open(err_file, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        if (o < 0 || e < 0) _exit(127);
+        dup2(o, 1);
+        dup2(e, 2);
+        execv(path, argv);
+        _exit(127);
+    }
+    int status = 0;
+    if (kill_after > 0) {
+        /* Poll every millisecond until the deadline, then SIGKILL. */
+        struct timespec step = {0, 1000000};
+        long polls = (long)(kill_after * 1000);
+        for (long i = 0; i < polls; i++) {
+            if (waitpid(pid, &status, WNOHANG) == pid)
+                return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+            nanosleep(&step, NULL);
+        }
+        kill(pid, SIGKILL);
+    }
+    if (waitpid(pid, &status, 0) != pid) return -2;
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
