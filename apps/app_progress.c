@@ -57,7 +57,9 @@ int app_progress_format(char *buf, size_t size, const app_progress_line *l)
         else PUT("%s%.24s %s", i == 1 ? " (" : " ", name, v);
         if (i > 0 && i == l->n_values - 1) PUT(")");
     }
-    double rate = l->elapsed > 0 ? (double)l->iteration / l->elapsed : NAN;
+    /* Below 50 ms of elapsed time the rate is dominated by clock granularity
+     * and start-up costs (e.g. "8130077 it/s" after one iteration): omit it. */
+    double rate = l->elapsed >= 0.05 ? (double)l->iteration / l->elapsed : NAN;
     if (isfinite(rate) && l->iteration > 0) {
         if (rate >= 10) PUT("  %.0f it/s", rate);
         else PUT("  %.2g it/s", rate);
