@@ -1,0 +1,252 @@
+/* dimer_run.c - the bg-dimer pipeline (dimer_run.h): the schedule, the
+ * Metropolis data in both states, the umbrella-sampling reference, then the
+ * flow, its training, the analysis and the outputs in order.
+ */
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "apps/app_fs.h"
+#include "apps/app_progress.h"
+#include "apps/dimer_run.h"
+#include "autodiff/ad_alloc.h"
+#include "sampling/smp_data.h"
+
+/* ---- helpers ---- */
+
+int dimer_fail(char *msg, size_t len, int code, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, len, fmt, ap);
+    va_end(ap);
+    return code;
+}
+
+uint64_t dimer_derive_seed(uint64_t seed, uint64_t k)
+{
+    uint64_t z = seed + 0x9e3779b97f4a7c15ull * (k + 1);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
+void dimer_out_path(const dimer_run *r, const char *name, char *buf, size_t len)
+{
+    if (app_fs_join(buf, len, r->opt.out, name) != AD_OK) buf[0] = 0;
+}
+
+/* ---- the schedule ---- */
+
+static void make_schedule(dimer_schedule *s, int quick, double kT)
+{
+    memset(s, 0, sizeof *s);
+    s->n_blocks = 8;
+    s->split = FLOW_SPLIT_ALTERNATE;
+    s->us_k = 500;
+    if (quick) {
+        s->mc_chains = 8;
+        s->mc_steps = 1500;
+        s->mc_stride = 10;
+        s->mc_discard = 50;
+        s->us_windows = 11;
+        s->us_chains = 8;
+        s->us_repeats = 2;
+        s->us_bins = 100;
+        s->us_steps = 300;
+        s->us_stride = 5;
+        s->us_discard = 20;
+        bg_stage st[] = {
+            {"ML", 30, 128, 1e-3, 1, 0, 0, 1e4, 0},
+            {"ML+KL+RC 1", 10, 128, 1e-4, 100, 1, 1, 1e4, 0},
+            {"ML+KL+RC 2", 10, 128, 1e-4, 1, 1, 10, 1000, 0},
+        };
+        s->n_stages = 3;
+        memcpy(s->stages, st, sizeof st);
+        s->n_samples = 2000;
+        s->sample_batch = 1000;
+        s->n_bootstrap = 50;
+        s->profile_bins = 20;
+        s->timing_repeats = 1;
+    } else {
+        s->mc_chains = 40;
+        s->mc_steps = 30000;
+        s->mc_stride = 100;
+        s->mc_discard = 100; /* 10 000 steps */
+        s->us_windows = 35;
+        s->us_chains = 32;
+        s->us_repeats = 16;
+        s->us_bins = 200;
+        s->us_steps = 6000;
+        s->us_stride = 10;
+        s->us_discard = 150; /* 1500 steps */
+        /* the paper's schedule (science.md 3.6) at batch 500 instead of 8000 */
+        bg_stage st[] = {
+            {"ML", 1000, 256, 1e-3, 1, 0, 0, 1e4, 0},
+            {"ML+KL+RC 1", 200, 500, 1e-4, 100, 1, 1, 1e4, 0},
+            {"ML+KL+RC 2", 200, 500, 1e-4, 100, 1, 5, 1e4, 0},
+            {"ML+KL+RC 3", 200, 500, 1e-4, 100, 1, 10, 1e4, 0},
+            {"ML+KL+RC 4", 800, 500, 1e-4, 20, 1, 10, 2000, 0},
+            {"ML+KL+RC 5", 1600, 500, 1e-4, 0.1, 1, 10, 1000, 0},
+        };
+        s->n_stages = 6;
+        memcpy(s->stages, st, sizeof st);
+        s->n_samples = 100000;
+        s->sample_batch = 5000;
+        s->n_bootstrap = 200;
+        s->profile_bins = 40;
+        s->timing_repeats = 3;
+    }
+    for (int k = 0; k < s->n_stages; k++) s->stages[k].e_high *= kT;
+}
+
+/* ---- 1. Monte Carlo data ---- */
+
+/* Label changes (d < 1.5 vs >= 1.5) along each chain of frame-major data. */
+static int count_chain_transitions(const ad_real *x, int n_frames, int n_chains, int dim)
+{
+    int t = 0;
+    for (int c = 0; c < n_chains; c++)
+        for (int f = 1; f < n_frames; f++)
+            t += pot_dimer_is_closed(x + ((size_t)f * n_chains + c) * dim) !=
+                 pot_dimer_is_closed(x + ((size_t)(f - 1) * n_chains + c) * dim);
+    return t;
+}
+
+static int run_mc(dimer_run *r, char *msg, size_t len)
+{
+    const dimer_schedule *s = &r->sc;
+    double t0 = app_clock_seconds();
+    dimer_mc_result res[2];
+    const double d_start[2] = {0.93, 2.05}; /* the two bond minima */
+    int rc = AD_OK;
+    for (int k = 0; k < 2 && rc == AD_OK; k++) {
+        dimer_mc_config mc = {d_start[k], s->mc_chains, s->mc_steps, s->mc_stride, s->mc_discard,
+                              0.02 * sqrt(r->opt.kT), r->opt.kT,
+                              dimer_derive_seed(r->opt.seed, 1 + k)};
+        fprintf(stderr, "%s: Monte Carlo in the %s state (%d chains x %ld steps)\n", DIMER_PROGRAM,
+                k ? "open" : "closed", mc.n_chains, mc.n_steps);
+        rc = dimer_mc_state(&r->ectx, &mc, &res[k], msg, len);
+        if (rc != AD_OK) {
+            if (k) ad_free(res[0].x);
+            return rc;
+        }
+        r->mc_acc[k] = res[k].acceptance;
+        r->mc_u_first[k] = res[k].mean_u_first;
+        r->mc_u_second[k] = res[k].mean_u_second;
+    }
+    r->mc_transitions = 0;
+    for (int k = 0; k < 2; k++)
+        r->mc_transitions += count_chain_transitions(res[k].x, res[k].n_frames, s->mc_chains, r->dim);
+    r->n_closed = res[0].n;
+    r->n_open = res[1].n;
+    r->data = ad_malloc((size_t)(r->n_closed + r->n_open) * r->dim * sizeof *r->data);
+    if (!r->data) rc = dimer_fail(msg, len, AD_ERR_NOMEM, "out of memory");
+    if (rc == AD_OK) {
+        memcpy(r->data, res[0].x, (size_t)r->n_closed * r->dim * sizeof *r->data);
+        memcpy(r->data + (size_t)r->n_closed * r->dim, res[1].x,
+               (size_t)r->n_open * r->dim * sizeof *r->data);
+    }
+    ad_free(res[0].x);
+    ad_free(res[1].x);
+    r->mc_seconds = app_clock_seconds() - t0;
+    if (rc != AD_OK) return rc;
+    char path[1024];
+    dimer_out_path(r, "data_closed.csv", path, sizeof path);
+    rc = smp_csv_write(path, r->data, r->n_closed, r->dim, NULL, msg, len);
+    if (rc == AD_OK) {
+        dimer_out_path(r, "data_open.csv", path, sizeof path);
+        rc = smp_csv_write(path, r->data + (size_t)r->n_closed * r->dim, r->n_open, r->dim, NULL,
+                           msg, len);
+    }
+    return rc;
+}
+
+/* ---- 2. umbrella reference ---- */
+
+static int run_umbrella(dimer_run *r, char *msg, size_t len)
+{
+    const dimer_schedule *s = &r->sc;
+    double t0 = app_clock_seconds();
+    dimer_umbrella_config uc = {s->us_windows, 0.5, 2.5, s->us_k, r->opt.kT,
+                                0.02 * sqrt(r->opt.kT), s->us_steps, s->us_stride, s->us_discard,
+                                s->us_chains, s->us_repeats, s->us_bins,
+                                dimer_derive_seed(r->opt.seed, 10), r->data, r->n_closed,
+                                r->data + (size_t)r->n_closed * r->dim, r->n_open};
+    fprintf(stderr, "%s: umbrella sampling (%d windows x %d chains x %ld steps x %d repeats)\n",
+            DIMER_PROGRAM, uc.n_windows, uc.n_chains, uc.n_steps, uc.n_repeats);
+    int rc = dimer_umbrella(&r->ectx, &uc, &r->us, msg, len);
+    if (rc != AD_OK) return rc;
+    r->us_seconds = app_clock_seconds() - t0;
+    ad_real *prof = ad_malloc((size_t)3 * r->us.n_bins * sizeof *prof);
+    if (!prof) return dimer_fail(msg, len, AD_ERR_NOMEM, "out of memory");
+    for (int j = 0; j < r->us.n_bins; j++) {
+        prof[3 * j] = r->us.center[j];
+        prof[3 * j + 1] = r->us.F[j];
+        prof[3 * j + 2] = r->us.F_se[j];
+    }
+    char path[1024];
+    dimer_out_path(r, "umbrella_profile.csv", path, sizeof path);
+    const char *names[3] = {"d", "F", "F_se"};
+    rc = smp_csv_write(path, prof, r->us.n_bins, 3, names, msg, len);
+    ad_free(prof);
+    return rc;
+}
+
+/* ---- the pipeline ---- */
+
+int dimer_run_all(dimer_run *r, char *msg, size_t len)
+{
+    r->start_clock = app_clock_seconds();
+    make_schedule(&r->sc, r->opt.quick, r->opt.kT);
+    r->params = strcmp(r->opt.bond, "seed") == 0 ? pot_dimer_params_seed() : pot_dimer_params_paper();
+    r->pot = pot_dimer(&r->params);
+    r->dim = r->pot.dim;
+    int rc = dimer_energy_ctx_init(&r->ectx, &r->pot);
+    if (rc != AD_OK) return dimer_fail(msg, len, rc, "out of memory");
+    int cached = r->opt.resume ? dimer_cache_load(r) : 0;
+    r->data_reused = cached >= 1;
+    r->umbrella_reused = cached == 2;
+    if (cached)
+        fprintf(stderr, "%s: reusing the MC data%s in %s\n", DIMER_PROGRAM,
+                cached == 2 ? " and the umbrella reference" : "", r->opt.out);
+    if (!r->data_reused) rc = run_mc(r, msg, len);
+    if (rc == AD_OK && !r->umbrella_reused) rc = run_umbrella(r, msg, len);
+    if (rc == AD_OK && cached < 2) rc = dimer_cache_write(r, msg, len);
+    if (rc != AD_OK) return rc;
+    fprintf(stderr, "%s: umbrella reference dF(closed - open) = %.3f +- %.3f\n", DIMER_PROGRAM,
+            r->us.dF, r->us.dF_se);
+    rc = dimer_model_build(r, msg, len);
+    if (rc == AD_OK) rc = dimer_measure_timing(r, msg, len);
+    if (rc == AD_OK)
+        fprintf(stderr, "%s: timing at batch 1000: energy+forces %.2f ms, flow fwd+bwd %.1f ms\n",
+                DIMER_PROGRAM, r->t_energy_ms, r->t_flow_ms);
+    if (rc == AD_OK) rc = dimer_train(r, msg, len);
+    if (rc == AD_OK) rc = dimer_analyse(r, msg, len);
+    dimer_log_rows lr = {0, NULL};
+    if (rc == AD_OK) {
+        dimer_log_read(r, &lr);
+        r->res.final_loss = dimer_final_loss(&lr, r->sc.n_stages);
+    }
+    if (rc == AD_OK) rc = dimer_samples_csv_write(r, msg, len);
+    if (rc == AD_OK) rc = dimer_figures_write(r, &lr, msg, len);
+    ad_free(lr.v);
+    r->wall_seconds = app_clock_seconds() - r->start_clock;
+    if (rc == AD_OK) rc = dimer_summary_write(r, msg, len);
+    if (rc == AD_OK) rc = dimer_report_write(r, msg, len);
+    return rc;
+}
+
+void dimer_run_release(dimer_run *r)
+{
+    dimer_energy_ctx_release(&r->ectx);
+    dimer_umbrella_out_release(&r->us);
+    flow_model_free(r->model);
+    bg_samples_free(r->samples);
+    smp_profile_free(r->profile);
+    ad_free(r->data);
+    ad_free(r->data_u);
+    ad_free(r->d_bg);
+}

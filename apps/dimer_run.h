@@ -1,0 +1,140 @@
+/* dimer_run.h - the dimer experiment (bg-dimer) as its files share it: the
+ * schedule, the options, the run state and the steps of the pipeline.
+ *   dimer_run.c       schedule, MC data, umbrella reference, the pipeline
+ *   dimer_train.c     the flow, its training and the timing measurements
+ *   dimer_resume.c    cache.json, stage checkpoints and logs for --resume
+ *   dimer_analysis.c  samples, ESS, reweighted dF and F(d), the training log
+ *   dimer_figures.c   the SVG figures
+ *   dimer_report.c    summary.json and report.md
+ * A dimer_run owns every array and object it points to (dimer_run_release
+ * frees them); every step returns AD_OK or an error code with msg filled.
+ */
+#ifndef LIBBG_APPS_DIMER_RUN_H
+#define LIBBG_APPS_DIMER_RUN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "apps/dimer_sim.h"
+#include "autodiff/ad.h"
+#include "flows/bg_sample.h"
+#include "flows/bg_train.h"
+#include "flows/flow_realnvp.h"
+#include "sampling/smp_profile.h"
+
+#define DIMER_PROGRAM "bg-dimer"
+#define DIMER_N_STAGES_MAX 8
+
+/* The run lengths of one schedule (--quick or the full run). */
+typedef struct dimer_schedule {
+    /* data */
+    int mc_chains;
+    long mc_steps;
+    int mc_stride;
+    long mc_discard;      /* frames */
+    /* umbrella */
+    int us_windows, us_chains, us_repeats, us_bins, us_stride;
+    long us_steps, us_discard;
+    double us_k;
+    /* flow */
+    int n_blocks;
+    flow_split_kind split;
+    /* training */
+    bg_stage stages[DIMER_N_STAGES_MAX];
+    int n_stages;
+    /* analysis */
+    int n_samples, sample_batch, n_bootstrap, profile_bins;
+    int timing_repeats;
+} dimer_schedule;
+
+/* The command-line options. */
+typedef struct dimer_options {
+    const char *out;
+    uint64_t seed;
+    double kT;
+    int quick, threads, resume;
+    const char *bond;
+} dimer_options;
+
+typedef struct dimer_model_result {
+    double dF, dF_se, ess_fraction, ess, median_energy, transitions_per_1000;
+    double final_loss, train_seconds, closed_fraction_raw;
+    int n_samples, n_nonfinite, n_boot_used;
+    long skipped;
+} dimer_model_result;
+
+typedef struct dimer_run {
+    dimer_options opt;
+    dimer_schedule sc;
+    pot_dimer_params params;
+    pot_potential pot;
+    dimer_energy_ctx ectx;
+    double start_clock, wall_seconds;
+    /* data */
+    ad_real *data;          /* [n_closed + n_open] rows: closed first */
+    int n_closed, n_open, dim;
+    ad_real *data_u;        /* energies of the data rows */
+    double mc_acc[2], mc_u_first[2], mc_u_second[2], mc_seconds;
+    int mc_transitions;
+    int data_reused, umbrella_reused;
+    /* reference */
+    dimer_umbrella_out us;
+    double us_seconds;
+    /* model */
+    flow_model *model;
+    int first_stage;
+    double stage_seconds[DIMER_N_STAGES_MAX];
+    bg_samples *samples;
+    ad_real *d_bg;          /* [n] dimer distances of the samples */
+    smp_profile *profile;   /* reweighted F(d) */
+    dimer_model_result res;
+    double mc_median;
+    double t_energy_ms, t_flow_ms;
+    int train_reused_stages;
+} dimer_run;
+
+/* The rows of train_log.csv. */
+typedef struct dimer_log_rows {
+    int n;
+    double *v; /* [n * 5]: global iteration, stage, loss, ml, kl */
+} dimer_log_rows;
+
+/* dimer_run.c: the pipeline and the helpers every step uses. */
+int dimer_run_all(dimer_run *r, char *msg, size_t len);
+void dimer_run_release(dimer_run *r);
+int dimer_fail(char *msg, size_t len, int code, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+uint64_t dimer_derive_seed(uint64_t seed, uint64_t k);
+/* name joined to --out in buf (empty when it does not fit) */
+void dimer_out_path(const dimer_run *r, const char *name, char *buf, size_t len);
+
+/* dimer_train.c */
+int dimer_model_build(dimer_run *r, char *msg, size_t len);
+int dimer_measure_timing(dimer_run *r, char *msg, size_t len);
+int dimer_train(dimer_run *r, char *msg, size_t len);
+
+/* dimer_resume.c */
+int dimer_cache_write(dimer_run *r, char *msg, size_t len);
+/* 0 (nothing reused), 1 (the MC data) or 2 (the data and the umbrella reference) */
+int dimer_cache_load(dimer_run *r);
+/* Sets r->first_stage from the stage checkpoints under prefix (with --resume
+ * and reused data) and trims the log at log_path to the stages kept. */
+void dimer_resume_stages(dimer_run *r, const char *prefix, const char *log_path);
+/* ckpt/stage_seconds.csv: write (write != 0) or read r->stage_seconds */
+void dimer_stage_seconds_io(dimer_run *r, int write);
+
+/* dimer_analysis.c */
+int dimer_analyse(dimer_run *r, char *msg, size_t len);
+void dimer_log_read(dimer_run *r, dimer_log_rows *lr);
+double dimer_final_loss(const dimer_log_rows *lr, int last_stage);
+int dimer_samples_csv_write(dimer_run *r, char *msg, size_t len);
+
+/* dimer_figures.c: fig_energy, fig_distance, fig_configurations,
+ * fig_free_energy and fig_loss (.svg), in that order. */
+int dimer_figures_write(dimer_run *r, const dimer_log_rows *lr, char *msg, size_t len);
+
+/* dimer_report.c */
+int dimer_summary_write(dimer_run *r, char *msg, size_t len);
+int dimer_report_write(dimer_run *r, char *msg, size_t len);
+
+#endif
