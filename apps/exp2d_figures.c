@@ -381,6 +381,7 @@ int exp2d_write_summary(const exp2d_run *run, char *msg, size_t msg_len)
         app_json_key_number(&w, "final_loss", m->final_loss);
         app_json_key_number(&w, "train_seconds", m->train_seconds);
         app_json_key_int(&w, "iterations", m->n_iterations);
+        app_json_key_int(&w, "skipped_steps", m->skipped);
         app_json_key_number(&w, "profile_rmse", m->profile_rmse);
         app_json_key_number(&w, "profile_coverage", m->profile_coverage);
         app_json_object_end(&w);
