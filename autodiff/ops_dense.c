@@ -28,8 +28,10 @@
 
 /* The row loops are built for AVX-512 and AVX2 as well as the baseline and
  * picked at load time, like the GEMM kernels (one machine always runs the
- * same clone, so thread counts still cannot change a result). */
-#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__)) && defined(__linux__)
+ * same clone, so thread counts still cannot change a result).  Needs glibc's
+ * ifunc; elsewhere the baseline loop is the only one. */
+#if defined(__x86_64__) && defined(__GLIBC__) && \
+    (defined(__clang__) ? __clang_major__ >= 14 : defined(__GNUC__))
 #define ROW_KERNEL __attribute__((target_clones("avx512f", "avx2", "default")))
 #else
 #define ROW_KERNEL
