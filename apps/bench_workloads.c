@@ -72,17 +72,6 @@ struct bench_run {
     ad_real *a, *b, *c;
 };
 
-static int fail(char *msg, size_t len, int code, const char *fmt, ...)
-{
-    if (msg && len) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(msg, len, fmt, ap);
-        va_end(ap);
-    }
-    return code;
-}
-
 int bench_spec_dim(const bench_spec *s)
 {
     switch (s->system) {
@@ -134,7 +123,7 @@ static int make_data(bench_run *r, char *msg, size_t msg_len)
 {
     r->n_data = BENCH_N_DATA;
     r->data = ad_malloc((size_t)r->n_data * r->dim * sizeof(ad_real));
-    if (!r->data) return fail(msg, msg_len, AD_ERR_NOMEM, "out of memory for data");
+    if (!r->data) return ad_status_fail(msg, msg_len, AD_ERR_NOMEM, "out of memory for data");
     if (r->spec.system == BENCH_DIMER) {
         for (int i = 0; i < r->n_data; i++)
             dimer_configuration(r->data + (size_t)i * r->dim, r->dimer.n_solvent, &r->rng);
@@ -152,7 +141,7 @@ static int make_data(bench_run *r, char *msg, size_t msg_len)
     double sigma = r->spec.system == BENCH_DOUBLE_WELL ? 0.1 : 0.02;
     smp_mc_config mc = {2, CHAINS, sigma, r->kT, BENCH_N_DATA / CHAINS, 1, 0, 7};
     ad_tape *scratch = ad_tape_new(0);
-    if (!scratch) return fail(msg, msg_len, AD_ERR_NOMEM, "out of memory");
+    if (!scratch) return ad_status_fail(msg, msg_len, AD_ERR_NOMEM, "out of memory");
     smp_potential_ctx ctx = {&r->pot, scratch};
     int status = smp_mc_run(&mc, smp_potential_energy, &ctx, x0, r->data, NULL, NULL, msg, msg_len);
     ad_tape_free(scratch);
@@ -212,7 +201,7 @@ bench_run *bench_setup(const bench_spec *s, char *msg, size_t msg_len)
 {
     bench_run *r = ad_calloc(1, sizeof *r);
     if (!r) {
-        fail(msg, msg_len, AD_ERR_NOMEM, "out of memory");
+        ad_status_fail(msg, msg_len, AD_ERR_NOMEM, "out of memory");
         return NULL;
     }
     r->spec = *s;
@@ -225,20 +214,20 @@ bench_run *bench_setup(const bench_spec *s, char *msg, size_t msg_len)
         r->b = ad_malloc(k * n * sizeof(ad_real));
         r->c = ad_malloc(m * n * sizeof(ad_real));
         if (!r->a || !r->b || !r->c) {
-            status = fail(msg, msg_len, AD_ERR_NOMEM, "out of memory");
+            status = ad_status_fail(msg, msg_len, AD_ERR_NOMEM, "out of memory");
         } else {
             ad_rng_fill_uniform(&r->rng, r->a, m * k, -1, 1);
             ad_rng_fill_uniform(&r->rng, r->b, k * n, -1, 1);
         }
     } else if (!setup_potential(r)) {
-        status = fail(msg, msg_len, AD_ERR_ARG, "%s: no system", s->name);
+        status = ad_status_fail(msg, msg_len, AD_ERR_ARG, "%s: no system", s->name);
     } else {
         r->tape = ad_tape_new(0);
         r->batch = ad_malloc((size_t)s->batch * r->dim * sizeof(ad_real));
         r->out_u = ad_malloc((size_t)s->batch * sizeof(ad_real));
         r->out_f = ad_malloc((size_t)s->batch * r->dim * sizeof(ad_real));
         if (!r->tape || !r->batch || !r->out_u || !r->out_f)
-            status = fail(msg, msg_len, AD_ERR_NOMEM, "out of memory");
+            status = ad_status_fail(msg, msg_len, AD_ERR_NOMEM, "out of memory");
         if (status == AD_OK && s->kind != BENCH_ENERGY) status = setup_flow(r, msg, msg_len);
         if (status == AD_OK && (s->kind == BENCH_TRAIN_ML || s->kind == BENCH_ENERGY))
             status = make_data(r, msg, msg_len);
@@ -273,10 +262,10 @@ static int train_iteration(bench_run *r, char *msg, size_t msg_len)
                           ad_constant(t, 2, shape, r->batch), NULL);
     }
     if (ad_backward(t, loss) != AD_OK)
-        return fail(msg, msg_len, ad_tape_status(t), "%s: %s", s->name, ad_tape_error(t));
+        return ad_status_fail(msg, msg_len, ad_tape_status(t), "%s: %s", s->name, ad_tape_error(t));
     int status = nn_optim_step(r->opt, NULL);
     if (status != AD_OK)
-        return fail(msg, msg_len, status, "%s: non-finite gradient (loss %g)", s->name,
+        return ad_status_fail(msg, msg_len, status, "%s: non-finite gradient (loss %g)", s->name,
                     (double)loss->data[0]);
     return AD_OK;
 }
@@ -303,7 +292,7 @@ int bench_iteration(bench_run *r, char *msg, size_t msg_len)
                 r->c, s->gemm_n);
         return AD_OK;
     }
-    return fail(msg, msg_len, AD_ERR_ARG, "unknown workload kind");
+    return ad_status_fail(msg, msg_len, AD_ERR_ARG, "unknown workload kind");
 }
 
 void bench_free(bench_run *r)

@@ -25,17 +25,6 @@
 #include "sampling/smp_profile.h"
 #include "sampling/smp_reweight.h"
 
-static int fail(char *msg, size_t len, int code, const char *fmt, ...)
-{
-    if (msg && len) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(msg, len, fmt, ap);
-        va_end(ap);
-    }
-    return code;
-}
-
 /* Independent seeds for the parts of a run, from the user's seed and a tag
  * (splitmix64 of their combination). */
 static uint64_t derive_seed(uint64_t seed, uint64_t tag)
@@ -103,7 +92,7 @@ static int compute_references(exp2d_run *run, ad_tape *scratch, char *msg, size_
     run->profile_center = ad_malloc(sizeof(double) * bins);
     run->profile_exact = ad_malloc(sizeof(double) * bins);
     if (!run->profile_center || !run->profile_exact)
-        return fail(msg, len, AD_ERR_NOMEM, "out of memory");
+        return ad_status_fail(msg, len, AD_ERR_NOMEM, "out of memory");
     status = smp_quad_profile(smp_potential_energy, &pctx, &grid, run->kT, rc_coord,
                               (void *)&sys->rc, sys->profile_lo, sys->profile_hi, bins,
                               run->profile_exact, msg, len);
@@ -123,7 +112,7 @@ static int compute_references(exp2d_run *run, ad_tape *scratch, char *msg, size_
     run->map_u = ad_malloc(sizeof(double) * n);
     if (!xy || !run->map_u) {
         ad_free(xy);
-        return fail(msg, len, AD_ERR_NOMEM, "out of memory");
+        return ad_status_fail(msg, len, AD_ERR_NOMEM, "out of memory");
     }
     for (int j = 0; j < run->map_ny; j++)
         for (int i = 0; i < run->map_nx; i++) {
@@ -162,7 +151,7 @@ static int run_mc(exp2d_run *run, ad_tape *scratch, char *msg, size_t len)
     if (!out || !u || !run->data || !run->data_u || !run->data_chain) {
         ad_free(out);
         ad_free(u);
-        return fail(msg, len, AD_ERR_NOMEM, "out of memory for %d MC frames", n);
+        return ad_status_fail(msg, len, AD_ERR_NOMEM, "out of memory for %d MC frames", n);
     }
     smp_mc_stats stats;
     int status = smp_mc_run(&mc, smp_potential_energy, &pctx, sys->minima, out, u, &stats, msg, len);
@@ -228,7 +217,7 @@ static int write_loss_csv(const exp2d_run *run, const exp2d_model *m, char *msg,
 {
     int n = m->n_iterations;
     ad_real *tab = ad_malloc(sizeof(ad_real) * 5 * (size_t)(n > 0 ? n : 1));
-    if (!tab) return fail(msg, len, AD_ERR_NOMEM, "out of memory");
+    if (!tab) return ad_status_fail(msg, len, AD_ERR_NOMEM, "out of memory");
     for (int i = 0; i < n; i++) {
         tab[5 * i] = i + 1;
         for (int c = 0; c < 4; c++) tab[5 * i + 1 + c] = m->loss[4 * i + c];
@@ -267,7 +256,7 @@ static int save_model(const exp2d_run *run, const exp2d_model *m, char *msg, siz
     char path[1024];
     if (model_path(run, m, "model", path, sizeof path) != AD_OK ||
         strlen(path) + 16 > sizeof path)
-        return fail(msg, len, AD_ERR_ARG, "output path too long: %s", run->opt.out);
+        return ad_status_fail(msg, len, AD_ERR_ARG, "output path too long: %s", run->opt.out);
     strcat(path, ".ckpt");
     int status = nn_checkpoint_save(m->flow->params, path, msg, len);
     if (status != AD_OK) return status;
@@ -335,7 +324,7 @@ static int train_model(exp2d_run *run, int k, app_progress *pg, char *msg, size_
                    0};
     m->n_iterations = st.n_iterations;
     m->loss = ad_calloc((size_t)(st.n_iterations > 0 ? st.n_iterations : 1) * 4, sizeof(double));
-    if (!m->loss) return fail(msg, len, AD_ERR_NOMEM, "out of memory");
+    if (!m->loss) return ad_status_fail(msg, len, AD_ERR_NOMEM, "out of memory");
     if (run->opt.resume && reload_model(run, m)) {
         fprintf(stderr, "%s: %s model reloaded from %s\n", sys->program, m->name, run->opt.out);
         m->train_seconds = 0;
@@ -360,7 +349,7 @@ static int train_model(exp2d_run *run, int k, app_progress *pg, char *msg, size_
     bg_train_result res;
     char why[512];
     int status = bg_train(&tc, 0, &res, why, sizeof why);
-    if (status != AD_OK) return fail(msg, len, status, "training %s: %s", m->name, why);
+    if (status != AD_OK) return ad_status_fail(msg, len, status, "training %s: %s", m->name, why);
     m->final_loss = res.final_loss;
     m->skipped = res.skipped;
     m->train_seconds = res.seconds + (is_ml ? 0 : run->ml_seconds);
@@ -402,7 +391,7 @@ static int analyse_model(exp2d_run *run, int k, char *msg, size_t len)
     char why[512];
     int status = bg_sample(m->flow, &prior, &sys->potential, run->kT, sc->n_samples, 5000,
                            derive_seed(run->opt.seed, 40 + (uint64_t)k), &s, why, sizeof why);
-    if (status != AD_OK) return fail(msg, len, status, "sampling %s: %s", m->name, why);
+    if (status != AD_OK) return ad_status_fail(msg, len, status, "sampling %s: %s", m->name, why);
     int n = s->n, bins = sys->profile_bins;
     int *labels = ad_malloc(sizeof(int) * (size_t)n);
     ad_real *r = ad_malloc(sizeof(ad_real) * (size_t)n);
@@ -413,7 +402,7 @@ static int analyse_model(exp2d_run *run, int k, char *msg, size_t len)
     m->plot_state = ad_malloc(sizeof(int) * (size_t)m->n_plot);
     smp_profile *hist = NULL, *kde = NULL;
     if (!labels || !r || !m->profile || !m->plot_x || !m->plot_z || !m->plot_state) {
-        status = fail(msg, len, AD_ERR_NOMEM, "out of memory analysing %s", m->name);
+        status = ad_status_fail(msg, len, AD_ERR_NOMEM, "out of memory analysing %s", m->name);
         goto done;
     }
     m->n_samples = n;
@@ -421,7 +410,7 @@ static int analyse_model(exp2d_run *run, int k, char *msg, size_t len)
     smp_weight_stats ws;
     status = smp_weights_stats(s->log_w, n, &ws, why, sizeof why);
     if (status != AD_OK) {
-        status = fail(msg, len, status, "%s: %s", m->name, why);
+        status = ad_status_fail(msg, len, status, "%s: %s", m->name, why);
         goto done;
     }
     m->ess_fraction = ws.ess_fraction;
@@ -431,7 +420,7 @@ static int analyse_model(exp2d_run *run, int k, char *msg, size_t len)
     status = smp_state_free_energies(&scfg, labels, s->log_w, n, m->delta_f, m->delta_f_se,
                                      m->population, why, sizeof why);
     if (status != AD_OK) {
-        status = fail(msg, len, status, "%s: state free energies: %s", m->name, why);
+        status = ad_status_fail(msg, len, status, "%s: state free energies: %s", m->name, why);
         goto done;
     }
     bg_rc_values(&sys->rc, s->x, n, 2, r);
@@ -444,7 +433,7 @@ static int analyse_model(exp2d_run *run, int k, char *msg, size_t len)
         status = smp_profile_kde(&pc, r, s->log_w, n, &kde, why, sizeof why);
     }
     if (status != AD_OK) {
-        status = fail(msg, len, status, "%s: profile: %s", m->name, why);
+        status = ad_status_fail(msg, len, status, "%s: profile: %s", m->name, why);
         goto done;
     }
     double sum2 = 0;
@@ -523,13 +512,13 @@ static int interpolate_model(exp2d_run *run, int k, char *msg, size_t len)
     ad_real *px = ad_malloc(sizeof(ad_real) * 2 * (size_t)np);
     ad_real *pu = ad_malloc(sizeof(ad_real) * (size_t)np);
     int status = AD_OK;
-    if (!m->interp || !px || !pu) status = fail(msg, len, AD_ERR_NOMEM, "out of memory");
+    if (!m->interp || !px || !pu) status = ad_status_fail(msg, len, AD_ERR_NOMEM, "out of memory");
     for (int p = 0; p < EXP2D_N_INTERP && status == AD_OK; p++) {
         char why[512];
         status = bg_interpolate(m->flow, &run->sys->potential, run->interp_ends + 4 * p,
                                 run->interp_ends + 4 * p + 2, np, px, pu, why, sizeof why);
         if (status != AD_OK) {
-            fail(msg, len, status, "interpolation with %s: %s", m->name, why);
+            ad_status_fail(msg, len, status, "interpolation with %s: %s", m->name, why);
             break;
         }
         for (int i = 0; i < np; i++) {
@@ -551,7 +540,7 @@ static int write_csv(const exp2d_run *run, const char *name, const ad_real *x, i
 {
     char path[1024];
     if (app_fs_join(path, sizeof path, run->opt.out, name) != AD_OK)
-        return fail(msg, len, AD_ERR_ARG, "output path too long: %s/%s", run->opt.out, name);
+        return ad_status_fail(msg, len, AD_ERR_ARG, "output path too long: %s/%s", run->opt.out, name);
     return smp_csv_write(path, x, n, dim, cols, msg, len);
 }
 
@@ -561,7 +550,7 @@ static int write_csvs(const exp2d_run *run, char *msg, size_t len)
     int status;
     int n = run->n_data;
     ad_real *tab = ad_malloc(sizeof(ad_real) * 4 * (size_t)(n > 1 ? n : 1));
-    if (!tab) return fail(msg, len, AD_ERR_NOMEM, "out of memory");
+    if (!tab) return ad_status_fail(msg, len, AD_ERR_NOMEM, "out of memory");
     for (int i = 0; i < n; i++) {
         tab[4 * i] = run->data[2 * i];
         tab[4 * i + 1] = run->data[2 * i + 1];
@@ -577,7 +566,7 @@ static int write_csvs(const exp2d_run *run, char *msg, size_t len)
     size_t cap = (size_t)bins * 6;
     if ((size_t)EXP2D_N_INTERP * np * 5 > cap) cap = (size_t)EXP2D_N_INTERP * np * 5;
     tab = ad_malloc(sizeof(ad_real) * cap);
-    if (!tab) return fail(msg, len, AD_ERR_NOMEM, "out of memory");
+    if (!tab) return ad_status_fail(msg, len, AD_ERR_NOMEM, "out of memory");
     for (int k = 0; k < EXP2D_N_MODELS && status == AD_OK; k++) {
         const exp2d_model *m = &run->models[k];
         char name[128];
@@ -627,7 +616,7 @@ int exp2d_run_all(exp2d_run *run, char *msg, size_t len)
         m->w_rc = MODEL_SPECS[k].w_rc > 0 ? run->sched.w_rc : 0;
     }
     ad_tape *scratch = ad_tape_new(0);
-    if (!scratch) return fail(msg, len, AD_ERR_NOMEM, "out of memory");
+    if (!scratch) return ad_status_fail(msg, len, AD_ERR_NOMEM, "out of memory");
     int status = compute_references(run, scratch, msg, len);
     if (status == AD_OK) status = run_mc(run, scratch, msg, len);
     ad_tape_free(scratch);

@@ -13,22 +13,11 @@
 #include "apps/app_svg.h"
 #include "apps/exp2d.h"
 
-static int fail(char *msg, size_t len, int code, const char *fmt, ...)
-{
-    if (msg && len) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(msg, len, fmt, ap);
-        va_end(ap);
-    }
-    return code;
-}
-
 static int out_path(const exp2d_run *run, const char *name, char *path, size_t size, char *msg,
                     size_t len)
 {
     if (app_fs_join(path, size, run->opt.out, name) != AD_OK)
-        return fail(msg, len, AD_ERR_ARG, "output path too long: %s/%s", run->opt.out, name);
+        return ad_status_fail(msg, len, AD_ERR_ARG, "output path too long: %s/%s", run->opt.out, name);
     return AD_OK;
 }
 
@@ -36,7 +25,7 @@ static int save(app_svg_figure *f, const exp2d_run *run, const char *name, char 
 {
     char path[1024];
     int status = f ? out_path(run, name, path, sizeof path, msg, len)
-                   : fail(msg, len, AD_ERR_NOMEM, "out of memory for %s", name);
+                   : ad_status_fail(msg, len, AD_ERR_NOMEM, "out of memory for %s", name);
     if (status == AD_OK) status = app_svg_save(f, path, msg, len);
     app_svg_figure_free(f);
     return status;
@@ -320,7 +309,7 @@ static int write_text(const exp2d_run *run, const char *name, const app_buf *b, 
     char path[1024];
     int status = out_path(run, name, path, sizeof path, msg, len);
     if (status != AD_OK) return status;
-    if (b->err) return fail(msg, len, b->err, "out of memory writing %s", name);
+    if (b->err) return ad_status_fail(msg, len, b->err, "out of memory writing %s", name);
     return app_fs_write_atomic(path, b->data ? b->data : "", b->len, msg, len);
 }
 

@@ -19,31 +19,10 @@
 #include "autodiff/ad.h"
 #include "ck_util.h"
 
-/* Run BG_BIN_DIR/bg-dimer with the NULL-terminated arguments, stdout and
- * stderr into files; returns the exit status (or -1 when it did not exit). */
+/* Run BG_BIN_DIR/bg-dimer (tests/ck_util.h: ck_run_program). */
 static int run_dimer(const char *out_file, const char *err_file, const char *const *args)
 {
-    char path[1024];
-    snprintf(path, sizeof path, "%s/bg-dimer", ck_bin_dir());
-    char *argv[32];
-    int argc = 0;
-    argv[argc++] = path;
-    for (int i = 0; args[i] && argc < 31; i++) argv[argc++] = (char *)args[i];
-    argv[argc] = NULL;
-    pid_t pid = fork();
-    ck_assert_int_ge(pid, 0);
-    if (pid == 0) {
-        int o = open(out_file, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-        int e = open(err_file, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-        if (o < 0 || e < 0) _exit(127);
-        dup2(o, 1);
-        dup2(e, 2);
-        execv(path, argv);
-        _exit(127);
-    }
-    int status = 0;
-    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
-    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    return ck_run_program("bg-dimer", out_file, err_file, args, 0);
 }
 
 static char *slurp(const char *path, size_t *len)
@@ -257,7 +236,7 @@ END_TEST
 
 Suite *apps_dimer_suite(void)
 {
-    Suite *s = suite_create("apps_dimer");
+    Suite *s = suite_create("apps-dimer");
     TCase *tc = tcase_create("errors");
     tcase_add_loop_test(tc, test_usage_errors, 0, (int)(sizeof BAD_ARGS / sizeof *BAD_ARGS));
     tcase_add_test(tc, test_help);

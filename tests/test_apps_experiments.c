@@ -20,32 +20,6 @@
 
 /* Run BG_BIN_DIR/prog with the NULL-terminated arguments, stdout and stderr
  * into files; returns the exit status (or -1 when it did not exit). */
-static int run_program(const char *prog, const char *out_file, const char *err_file,
-                       const char *const *args)
-{
-    char path[1024];
-    snprintf(path, sizeof path, "%s/%s", ck_bin_dir(), prog);
-    char *argv[32];
-    int argc = 0;
-    argv[argc++] = path;
-    for (int i = 0; args[i] && argc < 31; i++) argv[argc++] = (char *)args[i];
-    argv[argc] = NULL;
-    pid_t pid = fork();
-    ck_assert_int_ge(pid, 0);
-    if (pid == 0) {
-        int o = open(out_file, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-        int e = open(err_file, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-        if (o < 0 || e < 0) _exit(127);
-        dup2(o, 1);
-        dup2(e, 2);
-        execv(path, argv);
-        _exit(127);
-    }
-    int status = 0;
-    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
-    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
-
 static char *slurp(const char *path, size_t *len)
 {
     char *data = NULL;
@@ -175,7 +149,7 @@ static void quick_run(const char *prog, const char *system, const char *const *p
     snprintf(err, sizeof err, "%s/stderr", tmp);
     const char *args[] = {"--quick", "--out", dir, "--threads", "2", "--seed", "3", "--kT", kT,
                           NULL};
-    int code = run_program(prog, out, err, args);
+    int code = ck_run_program(prog, out, err, args, 0);
     char *log = slurp(err, NULL);
     ck_assert_msg(code == 0, "%s exited %d: %s", prog, code, log ? log : "");
     ad_free(log);
@@ -246,7 +220,7 @@ START_TEST(test_usage_errors)
             }
         }
         args[n] = NULL;
-        int code = run_program(progs[p], out, err, args);
+        int code = ck_run_program(progs[p], out, err, args, 0);
         char *text = slurp(err, NULL);
         ck_assert_msg(code == 2, "%s %s: exit %d (%s)", progs[p], USAGE_CASES[_i][0], code,
                       text ? text : "");
@@ -269,7 +243,7 @@ START_TEST(test_help)
     snprintf(out, sizeof out, "%s/stdout", tmp);
     snprintf(err, sizeof err, "%s/stderr", tmp);
     const char *args[] = {"--help", NULL};
-    ck_assert_int_eq(run_program("bg-doublewell", out, err, args), 0);
+    ck_assert_int_eq(ck_run_program("bg-doublewell", out, err, args, 0), 0);
     char *text = slurp(out, NULL);
     ck_assert_ptr_nonnull(text);
     ck_assert_msg(strstr(text, "--quick") && strstr(text, "--kT") && strstr(text, "--out"),
