@@ -18,46 +18,12 @@
 #include "apps/app_json.h"
 #include "autodiff/ad.h"
 #include "ck_util.h"
+#include "test_apps_util.h"
 
 /* Run BG_BIN_DIR/bg-dimer (tests/ck_util.h: ck_run_program). */
 static int run_dimer(const char *out_file, const char *err_file, const char *const *args)
 {
     return ck_run_program("bg-dimer", out_file, err_file, args, 0);
-}
-
-static char *slurp(const char *path, size_t *len)
-{
-    char *data = NULL;
-    char msg[256];
-    size_t n = 0;
-    if (app_fs_read_file(path, &data, &n, msg, sizeof msg) != AD_OK) return NULL;
-    if (len) *len = n;
-    return data;
-}
-
-static int count_lines(const char *path)
-{
-    size_t n = 0;
-    char *s = slurp(path, &n);
-    if (!s) return -1;
-    int lines = 0;
-    for (size_t i = 0; i < n; i++) lines += s[i] == '\n';
-    if (n && s[n - 1] != '\n') lines++;
-    ad_free(s);
-    return lines;
-}
-
-static app_json_value *load_summary(const char *dir)
-{
-    char path[1024], msg[256];
-    snprintf(path, sizeof path, "%s/summary.json", dir);
-    size_t len = 0;
-    char *text = slurp(path, &len);
-    ck_assert_msg(text != NULL, "no %s", path);
-    app_json_value *root = NULL;
-    ck_assert_msg(app_json_parse(text, len, &root, msg, sizeof msg) == AD_OK, "%s", msg);
-    ad_free(text);
-    return root;
 }
 
 /* The numbers of summary.json that a resumed run must reproduce. */
@@ -84,13 +50,13 @@ static void check_outputs(const char *dir, const char *bond)
         struct stat st;
         ck_assert_msg(stat(path, &st) == 0 && st.st_size > 0, "missing or empty %s", path);
         if (strstr(files[i], ".svg")) {
-            char *s = slurp(path, NULL);
+            char *s = ck_slurp(path, NULL);
             ck_assert_ptr_nonnull(s);
             ck_assert_msg(strstr(s, "<svg") && strstr(s, "</svg>"), "%s is not an SVG", path);
             ad_free(s);
         }
         if (strstr(files[i], ".csv"))
-            ck_assert_msg(count_lines(path) >= 2, "%s has no data rows", path);
+            ck_assert_msg(ck_count_lines(path) >= 2, "%s has no data rows", path);
     }
     DIR *d = opendir(dir);
     ck_assert_ptr_nonnull(d);
@@ -100,7 +66,8 @@ static void check_outputs(const char *dir, const char *bond)
     snprintf(path, sizeof path, "%s/ckpt/stage-stage1.ckpt", dir);
     ck_assert_msg(access(path, R_OK) == 0, "no stage checkpoint %s", path);
 
-    app_json_value *root = load_summary(dir);
+    app_json_value *root = ck_load_summary(dir);
+    ck_assert_msg(root != NULL, "no valid summary.json in %s", dir);
     ck_assert_msg(app_json_all_finite(root), "summary.json holds a non-finite number");
     ck_assert_int_eq((int)app_json_count(root, APP_JSON_NULL), 0);
     const app_json_value *v = app_json_lookup(root, "system");
@@ -139,23 +106,25 @@ START_TEST(test_quick_and_resume)
     snprintf(err, sizeof err, "%s.stderr", dir);
     const char *args[] = {"--quick", "--out", dir, "--seed", "3", NULL};
     int rc = run_dimer(out, err, args);
-    char *log = slurp(err, NULL);
+    char *log = ck_slurp(err, NULL);
     ck_assert_msg(rc == 0, "exit %d: %s", rc, log ? log : "");
     ad_free(log);
     check_outputs(dir, "paper");
-    app_json_value *first = load_summary(dir);
+    app_json_value *first = ck_load_summary(dir);
+    ck_assert_msg(first != NULL, "no valid summary.json in %s", dir);
 
     /* Resume after the completed run: no stage is retrained, the numbers
      * (which depend on the reloaded data, reference and model) are equal. */
     const char *args2[] = {"--quick", "--out", dir, "--seed", "3", "--resume", NULL};
     rc = run_dimer(out, err, args2);
-    log = slurp(err, NULL);
+    log = ck_slurp(err, NULL);
     ck_assert_msg(rc == 0, "exit %d: %s", rc, log ? log : "");
     ck_assert_msg(log && strstr(log, "reusing"), "the resumed run did not reuse the data: %s",
                   log ? log : "");
     ad_free(log);
     check_outputs(dir, "paper");
-    app_json_value *second = load_summary(dir);
+    app_json_value *second = ck_load_summary(dir);
+    ck_assert_msg(second != NULL, "no valid summary.json in %s", dir);
     for (int k = 0; k < N_RESULT_KEYS; k++) {
         double a, b;
         ck_assert_int_eq(app_json_get_number(first, RESULT_KEYS[k], &a), AD_OK);
@@ -179,7 +148,7 @@ START_TEST(test_quick_seed_bond)
     snprintf(err, sizeof err, "%s.stderr", dir);
     const char *args[] = {"--quick", "--bond", "seed", "--out", dir, NULL};
     int rc = run_dimer(out, err, args);
-    char *log = slurp(err, NULL);
+    char *log = ck_slurp(err, NULL);
     ck_assert_msg(rc == 0, "exit %d: %s", rc, log ? log : "");
     ad_free(log);
     check_outputs(dir, "seed");
@@ -212,8 +181,8 @@ START_TEST(test_usage_errors)
     args[n] = NULL;
     int rc = run_dimer(out, err, args);
     ck_assert_msg(rc == 2, "%s: exit %d", BAD_ARGS[_i][0], rc);
-    ck_assert_int_eq(count_lines(err), 1);
-    ck_assert_int_le(count_lines(out), 0);
+    ck_assert_int_eq(ck_count_lines(err), 1);
+    ck_assert_int_le(ck_count_lines(out), 0);
     struct stat st;
     ck_assert_msg(stat(target, &st) != 0, "%s created after a usage error", target);
 }
@@ -227,7 +196,7 @@ START_TEST(test_help)
     snprintf(err, sizeof err, "%s/stderr", dir);
     const char *args[] = {"--help", NULL};
     ck_assert_int_eq(run_dimer(out, err, args), 0);
-    char *text = slurp(out, NULL);
+    char *text = ck_slurp(out, NULL);
     ck_assert_ptr_nonnull(text);
     ck_assert(strstr(text, "--bond") && strstr(text, "--resume") && strstr(text, "--quick"));
     ad_free(text);

@@ -17,30 +17,7 @@
 #include "apps/app_json.h"
 #include "autodiff/ad.h"
 #include "ck_util.h"
-
-/* Run BG_BIN_DIR/prog with the NULL-terminated arguments, stdout and stderr
- * into files; returns the exit status (or -1 when it did not exit). */
-static char *slurp(const char *path, size_t *len)
-{
-    char *data = NULL;
-    char msg[256];
-    size_t n = 0;
-    if (app_fs_read_file(path, &data, &n, msg, sizeof msg) != AD_OK) return NULL;
-    if (len) *len = n;
-    return data;
-}
-
-static int count_lines(const char *path)
-{
-    size_t n = 0;
-    char *s = slurp(path, &n);
-    if (!s) return -1;
-    int lines = 0;
-    for (size_t i = 0; i < n; i++) lines += s[i] == '\n';
-    if (n && s[n - 1] != '\n') lines++;
-    ad_free(s);
-    return lines;
-}
+#include "test_apps_util.h"
 
 static int dir_entries(const char *dir)
 {
@@ -71,7 +48,7 @@ static void check_outputs(const char *dir, const char *system, const char *const
         struct stat st;
         ck_assert_msg(stat(path, &st) == 0 && st.st_size > 0, "missing or empty %s", path);
         if (strstr(fixed[i], ".svg")) {
-            char *s = slurp(path, NULL);
+            char *s = ck_slurp(path, NULL);
             ck_assert_ptr_nonnull(s);
             ck_assert_msg(strstr(s, "<svg") && strstr(s, "</svg>"), "%s is not an SVG", path);
             ad_free(s);
@@ -81,7 +58,7 @@ static void check_outputs(const char *dir, const char *system, const char *const
     for (int k = 0; k < 4; k++)
         for (int j = 0; j < 3; j++) {
             snprintf(path, sizeof path, "%s/%s_%s.csv", dir, kinds[j], SLUGS[k]);
-            ck_assert_msg(count_lines(path) >= 2, "missing or empty %s", path);
+            ck_assert_msg(ck_count_lines(path) >= 2, "missing or empty %s", path);
         }
     DIR *d = opendir(dir);
     ck_assert_ptr_nonnull(d);
@@ -91,7 +68,7 @@ static void check_outputs(const char *dir, const char *system, const char *const
 
     snprintf(path, sizeof path, "%s/summary.json", dir);
     size_t len = 0;
-    char *text = slurp(path, &len);
+    char *text = ck_slurp(path, &len);
     ck_assert_ptr_nonnull(text);
     app_json_value *root = NULL;
     char msg[256];
@@ -150,7 +127,7 @@ static void quick_run(const char *prog, const char *system, const char *const *p
     const char *args[] = {"--quick", "--out", dir, "--threads", "2", "--seed", "3", "--kT", kT,
                           NULL};
     int code = ck_run_program(prog, out, err, args, 0);
-    char *log = slurp(err, NULL);
+    char *log = ck_slurp(err, NULL);
     ck_assert_msg(code == 0, "%s exited %d: %s", prog, code, log ? log : "");
     ad_free(log);
     check_outputs(dir, system, pairs, n_pairs, atof(kT));
@@ -221,14 +198,14 @@ START_TEST(test_usage_errors)
         }
         args[n] = NULL;
         int code = ck_run_program(progs[p], out, err, args, 0);
-        char *text = slurp(err, NULL);
+        char *text = ck_slurp(err, NULL);
         ck_assert_msg(code == 2, "%s %s: exit %d (%s)", progs[p], USAGE_CASES[_i][0], code,
                       text ? text : "");
-        ck_assert_msg(count_lines(err) == 1, "%s %s: stderr is not one line: %s", progs[p],
+        ck_assert_msg(ck_count_lines(err) == 1, "%s %s: stderr is not one line: %s", progs[p],
                       USAGE_CASES[_i][0], text ? text : "");
         ck_assert_msg(strncmp(text, progs[p], strlen(progs[p])) == 0, "%s", text);
         ad_free(text);
-        ck_assert_int_eq(count_lines(out), 0);
+        ck_assert_int_eq(ck_count_lines(out), 0);
         struct stat st;
         ck_assert_msg(stat(dir, &st) != 0, "%s created %s", progs[p], dir);
         ck_assert_int_eq(dir_entries(tmp), 3); /* stdout, stderr, a-file */
@@ -244,7 +221,7 @@ START_TEST(test_help)
     snprintf(err, sizeof err, "%s/stderr", tmp);
     const char *args[] = {"--help", NULL};
     ck_assert_int_eq(ck_run_program("bg-doublewell", out, err, args, 0), 0);
-    char *text = slurp(out, NULL);
+    char *text = ck_slurp(out, NULL);
     ck_assert_ptr_nonnull(text);
     ck_assert_msg(strstr(text, "--quick") && strstr(text, "--kT") && strstr(text, "--out"),
                   "%s", text);

@@ -16,27 +16,15 @@
 #include "apps/app_json.h"
 #include "autodiff/ad.h"
 #include "ck_util.h"
+#include "test_apps_util.h"
 #include "flows/flow_realnvp.h"
 #include "nn/nn_checkpoint.h"
-
-static app_json_value *load_summary(const char *dir)
-{
-    char path[700], msg[256];
-    snprintf(path, sizeof path, "%s/summary.json", dir);
-    char *text = NULL;
-    size_t len = 0;
-    if (app_fs_read_file(path, &text, &len, msg, sizeof msg) != AD_OK) return NULL;
-    app_json_value *root = NULL;
-    int status = app_json_parse(text, len, &root, msg, sizeof msg);
-    ad_free(text);
-    return status == AD_OK ? root : NULL;
-}
 
 /* The numbers that must not depend on interruptions or threads: every
  * model's dF, its standard error, ESS / n and final loss (times excluded). */
 static void assert_same_numbers(const char *dir_a, const char *dir_b)
 {
-    app_json_value *a = load_summary(dir_a), *b = load_summary(dir_b);
+    app_json_value *a = ck_load_summary(dir_a), *b = ck_load_summary(dir_b);
     ck_assert_msg(a && b, "summary.json missing in %s or %s", dir_a, dir_b);
     static const char *const fields[] = {"delta_f.\"right-left\"", "delta_f_stderr.\"right-left\"",
                                          "ess_fraction", "final_loss"};
