@@ -62,7 +62,8 @@ int app_fs_check_writable_dir(const char *path, char *msg, size_t msg_size)
         return AD_ERR_ARG;
     }
     int fd = open(probe, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    if (fd < 0) return fail_errno(msg, msg_size, "cannot write into directory", path, errno, AD_ERR_IO);
+    if (fd < 0)
+        return fail_errno(msg, msg_size, "cannot write into directory", path, errno, AD_ERR_IO);
     close(fd);
     unlink(probe);
     return AD_OK;

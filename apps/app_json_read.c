@@ -180,7 +180,8 @@ static int string(parser *p, char **out, size_t *out_len)
                     break;
                 }
                 if (hi >= 0xD800 && hi <= 0xDBFF) {
-                    if (p->len - p->pos < 2 || p->text[p->pos] != '\\' || p->text[p->pos + 1] != 'u') {
+                    if (p->len - p->pos < 2 || p->text[p->pos] != '\\' ||
+                        p->text[p->pos + 1] != 'u') {
                         syntax(p, "lone high surrogate");
                         break;
                     }

@@ -126,7 +126,8 @@ static int assign(const app_cli *cli, const app_option *o, const char *text, cha
             return fail(cli, msg, size, "--%s: '%s' is not a number", o->name, q);
         errno = 0;
         double v = strtod(text, &end);
-        if (*end || end == text) return fail(cli, msg, size, "--%s: '%s' is not a number", o->name, q);
+        if (*end || end == text)
+            return fail(cli, msg, size, "--%s: '%s' is not a number", o->name, q);
         if (!isfinite(v)) {
             if (decimal) /* overflow of a decimal literal, e.g. 1e999 */
                 return fail(cli, msg, size, "--%s: '%s' is too large", o->name, q);

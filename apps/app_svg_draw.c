@@ -67,7 +67,8 @@ static void text(app_buf *b, double x, double y, const char *anchor, double size
     num(b, x);
     app_buf_puts(b, "\" y=\"");
     num(b, y);
-    app_buf_printf(b, "\" font-size=\"%g\" text-anchor=\"%s\"%s>", size, anchor, extra ? extra : "");
+    app_buf_printf(b, "\" font-size=\"%g\" text-anchor=\"%s\"%s>", size, anchor,
+                   extra ? extra : "");
     app_svg_put_text(b, s);
     app_buf_puts(b, "</text>\n");
 }
@@ -332,7 +333,8 @@ static void draw_contour_lines(app_buf *b, const svg_contour *c, const levels *l
         {1, 3, -1, -1},   {0, 1, -1, -1}, {3, 0, -1, -1}, {-1, -1, -1, -1}};
     int nx = c->nx, ny = c->ny;
     double dx = (c->x1 - c->x0) / (nx - 1), dy = (c->y1 - c->y0) / (ny - 1);
-    app_buf_puts(b, "<g fill=\"none\" stroke=\"#000000\" stroke-opacity=\"0.35\" stroke-width=\"0.6\">\n");
+    app_buf_puts(
+        b, "<g fill=\"none\" stroke=\"#000000\" stroke-opacity=\"0.35\" stroke-width=\"0.6\">\n");
     for (int L = 1; L < lv->n_bounds - 1; L++) {
         double t = lv->bound[L];
         if (!(t > lv->zmin && t < lv->zmax)) continue;

@@ -305,8 +305,9 @@ static int run_scaling(const char *dir, const timing_config *tc)
                 code = 1;
                 break;
             }
-            printf("%-6s %7d %6d %6d %11.3f %11.3f %8.2f\n", i < N_SCALING_BATCH ? "batch" : "width",
-                   s->threads[k], spec.batch, spec.width, t->median_ms, t->min_ms, t->gflops);
+            printf("%-6s %7d %6d %6d %11.3f %11.3f %8.2f\n",
+                   i < N_SCALING_BATCH ? "batch" : "width", s->threads[k], spec.batch, spec.width,
+                   t->median_ms, t->min_ms, t->gflops);
             fflush(stdout);
         }
     }

@@ -45,7 +45,8 @@ int main(int argc, char **argv)
     s.mc_steps = 5000;
     s.mc_stride = 1;
     s.preset = FLOW_REALNVP_DOUBLE_WELL;
-    /*                   ML: it  batch lr    stage 2: it batch lr   w_RC E_high  n       B   B_kde path */
+    /*                   ML: it  batch lr    stage 2: it batch lr   w_RC E_high  n       B   B_kde
+     * path */
     s.full = (exp2d_schedule){200, 256, 3e-3, 300, 256, 1e-3, 1, 100, 100000, 100, 20, 200};
     s.quick = (exp2d_schedule){30, 128, 3e-3, 20, 128, 1e-3, 1, 100, 2000, 20, 10, 50};
     return exp2d_main(&s, argc, argv);

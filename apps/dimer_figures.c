@@ -117,7 +117,8 @@ static int config_panel(app_svg_panel *p, const char *title, const ad_real *src,
     app_svg_panel_legend(p, APP_SVG_LEGEND_NONE);
     if (nf == 0) return AD_OK;
     ad_real *x = ad_malloc((size_t)nf * dim * sizeof *x);
-    double *sx = ad_malloc((size_t)nf * np * 2 * sizeof *sx), *sy = sx ? sx + (size_t)nf * np : NULL;
+    double *sx = ad_malloc((size_t)nf * np * 2 * sizeof *sx),
+           *sy = sx ? sx + (size_t)nf * np : NULL;
     double *mx = ad_calloc((size_t)2 * np, sizeof *mx), *my = mx ? mx + np : NULL;
     if (!x || !sx || !mx) {
         ad_free(x);
@@ -151,7 +152,8 @@ static int config_panel(app_svg_panel *p, const char *title, const ad_real *src,
                         &(app_svg_style){.color = "#d62728", .alpha = 0.3, .radius = 1.4});
         app_svg_scatter(p, mx + 2, my + 2, (size_t)np - 2,
                         &(app_svg_style){.color = "#1f3b73", .alpha = 1, .radius = 4});
-        app_svg_scatter(p, mx, my, 2, &(app_svg_style){.color = "#d62728", .alpha = 1, .radius = 5});
+        app_svg_scatter(p, mx, my, 2,
+                        &(app_svg_style){.color = "#d62728", .alpha = 1, .radius = 5});
         const double bx[5] = {-3, 3, 3, -3, -3}, by[5] = {-3, -3, 3, 3, -3};
         app_svg_line(p, bx, by, 5, &(app_svg_style){.color = "#444444", .width = 1});
     }

@@ -114,7 +114,8 @@ int dimer_cache_load(dimer_run *r)
     ok = ok && app_json_get_number(root, "kT", &v) == AD_OK && v == r->opt.kT;
     ok = ok && app_json_get_number(root, "seed_lo", &v) == AD_OK &&
          v == (double)(r->opt.seed & 0xffffffffu);
-    ok = ok && app_json_get_number(root, "seed_hi", &v) == AD_OK && v == (double)(r->opt.seed >> 32);
+    ok =
+        ok && app_json_get_number(root, "seed_hi", &v) == AD_OK && v == (double)(r->opt.seed >> 32);
     ok = ok && app_json_get_number(root, "quick", &v) == AD_OK && v == r->opt.quick;
     ok = ok && app_json_get_number(root, "n_closed", &nc) == AD_OK &&
          app_json_get_number(root, "n_open", &no) == AD_OK && nc >= 1 && no >= 1 && nc < 1e8 &&

@@ -139,7 +139,8 @@ static int run_mc(dimer_run *r, char *msg, size_t len)
     }
     r->mc_transitions = 0;
     for (int k = 0; k < 2; k++)
-        r->mc_transitions += count_chain_transitions(res[k].x, res[k].n_frames, s->mc_chains, r->dim);
+        r->mc_transitions +=
+            count_chain_transitions(res[k].x, res[k].n_frames, s->mc_chains, r->dim);
     r->n_closed = res[0].n;
     r->n_open = res[1].n;
     r->data = ad_malloc((size_t)(r->n_closed + r->n_open) * r->dim * sizeof *r->data);
@@ -201,7 +202,8 @@ int dimer_run_all(dimer_run *r, char *msg, size_t len)
 {
     r->start_clock = app_clock_seconds();
     make_schedule(&r->sc, r->opt.quick, r->opt.kT);
-    r->params = strcmp(r->opt.bond, "seed") == 0 ? pot_dimer_params_seed() : pot_dimer_params_paper();
+    r->params =
+        strcmp(r->opt.bond, "seed") == 0 ? pot_dimer_params_seed() : pot_dimer_params_paper();
     r->pot = pot_dimer(&r->params);
     r->dim = r->pot.dim;
     int rc = dimer_energy_ctx_init(&r->ectx, &r->pot);

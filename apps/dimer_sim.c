@@ -57,7 +57,8 @@ typedef struct energy_job {
 static void energy_task(void *vjob, int task, int worker)
 {
     energy_job *j = vjob;
-    int lo = (int)((long)j->n * task / j->n_tasks), hi = (int)((long)j->n * (task + 1) / j->n_tasks);
+    int lo = (int)((long)j->n * task / j->n_tasks),
+        hi = (int)((long)j->n * (task + 1) / j->n_tasks);
     ad_tape *t = j->c->tapes[worker];
     if (!t) {
         j->status[task] = AD_ERR_NOMEM;
@@ -186,7 +187,8 @@ int dimer_mc_state(dimer_energy_ctx *c, const dimer_mc_config *cfg, dimer_mc_res
         }
     }
     if (rc == AD_OK) {
-        memcpy(out->x, frames + (size_t)cfg->n_discard * nc * dim, (size_t)out->n * dim * sizeof *out->x);
+        memcpy(out->x, frames + (size_t)cfg->n_discard * nc * dim,
+               (size_t)out->n * dim * sizeof *out->x);
         const ad_real *uk = u + (size_t)cfg->n_discard * nc;
         long half = out->n / 2;
         double s1 = 0, s2 = 0;

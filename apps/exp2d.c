@@ -154,7 +154,8 @@ static int run_mc(exp2d_run *run, ad_tape *scratch, char *msg, size_t len)
         return ad_status_fail(msg, len, AD_ERR_NOMEM, "out of memory for %d MC frames", n);
     }
     smp_mc_stats stats;
-    int status = smp_mc_run(&mc, smp_potential_energy, &pctx, sys->minima, out, u, &stats, msg, len);
+    int status =
+        smp_mc_run(&mc, smp_potential_energy, &pctx, sys->minima, out, u, &stats, msg, len);
     if (status == AD_OK) {
         /* frames come interleaved (all chains of frame 0, ...): store by chain */
         int i = 0;
@@ -540,7 +541,8 @@ static int write_csv(const exp2d_run *run, const char *name, const ad_real *x, i
 {
     char path[1024];
     if (app_fs_join(path, sizeof path, run->opt.out, name) != AD_OK)
-        return ad_status_fail(msg, len, AD_ERR_ARG, "output path too long: %s/%s", run->opt.out, name);
+        return ad_status_fail(msg, len, AD_ERR_ARG, "output path too long: %s/%s", run->opt.out,
+                              name);
     return smp_csv_write(path, x, n, dim, cols, msg, len);
 }
 
@@ -669,15 +671,16 @@ int exp2d_main(const exp2d_system *sys, int argc, char **argv)
     snprintf(default_out, sizeof default_out, "out/%s", sys->name);
     exp2d_options o = {default_out, 1, 1.0, 0, default_threads(), 0};
     const app_option opts[] = {
-        {"out", APP_OPT_STRING, &o.out, "output directory (default out/<system>)", "DIR", 0, 0, 0, 0, 0},
+        {"out", APP_OPT_STRING, &o.out, "output directory (default out/<system>)", "DIR", 0, 0, 0,
+         0, 0},
         {"seed", APP_OPT_UINT64, &o.seed, "random seed (default 1)", "N", 0, 0, 0, 0, 0},
-        {"kT", APP_OPT_DOUBLE, &o.kT, "temperature in energy units, 0.1 to 10 (default 1)", "X",
-         1, 1, 0.1, 10, 0},
-        {"quick", APP_OPT_FLAG, &o.quick, "a reduced schedule that finishes in seconds", NULL, 0, 0, 0, 0,
-         0},
+        {"kT", APP_OPT_DOUBLE, &o.kT, "temperature in energy units, 0.1 to 10 (default 1)", "X", 1,
+         1, 0.1, 10, 0},
+        {"quick", APP_OPT_FLAG, &o.quick, "a reduced schedule that finishes in seconds", NULL, 0, 0,
+         0, 0, 0},
         {"threads", APP_OPT_INT, &o.threads,
-         "threads for the linear algebra (default: cores, at most 4)", "N", 1, 1, 1,
-         AD_THREADS_MAX, 0},
+         "threads for the linear algebra (default: cores, at most 4)", "N", 1, 1, 1, AD_THREADS_MAX,
+         0},
         {"resume", APP_OPT_FLAG, &o.resume,
          "reuse the models already trained in DIR by an interrupted run with the same settings",
          NULL, 0, 0, 0, 0, 0},

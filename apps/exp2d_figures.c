@@ -17,7 +17,8 @@ static int out_path(const exp2d_run *run, const char *name, char *path, size_t s
                     size_t len)
 {
     if (app_fs_join(path, size, run->opt.out, name) != AD_OK)
-        return ad_status_fail(msg, len, AD_ERR_ARG, "output path too long: %s/%s", run->opt.out, name);
+        return ad_status_fail(msg, len, AD_ERR_ARG, "output path too long: %s/%s", run->opt.out,
+                              name);
     return AD_OK;
 }
 

@@ -42,15 +42,15 @@ typedef struct {
 } gemm_variant;
 
 static const gemm_variant variants[AD_GEMM_N_VARIANTS] = {
-    [AD_GEMM_PORTABLE] = {"portable", AD_GEMM_PORTABLE_MR, AD_GEMM_PORTABLE_NR, AD_GEMM_PORTABLE_BLOCKS,
-                          ad_gemm_kernel_portable},
+    [AD_GEMM_PORTABLE] = {"portable", AD_GEMM_PORTABLE_MR, AD_GEMM_PORTABLE_NR,
+                          AD_GEMM_PORTABLE_BLOCKS, ad_gemm_kernel_portable},
 #if AD_GEMM_HAVE_X86
     [AD_GEMM_AVX2] = {"avx2", AD_GEMM_AVX2_MR, AD_GEMM_AVX2_NR, AD_GEMM_AVX2_BLOCKS,
                       ad_gemm_kernel_avx2},
     [AD_GEMM_AVX512] = {"avx512", AD_GEMM_AVX512_MR, AD_GEMM_AVX512_NR, AD_GEMM_AVX512_BLOCKS,
                         ad_gemm_kernel_avx512},
-    [AD_GEMM_AVX512W] = {"avx512w", AD_GEMM_AVX512W_MR, AD_GEMM_AVX512W_NR,
-                         AD_GEMM_AVX512W_BLOCKS, ad_gemm_kernel_avx512w},
+    [AD_GEMM_AVX512W] = {"avx512w", AD_GEMM_AVX512W_MR, AD_GEMM_AVX512W_NR, AD_GEMM_AVX512W_BLOCKS,
+                         ad_gemm_kernel_avx512w},
 #endif
 };
 

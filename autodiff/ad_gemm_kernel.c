@@ -5,8 +5,8 @@
  * step p broadcasts MR values of A, loads NV vectors of B and does MR * NV
  * multiply-adds.  With AVX-512 (8 x 24): 24 zmm accumulators, 8 broadcasts
  * and 3 loads per step; 5 x 40, for widths such as 200 that 24 does not
- * divide: 25 accumulators, 5 broadcasts and 5 loads); with AVX2 (6 x 8): 12 ymm accumulators; the baseline
- * x86-64 kernel (4 x 6 with SSE2): 12 xmm accumulators.
+ * divide: 25 accumulators, 5 broadcasts and 5 loads); with AVX2 (6 x 8): 12 ymm accumulators; the
+ * baseline x86-64 kernel (4 x 6 with SSE2): 12 xmm accumulators.
  *
  * The vectors are GCC/Clang vector extensions (vector_size), so the compiler
  * emits the instructions for each target attribute; no intrinsics.  Plain
@@ -89,7 +89,8 @@ void ad_gemm_kernel_portable(int kc, const ad_real *restrict a, const ad_real *r
         }
     for (int i = 0; i < MR; i++)
         for (int j = 0; j < NR; j++)
-            c[i * ldc + j] = beta == 0 ? alpha * acc[i][j] : alpha * acc[i][j] + beta * c[i * ldc + j];
+            c[i * ldc + j] =
+                beta == 0 ? alpha * acc[i][j] : alpha * acc[i][j] + beta * c[i * ldc + j];
 }
 
 #endif

@@ -41,7 +41,8 @@ void ad_tape_print(const ad_tape *t, FILE *out)
     }
     fprintf(out, "tape: %d node%s (tN is the output of node N)\n", ad_tape_n_nodes(t),
             ad_tape_n_nodes(t) == 1 ? "" : "s");
-    if (ad_tape_first(t)) fprintf(out, "node  op           inputs                      -> output\n");
+    if (ad_tape_first(t))
+        fprintf(out, "node  op           inputs                      -> output\n");
     for (const ad_node *n = ad_tape_first(t); n; n = n->next) {
         char inputs[256] = "", item[96], name[48], shape[48];
         size_t at = 0;

@@ -204,7 +204,8 @@ ad_tensor *ad_where(ad_tape *t, const ad_tensor *mask, ad_tensor *a, ad_tensor *
     }
     if (m->n_dims != bc.n_dims || ad_shape_size(m->n_dims, m->shape) != m->size ||
         memcmp(m->shape, bc.shape, (size_t)bc.n_dims * sizeof(int)) != 0)
-        return ad_fail_shape(t, "ad_where", 1, m, ad_shape_str(bc.n_dims, bc.shape, buf, sizeof buf));
+        return ad_fail_shape(t, "ad_where", 1, m,
+                             ad_shape_str(bc.n_dims, bc.shape, buf, sizeof buf));
     ad_tensor *y = ad_tape_tensor(t, bc.n_dims, bc.shape);
     if (!y->valid) return y;
     AD_BCAST_FOR(&bc, y->data[o] = m->data[o] != 0 ? a->data[ia] : b->data[ib]);

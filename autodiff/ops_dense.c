@@ -65,7 +65,8 @@ typedef struct {
 } dense_fwd;
 
 /* y = act(y + b) on one row (b may be NULL). */
-ROW_KERNEL static void bias_act_row(ad_real *restrict y, const ad_real *restrict b, int n, ad_activation act)
+ROW_KERNEL static void bias_act_row(ad_real *restrict y, const ad_real *restrict b, int n,
+                                    ad_activation act)
 {
     if (b)
         for (int j = 0; j < n; j++) y[j] += b[j];
@@ -202,7 +203,8 @@ static void dense_backward(ad_tape *t, ad_node *nd)
     if (act != AD_ACT_IDENTITY) d.g = ad_tape_alloc(t, (size_t)m * n * sizeof(ad_real));
     if (gb) d.partial = ad_tape_alloc(t, (size_t)tasks * n * sizeof(ad_real));
     if (!ad_tape_ok(t)) return;
-    if (act != AD_ACT_IDENTITY || gb || d.gx) rows_parallel(m, (size_t)n * 4, dense_backward_rows, &d);
+    if (act != AD_ACT_IDENTITY || gb || d.gx)
+        rows_parallel(m, (size_t)n * 4, dense_backward_rows, &d);
     if (gb) /* chunk sums in chunk order: independent of the thread count */
         for (int task = 0; task < tasks; task++)
             for (int j = 0; j < n; j++) gb[j] += d.partial[(size_t)task * n + j];

@@ -15,11 +15,13 @@ int flow_split_init(flow_split *s, int dim, flow_split_kind kind, const int *mas
         return AD_ERR_ARG;
     }
     if (kind == FLOW_SPLIT_MASK && !mask) {
-        if (msg && msg_len) snprintf(msg, msg_len, "flow_split_init: FLOW_SPLIT_MASK without a mask");
+        if (msg && msg_len)
+            snprintf(msg, msg_len, "flow_split_init: FLOW_SPLIT_MASK without a mask");
         return AD_ERR_ARG;
     }
     if (kind != FLOW_SPLIT_ALTERNATE && kind != FLOW_SPLIT_HALF && kind != FLOW_SPLIT_MASK) {
-        if (msg && msg_len) snprintf(msg, msg_len, "flow_split_init: unknown split kind %d", (int)kind);
+        if (msg && msg_len)
+            snprintf(msg, msg_len, "flow_split_init: unknown split kind %d", (int)kind);
         return AD_ERR_ARG;
     }
     s->dim = dim;

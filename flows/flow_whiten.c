@@ -19,14 +19,16 @@ int flow_eigh(ad_real *a, int n, ad_real *w, ad_real *v)
     for (int sweep = 0; sweep < 100; sweep++) {
         double off = 0;
         for (int p = 0; p < n; p++)
-            for (int q = p + 1; q < n; q++) off += (double)a[(size_t)p * n + q] * a[(size_t)p * n + q];
+            for (int q = p + 1; q < n; q++)
+                off += (double)a[(size_t)p * n + q] * a[(size_t)p * n + q];
         if (off <= 1e-34 * norm || off == 0) break;
         for (int p = 0; p < n; p++)
             for (int q = p + 1; q < n; q++) {
                 ad_real apq = a[(size_t)p * n + q];
                 if (apq == 0) continue;
                 ad_real tau = (a[(size_t)q * n + q] - a[(size_t)p * n + p]) / (2 * apq);
-                ad_real t = (tau >= 0 ? 1 : -1) / (AD_MATH(fabs)(tau) + AD_MATH(sqrt)(1 + tau * tau));
+                ad_real t =
+                    (tau >= 0 ? 1 : -1) / (AD_MATH(fabs)(tau) + AD_MATH(sqrt)(1 + tau * tau));
                 ad_real c = 1 / AD_MATH(sqrt)(1 + t * t), s = t * c;
                 for (int k = 0; k < n; k++) { /* columns p, q of A J */
                     ad_real akp = a[(size_t)k * n + p], akq = a[(size_t)k * n + q];

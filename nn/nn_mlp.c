@@ -55,7 +55,10 @@ ad_tensor *nn_mlp_forward(ad_tape *t, const nn_mlp *m, ad_tensor *x)
 }
 
 int nn_mlp_n_in(const nn_mlp *m) { return m && m->n_layers ? m->layers[0].n_in : 0; }
-int nn_mlp_n_out(const nn_mlp *m) { return m && m->n_layers ? m->layers[m->n_layers - 1].n_out : 0; }
+int nn_mlp_n_out(const nn_mlp *m)
+{
+    return m && m->n_layers ? m->layers[m->n_layers - 1].n_out : 0;
+}
 
 int nn_mlp_parameters(const nn_mlp *m, ad_tensor **out, int max_out)
 {

@@ -276,7 +276,8 @@ int smp_csv_read(const char *path, int allow_nonfinite, smp_dataset **out, char 
                          : parse_header(&r, msg, msg_len);
         if (status != AD_OK) break;
     }
-    if (status == AD_OK && got < 0) status = say(msg, msg_len, AD_ERR_NOMEM, "%s: out of memory", path);
+    if (status == AD_OK && got < 0)
+        status = say(msg, msg_len, AD_ERR_NOMEM, "%s: out of memory", path);
     if (status == AD_OK && ferror(r.f))
         status = say(msg, msg_len, AD_ERR_IO, "%s: read error", path);
     if (status == AD_OK && !r.names)

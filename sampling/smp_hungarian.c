@@ -104,7 +104,8 @@ int smp_relabel_solvent(ad_real *x, int n_frames, int n_particles, int first_sol
     int *assign = ad_malloc((size_t)ns * sizeof(int));
     ad_real *copy = ad_malloc((size_t)ns * 2 * sizeof(ad_real));
     int status = (cost && assign && copy) ? AD_OK : AD_ERR_NOMEM;
-    if (status != AD_OK && msg && msg_len) snprintf(msg, msg_len, "smp_relabel_solvent: out of memory");
+    if (status != AD_OK && msg && msg_len)
+        snprintf(msg, msg_len, "smp_relabel_solvent: out of memory");
     const ad_real *ref = reference + 2 * first_solvent;
     for (int f = 0; f < n_frames && status == AD_OK; f++) {
         ad_real *sol = x + (size_t)f * dim + 2 * first_solvent;

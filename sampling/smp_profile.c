@@ -18,14 +18,17 @@ static const double SQRT_2PI = 2.5066282746310002;
 static int check_config(const smp_profile_config *cfg, const ad_real *r, int n, int kde,
                         smp_profile **out, const char *fn, char *msg, size_t msg_len)
 {
-    if (!cfg || !r || !out) return ad_status_fail(msg, msg_len, AD_ERR_ARG, "%s: NULL argument", fn);
+    if (!cfg || !r || !out)
+        return ad_status_fail(msg, msg_len, AD_ERR_ARG, "%s: NULL argument", fn);
     *out = NULL;
-    if (n <= 0) return ad_status_fail(msg, msg_len, AD_ERR_ARG, "%s: n = %d samples (need n > 0)", fn, n);
+    if (n <= 0)
+        return ad_status_fail(msg, msg_len, AD_ERR_ARG, "%s: n = %d samples (need n > 0)", fn, n);
     if (cfg->n_bins <= 0)
-        return ad_status_fail(msg, msg_len, AD_ERR_ARG, "%s: n_bins = %d (need n_bins > 0)", fn, cfg->n_bins);
+        return ad_status_fail(msg, msg_len, AD_ERR_ARG, "%s: n_bins = %d (need n_bins > 0)", fn,
+                              cfg->n_bins);
     if (!isfinite(cfg->lo) || !isfinite(cfg->hi) || !(cfg->lo < cfg->hi))
-        return ad_status_fail(msg, msg_len, AD_ERR_ARG, "%s: range [%g, %g] (need finite lo < hi)", fn,
-                        cfg->lo, cfg->hi);
+        return ad_status_fail(msg, msg_len, AD_ERR_ARG, "%s: range [%g, %g] (need finite lo < hi)",
+                              fn, cfg->lo, cfg->hi);
     if (cfg->boot.n_bootstrap < 0)
         return ad_status_fail(msg, msg_len, AD_ERR_ARG, "%s: n_bootstrap = %d (need >= 0)", fn,
                         cfg->boot.n_bootstrap);
@@ -43,7 +46,8 @@ static int usable_weights(const ad_real *r, const ad_real *log_w, int n, double 
 {
     double shift;
     int rc = smp_weights_shifted(log_w, n, w, n_excluded, &shift, msg, msg_len);
-    if (rc != AD_OK) return ad_status_fail(msg, msg_len, rc, "%s: no finite log-weight among %d samples", fn, n);
+    if (rc != AD_OK)
+        return ad_status_fail(msg, msg_len, rc, "%s: no finite log-weight among %d samples", fn, n);
     double t = 0.0;
     for (int i = 0; i < n; i++) {
         if (!isfinite((double)r[i])) {
@@ -298,16 +302,19 @@ int smp_kde_select_bandwidth(const smp_bandwidth_config *cfg, const ad_real *r,
     static const char fn[] = "smp_kde_select_bandwidth";
     if (!cfg || !r || !best || !cfg->candidates)
         return ad_status_fail(msg, msg_len, AD_ERR_ARG, "%s: NULL argument", fn);
-    if (n <= 0) return ad_status_fail(msg, msg_len, AD_ERR_ARG, "%s: n = %d samples (need n > 0)", fn, n);
+    if (n <= 0)
+        return ad_status_fail(msg, msg_len, AD_ERR_ARG, "%s: n = %d samples (need n > 0)", fn, n);
     if (cfg->n_candidates <= 0)
         return ad_status_fail(msg, msg_len, AD_ERR_ARG, "%s: n_candidates = %d (need > 0)", fn,
                         cfg->n_candidates);
     for (int c = 0; c < cfg->n_candidates; c++)
         if (!(cfg->candidates[c] > 0) || !isfinite((double)cfg->candidates[c]))
-            return ad_status_fail(msg, msg_len, AD_ERR_ARG, "%s: candidate bandwidth #%d = %g (need > 0)",
-                            fn, c, (double)cfg->candidates[c]);
+            return ad_status_fail(msg, msg_len, AD_ERR_ARG,
+                                  "%s: candidate bandwidth #%d = %g (need > 0)", fn, c,
+                                  (double)cfg->candidates[c]);
     if (cfg->n_folds < 2)
-        return ad_status_fail(msg, msg_len, AD_ERR_ARG, "%s: n_folds = %d (need >= 2)", fn, cfg->n_folds);
+        return ad_status_fail(msg, msg_len, AD_ERR_ARG, "%s: n_folds = %d (need >= 2)", fn,
+                              cfg->n_folds);
     double *w = ad_malloc((size_t)n * sizeof *w);
     double *rr = ad_malloc((size_t)n * sizeof *rr);
     double *logw = ad_malloc((size_t)n * sizeof *logw);

@@ -22,12 +22,16 @@ static int states_core(const smp_states_config *cfg, const int *labels, const ad
                        int n, ad_real *dF, ad_real *se, ad_real *population, int *n_used,
                        const char *fn, char *msg, size_t msg_len)
 {
-    if (!cfg || !labels || !dF) return ad_status_fail(msg, msg_len, AD_ERR_ARG, "%s: NULL argument", fn);
-    if (n <= 0) return ad_status_fail(msg, msg_len, AD_ERR_ARG, "%s: n = %d samples (need n > 0)", fn, n);
+    if (!cfg || !labels || !dF)
+        return ad_status_fail(msg, msg_len, AD_ERR_ARG, "%s: NULL argument", fn);
+    if (n <= 0)
+        return ad_status_fail(msg, msg_len, AD_ERR_ARG, "%s: n = %d samples (need n > 0)", fn, n);
     int ns = cfg->n_states, ref = cfg->reference;
-    if (ns < 1) return ad_status_fail(msg, msg_len, AD_ERR_ARG, "%s: n_states = %d (need >= 1)", fn, ns);
+    if (ns < 1)
+        return ad_status_fail(msg, msg_len, AD_ERR_ARG, "%s: n_states = %d (need >= 1)", fn, ns);
     if (ref < 0 || ref >= ns)
-        return ad_status_fail(msg, msg_len, AD_ERR_ARG, "%s: reference = %d (need 0..%d)", fn, ref, ns - 1);
+        return ad_status_fail(msg, msg_len, AD_ERR_ARG, "%s: reference = %d (need 0..%d)", fn, ref,
+                              ns - 1);
     if (cfg->boot.n_bootstrap < 0)
         return ad_status_fail(msg, msg_len, AD_ERR_ARG, "%s: n_bootstrap = %d (need >= 0)", fn,
                         cfg->boot.n_bootstrap);
@@ -51,7 +55,8 @@ static int states_core(const smp_states_config *cfg, const int *labels, const ad
     for (int i = 0; i < n; i++)
         if (labels[i] >= 0 && labels[i] < ns) W[labels[i]] += w[i];
     if (!(W[ref] > 0)) {
-        rc = ad_status_fail(msg, msg_len, AD_ERR_NUMERIC, "%s: reference state %d has no weight", fn, ref);
+        rc = ad_status_fail(msg, msg_len, AD_ERR_NUMERIC, "%s: reference state %d has no weight",
+                            fn, ref);
         goto done;
     }
     double wtot = 0.0;
@@ -109,7 +114,8 @@ static int two_state(const int *labels, const ad_real *log_w, int n,
     int used[2];
     int rc = states_core(&cfg, labels, log_w, n, df, se, NULL, used, fn, msg, msg_len);
     if (rc == AD_ERR_NUMERIC && n > 0)
-        return ad_status_fail(msg, msg_len, rc, "%s: state A has no weight (or no finite log-weight)", fn);
+        return ad_status_fail(msg, msg_len, rc,
+                              "%s: state A has no weight (or no finite log-weight)", fn);
     if (rc != AD_OK) return rc;
     if (!isfinite((double)df[1]))
         return ad_status_fail(msg, msg_len, AD_ERR_NUMERIC, "%s: state B has no weight", fn);
@@ -125,9 +131,11 @@ int smp_delta_f_split(const ad_real *r, const ad_real *log_w, int n, double r_sp
 {
     static const char fn[] = "smp_delta_f_split";
     if (!r || !dF) return ad_status_fail(msg, msg_len, AD_ERR_ARG, "%s: NULL argument", fn);
-    if (n <= 0) return ad_status_fail(msg, msg_len, AD_ERR_ARG, "%s: n = %d samples (need n > 0)", fn, n);
+    if (n <= 0)
+        return ad_status_fail(msg, msg_len, AD_ERR_ARG, "%s: n = %d samples (need n > 0)", fn, n);
     if (!isfinite(r_split))
-        return ad_status_fail(msg, msg_len, AD_ERR_ARG, "%s: r_split = %g (need finite)", fn, r_split);
+        return ad_status_fail(msg, msg_len, AD_ERR_ARG, "%s: r_split = %g (need finite)", fn,
+                              r_split);
     int *labels = ad_malloc((size_t)n * sizeof *labels);
     if (!labels) return ad_status_fail(msg, msg_len, AD_ERR_NOMEM, "%s: out of memory", fn);
     for (int i = 0; i < n; i++)
@@ -143,7 +151,8 @@ int smp_delta_f_predicate(smp_state_fn state, void *ctx, const ad_real *log_w, i
 {
     static const char fn[] = "smp_delta_f_predicate";
     if (!state || !dF) return ad_status_fail(msg, msg_len, AD_ERR_ARG, "%s: NULL argument", fn);
-    if (n <= 0) return ad_status_fail(msg, msg_len, AD_ERR_ARG, "%s: n = %d samples (need n > 0)", fn, n);
+    if (n <= 0)
+        return ad_status_fail(msg, msg_len, AD_ERR_ARG, "%s: n = %d samples (need n > 0)", fn, n);
     int *labels = ad_malloc((size_t)n * sizeof *labels);
     if (!labels) return ad_status_fail(msg, msg_len, AD_ERR_NOMEM, "%s: out of memory", fn);
     for (int i = 0; i < n; i++) {

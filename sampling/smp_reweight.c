@@ -26,8 +26,11 @@ double smp_logsumexp(const ad_real *a, int n, int *n_excluded)
 int smp_weights_stats(const ad_real *log_w, int n, smp_weight_stats *stats, char *msg,
                       size_t msg_len)
 {
-    if (!log_w || !stats) return ad_status_fail(msg, msg_len, AD_ERR_ARG, "smp_weights_stats: NULL argument");
-    if (n <= 0) return ad_status_fail(msg, msg_len, AD_ERR_ARG, "smp_weights_stats: n = %d (need n > 0)", n);
+    if (!log_w || !stats)
+        return ad_status_fail(msg, msg_len, AD_ERR_ARG, "smp_weights_stats: NULL argument");
+    if (n <= 0)
+        return ad_status_fail(msg, msg_len, AD_ERR_ARG, "smp_weights_stats: n = %d (need n > 0)",
+                              n);
     int bad = 0;
     double mx = -INFINITY;
     for (int i = 0; i < n; i++) {
@@ -81,11 +84,11 @@ int smp_bg_log_weights(const smp_bg_weight_input *in, ad_real *log_w, int *n_non
     if (!in || !log_w || !in->u || !in->z || !in->log_det)
         return ad_status_fail(msg, msg_len, AD_ERR_ARG, "smp_bg_log_weights: NULL argument");
     if (in->n <= 0 || in->dim <= 0)
-        return ad_status_fail(msg, msg_len, AD_ERR_ARG, "smp_bg_log_weights: n = %d, dim = %d (need > 0)",
-                        in->n, in->dim);
+        return ad_status_fail(msg, msg_len, AD_ERR_ARG,
+                              "smp_bg_log_weights: n = %d, dim = %d (need > 0)", in->n, in->dim);
     if (!(in->kT > 0) || !isfinite(in->kT))
-        return ad_status_fail(msg, msg_len, AD_ERR_ARG, "smp_bg_log_weights: kT = %g (need finite > 0)",
-                        in->kT);
+        return ad_status_fail(msg, msg_len, AD_ERR_ARG,
+                              "smp_bg_log_weights: kT = %g (need finite > 0)", in->kT);
     int bad = 0;
     for (int i = 0; i < in->n; i++) {
         const ad_real *z = in->z + (size_t)i * in->dim;

@@ -34,24 +34,28 @@ static int check_config(const smp_umbrella_config *cfg, smp_energy_fn energy,
                         smp_umbrella_result **out, char *msg, size_t msg_len)
 {
     static const char fn[] = "smp_umbrella_run";
-    if (!cfg || !energy || !out) return ad_status_fail(msg, msg_len, AD_ERR_ARG, "%s: NULL argument", fn);
+    if (!cfg || !energy || !out)
+        return ad_status_fail(msg, msg_len, AD_ERR_ARG, "%s: NULL argument", fn);
     *out = NULL;
-    if (!cfg->coord) return ad_status_fail(msg, msg_len, AD_ERR_ARG, "%s: no coordinate callback", fn);
+    if (!cfg->coord)
+        return ad_status_fail(msg, msg_len, AD_ERR_ARG, "%s: no coordinate callback", fn);
     if (!cfg->x0 && !cfg->start)
-        return ad_status_fail(msg, msg_len, AD_ERR_ARG, "%s: neither x0 nor a start callback given", fn);
+        return ad_status_fail(msg, msg_len, AD_ERR_ARG, "%s: neither x0 nor a start callback given",
+                              fn);
     if (cfg->dim < 1 || cfg->n_windows < 1 || cfg->n_chains < 1 || cfg->n_repeats < 1)
         return ad_status_fail(msg, msg_len, AD_ERR_ARG,
                         "%s: dim %d, n_windows %d, n_chains %d, n_repeats %d (need >= 1)", fn,
                         cfg->dim, cfg->n_windows, cfg->n_chains, cfg->n_repeats);
     if (!isfinite(cfg->center_lo) || !isfinite(cfg->center_hi) || cfg->center_hi < cfg->center_lo)
-        return ad_status_fail(msg, msg_len, AD_ERR_ARG, "%s: centres [%g, %g] (need finite lo <= hi)", fn,
-                        cfg->center_lo, cfg->center_hi);
+        return ad_status_fail(msg, msg_len, AD_ERR_ARG,
+                              "%s: centres [%g, %g] (need finite lo <= hi)", fn, cfg->center_lo,
+                              cfg->center_hi);
     if (!(cfg->k >= 0) || !isfinite(cfg->k))
-        return ad_status_fail(msg, msg_len, AD_ERR_ARG, "%s: force constant %g (need finite >= 0)", fn,
-                        cfg->k);
+        return ad_status_fail(msg, msg_len, AD_ERR_ARG, "%s: force constant %g (need finite >= 0)",
+                              fn, cfg->k);
     if (cfg->stride < 1 || cfg->n_steps < 0 || cfg->n_discard < 0)
-        return ad_status_fail(msg, msg_len, AD_ERR_ARG, "%s: stride %d, n_steps %ld, n_discard %ld", fn,
-                        cfg->stride, cfg->n_steps, cfg->n_discard);
+        return ad_status_fail(msg, msg_len, AD_ERR_ARG, "%s: stride %d, n_steps %ld, n_discard %ld",
+                              fn, cfg->stride, cfg->n_steps, cfg->n_discard);
     return AD_OK;
 }
 
@@ -84,7 +88,8 @@ static int run_window(const smp_umbrella_config *cfg, smp_energy_fn energy, void
     long nf = smp_mc_n_frames(&mc), m = 0;
     for (long f = cfg->n_discard; f < nf; f++)
         for (int c = 0; c < nc; c++)
-            r_out[m++] = (ad_real)cfg->coord(cfg->coord_ctx, frames + ((size_t)f * nc + c) * dim, dim);
+            r_out[m++] =
+                (ad_real)cfg->coord(cfg->coord_ctx, frames + ((size_t)f * nc + c) * dim, dim);
     *acceptance += stats.acceptance / cfg->n_repeats;
     return AD_OK;
 }
@@ -106,12 +111,13 @@ int smp_umbrella_run(const smp_umbrella_config *cfg, smp_energy_fn energy, void 
     smp_mc_config probe = {dim, nc, cfg->sigma, cfg->kT, cfg->n_steps, cfg->stride, 1, 0};
     long nf = smp_mc_n_frames(&probe);
     if (nf <= cfg->n_discard)
-        return ad_status_fail(msg, msg_len, AD_ERR_ARG, "%s: %ld frames per chain, %ld discarded: none left",
-                        fn, nf, cfg->n_discard);
+        return ad_status_fail(msg, msg_len, AD_ERR_ARG,
+                              "%s: %ld frames per chain, %ld discarded: none left", fn, nf,
+                              cfg->n_discard);
     long m = (nf - cfg->n_discard) * nc;
     size_t n_r = (size_t)K * R * (size_t)m;
-    smp_umbrella_result *res =
-        ad_malloc(sizeof *res + ((size_t)R + 2 * (size_t)K) * sizeof(double) + n_r * sizeof(ad_real));
+    smp_umbrella_result *res = ad_malloc(
+        sizeof *res + ((size_t)R + 2 * (size_t)K) * sizeof(double) + n_r * sizeof(ad_real));
     ad_real *frames = ad_malloc(((size_t)nf * nc + nc) * dim * sizeof *frames);
     smp_wham_window *win = ad_malloc((size_t)K * sizeof *win);
     if (!res || !frames || !win) {

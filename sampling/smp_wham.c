@@ -170,8 +170,8 @@ static int solve_small(double *A, double *b, int m)
  *     f <- G(f) - sum_i gamma_i dG_i,  gamma = argmin |r - sum_i gamma_i dR_i|
  * (dR, dG: differences of successive residuals and images), which needs tens
  * of iterations.  History slots 0..m-1 are in use (head cycles over them
- * once m = WHAM_DEPTH; a reset sets m = head = 0).  A non-finite step or a residual 1e3 times the best so far
- * resets the history (plain steps again). */
+ * once m = WHAM_DEPTH; a reset sets m = head = 0).  A non-finite step or a residual 1e3 times the
+ * best so far resets the history (plain steps again). */
 static int wham_solve(wham_work *w, double tol, int max_iter, int *n_iter, double *change)
 {
     int K = w->n_windows, m = 0, head = 0;
@@ -255,31 +255,38 @@ static int check_input(const smp_wham_config *cfg, const smp_wham_window *win, i
                        smp_wham_result **out, char *msg, size_t msg_len)
 {
     static const char fn[] = "smp_wham_run";
-    if (!cfg || !win || !out) return ad_status_fail(msg, msg_len, AD_ERR_ARG, "%s: NULL argument", fn);
+    if (!cfg || !win || !out)
+        return ad_status_fail(msg, msg_len, AD_ERR_ARG, "%s: NULL argument", fn);
     *out = NULL;
-    if (K < 1) return ad_status_fail(msg, msg_len, AD_ERR_ARG, "%s: n_windows = %d (need >= 1)", fn, K);
+    if (K < 1)
+        return ad_status_fail(msg, msg_len, AD_ERR_ARG, "%s: n_windows = %d (need >= 1)", fn, K);
     if (cfg->n_bins <= 0)
-        return ad_status_fail(msg, msg_len, AD_ERR_ARG, "%s: n_bins = %d (need > 0)", fn, cfg->n_bins);
+        return ad_status_fail(msg, msg_len, AD_ERR_ARG, "%s: n_bins = %d (need > 0)", fn,
+                              cfg->n_bins);
     if (!isfinite(cfg->lo) || !isfinite(cfg->hi) || !(cfg->lo < cfg->hi))
-        return ad_status_fail(msg, msg_len, AD_ERR_ARG, "%s: range [%g, %g] (need finite lo < hi)", fn,
-                        cfg->lo, cfg->hi);
+        return ad_status_fail(msg, msg_len, AD_ERR_ARG, "%s: range [%g, %g] (need finite lo < hi)",
+                              fn, cfg->lo, cfg->hi);
     if (!(cfg->kT > 0) || !isfinite(cfg->kT))
-        return ad_status_fail(msg, msg_len, AD_ERR_ARG, "%s: kT = %g (need finite > 0)", fn, cfg->kT);
+        return ad_status_fail(msg, msg_len, AD_ERR_ARG, "%s: kT = %g (need finite > 0)", fn,
+                              cfg->kT);
     if (cfg->tol < 0 || cfg->max_iter < 0 || cfg->n_blocks < 0)
-        return ad_status_fail(msg, msg_len, AD_ERR_ARG, "%s: tol %g, max_iter %d, n_blocks %d (need >= 0)",
-                        fn, cfg->tol, cfg->max_iter, cfg->n_blocks);
+        return ad_status_fail(msg, msg_len, AD_ERR_ARG,
+                              "%s: tol %g, max_iter %d, n_blocks %d (need >= 0)", fn, cfg->tol,
+                              cfg->max_iter, cfg->n_blocks);
     if (!isfinite(cfg->r_split))
-        return ad_status_fail(msg, msg_len, AD_ERR_ARG, "%s: r_split = %g (need finite)", fn, cfg->r_split);
+        return ad_status_fail(msg, msg_len, AD_ERR_ARG, "%s: r_split = %g (need finite)", fn,
+                              cfg->r_split);
     for (int k = 0; k < K; k++) {
         if (win[k].n < 0 || (win[k].n > 0 && !win[k].r))
-            return ad_status_fail(msg, msg_len, AD_ERR_ARG, "%s: window %d: n = %ld with r %s", fn, k,
-                            win[k].n, win[k].r ? "given" : "NULL");
+            return ad_status_fail(msg, msg_len, AD_ERR_ARG, "%s: window %d: n = %ld with r %s", fn,
+                                  k, win[k].n, win[k].r ? "given" : "NULL");
         if (!(win[k].k >= 0) || !isfinite(win[k].k) || !isfinite(win[k].center))
-            return ad_status_fail(msg, msg_len, AD_ERR_ARG, "%s: window %d: k = %g, center = %g", fn, k,
-                            win[k].k, win[k].center);
+            return ad_status_fail(msg, msg_len, AD_ERR_ARG, "%s: window %d: k = %g, center = %g",
+                                  fn, k, win[k].k, win[k].center);
         if (cfg->n_blocks >= 2 && win[k].n < cfg->n_blocks)
-            return ad_status_fail(msg, msg_len, AD_ERR_ARG, "%s: window %d has %ld samples for %d blocks",
-                            fn, k, win[k].n, cfg->n_blocks);
+            return ad_status_fail(msg, msg_len, AD_ERR_ARG,
+                                  "%s: window %d has %ld samples for %d blocks", fn, k, win[k].n,
+                                  cfg->n_blocks);
     }
     return AD_OK;
 }
@@ -350,8 +357,8 @@ int smp_wham_run(const smp_wham_config *cfg, const smp_wham_window *windows, int
     }
     wham_histogram(cfg, windows, &w, 0, 1, &res->n_used, &res->n_outside);
     if (res->n_used == 0) {
-        rc = ad_status_fail(msg, msg_len, AD_ERR_NUMERIC, "%s: no sample inside [%g, %g]", fn, cfg->lo,
-                      cfg->hi);
+        rc = ad_status_fail(msg, msg_len, AD_ERR_NUMERIC, "%s: no sample inside [%g, %g]", fn,
+                            cfg->lo, cfg->hi);
         goto done;
     }
     rc = wham_solve(&w, tol, max_iter, &res->n_iter, &res->max_change);

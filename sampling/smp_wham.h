@@ -8,11 +8,11 @@
  * are iterated to self-consistency in log space (log-sum-exp, so no window
  * bias or free energy underflows), normalising sum_j p_j = 1 and fixing
  * f_0 = 0, with Anderson mixing of the iterates (tens of iterations instead
- * of thousands; the converged answer is the same fixed point).  The bias is taken at the bin centre, so bins must be narrow
- * against the bias's variation (h k |r - r0| << kT; the error is second
- * order in h).  Samples outside [lo, hi] are dropped and counted.
- * Ownership: a smp_wham_result is allocated here; free it with
- * smp_wham_result_free.  Input arrays stay the caller's.
+ * of thousands; the converged answer is the same fixed point).  The bias is taken at the bin
+ * centre, so bins must be narrow against the bias's variation (h k |r - r0| << kT; the error is
+ * second order in h).  Samples outside [lo, hi] are dropped and counted. Ownership: a
+ * smp_wham_result is allocated here; free it with smp_wham_result_free.  Input arrays stay the
+ * caller's.
  */
 #ifndef LIBBG_SAMPLING_SMP_WHAM_H
 #define LIBBG_SAMPLING_SMP_WHAM_H

@@ -41,10 +41,11 @@ START_TEST(test_writer_exact)
     app_json_init(&w, 0);
     write_doc(&w);
     ck_assert_int_eq(app_json_finish(&w, NULL, 0), AD_OK);
-    ck_assert_str_eq(w.out.data,
-                     "{\"system\":\"doublewell\",\"seed\":42,\"x\":0.1,\"quick\":true,"
-                     "\"models\":[{\"name\":\"KL\",\"delta_f\":{\"right-left\":-1.25,\"bad\":null}}],"
-                     "\"empty\":[],\"v\":[1,2.5,null]}\n");
+    ck_assert_str_eq(
+        w.out.data,
+        "{\"system\":\"doublewell\",\"seed\":42,\"x\":0.1,\"quick\":true,"
+        "\"models\":[{\"name\":\"KL\",\"delta_f\":{\"right-left\":-1.25,\"bad\":null}}],"
+        "\"empty\":[],\"v\":[1,2.5,null]}\n");
     app_json_free(&w);
 
     app_json_init(&w, 1);
@@ -203,7 +204,8 @@ START_TEST(test_reader_round_trip)
     app_json_value_free(root);
     app_json_free(&w);
 
-    const char *text = " {\"a\" : [1e999, -0, 2E+2, \"\\u00e9\\ud83d\\ude00\\u0000x\"], \"a\": 5}\r\n";
+    const char *text =
+        " {\"a\" : [1e999, -0, 2E+2, \"\\u00e9\\ud83d\\ude00\\u0000x\"], \"a\": 5}\r\n";
     ck_assert_int_eq(app_json_parse(text, strlen(text), &root, msg, sizeof msg), AD_OK);
     ck_assert_int_eq(app_json_all_finite(root), 0); /* 1e999 overflowed */
     ck_assert_int_eq(app_json_get_number(root, "a[2]", &d), AD_OK);
@@ -248,7 +250,8 @@ START_TEST(test_reader_limits)
     ck_assert_ptr_nonnull(strstr(msg, "nested too deeply"));
     /* a NUL byte inside the text is an error, not an early end */
     ck_assert_int_eq(app_json_parse("[1]\0", 4, &v, msg, sizeof msg), AD_ERR_FORMAT);
-    ck_assert_int_eq(app_json_parse("{\"a\":\n  [1,\n  x]}", 17, &v, msg, sizeof msg), AD_ERR_FORMAT);
+    ck_assert_int_eq(app_json_parse("{\"a\":\n  [1,\n  x]}", 17, &v, msg, sizeof msg),
+                     AD_ERR_FORMAT);
     ck_assert_str_eq(msg, "line 3, column 3: unexpected character");
     /* a long number literal */
     char big[1200] = "[";

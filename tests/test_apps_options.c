@@ -132,10 +132,12 @@ START_TEST(test_bad_numbers)
     ck_assert_int_eq(PARSE("--threads", "abc"), AD_ERR_ARG);
     ck_assert_str_eq(msg, "bg-doublewell: --threads: 'abc' is not an integer (try --help)");
     ck_assert_int_eq(PARSE("--seed", "abc"), AD_ERR_ARG);
-    ck_assert_str_eq(msg, "bg-doublewell: --seed: 'abc' is not a non-negative integer (try --help)");
+    ck_assert_str_eq(msg,
+                     "bg-doublewell: --seed: 'abc' is not a non-negative integer (try --help)");
     ck_assert_int_eq(PARSE("--kT", "abc"), AD_ERR_ARG);
     ck_assert_str_eq(msg, "bg-doublewell: --kT: 'abc' is not a number (try --help)");
-    static const char *const bad_int[] = {"", " 5", "5 ", "5x", "0x10", "1e3", "1.0", "+", "-", "--5"};
+    static const char *const bad_int[] = {"",    " 5",  "5 ", "5x", "0x10",
+                                          "1e3", "1.0", "+",  "-",  "--5"};
     for (size_t i = 0; i < sizeof bad_int / sizeof *bad_int; i++) {
         char arg[32];
         snprintf(arg, sizeof arg, "--threads=%s", bad_int[i]);
@@ -193,7 +195,8 @@ START_TEST(test_huge_integers)
     ck_assert_str_eq(msg, "bg-doublewell: --seed: '18446744073709551616' is too large (at most "
                           "18446744073709551615) (try --help)");
     ck_assert_int_eq(PARSE("--threads", "2147483648"), AD_ERR_ARG);
-    ck_assert_str_eq(msg, "bg-doublewell: --threads: '2147483648' is too large for an integer (try --help)");
+    ck_assert_str_eq(
+        msg, "bg-doublewell: --threads: '2147483648' is too large for an integer (try --help)");
     ck_assert_int_eq(PARSE("--threads", "-99999999999999999999999"), AD_ERR_ARG);
     char digits[2000];
     memset(digits, '9', sizeof digits - 1);

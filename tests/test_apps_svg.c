@@ -49,7 +49,8 @@ static int well_formed(const char *s, int *elements, char *why, size_t why_size)
         p += closing ? 2 : 1;
         char name[32];
         size_t len = strspn(p, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-:");
-        if (len == 0 || len >= sizeof name) return snprintf(why, why_size, "bad tag at %.20s", p), 0;
+        if (len == 0 || len >= sizeof name)
+            return snprintf(why, why_size, "bad tag at %.20s", p), 0;
         memcpy(name, p, len);
         name[len] = '\0';
         p += len;
@@ -148,7 +149,8 @@ START_TEST(test_nice_ticks)
     double t[32], step;
     ck_assert_int_eq(app_svg_nice_ticks(0, 1, 5, t, 32, &step), 6);
     const double want[6] = {0, 0.2, 0.4, 0.6, 0.8, 1};
-    for (int i = 0; i < 6; i++) ck_assert_double_eq(t[i], want[i]); /* exact, no 0.6000000000000001 */
+    for (int i = 0; i < 6; i++)
+        ck_assert_double_eq(t[i], want[i]); /* exact, no 0.6000000000000001 */
     ck_assert_double_eq(step, 0.2);
     char label[32];
     app_svg_tick_label(label, sizeof label, t[3], step);
@@ -183,7 +185,8 @@ START_TEST(test_nice_ticks)
         int n = app_svg_nice_ticks(lo, hi, 5, t, 32, &step);
         ck_assert(n >= 2 && n <= 11);
         double m = step / pow(10, floor(log10(step)));
-        ck_assert_msg(fabs(m - 1) < 1e-9 || fabs(m - 2) < 1e-9 || fabs(m - 5) < 1e-9, "step %g", step);
+        ck_assert_msg(fabs(m - 1) < 1e-9 || fabs(m - 2) < 1e-9 || fabs(m - 5) < 1e-9, "step %g",
+                      step);
         ck_assert(t[0] >= lo - 1e-9 * step && t[n - 1] <= hi + 1e-9 * step);
     }
     /* degenerate ranges */
@@ -216,7 +219,8 @@ START_TEST(test_well_formed)
     ck_assert_int_eq(count(b.data, "class=\"legend\""), 3);
     ck_assert_int_eq(count(b.data, "class=\"colorbar\""), 1);
     ck_assert_ptr_nonnull(strstr(b.data, "stroke-dasharray=\"6 4\""));
-    ck_assert_ptr_nonnull(strstr(b.data, "Test &lt;figure&gt; &amp; &quot;quotes&quot; &apos;x&apos;  \xEF\xBF\xBD"));
+    ck_assert_ptr_nonnull(
+        strstr(b.data, "Test &lt;figure&gt; &amp; &quot;quotes&quot; &apos;x&apos;  \xEF\xBF\xBD"));
     ck_assert_ptr_nonnull(strstr(b.data, ">exact &lt;U&gt;</text>"));
     ck_assert_ptr_nonnull(strstr(b.data, ">U &amp; kT</text>"));
     ck_assert_ptr_nonnull(strstr(b.data, ">F / kT</text>"));
@@ -279,7 +283,9 @@ START_TEST(test_text_escaping)
     app_buf b;
     app_buf_init(&b);
     app_svg_put_text(&b, "<a & 'b'>\"\x01\t\xff\xc3\xa9\xe2\x82");
-    ck_assert_str_eq(b.data, "&lt;a &amp; &apos;b&apos;&gt;&quot;  \xEF\xBF\xBD\xc3\xa9\xEF\xBF\xBD\xEF\xBF\xBD");
+    ck_assert_str_eq(
+        b.data,
+        "&lt;a &amp; &apos;b&apos;&gt;&quot;  \xEF\xBF\xBD\xc3\xa9\xEF\xBF\xBD\xEF\xBF\xBD");
     app_buf_free(&b);
 }
 END_TEST
@@ -319,7 +325,8 @@ START_TEST(test_errors)
     f = app_svg_figure_new(1, 2, 0, 0);
     double nan4[4] = {NAN, NAN, NAN, NAN};
     ck_assert_int_eq(app_svg_line(app_svg_panel_at(f, 0, 0), nan4, nan4, 4, NULL), AD_OK);
-    ck_assert_int_eq(app_svg_contour(app_svg_panel_at(f, 0, 1), nan4, 2, 2, 0, 1, 0, 1, NULL), AD_OK);
+    ck_assert_int_eq(app_svg_contour(app_svg_panel_at(f, 0, 1), nan4, 2, 2, 0, 1, 0, 1, NULL),
+                     AD_OK);
     ck_assert_int_eq(app_svg_render(f, &b), AD_OK);
     char why[128] = "";
     int n;
@@ -329,7 +336,8 @@ START_TEST(test_errors)
     app_svg_figure_free(f);
     f = app_svg_figure_new(1, 1, 0, 0);
     double flat[4] = {3, 3, 3, 3};
-    ck_assert_int_eq(app_svg_contour(app_svg_panel_at(f, 0, 0), flat, 2, 2, 0, 1, 0, 1, NULL), AD_OK);
+    ck_assert_int_eq(app_svg_contour(app_svg_panel_at(f, 0, 0), flat, 2, 2, 0, 1, 0, 1, NULL),
+                     AD_OK);
     ck_assert_int_eq(app_svg_render(f, &b), AD_OK);
     ck_assert_msg(well_formed(b.data, &n, why, sizeof why), "%s", why);
     /* saving into a "directory" that is a file */

@@ -197,8 +197,9 @@ START_TEST(test_dense_errors)
     ad_tensor *b = ad_zeros(t, 1, (int[]){5});
     ad_tensor *y = ad_dense(t, x, w, b, AD_ACT_RELU);
     ck_assert(!y->valid);
-    ck_assert_msg(strstr(ad_tape_error(t), "ad_dense: bad argument #2 (shape [2,5], expected [3,*])"),
-                  "%s", ad_tape_error(t));
+    ck_assert_msg(
+        strstr(ad_tape_error(t), "ad_dense: bad argument #2 (shape [2,5], expected [3,*])"), "%s",
+        ad_tape_error(t));
     ad_tape_reset(t);
     x = ad_zeros(t, 2, (int[]){4, 2});
     w = ad_zeros(t, 2, (int[]){2, 5});

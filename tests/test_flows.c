@@ -68,7 +68,8 @@ static flow_model *coupling_model(int dim, flow_split_kind split, const int *mas
     nn_mlp s, t;
     int widths[2] = {8, 8};
     flow_coupling_nets_config nets = {2, widths, act, act, t_random};
-    ck_assert_int_eq(flow_coupling_nets_init(&s, &t, m->params, nc, nt, &nets, msg, sizeof msg), AD_OK);
+    ck_assert_int_eq(flow_coupling_nets_init(&s, &t, m->params, nc, nt, &nets, msg, sizeof msg),
+                     AD_OK);
     flow_coupling_config cc = {dim, split, mask, flip, &s, &t, bound};
     flow_layer *l = flow_coupling_new(&cc, msg, sizeof msg);
     ck_assert_msg(l != NULL, "%s", msg);
@@ -177,10 +178,13 @@ static void make_case(int i, layer_case *c)
         for (int k = 0; k < 2; k++) {
             nn_mlp s, t;
             flow_coupling_nets_config nets = {2, WIDTHS8, NN_ACT_TANH, NN_ACT_TANH, 1};
-            ck_assert_int_eq(flow_coupling_nets_init(&s, &t, m->params, 2, 1, &nets, msg, sizeof msg), AD_OK);
+            ck_assert_int_eq(
+                flow_coupling_nets_init(&s, &t, m->params, 2, 1, &nets, msg, sizeof msg), AD_OK);
             flow_coupling_config cc = {3, FLOW_SPLIT_ALTERNATE, NULL, 0, &s, &t, 1.5};
             flow_model_append(m, flow_coupling_new(&cc, msg, sizeof msg), msg, sizeof msg);
-            if (k == 0) flow_model_append(m, flow_permute_random_new(3, &rng, msg, sizeof msg), msg, sizeof msg);
+            if (k == 0)
+                flow_model_append(m, flow_permute_random_new(3, &rng, msg, sizeof msg), msg,
+                                  sizeof msg);
         }
         ck_assert_int_eq(flow_sequential_length(m->flow), 3);
         ck_assert_int_eq(flow_model_finalize(m, 1, msg, sizeof msg), AD_OK);
@@ -414,7 +418,8 @@ START_TEST(test_whiten_unit_covariance)
     double tol = 10.0 * n * EPS * cond;
     for (int a = 0; a < d; a++) {
         ck_assert_close(mean[a], 0, tol, 0, "mean", a);
-        for (int b = 0; b < d; b++) ck_assert_close(cov[a * d + b], a == b, tol, 0, "cov", a * d + b);
+        for (int b = 0; b < d; b++)
+            ck_assert_close(cov[a * d + b], a == b, tol, 0, "cov", a * d + b);
     }
     /* Its log-det is -1/2 log det C of the sample covariance. */
     double c[16] = {0}, mu[4] = {0};
@@ -438,7 +443,8 @@ START_TEST(test_whiten_unit_covariance)
     memset(cov, 0, sizeof cov);
     for (int i = 0; i < m; i++)
         for (int a = 0; a < d; a++)
-            for (int b = 0; b < d; b++) cov[a * d + b] += z->data[i * d + a] * z->data[i * d + b] / m;
+            for (int b = 0; b < d; b++)
+                cov[a * d + b] += z->data[i * d + a] * z->data[i * d + b] / m;
     for (int a = 0; a < d; a++)
         for (int b = 0; b < d; b++) {
             double se = a == b ? sqrt(2.0 / n + 2.0 / m) : sqrt(1.0 / n + 1.0 / m);

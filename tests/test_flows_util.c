@@ -28,7 +28,8 @@ void fc_roundtrip_run(const flow_layer *l, const ad_real *in, int batch, int inv
     }
     ck_assert_msg(ad_tape_ok(t), "%s", ad_tape_error(t));
     memset(r, 0, sizeof *r);
-    for (size_t i = 0; i < a->size; i++) r->max_error = fmax(r->max_error, fabs(out->data[i] - in[i]));
+    for (size_t i = 0; i < a->size; i++)
+        r->max_error = fmax(r->max_error, fabs(out->data[i] - in[i]));
     for (int b = 0; b < batch; b++) {
         r->max_logdet_sum = fmax(r->max_logdet_sum, fabs(lda->data[b] + ldb->data[b]));
         r->max_abs_logdet = fmax(r->max_abs_logdet, fabs(lda->data[b]));

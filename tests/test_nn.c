@@ -167,7 +167,8 @@ START_TEST(test_init_variances)
     int fi = 200, fo = 300;
     for (int scheme = 0; scheme < 2; scheme++) {
         nn_params *p = nn_params_new();
-        ad_tensor *w = nn_params_add(p, "w", 2, (int[]){fi, fo}, scheme ? NN_INIT_HE : NN_INIT_GLOROT);
+        ad_tensor *w =
+            nn_params_add(p, "w", 2, (int[]){fi, fo}, scheme ? NN_INIT_HE : NN_INIT_GLOROT);
         ad_rng rng;
         ad_rng_seed(&rng, 11, 0);
         ck_assert_int_eq(nn_params_finalize(p, &rng, NULL, 0), AD_OK);

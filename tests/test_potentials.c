@@ -302,7 +302,8 @@ START_TEST(test_lj_floor)
     for (int v = 0; v < 2; v++) {
         ad_tape *t = ad_tape_new(0);
         ad_tensor *x = ad_tape_input(t, 2, (int[]){1, 4}, xv);
-        ad_tensor *e = v ? pot_lj_pairs_composed(t, x, &pp, 1, 1.1) : pot_lj_pairs(t, x, &pp, 1, 1.1);
+        ad_tensor *e =
+            v ? pot_lj_pairs_composed(t, x, &pp, 1, 1.1) : pot_lj_pairs(t, x, &pp, 1, 1.1);
         ck_assert_int_eq(ad_backward(t, e), AD_OK);
         ck_assert(isfinite(e->data[0]));
         ck_assert_close(e->data[0], 1e36, 0, 1e-12, "lj at the floor", v);
@@ -346,7 +347,8 @@ START_TEST(test_reduced_energy_and_distance)
     ad_tensor *x = ad_constant(t, 2, (int[]){2, 2}, xv);
     ad_tensor *u = pot_energy(t, &p, x), *r = pot_reduced_energy(t, &p, x, 2.5);
     ck_assert(ad_tape_ok(t));
-    for (int b = 0; b < 2; b++) ck_assert_close(r->data[b], u->data[b] / 2.5, 1e-15, 1e-15, "u/kT", b);
+    for (int b = 0; b < 2; b++)
+        ck_assert_close(r->data[b], u->data[b] / 2.5, 1e-15, 1e-15, "u/kT", b);
     ad_real dv[8] = {0, 0, 3, 4, 1, 1, 1, 2};
     ad_tensor *d = pot_dimer_distance(t, ad_constant(t, 2, (int[]){2, 4}, dv));
     ck_assert(ad_tape_ok(t));
@@ -481,8 +483,9 @@ START_TEST(test_errors)
     ad_tensor *x = ad_zeros(t, 2, (int[]){3, 5});
     ad_tensor *u = pot_energy(t, &dw, x);
     ck_assert(!u->valid);
-    ck_assert_str_eq(ad_tape_error(t),
-                     "pot_energy: bad argument #3 (shape [3,5], expected [batch,2] for double-well)");
+    ck_assert_str_eq(
+        ad_tape_error(t),
+        "pot_energy: bad argument #3 (shape [3,5], expected [batch,2] for double-well)");
     ad_tape_reset(t);
 
     /* NaN coordinates off the tape: a clear message, nothing computed */
@@ -507,7 +510,8 @@ START_TEST(test_errors)
     ad_tape_reset(t);
     u = pot_lj_pairs(t, ad_zeros(t, 2, (int[]){1, 8}), &pp, 1, 1);
     ck_assert(!u->valid);
-    ck_assert_str_eq(ad_tape_error(t), "pot_lj_pairs: bad argument #3 (pair 0 = (0,9), 4 particles)");
+    ck_assert_str_eq(ad_tape_error(t),
+                     "pot_lj_pairs: bad argument #3 (pair 0 = (0,9), 4 particles)");
     int self[2] = {2, 2};
     pp.pairs = self;
     ad_tape_reset(t);

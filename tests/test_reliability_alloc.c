@@ -357,9 +357,11 @@ START_TEST(test_csv_read_write)
     c.dim = 30; /* a header line longer than the first line buffer */
     FILE *f = fopen(c.path, "w");
     ck_assert_ptr_nonnull(f);
-    for (int j = 0; j < c.dim; j++) fprintf(f, "a_long_column_name_%d%c", j, j + 1 < c.dim ? ',' : '\n');
+    for (int j = 0; j < c.dim; j++)
+        fprintf(f, "a_long_column_name_%d%c", j, j + 1 < c.dim ? ',' : '\n');
     for (int i = 0; i < c.n; i++)
-        for (int j = 0; j < c.dim; j++) fprintf(f, "%g%c", i * 0.25 + j, j + 1 < c.dim ? ',' : '\n');
+        for (int j = 0; j < c.dim; j++)
+            fprintf(f, "%g%c", i * 0.25 + j, j + 1 < c.dim ? ',' : '\n');
     fclose(f);
     ck_assert(fail_at_every_allocation(csv_op, &c, "smp_csv_read + smp_csv_write") > 5);
 }

@@ -195,7 +195,11 @@ static void d_version_max(unsigned char *b, size_t *size)
 static void d_swapped(unsigned char *b, size_t *size) { (void)size; put32(b, AT_BOM, 0x04030201u); }
 static void d_bom(unsigned char *b, size_t *size) { (void)size; put32(b, AT_BOM, 0); }
 static void d_float(unsigned char *b, size_t *size) { (void)size; put32(b, AT_REAL, 4); }
-static void d_count_max(unsigned char *b, size_t *size) { (void)size; put32(b, AT_COUNT, UINT32_MAX); }
+static void d_count_max(unsigned char *b, size_t *size)
+{
+    (void)size;
+    put32(b, AT_COUNT, UINT32_MAX);
+}
 static void d_count_1e6(unsigned char *b, size_t *size)
 {
     put32(b, AT_COUNT, 1000000);
@@ -210,7 +214,11 @@ static void d_count_zero(unsigned char *b, size_t *size)
     *size = AT_SHAPES + 8 + 8;
     fix_checksum(b, *size);
 }
-static void d_dims_max(unsigned char *b, size_t *size) { (void)size; put32(b, AT_SHAPES, UINT32_MAX); }
+static void d_dims_max(unsigned char *b, size_t *size)
+{
+    (void)size;
+    put32(b, AT_SHAPES, UINT32_MAX);
+}
 static void d_extent_max(unsigned char *b, size_t *size)
 {
     put32(b, AT_SHAPES + 4, UINT32_MAX);
@@ -354,7 +362,8 @@ typedef struct csv_case {
 
 static const csv_case csv_cases[] = {
     {"empty file", "", 0, 0, AD_ERR_FORMAT, ": empty file (no header line)", 0, 0, -1, 0},
-    {"blank lines only", "\n \r\n\t\n", 0, 0, AD_ERR_FORMAT, ": empty file (no header line)", 0, 0, -1, 0},
+    {"blank lines only", "\n \r\n\t\n", 0, 0, AD_ERR_FORMAT, ": empty file (no header line)", 0, 0,
+     -1, 0},
     {"header only", "a,b\n", 0, 0, AD_OK, NULL, 0, 2, -1, 0},
     {"header only, no newline", "a,b", 0, 0, AD_OK, NULL, 0, 2, -1, 0},
     {"missing final newline", "a,b\n1,2\n3,4", 0, 0, AD_OK, NULL, 2, 2, 3, 4},
@@ -363,23 +372,38 @@ static const csv_case csv_cases[] = {
     {"blank lines between rows", "a\n1\n\n  \n2\n", 0, 0, AD_OK, NULL, 2, 1, 1, 2},
     {"spaces around values", "a , b\n 1 ,\t2 \n", 0, 0, AD_OK, NULL, 1, 2, 1, 2},
     {"exponents and -0", "a,b\n1e-300,-0\n", 0, 0, AD_OK, NULL, 1, 2, 0, 1e-300},
-    {"non-numeric cell", "a,b\n1,2\n3,abc\n", 0, 0, AD_ERR_FORMAT, ":3: column 2: 'abc' is not a number", 0, 0, -1, 0},
-    {"number with junk", "a,b\n1.5x,2\n", 0, 0, AD_ERR_FORMAT, ":2: column 1: '1.5x' is not a number", 0, 0, -1, 0},
-    {"two numbers in a cell", "a\n1 2\n", 0, 0, AD_ERR_FORMAT, ":2: column 1: '1 2' is not a number", 0, 0, -1, 0},
-    {"empty cell", "a,b,c\n1,,3\n", 0, 0, AD_ERR_FORMAT, ":2: column 2: '' is not a number", 0, 0, -1, 0},
-    {"quoted number", "a\n\"1\"\n", 0, 0, AD_ERR_FORMAT, ":2: column 1: '\"1\"' is not a number", 0, 0, -1, 0},
-    {"ragged: short row", "a,b\n1,2\n3\n", 0, 0, AD_ERR_FORMAT, ":3: 1 fields, expected 2 (the header has 2 columns)", 0, 0, -1, 0},
-    {"ragged: long row", "a,b\n1,2,3\n", 0, 0, AD_ERR_FORMAT, ":2: 3 fields, expected 2", 0, 0, -1, 0},
-    {"ragged after blank lines", "a,b\n\n\n1\n", 0, 0, AD_ERR_FORMAT, ":4: 1 fields, expected 2", 0, 0, -1, 0},
-    {"header column without a name", "a,,c\n1,2,3\n", 0, 0, AD_ERR_FORMAT, ":1: header column 2 has no name", 0, 0, -1, 0},
-    {"NaN refused", "a,b\n1,2\nnan,3\n", 0, 0, AD_ERR_NUMERIC, ":3: column 1: non-finite value nan", 0, 0, -1, 0},
-    {"inf refused", "a,b\n1,inf\n", 0, 0, AD_ERR_NUMERIC, ":2: column 2: non-finite value inf", 0, 0, -1, 0},
-    {"-inf refused", "a\n-Infinity\n", 0, 0, AD_ERR_NUMERIC, ":2: column 1: non-finite value -inf", 0, 0, -1, 0},
-    {"overflow to inf refused", "a\n1e999\n", 0, 0, AD_ERR_NUMERIC, ":2: column 1: non-finite value inf", 0, 0, -1, 0},
+    {"non-numeric cell", "a,b\n1,2\n3,abc\n", 0, 0, AD_ERR_FORMAT,
+     ":3: column 2: 'abc' is not a number", 0, 0, -1, 0},
+    {"number with junk", "a,b\n1.5x,2\n", 0, 0, AD_ERR_FORMAT,
+     ":2: column 1: '1.5x' is not a number", 0, 0, -1, 0},
+    {"two numbers in a cell", "a\n1 2\n", 0, 0, AD_ERR_FORMAT,
+     ":2: column 1: '1 2' is not a number", 0, 0, -1, 0},
+    {"empty cell", "a,b,c\n1,,3\n", 0, 0, AD_ERR_FORMAT, ":2: column 2: '' is not a number", 0, 0,
+     -1, 0},
+    {"quoted number", "a\n\"1\"\n", 0, 0, AD_ERR_FORMAT, ":2: column 1: '\"1\"' is not a number", 0,
+     0, -1, 0},
+    {"ragged: short row", "a,b\n1,2\n3\n", 0, 0, AD_ERR_FORMAT,
+     ":3: 1 fields, expected 2 (the header has 2 columns)", 0, 0, -1, 0},
+    {"ragged: long row", "a,b\n1,2,3\n", 0, 0, AD_ERR_FORMAT, ":2: 3 fields, expected 2", 0, 0, -1,
+     0},
+    {"ragged after blank lines", "a,b\n\n\n1\n", 0, 0, AD_ERR_FORMAT, ":4: 1 fields, expected 2", 0,
+     0, -1, 0},
+    {"header column without a name", "a,,c\n1,2,3\n", 0, 0, AD_ERR_FORMAT,
+     ":1: header column 2 has no name", 0, 0, -1, 0},
+    {"NaN refused", "a,b\n1,2\nnan,3\n", 0, 0, AD_ERR_NUMERIC, ":3: column 1: non-finite value nan",
+     0, 0, -1, 0},
+    {"inf refused", "a,b\n1,inf\n", 0, 0, AD_ERR_NUMERIC, ":2: column 2: non-finite value inf", 0,
+     0, -1, 0},
+    {"-inf refused", "a\n-Infinity\n", 0, 0, AD_ERR_NUMERIC, ":2: column 1: non-finite value -inf",
+     0, 0, -1, 0},
+    {"overflow to inf refused", "a\n1e999\n", 0, 0, AD_ERR_NUMERIC,
+     ":2: column 1: non-finite value inf", 0, 0, -1, 0},
     {"NaN allowed", "a,b\n1,NaN\n", 0, 1, AD_OK, NULL, 1, 2, 1, NAN},
     {"inf allowed", "a,b\n-inf,2\n", 0, 1, AD_OK, NULL, 1, 2, 0, -INFINITY},
-    {"NUL byte in a row", "a,b\n1\0,2\n", 9, 0, AD_ERR_FORMAT, ":2: 1 fields, expected 2", 0, 0, -1, 0},
-    {"binary garbage", "\x89PNG\r\n\x1a\n\0\0\0\rIHDR", 16, 0, AD_ERR_FORMAT, ":2: column 1: '\x1a' is not a number", 0, 0, -1, 0},
+    {"NUL byte in a row", "a,b\n1\0,2\n", 9, 0, AD_ERR_FORMAT, ":2: 1 fields, expected 2", 0, 0, -1,
+     0},
+    {"binary garbage", "\x89PNG\r\n\x1a\n\0\0\0\rIHDR", 16, 0, AD_ERR_FORMAT,
+     ":2: column 1: '\x1a' is not a number", 0, 0, -1, 0},
 };
 #define N_CSV_CASES ((int)(sizeof csv_cases / sizeof csv_cases[0]))
 

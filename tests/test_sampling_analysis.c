@@ -383,7 +383,8 @@ START_TEST(test_state_labels_three)
     ck_assert_int_eq(smp_state_free_energies(&cfg, lab, NULL, N, df, se, pop, msg, sizeof msg),
                      AD_OK);
     ck_assert(df[0] == 0 && se[0] == 0);
-    for (int s = 1; s < 3; s++) ck_assert_close(df[s], -log(pi[s] / pi[0]), 3.5 * se[s], 0, "dF", s);
+    for (int s = 1; s < 3; s++)
+        ck_assert_close(df[s], -log(pi[s] / pi[0]), 3.5 * se[s], 0, "dF", s);
     ck_assert_close(pop[0] + pop[1] + pop[2], 1.0, 1e-12, 0, "populations", 0);
     /* SE of log(n_s/n_0) for multinomial counts: sqrt(1/(N pi_s) + 1/(N pi_0)) */
     for (int s = 1; s < 3; s++)

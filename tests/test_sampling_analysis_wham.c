@@ -52,7 +52,8 @@ static void sampler_init(exact_sampler *s, double r0, double k)
         if (lg[i] > mx) mx = lg[i];
     }
     s->cdf[0] = 0;
-    for (int i = 1; i < GRID; i++) s->cdf[i] = s->cdf[i - 1] + 0.5 * (exp(lg[i] - mx) + exp(lg[i - 1] - mx));
+    for (int i = 1; i < GRID; i++)
+        s->cdf[i] = s->cdf[i - 1] + 0.5 * (exp(lg[i] - mx) + exp(lg[i - 1] - mx));
     for (int i = 0; i < GRID; i++) s->cdf[i] /= s->cdf[GRID - 1];
 }
 
@@ -123,7 +124,8 @@ START_TEST(test_wham_exact_samples)
      * each |z| < 5 (t_9: p = 7e-4 per bin). */
     double q[NB], tot = 0, h = 2.0 / NB, fmin = INFINITY;
     int nz = 0;
-    for (int j = 0; j < NB; j++) tot += q[j] = simpson_boltzmann(0.5 + j * h, 0.5 + (j + 1) * h, 20);
+    for (int j = 0; j < NB; j++)
+        tot += q[j] = simpson_boltzmann(0.5 + j * h, 0.5 + (j + 1) * h, 20);
     for (int j = 0; j < NB; j++) {
         double f = -log(q[j] / tot / h);
         if (f < fmin) fmin = f;

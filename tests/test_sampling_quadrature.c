@@ -144,7 +144,8 @@ START_TEST(test_profiles)
         if (fm[k] < fm[kmin]) kmin = k;
     for (int k = 1; k < NB - 1; k++) {
         double s = s0 + (k + 0.5) * w;
-        if (s > 0.1 && fm[k] <= fm[k - 1] && fm[k] <= fm[k + 1] && (kc < 0 || fm[k] < fm[kc])) kc = k;
+        if (s > 0.1 && fm[k] <= fm[k - 1] && fm[k] <= fm[k + 1] && (kc < 0 || fm[k] < fm[kc]))
+            kc = k;
     }
     ck_assert_close(s0 + (kmin + 0.5) * w, -0.99, 0.03, 0, "MB profile global minimum", 0);
     ck_assert_int_ge(kc, 0);
