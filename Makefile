@@ -50,6 +50,9 @@ CHECK_LIBS   = $(shell pkg-config --libs check 2>/dev/null)
 
 .PHONY: all lib programs tests run test sanitize install clean check-deps examples
 
+# Keep the programs' objects (make would delete them as intermediates).
+.SECONDARY:
+
 all: lib programs
 	@if pkg-config --exists check 2>/dev/null; then $(MAKE) --no-print-directory tests; fi
 
