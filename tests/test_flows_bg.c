@@ -64,6 +64,25 @@ static flow_model *small_flow(int blocks, int width, uint64_t seed)
     return m;
 }
 
+/* The training set-up shared by these tests: a 2-D model, prior N(0, I),
+ * target exp(-u) at kT = 1 (u and data may be NULL when unused). */
+static bg_train_config train_config(flow_model *m, const pot_potential *u, const ad_real *data,
+                                    int n_data, const bg_stage *stages, int n_stages,
+                                    uint64_t seed)
+{
+    bg_train_config c = {0};
+    c.model = m;
+    c.prior = (flow_prior){2, 1.0};
+    c.potential = u;
+    c.kT = 1;
+    c.data = data;
+    c.n_data = n_data;
+    c.stages = stages;
+    c.n_stages = n_stages;
+    c.seed = seed;
+    return c;
+}
+
 static void sample_moments(const ad_real *x, int n, double mean[2], double cov[4])
 {
     mean[0] = mean[1] = 0;
@@ -102,14 +121,7 @@ START_TEST(test_ml_recovers_gaussian)
     gauss_draw(&rng, data, N_DATA);
     flow_model *m = small_flow(3, 32, 5);
     bg_stage stage = {"ML", 600, 256, 5e-3, 1, 0, 0, 1e4, 0};
-    bg_train_config c = {0};
-    c.model = m;
-    c.prior = (flow_prior){2, 1.0};
-    c.data = data;
-    c.n_data = N_DATA;
-    c.stages = &stage;
-    c.n_stages = 1;
-    c.seed = 3;
+    bg_train_config c = train_config(m, NULL, data, N_DATA, &stage, 1, 3);
     bg_train_result res;
     char msg[256];
     ck_assert_msg(bg_train(&c, 0, &res, msg, sizeof msg) == AD_OK, "%s", msg);
@@ -146,14 +158,7 @@ START_TEST(test_kl_reaches_floor)
     flow_model *m = small_flow(3, 32, 6);
     pot_potential g = gauss_potential();
     bg_stage stage = {"KL", 800, 512, 5e-3, 0, 1, 0, 1e4, 0};
-    bg_train_config c = {0};
-    c.model = m;
-    c.prior = (flow_prior){2, 1.0};
-    c.potential = &g;
-    c.kT = 1;
-    c.stages = &stage;
-    c.n_stages = 1;
-    c.seed = 4;
+    bg_train_config c = train_config(m, &g, NULL, 0, &stage, 1, 4);
     bg_train_result res;
     char msg[256];
     ck_assert_msg(bg_train(&c, 0, &res, msg, sizeof msg) == AD_OK, "%s", msg);
@@ -303,16 +308,7 @@ START_TEST(test_double_well_delta_f)
     flow_model *m = small_flow(3, 64, 2);
     bg_stage stages[2] = {{"ML", 200, 256, 1e-3, 1, 0, 0, 1e4, 0},
                           {"ML+KL", 300, 512, 1e-3, 1, 1, 0, 100, 0}};
-    bg_train_config c = {0};
-    c.model = m;
-    c.prior = (flow_prior){2, 1.0};
-    c.potential = &u;
-    c.kT = 1;
-    c.data = data;
-    c.n_data = n_data;
-    c.stages = stages;
-    c.n_stages = 2;
-    c.seed = 1;
+    bg_train_config c = train_config(m, &u, data, n_data, stages, 2, 1);
     bg_train_result res;
     char msg[256];
     ck_assert_msg(bg_train(&c, 0, &res, msg, sizeof msg) == AD_OK, "%s", msg);
@@ -359,13 +355,7 @@ START_TEST(test_nan_energy_skipped)
     flow_model *m = small_flow(2, 8, 1);
     pot_potential u = {"nan", 2, sometimes_nan_energy, NULL};
     bg_stage stage = {"KL", 30, 64, 1e-3, 0, 1, 0, 100, 0};
-    bg_train_config c = {0};
-    c.model = m;
-    c.prior = (flow_prior){2, 1.0};
-    c.potential = &u;
-    c.kT = 1;
-    c.stages = &stage;
-    c.n_stages = 1;
+    bg_train_config c = train_config(m, &u, NULL, 0, &stage, 1, 0);
     bg_train_result res;
     char msg[256];
     nan_calls = 0;
@@ -440,18 +430,9 @@ START_TEST(test_rc_raises_barrier_density)
         flow_model *m = small_flow(3, 32, 2);
         bg_stage stages[2] = {{"ML", 150, 256, 1e-3, 1, 0, 0, 1e4, 0},
                               {"ML+KL", 200, 512, 1e-3, 1, 1, with_rc ? 5.0 : 0.0, 100, 0}};
-        bg_train_config c = {0};
-        c.model = m;
-        c.prior = (flow_prior){2, 1.0};
-        c.potential = &u;
-        c.kT = 1;
-        c.data = data;
-        c.n_data = n_data;
+        bg_train_config c = train_config(m, &u, data, n_data, stages, 2, 1);
         c.rc = &rc;
         c.rc_loss = (bg_rc_loss_config){-2.5, 2.5, 11};
-        c.stages = stages;
-        c.n_stages = 2;
-        c.seed = 1;
         bg_train_result res;
         char msg[256];
         ck_assert_msg(bg_train(&c, 0, &res, msg, sizeof msg) == AD_OK, "%s", msg);
@@ -481,15 +462,7 @@ START_TEST(test_resume_bit_identical)
     ad_real data[8] = {0.1, 0.2, -0.5, 1.0, 0.7, -0.3, 1.2, 0.4};
     bg_stage stages[2] = {{"ML", 20, 16, 1e-3, 1, 0, 0, 100, 0},
                           {"ML+KL", 20, 16, 1e-3, 1, 1, 0, 100, 0}};
-    bg_train_config c = {0};
-    c.prior = (flow_prior){2, 1.0};
-    c.potential = &u;
-    c.kT = 1;
-    c.data = data;
-    c.n_data = 4;
-    c.stages = stages;
-    c.n_stages = 2;
-    c.seed = 9;
+    bg_train_config c = train_config(NULL, &u, data, 4, stages, 2, 9);
     c.checkpoint_prefix = prefix;
     bg_train_result res;
     char msg[256];
