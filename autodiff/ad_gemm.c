@@ -8,7 +8,7 @@
  *     for pc over k, KC at a time            (the only split of the sum)
  *       pack op(B)[pc:+KC, jc:+NC] into NR-wide slivers   (a block in L2)
  *       for ic over rows, MC at a time
- *         pack op(A)[ic:+MC, pc:+KC] into MR-tall slivers (streamed)
+ *         op(A) = A^T: pack op(A)[ic:+MC, pc:+KC] into MR-tall slivers
  *         for each MR sliver of A (stays in L1), each NR sliver of B:
  *           micro-kernel: the MR x NR tile of C
  *
@@ -16,19 +16,25 @@
  * 8 x 256 doubles = 16 KiB), while the NR-wide B slivers (24 or 40 x 256)
  * stream from the L2-sized B block (KC x NC = 256 x 480 doubles, 960 KiB).
  *
- * Packing reads A and B in whichever order their transposes store them, so
- * the four transpose combinations cost the same and nothing is copied
- * besides the packing.  Slivers at the edges are padded with zeros and their
- * tile goes through a scratch tile, so every element of C is computed by the
- * same sequence of operations: the first KC block gives
- * alpha*acc + beta*C (or alpha*acc when beta == 0), every later block
- * alpha*acc + C.  Which thread computes a tile therefore changes nothing.
+ * Packing reads A and B in whichever order their transposes store them: a
+ * transposed A (stored [k x m]) is packed row by row, MR contiguous values
+ * per step; an A that is not transposed is not packed at all, the "rows"
+ * kernels broadcast from its MR rows in place (packing it would be a
+ * transpose).  Only a bottom sliver of fewer than MR rows is packed (padded
+ * with zeros).  The last column sliver, when narrower than NR, is packed
+ * only as wide as the whole vectors that cover it and gets the kernel of
+ * that width, which writes its rows and columns of C in place; no
+ * multiply-adds go to more than VL - 1 padding columns.
+ *
+ * Every element of C is computed by the same sequence of operations: its
+ * multiply-adds in order of k, then for the first KC block
+ * alpha*acc + beta*C (or alpha*acc when beta == 0), for every later block
+ * alpha*acc + C.  Which tile, or which thread, computes it changes nothing.
  */
 #include "ad_gemm.h"
 
 #include <pthread.h>
 #include <stddef.h>
-#include <string.h>
 
 #include "ad_alloc.h"
 #include "ad_gemm_impl.h"
@@ -36,21 +42,16 @@
 
 typedef struct {
     const char *name;
-    int mr, nr;             /* register tile                              */
-    int kc, mc, nc;         /* cache blocks (mc % mr == 0, nc % nr == 0)  */
-    ad_gemm_kernel_fn kernel;
+    int kc, mc, nc;               /* cache blocks (mc % mr == 0, nc % nr == 0) */
+    const ad_gemm_kernels *k;     /* tiles, micro-kernels and packing          */
 } gemm_variant;
 
 static const gemm_variant variants[AD_GEMM_N_VARIANTS] = {
-    [AD_GEMM_PORTABLE] = {"portable", AD_GEMM_PORTABLE_MR, AD_GEMM_PORTABLE_NR,
-                          AD_GEMM_PORTABLE_BLOCKS, ad_gemm_kernel_portable},
+    [AD_GEMM_PORTABLE] = {"portable", AD_GEMM_PORTABLE_BLOCKS, &ad_gemm_kernels_portable},
 #if AD_GEMM_HAVE_X86
-    [AD_GEMM_AVX2] = {"avx2", AD_GEMM_AVX2_MR, AD_GEMM_AVX2_NR, AD_GEMM_AVX2_BLOCKS,
-                      ad_gemm_kernel_avx2},
-    [AD_GEMM_AVX512] = {"avx512", AD_GEMM_AVX512_MR, AD_GEMM_AVX512_NR, AD_GEMM_AVX512_BLOCKS,
-                        ad_gemm_kernel_avx512},
-    [AD_GEMM_AVX512W] = {"avx512w", AD_GEMM_AVX512W_MR, AD_GEMM_AVX512W_NR, AD_GEMM_AVX512W_BLOCKS,
-                         ad_gemm_kernel_avx512w},
+    [AD_GEMM_AVX2] = {"avx2", AD_GEMM_AVX2_BLOCKS, &ad_gemm_kernels_avx2},
+    [AD_GEMM_AVX512] = {"avx512", AD_GEMM_AVX512_BLOCKS, &ad_gemm_kernels_avx512},
+    [AD_GEMM_AVX512W] = {"avx512w", AD_GEMM_AVX512W_BLOCKS, &ad_gemm_kernels_avx512w},
 #endif
 };
 
@@ -85,7 +86,7 @@ int ad_gemm_variant_supported(ad_gemm_variant_id variant)
     return variant > AD_GEMM_AUTO && variant < AD_GEMM_N_VARIANTS && cpu_has[variant];
 }
 
-/* Columns computed for n, padding included, by tiles nr wide. */
+/* n rounded up to whole tiles nr wide. */
 static long padded(int n, int nr) { return (long)(n + nr - 1) / nr * nr; }
 
 ad_gemm_variant_id ad_gemm_variant_auto(int n)
@@ -124,58 +125,6 @@ void ad_gemm_reference(int trans_a, int trans_b, int m, int n, int k, ad_real al
         }
 }
 
-/* ---- packing -------------------------------------------------------------- */
-
-/* op(A)[i0:+mc, p0:+kc] into slivers of mr rows: dst[s*mr*kc + p*mr + i]. */
-static void pack_a(int trans, const ad_real *a, size_t lda, int i0, int mc, int p0, int kc,
-                   int mr, ad_real *restrict dst)
-{
-    for (int s = 0; s < mc; s += mr) {
-        int rows = mc - s < mr ? mc - s : mr;
-        if (trans) { /* A stored [k x m]: a row of A^T's column is contiguous */
-            for (int p = 0; p < kc; p++) {
-                const ad_real *src = a + (size_t)(p0 + p) * lda + i0 + s;
-                ad_real *d = dst + (size_t)p * mr;
-                for (int i = 0; i < rows; i++) d[i] = src[i];
-                for (int i = rows; i < mr; i++) d[i] = 0;
-            }
-        } else {
-            for (int i = 0; i < rows; i++) {
-                const ad_real *src = a + (size_t)(i0 + s + i) * lda + p0;
-                for (int p = 0; p < kc; p++) dst[(size_t)p * mr + i] = src[p];
-            }
-            for (int i = rows; i < mr; i++)
-                for (int p = 0; p < kc; p++) dst[(size_t)p * mr + i] = 0;
-        }
-        dst += (size_t)mr * kc;
-    }
-}
-
-/* op(B)[p0:+kc, j0:+nc] into slivers of nr columns: dst[t*nr*kc + p*nr + j]. */
-static void pack_b(int trans, const ad_real *b, size_t ldb, int p0, int kc, int j0, int nc,
-                   int nr, ad_real *restrict dst)
-{
-    for (int t = 0; t < nc; t += nr) {
-        int cols = nc - t < nr ? nc - t : nr;
-        if (trans) { /* B stored [n x k] */
-            for (int j = 0; j < cols; j++) {
-                const ad_real *src = b + (size_t)(j0 + t + j) * ldb + p0;
-                for (int p = 0; p < kc; p++) dst[(size_t)p * nr + j] = src[p];
-            }
-            for (int j = cols; j < nr; j++)
-                for (int p = 0; p < kc; p++) dst[(size_t)p * nr + j] = 0;
-        } else {
-            for (int p = 0; p < kc; p++) {
-                const ad_real *src = b + (size_t)(p0 + p) * ldb + j0 + t;
-                ad_real *d = dst + (size_t)p * nr;
-                for (int j = 0; j < cols; j++) d[j] = src[j];
-                for (int j = cols; j < nr; j++) d[j] = 0;
-            }
-        }
-        dst += (size_t)nr * kc;
-    }
-}
-
 /* ---- one task: a block of C ------------------------------------------------ */
 
 typedef struct {
@@ -204,35 +153,38 @@ static void gemm_block(const gemm_job *job, int r0, int r1, int c0, int c1, ad_r
                        ad_real *bbuf)
 {
     const gemm_variant *v = job->v;
-    const int mr = v->mr, nr = v->nr;
-    ad_real tile[AD_GEMM_MAX_TILE];
+    const ad_gemm_kernels *kn = v->k;
+    const int mr = kn->mr, nr = kn->nr, vl = kn->vl;
+    /* A row-major op(A) is read in place by the "rows" kernels; only a
+     * sliver of fewer than mr rows at the bottom edge is packed. */
+    const int a_in_place = !job->trans_a;
     for (int jc = c0; jc < c1; jc += v->nc) {
         int nc = min_int(v->nc, c1 - jc);
         for (int pc = 0; pc < job->k; pc += v->kc) {
             int kc = min_int(v->kc, job->k - pc);
             ad_real beta = pc == 0 ? job->beta : 1;
-            pack_b(job->trans_b, job->b, job->ldb, pc, kc, jc, nc, nr, bbuf);
+            kn->pack_b(job->trans_b, job->b, job->ldb, pc, kc, jc, nc, bbuf);
             for (int ic = r0; ic < r1; ic += v->mc) {
                 int mc = min_int(v->mc, r1 - ic);
-                pack_a(job->trans_a, job->a, job->lda, ic, mc, pc, kc, mr, abuf);
+                if (!a_in_place) kn->pack_a(1, job->a, job->lda, ic, mc, pc, kc, abuf);
                 for (int ir = 0; ir < mc; ir += mr) {
                     int rows = min_int(mr, mc - ir);
                     const ad_real *ap = abuf + (size_t)ir * kc;
+                    const ad_gemm_kernel_fn *kern = kn->packed;
+                    if (a_in_place && rows == mr) {
+                        ap = job->a + (size_t)(ic + ir) * job->lda + pc;
+                        kern = kn->rows;
+                    } else if (a_in_place) {
+                        kn->pack_a(0, job->a, job->lda, ic + ir, rows, pc, kc, abuf);
+                        ap = abuf;
+                    }
                     for (int jr = 0; jr < nc; jr += nr) {
                         int cols = min_int(nr, nc - jr);
                         const ad_real *bp = bbuf + (size_t)jr * kc;
                         ad_real *cp = job->c + (size_t)(ic + ir) * job->ldc + jc + jr;
-                        if (rows == mr && cols == nr) {
-                            v->kernel(kc, ap, bp, cp, (ptrdiff_t)job->ldc, job->alpha, beta);
-                            continue;
-                        }
-                        /* An edge tile: the same kernel on a scratch tile. */
-                        if (beta != 0)
-                            for (int i = 0; i < rows; i++)
-                                memcpy(tile + i * nr, cp + i * job->ldc, sizeof(ad_real) * cols);
-                        v->kernel(kc, ap, bp, tile, nr, job->alpha, beta);
-                        for (int i = 0; i < rows; i++)
-                            memcpy(cp + i * job->ldc, tile + i * nr, sizeof(ad_real) * cols);
+                        kern[(cols + vl - 1) / vl](kc, ap, (ptrdiff_t)job->lda, bp, cp,
+                                                   (ptrdiff_t)job->ldc, job->alpha, beta, rows,
+                                                   cols);
                     }
                 }
             }
@@ -302,17 +254,17 @@ static void gemm_run(const gemm_variant *v, int trans_a, int trans_b, int m, int
     /* Split over the longer side of C, in whole tiles. */
     int threads = ad_threads_get();
     if ((double)m * n * k < PARALLEL_MIN_MADDS) threads = 1;
-    int tiles_m = (m + v->mr - 1) / v->mr, tiles_n = (n + v->nr - 1) / v->nr;
+    int tiles_m = (m + v->k->mr - 1) / v->k->mr, tiles_n = (n + v->k->nr - 1) / v->k->nr;
     job.split_rows = tiles_m >= tiles_n;
     int tiles = job.split_rows ? tiles_m : tiles_n;
     if (threads > tiles) threads = tiles;
     int per_task = (tiles + threads - 1) / threads;
-    job.chunk = per_task * (job.split_rows ? v->mr : v->nr);
+    job.chunk = per_task * (job.split_rows ? v->k->mr : v->k->nr);
     int n_tasks = ((job.split_rows ? m : n) + job.chunk - 1) / job.chunk;
 
     int rows = job.split_rows ? job.chunk : m, cols = job.split_rows ? n : job.chunk;
-    size_t a_need = (size_t)round_up(min_int(v->mc, rows), v->mr) * min_int(v->kc, k);
-    size_t b_need = (size_t)round_up(min_int(v->nc, cols), v->nr) * min_int(v->kc, k);
+    size_t a_need = (size_t)round_up(min_int(v->mc, rows), v->k->mr) * min_int(v->kc, k);
+    size_t b_need = (size_t)round_up(min_int(v->nc, cols), v->k->nr) * min_int(v->kc, k);
 
     pthread_mutex_lock(&gemm_lock);
     if (reserve_slots(threads, a_need, b_need))

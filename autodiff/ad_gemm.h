@@ -5,9 +5,12 @@
  * likewise op(B) is B [k x n] or B^T for B stored [n x k].  With beta == 0,
  * C is overwritten (its old contents, even NaN, are ignored).
  *
- * ad_gemm is cache-blocked and register-tiled, with one micro-kernel per
- * instruction set (AVX-512, AVX2 + FMA, and a portable one that is the x86-64
- * baseline and the only one elsewhere), chosen once at run time.  Large
+ * ad_gemm is cache-blocked and register-tiled, with one set of micro-kernels
+ * per instruction set (AVX-512, AVX2 + FMA, and a portable one that is the
+ * x86-64 baseline and the only one elsewhere), chosen once at run time.  The
+ * last column tiles, when n is not a multiple of the tile width, get a
+ * kernel only as wide as the vectors that cover them, so at most one vector
+ * per row of C is partly padding.  Large
  * products are split over ad_threads_get() threads (ad_pool.h) by rows or
  * columns of C, never over k, and each element is summed in the same order
  * whatever its position, so results are bit-identical for any thread count.
@@ -33,14 +36,15 @@ void ad_gemm_reference(int trans_a, int trans_b, int m, int n, int k, ad_real al
 
 /* The micro-kernel variants.  AD_GEMM_AUTO is what ad_gemm uses: the
  * widest instruction set this processor supports and, with AVX-512, of its
- * two tile widths the one that pads the n columns least (a choice that
- * depends on n only, never on the thread count). */
+ * two tile widths the one that rounds n up less (n = 38 or 200: 5 x 40;
+ * 100 or 1024: 8 x 24), a choice that depends on n only, never on the
+ * thread count. */
 typedef enum {
     AD_GEMM_AUTO = 0,
-    AD_GEMM_PORTABLE, /* plain C, 4 x 4 tiles: baseline x86-64 (SSE2), any CPU */
+    AD_GEMM_PORTABLE, /* plain C, 4 x 6 tiles: baseline x86-64 (SSE2), any CPU */
     AD_GEMM_AVX2,     /* AVX2 + FMA, 6 x 8 tiles                              */
     AD_GEMM_AVX512,   /* AVX-512F, 8 x 24 tiles                               */
-    AD_GEMM_AVX512W,  /* AVX-512F, 5 x 40 tiles (less padding when 40 fits n) */
+    AD_GEMM_AVX512W,  /* AVX-512F, 5 x 40 tiles (for n = 200 and the like)    */
     AD_GEMM_N_VARIANTS
 } ad_gemm_variant_id;
 

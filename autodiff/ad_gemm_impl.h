@@ -1,13 +1,20 @@
-/* ad_gemm_impl.h - shared between ad_gemm.c (blocking, packing, threads,
- * dispatch) and ad_gemm_kernel.c (the register-tiled micro-kernels).
+/* ad_gemm_impl.h - shared between ad_gemm.c (blocking, threads, dispatch) and
+ * ad_gemm_kernel.c (the register-tiled micro-kernels and the packing, built
+ * once per instruction set).
  *
- * A micro-kernel computes one MR x NR tile of C from packed panels:
- *   a: kc steps of MR values of op(A) (a[p*MR + i] = op(A)[i][p]),
- *   b: kc steps of NR values of op(B) (b[p*NR + j] = op(B)[p][j]),
+ * A micro-kernel computes one MR x W tile of C, W = nv * VL columns (nv
+ * vectors of VL reals; the full tile has nv = NR / VL), from
+ *   a: kc steps of MR values of op(A), either packed (a[p*MR + i] =
+ *      op(A)[i][p]) or, for the "rows" kernels, read where it lies:
+ *      a[i*lda + p] (op(A) = A stored row-major, lda apart);
+ *   b: kc steps of W values of op(B), packed (b[p*W + j] = op(B)[p][j]),
+ * and writes rows x cols of it (rows <= MR, W - VL < cols <= W; the packed
+ * values beyond them are zeros):
  *   C[i*ldc + j] = alpha * acc[i][j] + beta * C[i*ldc + j]   (beta != 0)
  *   C[i*ldc + j] = alpha * acc[i][j]                          (beta == 0),
- * where acc[i][j] is summed over p = 0, 1, ..., kc-1 in that order, so every
- * element of C sees the same sequence of operations wherever its tile lies.
+ * where acc[i][j] is summed over p = 0, 1, ..., kc-1 in that order by one
+ * multiply-add per step, whatever the tile width, so every element of C sees
+ * the same sequence of operations wherever its tile lies.
  */
 #ifndef LIBBG_AUTODIFF_AD_GEMM_IMPL_H
 #define LIBBG_AUTODIFF_AD_GEMM_IMPL_H
@@ -16,12 +23,37 @@
 
 #include "ad_config.h"
 
-typedef void (*ad_gemm_kernel_fn)(int kc, const ad_real *a, const ad_real *b, ad_real *c,
-                                  ptrdiff_t ldc, ad_real alpha, ad_real beta);
+typedef void (*ad_gemm_kernel_fn)(int kc, const ad_real *a, ptrdiff_t lda, const ad_real *b,
+                                  ad_real *c, ptrdiff_t ldc, ad_real alpha, ad_real beta,
+                                  int rows, int cols);
+
+/* op(A)[i0:+mc, p0:+kc] into slivers of MR rows: dst[s*MR*kc + p*MR + i],
+ * rows past mc zero. */
+typedef void (*ad_gemm_pack_a_fn)(int trans, const ad_real *a, size_t lda, int i0, int mc, int p0,
+                                  int kc, ad_real *dst);
+/* op(B)[p0:+kc, j0:+nc] into slivers of NR columns, dst[t*kc + p*NR + j]
+ * for the sliver at column t; the last sliver, when narrower than NR, is
+ * W = cols rounded up to VL wide (dst[t*kc + p*W + j]), columns past nc
+ * zero. */
+typedef void (*ad_gemm_pack_b_fn)(int trans, const ad_real *b, size_t ldb, int p0, int kc, int j0,
+                                  int nc, ad_real *dst);
+
+/* The widest tile, in vectors. */
+#define AD_GEMM_MAX_NV 5
+
+/* What one instruction set provides. */
+typedef struct {
+    int mr, nr, vl;                                /* tile MR x NR, vectors of VL */
+    ad_gemm_kernel_fn packed[AD_GEMM_MAX_NV + 1]; /* [nv]: packed A, W = nv * VL */
+    ad_gemm_kernel_fn rows[AD_GEMM_MAX_NV + 1];   /* [nv]: A read in place       */
+    ad_gemm_pack_a_fn pack_a;
+    ad_gemm_pack_b_fn pack_b;
+} ad_gemm_kernels;
 
 /* Tile sizes of each kernel (rows MR of C, columns NR of C) and cache
  * blocks (KC steps of k, MC rows, NC columns; MC a multiple of MR, NC of NR).
- * They can be overridden at build time (-D) for tuning. */
+ * They can be overridden at build time (-D) for tuning; NR must be a
+ * multiple of the vector length and at most AD_GEMM_MAX_NV vectors. */
 #ifndef AD_GEMM_PORTABLE_MR
 #define AD_GEMM_PORTABLE_MR 4
 #define AD_GEMM_PORTABLE_NR 6
@@ -50,25 +82,21 @@ typedef void (*ad_gemm_kernel_fn)(int kc, const ad_real *a, const ad_real *b, ad
 #ifndef AD_GEMM_AVX512W_BLOCKS
 #define AD_GEMM_AVX512W_BLOCKS 256, 960, 480
 #endif
-/* The largest tile, for scratch tiles at the edges of C. */
-#define AD_GEMM_MAX_TILE 512
 
-/* 1 when this compiler can build the x86-64 instruction-set variants. */
-#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+/* 1 when this compiler can build the x86-64 instruction-set variants
+ * (-DAD_GEMM_PLAIN_C builds only the plain-C kernel, as other compilers and
+ * processors get it, to test that one here). */
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__)) && !defined(AD_GEMM_PLAIN_C)
 #define AD_GEMM_HAVE_X86 1
 #else
 #define AD_GEMM_HAVE_X86 0
 #endif
 
-void ad_gemm_kernel_portable(int kc, const ad_real *a, const ad_real *b, ad_real *c,
-                             ptrdiff_t ldc, ad_real alpha, ad_real beta);
+extern const ad_gemm_kernels ad_gemm_kernels_portable;
 #if AD_GEMM_HAVE_X86
-void ad_gemm_kernel_avx2(int kc, const ad_real *a, const ad_real *b, ad_real *c, ptrdiff_t ldc,
-                         ad_real alpha, ad_real beta);
-void ad_gemm_kernel_avx512(int kc, const ad_real *a, const ad_real *b, ad_real *c,
-                           ptrdiff_t ldc, ad_real alpha, ad_real beta);
-void ad_gemm_kernel_avx512w(int kc, const ad_real *a, const ad_real *b, ad_real *c,
-                            ptrdiff_t ldc, ad_real alpha, ad_real beta);
+extern const ad_gemm_kernels ad_gemm_kernels_avx2;
+extern const ad_gemm_kernels ad_gemm_kernels_avx512;
+extern const ad_gemm_kernels ad_gemm_kernels_avx512w;
 #endif
 
 #endif
