@@ -36,9 +36,9 @@ void ad_gemm_reference(int trans_a, int trans_b, int m, int n, int k, ad_real al
 
 /* The micro-kernel variants.  AD_GEMM_AUTO is what ad_gemm uses: the
  * widest instruction set this processor supports and, with AVX-512, of its
- * two tile widths the one that rounds n up less (n = 38 or 200: 5 x 40;
- * 100 or 1024: 8 x 24), a choice that depends on n only, never on the
- * thread count. */
+ * two tile widths 5 x 40 where 40 divides n and 24 does not (n = 200),
+ * else 8 x 24 (n = 38, 100, 1024), a choice that depends on n only, never
+ * on the thread count. */
 typedef enum {
     AD_GEMM_AUTO = 0,
     AD_GEMM_PORTABLE, /* plain C, 4 x 6 tiles: baseline x86-64 (SSE2), any CPU */

@@ -245,9 +245,11 @@ START_TEST(test_variants_listed)
     ck_assert(ad_gemm_variant_supported(AD_GEMM_PORTABLE));
     ck_assert(!ad_gemm_variant_supported(AD_GEMM_N_VARIANTS));
     ck_assert(ad_gemm_variant_supported(ad_gemm_variant_auto(200)));
-    if (ad_gemm_variant_supported(AD_GEMM_AVX512)) { /* the width that pads least */
+    if (ad_gemm_variant_supported(AD_GEMM_AVX512)) { /* 40 where it divides n, 24 does not */
         ck_assert_int_eq(ad_gemm_variant_auto(200), AD_GEMM_AVX512W);
         ck_assert_int_eq(ad_gemm_variant_auto(64), AD_GEMM_AVX512);
+        ck_assert_int_eq(ad_gemm_variant_auto(38), AD_GEMM_AVX512);
+        ck_assert_int_eq(ad_gemm_variant_auto(100), AD_GEMM_AVX512);
         ck_assert_int_eq(ad_gemm_variant_auto(1024), AD_GEMM_AVX512);
     }
     ck_assert_str_eq(ad_gemm_variant_name(AD_GEMM_PORTABLE), "portable");
