@@ -30,7 +30,7 @@ static void schedule_fingerprint(const dimer_schedule *s, int part, char *buf, s
         snprintf(buf, len, "mc %d %ld %d %ld", s->mc_chains, s->mc_steps, s->mc_stride,
                  s->mc_discard);
     else
-        snprintf(buf, len, "us %d %g %d %ld %d %ld %d %d", s->us_windows, s->us_k, s->us_chains,
+        snprintf(buf, len, "us-alt %d %g %d %ld %d %ld %d %d", s->us_windows, s->us_k, s->us_chains,
                  s->us_steps, s->us_stride, s->us_discard, s->us_repeats, s->us_bins);
 }
 

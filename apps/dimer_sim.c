@@ -226,16 +226,21 @@ static double coord_distance(void *ctx, const ad_real *x, int dim)
     return pot_dimer_distance_of(x);
 }
 
-/* Window starts: equilibrated frames of the nearer state (closed below 1.5),
- * spread over the data set by a stride that differs per window and repeat,
- * with the dimer stretched or compressed about its centre to d = r0 along
- * its own axis, then the solvent relaxed around it. */
+/* Window starts: equilibrated frames of one state for every window of a
+ * repeat (closed frames in even repeats, open frames in odd ones), spread
+ * over the data set by a stride that differs per window and repeat, with the
+ * dimer stretched or compressed about its centre to d = r0 along its own
+ * axis, then the solvent relaxed around it.  Starting whole repeats from
+ * either state exposes hysteresis: the solvent around the dimer relaxes
+ * slowly, and windows too short to forget their start give a dF that
+ * depends on it (dimer_umbrella_starts compares the two halves). */
 static int umbrella_start_fn(void *ctx, int window, double center, int repeat, int n_chains,
                              int dim, ad_real *x, char *msg, size_t msg_len)
 {
     const umbrella_start *s = ctx;
     const dimer_umbrella_config *cfg = s->cfg;
-    int closed = center < POT_DIMER_D_SPLIT;
+    (void)center;
+    int closed = repeat % 2 == 0;
     const ad_real *src = closed ? cfg->closed : cfg->open;
     int n_src = closed ? cfg->n_closed : cfg->open ? cfg->n_open : 0;
     if (!src || n_src < 1) {
@@ -262,6 +267,31 @@ static int umbrella_start_fn(void *ctx, int window, double center, int repeat, i
         xk[3] = (ad_real)(cy + 0.5 * center * dy);
     }
     return dimer_relax_solvent(s->c, x, n_chains, 100, 0.02, msg, msg_len);
+}
+
+/* Mean and standard error of the repeats q = first, first + 2, ... */
+static void every_other_repeat(const dimer_umbrella_out *u, int first, double *mean, double *se)
+{
+    double s = 0, s2 = 0;
+    int n = 0;
+    for (int q = first; q < u->n_repeats; q += 2)
+        if (isfinite(u->dF_repeat[q])) {
+            s += u->dF_repeat[q];
+            n++;
+        }
+    *mean = n ? s / n : NAN;
+    for (int q = first; q < u->n_repeats; q += 2)
+        if (isfinite(u->dF_repeat[q])) s2 += (u->dF_repeat[q] - *mean) * (u->dF_repeat[q] - *mean);
+    *se = n > 1 ? sqrt(s2 / (n - 1) / n) : NAN;
+}
+
+void dimer_umbrella_starts(const dimer_umbrella_out *u, dimer_umbrella_hysteresis *h)
+{
+    every_other_repeat(u, 0, &h->closed_starts, &h->closed_starts_se);
+    every_other_repeat(u, 1, &h->open_starts, &h->open_starts_se);
+    h->difference = h->closed_starts - h->open_starts;
+    h->difference_se = sqrt(h->closed_starts_se * h->closed_starts_se +
+                            h->open_starts_se * h->open_starts_se);
 }
 
 void dimer_umbrella_out_release(dimer_umbrella_out *u)

@@ -94,8 +94,21 @@ typedef struct dimer_umbrella_out {
     long n_samples;             /* coordinate samples used by WHAM                */
 } dimer_umbrella_out;
 
+/* Runs the windows of every repeat from one state's frames: closed frames in
+ * even repeats, open frames in odd ones (both arrays are needed). */
 int dimer_umbrella(dimer_energy_ctx *c, const dimer_umbrella_config *cfg,
                    dimer_umbrella_out *out, char *msg, size_t msg_len);
+
+/* dF(closed - open) of the repeats started from closed frames and of those
+ * started from open frames, each with its standard error (NaN with fewer
+ * than two repeats of a kind), and their difference: a difference of several
+ * standard errors means the windows still remember their start. */
+typedef struct dimer_umbrella_hysteresis {
+    double closed_starts, closed_starts_se;
+    double open_starts, open_starts_se;
+    double difference, difference_se;
+} dimer_umbrella_hysteresis;
+void dimer_umbrella_starts(const dimer_umbrella_out *u, dimer_umbrella_hysteresis *h);
 void dimer_umbrella_out_release(dimer_umbrella_out *u);
 
 #endif

@@ -90,6 +90,22 @@ static void check_outputs(const char *dir, const char *bond)
         ck_assert_msg(app_json_get_number(root, more[k], &x) == AD_OK, "no %s", more[k]);
     ck_assert_int_eq(app_json_get_number(root, "models[0].ess_fraction", &x), AD_OK);
     ck_assert(x > 0 && x <= 1);
+    /* The umbrella repeats split by start state: closed starts are the even
+     * repeats, open starts the odd ones, and the difference is theirs. */
+    double c_mean, o_mean, diff, n_rep;
+    ck_assert_int_eq(app_json_get_number(root, "reference.start_state.closed_starts", &c_mean),
+                     AD_OK);
+    ck_assert_int_eq(app_json_get_number(root, "reference.start_state.open_starts", &o_mean),
+                     AD_OK);
+    ck_assert_int_eq(app_json_get_number(root, "reference.start_state.difference", &diff), AD_OK);
+    ck_assert_double_eq_tol(diff, c_mean - o_mean, 1e-12 * (1 + fabs(diff)));
+    ck_assert_int_eq(app_json_get_number(root, "reference.n_repeats", &n_rep), AD_OK);
+    const app_json_value *reps = app_json_lookup(root, "reference.delta_f_repeats");
+    ck_assert(reps && reps->type == APP_JSON_ARRAY && (double)reps->n_items == n_rep);
+    double even = 0;
+    int n_even = 0;
+    for (size_t q = 0; q < reps->n_items; q += 2, n_even++) even += reps->items[q].number;
+    ck_assert_double_eq_tol(c_mean, even / n_even, 1e-12 * (1 + fabs(c_mean)));
     ck_assert_int_eq(app_json_get_number(root, "kT", &x), AD_OK);
     ck_assert(x == 1.0);
     ck_assert_int_eq(app_json_get_number(root, "timing.flow_fwd_bwd_ms_batch1000", &x), AD_OK);
