@@ -330,7 +330,7 @@ int main(int argc, char **argv)
     const char *only = NULL, *json = NULL, *out = "out/bench";
     timing_config tc = {2, 5, 30, 5.0};
     const app_option opts[] = {
-        {"threads", APP_OPT_INT, &threads, "threads for GEMM and the parallel ops (default: "
+        {"threads", APP_OPT_INT, &threads, "threads for GEMM and the parallel ops (by default "
          "BG_THREADS, else 1)", "N", 1, 1, 1, AD_THREADS_MAX, 0},
         {"only", APP_OPT_STRING, &only, "run only these workloads (comma-separated)",
          "NAME[,NAME...]", 0, 0, 0, 0, 0},

@@ -30,17 +30,17 @@ int main(int argc, char **argv)
 {
     dimer_options o = {"out/dimer", 1, 1.0, 0, 2, 0, "paper"};
     const app_option opts[] = {
-        {"out", APP_OPT_STRING, &o.out, "output directory (default out/dimer)", "DIR", 0, 0, 0, 0,
+        {"out", APP_OPT_STRING, &o.out, "output directory", "DIR", 0, 0, 0, 0,
          0},
-        {"seed", APP_OPT_UINT64, &o.seed, "random seed (default 1)", "N", 0, 0, 0, 0, 0},
-        {"kT", APP_OPT_DOUBLE, &o.kT, "temperature in energy units, 0.1 to 10 (default 1)", "X", 1,
+        {"seed", APP_OPT_UINT64, &o.seed, "random seed", "N", 0, 0, 0, 0, 0},
+        {"kT", APP_OPT_DOUBLE, &o.kT, "temperature in energy units, 0.1 to 10", "X", 1,
          1, 0.1, 10, 0},
         {"quick", APP_OPT_FLAG, &o.quick, "a tiny schedule that finishes in seconds (smoke test)",
          NULL, 0, 0, 0, 0, 0},
-        {"threads", APP_OPT_INT, &o.threads, "threads (default 2)", "N", 1, 1, 1, AD_THREADS_MAX,
+        {"threads", APP_OPT_INT, &o.threads, "threads", "N", 1, 1, 1, AD_THREADS_MAX,
          0},
         {"bond", APP_OPT_STRING, &o.bond,
-         "bond form: paper (tilted, s = 2, the published reference; default) or seed", "FORM", 0, 0,
+         "bond form: paper (tilted, s = 2, the published reference) or seed", "FORM", 0, 0,
          0, 0, 0},
         {"resume", APP_OPT_FLAG, &o.resume,
          "reuse the MC data, umbrella reference and the last stage checkpoint in --out", NULL, 0, 0,

@@ -671,15 +671,15 @@ int exp2d_main(const exp2d_system *sys, int argc, char **argv)
     snprintf(default_out, sizeof default_out, "out/%s", sys->name);
     exp2d_options o = {default_out, 1, 1.0, 0, default_threads(), 0};
     const app_option opts[] = {
-        {"out", APP_OPT_STRING, &o.out, "output directory (default out/<system>)", "DIR", 0, 0, 0,
+        {"out", APP_OPT_STRING, &o.out, "output directory", "DIR", 0, 0, 0,
          0, 0},
-        {"seed", APP_OPT_UINT64, &o.seed, "random seed (default 1)", "N", 0, 0, 0, 0, 0},
-        {"kT", APP_OPT_DOUBLE, &o.kT, "temperature in energy units, 0.1 to 10 (default 1)", "X", 1,
+        {"seed", APP_OPT_UINT64, &o.seed, "random seed", "N", 0, 0, 0, 0, 0},
+        {"kT", APP_OPT_DOUBLE, &o.kT, "temperature in energy units, 0.1 to 10", "X", 1,
          1, 0.1, 10, 0},
         {"quick", APP_OPT_FLAG, &o.quick, "a reduced schedule that finishes in seconds", NULL, 0, 0,
          0, 0, 0},
         {"threads", APP_OPT_INT, &o.threads,
-         "threads for the linear algebra (default: cores, at most 4)", "N", 1, 1, 1, AD_THREADS_MAX,
+         "threads for the linear algebra (by default the cores, at most 4)", "N", 1, 1, 1, AD_THREADS_MAX,
          0},
         {"resume", APP_OPT_FLAG, &o.resume,
          "reuse the models already trained in DIR by an interrupted run with the same settings",
