@@ -120,6 +120,7 @@ typedef struct {
     ad_real *gx;       /* thin dx (NULL: not needed or done by gemm)         */
     int m, k, n;
     ad_activation act;
+    int gx_fresh;      /* 1: gx is uninitialised and is written, not added to */
 } dense_bwd;
 
 /* g = dy act'(y) on one row; colsum += g (may be NULL). */
@@ -164,8 +165,13 @@ static void dense_backward_rows(void *ctx, int task, int worker)
         }
         if (d->gx) {
             ad_real *gx = d->gx + (size_t)i * k;
-            if (n == 1) axpy_row(gx, g[0], d->w, k);
-            else gx[0] += dot(g, d->w, n); /* k == 1 */
+            if (n == 1) {
+                if (d->gx_fresh) scaled_row(gx, g[0], d->w, k);
+                else axpy_row(gx, g[0], d->w, k);
+            } else { /* k == 1 */
+                ad_real v = dot(g, d->w, n);
+                gx[0] = d->gx_fresh ? v : gx[0] + v;
+            }
         }
     }
 }
@@ -191,15 +197,17 @@ static void dense_backward(ad_tape *t, ad_node *nd)
     const ad_activation act = (ad_activation)nd->saved_int[0];
     const int thin = n == 1 || k == 1;
     /* A tape input's gradient that does not exist yet is written by the
-     * product directly (beta = 0) instead of being zero-filled and added to;
-     * any other consumer of x adds to it later, as usual. */
-    int gx_fresh = !thin && x->requires_grad && x->on_tape && !x->grad && x->size;
+     * product (beta = 0) or the thin row loop directly instead of being
+     * zero-filled and added to; any other consumer of x adds to it later, as
+     * usual. */
+    int gx_fresh = x != w && x->requires_grad && x->on_tape && !x->grad && x->size;
     if (gx_fresh) x->grad = ad_tape_alloc(t, x->size * sizeof(ad_real));
     ad_real *gx = ad_node_grad(t, x), *gw = ad_node_grad(t, w);
     ad_real *gb = b ? ad_node_grad(t, b) : NULL;
     if (!ad_tape_ok(t)) return;
     int tasks = (m + DENSE_CHUNK - 1) / DENSE_CHUNK;
-    dense_bwd d = {y->data, y->grad, y->grad, NULL, w->data, thin ? gx : NULL, m, k, n, act};
+    dense_bwd d = {y->data, y->grad, y->grad, NULL, w->data, thin ? gx : NULL, m, k, n, act,
+                   gx_fresh};
     if (act != AD_ACT_IDENTITY) d.g = ad_tape_alloc(t, (size_t)m * n * sizeof(ad_real));
     if (gb) d.partial = ad_tape_alloc(t, (size_t)tasks * n * sizeof(ad_real));
     if (!ad_tape_ok(t)) return;

@@ -189,6 +189,45 @@ START_TEST(test_dense_threads_same_bits)
 }
 END_TEST
 
+/* dL/dx of L = sum(dense(x)) + sum(x^2) for a tape input x, with the other
+ * consumer (x^2) recorded before (order 0) or after (order 1) the dense op:
+ * the dense op's backward then finds x's gradient already there (it adds to
+ * it) or not yet there (it writes it).  Either way it must be the sum of the
+ * two contributions, as from the separate ops. */
+static ad_real *shared_input_grad(const dense_case *c, int fused, int order)
+{
+    ad_tensor *in[3];
+    make_inputs(c, 31, in);
+    ad_tape *t = ad_tape_new(0);
+    ad_tensor *x = ad_tape_input(t, 2, in[0]->shape, in[0]->data);
+    ad_tensor *sq = order == 0 ? ad_sum(t, ad_square(t, x)) : NULL;
+    ad_tensor *xs[3] = {x, in[1], in[2]};
+    ad_tensor *y = fused ? ad_dense(t, x, in[1], in[2], c->act) : composed(t, xs, c);
+    if (order == 1) sq = ad_sum(t, ad_square(t, x));
+    ad_tensor *loss = ad_add(t, ad_sum(t, y), sq);
+    ck_assert_msg(ad_tape_ok(t), "%s", ad_tape_error(t));
+    ck_assert_int_eq(ad_backward(t, loss), AD_OK);
+    ad_real *g = malloc(x->size * sizeof(ad_real));
+    memcpy(g, x->grad, x->size * sizeof(ad_real));
+    for (int i = 0; i < 3; i++) ad_tensor_free(in[i]);
+    ad_tape_free(t);
+    return g;
+}
+
+START_TEST(test_dense_shared_input)
+{
+    const dense_case *c = &CASES[_i];
+    /* dx sums n terms g W^T of size <= 1, plus 2x: a few ulps of n + 2 */
+    double tol = 1e-13 * (c->n + 2);
+    for (int order = 0; order < 2; order++) {
+        ad_real *fused = shared_input_grad(c, 1, order), *ref = shared_input_grad(c, 0, order);
+        for (int j = 0; j < c->m * c->k; j++) ck_assert_close(fused[j], ref[j], tol, 0, c->what, j);
+        free(fused);
+        free(ref);
+    }
+}
+END_TEST
+
 START_TEST(test_dense_errors)
 {
     ad_tape *t = ad_tape_new(0);
@@ -231,6 +270,7 @@ Suite *ad_fused_suite(void)
     suite_add_tcase(s, tc);
     tc = tcase_create("forward");
     tcase_add_loop_test(tc, test_dense_matches_composed, 0, N_CASES);
+    tcase_add_loop_test(tc, test_dense_shared_input, 0, N_CASES);
     tcase_add_test(tc, test_dense_threads_same_bits);
     suite_add_tcase(s, tc);
     tc = tcase_create("errors");
