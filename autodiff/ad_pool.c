@@ -1,106 +1,163 @@
 /* ad_pool.c - the persistent worker pool behind ad_parallel_for.
  *
  * One job at a time: the caller publishes (fn, ctx, n_tasks), bumps a
- * generation counter and wakes the workers; every participating thread,
- * the caller included, takes task indices from a shared counter until none
- * are left; the caller then waits until the participating workers have
- * checked in.  Workers whose index is beyond the job's thread count go back
- * to sleep at once.
+ * job ticket and wakes any sleeping workers; every participating
+ * thread, the caller included, takes task indices from a shared atomic
+ * counter until none are left; the caller then waits until the
+ * participating workers have checked in.  Workers whose index is beyond the
+ * job's thread count skip it.
+ *
+ * A training iteration makes a few hundred parallel calls of tens of
+ * microseconds each, so a worker that has finished a job first spins for a
+ * while (SPIN_NS) watching the ticket, and only then sleeps on
+ * the condition variable: waking a sleeping thread costs a system call on
+ * each side and, in a virtual machine, tens of microseconds.  The caller
+ * likewise spins while it waits for the workers, yielding the processor
+ * once the wait gets long (another process may hold the worker's core).
  */
 #include "ad_pool.h"
 
 #include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
 #include <stdlib.h>
+#include <time.h>
 
 #include "ad_alloc.h"
 #include "ad_config.h"
 
+/* How long an idle worker spins before it sleeps, and how long the caller
+ * spins on the check-ins before it starts yielding. */
+#define SPIN_NS 200000L
+#define WAIT_SPIN_NS 50000L
+
 static struct {
-    pthread_mutex_t lock;      /* guards everything below                  */
-    pthread_cond_t wake;       /* workers wait here for a new generation   */
-    pthread_cond_t done;       /* the caller waits here for check-ins      */
-    pthread_t *threads;        /* the workers (index w-1 runs worker w)    */
-    int n_workers;             /* started workers (threads - 1 at most)    */
-    int stop;                  /* set by shutdown: workers exit            */
-    unsigned long generation;  /* incremented once per job                 */
-    ad_task_fn fn;             /* the current job ...                      */
+    pthread_mutex_t lock;      /* guards sleeping, threads, n_workers       */
+    pthread_cond_t wake;       /* idle workers sleep here                   */
+    pthread_t *threads;        /* the workers (index w-1 runs worker w)     */
+    int n_workers;             /* started workers (threads - 1 at most)     */
+    int sleeping;              /* workers in pthread_cond_wait              */
+    atomic_int stop;           /* set by shutdown: workers exit             */
+    /* The job ticket, (generation << TICKET_SHIFT) | workers taking part
+     * (caller excluded), stored once per job: it publishes the job. */
+    atomic_ulong ticket;
+    /* The current job: written by the caller before the ticket, read by
+     * the taking-part workers after they see it (the caller does not
+     * change them before every one of those has checked in). */
+    ad_task_fn fn;
     void *ctx;
     int n_tasks;
-    int next_task;             /* next task index to hand out              */
-    int n_active;              /* workers taking part (caller excluded)    */
-    int n_checked_in;          /* participating workers finished           */
-    unsigned long spawn_generation; /* generation a new worker starts from */
-} pool = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, PTHREAD_COND_INITIALIZER,
-          NULL, 0, 0, 0, NULL, NULL, 0, 0, 0, 0, 0};
+    atomic_int next_task;      /* next task index to hand out               */
+    atomic_int n_checked_in;   /* participating workers finished            */
+    unsigned long spawn_ticket; /* the ticket a new worker starts from      */
+} pool = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, NULL, 0, 0, 0, 0,
+          NULL, NULL, 0, 0, 0, 0};
+
+/* Low bits of the ticket: the number of workers taking part (< 2^8). */
+#define TICKET_SHIFT 8
+_Static_assert(AD_THREADS_MAX < (1 << TICKET_SHIFT), "worker count must fit the ticket");
 
 /* Serialises whole parallel-for calls made by different user threads. */
 static pthread_mutex_t job_lock = PTHREAD_MUTEX_INITIALIZER;
 
 /* The thread count: 0 until first read or set. */
-static int thread_setting = 0;
+static atomic_int thread_setting = 0;
 static pthread_mutex_t setting_lock = PTHREAD_MUTEX_INITIALIZER;
 
 /* Worker index of the current thread while it runs a task, else -1. */
 static _Thread_local int current_worker = -1;
 
+static void cpu_relax(void)
+{
+#if (defined(__x86_64__) || defined(__i386__)) && (defined(__GNUC__) || defined(__clang__))
+    __builtin_ia32_pause();
+#endif
+}
+
+static long elapsed_ns(const struct timespec *since)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (long)(now.tv_sec - since->tv_sec) * 1000000000L + (now.tv_nsec - since->tv_nsec);
+}
+
 int ad_threads_set(int n)
 {
     if (n < 1 || n > AD_THREADS_MAX) return AD_ERR_ARG;
-    pthread_mutex_lock(&setting_lock);
-    thread_setting = n;
-    pthread_mutex_unlock(&setting_lock);
+    atomic_store(&thread_setting, n);
     return AD_OK;
 }
 
 int ad_threads_get(void)
 {
+    int n = atomic_load_explicit(&thread_setting, memory_order_relaxed);
+    if (n) return n;
     pthread_mutex_lock(&setting_lock);
-    if (thread_setting == 0) {
-        int n = 1;
+    n = atomic_load(&thread_setting);
+    if (n == 0) {
+        n = 1;
         const char *s = getenv("BG_THREADS");
         if (s && *s) {
             char *end;
             long v = strtol(s, &end, 10);
             if (*end == '\0' && v >= 1 && v <= AD_THREADS_MAX) n = (int)v;
         }
-        thread_setting = n;
+        atomic_store(&thread_setting, n);
     }
-    int n = thread_setting;
     pthread_mutex_unlock(&setting_lock);
     return n;
 }
 
-/* Take task indices until none are left.  Called with pool.lock held; the
- * lock is released around each task. */
-static void run_tasks(int worker)
+/* Take task indices until none are left. */
+static void run_tasks(ad_task_fn fn, void *ctx, int n_tasks, int worker)
 {
-    ad_task_fn fn = pool.fn;
-    void *ctx = pool.ctx;
-    while (pool.next_task < pool.n_tasks) {
-        int task = pool.next_task++;
-        pthread_mutex_unlock(&pool.lock);
+    int task;
+    while ((task = atomic_fetch_add_explicit(&pool.next_task, 1, memory_order_relaxed)) < n_tasks)
         fn(ctx, task, worker);
-        pthread_mutex_lock(&pool.lock);
+}
+
+/* Wait until the ticket differs from `seen` (or shutdown): spin first,
+ * then sleep.  Returns the new ticket. */
+static unsigned long wait_for_job(unsigned long seen)
+{
+    struct timespec t0;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    for (unsigned spins = 1;; spins++) {
+        unsigned long t = atomic_load_explicit(&pool.ticket, memory_order_acquire);
+        if (t != seen || atomic_load_explicit(&pool.stop, memory_order_relaxed)) return t;
+        cpu_relax();
+        if (spins % 256 == 0 && elapsed_ns(&t0) > SPIN_NS) break;
     }
+    /* The caller stores the ticket before it takes the lock to look for
+     * sleepers, and this thread checks it again under the lock: either it
+     * sees the new job here, or it is already waiting when the caller
+     * broadcasts. */
+    pthread_mutex_lock(&pool.lock);
+    pool.sleeping++;
+    unsigned long t;
+    while ((t = atomic_load(&pool.ticket)) == seen && !atomic_load(&pool.stop))
+        pthread_cond_wait(&pool.wake, &pool.lock);
+    pool.sleeping--;
+    pthread_mutex_unlock(&pool.lock);
+    return t;
 }
 
 static void *worker_main(void *arg)
 {
     int worker = (int)(size_t)arg;
     current_worker = worker;
-    pthread_mutex_lock(&pool.lock);
     /* A worker is started just before the job it takes part in is
-     * published, so it starts from the generation before that job. */
-    unsigned long seen = pool.spawn_generation;
+     * published, so it starts from the ticket before that job. */
+    unsigned long seen = pool.spawn_ticket;
     for (;;) {
-        while (pool.generation == seen && !pool.stop) pthread_cond_wait(&pool.wake, &pool.lock);
-        if (pool.stop) break;
-        seen = pool.generation;
-        if (worker > pool.n_active) continue;
-        run_tasks(worker);
-        if (++pool.n_checked_in == pool.n_active) pthread_cond_signal(&pool.done);
+        seen = wait_for_job(seen);
+        if (atomic_load(&pool.stop)) break;
+        /* Not taking part: the caller does not wait for this thread, so it
+         * must not look at the job (which may already be the next one). */
+        if ((unsigned long)worker > (seen & ((1UL << TICKET_SHIFT) - 1))) continue;
+        run_tasks(pool.fn, pool.ctx, pool.n_tasks, worker);
+        atomic_fetch_add_explicit(&pool.n_checked_in, 1, memory_order_release);
     }
-    pthread_mutex_unlock(&pool.lock);
     return NULL;
 }
 
@@ -110,35 +167,37 @@ static void forget_workers_after_fork(void)
 {
     pthread_mutex_init(&pool.lock, NULL);
     pthread_cond_init(&pool.wake, NULL);
-    pthread_cond_init(&pool.done, NULL);
     pthread_mutex_init(&job_lock, NULL);
     ad_free(pool.threads);
     pool.threads = NULL;
     pool.n_workers = 0;
-    pool.stop = 0;
+    pool.sleeping = 0;
+    atomic_store(&pool.stop, 0);
 }
 
 static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
 static void register_atfork(void) { pthread_atfork(NULL, NULL, forget_workers_after_fork); }
 
-/* Start workers until there are `want` of them (called with pool.lock held,
+/* Start workers until there are `want` of them (called with job_lock held,
  * no job running).  Returns how many exist afterwards. */
 static int grow_workers(int want)
 {
     if (want <= pool.n_workers) return pool.n_workers;
     pthread_once(&atfork_once, register_atfork);
-    if (!pool.threads) {
-        pool.threads = ad_malloc(sizeof *pool.threads * (AD_THREADS_MAX - 1));
-        if (!pool.threads) return 0;
+    pthread_mutex_lock(&pool.lock);
+    if (!pool.threads) pool.threads = ad_malloc(sizeof *pool.threads * (AD_THREADS_MAX - 1));
+    if (pool.threads) {
+        pool.spawn_ticket = atomic_load(&pool.ticket);
+        while (pool.n_workers < want) {
+            if (pthread_create(&pool.threads[pool.n_workers], NULL, worker_main,
+                               (void *)(size_t)(pool.n_workers + 1)) != 0)
+                break;
+            pool.n_workers++;
+        }
     }
-    pool.spawn_generation = pool.generation;
-    while (pool.n_workers < want) {
-        if (pthread_create(&pool.threads[pool.n_workers], NULL, worker_main,
-                           (void *)(size_t)(pool.n_workers + 1)) != 0)
-            break;
-        pool.n_workers++;
-    }
-    return pool.n_workers;
+    int n = pool.n_workers;
+    pthread_mutex_unlock(&pool.lock);
+    return n;
 }
 
 void ad_parallel_for(int n_tasks, ad_task_fn fn, void *ctx)
@@ -153,24 +212,32 @@ void ad_parallel_for(int n_tasks, ad_task_fn fn, void *ctx)
         return;
     }
     pthread_mutex_lock(&job_lock);
-    pthread_mutex_lock(&pool.lock);
     int workers = grow_workers(threads - 1);
     if (workers > threads - 1) workers = threads - 1;
     pool.fn = fn;
     pool.ctx = ctx;
     pool.n_tasks = n_tasks;
-    pool.next_task = 0;
-    pool.n_active = workers;
-    pool.n_checked_in = 0;
-    pool.generation++;
-    if (workers > 0) pthread_cond_broadcast(&pool.wake);
+    atomic_store_explicit(&pool.next_task, 0, memory_order_relaxed);
+    atomic_store_explicit(&pool.n_checked_in, 0, memory_order_relaxed);
+    unsigned long generation = (atomic_load(&pool.ticket) >> TICKET_SHIFT) + 1;
+    atomic_store(&pool.ticket, generation << TICKET_SHIFT | (unsigned long)workers); /* publish */
+    if (workers > 0) {
+        pthread_mutex_lock(&pool.lock);
+        if (pool.sleeping) pthread_cond_broadcast(&pool.wake);
+        pthread_mutex_unlock(&pool.lock);
+    }
     current_worker = 0;
-    run_tasks(0);
+    run_tasks(fn, ctx, n_tasks, 0);
     current_worker = -1;
-    while (pool.n_checked_in < pool.n_active) pthread_cond_wait(&pool.done, &pool.lock);
+    struct timespec t0;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    for (unsigned spins = 1;
+         atomic_load_explicit(&pool.n_checked_in, memory_order_acquire) < workers; spins++) {
+        if (spins % 256 == 0 && elapsed_ns(&t0) > WAIT_SPIN_NS) sched_yield();
+        else cpu_relax();
+    }
     pool.fn = NULL;
     pool.ctx = NULL;
-    pthread_mutex_unlock(&pool.lock);
     pthread_mutex_unlock(&job_lock);
 }
 
@@ -178,7 +245,7 @@ void ad_threads_shutdown(void)
 {
     pthread_mutex_lock(&job_lock);
     pthread_mutex_lock(&pool.lock);
-    pool.stop = 1;
+    atomic_store(&pool.stop, 1);
     pthread_cond_broadcast(&pool.wake);
     pthread_mutex_unlock(&pool.lock);
     for (int w = 0; w < pool.n_workers; w++) pthread_join(pool.threads[w], NULL);
@@ -186,7 +253,7 @@ void ad_threads_shutdown(void)
     ad_free(pool.threads);
     pool.threads = NULL;
     pool.n_workers = 0;
-    pool.stop = 0;
+    atomic_store(&pool.stop, 0);
     pthread_mutex_unlock(&pool.lock);
     pthread_mutex_unlock(&job_lock);
 }

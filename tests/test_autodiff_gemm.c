@@ -14,6 +14,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "autodiff/ad.h"
 #include "autodiff/ad_pool.h"
@@ -368,6 +369,32 @@ START_TEST(test_parallel_for)
 }
 END_TEST
 
+/* Many short jobs in a row, with the thread count and the task count
+ * changing between them (so that some workers sit jobs out while others
+ * take part) and pauses long enough for the idle workers to fall asleep:
+ * every task of every job runs exactly once, on a valid worker. */
+START_TEST(test_parallel_for_many_jobs)
+{
+    static const int task_counts[] = {1, 2, 3, 5, 64};
+    count_ctx cc;
+    for (int job = 0; job < 6000; job++) {
+        int threads = 1 + job % 4, n = task_counts[(job / 4) % 5];
+        ck_assert_int_eq(ad_threads_set(threads), AD_OK);
+        memset(&cc, 0, sizeof cc);
+        cc.threads = threads;
+        ad_parallel_for(n, count_task, &cc);
+        for (int i = 0; i < 100; i++) ck_assert_int_eq(cc.hits[i], i < n);
+        ck_assert(!cc.bad_worker);
+        if (job % 100 == 99) { /* idle workers go from spinning to sleeping */
+            struct timespec pause = {0, job % 1000 == 999 ? 5000000 : 300000};
+            nanosleep(&pause, NULL);
+        }
+    }
+    ad_threads_set(1);
+    ad_threads_shutdown();
+}
+END_TEST
+
 Suite *ad_gemm_suite(void)
 {
     Suite *s = suite_create("autodiff-gemm");
@@ -384,6 +411,7 @@ Suite *ad_gemm_suite(void)
     tcase_set_tags(tc, "slow");
     tcase_add_loop_test(tc, test_threads_bit_identical, 0, n_variants);
     tcase_add_test(tc, test_parallel_for);
+    tcase_add_test(tc, test_parallel_for_many_jobs);
     suite_add_tcase(s, tc);
     tc = tcase_create("memory");
     tcase_add_test(tc, test_no_allocation_after_first_call);
