@@ -6,10 +6,11 @@
  * flows (n = 1: one dot product per row; k = 1: an outer product), which a
  * register-tiled kernel would pad to a whole tile.  The bias and activation
  * are applied to each row right after the product, and the backward pass
- * forms g = dy act'(y) and the bias gradient in one pass.  Rows are split
- * over the thread pool in chunks of fixed size, so every result (the bias
- * gradient's per-chunk partial sums included, added in chunk order) is the
- * same for any thread count.
+ * forms g = dy act'(y), the bias gradient and, for the thin shapes, dx and
+ * dW in one pass.  Rows are split over the thread pool in chunks of fixed
+ * size, so every result (the per-chunk partial sums of the bias and thin
+ * weight gradients included, added in chunk order) is the same for any
+ * thread count.
  */
 #if defined(__GNUC__) && !defined(__clang__)
 /* GCC vectorises the row loops below only at -O3 (its -O2 cost model
@@ -116,6 +117,8 @@ typedef struct {
     const ad_real *y, *gy;
     ad_real *g;        /* [m, n] dy act'(y), or gy itself for identity      */
     ad_real *partial;  /* [tasks, n] per-chunk column sums of g (bias grad)  */
+    const ad_real *x;  /* for the thin dW                                    */
+    ad_real *wpartial; /* [tasks, k * n] per-chunk thin dW (NULL: not needed) */
     const ad_real *w;  /* for the thin dx                                    */
     ad_real *gx;       /* thin dx (NULL: not needed or done by gemm)         */
     int m, k, n;
@@ -145,7 +148,8 @@ ROW_KERNEL static void axpy_row(ad_real *restrict gx, ad_real g0, const ad_real 
     for (int p = 0; p < k; p++) gx[p] += g0 * w[p];
 }
 
-/* g = dy act'(y) for a chunk of rows, its column sums, and (thin shapes) dx. */
+/* g = dy act'(y) for a chunk of rows, its column sums, and (thin shapes) dx
+ * and the chunk's part of dW. */
 static void dense_backward_rows(void *ctx, int task, int worker)
 {
     (void)worker;
@@ -155,6 +159,9 @@ static void dense_backward_rows(void *ctx, int task, int worker)
     ad_real *colsum = d->partial ? d->partial + (size_t)task * n : NULL;
     if (colsum)
         for (int j = 0; j < n; j++) colsum[j] = 0;
+    ad_real *gw = d->wpartial ? d->wpartial + (size_t)task * k * n : NULL;
+    if (gw)
+        for (int j = 0; j < k * n; j++) gw[j] = 0;
     for (int i = r0; i < r1; i++) {
         const ad_real *g = d->g + (size_t)i * n;
         if (d->act == AD_ACT_IDENTITY) { /* g is gy */
@@ -162,6 +169,11 @@ static void dense_backward_rows(void *ctx, int task, int worker)
         } else {
             act_grad_row(d->g + (size_t)i * n, d->y + (size_t)i * n, d->gy + (size_t)i * n,
                          colsum, n, d->act);
+        }
+        if (gw) { /* thin: k * n is k (n = 1) or n (k = 1) */
+            const ad_real *x = d->x + (size_t)i * k;
+            if (n == 1) axpy_row(gw, g[0], x, k);
+            else axpy_row(gw, x[0], g, n);
         }
         if (d->gx) {
             ad_real *gx = d->gx + (size_t)i * k;
@@ -174,17 +186,6 @@ static void dense_backward_rows(void *ctx, int task, int worker)
             }
         }
     }
-}
-
-/* gw += sum_i x_i^T g_i for the thin shapes, rows in order (n = 1: gw [k];
- * k = 1: gw [n]). */
-static void thin_weight_grad(ad_real *restrict gw, const ad_real *restrict x,
-                             const ad_real *restrict g, int m, int k, int n)
-{
-    if (n == 1)
-        for (int i = 0; i < m; i++) axpy_row(gw, g[i], x + (size_t)i * k, k);
-    else
-        for (int i = 0; i < m; i++) axpy_row(gw, x[i], g + (size_t)i * n, n);
 }
 
 /* y = act(x W + b);  g = dy act'(y) (relu: dy where y > 0; tanh: dy (1 - y^2)),
@@ -206,20 +207,22 @@ static void dense_backward(ad_tape *t, ad_node *nd)
     ad_real *gb = b ? ad_node_grad(t, b) : NULL;
     if (!ad_tape_ok(t)) return;
     int tasks = (m + DENSE_CHUNK - 1) / DENSE_CHUNK;
-    dense_bwd d = {y->data, y->grad, y->grad, NULL, w->data, thin ? gx : NULL, m, k, n, act,
-                   gx_fresh};
+    dense_bwd d = {y->data, y->grad, y->grad, NULL, x->data, NULL, w->data, thin ? gx : NULL,
+                   m, k, n, act, gx_fresh};
     if (act != AD_ACT_IDENTITY) d.g = ad_tape_alloc(t, (size_t)m * n * sizeof(ad_real));
     if (gb) d.partial = ad_tape_alloc(t, (size_t)tasks * n * sizeof(ad_real));
+    if (gw && thin) d.wpartial = ad_tape_alloc(t, (size_t)tasks * k * n * sizeof(ad_real));
     if (!ad_tape_ok(t)) return;
-    if (act != AD_ACT_IDENTITY || gb || d.gx)
-        rows_parallel(m, (size_t)n * 4, dense_backward_rows, &d);
-    if (gb) /* chunk sums in chunk order: independent of the thread count */
+    if (act != AD_ACT_IDENTITY || gb || d.gx || d.wpartial)
+        rows_parallel(m, (size_t)n * 4 + (thin ? (size_t)k * n * 2 : 0), dense_backward_rows, &d);
+    /* chunk sums in chunk order: independent of the thread count */
+    if (gb)
         for (int task = 0; task < tasks; task++)
             for (int j = 0; j < n; j++) gb[j] += d.partial[(size_t)task * n + j];
-    if (gw) {
-        if (thin) thin_weight_grad(gw, x->data, d.g, m, k, n);
-        else ad_gemm(1, 0, k, n, m, 1, x->data, k, d.g, n, 1, gw, n);
-    }
+    if (d.wpartial)
+        for (int task = 0; task < tasks; task++)
+            for (int j = 0; j < k * n; j++) gw[j] += d.wpartial[(size_t)task * k * n + j];
+    if (gw && !thin) ad_gemm(1, 0, k, n, m, 1, x->data, k, d.g, n, 1, gw, n);
     if (gx && !thin) ad_gemm(0, 1, m, k, n, 1, d.g, n, w->data, n, gx_fresh ? 0 : 1, gx, k);
 }
 static const ad_op OP_DENSE = {"dense", dense_backward};

@@ -5,6 +5,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "autodiff/ad_pool.h"
+
 struct nn_optim {
     nn_params *params;     /* the model's parameters (not owned)      */
     nn_optim_config cfg;   /* with defaults filled in                 */
@@ -73,6 +75,38 @@ void nn_optim_reset(nn_optim *o)
     o->beta2_power = 1;
 }
 
+/* One update of the whole block, split over the thread pool in fixed
+ * chunks (each parameter's update involves only its own values, so the
+ * result does not depend on the split). */
+#define UPDATE_CHUNK 16384
+
+typedef struct {
+    ad_real *w;
+    const ad_real *g;
+    ad_real *m, *v;
+    size_t n;
+    ad_real lr, b1, b2, eps, c1, c2;
+    int sgd;
+} update;
+
+static void update_chunk(void *ctx, int task, int worker)
+{
+    (void)worker;
+    const update *u = ctx;
+    size_t i0 = (size_t)task * UPDATE_CHUNK, i1 = i0 + UPDATE_CHUNK < u->n ? i0 + UPDATE_CHUNK : u->n;
+    ad_real *restrict w = u->w, *restrict m = u->m, *restrict v = u->v;
+    const ad_real *restrict g = u->g;
+    if (u->sgd) {
+        for (size_t i = i0; i < i1; i++) w[i] -= u->lr * g[i];
+        return;
+    }
+    for (size_t i = i0; i < i1; i++) {
+        m[i] = u->b1 * m[i] + (1 - u->b1) * g[i];
+        v[i] = u->b2 * v[i] + (1 - u->b2) * g[i] * g[i];
+        w[i] -= u->lr * (m[i] * u->c1) / (AD_MATH(sqrt)(v[i] * u->c2) + u->eps);
+    }
+}
+
 int nn_optim_step(nn_optim *o, double *grad_norm)
 {
     if (!o) return AD_ERR_ARG;
@@ -84,21 +118,20 @@ int nn_optim_step(nn_optim *o, double *grad_norm)
         ad_real f = (ad_real)(o->cfg.clip_norm / norm);
         for (size_t i = 0; i < o->n; i++) g[i] *= f;
     }
-    ad_real lr = (ad_real)o->cfg.lr;
-    if (o->cfg.kind == NN_OPTIM_SGD) {
-        for (size_t i = 0; i < o->n; i++) w[i] -= lr * g[i];
-    } else {
-        ad_real b1 = (ad_real)o->cfg.beta1, b2 = (ad_real)o->cfg.beta2;
-        ad_real eps = (ad_real)o->cfg.eps;
+    update u = {w, g, o->m, o->v, o->n, (ad_real)o->cfg.lr, 0, 0, 0, 0, 0,
+                o->cfg.kind == NN_OPTIM_SGD};
+    if (!u.sgd) {
+        u.b1 = (ad_real)o->cfg.beta1;
+        u.b2 = (ad_real)o->cfg.beta2;
+        u.eps = (ad_real)o->cfg.eps;
         o->beta1_power *= o->cfg.beta1;
         o->beta2_power *= o->cfg.beta2;
-        ad_real c1 = (ad_real)(1 / (1 - o->beta1_power)), c2 = (ad_real)(1 / (1 - o->beta2_power));
-        for (size_t i = 0; i < o->n; i++) {
-            o->m[i] = b1 * o->m[i] + (1 - b1) * g[i];
-            o->v[i] = b2 * o->v[i] + (1 - b2) * g[i] * g[i];
-            w[i] -= lr * (o->m[i] * c1) / (AD_MATH(sqrt)(o->v[i] * c2) + eps);
-        }
+        u.c1 = (ad_real)(1 / (1 - o->beta1_power));
+        u.c2 = (ad_real)(1 / (1 - o->beta2_power));
     }
+    int tasks = (int)((o->n + UPDATE_CHUNK - 1) / UPDATE_CHUNK);
+    if (tasks > 1) ad_parallel_for(tasks, update_chunk, &u);
+    else if (tasks == 1) update_chunk(&u, 0, 0);
     o->steps++;
     return AD_OK;
 }
