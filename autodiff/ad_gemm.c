@@ -9,8 +9,9 @@
  *       pack op(B)[pc:+KC, jc:+NC] into NR-wide slivers   (a block in L2)
  *       for ic over rows, MC at a time
  *         op(A) = A^T: pack op(A)[ic:+MC, pc:+KC] into MR-tall slivers
- *         for each MR sliver of A (stays in L1), each NR sliver of B:
- *           micro-kernel: the MR x NR tile of C
+ *         for each MR sliver of A (stays in L1):
+ *           for each NR sliver of B: micro-kernel: the MR x NR tile of C
+ *           last block of k: the epilogue, if any, on the MR x NC strip
  *
  * The A sliver is the one kept in L1 because it is the small one (MR x KC,
  * 8 x 256 doubles = 16 KiB), while the NR-wide B slivers (24 or 40 x 256)
@@ -128,6 +129,13 @@ void ad_gemm_reference(int trans_a, int trans_b, int m, int n, int k, ad_real al
 
 /* ---- one task: a block of C ------------------------------------------------ */
 
+/* One thread's packing buffers. */
+typedef struct {
+    ad_real *a, *b;
+    size_t a_cap, b_cap; /* in elements */
+} slot;
+
+
 typedef struct {
     const gemm_variant *v;
     int trans_a, trans_b, m, n, k;
@@ -137,14 +145,18 @@ typedef struct {
     size_t lda, ldb, ldc;
     int split_rows; /* tasks own row ranges (else column ranges) */
     int chunk;      /* rows or columns per task                  */
+    ad_gemm_epilogue_fn epi; /* NULL: none                       */
+    void *epi_ctx;
+    slot *buffers;  /* slots or task_slots, indexed by worker    */
 } gemm_job;
 
 /* Per-thread packing buffers, grown by the calling thread before a job. */
-static struct {
-    ad_real *a, *b;
-    size_t a_cap, b_cap; /* in elements */
-} slots[AD_THREADS_MAX];
+static slot slots[AD_THREADS_MAX];
 static pthread_mutex_t gemm_lock = PTHREAD_MUTEX_INITIALIZER;
+/* The buffers of products computed inside a task of ad_parallel_for (one
+ * thread each, indexed by the worker): only that worker touches its slot
+ * while the job runs, and one job runs at a time, so they need no lock. */
+static slot task_slots[AD_THREADS_MAX];
 
 static int round_up(int x, int to) { return (x + to - 1) / to * to; }
 static int min_int(int x, int y) { return x < y ? x : y; }
@@ -187,6 +199,9 @@ static void gemm_block(const gemm_job *job, int r0, int r1, int c0, int c1, ad_r
                                                    (ptrdiff_t)job->ldc, job->alpha, beta, rows,
                                                    cols);
                     }
+                    /* The last block of k: these rows x nc are final. */
+                    if (job->epi && pc + kc == job->k)
+                        job->epi(job->epi_ctx, job->c, (int)job->ldc, ic + ir, rows, jc, nc);
                 }
             }
         }
@@ -197,29 +212,28 @@ static void gemm_task(void *ctx, int task, int worker)
 {
     const gemm_job *job = ctx;
     int lo = task * job->chunk;
+    slot *s = &job->buffers[worker];
     if (job->split_rows)
-        gemm_block(job, lo, min_int(job->m, lo + job->chunk), 0, job->n, slots[worker].a,
-                   slots[worker].b);
+        gemm_block(job, lo, min_int(job->m, lo + job->chunk), 0, job->n, s->a, s->b);
     else
-        gemm_block(job, 0, job->m, lo, min_int(job->n, lo + job->chunk), slots[worker].a,
-                   slots[worker].b);
+        gemm_block(job, 0, job->m, lo, min_int(job->n, lo + job->chunk), s->a, s->b);
 }
 
-/* Make sure buffers 0..threads-1 hold a_need and b_need elements. */
-static int reserve_slots(int threads, size_t a_need, size_t b_need)
+/* Make sure s[w0 .. w1-1] hold a_need and b_need elements. */
+static int reserve_slots(slot *s, int w0, int w1, size_t a_need, size_t b_need)
 {
-    for (int w = 0; w < threads; w++) {
-        if (slots[w].a_cap < a_need) {
-            ad_free_aligned(slots[w].a);
-            slots[w].a = ad_malloc_aligned(sizeof(ad_real) * a_need, 64);
-            slots[w].a_cap = slots[w].a ? a_need : 0;
-            if (!slots[w].a) return 0;
+    for (int w = w0; w < w1; w++) {
+        if (s[w].a_cap < a_need) {
+            ad_free_aligned(s[w].a);
+            s[w].a = ad_malloc_aligned(sizeof(ad_real) * a_need, 64);
+            s[w].a_cap = s[w].a ? a_need : 0;
+            if (!s[w].a) return 0;
         }
-        if (slots[w].b_cap < b_need) {
-            ad_free_aligned(slots[w].b);
-            slots[w].b = ad_malloc_aligned(sizeof(ad_real) * b_need, 64);
-            slots[w].b_cap = slots[w].b ? b_need : 0;
-            if (!slots[w].b) return 0;
+        if (s[w].b_cap < b_need) {
+            ad_free_aligned(s[w].b);
+            s[w].b = ad_malloc_aligned(sizeof(ad_real) * b_need, 64);
+            s[w].b_cap = s[w].b ? b_need : 0;
+            if (!s[w].b) return 0;
         }
     }
     return 1;
@@ -233,13 +247,17 @@ void ad_gemm_release_buffers(void)
         ad_free_aligned(slots[w].b);
         slots[w].a = slots[w].b = NULL;
         slots[w].a_cap = slots[w].b_cap = 0;
+        ad_free_aligned(task_slots[w].a);
+        ad_free_aligned(task_slots[w].b);
+        task_slots[w].a = task_slots[w].b = NULL;
+        task_slots[w].a_cap = task_slots[w].b_cap = 0;
     }
     pthread_mutex_unlock(&gemm_lock);
 }
 
 static void gemm_run(const gemm_variant *v, int trans_a, int trans_b, int m, int n, int k,
                      ad_real alpha, const ad_real *a, int lda, const ad_real *b, int ldb,
-                     ad_real beta, ad_real *c, int ldc)
+                     ad_real beta, ad_real *c, int ldc, ad_gemm_epilogue_fn epi, void *epi_ctx)
 {
     if (m <= 0 || n <= 0) return;
     if (k <= 0) { /* an empty sum: C = beta C */
@@ -248,13 +266,17 @@ static void gemm_run(const gemm_variant *v, int trans_a, int trans_b, int m, int
                 ad_real *cij = &c[(size_t)i * ldc + j];
                 *cij = beta == 0 ? 0 : beta * *cij;
             }
+        if (epi) epi(epi_ctx, c, ldc, 0, m, 0, n);
         return;
     }
     gemm_job job = {v, trans_a, trans_b, m, n, k, alpha, beta, a, b, c,
-                    (size_t)lda, (size_t)ldb, (size_t)ldc, 1, 0};
+                    (size_t)lda, (size_t)ldb, (size_t)ldc, 1, 0, epi, epi_ctx, slots};
+    /* Inside a task of ad_parallel_for: this thread alone, with its own
+     * buffers. */
+    const int worker = ad_pool_worker();
     /* Split over the longer side of C, in whole tiles. */
     int threads = ad_threads_get();
-    if ((double)m * n * k < PARALLEL_MIN_MADDS) threads = 1;
+    if ((double)m * n * k < PARALLEL_MIN_MADDS || worker >= 0) threads = 1;
     int tiles_m = (m + v->k->mr - 1) / v->k->mr, tiles_n = (n + v->k->nr - 1) / v->k->nr;
     job.split_rows = tiles_m >= tiles_n;
     int tiles = job.split_rows ? tiles_m : tiles_n;
@@ -267,12 +289,16 @@ static void gemm_run(const gemm_variant *v, int trans_a, int trans_b, int m, int
     size_t a_need = (size_t)round_up(min_int(v->mc, rows), v->k->mr) * min_int(v->kc, k);
     size_t b_need = (size_t)round_up(min_int(v->nc, cols), v->k->nr) * min_int(v->kc, k);
 
-    pthread_mutex_lock(&gemm_lock);
-    if (reserve_slots(threads, a_need, b_need))
-        ad_parallel_for(n_tasks, gemm_task, &job);
-    else /* out of memory: still compute the product */
+    if (worker >= 0) job.buffers = task_slots;
+    else pthread_mutex_lock(&gemm_lock);
+    int w0 = worker >= 0 ? worker : 0, w1 = worker >= 0 ? worker + 1 : threads;
+    if (reserve_slots(job.buffers, w0, w1, a_need, b_need)) {
+        ad_parallel_for(n_tasks, gemm_task, &job); /* inline inside a task */
+    } else { /* out of memory: still compute the product */
         ad_gemm_reference(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
-    pthread_mutex_unlock(&gemm_lock);
+        if (epi) epi(epi_ctx, c, ldc, 0, m, 0, n);
+    }
+    if (worker < 0) pthread_mutex_unlock(&gemm_lock);
 }
 
 int ad_gemm_variant(ad_gemm_variant_id variant, int trans_a, int trans_b, int m, int n, int k,
@@ -282,7 +308,7 @@ int ad_gemm_variant(ad_gemm_variant_id variant, int trans_a, int trans_b, int m,
     if (!ad_gemm_variant_supported(variant)) return AD_ERR_ARG;
     if (variant == AD_GEMM_AUTO) variant = ad_gemm_variant_auto(n);
     gemm_run(&variants[variant], trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c,
-             ldc);
+             ldc, NULL, NULL);
     return AD_OK;
 }
 
@@ -291,5 +317,13 @@ void ad_gemm(int trans_a, int trans_b, int m, int n, int k, ad_real alpha,
              ad_real *c, int ldc)
 {
     gemm_run(&variants[ad_gemm_variant_auto(n)], trans_a, trans_b, m, n, k, alpha, a, lda, b,
-             ldb, beta, c, ldc);
+             ldb, beta, c, ldc, NULL, NULL);
+}
+
+void ad_gemm_epilogue(int trans_a, int trans_b, int m, int n, int k, ad_real alpha,
+                      const ad_real *a, int lda, const ad_real *b, int ldb, ad_real beta,
+                      ad_real *c, int ldc, ad_gemm_epilogue_fn epi, void *epi_ctx)
+{
+    gemm_run(&variants[ad_gemm_variant_auto(n)], trans_a, trans_b, m, n, k, alpha, a, lda, b,
+             ldb, beta, c, ldc, epi, epi_ctx);
 }

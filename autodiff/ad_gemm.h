@@ -16,8 +16,11 @@
  * whatever its position, so results are bit-identical for any thread count.
  * Packing buffers are kept between calls (grown, never shrunk), so a training
  * loop allocates nothing after its first iteration.  Concurrent calls from
- * several threads are safe (they take turns).  If a buffer cannot be
- * allocated, the product is still computed, by the reference loop.
+ * several threads are safe (they take turns), and a call made inside a task
+ * of ad_parallel_for runs on that thread alone with that worker's own
+ * buffers, so the tasks of one parallel-for compute their products at the
+ * same time.  If a buffer cannot be allocated, the product is still
+ * computed, by the reference loop.
  */
 #ifndef LIBBG_AUTODIFF_AD_GEMM_H
 #define LIBBG_AUTODIFF_AD_GEMM_H
@@ -27,6 +30,21 @@
 void ad_gemm(int trans_a, int trans_b, int m, int n, int k, ad_real alpha,
              const ad_real *a, int lda, const ad_real *b, int ldb, ad_real beta,
              ad_real *c, int ldc);
+
+/* Called by ad_gemm_epilogue on each block of C as soon as it holds its final
+ * value, while the block is still in cache: rows [r0, r0 + rows), columns
+ * [c0, c0 + cols) of C.  Blocks do not overlap, together they cover C once,
+ * and they may be handed to different threads at the same time. */
+typedef void (*ad_gemm_epilogue_fn)(void *ctx, ad_real *c, int ldc, int r0, int rows, int c0,
+                                    int cols);
+
+/* ad_gemm followed by epi on every element of C (each element's value is
+ * the one ad_gemm gives; epi sees it once).  For fused element-wise work,
+ * such as a dense layer's bias and activation, that would otherwise be a
+ * second pass over C. */
+void ad_gemm_epilogue(int trans_a, int trans_b, int m, int n, int k, ad_real alpha,
+                      const ad_real *a, int lda, const ad_real *b, int ldb, ad_real beta,
+                      ad_real *c, int ldc, ad_gemm_epilogue_fn epi, void *epi_ctx);
 
 /* The plain triple loop, kept as the reference the fast kernel is tested
  * against. */

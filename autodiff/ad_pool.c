@@ -241,6 +241,8 @@ void ad_parallel_for(int n_tasks, ad_task_fn fn, void *ctx)
     pthread_mutex_unlock(&job_lock);
 }
 
+int ad_pool_worker(void) { return current_worker; }
+
 void ad_threads_shutdown(void)
 {
     pthread_mutex_lock(&job_lock);

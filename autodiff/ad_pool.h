@@ -43,4 +43,9 @@ typedef void (*ad_task_fn)(void *ctx, int task, int worker);
  * serialised.  If workers cannot be started the tasks run on fewer threads. */
 void ad_parallel_for(int n_tasks, ad_task_fn fn, void *ctx);
 
+/* The worker index of the calling thread while it runs a task of
+ * ad_parallel_for, else -1.  Within one parallel-for no two threads have the
+ * same index, so a task may use per-worker memory indexed by it. */
+int ad_pool_worker(void);
+
 #endif

@@ -5,7 +5,9 @@
  * The product goes through ad_gemm, except for the thin shapes of the 2-D
  * flows (n = 1: one dot product per row; k = 1: an outer product), which a
  * register-tiled kernel would pad to a whole tile.  The bias and activation
- * are applied to each row right after the product, and the backward pass
+ * are applied to each block of rows as soon as the product has finished it
+ * (the GEMM's epilogue, while the block is in cache; the thin shapes in the
+ * same row loop as their product), and the backward pass
  * forms g = dy act'(y), the bias gradient and, for the thin shapes, dx and
  * dW in one pass.  Rows are split over the thread pool in chunks of fixed
  * size, so every result (the per-chunk partial sums of the bias and thin
@@ -19,9 +21,11 @@
 #endif
 
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 
+#include "ad_alloc.h"
 #include "ad_gemm.h"
 #include "ad_impl.h"
 #include "ad_ops.h"
@@ -62,7 +66,6 @@ typedef struct {
     ad_real *y;
     int m, k, n;
     ad_activation act;
-    int product_done;         /* 1: y already holds x W (gemm)  */
 } dense_fwd;
 
 /* y = act(y + b) on one row (b may be NULL). */
@@ -92,12 +95,19 @@ static void dense_forward_rows(void *ctx, int task, int worker)
     for (int i = r0; i < r1; i++) {
         ad_real *y = f->y + (size_t)i * n;
         const ad_real *x = f->x + (size_t)i * k;
-        if (!f->product_done) {
-            if (n == 1) y[0] = dot(x, f->w, k);
-            else scaled_row(y, x[0], f->w, n); /* k == 1 */
-        }
+        if (n == 1) y[0] = dot(x, f->w, k);
+        else scaled_row(y, x[0], f->w, n); /* k == 1 */
         bias_act_row(y, f->b, n, f->act);
     }
+}
+
+/* The bias and activation as the GEMM's epilogue, on each block of y the
+ * product has just finished (still in cache). */
+static void bias_act_block(void *ctx, ad_real *y, int ldy, int r0, int rows, int c0, int cols)
+{
+    const dense_fwd *f = ctx;
+    for (int i = r0; i < r0 + rows; i++)
+        bias_act_row(y + (size_t)i * ldy + c0, f->b ? f->b + c0 : NULL, cols, f->act);
 }
 
 /* Split rows over the pool when the work is worth waking it for. */
@@ -188,6 +198,105 @@ static void dense_backward_rows(void *ctx, int task, int worker)
     }
 }
 
+/* ---- backward of the wide shapes, by blocks of rows ------------------------- */
+
+/* For a block of rows, g = dy act'(y) is formed in a per-thread scratch
+ * buffer and used at once, while it is in cache, by the block's two
+ * products (dx of the block, and the block's part of dW), instead of being
+ * written out in full and read back twice.  The block size depends on m
+ * only, so the dW and bias partial sums, added in block order, are the same
+ * for any thread count. */
+typedef struct {
+    const ad_real *x, *w, *y, *gy;
+    ad_real *gscratch; /* [threads][rows * n] g of a block (NULL: identity)  */
+    ad_real *colsum;   /* [blocks][n] bias-gradient partials (NULL: none)    */
+    ad_real *wpart;    /* [blocks][k * n] dW partials (NULL: none)           */
+    ad_real *gx;       /* NULL: dx not needed                                */
+    int gx_fresh, m, k, n, rows;
+    ad_activation act;
+} dense_blocks;
+
+/* Rows per block: a multiple of 8 between 64 and 256, at least 4 blocks
+ * when m allows (an [256 x 200] g is 400 KiB, half a core's L2). */
+static int block_rows(int m)
+{
+    int r = (m / 4 + 7) / 8 * 8;
+    return r < 64 ? 64 : r > 256 ? 256 : r;
+}
+
+static void dense_backward_block(void *ctx, int task, int worker)
+{
+    const dense_blocks *d = ctx;
+    const int n = d->n, k = d->k, r0 = task * d->rows;
+    const int rows = r0 + d->rows < d->m ? d->rows : d->m - r0;
+    ad_real *colsum = d->colsum ? d->colsum + (size_t)task * n : NULL;
+    if (colsum)
+        for (int j = 0; j < n; j++) colsum[j] = 0;
+    const ad_real *g = d->gy + (size_t)r0 * n;
+    if (d->act != AD_ACT_IDENTITY) {
+        ad_real *gs = d->gscratch + (size_t)worker * d->rows * n;
+        for (int i = 0; i < rows; i++)
+            act_grad_row(gs + (size_t)i * n, d->y + (size_t)(r0 + i) * n,
+                         d->gy + (size_t)(r0 + i) * n, colsum, n, d->act);
+        g = gs;
+    } else if (colsum) {
+        for (int i = 0; i < rows; i++) act_grad_row(NULL, NULL, g + (size_t)i * n, colsum, n, d->act);
+    }
+    /* inside a task ad_gemm runs on this thread alone */
+    if (d->gx)
+        ad_gemm(0, 1, rows, k, n, 1, g, n, d->w, n, d->gx_fresh ? 0 : 1, d->gx + (size_t)r0 * k, k);
+    if (d->wpart)
+        ad_gemm(1, 0, k, n, rows, 1, d->x + (size_t)r0 * k, k, g, n, 0,
+                d->wpart + (size_t)task * k * n, n);
+}
+
+/* The scratch of the block backward: kept between calls (grown, never
+ * shrunk) like the GEMM's packing buffers; one backward at a time uses it. */
+static struct {
+    ad_real *data;
+    size_t cap; /* elements */
+} block_scratch;
+static pthread_mutex_t block_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/* The wide backward; returns 0 (and computes nothing) if the scratch cannot
+ * be allocated, for the caller to fall back on the whole-matrix path. */
+static int dense_backward_blocked(ad_tape *t, const ad_real *x, const ad_real *w,
+                                  const ad_real *y, const ad_real *gy, ad_real *gx, int gx_fresh,
+                                  ad_real *gw, ad_real *gb, int m, int k, int n, ad_activation act)
+{
+    const int rows = block_rows(m), blocks = (m + rows - 1) / rows;
+    int threads = ad_threads_get();
+    if (threads > blocks) threads = blocks;
+    dense_blocks d = {x, w, y, gy, NULL, NULL, NULL, gx, gx_fresh, m, k, n, rows, act};
+    if (gb && !(d.colsum = ad_tape_alloc(t, (size_t)blocks * n * sizeof(ad_real)))) return 0;
+    size_t g_need = act != AD_ACT_IDENTITY ? (size_t)threads * rows * n : 0;
+    size_t need = g_need + (gw ? (size_t)blocks * k * n : 0);
+    pthread_mutex_lock(&block_lock);
+    if (block_scratch.cap < need) {
+        ad_free_aligned(block_scratch.data);
+        block_scratch.data = ad_malloc_aligned(need * sizeof(ad_real), 64);
+        block_scratch.cap = block_scratch.data ? need : 0;
+    }
+    if (need && !block_scratch.data) {
+        pthread_mutex_unlock(&block_lock);
+        return 0;
+    }
+    if (g_need) d.gscratch = block_scratch.data;
+    if (gw) d.wpart = block_scratch.data + g_need;
+    ad_parallel_for(blocks, dense_backward_block, &d);
+    /* partial sums in block order: independent of the thread count */
+    if (gw)
+        for (int blk = 0; blk < blocks; blk++) {
+            const ad_real *p = d.wpart + (size_t)blk * k * n;
+            for (size_t j = 0; j < (size_t)k * n; j++) gw[j] += p[j];
+        }
+    pthread_mutex_unlock(&block_lock);
+    if (gb)
+        for (int blk = 0; blk < blocks; blk++)
+            for (int j = 0; j < n; j++) gb[j] += d.colsum[(size_t)blk * n + j];
+    return 1;
+}
+
 /* y = act(x W + b);  g = dy act'(y) (relu: dy where y > 0; tanh: dy (1 - y^2)),
  * dx += g W^T,  dW += x^T g,  db += sum_rows g   (saved: the output, act) */
 static void dense_backward(ad_tape *t, ad_node *nd)
@@ -206,6 +315,10 @@ static void dense_backward(ad_tape *t, ad_node *nd)
     ad_real *gx = ad_node_grad(t, x), *gw = ad_node_grad(t, w);
     ad_real *gb = b ? ad_node_grad(t, b) : NULL;
     if (!ad_tape_ok(t)) return;
+    if (!thin && m > 0 &&
+        dense_backward_blocked(t, x->data, w->data, y->data, y->grad, gx, gx_fresh, gw, gb, m, k,
+                               n, act))
+        return;
     int tasks = (m + DENSE_CHUNK - 1) / DENSE_CHUNK;
     dense_bwd d = {y->data, y->grad, y->grad, NULL, x->data, NULL, w->data, thin ? gx : NULL,
                    m, k, n, act, gx_fresh};
@@ -247,12 +360,14 @@ ad_tensor *ad_dense(ad_tape *t, ad_tensor *x, ad_tensor *w, ad_tensor *b, ad_act
     int shape[2] = {m, n};
     ad_tensor *y = ad_tape_tensor(t, 2, shape);
     if (!y->valid) return y;
-    dense_fwd f = {x->data, w->data, b ? b->data : NULL, y->data, m, k, n, act, 0};
+    dense_fwd f = {x->data, w->data, b ? b->data : NULL, y->data, m, k, n, act};
     if (n != 1 && k != 1) {
-        ad_gemm(0, 0, m, n, k, 1, x->data, k, w->data, n, 0, y->data, n);
-        f.product_done = 1;
-    }
-    if (y->size && (!f.product_done || b || act != AD_ACT_IDENTITY))
+        if (b || act != AD_ACT_IDENTITY)
+            ad_gemm_epilogue(0, 0, m, n, k, 1, x->data, k, w->data, n, 0, y->data, n,
+                             bias_act_block, &f);
+        else
+            ad_gemm(0, 0, m, n, k, 1, x->data, k, w->data, n, 0, y->data, n);
+    } else if (y->size)
         rows_parallel(m, (size_t)n * (act == AD_ACT_TANH ? 20 : 2) + (size_t)(n == 1 ? k : 0),
                       dense_forward_rows, &f);
     ad_node *nd = ad_tape_record(t, &OP_DENSE, y, n_in, in);

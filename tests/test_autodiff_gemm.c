@@ -306,6 +306,74 @@ START_TEST(test_out_of_memory_still_computes)
 }
 END_TEST
 
+/* ---- the epilogue ------------------------------------------------------------- */
+
+typedef struct {
+    int m, n, ldc;
+    int *visits; /* [m * n]: how often the epilogue saw each element */
+    int bad;     /* a block outside C, or the wrong ldc */
+} epi_ctx;
+
+/* Counts each element's visits and maps it to 2 c + 1. */
+static void epi_count(void *ctx, ad_real *c, int ldc, int r0, int rows, int c0, int cols)
+{
+    epi_ctx *e = ctx;
+    if (ldc != e->ldc || r0 < 0 || c0 < 0 || rows < 1 || cols < 1 || r0 + rows > e->m ||
+        c0 + cols > e->n) {
+        e->bad = 1;
+        return;
+    }
+    for (int i = r0; i < r0 + rows; i++)
+        for (int j = c0; j < c0 + cols; j++) {
+            e->visits[i * e->n + j]++; /* blocks are disjoint: no race */
+            c[(size_t)i * ldc + j] = 2 * c[(size_t)i * ldc + j] + 1;
+        }
+}
+
+/* ad_gemm_epilogue gives exactly ad_gemm's C with the epilogue applied once
+ * to every element, never to the padding: odd shapes, several k, row and
+ * column blocks, each transpose, 1 and 2 threads, and the empty sum. */
+START_TEST(test_gemm_epilogue)
+{
+    static const int extra[][3] = {{257, 129, 65}, {33, 1000, 70}, {2048, 100, 100},
+                                   {13, 7, 0}};
+    const int n_shapes = N_SHAPES + (int)(sizeof extra / sizeof extra[0]);
+    for (int threads = 1; threads <= 2; threads++) {
+        ck_assert_int_eq(ad_threads_set(threads), AD_OK);
+        for (int s = 0; s < n_shapes; s++) {
+            const int *sh = s < N_SHAPES ? shapes[s] : extra[s - N_SHAPES];
+            for (int t = 0; t < 4; t++) {
+                problem p = problem_new(t & 1, t >> 1, sh[0], sh[1], sh[2], (s + t) % 3, 500 + s);
+                size_t nc = (size_t)p.m * p.ldc;
+                ad_real *want = copy_of(p.c0, nc), *got = copy_of(p.c0, nc);
+                ad_real beta = t == 3 ? 0 : 0.5;
+                ad_gemm(p.ta, p.tb, p.m, p.n, p.k, 1.5, p.a, p.lda, p.b, p.ldb, beta, want, p.ldc);
+                for (int i = 0; i < p.m; i++)
+                    for (int j = 0; j < p.n; j++)
+                        want[(size_t)i * p.ldc + j] = 2 * want[(size_t)i * p.ldc + j] + 1;
+                epi_ctx e = {p.m, p.n, p.ldc, calloc((size_t)p.m * p.n, sizeof(int)), 0};
+                ck_assert_ptr_nonnull(e.visits);
+                ad_gemm_epilogue(p.ta, p.tb, p.m, p.n, p.k, 1.5, p.a, p.lda, p.b, p.ldb, beta, got,
+                                 p.ldc, epi_count, &e);
+                ck_assert_msg(!e.bad, "shape %d trans %d: a block outside C", s, t);
+                for (int i = 0; i < p.m * p.n; i++)
+                    ck_assert_msg(e.visits[i] == 1, "shape %d trans %d threads %d: element %d "
+                                  "seen %d times", s, t, threads, i, e.visits[i]);
+                ck_assert_msg(memcmp(want, got, sizeof(ad_real) * nc) == 0,
+                              "shape %d trans %d threads %d: not ad_gemm's C + the epilogue", s, t,
+                              threads);
+                free(e.visits);
+                free(want);
+                free(got);
+                problem_free(&p);
+            }
+        }
+    }
+    ad_threads_set(1);
+    ad_threads_shutdown();
+}
+END_TEST
+
 /* ---- the pool ---------------------------------------------------------------- */
 
 typedef struct {
@@ -410,6 +478,7 @@ Suite *ad_gemm_suite(void)
     tc = tcase_create("threads");
     tcase_set_tags(tc, "slow");
     tcase_add_loop_test(tc, test_threads_bit_identical, 0, n_variants);
+    tcase_add_test(tc, test_gemm_epilogue);
     tcase_add_test(tc, test_parallel_for);
     tcase_add_test(tc, test_parallel_for_many_jobs);
     suite_add_tcase(s, tc);
