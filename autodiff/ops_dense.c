@@ -265,8 +265,9 @@ static int dense_backward_blocked(ad_tape *t, const ad_real *x, const ad_real *w
                                   ad_real *gw, ad_real *gb, int m, int k, int n, ad_activation act)
 {
     const int rows = block_rows(m), blocks = (m + rows - 1) / rows;
-    int threads = ad_threads_get();
-    if (threads > blocks) threads = blocks;
+    /* one g block per worker index (not capped by the block count: called
+     * from inside a task, the tasks run inline under that task's index) */
+    const int threads = ad_threads_get();
     dense_blocks d = {x, w, y, gy, NULL, NULL, NULL, gx, gx_fresh, m, k, n, rows, act};
     if (gb && !(d.colsum = ad_tape_alloc(t, (size_t)blocks * n * sizeof(ad_real)))) return 0;
     size_t g_need = act != AD_ACT_IDENTITY ? (size_t)threads * rows * n : 0;
