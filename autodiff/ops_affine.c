@@ -1,0 +1,88 @@
+/* ops_affine.c - the affine coupling's update as one op, in both directions:
+ *
+ *   ad_affine_exp(z, s, t)      y = z e^s + t        (a coupling, forward)
+ *   ad_affine_exp_inv(x, s, t)  y = (x - t) e^-s     (its inverse)
+ *
+ * One node, one output and one pass instead of exp, mul and add (or sub,
+ * neg, exp and mul): three or four outputs, gradient buffers and passes
+ * over the batch in each direction.  e = e^(+-s) is kept for the backward.
+ * The three inputs have the same shape; the values are those of the
+ * separate ops, operation for operation.
+ */
+#include <math.h>
+#include <stdio.h>
+
+#include "ad_impl.h"
+#include "ad_ops.h"
+
+/* y = z e + t, e = e^s;  dz += g e,  ds += g z e,  dt += g   (saved: e) */
+static void affine_exp_backward(ad_tape *t, ad_node *n)
+{
+    ad_tensor *z = n->inputs[0], *s = n->inputs[1], *sh = n->inputs[2], *y = n->output;
+    const ad_real *g = y->grad, *e = n->ctx;
+    ad_real *gz = ad_node_grad(t, z), *gs = ad_node_grad(t, s), *gt = ad_node_grad(t, sh);
+    if (!ad_tape_ok(t)) return;
+    for (size_t i = 0; i < y->size; i++) {
+        if (gz) gz[i] += g[i] * e[i];
+        if (gs) gs[i] += g[i] * z->data[i] * e[i];
+        if (gt) gt[i] += g[i];
+    }
+}
+static const ad_op OP_AFFINE_EXP = {"affine_exp", affine_exp_backward};
+
+/* y = (x - t) e, e = e^-s;  dx += g e,  dt -= g e,  ds -= g (x - t) e
+ * (saved: e) */
+static void affine_exp_inv_backward(ad_tape *t, ad_node *n)
+{
+    ad_tensor *x = n->inputs[0], *s = n->inputs[1], *sh = n->inputs[2], *y = n->output;
+    const ad_real *g = y->grad, *e = n->ctx;
+    ad_real *gx = ad_node_grad(t, x), *gs = ad_node_grad(t, s), *gt = ad_node_grad(t, sh);
+    if (!ad_tape_ok(t)) return;
+    for (size_t i = 0; i < y->size; i++) {
+        ad_real ge = g[i] * e[i];
+        if (gx) gx[i] += ge;
+        if (gt) gt[i] -= ge;
+        if (gs) gs[i] -= g[i] * (x->data[i] - sh->data[i]) * e[i];
+    }
+}
+static const ad_op OP_AFFINE_EXP_INV = {"affine_exp_inv", affine_exp_inv_backward};
+
+static ad_tensor *affine(ad_tape *t, const char *name, const ad_op *op, ad_tensor *a,
+                         ad_tensor *s, ad_tensor *sh, int inverse)
+{
+    ad_tensor *in[3] = {a, s, sh};
+    if (!ad_op_begin(t, name, 3, in)) return ad_tape_poison(t);
+    char sa[64], expected[96];
+    snprintf(expected, sizeof expected, "the shape of argument #1, %s", AD_SHAPE_STR(a, sa));
+    for (int k = 1; k < 3; k++) {
+        int same = in[k]->n_dims == a->n_dims;
+        for (int d = 0; same && d < a->n_dims; d++) same = in[k]->shape[d] == a->shape[d];
+        if (!same) return ad_fail_shape(t, name, k + 1, in[k], expected);
+    }
+    ad_tensor *y = ad_tape_tensor(t, a->n_dims, a->shape);
+    if (!y->valid) return y;
+    ad_node *nd = ad_tape_record(t, op, y, 3, in);
+    /* e^(+-s) is kept when there is a backward to use it */
+    ad_real *e = nd ? ad_tape_alloc(t, y->size * sizeof(ad_real)) : NULL;
+    if (nd && !e) { /* out of memory: the tape holds the error */
+        y->valid = 0;
+        return ad_op_return(t, y);
+    }
+    if (nd) nd->ctx = e;
+    for (size_t i = 0; i < y->size; i++) {
+        ad_real ei = AD_MATH(exp)(inverse ? -s->data[i] : s->data[i]);
+        if (e) e[i] = ei;
+        y->data[i] = inverse ? (a->data[i] - sh->data[i]) * ei : a->data[i] * ei + sh->data[i];
+    }
+    return ad_op_return(t, y);
+}
+
+ad_tensor *ad_affine_exp(ad_tape *t, ad_tensor *z, ad_tensor *s, ad_tensor *shift)
+{
+    return affine(t, "ad_affine_exp", &OP_AFFINE_EXP, z, s, shift, 0);
+}
+
+ad_tensor *ad_affine_exp_inv(ad_tape *t, ad_tensor *x, ad_tensor *s, ad_tensor *shift)
+{
+    return affine(t, "ad_affine_exp_inv", &OP_AFFINE_EXP_INV, x, s, shift, 1);
+}
