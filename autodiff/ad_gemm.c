@@ -135,7 +135,6 @@ typedef struct {
     size_t a_cap, b_cap; /* in elements */
 } slot;
 
-
 typedef struct {
     const gemm_variant *v;
     int trans_a, trans_b, m, n, k;
@@ -239,18 +238,19 @@ static int reserve_slots(slot *s, int w0, int w1, size_t a_need, size_t b_need)
     return 1;
 }
 
+static void free_slot(slot *s)
+{
+    ad_free_aligned(s->a);
+    ad_free_aligned(s->b);
+    *s = (slot){NULL, NULL, 0, 0};
+}
+
 void ad_gemm_release_buffers(void)
 {
     pthread_mutex_lock(&gemm_lock);
     for (int w = 0; w < AD_THREADS_MAX; w++) {
-        ad_free_aligned(slots[w].a);
-        ad_free_aligned(slots[w].b);
-        slots[w].a = slots[w].b = NULL;
-        slots[w].a_cap = slots[w].b_cap = 0;
-        ad_free_aligned(task_slots[w].a);
-        ad_free_aligned(task_slots[w].b);
-        task_slots[w].a = task_slots[w].b = NULL;
-        task_slots[w].a_cap = task_slots[w].b_cap = 0;
+        free_slot(&slots[w]);
+        free_slot(&task_slots[w]);
     }
     pthread_mutex_unlock(&gemm_lock);
 }

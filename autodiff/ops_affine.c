@@ -15,41 +15,39 @@
 #include "ad_impl.h"
 #include "ad_ops.h"
 
-/* y = z e + t, e = e^s;  dz += g e,  ds += g z e,  dt += g   (saved: e) */
-static void affine_exp_backward(ad_tape *t, ad_node *n)
-{
-    ad_tensor *z = n->inputs[0], *s = n->inputs[1], *sh = n->inputs[2], *y = n->output;
-    const ad_real *g = y->grad, *e = n->ctx;
-    ad_real *gz = ad_node_grad(t, z), *gs = ad_node_grad(t, s), *gt = ad_node_grad(t, sh);
-    if (!ad_tape_ok(t)) return;
-    for (size_t i = 0; i < y->size; i++) {
-        if (gz) gz[i] += g[i] * e[i];
-        if (gs) gs[i] += g[i] * z->data[i] * e[i];
-        if (gt) gt[i] += g[i];
-    }
-}
-static const ad_op OP_AFFINE_EXP = {"affine_exp", affine_exp_backward};
+static void affine_backward(ad_tape *t, ad_node *n);
+static const ad_op OP_AFFINE_EXP = {"affine_exp", affine_backward};
+static const ad_op OP_AFFINE_EXP_INV = {"affine_exp_inv", affine_backward};
 
-/* y = (x - t) e, e = e^-s;  dx += g e,  dt -= g e,  ds -= g (x - t) e
+/* forward:  y = z e + t, e = e^s;   dz += g e,  ds += g z e,        dt += g
+ * inverse:  y = (x - t) e, e = e^-s;  dx += g e,  ds -= g (x - t) e,  dt -= g e
  * (saved: e) */
-static void affine_exp_inv_backward(ad_tape *t, ad_node *n)
+static void affine_backward(ad_tape *t, ad_node *n)
 {
-    ad_tensor *x = n->inputs[0], *s = n->inputs[1], *sh = n->inputs[2], *y = n->output;
+    ad_tensor *a = n->inputs[0], *s = n->inputs[1], *sh = n->inputs[2], *y = n->output;
     const ad_real *g = y->grad, *e = n->ctx;
-    ad_real *gx = ad_node_grad(t, x), *gs = ad_node_grad(t, s), *gt = ad_node_grad(t, sh);
+    ad_real *ga = ad_node_grad(t, a), *gs = ad_node_grad(t, s), *gt = ad_node_grad(t, sh);
     if (!ad_tape_ok(t)) return;
-    for (size_t i = 0; i < y->size; i++) {
-        ad_real ge = g[i] * e[i];
-        if (gx) gx[i] += ge;
-        if (gt) gt[i] -= ge;
-        if (gs) gs[i] -= g[i] * (x->data[i] - sh->data[i]) * e[i];
+    if (n->op == &OP_AFFINE_EXP_INV) {
+        for (size_t i = 0; i < y->size; i++) {
+            ad_real ge = g[i] * e[i];
+            if (ga) ga[i] += ge;
+            if (gt) gt[i] -= ge;
+            if (gs) gs[i] -= g[i] * (a->data[i] - sh->data[i]) * e[i];
+        }
+    } else {
+        for (size_t i = 0; i < y->size; i++) {
+            if (ga) ga[i] += g[i] * e[i];
+            if (gs) gs[i] += g[i] * a->data[i] * e[i];
+            if (gt) gt[i] += g[i];
+        }
     }
 }
-static const ad_op OP_AFFINE_EXP_INV = {"affine_exp_inv", affine_exp_inv_backward};
 
 static ad_tensor *affine(ad_tape *t, const char *name, const ad_op *op, ad_tensor *a,
-                         ad_tensor *s, ad_tensor *sh, int inverse)
+                         ad_tensor *s, ad_tensor *sh)
 {
+    const int inverse = op == &OP_AFFINE_EXP_INV;
     ad_tensor *in[3] = {a, s, sh};
     if (!ad_op_begin(t, name, 3, in)) return ad_tape_poison(t);
     char sa[64], expected[96];
@@ -79,10 +77,10 @@ static ad_tensor *affine(ad_tape *t, const char *name, const ad_op *op, ad_tenso
 
 ad_tensor *ad_affine_exp(ad_tape *t, ad_tensor *z, ad_tensor *s, ad_tensor *shift)
 {
-    return affine(t, "ad_affine_exp", &OP_AFFINE_EXP, z, s, shift, 0);
+    return affine(t, "ad_affine_exp", &OP_AFFINE_EXP, z, s, shift);
 }
 
 ad_tensor *ad_affine_exp_inv(ad_tape *t, ad_tensor *x, ad_tensor *s, ad_tensor *shift)
 {
-    return affine(t, "ad_affine_exp_inv", &OP_AFFINE_EXP_INV, x, s, shift, 1);
+    return affine(t, "ad_affine_exp_inv", &OP_AFFINE_EXP_INV, x, s, shift);
 }

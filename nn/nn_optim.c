@@ -129,9 +129,7 @@ int nn_optim_step(nn_optim *o, double *grad_norm)
         u.c1 = (ad_real)(1 / (1 - o->beta1_power));
         u.c2 = (ad_real)(1 / (1 - o->beta2_power));
     }
-    int tasks = (int)((o->n + UPDATE_CHUNK - 1) / UPDATE_CHUNK);
-    if (tasks > 1) ad_parallel_for(tasks, update_chunk, &u);
-    else if (tasks == 1) update_chunk(&u, 0, 0);
+    ad_parallel_for((int)((o->n + UPDATE_CHUNK - 1) / UPDATE_CHUNK), update_chunk, &u);
     o->steps++;
     return AD_OK;
 }
