@@ -5,10 +5,38 @@
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+
+/* Paths made by ck_tmpdir or named by ck_tmp_track, removed when the
+ * process exits (each test runs in its own process unless CK_FORK=no). */
+enum { TRACK_MAX = 64 };
+static char tracked[TRACK_MAX][512];
+static int n_tracked;
+
+static void remove_tracked(void)
+{
+    const char *keep = getenv("CK_KEEP_TMP");
+    if (keep && *keep && *keep != '0') return;
+    for (int i = 0; i < n_tracked; i++) {
+        char cmd[600];
+        snprintf(cmd, sizeof cmd, "rm -rf '%.511s'", tracked[i]);
+        if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", tracked[i]);
+    }
+    n_tracked = 0;
+}
+
+void ck_tmp_track(const char *path)
+{
+    static int registered;
+    if (!registered) registered = atexit(remove_tracked) == 0;
+    for (int i = 0; i < n_tracked; i++)
+        if (strcmp(tracked[i], path) == 0) return;
+    if (n_tracked < TRACK_MAX) snprintf(tracked[n_tracked++], sizeof tracked[0], "%s", path);
+}
 
 const char *ck_tmpdir(const char *tag)
 {
@@ -20,6 +48,7 @@ const char *ck_tmpdir(const char *tag)
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", path);
     if (system(cmd) != 0) return NULL;
     if (mkdir(path, 0755) != 0) return NULL;
+    ck_tmp_track(path);
     return path;
 }
 

@@ -16,8 +16,11 @@
     } while (0)
 
 /* A scratch directory under $TMPDIR (or /tmp), created fresh; returns a
- * static buffer. */
+ * static buffer.  It is removed with everything in it when the test's
+ * process exits, unless CK_KEEP_TMP is set (to look at a failure). */
 const char *ck_tmpdir(const char *tag);
+/* Remove path too (file or directory) when the process exits. */
+void ck_tmp_track(const char *path);
 /* Directory of the built programs (BG_BIN_DIR, default build/bin). */
 const char *ck_bin_dir(void);
 /* 1 when the suite runs under the sanitizers (BG_SANITIZE set). */

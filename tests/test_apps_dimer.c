@@ -120,6 +120,8 @@ START_TEST(test_quick_and_resume)
     char out[1024], err[1024];
     snprintf(out, sizeof out, "%s.stdout", dir);
     snprintf(err, sizeof err, "%s.stderr", dir);
+    ck_tmp_track(out);
+    ck_tmp_track(err);
     const char *args[] = {"--quick", "--out", dir, "--seed", "3", NULL};
     int rc = run_dimer(out, err, args);
     char *log = ck_slurp(err, NULL);
@@ -162,6 +164,8 @@ START_TEST(test_quick_seed_bond)
     char out[1024], err[1024];
     snprintf(out, sizeof out, "%s.stdout", dir);
     snprintf(err, sizeof err, "%s.stderr", dir);
+    ck_tmp_track(out);
+    ck_tmp_track(err);
     const char *args[] = {"--quick", "--bond", "seed", "--out", dir, NULL};
     int rc = run_dimer(out, err, args);
     char *log = ck_slurp(err, NULL);
