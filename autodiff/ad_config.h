@@ -21,8 +21,9 @@ typedef double ad_real;
 
 /* Largest number of dimensions a tensor may have. */
 #define AD_MAX_DIMS 4
-/* Largest number of tensor inputs one tape node may have. */
-#define AD_MAX_INPUTS 4
+/* Largest number of tensor inputs one tape node may have (room for an
+ * ad_mlp of 16 layers: x and a weight and a bias per layer). */
+#define AD_MAX_INPUTS 33
 /* Number of scalar slots a node can save for its backward pass. */
 #define AD_MAX_SAVED 4
 

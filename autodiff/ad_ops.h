@@ -64,6 +64,18 @@ typedef enum ad_activation {
 } ad_activation;
 ad_tensor *ad_dense(ad_tape *t, ad_tensor *x, ad_tensor *w, ad_tensor *b, ad_activation act);
 
+/* A chain of dense layers as one op (ops_mlp.c): h_0 = x,
+ * h_l = act[l-1](h_{l-1} w[l-1] + b[l-1]) for l = 1..n_layers, y = h_n_layers,
+ * with w[l] [k_l, n_l] (k_0 = x's columns, k_{l+1} = n_l) and b[l] [n_l]
+ * (required).  Its values are those of n_layers ad_dense calls; it takes
+ * each block of rows through all the layers while the block is in cache,
+ * in both directions, instead of a pass over the batch per layer.  The
+ * weight and bias gradients are summed in another order than ad_dense's
+ * (equal to rounding); they too are the same for any thread count. */
+#define AD_MLP_MAX_LAYERS ((AD_MAX_INPUTS - 1) / 2)
+ad_tensor *ad_mlp(ad_tape *t, ad_tensor *x, int n_layers, ad_tensor *const *w,
+                  ad_tensor *const *b, const ad_activation *act);
+
 /* The affine coupling's update as one op (ops_affine.c); the three inputs
  * have the same shape.  Forward: y = z e^s + shift.  Inverse:
  * y = (x - shift) e^-s. */

@@ -14,14 +14,6 @@
  * weight gradients included, added in chunk order) is the same for any
  * thread count.
  */
-#if defined(__GNUC__) && !defined(__clang__)
-/* GCC vectorises the row loops below only at -O3 (its -O2 cost model
- * refuses loops of unknown length); Clang does at -O2. */
-#pragma GCC optimize("O3")
-#endif
-
-#include <math.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -30,34 +22,11 @@
 #include "ad_impl.h"
 #include "ad_ops.h"
 #include "ad_pool.h"
-
-/* The row loops are built for AVX-512 and AVX2 as well as the baseline and
- * picked at load time, like the GEMM kernels (one machine always runs the
- * same clone, so thread counts still cannot change a result).  Needs glibc's
- * ifunc; elsewhere the baseline loop is the only one. */
-#if defined(__x86_64__) && defined(__GLIBC__) && \
-    (defined(__clang__) ? __clang_major__ >= 14 : defined(__GNUC__))
-#define ROW_KERNEL __attribute__((target_clones("avx512f", "avx2", "default")))
-#else
-#define ROW_KERNEL
-#endif
+#include "ad_rows.h"
 
 /* Rows per parallel task: fixed, so that partial sums never depend on the
  * number of threads. */
 #define DENSE_CHUNK 64
-
-/* Dot product with eight partial sums (a fixed order, and no serial chain of
- * dependent additions). */
-ROW_KERNEL static ad_real dot(const ad_real *a, const ad_real *b, int n)
-{
-    ad_real s[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-    int p = 0;
-    for (; p + 8 <= n; p += 8)
-        for (int u = 0; u < 8; u++) s[u] += a[p + u] * b[p + u];
-    ad_real r = ((s[0] + s[4]) + (s[1] + s[5])) + ((s[2] + s[6]) + (s[3] + s[7]));
-    for (; p < n; p++) r += a[p] * b[p];
-    return r;
-}
 
 /* ---- forward ---------------------------------------------------------------- */
 
@@ -68,24 +37,6 @@ typedef struct {
     ad_activation act;
 } dense_fwd;
 
-/* y = act(y + b) on one row (b may be NULL). */
-ROW_KERNEL static void bias_act_row(ad_real *restrict y, const ad_real *restrict b, int n,
-                                    ad_activation act)
-{
-    if (b)
-        for (int j = 0; j < n; j++) y[j] += b[j];
-    if (act == AD_ACT_RELU)
-        for (int j = 0; j < n; j++) y[j] = y[j] > 0 ? y[j] : 0;
-    else if (act == AD_ACT_TANH)
-        for (int j = 0; j < n; j++) y[j] = AD_MATH(tanh)(y[j]);
-}
-
-/* y = x0 w: the row of an outer product (k = 1). */
-ROW_KERNEL static void scaled_row(ad_real *restrict y, ad_real x0, const ad_real *restrict w, int n)
-{
-    for (int j = 0; j < n; j++) y[j] = x0 * w[j];
-}
-
 static void dense_forward_rows(void *ctx, int task, int worker)
 {
     (void)worker;
@@ -95,9 +46,9 @@ static void dense_forward_rows(void *ctx, int task, int worker)
     for (int i = r0; i < r1; i++) {
         ad_real *y = f->y + (size_t)i * n;
         const ad_real *x = f->x + (size_t)i * k;
-        if (n == 1) y[0] = dot(x, f->w, k);
-        else scaled_row(y, x[0], f->w, n); /* k == 1 */
-        bias_act_row(y, f->b, n, f->act);
+        if (n == 1) y[0] = ad_row_dot(x, f->w, k);
+        else ad_row_scale(y, x[0], f->w, n); /* k == 1 */
+        ad_row_bias_act(y, f->b, n, f->act);
     }
 }
 
@@ -107,7 +58,7 @@ static void bias_act_block(void *ctx, ad_real *y, int ldy, int r0, int rows, int
 {
     const dense_fwd *f = ctx;
     for (int i = r0; i < r0 + rows; i++)
-        bias_act_row(y + (size_t)i * ldy + c0, f->b ? f->b + c0 : NULL, cols, f->act);
+        ad_row_bias_act(y + (size_t)i * ldy + c0, f->b ? f->b + c0 : NULL, cols, f->act);
 }
 
 /* Split rows over the pool when the work is worth waking it for. */
@@ -136,28 +87,6 @@ typedef struct {
     int gx_fresh;      /* 1: gx is uninitialised and is written, not added to */
 } dense_bwd;
 
-/* g = dy act'(y) on one row; colsum += g (may be NULL). */
-ROW_KERNEL static void act_grad_row(ad_real *restrict g, const ad_real *restrict y,
-                         const ad_real *restrict gy, ad_real *restrict colsum, int n,
-                         ad_activation act)
-{
-    if (act == AD_ACT_RELU) /* y > 0 exactly where x W + b > 0 */
-        for (int j = 0; j < n; j++) {
-            ad_real v = gy[j]; /* loaded unconditionally: a select, not a branch */
-            g[j] = y[j] > 0 ? v : 0;
-        }
-    else if (act == AD_ACT_TANH)
-        for (int j = 0; j < n; j++) g[j] = gy[j] * (1 - y[j] * y[j]);
-    if (colsum)
-        for (int j = 0; j < n; j++) colsum[j] += (act == AD_ACT_IDENTITY ? gy : g)[j];
-}
-
-/* gx += g0 w: a row of dx for n = 1. */
-ROW_KERNEL static void axpy_row(ad_real *restrict gx, ad_real g0, const ad_real *restrict w, int k)
-{
-    for (int p = 0; p < k; p++) gx[p] += g0 * w[p];
-}
-
 /* g = dy act'(y) for a chunk of rows, its column sums, and (thin shapes) dx
  * and the chunk's part of dW. */
 static void dense_backward_rows(void *ctx, int task, int worker)
@@ -175,23 +104,23 @@ static void dense_backward_rows(void *ctx, int task, int worker)
     for (int i = r0; i < r1; i++) {
         const ad_real *g = d->g + (size_t)i * n;
         if (d->act == AD_ACT_IDENTITY) { /* g is gy */
-            if (colsum) act_grad_row(NULL, NULL, g, colsum, n, d->act);
+            if (colsum) ad_row_act_grad(NULL, NULL, g, colsum, n, d->act);
         } else {
-            act_grad_row(d->g + (size_t)i * n, d->y + (size_t)i * n, d->gy + (size_t)i * n,
+            ad_row_act_grad(d->g + (size_t)i * n, d->y + (size_t)i * n, d->gy + (size_t)i * n,
                          colsum, n, d->act);
         }
         if (gw) { /* thin: k * n is k (n = 1) or n (k = 1) */
             const ad_real *x = d->x + (size_t)i * k;
-            if (n == 1) axpy_row(gw, g[0], x, k);
-            else axpy_row(gw, x[0], g, n);
+            if (n == 1) ad_row_axpy(gw, g[0], x, k);
+            else ad_row_axpy(gw, x[0], g, n);
         }
         if (d->gx) {
             ad_real *gx = d->gx + (size_t)i * k;
             if (n == 1) {
-                if (d->gx_fresh) scaled_row(gx, g[0], d->w, k);
-                else axpy_row(gx, g[0], d->w, k);
+                if (d->gx_fresh) ad_row_scale(gx, g[0], d->w, k);
+                else ad_row_axpy(gx, g[0], d->w, k);
             } else { /* k == 1 */
-                ad_real v = dot(g, d->w, n);
+                ad_real v = ad_row_dot(g, d->w, n);
                 gx[0] = d->gx_fresh ? v : gx[0] + v;
             }
         }
@@ -216,14 +145,6 @@ typedef struct {
     ad_activation act;
 } dense_blocks;
 
-/* Rows per block: a multiple of 8 between 64 and 256, at least 4 blocks
- * when m allows (an [256 x 200] g is 400 KiB, half a core's L2). */
-static int block_rows(int m)
-{
-    int r = (m / 4 + 7) / 8 * 8;
-    return r < 64 ? 64 : r > 256 ? 256 : r;
-}
-
 static void dense_backward_block(void *ctx, int task, int worker)
 {
     const dense_blocks *d = ctx;
@@ -236,11 +157,11 @@ static void dense_backward_block(void *ctx, int task, int worker)
     if (d->act != AD_ACT_IDENTITY) {
         ad_real *gs = d->gscratch + (size_t)worker * d->rows * n;
         for (int i = 0; i < rows; i++)
-            act_grad_row(gs + (size_t)i * n, d->y + (size_t)(r0 + i) * n,
+            ad_row_act_grad(gs + (size_t)i * n, d->y + (size_t)(r0 + i) * n,
                          d->gy + (size_t)(r0 + i) * n, colsum, n, d->act);
         g = gs;
     } else if (colsum) {
-        for (int i = 0; i < rows; i++) act_grad_row(NULL, NULL, g + (size_t)i * n, colsum, n, d->act);
+        for (int i = 0; i < rows; i++) ad_row_act_grad(NULL, NULL, g + (size_t)i * n, colsum, n, d->act);
     }
     /* inside a task ad_gemm runs on this thread alone */
     if (d->gx)
@@ -250,21 +171,13 @@ static void dense_backward_block(void *ctx, int task, int worker)
                 d->wpart + (size_t)task * k * n, n);
 }
 
-/* The scratch of the block backward: kept between calls (grown, never
- * shrunk) like the GEMM's packing buffers; one backward at a time uses it. */
-static struct {
-    ad_real *data;
-    size_t cap; /* elements */
-} block_scratch;
-static pthread_mutex_t block_lock = PTHREAD_MUTEX_INITIALIZER;
-
 /* The wide backward; returns 0 (and computes nothing) if the scratch cannot
  * be allocated, for the caller to fall back on the whole-matrix path. */
 static int dense_backward_blocked(ad_tape *t, const ad_real *x, const ad_real *w,
                                   const ad_real *y, const ad_real *gy, ad_real *gx, int gx_fresh,
                                   ad_real *gw, ad_real *gb, int m, int k, int n, ad_activation act)
 {
-    const int rows = block_rows(m), blocks = (m + rows - 1) / rows;
+    const int rows = ad_block_rows(m), blocks = (m + rows - 1) / rows;
     /* one g block per worker index (not capped by the block count: called
      * from inside a task, the tasks run inline under that task's index) */
     const int threads = ad_threads_get();
@@ -272,18 +185,10 @@ static int dense_backward_blocked(ad_tape *t, const ad_real *x, const ad_real *w
     if (gb && !(d.colsum = ad_tape_alloc(t, (size_t)blocks * n * sizeof(ad_real)))) return 0;
     size_t g_need = act != AD_ACT_IDENTITY ? (size_t)threads * rows * n : 0;
     size_t need = g_need + (gw ? (size_t)blocks * k * n : 0);
-    pthread_mutex_lock(&block_lock);
-    if (block_scratch.cap < need) {
-        ad_free_aligned(block_scratch.data);
-        block_scratch.data = ad_malloc_aligned(need * sizeof(ad_real), 64);
-        block_scratch.cap = block_scratch.data ? need : 0;
-    }
-    if (need && !block_scratch.data) {
-        pthread_mutex_unlock(&block_lock);
-        return 0;
-    }
-    if (g_need) d.gscratch = block_scratch.data;
-    if (gw) d.wpart = block_scratch.data + g_need;
+    ad_real *scratch = ad_scratch_lock(need);
+    if (!scratch) return 0;
+    if (g_need) d.gscratch = scratch;
+    if (gw) d.wpart = scratch + g_need;
     ad_parallel_for(blocks, dense_backward_block, &d);
     /* partial sums in block order: independent of the thread count */
     if (gw)
@@ -291,7 +196,7 @@ static int dense_backward_blocked(ad_tape *t, const ad_real *x, const ad_real *w
             const ad_real *p = d.wpart + (size_t)blk * k * n;
             for (size_t j = 0; j < (size_t)k * n; j++) gw[j] += p[j];
         }
-    pthread_mutex_unlock(&block_lock);
+    ad_scratch_unlock();
     if (gb)
         for (int blk = 0; blk < blocks; blk++)
             for (int j = 0; j < n; j++) gb[j] += d.colsum[(size_t)blk * n + j];

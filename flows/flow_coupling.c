@@ -17,13 +17,8 @@ typedef struct flow_coupling {
 static ad_tensor *log_scale(const flow_coupling *c, ad_tape *t, ad_tensor *cond)
 {
     const nn_mlp *net = &c->s_net;
-    if (c->bound == 1 && net->output_activation == NN_ACT_IDENTITY && net->n_layers >= 1) {
-        ad_tensor *h = cond;
-        for (int l = 0; l < net->n_layers; l++)
-            h = nn_dense_forward_act(t, &net->layers[l], h,
-                                     l + 1 == net->n_layers ? NN_ACT_TANH : net->hidden_activation);
-        return h;
-    }
+    if (c->bound == 1 && net->output_activation == NN_ACT_IDENTITY && net->n_layers >= 1)
+        return nn_mlp_forward_act(t, net, cond, NN_ACT_TANH);
     ad_tensor *s = nn_mlp_forward(t, net, cond);
     if (c->bound > 0) {
         if (c->bound == 1)

@@ -42,16 +42,42 @@ int nn_mlp_init(nn_mlp *m, nn_params *p, const nn_mlp_config *cfg, char *msg, si
     return AD_OK;
 }
 
+/* The layers as one ad_mlp node (each block of rows through every layer
+ * while in cache). */
 ad_tensor *nn_mlp_forward(ad_tape *t, const nn_mlp *m, ad_tensor *x)
 {
-    if (!m || m->n_layers < 1)
+    return nn_mlp_forward_act(t, m, x, m ? m->output_activation : NN_ACT_IDENTITY);
+}
+
+ad_tensor *nn_mlp_forward_act(ad_tape *t, const nn_mlp *m, ad_tensor *x, nn_activation out_act)
+{
+    if (!m || m->n_layers < 1 || m->n_layers > AD_MLP_MAX_LAYERS)
         return ad_tape_fail(t, AD_ERR_ARG, "nn_mlp_forward: bad argument #2 (empty MLP)");
-    ad_tensor *h = x;
-    for (int l = 0; l < m->n_layers; l++)
-        h = nn_dense_forward_act(t, &m->layers[l], h,
-                                 l + 1 == m->n_layers ? m->output_activation
-                                                      : m->hidden_activation);
-    return h;
+    ad_tensor *w[AD_MLP_MAX_LAYERS], *b[AD_MLP_MAX_LAYERS];
+    ad_activation act[AD_MLP_MAX_LAYERS];
+    for (int l = 0; l < m->n_layers; l++) {
+        const nn_dense *d = &m->layers[l];
+        if (!d->weight || !d->bias || !d->weight->data)
+            return ad_tape_fail(t, AD_ERR_ARG, "nn_mlp_forward: bad argument #2 (layer %d not "
+                                "initialised, or its nn_params not finalized)", l);
+        nn_activation a = l + 1 == m->n_layers ? out_act : m->hidden_activation;
+        switch (a) {
+        case NN_ACT_IDENTITY:
+            act[l] = AD_ACT_IDENTITY;
+            break;
+        case NN_ACT_RELU:
+            act[l] = AD_ACT_RELU;
+            break;
+        case NN_ACT_TANH:
+            act[l] = AD_ACT_TANH;
+            break;
+        default:
+            return ad_tape_fail(t, AD_ERR_ARG, "nn_mlp_forward: unknown activation %d", (int)a);
+        }
+        w[l] = d->weight;
+        b[l] = d->bias;
+    }
+    return ad_mlp(t, x, m->n_layers, w, b, act);
 }
 
 int nn_mlp_n_in(const nn_mlp *m) { return m && m->n_layers ? m->layers[0].n_in : 0; }

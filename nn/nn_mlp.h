@@ -37,6 +37,9 @@ int nn_mlp_init(nn_mlp *m, nn_params *p, const nn_mlp_config *cfg, char *msg, si
 
 /* y = act_out(L_k(... act_h(L_1(x)))) for x [batch, n_in], on the tape. */
 ad_tensor *nn_mlp_forward(ad_tape *t, const nn_mlp *m, ad_tensor *x);
+/* The same with out_act in place of the output activation (e.g. a tanh
+ * fused into the last layer). */
+ad_tensor *nn_mlp_forward_act(ad_tape *t, const nn_mlp *m, ad_tensor *x, nn_activation out_act);
 
 int nn_mlp_n_in(const nn_mlp *m);
 int nn_mlp_n_out(const nn_mlp *m);

@@ -1,0 +1,44 @@
+/* ad_rows.h - the row loops of the dense layer ops (ops_dense.c, ops_mlp.c):
+ * element-wise work on one row of a [batch, n] matrix, built for AVX-512,
+ * AVX2 and the baseline and picked at load time.  Internal to autodiff/.
+ */
+#ifndef LIBBG_AUTODIFF_AD_ROWS_H
+#define LIBBG_AUTODIFF_AD_ROWS_H
+
+#include <stddef.h>
+
+#include "ad_config.h"
+#include "ad_ops.h"
+
+/* a . b with eight partial sums, added in a fixed order. */
+ad_real ad_row_dot(const ad_real *a, const ad_real *b, int n);
+/* y = x0 w */
+void ad_row_scale(ad_real *restrict y, ad_real x0, const ad_real *restrict w, int n);
+/* y += x0 w */
+void ad_row_axpy(ad_real *restrict y, ad_real x0, const ad_real *restrict w, int n);
+/* y = act(y + b) (b may be NULL) */
+void ad_row_bias_act(ad_real *restrict y, const ad_real *restrict b, int n, ad_activation act);
+/* g = dy act'(y) where y = act(.) is the layer's output (relu: dy where
+ * y > 0; tanh: dy (1 - y^2); identity: g is not written and may be NULL),
+ * and colsum += g when colsum is not NULL. */
+void ad_row_act_grad(ad_real *restrict g, const ad_real *restrict y, const ad_real *restrict dy,
+                     ad_real *restrict colsum, int n, ad_activation act);
+/* The same in place: g = g act'(y). */
+void ad_row_act_grad_inplace(ad_real *restrict g, const ad_real *restrict y,
+                             ad_real *restrict colsum, int n, ad_activation act);
+
+/* Rows per block of the blocked dense passes: a multiple of 8 between 64 and
+ * 256, at least 4 blocks when m allows (an [256 x 200] block of doubles is
+ * 400 KiB, half a core's L2).  Depends on m only, so that sums over blocks
+ * are the same for any thread count. */
+int ad_block_rows(int m);
+
+/* A scratch buffer of at least n elements for one backward pass at a time:
+ * kept between calls (grown, never shrunk), like the GEMM's packing
+ * buffers, so a training loop allocates nothing after its first iteration.
+ * Returns it locked, or NULL (and not locked) when it cannot be allocated;
+ * ad_scratch_unlock hands it back.  Not to be taken twice by one thread. */
+ad_real *ad_scratch_lock(size_t n);
+void ad_scratch_unlock(void);
+
+#endif

@@ -1,0 +1,384 @@
+/* ops_mlp.c - a chain of dense layers as one op:
+ *
+ *   h_0 = x,   h_l = act_l(h_{l-1} W_l + b_l)  (l = 1..L),   y = h_L
+ *
+ * The values are those of L ad_dense calls.  What differs is the order of
+ * the work: ad_dense makes one pass over the batch per layer, so every
+ * [batch, width] matrix between the layers is written to memory and read
+ * back (twice in the backward pass); here each block of rows is taken
+ * through all the layers while it is in cache.  The forward pass keeps the
+ * hidden outputs h_l for the backward pass (when a node is recorded); the
+ * backward pass forms, block by block, g_l = dh_l act_l'(h_l), the block's
+ * share of dW_l and db_l, and dh_{l-1} = g_l W_l^T, with g and dh in a
+ * per-thread scratch that never leaves the core's cache.
+ *
+ * Blocks are split over the thread pool.  The weight and bias gradients are
+ * summed per group of blocks (group j takes blocks j, j + G, j + 2G, ...
+ * in order) and the groups' sums are added in group order; block size and
+ * group count depend on the batch size only, so every result is the same
+ * for any thread count.
+ *
+ *   forward (per block)   h_l = act(h_{l-1} W_l + b_l): GEMM with the bias
+ *                         and activation as its epilogue, or the row loops
+ *                         of the thin shapes (k = 1 or n = 1)
+ *   backward (per block)  g_l = dh_l act'(h_l);  db_l += sum_rows g_l;
+ *                         dW_l += h_{l-1}^T g_l;  dh_{l-1} = g_l W_l^T
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "ad_gemm.h"
+#include "ad_impl.h"
+#include "ad_ops.h"
+#include "ad_pool.h"
+#include "ad_rows.h"
+
+/* Groups of blocks whose weight-gradient sums are kept apart. */
+#define MLP_GROUPS 8
+
+typedef struct {
+    const ad_real *w, *b;
+    ad_real *h; /* [m, n]: this layer's output (the last one's is y) */
+    int k, n;
+    ad_activation act;
+} mlp_layer;
+
+/* Saved with the node (in the tape's arena). */
+typedef struct {
+    int n_layers, m, rows, max_width;
+    mlp_layer layer[AD_MLP_MAX_LAYERS];
+} mlp_saved;
+
+/* ---- forward ---------------------------------------------------------------- */
+
+static void bias_act_block(void *ctx, ad_real *y, int ldy, int r0, int rows, int c0, int cols)
+{
+    const mlp_layer *L = ctx;
+    for (int i = r0; i < r0 + rows; i++)
+        ad_row_bias_act(y + (size_t)i * ldy + c0, L->b + c0, cols, L->act);
+}
+
+/* out = act(in W + b) for `rows` rows (called inside a pool task, or
+ * alone: ad_gemm then runs on the calling thread only or splits itself). */
+static void layer_forward(const mlp_layer *L, const ad_real *in, ad_real *out, int rows)
+{
+    const int k = L->k, n = L->n;
+    if (k == 1 || n == 1) {
+        for (int i = 0; i < rows; i++) {
+            ad_real *y = out + (size_t)i * n;
+            if (n == 1) y[0] = ad_row_dot(in + (size_t)i * k, L->w, k);
+            else ad_row_scale(y, in[i], L->w, n);
+            ad_row_bias_act(y, L->b, n, L->act);
+        }
+    } else {
+        ad_gemm_epilogue(0, 0, rows, n, k, 1, in, k, L->w, n, 0, out, n, bias_act_block,
+                         (void *)L);
+    }
+}
+
+typedef struct {
+    const mlp_saved *s;
+    const ad_real *x;
+    ad_real *y;
+    ad_real *scratch; /* no node: [workers][2][rows * max_width] for the h_l */
+} mlp_fwd;
+
+static void forward_block(void *ctx, int task, int worker)
+{
+    const mlp_fwd *f = ctx;
+    const mlp_saved *s = f->s;
+    const int r0 = task * s->rows, rows = r0 + s->rows < s->m ? s->rows : s->m - r0;
+    const ad_real *in = f->x + (size_t)r0 * s->layer[0].k;
+    size_t half = (size_t)s->rows * s->max_width;
+    for (int l = 0; l < s->n_layers; l++) {
+        const mlp_layer *L = &s->layer[l];
+        ad_real *out;
+        if (l + 1 == s->n_layers) out = f->y + (size_t)r0 * L->n;
+        else if (f->scratch) out = f->scratch + ((size_t)worker * 2 + (l & 1)) * half;
+        else out = L->h + (size_t)r0 * L->n;
+        layer_forward(L, in, out, rows);
+        in = out;
+    }
+}
+
+/* ---- backward --------------------------------------------------------------- */
+
+typedef struct {
+    const mlp_saved *s;
+    const ad_real *x, *gy;
+    ad_real *gx;             /* NULL: not needed                                */
+    int gx_fresh;            /* gx is written, not added to                    */
+    int need_below[AD_MLP_MAX_LAYERS]; /* dh_{l-1} is needed (l > 0), or dx    */
+    ad_real *wsum[AD_MLP_MAX_LAYERS];  /* [groups][k n]: dW_l sums (NULL: none) */
+    ad_real *bsum[AD_MLP_MAX_LAYERS];  /* [groups][n]: db_l sums (NULL: none)   */
+    ad_real *scratch;        /* [workers][2][rows * max_width]: g and dh       */
+    int blocks, groups;
+} mlp_bwd;
+
+/* One block: r0 and rows; first: it is its group's first block (its sums
+ * overwrite rather than add). */
+static void backward_block(const mlp_bwd *d, int r0, int rows, int first, int group, int worker)
+{
+    const mlp_saved *s = d->s;
+    const size_t half = (size_t)s->rows * s->max_width;
+    ad_real *buf[2] = {d->scratch + (size_t)worker * 2 * half,
+                       d->scratch + ((size_t)worker * 2 + 1) * half};
+    const int L_top = s->n_layers - 1;
+    const ad_real *dh = d->gy + (size_t)r0 * s->layer[L_top].n; /* dL/dh_l of this block */
+    ad_real *dh_buf = NULL; /* dh when it is one of buf[] (then g is formed in place) */
+    for (int l = L_top; l >= 0; l--) {
+        const mlp_layer *L = &s->layer[l];
+        const int k = L->k, n = L->n;
+        const ad_real *in = l ? s->layer[l - 1].h + (size_t)r0 * k : d->x + (size_t)r0 * k;
+        const ad_real *h = L->h + (size_t)r0 * n;
+        ad_real *colsum = d->bsum[l] ? d->bsum[l] + (size_t)group * n : NULL;
+        if (colsum && first)
+            for (int j = 0; j < n; j++) colsum[j] = 0;
+        /* g = dh act'(h) */
+        const ad_real *g = dh;
+        if (L->act == AD_ACT_IDENTITY) {
+            if (colsum)
+                for (int i = 0; i < rows; i++)
+                    ad_row_act_grad(NULL, NULL, dh + (size_t)i * n, colsum, n, L->act);
+        } else if (dh_buf) {
+            for (int i = 0; i < rows; i++)
+                ad_row_act_grad_inplace(dh_buf + (size_t)i * n, h + (size_t)i * n, colsum, n,
+                                        L->act);
+        } else {
+            for (int i = 0; i < rows; i++)
+                ad_row_act_grad(buf[0] + (size_t)i * n, h + (size_t)i * n, dh + (size_t)i * n,
+                                colsum, n, L->act);
+            g = buf[0];
+        }
+        /* dW += in^T g */
+        ad_real *gw = d->wsum[l] ? d->wsum[l] + (size_t)group * k * n : NULL;
+        if (gw && (k == 1 || n == 1)) {
+            if (first)
+                for (int j = 0; j < k * n; j++) gw[j] = 0;
+            for (int i = 0; i < rows; i++) {
+                if (n == 1) ad_row_axpy(gw, g[i], in + (size_t)i * k, k);
+                else ad_row_axpy(gw, in[i], g + (size_t)i * n, n);
+            }
+        } else if (gw) {
+            ad_gemm(1, 0, k, n, rows, 1, in, k, g, n, first ? 0 : 1, gw, n);
+        }
+        /* dh_{l-1} = g W^T, into the buffer g is not in (or dx) */
+        if (!d->need_below[l]) break;
+        ad_real *out;
+        int fresh = 1;
+        if (l == 0) {
+            out = d->gx + (size_t)r0 * k;
+            fresh = d->gx_fresh;
+        } else {
+            out = g == buf[0] ? buf[1] : buf[0];
+        }
+        if (n == 1) {
+            for (int i = 0; i < rows; i++) {
+                if (fresh) ad_row_scale(out + (size_t)i * k, g[i], L->w, k);
+                else ad_row_axpy(out + (size_t)i * k, g[i], L->w, k);
+            }
+        } else if (k == 1) {
+            for (int i = 0; i < rows; i++) {
+                ad_real v = ad_row_dot(g + (size_t)i * n, L->w, n);
+                out[i] = fresh ? v : out[i] + v;
+            }
+        } else {
+            ad_gemm(0, 1, rows, k, n, 1, g, n, L->w, n, fresh ? 0 : 1, out, k);
+        }
+        dh = dh_buf = out;
+    }
+}
+
+/* A group's blocks, in order. */
+static void backward_group(void *ctx, int group, int worker)
+{
+    const mlp_bwd *d = ctx;
+    const int rows = d->s->rows, m = d->s->m;
+    for (int blk = group; blk < d->blocks; blk += d->groups) {
+        int r0 = blk * rows;
+        backward_block(d, r0, r0 + rows < m ? rows : m - r0, blk == group, group, worker);
+    }
+}
+
+typedef struct {
+    const ad_real *part; /* [groups][len] */
+    ad_real *sum;        /* [len], added to */
+    size_t len;
+    int groups;
+} sum_groups;
+
+#define SUM_CHUNK 4096
+
+static void sum_chunk(void *ctx, int task, int worker)
+{
+    (void)worker;
+    const sum_groups *a = ctx;
+    size_t j0 = (size_t)task * SUM_CHUNK, j1 = j0 + SUM_CHUNK < a->len ? j0 + SUM_CHUNK : a->len;
+    for (int grp = 0; grp < a->groups; grp++) {
+        const ad_real *p = a->part + (size_t)grp * a->len;
+        for (size_t j = j0; j < j1; j++) a->sum[j] += p[j];
+    }
+}
+
+/* sum += the groups' partial sums, in group order (element-wise, so the
+ * split over threads cannot change a result). */
+static void add_groups(const ad_real *part, ad_real *sum, size_t len, int groups)
+{
+    sum_groups a = {part, sum, len, groups};
+    int tasks = (int)((len + SUM_CHUNK - 1) / SUM_CHUNK);
+    if (tasks > 1) ad_parallel_for(tasks, sum_chunk, &a);
+    else if (tasks == 1) sum_chunk(&a, 0, 0);
+}
+
+static void mlp_backward(ad_tape *t, ad_node *nd)
+{
+    const mlp_saved *s = nd->ctx;
+    ad_tensor *x = nd->inputs[0];
+    if (!nd->output->grad || s->m == 0) return;
+    mlp_bwd d;
+    memset(&d, 0, sizeof d);
+    d.s = s;
+    d.x = x->data;
+    d.gy = nd->output->grad;
+    int is_param = 0;
+    for (int i = 1; i < nd->n_inputs; i++) is_param |= nd->inputs[i] == x;
+    d.gx_fresh = !is_param && x->requires_grad && x->on_tape && !x->grad && x->size;
+    if (d.gx_fresh) x->grad = ad_tape_alloc(t, x->size * sizeof(ad_real));
+    d.gx = ad_node_grad(t, x);
+    ad_real *gw[AD_MLP_MAX_LAYERS], *gb[AD_MLP_MAX_LAYERS];
+    int below = d.gx != NULL;
+    for (int l = 0; l < s->n_layers; l++) {
+        gw[l] = ad_node_grad(t, nd->inputs[1 + 2 * l]);
+        gb[l] = ad_node_grad(t, nd->inputs[2 + 2 * l]);
+        d.need_below[l] = below;
+        below |= gw[l] || gb[l];
+    }
+    if (!ad_tape_ok(t)) return;
+    d.blocks = (s->m + s->rows - 1) / s->rows;
+    d.groups = d.blocks < MLP_GROUPS ? d.blocks : MLP_GROUPS;
+    /* scratch: g and dh per worker index (a backward called inside a pool
+     * task runs its tasks inline under that task's index), then the sums */
+    const size_t half = (size_t)s->rows * s->max_width;
+    size_t need = (size_t)ad_threads_get() * 2 * half;
+    for (int l = 0; l < s->n_layers; l++) {
+        const mlp_layer *L = &s->layer[l];
+        if (gw[l]) need += (size_t)d.groups * L->k * L->n;
+        if (gb[l]) need += (size_t)d.groups * L->n;
+    }
+    ad_real *scratch = ad_scratch_lock(need);
+    if (!scratch) {
+        ad_tape_fail(t, AD_ERR_NOMEM, "ad_mlp: out of memory in the backward pass");
+        return;
+    }
+    d.scratch = scratch;
+    ad_real *p = scratch + (size_t)ad_threads_get() * 2 * half;
+    for (int l = 0; l < s->n_layers; l++) {
+        const mlp_layer *L = &s->layer[l];
+        if (gw[l]) d.wsum[l] = p, p += (size_t)d.groups * L->k * L->n;
+        if (gb[l]) d.bsum[l] = p, p += (size_t)d.groups * L->n;
+    }
+    if (d.groups > 1) ad_parallel_for(d.groups, backward_group, &d);
+    else backward_group(&d, 0, 0);
+    for (int l = 0; l < s->n_layers; l++) {
+        const mlp_layer *L = &s->layer[l];
+        if (gw[l]) add_groups(d.wsum[l], gw[l], (size_t)L->k * L->n, d.groups);
+        if (gb[l]) add_groups(d.bsum[l], gb[l], (size_t)L->n, d.groups);
+    }
+    ad_scratch_unlock();
+}
+static const ad_op OP_MLP = {"mlp", mlp_backward};
+
+/* ---- the op ----------------------------------------------------------------- */
+
+static ad_tensor *check_layers(ad_tape *t, ad_tensor *x, int n_layers, ad_tensor *const *w,
+                               ad_tensor *const *b, const ad_activation *act)
+{
+    char got[64];
+    if (x->n_dims != 2) return ad_fail_shape(t, "ad_mlp", 1, x, "a matrix [batch,k]");
+    int k = x->shape[1];
+    for (int l = 0; l < n_layers; l++) {
+        if (w[l]->n_dims != 2 || w[l]->shape[0] != k)
+            return ad_tape_fail(t, AD_ERR_SHAPE,
+                                "ad_mlp: bad argument #3 (w[%d] has shape %s, expected [%d,*])",
+                                l, AD_SHAPE_STR(w[l], got), k);
+        k = w[l]->shape[1];
+        if (b[l]->n_dims != 1 || b[l]->shape[0] != k)
+            return ad_tape_fail(t, AD_ERR_SHAPE,
+                                "ad_mlp: bad argument #4 (b[%d] has shape %s, expected [%d])", l,
+                                AD_SHAPE_STR(b[l], got), k);
+        if (act[l] != AD_ACT_IDENTITY && act[l] != AD_ACT_RELU && act[l] != AD_ACT_TANH)
+            return ad_tape_fail(t, AD_ERR_ARG,
+                                "ad_mlp: bad argument #5 (act[%d]: unknown activation %d)", l,
+                                (int)act[l]);
+    }
+    return NULL;
+}
+
+ad_tensor *ad_mlp(ad_tape *t, ad_tensor *x, int n_layers, ad_tensor *const *w,
+                  ad_tensor *const *b, const ad_activation *act)
+{
+    if (!t) return ad_tape_poison(t);
+    if (n_layers < 1 || n_layers > AD_MLP_MAX_LAYERS || !w || !b || !act)
+        return ad_tape_fail(t, AD_ERR_ARG,
+                            "ad_mlp: bad argument #2 (%d layers, or NULL arrays; 1 to %d layers)",
+                            n_layers, AD_MLP_MAX_LAYERS);
+    ad_tensor *in[AD_MAX_INPUTS];
+    int n_in = 1 + 2 * n_layers;
+    in[0] = x;
+    for (int l = 0; l < n_layers; l++) {
+        if (!w[l] || !b[l])
+            return ad_tape_fail(t, AD_ERR_ARG, "ad_mlp: bad argument #%d (%s[%d] is NULL)",
+                                w[l] ? 4 : 3, w[l] ? "b" : "w", l);
+        in[1 + 2 * l] = w[l];
+        in[2 + 2 * l] = b[l];
+    }
+    if (!ad_op_begin(t, "ad_mlp", n_in, in)) return ad_tape_poison(t);
+    ad_tensor *bad = check_layers(t, x, n_layers, w, b, act);
+    if (bad) return bad;
+    const int m = x->shape[0];
+    int shape[2] = {m, w[n_layers - 1]->shape[1]};
+    ad_tensor *y = ad_tape_tensor(t, 2, shape);
+    if (!y->valid) return y;
+    /* the hidden outputs are kept only when a node will be recorded */
+    int keep = ad_tape_grad_enabled(t);
+    if (keep) {
+        keep = 0;
+        for (int i = 0; i < n_in; i++) keep |= in[i]->requires_grad;
+    }
+    mlp_saved *s = ad_tape_alloc(t, sizeof *s);
+    if (!s) return ad_tape_fail(t, AD_ERR_NOMEM, "ad_mlp: out of memory");
+    s->n_layers = n_layers;
+    s->m = m;
+    s->rows = ad_block_rows(m);
+    s->max_width = 1;
+    for (int l = 0; l < n_layers; l++) {
+        mlp_layer *L = &s->layer[l];
+        L->w = w[l]->data;
+        L->b = b[l]->data;
+        L->k = w[l]->shape[0];
+        L->n = w[l]->shape[1];
+        L->act = act[l];
+        if (L->n > s->max_width) s->max_width = L->n;
+        L->h = y->data;
+        if (keep && l + 1 < n_layers &&
+            !(L->h = ad_tape_alloc(t, (size_t)m * L->n * sizeof(ad_real))))
+            return ad_tape_fail(t, AD_ERR_NOMEM, "ad_mlp: out of memory");
+    }
+    if (m > 0) {
+        mlp_fwd f = {s, x->data, y->data, NULL};
+        int blocks = (m + s->rows - 1) / s->rows;
+        int locked = 0;
+        if (!keep && n_layers > 1) {
+            f.scratch =
+                ad_scratch_lock((size_t)ad_threads_get() * 2 * s->rows * s->max_width);
+            if (!f.scratch) return ad_tape_fail(t, AD_ERR_NOMEM, "ad_mlp: out of memory");
+            locked = 1;
+        }
+        if (blocks > 1) ad_parallel_for(blocks, forward_block, &f);
+        else forward_block(&f, 0, 0); /* the scratch is ours: any worker index */
+        if (locked) ad_scratch_unlock();
+    }
+    ad_node *nd = ad_tape_record(t, &OP_MLP, y, n_in, in);
+    if (nd) nd->ctx = s;
+    return ad_op_return(t, y);
+}
