@@ -39,6 +39,21 @@ ROW_KERNEL void ad_row_scale(ad_real *restrict y, ad_real x0, const ad_real *res
     for (int j = 0; j < n; j++) y[j] = x0 * w[j];
 }
 
+ROW_KERNEL void ad_row_outer_act(ad_real *restrict y, ad_real x0, const ad_real *restrict w,
+                                 const ad_real *restrict b, int n, ad_activation act)
+{
+    /* the product is rounded before the bias is added (separate statements:
+     * no contraction into one multiply-add), as ad_row_scale followed by
+     * ad_row_bias_act would round */
+    for (int j = 0; j < n; j++) {
+        ad_real v = x0 * w[j];
+        if (b) v = v + b[j];
+        if (act == AD_ACT_RELU) v = v > 0 ? v : 0;
+        else if (act == AD_ACT_TANH) v = AD_MATH(tanh)(v);
+        y[j] = v;
+    }
+}
+
 ROW_KERNEL void ad_row_axpy(ad_real *restrict y, ad_real x0, const ad_real *restrict w, int n)
 {
     for (int j = 0; j < n; j++) y[j] += x0 * w[j];

@@ -14,6 +14,9 @@
 ad_real ad_row_dot(const ad_real *a, const ad_real *b, int n);
 /* y = x0 w */
 void ad_row_scale(ad_real *restrict y, ad_real x0, const ad_real *restrict w, int n);
+/* y = act(x0 w + b): a layer with one input column (b may be NULL) */
+void ad_row_outer_act(ad_real *restrict y, ad_real x0, const ad_real *restrict w,
+                      const ad_real *restrict b, int n, ad_activation act);
 /* y += x0 w */
 void ad_row_axpy(ad_real *restrict y, ad_real x0, const ad_real *restrict w, int n);
 /* y = act(y + b) (b may be NULL) */

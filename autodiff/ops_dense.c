@@ -46,9 +46,12 @@ static void dense_forward_rows(void *ctx, int task, int worker)
     for (int i = r0; i < r1; i++) {
         ad_real *y = f->y + (size_t)i * n;
         const ad_real *x = f->x + (size_t)i * k;
-        if (n == 1) y[0] = ad_row_dot(x, f->w, k);
-        else ad_row_scale(y, x[0], f->w, n); /* k == 1 */
-        ad_row_bias_act(y, f->b, n, f->act);
+        if (n == 1) {
+            y[0] = ad_row_dot(x, f->w, k);
+            ad_row_bias_act(y, f->b, n, f->act);
+        } else {
+            ad_row_outer_act(y, x[0], f->w, f->b, n, f->act); /* k == 1 */
+        }
     }
 }
 

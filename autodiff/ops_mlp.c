@@ -46,8 +46,20 @@ typedef struct {
 /* Saved with the node (in the tape's arena). */
 typedef struct {
     int n_layers, m, rows, max_width;
+    /* h_1 is not stored but recomputed by the backward pass: a first layer
+     * with one input column costs two operations per output, less than
+     * writing it out and reading it back */
+    int recompute_first;
     mlp_layer layer[AD_MLP_MAX_LAYERS];
 } mlp_saved;
+
+/* Per-worker scratch: three buffers of rows * max_width (the g and dh of
+ * the backward pass, or the hidden outputs of a forward pass that keeps
+ * none, and the recomputed first layer). */
+static size_t scratch_per_worker(const mlp_saved *s)
+{
+    return 3 * (size_t)s->rows * s->max_width;
+}
 
 /* ---- forward ---------------------------------------------------------------- */
 
@@ -63,12 +75,12 @@ static void bias_act_block(void *ctx, ad_real *y, int ldy, int r0, int rows, int
 static void layer_forward(const mlp_layer *L, const ad_real *in, ad_real *out, int rows)
 {
     const int k = L->k, n = L->n;
-    if (k == 1 || n == 1) {
+    if (k == 1) {
+        for (int i = 0; i < rows; i++) ad_row_outer_act(out + (size_t)i * n, in[i], L->w, L->b, n, L->act);
+    } else if (n == 1) {
         for (int i = 0; i < rows; i++) {
-            ad_real *y = out + (size_t)i * n;
-            if (n == 1) y[0] = ad_row_dot(in + (size_t)i * k, L->w, k);
-            else ad_row_scale(y, in[i], L->w, n);
-            ad_row_bias_act(y, L->b, n, L->act);
+            out[i] = ad_row_dot(in + (size_t)i * k, L->w, k);
+            ad_row_bias_act(out + i, L->b, 1, L->act);
         }
     } else {
         ad_gemm_epilogue(0, 0, rows, n, k, 1, in, k, L->w, n, 0, out, n, bias_act_block,
@@ -80,7 +92,7 @@ typedef struct {
     const mlp_saved *s;
     const ad_real *x;
     ad_real *y;
-    ad_real *scratch; /* no node: [workers][2][rows * max_width] for the h_l */
+    ad_real *scratch; /* [workers][scratch_per_worker] (NULL: not needed) */
 } mlp_fwd;
 
 static void forward_block(void *ctx, int task, int worker)
@@ -89,12 +101,13 @@ static void forward_block(void *ctx, int task, int worker)
     const mlp_saved *s = f->s;
     const int r0 = task * s->rows, rows = r0 + s->rows < s->m ? s->rows : s->m - r0;
     const ad_real *in = f->x + (size_t)r0 * s->layer[0].k;
-    size_t half = (size_t)s->rows * s->max_width;
+    const size_t half = (size_t)s->rows * s->max_width;
+    ad_real *mine = f->scratch ? f->scratch + (size_t)worker * scratch_per_worker(s) : NULL;
     for (int l = 0; l < s->n_layers; l++) {
         const mlp_layer *L = &s->layer[l];
         ad_real *out;
         if (l + 1 == s->n_layers) out = f->y + (size_t)r0 * L->n;
-        else if (f->scratch) out = f->scratch + ((size_t)worker * 2 + (l & 1)) * half;
+        else if (!L->h || (l == 0 && s->recompute_first)) out = mine + (size_t)(l & 1) * half;
         else out = L->h + (size_t)r0 * L->n;
         layer_forward(L, in, out, rows);
         in = out;
@@ -111,7 +124,7 @@ typedef struct {
     int need_below[AD_MLP_MAX_LAYERS]; /* dh_{l-1} is needed (l > 0), or dx    */
     ad_real *wsum[AD_MLP_MAX_LAYERS];  /* [groups][k n]: dW_l sums (NULL: none) */
     ad_real *bsum[AD_MLP_MAX_LAYERS];  /* [groups][n]: db_l sums (NULL: none)   */
-    ad_real *scratch;        /* [workers][2][rows * max_width]: g and dh       */
+    ad_real *scratch;        /* [workers][scratch_per_worker]                  */
     int blocks, groups;
 } mlp_bwd;
 
@@ -121,16 +134,28 @@ static void backward_block(const mlp_bwd *d, int r0, int rows, int first, int gr
 {
     const mlp_saved *s = d->s;
     const size_t half = (size_t)s->rows * s->max_width;
-    ad_real *buf[2] = {d->scratch + (size_t)worker * 2 * half,
-                       d->scratch + ((size_t)worker * 2 + 1) * half};
+    ad_real *mine = d->scratch + (size_t)worker * scratch_per_worker(s);
+    ad_real *buf[2] = {mine, mine + half};
+    const ad_real *h_first; /* h_1 of the block */
+    if (s->recompute_first) { /* k = 1: h_1 = act(x w + b) again */
+        const mlp_layer *L = &s->layer[0];
+        ad_real *h = mine + 2 * half;
+        for (int i = 0; i < rows; i++)
+            ad_row_outer_act(h + (size_t)i * L->n, d->x[r0 + i], L->w, L->b, L->n, L->act);
+        h_first = h;
+    } else {
+        h_first = s->layer[0].h + (size_t)r0 * s->layer[0].n;
+    }
     const int L_top = s->n_layers - 1;
     const ad_real *dh = d->gy + (size_t)r0 * s->layer[L_top].n; /* dL/dh_l of this block */
     ad_real *dh_buf = NULL; /* dh when it is one of buf[] (then g is formed in place) */
     for (int l = L_top; l >= 0; l--) {
         const mlp_layer *L = &s->layer[l];
         const int k = L->k, n = L->n;
-        const ad_real *in = l ? s->layer[l - 1].h + (size_t)r0 * k : d->x + (size_t)r0 * k;
-        const ad_real *h = L->h + (size_t)r0 * n;
+        const ad_real *in = l == 0 ? d->x + (size_t)r0 * k
+                            : l == 1 ? h_first
+                                     : s->layer[l - 1].h + (size_t)r0 * k;
+        const ad_real *h = l == 0 ? h_first : L->h + (size_t)r0 * n;
         ad_real *colsum = d->bsum[l] ? d->bsum[l] + (size_t)group * n : NULL;
         if (colsum && first)
             for (int j = 0; j < n; j++) colsum[j] = 0;
@@ -226,8 +251,10 @@ static void add_groups(const ad_real *part, ad_real *sum, size_t len, int groups
 {
     sum_groups a = {part, sum, len, groups};
     int tasks = (int)((len + SUM_CHUNK - 1) / SUM_CHUNK);
-    if (tasks > 1) ad_parallel_for(tasks, sum_chunk, &a);
-    else if (tasks == 1) sum_chunk(&a, 0, 0);
+    if (tasks > 1 && len * groups >= (size_t)1 << 17) /* else waking a worker costs more */
+        ad_parallel_for(tasks, sum_chunk, &a);
+    else
+        for (int task = 0; task < tasks; task++) sum_chunk(&a, task, 0);
 }
 
 static void mlp_backward(ad_tape *t, ad_node *nd)
@@ -258,8 +285,8 @@ static void mlp_backward(ad_tape *t, ad_node *nd)
     d.groups = d.blocks < MLP_GROUPS ? d.blocks : MLP_GROUPS;
     /* scratch: g and dh per worker index (a backward called inside a pool
      * task runs its tasks inline under that task's index), then the sums */
-    const size_t half = (size_t)s->rows * s->max_width;
-    size_t need = (size_t)ad_threads_get() * 2 * half;
+    const size_t per_worker = scratch_per_worker(s);
+    size_t need = (size_t)ad_threads_get() * per_worker;
     for (int l = 0; l < s->n_layers; l++) {
         const mlp_layer *L = &s->layer[l];
         if (gw[l]) need += (size_t)d.groups * L->k * L->n;
@@ -271,7 +298,7 @@ static void mlp_backward(ad_tape *t, ad_node *nd)
         return;
     }
     d.scratch = scratch;
-    ad_real *p = scratch + (size_t)ad_threads_get() * 2 * half;
+    ad_real *p = scratch + (size_t)ad_threads_get() * per_worker;
     for (int l = 0; l < s->n_layers; l++) {
         const mlp_layer *L = &s->layer[l];
         if (gw[l]) d.wsum[l] = p, p += (size_t)d.groups * L->k * L->n;
@@ -359,8 +386,12 @@ ad_tensor *ad_mlp(ad_tape *t, ad_tensor *x, int n_layers, ad_tensor *const *w,
         L->n = w[l]->shape[1];
         L->act = act[l];
         if (L->n > s->max_width) s->max_width = L->n;
-        L->h = y->data;
-        if (keep && l + 1 < n_layers &&
+    }
+    s->recompute_first = keep && n_layers > 1 && s->layer[0].k == 1;
+    for (int l = 0; l < n_layers; l++) {
+        mlp_layer *L = &s->layer[l];
+        L->h = l + 1 == n_layers ? y->data : NULL;
+        if (keep && l + 1 < n_layers && !(l == 0 && s->recompute_first) &&
             !(L->h = ad_tape_alloc(t, (size_t)m * L->n * sizeof(ad_real))))
             return ad_tape_fail(t, AD_ERR_NOMEM, "ad_mlp: out of memory");
     }
@@ -368,9 +399,8 @@ ad_tensor *ad_mlp(ad_tape *t, ad_tensor *x, int n_layers, ad_tensor *const *w,
         mlp_fwd f = {s, x->data, y->data, NULL};
         int blocks = (m + s->rows - 1) / s->rows;
         int locked = 0;
-        if (!keep && n_layers > 1) {
-            f.scratch =
-                ad_scratch_lock((size_t)ad_threads_get() * 2 * s->rows * s->max_width);
+        if ((!keep && n_layers > 1) || s->recompute_first) {
+            f.scratch = ad_scratch_lock((size_t)ad_threads_get() * scratch_per_worker(s));
             if (!f.scratch) return ad_tape_fail(t, AD_ERR_NOMEM, "ad_mlp: out of memory");
             locked = 1;
         }
