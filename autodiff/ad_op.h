@@ -53,6 +53,14 @@ ad_node *ad_tape_record(ad_tape *t, const ad_op *op, ad_tensor *out,
 /* In backward: the gradient buffer of x (zero-filled on first use), or NULL
  * if x does not require a gradient. */
 ad_real *ad_node_grad(ad_tape *t, ad_tensor *x);
+/* The same, except that a buffer created by this call is not zero-filled:
+ * then *fresh is 1 and the backward must write (=) every element of it
+ * instead of adding; otherwise *fresh is 0 and it adds as usual.  For ops
+ * whose backward writes each input element once (copies, permutations,
+ * element-wise ops); an op whose inputs may be the same tensor must use
+ * ad_node_grad, or ask for the fresh buffer of the input whose element it
+ * writes first. */
+ad_real *ad_node_grad_fresh(ad_tape *t, ad_tensor *x, int *fresh);
 
 /* First and last nodes, for walking the tape (printing, debugging). */
 ad_node *ad_tape_first(const ad_tape *t);

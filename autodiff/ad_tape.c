@@ -277,6 +277,18 @@ ad_node *ad_tape_record(ad_tape *t, const ad_op *op, ad_tensor *out,
     return n;
 }
 
+ad_real *ad_node_grad_fresh(ad_tape *t, ad_tensor *x, int *fresh)
+{
+    *fresh = 0;
+    if (!x->requires_grad) return NULL;
+    if (!x->grad && x->on_tape) {
+        x->grad = ad_tape_alloc(t, x->size * sizeof(ad_real));
+        *fresh = x->grad != NULL;
+        return x->grad;
+    }
+    return ad_node_grad(t, x);
+}
+
 ad_real *ad_node_grad(ad_tape *t, ad_tensor *x)
 {
     if (!x->requires_grad) return NULL;

@@ -22,24 +22,39 @@ static const ad_op OP_AFFINE_EXP_INV = {"affine_exp_inv", affine_backward};
 /* forward:  y = z e + t, e = e^s;   dz += g e,  ds += g z e,        dt += g
  * inverse:  y = (x - t) e, e = e^-s;  dx += g e,  ds -= g (x - t) e,  dt -= g e
  * (saved: e) */
+/* dst[i] = v (fresh) or dst[i] += v */
+#define PUT(dst, fresh, i, v) ((fresh) ? ((dst)[i] = (v)) : ((dst)[i] += (v)))
+
 static void affine_backward(ad_tape *t, ad_node *n)
 {
     ad_tensor *a = n->inputs[0], *s = n->inputs[1], *sh = n->inputs[2], *y = n->output;
     const ad_real *g = y->grad, *e = n->ctx;
-    ad_real *ga = ad_node_grad(t, a), *gs = ad_node_grad(t, s), *gt = ad_node_grad(t, sh);
+    /* gradients made here are written, not zero-filled and added to, when
+     * the three inputs are distinct tensors */
+    int fa = 0, fs = 0, ft = 0;
+    ad_real *ga, *gs, *gt;
+    if (a != s && a != sh && s != sh) {
+        ga = ad_node_grad_fresh(t, a, &fa);
+        gs = ad_node_grad_fresh(t, s, &fs);
+        gt = ad_node_grad_fresh(t, sh, &ft);
+    } else {
+        ga = ad_node_grad(t, a);
+        gs = ad_node_grad(t, s);
+        gt = ad_node_grad(t, sh);
+    }
     if (!ad_tape_ok(t)) return;
     if (n->op == &OP_AFFINE_EXP_INV) {
         for (size_t i = 0; i < y->size; i++) {
             ad_real ge = g[i] * e[i];
-            if (ga) ga[i] += ge;
-            if (gt) gt[i] -= ge;
-            if (gs) gs[i] -= g[i] * (a->data[i] - sh->data[i]) * e[i];
+            if (ga) PUT(ga, fa, i, ge);
+            if (gt) PUT(gt, ft, i, -ge);
+            if (gs) PUT(gs, fs, i, -(g[i] * (a->data[i] - sh->data[i]) * e[i]));
         }
     } else {
         for (size_t i = 0; i < y->size; i++) {
-            if (ga) ga[i] += g[i] * e[i];
-            if (gs) gs[i] += g[i] * a->data[i] * e[i];
-            if (gt) gt[i] += g[i];
+            if (ga) PUT(ga, fa, i, g[i] * e[i]);
+            if (gs) PUT(gs, fs, i, g[i] * a->data[i] * e[i]);
+            if (gt) PUT(gt, ft, i, g[i]);
         }
     }
 }

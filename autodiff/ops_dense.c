@@ -219,9 +219,9 @@ static void dense_backward(ad_tape *t, ad_node *nd)
      * product (beta = 0) or the thin row loop directly instead of being
      * zero-filled and added to; any other consumer of x adds to it later, as
      * usual. */
-    int gx_fresh = x != w && x->requires_grad && x->on_tape && !x->grad && x->size;
-    if (gx_fresh) x->grad = ad_tape_alloc(t, x->size * sizeof(ad_real));
-    ad_real *gx = ad_node_grad(t, x), *gw = ad_node_grad(t, w);
+    int gx_fresh = 0;
+    ad_real *gx = x != w ? ad_node_grad_fresh(t, x, &gx_fresh) : ad_node_grad(t, x);
+    ad_real *gw = ad_node_grad(t, w);
     ad_real *gb = b ? ad_node_grad(t, b) : NULL;
     if (!ad_tape_ok(t)) return;
     if (!thin && m > 0 &&

@@ -269,9 +269,7 @@ static void mlp_backward(ad_tape *t, ad_node *nd)
     d.gy = nd->output->grad;
     int is_param = 0;
     for (int i = 1; i < nd->n_inputs; i++) is_param |= nd->inputs[i] == x;
-    d.gx_fresh = !is_param && x->requires_grad && x->on_tape && !x->grad && x->size;
-    if (d.gx_fresh) x->grad = ad_tape_alloc(t, x->size * sizeof(ad_real));
-    d.gx = ad_node_grad(t, x);
+    d.gx = is_param ? ad_node_grad(t, x) : ad_node_grad_fresh(t, x, &d.gx_fresh);
     ad_real *gw[AD_MLP_MAX_LAYERS], *gb[AD_MLP_MAX_LAYERS];
     int below = d.gx != NULL;
     for (int l = 0; l < s->n_layers; l++) {

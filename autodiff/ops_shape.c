@@ -104,12 +104,19 @@ static void concat_cols_backward(ad_tape *t, ad_node *n)
 {
     ad_tensor *a = n->inputs[0], *b = n->inputs[1], *y = n->output;
     int rows = y->shape[0], p = a->shape[1], q = b->shape[1], c = p + q;
-    ad_real *ga = ad_node_grad(t, a), *gb = ad_node_grad(t, b);
+    /* a fresh gradient is written, not zero-filled and added to (unless a
+     * and b are one tensor, whose two halves add to the same buffer) */
+    int fa = 0, fb = 0;
+    ad_real *ga = a == b ? ad_node_grad(t, a) : ad_node_grad_fresh(t, a, &fa);
+    ad_real *gb = a == b ? ga : ad_node_grad_fresh(t, b, &fb);
+    if (!ad_tape_ok(t)) return;
     for (int i = 0; i < rows; i++) {
         const ad_real *g = y->grad + (size_t)i * c;
-        if (ga)
+        if (ga && fa) memcpy(ga + (size_t)i * p, g, (size_t)p * sizeof(ad_real));
+        else if (ga)
             for (int j = 0; j < p; j++) ga[(size_t)i * p + j] += g[j];
-        if (gb)
+        if (gb && fb) memcpy(gb + (size_t)i * q, g + p, (size_t)q * sizeof(ad_real));
+        else if (gb)
             for (int j = 0; j < q; j++) gb[(size_t)i * q + j] += g[p + j];
     }
 }
@@ -142,14 +149,41 @@ ad_tensor *ad_concat_cols(ad_tape *t, ad_tensor *a, ad_tensor *b)
 static void gather_cols_backward(ad_tape *t, ad_node *n)
 {
     ad_tensor *x = n->inputs[0], *y = n->output;
-    ad_real *gx = ad_node_grad(t, x);
+    /* a permutation of the columns (saved_int[0]) writes every element of
+     * a fresh gradient once */
+    int fresh = 0;
+    ad_real *gx = n->saved_int[0] ? ad_node_grad_fresh(t, x, &fresh) : ad_node_grad(t, x);
     if (!gx) return;
     const int *idx = n->ctx;
     int rows = x->shape[0], cx = x->shape[1], cy = y->shape[1];
-    for (int i = 0; i < rows; i++)
-        for (int j = 0; j < cy; j++) gx[(size_t)i * cx + idx[j]] += y->grad[(size_t)i * cy + j];
+    if (fresh)
+        for (int i = 0; i < rows; i++)
+            for (int j = 0; j < cy; j++) gx[(size_t)i * cx + idx[j]] = y->grad[(size_t)i * cy + j];
+    else
+        for (int i = 0; i < rows; i++)
+            for (int j = 0; j < cy; j++)
+                gx[(size_t)i * cx + idx[j]] += y->grad[(size_t)i * cy + j];
 }
 static const ad_op OP_GATHER_COLS = {"gather_cols", gather_cols_backward};
+
+/* 1 when index lists each of the n columns exactly once. */
+static int is_permutation(const int *index, int n_index, int n)
+{
+    if (n_index != n) return 0;
+    unsigned long long seen = 0; /* small n only: a bit per column */
+    if (n > 64) {
+        for (int j = 0; j < n_index; j++)
+            for (int i = 0; i < j; i++)
+                if (index[i] == index[j]) return 0;
+        return 1;
+    }
+    for (int j = 0; j < n_index; j++) {
+        unsigned long long bit = 1ull << index[j];
+        if (seen & bit) return 0;
+        seen |= bit;
+    }
+    return 1;
+}
 
 ad_tensor *ad_gather_cols(ad_tape *t, ad_tensor *x, const int *index, int n_index)
 {
@@ -174,6 +208,7 @@ ad_tensor *ad_gather_cols(ad_tape *t, ad_tensor *x, const int *index, int n_inde
         if (!copy) return ad_tape_poison(t);
         if (n_index) memcpy(copy, index, (size_t)n_index * sizeof(int));
         n->ctx = copy;
+        n->saved_int[0] = is_permutation(index, n_index, cx);
     }
     return ad_op_return(t, y);
 }
