@@ -11,6 +11,22 @@ int nn_dense_init(nn_dense *d, nn_params *p, int n_in, int n_out, nn_init init)
     return d->weight && d->bias ? AD_OK : AD_ERR_NOMEM;
 }
 
+int nn_activation_to_ad(nn_activation a, ad_activation *out)
+{
+    switch (a) {
+    case NN_ACT_IDENTITY:
+        *out = AD_ACT_IDENTITY;
+        return 1;
+    case NN_ACT_RELU:
+        *out = AD_ACT_RELU;
+        return 1;
+    case NN_ACT_TANH:
+        *out = AD_ACT_TANH;
+        return 1;
+    }
+    return 0;
+}
+
 /* y = act(x W + b) as one ad_dense node (product, bias and activation fused). */
 ad_tensor *nn_dense_forward_act(ad_tape *t, const nn_dense *d, ad_tensor *x, nn_activation act)
 {
@@ -18,20 +34,9 @@ ad_tensor *nn_dense_forward_act(ad_tape *t, const nn_dense *d, ad_tensor *x, nn_
         return ad_tape_fail(t, AD_ERR_ARG, "nn_dense_forward: bad argument #2 (layer not "
                             "initialised, or its nn_params not finalized)");
     ad_activation a;
-    switch (act) {
-    case NN_ACT_IDENTITY:
-        a = AD_ACT_IDENTITY;
-        break;
-    case NN_ACT_RELU:
-        a = AD_ACT_RELU;
-        break;
-    case NN_ACT_TANH:
-        a = AD_ACT_TANH;
-        break;
-    default:
+    if (!nn_activation_to_ad(act, &a))
         return ad_tape_fail(t, AD_ERR_ARG, "nn_dense_forward: bad argument #4 (unknown "
                             "activation %d)", (int)act);
-    }
     return ad_dense(t, x, d->weight, d->bias, a);
 }
 

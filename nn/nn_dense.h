@@ -36,6 +36,8 @@ ad_tensor *nn_dense_forward(ad_tape *t, const nn_dense *d, ad_tensor *x);
 ad_tensor *nn_dense_forward_act(ad_tape *t, const nn_dense *d, ad_tensor *x, nn_activation act);
 
 /* The activation on the tape (identity returns x itself). */
+/* The autodiff op's code of a (0 when a is not one of the three). */
+int nn_activation_to_ad(nn_activation a, ad_activation *out);
 ad_tensor *nn_activate(ad_tape *t, nn_activation a, ad_tensor *x);
 /* "identity", "relu", "tanh". */
 const char *nn_activation_name(nn_activation a);

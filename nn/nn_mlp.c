@@ -61,19 +61,8 @@ ad_tensor *nn_mlp_forward_act(ad_tape *t, const nn_mlp *m, ad_tensor *x, nn_acti
             return ad_tape_fail(t, AD_ERR_ARG, "nn_mlp_forward: bad argument #2 (layer %d not "
                                 "initialised, or its nn_params not finalized)", l);
         nn_activation a = l + 1 == m->n_layers ? out_act : m->hidden_activation;
-        switch (a) {
-        case NN_ACT_IDENTITY:
-            act[l] = AD_ACT_IDENTITY;
-            break;
-        case NN_ACT_RELU:
-            act[l] = AD_ACT_RELU;
-            break;
-        case NN_ACT_TANH:
-            act[l] = AD_ACT_TANH;
-            break;
-        default:
+        if (!nn_activation_to_ad(a, &act[l]))
             return ad_tape_fail(t, AD_ERR_ARG, "nn_mlp_forward: unknown activation %d", (int)a);
-        }
         w[l] = d->weight;
         b[l] = d->bias;
     }
