@@ -96,6 +96,34 @@ ROW_KERNEL void ad_row_act_grad_inplace(ad_real *restrict g, const ad_real *rest
         for (int j = 0; j < n; j++) colsum[j] += g[j];
 }
 
+void ad_row_thin_forward(ad_real *y, const ad_real *x, const ad_real *w, const ad_real *b, int k,
+                         int n, ad_activation act)
+{
+    if (n == 1) {
+        y[0] = ad_row_dot(x, w, k);
+        ad_row_bias_act(y, b, 1, act);
+    } else {
+        ad_row_outer_act(y, x[0], w, b, n, act);
+    }
+}
+
+void ad_row_thin_dw(ad_real *gw, const ad_real *x, const ad_real *g, int k, int n)
+{
+    if (n == 1) ad_row_axpy(gw, g[0], x, k);
+    else ad_row_axpy(gw, x[0], g, n);
+}
+
+void ad_row_thin_dx(ad_real *gx, const ad_real *g, const ad_real *w, int k, int n, int fresh)
+{
+    if (n == 1) {
+        if (fresh) ad_row_scale(gx, g[0], w, k);
+        else ad_row_axpy(gx, g[0], w, k);
+    } else {
+        ad_real v = ad_row_dot(g, w, n);
+        gx[0] = fresh ? v : gx[0] + v;
+    }
+}
+
 int ad_block_rows(int m)
 {
     int r = (m / 4 + 7) / 8 * 8;

@@ -30,6 +30,16 @@ void ad_row_act_grad(ad_real *restrict g, const ad_real *restrict y, const ad_re
 void ad_row_act_grad_inplace(ad_real *restrict g, const ad_real *restrict y,
                              ad_real *restrict colsum, int n, ad_activation act);
 
+/* One row of a thin dense layer (k = 1: an outer product; n = 1: a dot
+ * product), x the row's k inputs, y its n outputs, g its n output gradients:
+ *   forward  y = act(x W + b)        (b may be NULL)
+ *   dW       gw += x^T g             ([k, n], k * n = max(k, n))
+ *   dx       gx = g W^T (fresh) or gx += g W^T */
+void ad_row_thin_forward(ad_real *y, const ad_real *x, const ad_real *w, const ad_real *b, int k,
+                         int n, ad_activation act);
+void ad_row_thin_dw(ad_real *gw, const ad_real *x, const ad_real *g, int k, int n);
+void ad_row_thin_dx(ad_real *gx, const ad_real *g, const ad_real *w, int k, int n, int fresh);
+
 /* Rows per block of the blocked dense passes: a multiple of 8 between 64 and
  * 256, at least 4 blocks when m allows (an [256 x 200] block of doubles is
  * 400 KiB, half a core's L2).  Depends on m only, so that sums over blocks

@@ -46,12 +46,7 @@ static void dense_forward_rows(void *ctx, int task, int worker)
     for (int i = r0; i < r1; i++) {
         ad_real *y = f->y + (size_t)i * n;
         const ad_real *x = f->x + (size_t)i * k;
-        if (n == 1) {
-            y[0] = ad_row_dot(x, f->w, k);
-            ad_row_bias_act(y, f->b, n, f->act);
-        } else {
-            ad_row_outer_act(y, x[0], f->w, f->b, n, f->act); /* k == 1 */
-        }
+        ad_row_thin_forward(y, x, f->w, f->b, k, n, f->act);
     }
 }
 
@@ -112,21 +107,8 @@ static void dense_backward_rows(void *ctx, int task, int worker)
             ad_row_act_grad(d->g + (size_t)i * n, d->y + (size_t)i * n, d->gy + (size_t)i * n,
                          colsum, n, d->act);
         }
-        if (gw) { /* thin: k * n is k (n = 1) or n (k = 1) */
-            const ad_real *x = d->x + (size_t)i * k;
-            if (n == 1) ad_row_axpy(gw, g[0], x, k);
-            else ad_row_axpy(gw, x[0], g, n);
-        }
-        if (d->gx) {
-            ad_real *gx = d->gx + (size_t)i * k;
-            if (n == 1) {
-                if (d->gx_fresh) ad_row_scale(gx, g[0], d->w, k);
-                else ad_row_axpy(gx, g[0], d->w, k);
-            } else { /* k == 1 */
-                ad_real v = ad_row_dot(g, d->w, n);
-                gx[0] = d->gx_fresh ? v : gx[0] + v;
-            }
-        }
+        if (gw) ad_row_thin_dw(gw, d->x + (size_t)i * k, g, k, n);
+        if (d->gx) ad_row_thin_dx(d->gx + (size_t)i * k, g, d->w, k, n, d->gx_fresh);
     }
 }
 

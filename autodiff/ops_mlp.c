@@ -75,13 +75,9 @@ static void bias_act_block(void *ctx, ad_real *y, int ldy, int r0, int rows, int
 static void layer_forward(const mlp_layer *L, const ad_real *in, ad_real *out, int rows)
 {
     const int k = L->k, n = L->n;
-    if (k == 1) {
-        for (int i = 0; i < rows; i++) ad_row_outer_act(out + (size_t)i * n, in[i], L->w, L->b, n, L->act);
-    } else if (n == 1) {
-        for (int i = 0; i < rows; i++) {
-            out[i] = ad_row_dot(in + (size_t)i * k, L->w, k);
-            ad_row_bias_act(out + i, L->b, 1, L->act);
-        }
+    if (k == 1 || n == 1) {
+        for (int i = 0; i < rows; i++)
+            ad_row_thin_forward(out + (size_t)i * n, in + (size_t)i * k, L->w, L->b, k, n, L->act);
     } else {
         ad_gemm_epilogue(0, 0, rows, n, k, 1, in, k, L->w, n, 0, out, n, bias_act_block,
                          (void *)L);
@@ -180,10 +176,8 @@ static void backward_block(const mlp_bwd *d, int r0, int rows, int first, int gr
         if (gw && (k == 1 || n == 1)) {
             if (first)
                 for (int j = 0; j < k * n; j++) gw[j] = 0;
-            for (int i = 0; i < rows; i++) {
-                if (n == 1) ad_row_axpy(gw, g[i], in + (size_t)i * k, k);
-                else ad_row_axpy(gw, in[i], g + (size_t)i * n, n);
-            }
+            for (int i = 0; i < rows; i++)
+                ad_row_thin_dw(gw, in + (size_t)i * k, g + (size_t)i * n, k, n);
         } else if (gw) {
             ad_gemm(1, 0, k, n, rows, 1, in, k, g, n, first ? 0 : 1, gw, n);
         }
@@ -197,16 +191,9 @@ static void backward_block(const mlp_bwd *d, int r0, int rows, int first, int gr
         } else {
             out = g == buf[0] ? buf[1] : buf[0];
         }
-        if (n == 1) {
-            for (int i = 0; i < rows; i++) {
-                if (fresh) ad_row_scale(out + (size_t)i * k, g[i], L->w, k);
-                else ad_row_axpy(out + (size_t)i * k, g[i], L->w, k);
-            }
-        } else if (k == 1) {
-            for (int i = 0; i < rows; i++) {
-                ad_real v = ad_row_dot(g + (size_t)i * n, L->w, n);
-                out[i] = fresh ? v : out[i] + v;
-            }
+        if (k == 1 || n == 1) {
+            for (int i = 0; i < rows; i++)
+                ad_row_thin_dx(out + (size_t)i * k, g + (size_t)i * n, L->w, k, n, fresh);
         } else {
             ad_gemm(0, 1, rows, k, n, 1, g, n, L->w, n, fresh ? 0 : 1, out, k);
         }
