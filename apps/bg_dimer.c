@@ -7,8 +7,10 @@
  *   3. a whitened RealNVP trained by example (ML), then by energy in stages of
  *      ML + KL + RC with the energy cut lowered stage by stage;
  *   4. generated samples, log weights, ESS, the reweighted F(d) and dF with
- *      bootstrap errors, energies, transitions; CSV, SVG, summary.json and
- *      report.md in --out.
+ *      bootstrap errors, energies, transitions;
+ *   5. the same from flow samples annealed towards the Boltzmann density by
+ *      HMC in the latent space, with exact importance weights (bg_ais.h);
+ *      CSV, SVG, summary.json and report.md in --out.
  * --resume reuses the MC data, the umbrella reference and the last stage
  * checkpoint found in --out; stage k draws its random numbers from (seed, k),
  * so a resumed run reproduces an uninterrupted one bit for bit.
@@ -28,7 +30,7 @@
 
 int main(int argc, char **argv)
 {
-    dimer_options o = {"out/dimer", 1, 1.0, 0, 2, 0, "paper"};
+    dimer_options o = {"out/dimer", 1, 1.0, 0, 2, 0, "paper", -1, -1};
     const app_option opts[] = {
         {"out", APP_OPT_STRING, &o.out, "output directory", "DIR", 0, 0, 0, 0,
          0},
@@ -45,6 +47,13 @@ int main(int argc, char **argv)
         {"resume", APP_OPT_FLAG, &o.resume,
          "reuse the MC data, umbrella reference and the last stage checkpoint in --out", NULL, 0, 0,
          0, 0, 0},
+        {"ais-chains", APP_OPT_INT, &o.ais_chains,
+         "chains of annealed importance sampling in the latent space (0: none; default 8000, "
+         "--quick 200)",
+         "N", 1, 1, 0, 10000000, 0},
+        {"ais-temps", APP_OPT_INT, &o.ais_temps,
+         "annealing steps from the flow to the Boltzmann density (default 200, --quick 10)", "K", 1,
+         1, 1, 100000, 0},
     };
     const app_cli cli = {DIMER_PROGRAM,
                          "The bistable dimer in a repulsive Lennard-Jones bath (76 coordinates): "
@@ -84,6 +93,10 @@ int main(int argc, char **argv)
                 DIMER_PROGRAM, r->wall_seconds, o.out, r->us.dF, r->us.dF_se, r->res.dF,
                 r->res.dF_se, r->res.ess_fraction, r->res.median_energy, r->mc_median,
                 r->res.transitions_per_1000);
+        if (r->ais_samples)
+            fprintf(stderr, "  BG + latent AIS: dF %.3f +- %.3f; ESS/n %.4f; median energy %.2f\n",
+                    r->ais_res.dF, r->ais_res.dF_se, r->ais_res.ess_fraction,
+                    r->ais_res.median_energy);
     } else {
         fprintf(stderr, "%s: %s\n", DIMER_PROGRAM, msg);
     }

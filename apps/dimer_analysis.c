@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "apps/app_fs.h"
+#include "apps/app_progress.h"
 #include "apps/dimer_run.h"
 #include "autodiff/ad_alloc.h"
 #include "sampling/smp_data.h"
@@ -37,18 +38,16 @@ static double median_of(const ad_real *v, int n)
 
 /* ---- 4. samples and analysis ---- */
 
-int dimer_analyse(dimer_run *r, char *msg, size_t len)
+/* Distances, state fractions, transitions, median energy, ESS, the
+ * reweighted dF and F(d) of one sample set b; *d_out and *prof are r's. */
+static int analyse_set(dimer_run *r, const bg_samples *b, uint64_t boot_seed, ad_real **d_out,
+                       smp_profile **prof, dimer_model_result *res, char *msg, size_t len)
 {
     const dimer_schedule *s = &r->sc;
-    flow_prior prior = {r->model->dim_z, r->opt.kT};
-    int rc = bg_sample(r->model, &prior, &r->pot, r->opt.kT, s->n_samples, s->sample_batch,
-                       dimer_derive_seed(r->opt.seed, 50), &r->samples, msg, len);
-    if (rc != AD_OK) return rc;
-    bg_samples *b = r->samples;
     int n = b->n;
-    r->d_bg = ad_malloc((size_t)n * sizeof *r->d_bg);
+    ad_real *dd = *d_out = ad_malloc((size_t)n * sizeof *dd);
     ad_real *d_in = ad_malloc((size_t)n * sizeof *d_in);
-    if (!r->d_bg || !d_in) {
+    if (!dd || !d_in) {
         ad_free(d_in);
         return dimer_fail(msg, len, AD_ERR_NOMEM, "out of memory");
     }
@@ -56,7 +55,7 @@ int dimer_analyse(dimer_run *r, char *msg, size_t len)
     for (int i = 0; i < n; i++) {
         const ad_real *xi = b->x + (size_t)i * b->dim_x;
         double d = pot_dimer_distance_of(xi);
-        r->d_bg[i] = (ad_real)d;
+        dd[i] = (ad_real)d;
         d_in[i] = (ad_real)(d >= 0.5 && d <= 2.5 ? d : NAN);
         int lab = isfinite(d) ? d < POT_DIMER_D_SPLIT : -1;
         closed += lab == 1;
@@ -68,18 +67,18 @@ int dimer_analyse(dimer_run *r, char *msg, size_t len)
             prev = lab;
         }
     }
-    r->res.n_samples = n;
-    r->res.n_nonfinite = b->n_nonfinite;
-    r->res.closed_fraction_raw = (double)closed / n;
-    r->res.transitions_per_1000 = n_trans_pairs ? 1000.0 * transitions / n_trans_pairs : NAN;
-    r->res.median_energy = median_of(b->energy, n);
+    res->n_samples = n;
+    res->n_nonfinite = b->n_nonfinite;
+    res->closed_fraction_raw = (double)closed / n;
+    res->transitions_per_1000 = n_trans_pairs ? 1000.0 * transitions / n_trans_pairs : NAN;
+    res->median_energy = median_of(b->energy, n);
     smp_weight_stats ws;
-    rc = smp_weights_stats(b->log_w, n, &ws, msg, len);
+    int rc = smp_weights_stats(b->log_w, n, &ws, msg, len);
     if (rc == AD_OK) {
-        r->res.ess = ws.ess;
-        r->res.ess_fraction = ws.ess_fraction;
+        res->ess = ws.ess;
+        res->ess_fraction = ws.ess_fraction;
     }
-    smp_bootstrap_config boot = {s->n_bootstrap, dimer_derive_seed(r->opt.seed, 60)};
+    smp_bootstrap_config boot = {s->n_bootstrap, boot_seed};
     smp_estimate est = {NAN, NAN, 0};
     if (rc == AD_OK) {
         char why[256];
@@ -87,23 +86,74 @@ int dimer_analyse(dimer_run *r, char *msg, size_t len)
                                   sizeof why);
         if (q == AD_OK) {
             /* smp_ gives F(d >= 1.5) - F(d < 1.5) = F_open - F_closed */
-            r->res.dF = -est.value;
-            r->res.dF_se = est.se;
-            r->res.n_boot_used = est.n_boot_used;
+            res->dF = -est.value;
+            res->dF_se = est.se;
+            res->n_boot_used = est.n_boot_used;
         } else {
             fprintf(stderr, "%s: warning: no dF from the samples: %s\n", DIMER_PROGRAM, why);
-            r->res.dF = r->res.dF_se = NAN;
+            res->dF = res->dF_se = NAN;
         }
     }
     if (rc == AD_OK) {
         smp_profile_config pc = {s->profile_bins, 0.5, 2.5, 0, boot};
         char why[256];
-        if (smp_profile_histogram(&pc, d_in, b->log_w, n, &r->profile, why, sizeof why) != AD_OK) {
+        if (smp_profile_histogram(&pc, d_in, b->log_w, n, prof, why, sizeof why) != AD_OK) {
             fprintf(stderr, "%s: warning: no reweighted profile: %s\n", DIMER_PROGRAM, why);
-            r->profile = NULL;
+            *prof = NULL;
         }
     }
     ad_free(d_in);
+    return rc;
+}
+
+static int dimer_state(const ad_real *x, void *ctx)
+{
+    (void)ctx;
+    return pot_dimer_is_closed(x);
+}
+
+static void on_ais_batch(int done, int n, void *ctx)
+{
+    double *t0 = ctx;
+    fprintf(stderr, "%s: latent AIS: %d of %d chains, %.0f s\n", DIMER_PROGRAM, done, n,
+            app_clock_seconds() - *t0);
+}
+
+/* 5. the flow's samples annealed to the Boltzmann density (bg_ais.h) */
+static int dimer_analyse_ais(dimer_run *r, char *msg, size_t len)
+{
+    const dimer_schedule *s = &r->sc;
+    flow_prior prior = {r->model->dim_z, r->opt.kT};
+    bg_ais_config c = s->ais;
+    double t0 = app_clock_seconds();
+    c.state = dimer_state;
+    c.progress = on_ais_batch;
+    c.progress_ctx = &t0;
+    fprintf(stderr,
+            "%s: latent AIS: %d chains x %d temperatures x %d HMC step(s) of %d leapfrog "
+            "steps, each chain kept in its starting state\n",
+            DIMER_PROGRAM, s->ais_chains, c.n_temps, c.mcmc_steps, c.leapfrog);
+    int rc =
+        bg_ais_sample(r->model, &prior, &r->pot, r->opt.kT, s->ais_chains, s->ais_batch, &c,
+                      dimer_derive_seed(r->opt.seed, 70), &r->ais_samples, &r->ais_stats, msg, len);
+    r->ais_seconds = app_clock_seconds() - t0;
+    if (rc != AD_OK) return rc;
+    rc = analyse_set(r, r->ais_samples, dimer_derive_seed(r->opt.seed, 71), &r->d_ais,
+                     &r->ais_profile, &r->ais_res, msg, len);
+    r->ais_res.final_loss = NAN;
+    return rc;
+}
+
+int dimer_analyse(dimer_run *r, char *msg, size_t len)
+{
+    const dimer_schedule *s = &r->sc;
+    flow_prior prior = {r->model->dim_z, r->opt.kT};
+    int rc = bg_sample(r->model, &prior, &r->pot, r->opt.kT, s->n_samples, s->sample_batch,
+                       dimer_derive_seed(r->opt.seed, 50), &r->samples, msg, len);
+    if (rc == AD_OK)
+        rc = analyse_set(r, r->samples, dimer_derive_seed(r->opt.seed, 60), &r->d_bg, &r->profile,
+                         &r->res, msg, len);
+    if (rc == AD_OK && s->ais_chains > 0) rc = dimer_analyse_ais(r, msg, len);
     if (rc != AD_OK) return rc;
     /* MC energies */
     int nd = r->n_closed + r->n_open;
@@ -175,33 +225,45 @@ double dimer_final_loss(const dimer_log_rows *lr, int last_stage)
 
 /* ---- CSV outputs ---- */
 
-int dimer_samples_csv_write(dimer_run *r, char *msg, size_t len)
+/* d, energy, log_w of one sample set and its profile (when there is one). */
+static int set_csv_write(dimer_run *r, const bg_samples *b, const ad_real *dd,
+                         const smp_profile *pr, const char *samples_name, const char *profile_name,
+                         char *msg, size_t len)
 {
-    const bg_samples *b = r->samples;
     ad_real *v = ad_malloc((size_t)b->n * 3 * sizeof *v);
     if (!v) return dimer_fail(msg, len, AD_ERR_NOMEM, "out of memory");
     for (int i = 0; i < b->n; i++) {
-        v[3 * i] = r->d_bg[i];
+        v[3 * i] = dd[i];
         v[3 * i + 1] = b->energy[i];
         v[3 * i + 2] = b->log_w[i];
     }
     char path[1024];
-    dimer_out_path(r, "bg_samples.csv", path, sizeof path);
+    dimer_out_path(r, samples_name, path, sizeof path);
     const char *names[3] = {"d", "energy", "log_w"};
     int rc = smp_csv_write(path, v, b->n, 3, names, msg, len);
     ad_free(v);
-    if (rc != AD_OK || !r->profile) return rc;
-    int nb = r->profile->n_bins;
+    if (rc != AD_OK || !pr) return rc;
+    int nb = pr->n_bins;
     v = ad_malloc((size_t)nb * 3 * sizeof *v);
     if (!v) return dimer_fail(msg, len, AD_ERR_NOMEM, "out of memory");
     for (int j = 0; j < nb; j++) {
-        v[3 * j] = r->profile->center[j];
-        v[3 * j + 1] = r->profile->F[j];
-        v[3 * j + 2] = r->profile->se[j];
+        v[3 * j] = pr->center[j];
+        v[3 * j + 1] = pr->F[j];
+        v[3 * j + 2] = pr->se[j];
     }
-    dimer_out_path(r, "bg_profile.csv", path, sizeof path);
+    dimer_out_path(r, profile_name, path, sizeof path);
     const char *pnames[3] = {"d", "F", "F_se"};
     rc = smp_csv_write(path, v, nb, 3, pnames, msg, len);
     ad_free(v);
+    return rc;
+}
+
+int dimer_samples_csv_write(dimer_run *r, char *msg, size_t len)
+{
+    int rc = set_csv_write(r, r->samples, r->d_bg, r->profile, "bg_samples.csv", "bg_profile.csv",
+                           msg, len);
+    if (rc == AD_OK && r->ais_samples)
+        rc = set_csv_write(r, r->ais_samples, r->d_ais, r->ais_profile, "ais_samples.csv",
+                           "ais_profile.csv", msg, len);
     return rc;
 }

@@ -43,11 +43,12 @@ static int figure_energy(dimer_run *r, char *msg, size_t len)
     int *sel = ad_malloc((size_t)nd * sizeof *sel);
     if (!sel) return dimer_fail(msg, len, AD_ERR_NOMEM, "out of memory");
     for (int i = 0; i < nd; i++) sel[i] = i < r->n_closed ? 0 : 1;
-    double edges[NB + 1], dc[NB], dop[NB], dbg[NB];
+    double edges[NB + 1], dc[NB], dop[NB], dbg[NB], dais[NB];
     for (int j = 0; j <= NB; j++) edges[j] = lo + (hi - lo) * j / NB;
     histo(r->data_u, nd, sel, 0, lo, hi, NB, dc);
     histo(r->data_u, nd, sel, 1, lo, hi, NB, dop);
     histo(r->samples->energy, r->samples->n, NULL, 0, lo, hi, NB, dbg);
+    if (r->ais_samples) histo(r->ais_samples->energy, r->ais_samples->n, NULL, 0, lo, hi, NB, dais);
     ad_free(sel);
     app_svg_figure *f = app_svg_figure_new(1, 1, 560, 380);
     app_svg_panel *p = app_svg_panel_at(f, 0, 0);
@@ -56,6 +57,9 @@ static int figure_energy(dimer_run *r, char *msg, size_t len)
     app_svg_histogram(p, edges, dc, NB, &(app_svg_style){.label = "MC closed"});
     app_svg_histogram(p, edges, dop, NB, &(app_svg_style){.label = "MC open"});
     app_svg_histogram(p, edges, dbg, NB, &(app_svg_style){.label = "BG samples", .width = 2.4});
+    if (r->ais_samples)
+        app_svg_histogram(p, edges, dais, NB,
+                          &(app_svg_style){.label = "BG + latent AIS samples", .width = 2.4});
     char path[1024];
     dimer_out_path(r, "fig_energy.svg", path, sizeof path);
     int rc = app_svg_save(f, path, msg, len);
@@ -195,6 +199,27 @@ static int figure_configurations(dimer_run *r, char *msg, size_t len)
     return rc;
 }
 
+/* A reweighted profile (may be NULL) as a line with a +-2 SE band. */
+static void profile_curve(app_svg_panel *p, const smp_profile *pr, const char *label,
+                          const char *color)
+{
+    if (!pr) return;
+    int m = pr->n_bins;
+    double *bx = ad_malloc((size_t)m * 4 * sizeof *bx);
+    if (!bx) return;
+    double *by = bx + m, *bl = by + m, *bh = bl + m;
+    for (int j = 0; j < m; j++) {
+        bx[j] = pr->center[j];
+        by[j] = pr->F[j];
+        double se = isfinite(pr->se[j]) ? pr->se[j] : 0;
+        bl[j] = by[j] - 2 * se;
+        bh[j] = by[j] + 2 * se;
+    }
+    app_svg_band(p, bx, bl, bh, (size_t)m, &(app_svg_style){.color = color});
+    app_svg_line(p, bx, by, (size_t)m, &(app_svg_style){.label = label, .color = color});
+    ad_free(bx);
+}
+
 static int figure_free_energy(dimer_run *r, char *msg, size_t len)
 {
     int nb = r->us.n_bins;
@@ -221,24 +246,12 @@ static int figure_free_energy(dimer_run *r, char *msg, size_t len)
     double ymax = 0;
     for (int j = 0; j < nb; j++)
         if (isfinite(y[j]) && y[j] > ymax) ymax = y[j];
-    if (r->profile) {
-        const smp_profile *pr = r->profile;
-        int m = pr->n_bins;
-        double *bx = ad_malloc((size_t)m * 4 * sizeof *bx);
-        if (bx) {
-            double *by = bx + m, *bl = by + m, *bh = bl + m;
-            for (int j = 0; j < m; j++) {
-                bx[j] = pr->center[j];
-                by[j] = pr->F[j];
-                double se = isfinite(pr->se[j]) ? pr->se[j] : 0;
-                bl[j] = by[j] - 2 * se;
-                bh[j] = by[j] + 2 * se;
-            }
-            app_svg_band(p, bx, bl, bh, (size_t)m, &(app_svg_style){.color = "#d62728"});
-            app_svg_line(p, bx, by, (size_t)m,
-                         &(app_svg_style){.label = lab_bg, .color = "#d62728"});
-            ad_free(bx);
-        }
+    profile_curve(p, r->profile, lab_bg, "#d62728");
+    if (r->ais_samples) {
+        char lab_ais[128];
+        snprintf(lab_ais, sizeof lab_ais, "BG + latent AIS, dF = %.2f +- %.2f", r->ais_res.dF,
+                 r->ais_res.dF_se);
+        profile_curve(p, r->ais_profile, lab_ais, "#2ca02c");
     }
     app_svg_panel_yrange(p, -1, ymax + 3 > 5 ? ymax + 3 : 5);
     app_svg_vline(p, POT_DIMER_D_SPLIT, &(app_svg_style){.dash = APP_SVG_DASHED});

@@ -17,6 +17,24 @@ static void json_dict1(app_json *w, const char *key, const char *name, double v)
     app_json_object_end(w);
 }
 
+/* Opens a model's object and writes the entries every model has. */
+static void json_model(app_json *w, const dimer_run *r, const char *name,
+                       const dimer_model_result *m)
+{
+    app_json_object_begin(w);
+    app_json_key_string(w, "name", name);
+    json_dict1(w, "delta_f", "closed-open", m->dF);
+    json_dict1(w, "delta_f_stderr", "closed-open", m->dF_se);
+    app_json_key_number(w, "ess_fraction", m->ess_fraction);
+    app_json_key_number(w, "ess", m->ess);
+    app_json_key_int(w, "n_samples", m->n_samples);
+    app_json_key_int(w, "n_nonfinite", m->n_nonfinite);
+    app_json_key_number(w, "median_energy", m->median_energy);
+    app_json_key_number(w, "mc_median_energy", r->mc_median);
+    app_json_key_number(w, "transitions_per_1000", m->transitions_per_1000);
+    app_json_key_number(w, "closed_fraction_unweighted", m->closed_fraction_raw);
+}
+
 int dimer_summary_write(dimer_run *r, char *msg, size_t len)
 {
     app_json w;
@@ -65,25 +83,33 @@ int dimer_summary_write(dimer_run *r, char *msg, size_t len)
     app_json_object_end(&w);
     app_json_key(&w, "models");
     app_json_array_begin(&w);
-    app_json_object_begin(&w);
-    const dimer_model_result *m = &r->res;
-    app_json_key_string(&w, "name", "ML+KL+RC");
-    json_dict1(&w, "delta_f", "closed-open", m->dF);
-    json_dict1(&w, "delta_f_stderr", "closed-open", m->dF_se);
-    app_json_key_number(&w, "ess_fraction", m->ess_fraction);
-    app_json_key_number(&w, "ess", m->ess);
-    app_json_key_int(&w, "n_samples", m->n_samples);
-    app_json_key_int(&w, "n_nonfinite", m->n_nonfinite);
-    app_json_key_number(&w, "median_energy", m->median_energy);
-    app_json_key_number(&w, "mc_median_energy", r->mc_median);
-    app_json_key_number(&w, "transitions_per_1000", m->transitions_per_1000);
-    app_json_key_number(&w, "closed_fraction_unweighted", m->closed_fraction_raw);
-    app_json_key_number(&w, "final_loss", m->final_loss);
-    app_json_key_number(&w, "train_seconds", m->train_seconds);
-    app_json_key_int(&w, "skipped_steps", m->skipped);
+    json_model(&w, r, "ML+KL+RC", &r->res);
+    app_json_key_number(&w, "final_loss", r->res.final_loss);
+    app_json_key_number(&w, "train_seconds", r->res.train_seconds);
+    app_json_key_int(&w, "skipped_steps", r->res.skipped);
     app_json_key_int(&w, "stages", r->sc.n_stages);
     app_json_key_int(&w, "resumed_after_stage", r->train_reused_stages);
     app_json_object_end(&w);
+    if (r->ais_samples) {
+        const bg_ais_config *c = &r->sc.ais;
+        json_model(&w, r, "ML+KL+RC, latent AIS", &r->ais_res);
+        app_json_key(&w, "ais");
+        app_json_object_begin(&w);
+        app_json_key_int(&w, "temperatures", c->n_temps);
+        app_json_key_int(&w, "hmc_steps_per_temperature", c->mcmc_steps);
+        app_json_key_int(&w, "leapfrog_steps", c->leapfrog);
+        app_json_key_number(&w, "beta_power", c->beta_power);
+        app_json_key_int(&w, "pilot_chains", c->n_pilot);
+        app_json_key_number(&w, "target_acceptance", c->target_acceptance);
+        app_json_key_number(&w, "acceptance", r->ais_stats.acceptance);
+        app_json_key_number(&w, "step_min", r->ais_stats.step_min);
+        app_json_key_number(&w, "step_max", r->ais_stats.step_max);
+        app_json_key_int(&w, "evaluations", r->ais_stats.evaluations);
+        app_json_key_bool(&w, "chains_kept_in_start_state", 1);
+        app_json_key_number(&w, "seconds", r->ais_seconds);
+        app_json_object_end(&w);
+        app_json_object_end(&w);
+    }
     app_json_array_end(&w);
     app_json_key(&w, "timing");
     app_json_object_begin(&w);
@@ -117,7 +143,7 @@ int dimer_report_write(dimer_run *r, char *msg, size_t len)
              (unsigned long long)r->opt.seed, ad_threads_get(), r->wall_seconds);
     app_report_paragraph(&b, t);
     app_report_heading(&b, 2, "Results");
-    char c[16][96];
+    char c[20][96];
     snprintf(c[0], 96, "%.3f +- %.3f", r->us.dF, r->us.dF_se);
     snprintf(c[1], 96, "%.3f +- %.3f", m->dF, m->dF_se);
     snprintf(c[2], 96, "%.4f (ESS %.1f of %d)", m->ess_fraction, m->ess, m->n_samples);
@@ -132,6 +158,11 @@ int dimer_report_write(dimer_run *r, char *msg, size_t len)
     snprintf(c[11], 96, "%.2f", r->t_energy_ms);
     snprintf(c[12], 96, "%.1f", r->t_flow_ms);
     const char *hdr[2] = {"quantity", "value"};
+    const dimer_model_result *a = &r->ais_res;
+    snprintf(c[13], 96, "%.3f +- %.3f", a->dF, a->dF_se);
+    snprintf(c[14], 96, "%.4f (ESS %.1f of %d)", a->ess_fraction, a->ess, a->n_samples);
+    snprintf(c[15], 96, "%.2f", a->median_energy);
+    snprintf(c[16], 96, "%.1f", r->ais_seconds);
     const char *cells[] = {
         "dF(closed - open), umbrella + WHAM (kT)", c[0],
         "dF(closed - open), BG reweighted (kT, bootstrap SE)", c[1],
@@ -146,8 +177,12 @@ int dimer_report_write(dimer_run *r, char *msg, size_t len)
         "training time (s)", c[10],
         "energy + forces, batch 1000 (ms)", c[11],
         "flow forward + backward, batch 1000 (ms)", c[12],
+        "dF(closed - open), BG + latent AIS (kT, bootstrap SE)", c[13],
+        "ESS / n, BG + latent AIS", c[14],
+        "median energy, BG + latent AIS samples", c[15],
+        "latent AIS time (s)", c[16],
     };
-    app_report_table(&b, 2, hdr, cells, 13);
+    app_report_table(&b, 2, hdr, cells, r->ais_samples ? 17 : 13);
     snprintf(t, sizeof t,
              "Umbrella repeats (dF closed - open):");
     app_buf_puts(&b, t);
@@ -202,6 +237,22 @@ int dimer_report_write(dimer_run *r, char *msg, size_t len)
         for (int j = 0; j < 8; j++) scp[8 * k + j] = sc[8 * k + j];
     }
     app_report_table(&b, 8, sh, scp, r->sc.n_stages);
+    if (r->ais_samples) {
+        const bg_ais_config *ac = &r->sc.ais;
+        snprintf(t, sizeof t,
+                 "Latent annealed importance sampling: %d chains, each from z ~ N(0, kT I) through "
+                 "%d temperatures pi_k(z) ~ N(z) w(z)^beta_k (beta linear from 0 to 1, w the "
+                 "flow's importance weight), at each one %d HMC step(s) of %d leapfrog steps "
+                 "(widths %.3f to %.3f sqrt(kT), tuned on %d pilot chains towards %.0f %% "
+                 "acceptance; %.3f reached), every chain kept in the state (closed or open) it "
+                 "started in. The annealed log weights are exact importance weights of the "
+                 "Boltzmann density, so dF, F(d) and ESS use the same estimators as the plain "
+                 "samples. %ld flow evaluations, %.1f s.",
+                 r->sc.ais_chains, ac->n_temps, ac->mcmc_steps, ac->leapfrog, r->ais_stats.step_min,
+                 r->ais_stats.step_max, ac->n_pilot, 100 * ac->target_acceptance,
+                 r->ais_stats.acceptance, r->ais_stats.evaluations, r->ais_seconds);
+        app_report_paragraph(&b, t);
+    }
     app_report_heading(&b, 2, "Figures");
     app_report_image(&b, "free energy profiles", "fig_free_energy.svg");
     app_report_image(&b, "energy distributions", "fig_energy.svg");
@@ -210,7 +261,8 @@ int dimer_report_write(dimer_run *r, char *msg, size_t len)
     app_report_image(&b, "training losses", "fig_loss.svg");
     app_report_paragraph(&b, "Files: summary.json; data_closed.csv, data_open.csv (MC, "
                              "relabelled); umbrella_profile.csv; bg_samples.csv (d, energy, "
-                             "log_w); bg_profile.csv; train_log.csv; ckpt/ (stage "
+                             "log_w); bg_profile.csv; ais_samples.csv and ais_profile.csv (the "
+                             "same after latent AIS); train_log.csv; ckpt/ (stage "
                              "checkpoints); cache.json (for --resume).");
     int rc = b.err ? dimer_fail(msg, len, b.err, "out of memory") : AD_OK;
     char path[1024];

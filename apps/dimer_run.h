@@ -17,6 +17,7 @@
 
 #include "apps/dimer_sim.h"
 #include "autodiff/ad.h"
+#include "flows/bg_ais.h"
 #include "flows/bg_sample.h"
 #include "flows/bg_train.h"
 #include "flows/flow_realnvp.h"
@@ -45,6 +46,9 @@ typedef struct dimer_schedule {
     /* analysis */
     int n_samples, sample_batch, n_bootstrap, profile_bins;
     int timing_repeats;
+    /* annealed importance sampling in the latent space (0 chains: none) */
+    int ais_chains, ais_batch;
+    bg_ais_config ais;
 } dimer_schedule;
 
 /* The command-line options. */
@@ -54,6 +58,7 @@ typedef struct dimer_options {
     double kT;
     int quick, threads, resume;
     const char *bond;
+    int ais_chains, ais_temps; /* -1: the schedule's */
 } dimer_options;
 
 typedef struct dimer_model_result {
@@ -88,6 +93,13 @@ typedef struct dimer_run {
     ad_real *d_bg;          /* [n] dimer distances of the samples */
     smp_profile *profile;   /* reweighted F(d) */
     dimer_model_result res;
+    /* the same flow's samples after latent AIS (NULL without) */
+    bg_samples *ais_samples;
+    ad_real *d_ais;
+    smp_profile *ais_profile;
+    dimer_model_result ais_res;
+    bg_ais_stats ais_stats;
+    double ais_seconds;
     double mc_median;
     double t_energy_ms, t_flow_ms;
     int train_reused_stages;

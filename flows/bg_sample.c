@@ -19,7 +19,7 @@ void bg_samples_free(bg_samples *s)
     ad_free(s);
 }
 
-static bg_samples *samples_new(int n, int dim_x, int dim_z)
+bg_samples *bg_samples_new(int n, int dim_x, int dim_z)
 {
     bg_samples *s = ad_calloc(1, sizeof *s);
     if (!s) return NULL;
@@ -38,9 +38,8 @@ static bg_samples *samples_new(int n, int dim_x, int dim_z)
     return s;
 }
 
-/* Map one batch z -> x with energies, on a tape with recording off. */
-static int map_batch(const flow_model *m, const pot_potential *u, ad_tape *t, const ad_real *z,
-                     int b, ad_real *x_out, ad_real *log_det_out, ad_real *u_out)
+int bg_map_batch(const flow_model *m, const pot_potential *u, ad_tape *t, const ad_real *z, int b,
+                 ad_real *x_out, ad_real *log_det_out, ad_real *u_out)
 {
     ad_tape_reset(t);
     ad_tape_set_grad_enabled(t, 0);
@@ -82,7 +81,7 @@ int bg_sample(const flow_model *m, const flow_prior *prior, const pot_potential 
                               "bg_sample: the prior's kT (%g) must equal the "
                               "target kT (%g)",
                               prior->kT, kT);
-    bg_samples *s = samples_new(n, m->dim_x, m->dim_z);
+    bg_samples *s = bg_samples_new(n, m->dim_x, m->dim_z);
     ad_tape *t = ad_tape_new(0);
     if (!s || !t) {
         bg_samples_free(s);
@@ -95,8 +94,9 @@ int bg_sample(const flow_model *m, const flow_prior *prior, const pot_potential 
     int status = flow_prior_sample(prior, &rng, s->z, n);
     for (int start = 0; status == AD_OK && start < n; start += batch) {
         int b = n - start < batch ? n - start : batch;
-        status = map_batch(m, u, t, s->z + (size_t)start * m->dim_z, b,
-                           s->x + (size_t)start * m->dim_x, s->log_det + start, s->energy + start);
+        status =
+            bg_map_batch(m, u, t, s->z + (size_t)start * m->dim_z, b,
+                         s->x + (size_t)start * m->dim_x, s->log_det + start, s->energy + start);
         if (status != AD_OK) {
             ad_status_fail(msg, msg_len, status, "bg_sample: %s", ad_tape_error(t));
         }
@@ -162,7 +162,7 @@ int bg_interpolate(const flow_model *m, const pot_potential *u, const ad_real *x
         for (int k = 0; k < m->dim_z; k++)
             z[(size_t)p * m->dim_z + k] = zz->data[k] + l * (zz->data[m->dim_z + k] - zz->data[k]);
     }
-    status = map_batch(m, u, t, z, n_points, path_x, NULL, path_u);
+    status = bg_map_batch(m, u, t, z, n_points, path_x, NULL, path_u);
     if (status != AD_OK)
         ad_status_fail(msg, msg_len, status, "bg_interpolate: %s", ad_tape_error(t));
 done:

@@ -34,6 +34,16 @@ typedef struct bg_samples {
 int bg_sample(const flow_model *m, const flow_prior *prior, const pot_potential *u, double kT,
               int n, int batch, uint64_t seed, bg_samples **out, char *msg, size_t msg_len);
 void bg_samples_free(bg_samples *s); /* accepts NULL */
+/* Space for n samples, contents unset (NULL if out of memory). */
+bg_samples *bg_samples_new(int n, int dim_x, int dim_z);
+
+/* One batch: z [b * dim_z] -> x_out [b * dim_x], log_det_out [b] (may be
+ * NULL) and, when u and u_out are given, the energies u_out [b] (all NaN when
+ * the potential rejects the batch, e.g. for a non-finite coordinate).  The
+ * tape t is reset and recording is switched off.  AD_OK or the tape's error
+ * status (ad_tape_error(t) says why). */
+int bg_map_batch(const flow_model *m, const pot_potential *u, ad_tape *t, const ad_real *z, int b,
+                 ad_real *x_out, ad_real *log_det_out, ad_real *u_out);
 
 /* Latent interpolation: z_a = F_xz(x_a), z_b = F_xz(x_b), z(l) = z_a + l (z_b
  * - z_a) for l = 0, 1/(n-1), ..., 1, mapped back with F_zx.  Writes the path

@@ -21,6 +21,7 @@ struct nn_params {
     ad_real *grads;      /* gradient block (after finalize)        */
     ad_tensor flat;      /* view of the whole value block          */
     int finalized;       /* blocks allocated                       */
+    int grads_off;       /* nn_params_set_requires_grad(p, 0) in force */
     int status;          /* first registration error, or AD_OK     */
     char error[160];     /* its message                            */
 };
@@ -227,6 +228,18 @@ ad_tensor *nn_params_flat(nn_params *p) { return p && p->finalized ? &p->flat : 
 void nn_params_zero_grad(nn_params *p)
 {
     if (p && p->grads && p->size) memset(p->grads, 0, p->size * sizeof(ad_real));
+}
+
+int nn_params_set_requires_grad(nn_params *p, int on)
+{
+    if (!p) return 0;
+    int was = !p->grads_off;
+    p->grads_off = !on;
+    for (int i = 0; p->finalized && i < p->n_entries; i++) {
+        ad_tensor *v = p->entries[i].view;
+        if (v->grad) v->requires_grad = on != 0;
+    }
+    return was;
 }
 
 double nn_params_grad_norm(const nn_params *p)

@@ -1,0 +1,362 @@
+/* bg_ais.c - annealed importance sampling in the latent space (bg_ais.h). */
+#include "bg_ais.h"
+
+#include <math.h>
+#include <string.h>
+
+#include "nn/nn_params.h"
+#include "sampling/smp_reweight.h"
+
+bg_ais_config bg_ais_config_default(void)
+{
+    bg_ais_config c = {100, 1, 1.0, 0.1, 0.3, 256, 0, NULL, NULL, NULL, NULL};
+    return c;
+}
+
+/* The rows of one batch of chains: current states and proposals. */
+typedef struct ais_rows {
+    ad_real *z, *x, *log_det, *u, *l;
+    ad_real *g; /* [b * dim_z] gradient of l (HMC only, else NULL) */
+} ais_rows;
+
+typedef struct ais_work {
+    const flow_model *m;
+    const pot_potential *pot;
+    double kT;
+    ad_tape *t;
+    ais_rows prop;  /* proposals, one batch           */
+    ad_real *mom;   /* HMC momenta, one batch          */
+    ad_real *h0;    /* HMC energies at the start       */
+    ad_real *log_w; /* annealed log weights, one batch */
+    int *label;     /* start state of each chain (with cfg->state) */
+    const bg_ais_config *cfg;
+    int status; /* of the first failed evaluation  */
+    char why[256];
+} ais_work;
+
+/* x, log R_zx, u and l(z) of b rows whose z is set. */
+static int eval_rows(ais_work *w, ais_rows *r, int b)
+{
+    int st = bg_map_batch(w->m, w->pot, w->t, r->z, b, r->x, r->log_det, r->u);
+    if (st != AD_OK)
+        return ad_status_fail(w->why, sizeof w->why, st, "bg_ais_sample: %s", ad_tape_error(w->t));
+    smp_bg_weight_input in = {b, w->m->dim_z, r->u, r->z, r->log_det, w->kT};
+    return smp_bg_log_weights(&in, r->l, NULL, w->why, sizeof w->why);
+}
+
+/* The same with the gradient of l in r->g, by a reverse pass through the
+ * energy and the flow (weights switched off: input gradients only).  A
+ * batch the potential rejects (a non-finite coordinate) gets l = NaN. */
+static int eval_rows_grad(ais_work *w, ais_rows *r, int b)
+{
+    const int dz = w->m->dim_z;
+    ad_tape *t = w->t;
+    ad_tape_reset(t);
+    ad_tape_set_grad_enabled(t, 1);
+    int shape[2] = {b, dz};
+    ad_tensor *zt = ad_tape_input(t, 2, shape, r->z), *log_det = NULL;
+    ad_tensor *x = flow_model_forward(w->m, t, zt, &log_det);
+    if (!ad_tape_ok(t))
+        return ad_status_fail(w->why, sizeof w->why, ad_tape_status(t), "bg_ais_sample: %s",
+                              ad_tape_error(t));
+    ad_tensor *e = pot_energy(t, w->pot, x);
+    if (!ad_tape_ok(t)) {
+        for (int i = 0; i < b; i++)
+            r->l[i] = NAN;
+        return AD_OK;
+    }
+    ad_tensor *obj = ad_sub(t, log_det, ad_scale(t, e, 1.0 / w->kT));
+    int st = ad_tape_ok(t) ? ad_backward(t, obj) : ad_tape_status(t);
+    if (st != AD_OK)
+        return ad_status_fail(w->why, sizeof w->why, st, "bg_ais_sample: %s", ad_tape_error(t));
+    memcpy(r->x, x->data, (size_t)b * w->m->dim_x * sizeof(ad_real));
+    memcpy(r->log_det, log_det->data, (size_t)b * sizeof(ad_real));
+    memcpy(r->u, e->data, (size_t)b * sizeof(ad_real));
+    for (size_t j = 0; j < (size_t)b * dz; j++)
+        r->g[j] = zt->grad[j] + r->z[j] / w->kT;
+    smp_bg_weight_input in = {b, dz, r->u, r->z, r->log_det, w->kT};
+    return smp_bg_log_weights(&in, r->l, NULL, w->why, sizeof w->why);
+}
+
+static void copy_row(ais_rows *to, const ais_rows *from, int i, int dz, int dx)
+{
+    memcpy(to->z + (size_t)i * dz, from->z + (size_t)i * dz, (size_t)dz * sizeof(ad_real));
+    memcpy(to->x + (size_t)i * dx, from->x + (size_t)i * dx, (size_t)dx * sizeof(ad_real));
+    to->log_det[i] = from->log_det[i];
+    to->u[i] = from->u[i];
+    to->l[i] = from->l[i];
+    if (to->g)
+        memcpy(to->g + (size_t)i * dz, from->g + (size_t)i * dz, (size_t)dz * sizeof(ad_real));
+}
+
+static double sum_sq(const ad_real *v, int n)
+{
+    double s = 0;
+    for (int j = 0; j < n; j++)
+        s += (double)v[j] * v[j];
+    return s;
+}
+
+/* Is the move from l_old to l_new (the rest of the log ratio in lr) taken?
+ * A proposal without a finite l is never taken; a chain without one (its
+ * weight is already zero or undefined) takes any finite proposal. */
+static int accept(double l_old, double l_new, double lr, ad_rng *rng)
+{
+    if (!isfinite(l_new)) return 0;
+    if (!isfinite(l_old)) return 1;
+    return lr >= 0 || log(ad_rng_uniform(rng)) < lr;
+}
+
+/* May chain i move to the proposal's configuration?  Only within the state
+ * it started in, when the config names states. */
+static int same_state(const ais_work *w, int i)
+{
+    const bg_ais_config *c = w->cfg;
+    return !c->state || c->state(w->prop.x + (size_t)i * w->m->dim_x, c->state_ctx) == w->label[i];
+}
+
+/* One random-walk Metropolis step of every chain at beta, width s (units of
+ * sqrt kT).  Returns the number of moves taken, or -1 on error. */
+static long rwm_step(ais_work *w, ad_rng *rng, int b, ais_rows *cur, double beta, double s)
+{
+    const int dz = w->m->dim_z, dx = w->m->dim_x;
+    const double sd = s * sqrt(w->kT);
+    for (size_t j = 0; j < (size_t)b * dz; j++)
+        w->prop.z[j] = cur->z[j] + sd * ad_rng_normal(rng);
+    if ((w->status = eval_rows(w, &w->prop, b)) != AD_OK) return -1;
+    long acc = 0;
+    for (int i = 0; i < b; i++) {
+        double dq = (sum_sq(cur->z + (size_t)i * dz, dz) - sum_sq(w->prop.z + (size_t)i * dz, dz)) /
+                    (2 * w->kT);
+        if (accept(cur->l[i], w->prop.l[i], dq + beta * ((double)w->prop.l[i] - cur->l[i]), rng) &&
+            same_state(w, i)) {
+            copy_row(cur, &w->prop, i, dz, dx);
+            acc++;
+        }
+    }
+    return acc;
+}
+
+/* -log pi_beta of row i (without its constant) */
+static double neg_log_pi(const ais_rows *r, int i, int dz, double kT, double beta)
+{
+    return sum_sq(r->z + (size_t)i * dz, dz) / (2 * kT) - beta * r->l[i];
+}
+
+/* p += h grad log pi_beta(z) for every row */
+static void kick(ad_real *p, const ais_rows *r, size_t n, double kT, double beta, double h)
+{
+    for (size_t j = 0; j < n; j++)
+        p[j] += h * (beta * r->g[j] - r->z[j] / kT);
+}
+
+/* One Hamiltonian Monte Carlo step (unit masses, `leapfrog` steps of size
+ * s sqrt(kT)) of every chain at beta.  Moves taken, or -1 on error. */
+static long hmc_step(ais_work *w, ad_rng *rng, int b, ais_rows *cur, double beta, double s,
+                     int leapfrog)
+{
+    const int dz = w->m->dim_z, dx = w->m->dim_x;
+    const size_t n = (size_t)b * dz;
+    const double h = s * sqrt(w->kT);
+    ad_real *p = w->mom;
+    for (size_t j = 0; j < n; j++)
+        p[j] = ad_rng_normal(rng);
+    for (int i = 0; i < b; i++)
+        w->h0[i] = neg_log_pi(cur, i, dz, w->kT, beta) + 0.5 * sum_sq(p + (size_t)i * dz, dz);
+    memcpy(w->prop.z, cur->z, n * sizeof(ad_real));
+    memcpy(w->prop.g, cur->g, n * sizeof(ad_real));
+    kick(p, cur, n, w->kT, beta, 0.5 * h);
+    for (int k = 0; k < leapfrog; k++) {
+        for (size_t j = 0; j < n; j++)
+            w->prop.z[j] += h * p[j];
+        if ((w->status = eval_rows_grad(w, &w->prop, b)) != AD_OK) return -1;
+        kick(p, &w->prop, n, w->kT, beta, k + 1 < leapfrog ? h : 0.5 * h);
+    }
+    long acc = 0;
+    for (int i = 0; i < b; i++) {
+        double h1 = neg_log_pi(&w->prop, i, dz, w->kT, beta) + 0.5 * sum_sq(p + (size_t)i * dz, dz);
+        if (accept(cur->l[i], w->prop.l[i], w->h0[i] - h1, rng) && same_state(w, i)) {
+            copy_row(cur, &w->prop, i, dz, dx);
+            acc++;
+        }
+    }
+    return acc;
+}
+
+/* b chains from the z already in cur through the K temperatures; their
+ * annealed log weights to w->log_w.  steps[K] are the proposal widths, set
+ * by adaptation when adapt != 0. */
+static int run_chains(ais_work *w, const bg_ais_config *c, ad_rng *rng, int b, ais_rows *cur,
+                      double *steps, int adapt, long *n_acc, long *n_prop)
+{
+    const int K = c->n_temps;
+    int st = c->leapfrog ? eval_rows_grad(w, cur, b) : eval_rows(w, cur, b);
+    if (st != AD_OK) return st;
+    for (int i = 0; c->state && i < b; i++)
+        w->label[i] = c->state(cur->x + (size_t)i * w->m->dim_x, c->state_ctx);
+    for (int i = 0; i < b; i++)
+        w->log_w[i] = 0;
+    double beta_prev = 0, s = c->step;
+    for (int k = 1; k <= K; k++) {
+        double beta = k == K ? 1.0 : pow((double)k / K, c->beta_power);
+        for (int i = 0; i < b; i++)
+            w->log_w[i] += (beta - beta_prev) * cur->l[i];
+        beta_prev = beta;
+        if (!adapt) s = steps[k - 1];
+        long acc_k = 0;
+        for (int step = 0; step < c->mcmc_steps; step++) {
+            long a = c->leapfrog ? hmc_step(w, rng, b, cur, beta, s, c->leapfrog)
+                                 : rwm_step(w, rng, b, cur, beta, s);
+            if (a < 0) return w->status;
+            acc_k += a;
+        }
+        *n_acc += acc_k;
+        *n_prop += (long)b * c->mcmc_steps;
+        if (adapt) {
+            steps[k - 1] = s;
+            double a = (double)acc_k / ((double)b * c->mcmc_steps);
+            s *= exp(2.0 * (a - c->target_acceptance));
+        }
+    }
+    return AD_OK;
+}
+
+static int rows_alloc(ais_rows *r, int b, int dz, int dx, int with_grad)
+{
+    size_t n = (size_t)(b > 0 ? b : 1);
+    r->z = ad_malloc(n * dz * sizeof(ad_real));
+    r->x = ad_malloc(n * dx * sizeof(ad_real));
+    r->log_det = ad_malloc(n * sizeof(ad_real));
+    r->u = ad_malloc(n * sizeof(ad_real));
+    r->l = ad_malloc(n * sizeof(ad_real));
+    r->g = with_grad ? ad_malloc(n * dz * sizeof(ad_real)) : NULL;
+    return r->z && r->x && r->log_det && r->u && r->l && (r->g || !with_grad);
+}
+
+static void rows_free(ais_rows *r)
+{
+    ad_free(r->z);
+    ad_free(r->x);
+    ad_free(r->log_det);
+    ad_free(r->u);
+    ad_free(r->l);
+    ad_free(r->g);
+}
+
+static int check_args(const flow_model *m, const flow_prior *prior, const pot_potential *u,
+                      double kT, int n, int batch, const bg_ais_config *c, char *msg,
+                      size_t msg_len)
+{
+    if (!m || !prior || !u || !c || n <= 0 || batch <= 0 || !(kT > 0))
+        return ad_status_fail(msg, msg_len, AD_ERR_ARG,
+                              "bg_ais_sample: bad arguments (n %d, batch %d)", n, batch);
+    if (c->n_temps < 1 || c->mcmc_steps < 1 || !(c->beta_power > 0) || !(c->step > 0) ||
+        !(c->target_acceptance > 0 && c->target_acceptance < 1) || c->n_pilot < 0 ||
+        c->leapfrog < 0)
+        return ad_status_fail(msg, msg_len, AD_ERR_ARG,
+                              "bg_ais_sample: bad config (temperatures %d, steps %d, beta "
+                              "power %g, width %g, acceptance %g, pilot %d, leapfrog %d)",
+                              c->n_temps, c->mcmc_steps, c->beta_power, c->step,
+                              c->target_acceptance, c->n_pilot, c->leapfrog);
+    if (prior->dim != m->dim_z || u->dim != m->dim_x)
+        return ad_status_fail(msg, msg_len, AD_ERR_SHAPE,
+                              "bg_ais_sample: prior %d / potential %d do not match the model "
+                              "%d -> %d",
+                              prior->dim, u->dim, m->dim_z, m->dim_x);
+    if (fabs(prior->kT - kT) > 1e-12 * kT)
+        return ad_status_fail(msg, msg_len, AD_ERR_ARG,
+                              "bg_ais_sample: the prior's kT (%g) must equal the target kT (%g)",
+                              prior->kT, kT);
+    return AD_OK;
+}
+
+int bg_ais_sample(const flow_model *m, const flow_prior *prior, const pot_potential *u, double kT,
+                  int n, int batch, const bg_ais_config *cfg, uint64_t seed, bg_samples **out,
+                  bg_ais_stats *stats, char *msg, size_t msg_len)
+{
+    *out = NULL;
+    int st = check_args(m, prior, u, kT, n, batch, cfg, msg, msg_len);
+    if (st != AD_OK) return st;
+    const int dz = m->dim_z, dx = m->dim_x, K = cfg->n_temps, hmc = cfg->leapfrog > 0;
+    if (batch > n) batch = n;
+    int b_pilot = cfg->n_pilot < batch ? cfg->n_pilot : batch;
+    ais_work w = {m, u, kT, ad_tape_new(0), {0}, NULL, NULL, NULL, NULL, cfg, AD_OK, {0}};
+    bg_samples *s = bg_samples_new(n, dx, dz);
+    ais_rows pilot = {0};
+    double *steps = ad_malloc((size_t)K * sizeof *steps);
+    ad_real *g_cur = NULL;
+    int ok = w.t && s && steps;
+    ok = ok && rows_alloc(&w.prop, batch, dz, dx, hmc) && rows_alloc(&pilot, b_pilot, dz, dx, hmc);
+    w.log_w = ad_malloc((size_t)batch * sizeof(ad_real));
+    w.label = ad_malloc((size_t)batch * sizeof(int));
+    if (hmc) {
+        w.mom = ad_malloc((size_t)batch * dz * sizeof(ad_real));
+        w.h0 = ad_malloc((size_t)batch * sizeof(ad_real));
+        g_cur = ad_malloc((size_t)batch * dz * sizeof(ad_real));
+    }
+    if (!ok || !w.log_w || !w.label || (hmc && (!w.mom || !w.h0 || !g_cur))) {
+        st = ad_status_fail(msg, msg_len, AD_ERR_NOMEM,
+                            "bg_ais_sample: out of memory for %d "
+                            "chains",
+                            n);
+        goto done;
+    }
+    int grads_were_on = hmc ? nn_params_set_requires_grad(m->params, 0) : 1;
+    long n_acc = 0, n_prop = 0, n_eval = 0, per_step = hmc ? cfg->leapfrog : 1;
+    ad_rng rng;
+    for (int k = 0; k < K; k++)
+        steps[k] = cfg->step;
+    if (b_pilot > 0) {
+        ad_rng_seed(&rng, seed, 0);
+        st = flow_prior_sample(prior, &rng, pilot.z, b_pilot);
+        if (st == AD_OK) st = run_chains(&w, cfg, &rng, b_pilot, &pilot, steps, 1, &n_acc, &n_prop);
+        n_eval += (long)b_pilot * (1 + (long)K * cfg->mcmc_steps * per_step);
+        n_acc = n_prop = 0;
+    }
+    for (int start = 0, bi = 1; st == AD_OK && start < n; start += batch, bi++) {
+        int b = n - start < batch ? n - start : batch;
+        ais_rows cur = {s->z + (size_t)start * dz, s->x + (size_t)start * dx, s->log_det + start,
+                        s->energy + start,         s->log_w + start,          g_cur};
+        ad_rng_seed(&rng, seed, (uint64_t)bi);
+        st = flow_prior_sample(prior, &rng, cur.z, b);
+        if (st == AD_OK) st = run_chains(&w, cfg, &rng, b, &cur, steps, 0, &n_acc, &n_prop);
+        if (st == AD_OK) memcpy(cur.l, w.log_w, (size_t)b * sizeof(ad_real));
+        n_eval += (long)b * (1 + (long)K * cfg->mcmc_steps * per_step);
+        if (st == AD_OK && cfg->progress) cfg->progress(start + b, n, cfg->progress_ctx);
+    }
+    if (hmc) nn_params_set_requires_grad(m->params, grads_were_on);
+    if (st != AD_OK) {
+        if (msg && msg_len && w.why[0]) ad_status_fail(msg, msg_len, st, "%s", w.why);
+        goto done;
+    }
+    s->n_nonfinite = 0;
+    for (int i = 0; i < n; i++) {
+        if (!isfinite(s->log_w[i])) {
+            s->log_w[i] = NAN;
+            s->n_nonfinite++;
+        }
+    }
+    if (stats) {
+        stats->acceptance = n_prop ? (double)n_acc / n_prop : NAN;
+        stats->step_min = stats->step_max = steps[0];
+        for (int k = 1; k < K; k++) {
+            if (steps[k] < stats->step_min) stats->step_min = steps[k];
+            if (steps[k] > stats->step_max) stats->step_max = steps[k];
+        }
+        stats->evaluations = n_eval;
+    }
+    *out = s;
+    s = NULL;
+done:
+    bg_samples_free(s);
+    ad_tape_free(w.t);
+    ad_free(steps);
+    rows_free(&w.prop);
+    rows_free(&pilot);
+    ad_free(w.log_w);
+    ad_free(w.label);
+    ad_free(w.mom);
+    ad_free(w.h0);
+    ad_free(g_cur);
+    return st;
+}
