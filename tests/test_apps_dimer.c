@@ -34,10 +34,15 @@ static const char *const RESULT_KEYS[] = {
     "models[0].mc_median_energy",          "models[0].transitions_per_1000",
     "models[0].final_loss",                "models[0].n_samples",
     "models[0].n_nonfinite",
+    "models[1].delta_f.\"closed-open\"",   "models[1].delta_f_stderr.\"closed-open\"",
+    "models[1].ess_fraction",              "models[1].median_energy",
+    "models[1].ais.acceptance",
 };
 #define N_RESULT_KEYS ((int)(sizeof RESULT_KEYS / sizeof *RESULT_KEYS))
 
-static void check_outputs(const char *dir, const char *bond)
+/* The outputs of a --quick run; with_ais: latent annealing ran (the
+ * default), else --ais-chains 0 (no second model, no ais_ files). */
+static void check_outputs(const char *dir, const char *bond, int with_ais)
 {
     static const char *const files[] = {
         "summary.json", "report.md", "data_closed.csv", "data_open.csv",
@@ -57,6 +62,14 @@ static void check_outputs(const char *dir, const char *bond)
         }
         if (strstr(files[i], ".csv"))
             ck_assert_msg(ck_count_lines(path) >= 2, "%s has no data rows", path);
+    }
+    static const char *const ais_files[] = {"ais_samples.csv", "ais_profile.csv"};
+    for (int i = 0; i < 2; i++) {
+        snprintf(path, sizeof path, "%s/%s", dir, ais_files[i]);
+        if (with_ais)
+            ck_assert_msg(ck_count_lines(path) >= 2, "%s missing or without data rows", path);
+        else
+            ck_assert_msg(access(path, F_OK) != 0, "%s written with --ais-chains 0", path);
     }
     DIR *d = opendir(dir);
     ck_assert_ptr_nonnull(d);
@@ -80,8 +93,9 @@ static void check_outputs(const char *dir, const char *bond)
     ck_assert(v && v->type == APP_JSON_STRING);
     double x;
     for (int k = 0; k < N_RESULT_KEYS; k++)
-        ck_assert_msg(app_json_get_number(root, RESULT_KEYS[k], &x) == AD_OK, "no %s",
-                      RESULT_KEYS[k]);
+        if (with_ais || strncmp(RESULT_KEYS[k], "models[1]", 9) != 0)
+            ck_assert_msg(app_json_get_number(root, RESULT_KEYS[k], &x) == AD_OK, "no %s",
+                          RESULT_KEYS[k]);
     static const char *const more[] = {"kT", "seed", "wall_seconds", "models[0].train_seconds",
                                        "models[0].ess_fraction",
                                        "timing.energy_forces_ms_batch1000",
@@ -110,6 +124,23 @@ static void check_outputs(const char *dir, const char *bond)
     ck_assert(x == 1.0);
     ck_assert_int_eq(app_json_get_number(root, "timing.flow_fwd_bwd_ms_batch1000", &x), AD_OK);
     ck_assert(x > 0);
+    const app_json_value *models = app_json_lookup(root, "models");
+    ck_assert(models && models->type == APP_JSON_ARRAY);
+    ck_assert_int_eq((int)models->n_items, with_ais ? 2 : 1);
+    if (with_ais) {
+        v = app_json_lookup(root, "models[1].name");
+        ck_assert(v && v->type == APP_JSON_STRING && strstr(v->string, "AIS"));
+        ck_assert_int_eq(app_json_get_number(root, "models[1].ess_fraction", &x), AD_OK);
+        ck_assert(x > 0 && x <= 1);
+        ck_assert_int_eq(app_json_get_number(root, "models[1].ais.acceptance", &x), AD_OK);
+        ck_assert(x > 0 && x < 1);
+        double n, k, l, e;
+        ck_assert_int_eq(app_json_get_number(root, "models[1].n_samples", &n), AD_OK);
+        ck_assert_int_eq(app_json_get_number(root, "models[1].ais.temperatures", &k), AD_OK);
+        ck_assert_int_eq(app_json_get_number(root, "models[1].ais.leapfrog_steps", &l), AD_OK);
+        ck_assert_int_eq(app_json_get_number(root, "models[1].ais.evaluations", &e), AD_OK);
+        ck_assert(e >= n * (1 + k * l)); /* and the pilot's */
+    }
     app_json_value_free(root);
 }
 
@@ -127,7 +158,7 @@ START_TEST(test_quick_and_resume)
     char *log = ck_slurp(err, NULL);
     ck_assert_msg(rc == 0, "exit %d: %s", rc, log ? log : "");
     ad_free(log);
-    check_outputs(dir, "paper");
+    check_outputs(dir, "paper", 1);
     app_json_value *first = ck_load_summary(dir);
     ck_assert_msg(first != NULL, "no valid summary.json in %s", dir);
 
@@ -140,7 +171,7 @@ START_TEST(test_quick_and_resume)
     ck_assert_msg(log && strstr(log, "reusing"), "the resumed run did not reuse the data: %s",
                   log ? log : "");
     ad_free(log);
-    check_outputs(dir, "paper");
+    check_outputs(dir, "paper", 1);
     app_json_value *second = ck_load_summary(dir);
     ck_assert_msg(second != NULL, "no valid summary.json in %s", dir);
     for (int k = 0; k < N_RESULT_KEYS; k++) {
@@ -158,6 +189,7 @@ START_TEST(test_quick_and_resume)
 }
 END_TEST
 
+/* The seed's bond form end to end, here without latent annealing. */
 START_TEST(test_quick_seed_bond)
 {
     const char *dir = ck_tmpdir("bg_dimer_seed_bond");
@@ -166,12 +198,12 @@ START_TEST(test_quick_seed_bond)
     snprintf(err, sizeof err, "%s.stderr", dir);
     ck_tmp_track(out);
     ck_tmp_track(err);
-    const char *args[] = {"--quick", "--bond", "seed", "--out", dir, NULL};
+    const char *args[] = {"--quick", "--bond", "seed", "--ais-chains", "0", "--out", dir, NULL};
     int rc = run_dimer(out, err, args);
     char *log = ck_slurp(err, NULL);
     ck_assert_msg(rc == 0, "exit %d: %s", rc, log ? log : "");
     ad_free(log);
-    check_outputs(dir, "seed");
+    check_outputs(dir, "seed", 0);
 }
 END_TEST
 
@@ -184,6 +216,8 @@ static const char *const BAD_ARGS[][4] = {
     {"--threads", "0", NULL},
     {"--no-such-option", NULL},
     {"--quick", "extra", NULL},
+    {"--ais-chains", "-1", NULL},
+    {"--ais-temps", "0", NULL},
 };
 
 START_TEST(test_usage_errors)
@@ -219,6 +253,7 @@ START_TEST(test_help)
     char *text = ck_slurp(out, NULL);
     ck_assert_ptr_nonnull(text);
     ck_assert(strstr(text, "--bond") && strstr(text, "--resume") && strstr(text, "--quick"));
+    ck_assert(strstr(text, "--ais-chains") && strstr(text, "--ais-temps"));
     ad_free(text);
 }
 END_TEST

@@ -14,6 +14,7 @@
 
 #include "autodiff/ad.h"
 #include "ck_util.h"
+#include "flows/bg_ais.h"
 #include "flows/bg_sample.h"
 #include "flows/bg_train.h"
 #include "flows/flow_realnvp.h"
@@ -249,6 +250,20 @@ static void sample_op(void *vctx, long n, outcome *o)
     if (o->status == AD_OK)
         o->status = bg_interpolate(m, &SHIFTED, (const ad_real[]){0, 0}, (const ad_real[]){1, 1},
                                    5, path_x, path_u, o->msg, sizeof o->msg);
+    if (o->status != AD_OK) return;
+    /* latent annealing with HMC: the weights' recording is switched off
+     * during the run and must be back on whatever the outcome */
+    bg_ais_config c = bg_ais_config_default();
+    c.n_temps = 3;
+    c.leapfrog = 2;
+    c.n_pilot = 8;
+    o->status = bg_ais_sample(m, &prior, &SHIFTED, 1.0, 20, 8, &c, 6, &s, NULL, o->msg,
+                              sizeof o->msg);
+    ck_assert_msg((o->status == AD_OK) == (s != NULL), "n = %ld: status %d, samples %p", n,
+                  o->status, (void *)s);
+    for (int i = 0; i < nn_params_count(m->params); i++)
+        ck_assert(nn_params_is_fixed(m->params, i) || nn_params_get(m->params, i)->requires_grad);
+    bg_samples_free(s);
 }
 
 START_TEST(test_sample)
@@ -259,7 +274,8 @@ START_TEST(test_sample)
     outcome warm = {AD_OK, ""};
     sample_op(m, -1, &warm);
     ck_assert_msg(warm.status == AD_OK, "%s", warm.msg);
-    ck_assert(fail_at_every_allocation(sample_op, m, "bg_sample + bg_interpolate") > 2);
+    ck_assert(fail_at_every_allocation(sample_op, m, "bg_sample + bg_interpolate + bg_ais_sample") >
+              2);
     flow_model_free(m);
 }
 END_TEST
