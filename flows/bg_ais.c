@@ -247,9 +247,9 @@ static int check_args(const flow_model *m, const flow_prior *prior, const pot_po
                       double kT, int n, int batch, const bg_ais_config *c, char *msg,
                       size_t msg_len)
 {
-    if (!m || !prior || !u || !c || n <= 0 || batch <= 0 || !(kT > 0))
-        return ad_status_fail(msg, msg_len, AD_ERR_ARG,
-                              "bg_ais_sample: bad arguments (n %d, batch %d)", n, batch);
+    int st = bg_sample_check_args("bg_ais_sample", m, prior, u, kT, n, batch, msg, msg_len);
+    if (st != AD_OK) return st;
+    if (!c) return ad_status_fail(msg, msg_len, AD_ERR_ARG, "bg_ais_sample: no config");
     if (c->n_temps < 1 || c->mcmc_steps < 1 || !(c->beta_power > 0) || !(c->step > 0) ||
         !(c->target_acceptance > 0 && c->target_acceptance < 1) || c->n_pilot < 0 ||
         c->leapfrog < 0)
@@ -258,15 +258,6 @@ static int check_args(const flow_model *m, const flow_prior *prior, const pot_po
                               "power %g, width %g, acceptance %g, pilot %d, leapfrog %d)",
                               c->n_temps, c->mcmc_steps, c->beta_power, c->step,
                               c->target_acceptance, c->n_pilot, c->leapfrog);
-    if (prior->dim != m->dim_z || u->dim != m->dim_x)
-        return ad_status_fail(msg, msg_len, AD_ERR_SHAPE,
-                              "bg_ais_sample: prior %d / potential %d do not match the model "
-                              "%d -> %d",
-                              prior->dim, u->dim, m->dim_z, m->dim_x);
-    if (fabs(prior->kT - kT) > 1e-12 * kT)
-        return ad_status_fail(msg, msg_len, AD_ERR_ARG,
-                              "bg_ais_sample: the prior's kT (%g) must equal the target kT (%g)",
-                              prior->kT, kT);
     return AD_OK;
 }
 

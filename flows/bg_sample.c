@@ -64,23 +64,30 @@ int bg_map_batch(const flow_model *m, const pot_potential *u, ad_tape *t, const 
     return AD_OK;
 }
 
+int bg_sample_check_args(const char *who, const flow_model *m, const flow_prior *prior,
+                         const pot_potential *u, double kT, int n, int batch, char *msg,
+                         size_t msg_len)
+{
+    if (!m || !prior || !u || n <= 0 || batch <= 0 || !(kT > 0))
+        return ad_status_fail(msg, msg_len, AD_ERR_ARG, "%s: bad arguments (n %d, batch %d)", who,
+                              n, batch);
+    if (prior->dim != m->dim_z || u->dim != m->dim_x)
+        return ad_status_fail(msg, msg_len, AD_ERR_SHAPE,
+                              "%s: prior %d / potential %d do not match the model %d -> %d", who,
+                              prior->dim, u->dim, m->dim_z, m->dim_x);
+    if (fabs(prior->kT - kT) > 1e-12 * kT)
+        return ad_status_fail(msg, msg_len, AD_ERR_ARG,
+                              "%s: the prior's kT (%g) must equal the target kT (%g)", who,
+                              prior->kT, kT);
+    return AD_OK;
+}
+
 int bg_sample(const flow_model *m, const flow_prior *prior, const pot_potential *u, double kT,
               int n, int batch, uint64_t seed, bg_samples **out, char *msg, size_t msg_len)
 {
     *out = NULL;
-    if (!m || !prior || !u || n <= 0 || batch <= 0 || !(kT > 0))
-        return ad_status_fail(msg, msg_len, AD_ERR_ARG, "bg_sample: bad arguments (n %d, batch %d)",
-                              n, batch);
-    if (prior->dim != m->dim_z || u->dim != m->dim_x)
-        return ad_status_fail(msg, msg_len, AD_ERR_SHAPE,
-                              "bg_sample: prior %d / potential %d do not "
-                              "match the model %d -> %d",
-                              prior->dim, u->dim, m->dim_z, m->dim_x);
-    if (fabs(prior->kT - kT) > 1e-12 * kT)
-        return ad_status_fail(msg, msg_len, AD_ERR_ARG,
-                              "bg_sample: the prior's kT (%g) must equal the "
-                              "target kT (%g)",
-                              prior->kT, kT);
+    int status = bg_sample_check_args("bg_sample", m, prior, u, kT, n, batch, msg, msg_len);
+    if (status != AD_OK) return status;
     bg_samples *s = bg_samples_new(n, m->dim_x, m->dim_z);
     ad_tape *t = ad_tape_new(0);
     if (!s || !t) {
@@ -91,7 +98,7 @@ int bg_sample(const flow_model *m, const flow_prior *prior, const pot_potential 
     }
     ad_rng rng;
     ad_rng_seed(&rng, seed, 0);
-    int status = flow_prior_sample(prior, &rng, s->z, n);
+    status = flow_prior_sample(prior, &rng, s->z, n);
     for (int start = 0; status == AD_OK && start < n; start += batch) {
         int b = n - start < batch ? n - start : batch;
         status =

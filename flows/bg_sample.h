@@ -33,6 +33,11 @@ typedef struct bg_samples {
  * must equal kT).  *out is the caller's (bg_samples_free). */
 int bg_sample(const flow_model *m, const flow_prior *prior, const pot_potential *u, double kT,
               int n, int batch, uint64_t seed, bg_samples **out, char *msg, size_t msg_len);
+/* The checks bg_sample makes of its arguments, for samplers built on it:
+ * AD_OK, or AD_ERR_ARG / AD_ERR_SHAPE with msg starting with `who`. */
+int bg_sample_check_args(const char *who, const flow_model *m, const flow_prior *prior,
+                         const pot_potential *u, double kT, int n, int batch, char *msg,
+                         size_t msg_len);
 void bg_samples_free(bg_samples *s); /* accepts NULL */
 /* Space for n samples, contents unset (NULL if out of memory). */
 bg_samples *bg_samples_new(int n, int dim_x, int dim_z);
