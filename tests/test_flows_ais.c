@@ -18,21 +18,11 @@
  * with covariance C = P^-1, so Z = 2 pi sqrt(det C).  The log weights of
  * bg_sample drop (d/2) log(2 pi kT) of the prior, so for any flow and any
  * valid annealing E[exp(log_w)] = Z / (2 pi) = sqrt(det C). */
-static const double MU[2] = {0.5, -0.5};
-static const double C[4] = {1.0, 0.6, 0.6, 0.5};
+static const fc_gauss TARGET = {{0.5, -0.5}, {1.0, 0.6, 0.6, 0.5}};
+#define MU TARGET.mu
+#define C TARGET.c
 
-static ad_tensor *gauss_energy(ad_tape *t, ad_tensor *x, const void *params)
-{
-    (void)params;
-    double det = C[0] * C[3] - C[1] * C[2];
-    ad_real p[4] = {C[3] / det, -C[1] / det, -C[2] / det, C[0] / det};
-    ad_real mu[2] = {MU[0], MU[1]};
-    ad_tensor *d = ad_sub(t, x, ad_constant(t, 1, (int[]){2}, mu));
-    ad_tensor *pd = ad_matmul(t, d, ad_constant(t, 2, (int[]){2, 2}, p), 0, 0);
-    return ad_scale(t, ad_sum_axis(t, ad_mul(t, d, pd), 1), 0.5);
-}
-
-static const pot_potential GAUSS = {"gaussian", 2, gauss_energy, NULL};
+static const pot_potential GAUSS = {"gaussian", 2, fc_gauss_energy, &TARGET};
 
 /* A RealNVP with random weights: far enough from the target that plain
  * weights spread (ESS/n ~0.2), close enough to cover it (its mean is near

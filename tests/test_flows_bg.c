@@ -16,26 +16,17 @@
 #include "sampling/smp_mc.h"
 #include "sampling/smp_profile.h"
 #include "sampling/smp_reweight.h"
+#include "test_flows_util.h"
 
 /* A correlated 2-D Gaussian target u(x) = 1/2 (x - mu)^T P (x - mu), with
  * covariance C = P^-1 = [[1, 0.6], [0.6, 0.5]] and mean (1, -2). */
-static const double GAUSS_MU[2] = {1.0, -2.0};
-static const double GAUSS_C[4] = {1.0, 0.6, 0.6, 0.5};
-
-static ad_tensor *gauss_energy(ad_tape *t, ad_tensor *x, const void *params)
-{
-    (void)params;
-    double det = GAUSS_C[0] * GAUSS_C[3] - GAUSS_C[1] * GAUSS_C[2];
-    ad_real p[4] = {GAUSS_C[3] / det, -GAUSS_C[1] / det, -GAUSS_C[2] / det, GAUSS_C[0] / det};
-    ad_real mu[2] = {GAUSS_MU[0], GAUSS_MU[1]};
-    ad_tensor *d = ad_sub(t, x, ad_constant(t, 1, (int[]){2}, mu));
-    ad_tensor *pd = ad_matmul(t, d, ad_constant(t, 2, (int[]){2, 2}, p), 0, 0);
-    return ad_scale(t, ad_sum_axis(t, ad_mul(t, d, pd), 1), 0.5);
-}
+static const fc_gauss GAUSS = {{1.0, -2.0}, {1.0, 0.6, 0.6, 0.5}};
+#define GAUSS_MU GAUSS.mu
+#define GAUSS_C GAUSS.c
 
 static pot_potential gauss_potential(void)
 {
-    pot_potential p = {"gaussian", 2, gauss_energy, NULL};
+    pot_potential p = {"gaussian", 2, fc_gauss_energy, &GAUSS};
     return p;
 }
 

@@ -151,3 +151,14 @@ ad_real *fc_normal(int n, int dim, uint64_t seed)
     ad_rng_fill_normal(&rng, z, (size_t)n * dim, 0, 1);
     return z;
 }
+
+ad_tensor *fc_gauss_energy(ad_tape *t, ad_tensor *x, const void *params)
+{
+    const fc_gauss *g = params;
+    double det = g->c[0] * g->c[3] - g->c[1] * g->c[2];
+    ad_real p[4] = {g->c[3] / det, -g->c[1] / det, -g->c[2] / det, g->c[0] / det};
+    ad_real mu[2] = {g->mu[0], g->mu[1]};
+    ad_tensor *d = ad_sub(t, x, ad_constant(t, 1, (int[]){2}, mu));
+    ad_tensor *pd = ad_matmul(t, d, ad_constant(t, 2, (int[]){2, 2}, p), 0, 0);
+    return ad_scale(t, ad_sum_axis(t, ad_mul(t, d, pd), 1), 0.5);
+}

@@ -39,6 +39,14 @@ void fc_randomize(nn_params *p, uint64_t seed, double std);
  * whatever their width. */
 void fc_randomize_fanin(nn_params *p, uint64_t seed, double gain);
 
+/* A 2-D Gaussian target u(x) = 1/2 (x - mu)^T C^-1 (x - mu), Z = 2 pi
+ * sqrt(det C): the energy of a pot_potential whose params is an fc_gauss. */
+typedef struct fc_gauss {
+    double mu[2];
+    double c[4]; /* covariance, row-major */
+} fc_gauss;
+ad_tensor *fc_gauss_energy(ad_tape *t, ad_tensor *x, const void *params);
+
 /* n rows of width dim of N(0, 1) draws (caller frees with free()). */
 ad_real *fc_normal(int n, int dim, uint64_t seed);
 
