@@ -52,7 +52,7 @@ int main(int argc, char **argv)
          "--quick 200)",
          "N", 1, 1, 0, 10000000, 0},
         {"ais-temps", APP_OPT_INT, &o.ais_temps,
-         "annealing steps from the flow to the Boltzmann density (default 400, --quick 10)", "K", 1,
+         "annealing steps from the flow to the Boltzmann density (default 800, --quick 10)", "K", 1,
          1, 1, 100000, 0},
     };
     const app_cli cli = {DIMER_PROGRAM,
