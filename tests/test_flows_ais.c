@@ -228,12 +228,13 @@ START_TEST(test_ais_hmc_small_steps_accepted)
 }
 END_TEST
 
-/* The same seed gives the same samples, bit for bit, at 1 and 2 threads. */
+/* The same seed gives the same samples, bit for bit, at 1 and 2 threads,
+ * for the random-walk kernel (_i = 0) and HMC with 1 and 2 leapfrog steps. */
 START_TEST(test_ais_deterministic)
 {
     flow_model *m = random_flow(5);
     flow_prior prior = {2, 1.0};
-    bg_ais_config c = config(5, 2);
+    bg_ais_config c = config(5, _i);
     c.state = half_plane;
     bg_samples *s[3] = {NULL, NULL, NULL};
     char msg[256];
@@ -297,6 +298,7 @@ Suite *ais_suite(void)
     Suite *s = suite_create("ais");
     TCase *tc = tcase_create("statistics");
     tcase_set_timeout(tc, 300);
+    tcase_set_tags(tc, "slow"); /* tens of seconds under valgrind; the kernel case runs there */
     tcase_add_test(tc, test_ais_unbiased_rwm);
     tcase_add_test(tc, test_ais_unbiased_hmc);
     tcase_add_test(tc, test_ais_unbiased_states);
@@ -306,7 +308,7 @@ Suite *ais_suite(void)
     tc = tcase_create("kernel");
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, test_ais_hmc_small_steps_accepted);
-    tcase_add_test(tc, test_ais_deterministic);
+    tcase_add_loop_test(tc, test_ais_deterministic, 0, 3);
     tcase_add_test(tc, test_ais_errors);
     suite_add_tcase(s, tc);
     return s;
