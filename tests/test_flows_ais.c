@@ -245,6 +245,7 @@ START_TEST(test_ais_deterministic)
                                 sizeof msg) == AD_OK);
     }
     ad_threads_set(threads);
+    ad_threads_shutdown(); /* later tests start from a fresh pool, as after the other thread tests */
     for (int k = 1; k < 3; k++) {
         ck_assert(memcmp(s[0]->log_w, s[k]->log_w, 600 * sizeof(ad_real)) == 0);
         ck_assert(memcmp(s[0]->x, s[k]->x, 1200 * sizeof(ad_real)) == 0);
