@@ -140,7 +140,6 @@ static int dimer_analyse_ais(dimer_run *r, char *msg, size_t len)
     if (rc != AD_OK) return rc;
     rc = analyse_set(r, r->ais_samples, dimer_derive_seed(r->opt.seed, 71), &r->d_ais,
                      &r->ais_profile, &r->ais_res, msg, len);
-    r->ais_res.final_loss = NAN;
     return rc;
 }
 

@@ -221,26 +221,13 @@ static int run_chains(ais_work *w, const bg_ais_config *c, ad_rng *rng, int b, a
     return AD_OK;
 }
 
-static int rows_alloc(ais_rows *r, int b, int dz, int dx, int with_grad)
+/* Rows start.. of a bg_samples (its log_w holds l while a chain runs) with
+ * the gradient buffer g (may be NULL). */
+static ais_rows rows_of(bg_samples *s, int start, ad_real *g)
 {
-    size_t n = (size_t)(b > 0 ? b : 1);
-    r->z = ad_malloc(n * dz * sizeof(ad_real));
-    r->x = ad_malloc(n * dx * sizeof(ad_real));
-    r->log_det = ad_malloc(n * sizeof(ad_real));
-    r->u = ad_malloc(n * sizeof(ad_real));
-    r->l = ad_malloc(n * sizeof(ad_real));
-    r->g = with_grad ? ad_malloc(n * dz * sizeof(ad_real)) : NULL;
-    return r->z && r->x && r->log_det && r->u && r->l && (r->g || !with_grad);
-}
-
-static void rows_free(ais_rows *r)
-{
-    ad_free(r->z);
-    ad_free(r->x);
-    ad_free(r->log_det);
-    ad_free(r->u);
-    ad_free(r->l);
-    ad_free(r->g);
+    ais_rows r = {s->z + (size_t)start * s->dim_z, s->x + (size_t)start * s->dim_x,
+                  s->log_det + start, s->energy + start, s->log_w + start, g};
+    return r;
 }
 
 static int check_args(const flow_model *m, const flow_prior *prior, const pot_potential *u,
@@ -273,25 +260,27 @@ int bg_ais_sample(const flow_model *m, const flow_prior *prior, const pot_potent
     int b_pilot = cfg->n_pilot < batch ? cfg->n_pilot : batch;
     ais_work w = {m, u, kT, ad_tape_new(0), {0}, NULL, NULL, NULL, NULL, cfg, AD_OK, {0}};
     bg_samples *s = bg_samples_new(n, dx, dz);
-    ais_rows pilot = {0};
+    bg_samples *prop = bg_samples_new(batch, dx, dz);
+    bg_samples *pilot = bg_samples_new(b_pilot > 0 ? b_pilot : 1, dx, dz);
+    ad_real *g_prop = NULL, *g_pilot = NULL;
     double *steps = ad_malloc((size_t)K * sizeof *steps);
     ad_real *g_cur = NULL;
-    int ok = w.t && s && steps;
-    ok = ok && rows_alloc(&w.prop, batch, dz, dx, hmc) && rows_alloc(&pilot, b_pilot, dz, dx, hmc);
+    int ok = w.t && s && prop && pilot && steps;
     w.log_w = ad_malloc((size_t)batch * sizeof(ad_real));
     w.label = ad_malloc((size_t)batch * sizeof(int));
     if (hmc) {
         w.mom = ad_malloc((size_t)batch * dz * sizeof(ad_real));
         w.h0 = ad_malloc((size_t)batch * sizeof(ad_real));
         g_cur = ad_malloc((size_t)batch * dz * sizeof(ad_real));
+        g_prop = ad_malloc((size_t)batch * dz * sizeof(ad_real));
+        g_pilot = ad_malloc((size_t)(b_pilot > 0 ? b_pilot : 1) * dz * sizeof(ad_real));
     }
-    if (!ok || !w.log_w || !w.label || (hmc && (!w.mom || !w.h0 || !g_cur))) {
-        st = ad_status_fail(msg, msg_len, AD_ERR_NOMEM,
-                            "bg_ais_sample: out of memory for %d "
-                            "chains",
+    if (!ok || !w.log_w || !w.label || (hmc && (!w.mom || !w.h0 || !g_cur || !g_prop || !g_pilot))) {
+        st = ad_status_fail(msg, msg_len, AD_ERR_NOMEM, "bg_ais_sample: out of memory for %d chains",
                             n);
         goto done;
     }
+    w.prop = rows_of(prop, 0, g_prop);
     int grads_were_on = hmc ? nn_params_set_requires_grad(m->params, 0) : 1;
     long n_acc = 0, n_prop = 0, n_eval = 0, per_step = hmc ? cfg->leapfrog : 1;
     ad_rng rng;
@@ -299,15 +288,15 @@ int bg_ais_sample(const flow_model *m, const flow_prior *prior, const pot_potent
         steps[k] = cfg->step;
     if (b_pilot > 0) {
         ad_rng_seed(&rng, seed, 0);
-        st = flow_prior_sample(prior, &rng, pilot.z, b_pilot);
-        if (st == AD_OK) st = run_chains(&w, cfg, &rng, b_pilot, &pilot, steps, 1, &n_acc, &n_prop);
+        ais_rows cur = rows_of(pilot, 0, g_pilot);
+        st = flow_prior_sample(prior, &rng, cur.z, b_pilot);
+        if (st == AD_OK) st = run_chains(&w, cfg, &rng, b_pilot, &cur, steps, 1, &n_acc, &n_prop);
         n_eval += (long)b_pilot * (1 + (long)K * cfg->mcmc_steps * per_step);
         n_acc = n_prop = 0;
     }
     for (int start = 0, bi = 1; st == AD_OK && start < n; start += batch, bi++) {
         int b = n - start < batch ? n - start : batch;
-        ais_rows cur = {s->z + (size_t)start * dz, s->x + (size_t)start * dx, s->log_det + start,
-                        s->energy + start,         s->log_w + start,          g_cur};
+        ais_rows cur = rows_of(s, start, g_cur);
         ad_rng_seed(&rng, seed, (uint64_t)bi);
         st = flow_prior_sample(prior, &rng, cur.z, b);
         if (st == AD_OK) st = run_chains(&w, cfg, &rng, b, &cur, steps, 0, &n_acc, &n_prop);
@@ -342,8 +331,10 @@ done:
     bg_samples_free(s);
     ad_tape_free(w.t);
     ad_free(steps);
-    rows_free(&w.prop);
-    rows_free(&pilot);
+    bg_samples_free(prop);
+    bg_samples_free(pilot);
+    ad_free(g_prop);
+    ad_free(g_pilot);
     ad_free(w.log_w);
     ad_free(w.label);
     ad_free(w.mom);
