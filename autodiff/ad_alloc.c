@@ -1,29 +1,33 @@
 /* ad_alloc.c - the allocation wrapper and its fault injector. */
 #include "ad_alloc.h"
 
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
 
-static long fail_after = -1; /* allocations left before failure; <0: never */
-static long n_allocations = 0;
+/* Atomic: pool workers may allocate (their scratch) at the same time. */
+static atomic_long fail_after = -1; /* allocations left before failure; <0: never */
+static atomic_long n_allocations = 0;
 
-void ad_alloc_fail_after(long n) { fail_after = n; }
-long ad_alloc_count(void) { return n_allocations; }
+void ad_alloc_fail_after(long n) { atomic_store(&fail_after, n); }
+long ad_alloc_count(void) { return atomic_load(&n_allocations); }
 
 /* Decide whether this allocation may proceed under fault injection. */
 static int allowed(void)
 {
-    if (fail_after < 0) return 1;
-    if (fail_after == 0) return 0;
-    fail_after--;
-    return 1;
+    long left = atomic_load_explicit(&fail_after, memory_order_relaxed);
+    for (;;) {
+        if (left < 0) return 1;
+        if (left == 0) return 0;
+        if (atomic_compare_exchange_weak(&fail_after, &left, left - 1)) return 1;
+    }
 }
 
 void *ad_malloc(size_t bytes)
 {
     if (!allowed()) return NULL;
     void *p = malloc(bytes ? bytes : 1);
-    if (p) n_allocations++;
+    if (p) atomic_fetch_add_explicit(&n_allocations, 1, memory_order_relaxed);
     return p;
 }
 
@@ -31,7 +35,7 @@ void *ad_calloc(size_t count, size_t bytes)
 {
     if (!allowed()) return NULL;
     void *p = calloc(count ? count : 1, bytes ? bytes : 1);
-    if (p) n_allocations++;
+    if (p) atomic_fetch_add_explicit(&n_allocations, 1, memory_order_relaxed);
     return p;
 }
 
@@ -39,7 +43,7 @@ void *ad_realloc(void *p, size_t bytes)
 {
     if (!allowed()) return NULL;
     void *q = realloc(p, bytes ? bytes : 1);
-    if (q) n_allocations++;
+    if (q) atomic_fetch_add_explicit(&n_allocations, 1, memory_order_relaxed);
     return q;
 }
 

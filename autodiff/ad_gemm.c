@@ -35,6 +35,7 @@
 #include "ad_gemm.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stddef.h>
 
 #include "ad_alloc.h"
@@ -245,6 +246,13 @@ static void free_slot(slot *s)
     *s = (slot){NULL, NULL, 0, 0};
 }
 
+/* What every pool thread's task slot is known to hold (ad_gemm_reserve_tasks);
+ * guarded by gemm_lock. */
+static struct {
+    int threads;
+    size_t a, b;
+} task_reserved;
+
 void ad_gemm_release_buffers(void)
 {
     pthread_mutex_lock(&gemm_lock);
@@ -252,7 +260,28 @@ void ad_gemm_release_buffers(void)
         free_slot(&slots[w]);
         free_slot(&task_slots[w]);
     }
+    task_reserved.threads = 0;
+    task_reserved.a = task_reserved.b = 0;
     pthread_mutex_unlock(&gemm_lock);
+}
+
+/* How a product of m x n x k on `threads` threads is split (the job's
+ * split_rows and chunk), into how many tasks, and the packing buffers each
+ * thread needs (elements). */
+static int plan_split(const gemm_variant *v, int m, int n, int k, int threads, gemm_job *job,
+                      size_t *a_need, size_t *b_need)
+{
+    /* Split over the longer side of C, in whole tiles. */
+    int tiles_m = (m + v->k->mr - 1) / v->k->mr, tiles_n = (n + v->k->nr - 1) / v->k->nr;
+    job->split_rows = tiles_m >= tiles_n;
+    int tiles = job->split_rows ? tiles_m : tiles_n;
+    if (threads > tiles) threads = tiles;
+    int per_task = (tiles + threads - 1) / threads;
+    job->chunk = per_task * (job->split_rows ? v->k->mr : v->k->nr);
+    int rows = job->split_rows ? job->chunk : m, cols = job->split_rows ? n : job->chunk;
+    *a_need = (size_t)round_up(min_int(v->mc, rows), v->k->mr) * min_int(v->kc, k);
+    *b_need = (size_t)round_up(min_int(v->nc, cols), v->k->nr) * min_int(v->kc, k);
+    return ((job->split_rows ? m : n) + job->chunk - 1) / job->chunk;
 }
 
 static void gemm_run(const gemm_variant *v, int trans_a, int trans_b, int m, int n, int k,
@@ -274,20 +303,11 @@ static void gemm_run(const gemm_variant *v, int trans_a, int trans_b, int m, int
     /* Inside a task of ad_parallel_for: this thread alone, with its own
      * buffers. */
     const int worker = ad_pool_worker();
-    /* Split over the longer side of C, in whole tiles. */
     int threads = ad_threads_get();
     if ((double)m * n * k < PARALLEL_MIN_MADDS || worker >= 0) threads = 1;
-    int tiles_m = (m + v->k->mr - 1) / v->k->mr, tiles_n = (n + v->k->nr - 1) / v->k->nr;
-    job.split_rows = tiles_m >= tiles_n;
-    int tiles = job.split_rows ? tiles_m : tiles_n;
-    if (threads > tiles) threads = tiles;
-    int per_task = (tiles + threads - 1) / threads;
-    job.chunk = per_task * (job.split_rows ? v->k->mr : v->k->nr);
-    int n_tasks = ((job.split_rows ? m : n) + job.chunk - 1) / job.chunk;
-
-    int rows = job.split_rows ? job.chunk : m, cols = job.split_rows ? n : job.chunk;
-    size_t a_need = (size_t)round_up(min_int(v->mc, rows), v->k->mr) * min_int(v->kc, k);
-    size_t b_need = (size_t)round_up(min_int(v->nc, cols), v->k->nr) * min_int(v->kc, k);
+    size_t a_need, b_need;
+    int n_tasks = plan_split(v, m, n, k, threads, &job, &a_need, &b_need);
+    if (threads > n_tasks) threads = n_tasks;
 
     if (worker >= 0) job.buffers = task_slots;
     else pthread_mutex_lock(&gemm_lock);
@@ -299,6 +319,44 @@ static void gemm_run(const gemm_variant *v, int trans_a, int trans_b, int m, int
         if (epi) epi(epi_ctx, c, ldc, 0, m, 0, n);
     }
     if (worker < 0) pthread_mutex_unlock(&gemm_lock);
+}
+
+typedef struct {
+    size_t a_need, b_need;
+    atomic_int failed; /* set by a thread that could not grow its slot */
+} reserve_job;
+
+static void reserve_own_slot(void *ctx, int task, int worker)
+{
+    (void)task;
+    reserve_job *r = ctx;
+    if (!reserve_slots(task_slots, worker, worker + 1, r->a_need, r->b_need))
+        atomic_store(&r->failed, 1);
+}
+
+int ad_gemm_reserve_tasks(int m, int n, int k)
+{
+    if (ad_pool_worker() >= 0) return 1; /* a task reserves its own slot as it goes */
+    int threads = ad_threads_get();
+    if (threads <= 1 || m <= 0 || n <= 0 || k <= 0) return 1; /* serial: no task slots */
+    gemm_job plan;
+    reserve_job r = {0, 0, 0};
+    plan_split(&variants[ad_gemm_variant_auto(n)], m, n, k, 1, &plan, &r.a_need, &r.b_need);
+    pthread_mutex_lock(&gemm_lock);
+    if (threads > task_reserved.threads || r.a_need > task_reserved.a ||
+        r.b_need > task_reserved.b) {
+        /* Grow to the largest need seen, so that alternating shapes settle. */
+        if (task_reserved.a > r.a_need) r.a_need = task_reserved.a;
+        if (task_reserved.b > r.b_need) r.b_need = task_reserved.b;
+        ad_parallel_each(reserve_own_slot, &r);
+        if (!atomic_load(&r.failed)) {
+            task_reserved.threads = threads;
+            task_reserved.a = r.a_need;
+            task_reserved.b = r.b_need;
+        }
+    }
+    pthread_mutex_unlock(&gemm_lock);
+    return !atomic_load(&r.failed);
 }
 
 int ad_gemm_variant(ad_gemm_variant_id variant, int trans_a, int trans_b, int m, int n, int k,

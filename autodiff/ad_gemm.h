@@ -79,6 +79,17 @@ int ad_gemm_variant(ad_gemm_variant_id variant, int trans_a, int trans_b, int m,
                     ad_real alpha, const ad_real *a, int lda, const ad_real *b, int ldb,
                     ad_real beta, ad_real *c, int ldc);
 
+/* Reserve, on every thread of ad_parallel_for, the packing buffers of an
+ * m x n x k product (C is m x n, any transposition) that tasks will compute
+ * with ad_gemm or ad_gemm_epilogue.  A task otherwise grows its worker's
+ * buffers when it first needs them, and which worker runs which task is not
+ * fixed, so a loop would allocate whenever a thread first drew a task of
+ * some shape; reserving before the parallel-for makes a loop's allocations
+ * end with its first iteration.  Does nothing on one thread or inside a
+ * task.  Returns 0 when out of memory (tasks then fall back as ad_gemm
+ * does), else 1. */
+int ad_gemm_reserve_tasks(int m, int n, int k);
+
 /* Free the kept packing buffers (they are allocated again when needed). */
 void ad_gemm_release_buffers(void);
 

@@ -5,7 +5,8 @@
  * thread, the caller included, takes task indices from a shared atomic
  * counter until none are left; the caller then waits until the
  * participating workers have checked in.  Workers whose index is beyond the
- * job's thread count skip it.
+ * job's thread count skip it.  A job of ad_parallel_each is the same with
+ * one task per thread, and each thread runs the task of its own index.
  *
  * A training iteration makes a few hundred parallel calls of tens of
  * microseconds each, so a worker that has finished a job first spins for a
@@ -47,11 +48,12 @@ static struct {
     ad_task_fn fn;
     void *ctx;
     int n_tasks;
+    int each;                  /* 1: thread w runs task w only (parallel_each) */
     atomic_int next_task;      /* next task index to hand out               */
     atomic_int n_checked_in;   /* participating workers finished            */
     unsigned long spawn_ticket; /* the ticket a new worker starts from      */
 } pool = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, NULL, 0, 0, 0, 0,
-          NULL, NULL, 0, 0, 0, 0};
+          NULL, NULL, 0, 0, 0, 0, 0};
 
 /* Low bits of the ticket: the number of workers taking part (< 2^8). */
 #define TICKET_SHIFT 8
@@ -108,9 +110,14 @@ int ad_threads_get(void)
     return n;
 }
 
-/* Take task indices until none are left. */
-static void run_tasks(ad_task_fn fn, void *ctx, int n_tasks, int worker)
+/* Take task indices until none are left (or, for parallel_each, run the
+ * task of this thread's index). */
+static void run_tasks(ad_task_fn fn, void *ctx, int n_tasks, int each, int worker)
 {
+    if (each) {
+        if (worker < n_tasks) fn(ctx, worker, worker);
+        return;
+    }
     int task;
     while ((task = atomic_fetch_add_explicit(&pool.next_task, 1, memory_order_relaxed)) < n_tasks)
         fn(ctx, task, worker);
@@ -155,7 +162,7 @@ static void *worker_main(void *arg)
         /* Not taking part: the caller does not wait for this thread, so it
          * must not look at the job (which may already be the next one). */
         if ((unsigned long)worker > (seen & ((1UL << TICKET_SHIFT) - 1))) continue;
-        run_tasks(pool.fn, pool.ctx, pool.n_tasks, worker);
+        run_tasks(pool.fn, pool.ctx, pool.n_tasks, pool.each, worker);
         atomic_fetch_add_explicit(&pool.n_checked_in, 1, memory_order_release);
     }
     return NULL;
@@ -200,23 +207,18 @@ static int grow_workers(int want)
     return n;
 }
 
-void ad_parallel_for(int n_tasks, ad_task_fn fn, void *ctx)
+/* Publish a job to `threads` - 1 workers (fewer if they cannot be started),
+ * take part in it and wait for them; called with threads >= 2, not from a
+ * task. */
+static void run_job(int threads, int n_tasks, int each, ad_task_fn fn, void *ctx)
 {
-    if (n_tasks <= 0) return;
-    int threads = ad_threads_get();
-    if (threads > n_tasks) threads = n_tasks;
-    if (threads <= 1 || current_worker >= 0) {
-        /* Serial, or nested inside a task: run inline on this thread. */
-        int worker = current_worker >= 0 ? current_worker : 0;
-        for (int task = 0; task < n_tasks; task++) fn(ctx, task, worker);
-        return;
-    }
     pthread_mutex_lock(&job_lock);
     int workers = grow_workers(threads - 1);
     if (workers > threads - 1) workers = threads - 1;
     pool.fn = fn;
     pool.ctx = ctx;
     pool.n_tasks = n_tasks;
+    pool.each = each;
     atomic_store_explicit(&pool.next_task, 0, memory_order_relaxed);
     atomic_store_explicit(&pool.n_checked_in, 0, memory_order_relaxed);
     unsigned long generation = (atomic_load(&pool.ticket) >> TICKET_SHIFT) + 1;
@@ -227,7 +229,7 @@ void ad_parallel_for(int n_tasks, ad_task_fn fn, void *ctx)
         pthread_mutex_unlock(&pool.lock);
     }
     current_worker = 0;
-    run_tasks(fn, ctx, n_tasks, 0);
+    run_tasks(fn, ctx, n_tasks, each, 0);
     current_worker = -1;
     struct timespec t0;
     clock_gettime(CLOCK_MONOTONIC, &t0);
@@ -239,6 +241,34 @@ void ad_parallel_for(int n_tasks, ad_task_fn fn, void *ctx)
     pool.fn = NULL;
     pool.ctx = NULL;
     pthread_mutex_unlock(&job_lock);
+}
+
+void ad_parallel_for(int n_tasks, ad_task_fn fn, void *ctx)
+{
+    if (n_tasks <= 0) return;
+    int threads = ad_threads_get();
+    if (threads > n_tasks) threads = n_tasks;
+    if (threads <= 1 || current_worker >= 0) {
+        /* Serial, or nested inside a task: run inline on this thread. */
+        int worker = current_worker >= 0 ? current_worker : 0;
+        for (int task = 0; task < n_tasks; task++) fn(ctx, task, worker);
+        return;
+    }
+    run_job(threads, n_tasks, 0, fn, ctx);
+}
+
+void ad_parallel_each(ad_task_fn fn, void *ctx)
+{
+    int threads = ad_threads_get();
+    if (current_worker >= 0) {
+        fn(ctx, current_worker, current_worker);
+        return;
+    }
+    if (threads <= 1) {
+        fn(ctx, 0, 0);
+        return;
+    }
+    run_job(threads, threads, 1, fn, ctx);
 }
 
 int ad_pool_worker(void) { return current_worker; }

@@ -43,6 +43,12 @@ typedef void (*ad_task_fn)(void *ctx, int task, int worker);
  * serialised.  If workers cannot be started the tasks run on fewer threads. */
 void ad_parallel_for(int n_tasks, ad_task_fn fn, void *ctx);
 
+/* Run fn(ctx, w, w) once on each thread w of ad_parallel_for's threads (w = 0
+ * is the caller; workers that could not be started are left out), for
+ * per-thread set-up such as reserving a worker's scratch memory before tasks
+ * that use it.  Called from inside a task it runs fn for that thread only. */
+void ad_parallel_each(ad_task_fn fn, void *ctx);
+
 /* The worker index of the calling thread while it runs a task of
  * ad_parallel_for, else -1.  Within one parallel-for no two threads have the
  * same index, so a task may use per-worker memory indexed by it. */

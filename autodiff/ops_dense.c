@@ -168,6 +168,8 @@ static int dense_backward_blocked(ad_tape *t, const ad_real *x, const ad_real *w
     const int threads = ad_threads_get();
     dense_blocks d = {x, w, y, gy, NULL, NULL, NULL, gx, gx_fresh, m, k, n, rows, act};
     if (gb && !(d.colsum = ad_tape_alloc(t, (size_t)blocks * n * sizeof(ad_real)))) return 0;
+    if (gx) (void)ad_gemm_reserve_tasks(rows, k, n);
+    if (gw) (void)ad_gemm_reserve_tasks(k, n, rows);
     size_t g_need = act != AD_ACT_IDENTITY ? (size_t)threads * rows * n : 0;
     size_t need = g_need + (gw ? (size_t)blocks * k * n : 0);
     ad_real *scratch = ad_scratch_lock(need);

@@ -270,6 +270,13 @@ static void mlp_backward(ad_tape *t, ad_node *nd)
     d.groups = d.blocks < MLP_GROUPS ? d.blocks : MLP_GROUPS;
     /* scratch: g and dh per worker index (a backward called inside a pool
      * task runs its tasks inline under that task's index), then the sums */
+    if (d.groups > 1)
+        for (int l = 0; l < s->n_layers; l++) {
+            const mlp_layer *L = &s->layer[l];
+            if (L->k == 1 || L->n == 1) continue;
+            if (gw[l]) (void)ad_gemm_reserve_tasks(L->k, L->n, s->rows);
+            if (d.need_below[l]) (void)ad_gemm_reserve_tasks(s->rows, L->k, L->n);
+        }
     const size_t per_worker = scratch_per_worker(s);
     size_t need = (size_t)ad_threads_get() * per_worker;
     for (int l = 0; l < s->n_layers; l++) {
@@ -389,7 +396,12 @@ ad_tensor *ad_mlp(ad_tape *t, ad_tensor *x, int n_layers, ad_tensor *const *w,
             if (!f.scratch) return ad_tape_fail(t, AD_ERR_NOMEM, "ad_mlp: out of memory");
             locked = 1;
         }
-        if (blocks > 1) ad_parallel_for(blocks, forward_block, &f);
+        if (blocks > 1) {
+            for (int l = 0; l < n_layers; l++)
+                if (s->layer[l].k > 1 && s->layer[l].n > 1)
+                    (void)ad_gemm_reserve_tasks(s->rows, s->layer[l].n, s->layer[l].k);
+            ad_parallel_for(blocks, forward_block, &f);
+        }
         else forward_block(&f, 0, 0); /* the scratch is ours: any worker index */
         if (locked) ad_scratch_unlock();
     }

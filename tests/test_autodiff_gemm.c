@@ -292,6 +292,66 @@ START_TEST(test_no_allocation_after_first_call)
 }
 END_TEST
 
+/* Products computed inside pool tasks, one per thread (ad_parallel_each
+ * runs a task on every thread, so no thread can miss it). */
+typedef struct {
+    problem *p;
+    ad_real *c[4]; /* one C per thread */
+} task_products;
+
+static void product_on_each_thread(void *ctx, int task, int worker)
+{
+    task_products *tp = ctx;
+    problem *p = tp->p;
+    (void)task;
+    ad_gemm(p->ta, p->tb, p->m, p->n, p->k, 1, p->a, p->lda, p->b, p->ldb, 0,
+            tp->c[worker], p->ldc);
+}
+
+/* After ad_gemm_reserve_tasks for a shape, products of that shape (or
+ * smaller) inside tasks allocate nothing on any thread; reserving again
+ * allocates nothing; more threads or a larger shape grow the buffers. */
+START_TEST(test_task_buffers_reserved)
+{
+    ad_gemm_release_buffers();
+    problem p = problem_new(0, 1, 64, 200, 38, 0, 6);
+    task_products tp = {&p, {NULL}};
+    for (int w = 0; w < 4; w++) tp.c[w] = copy_of(p.c0, (size_t)p.m * p.ldc);
+    for (int threads = 2; threads <= 3; threads++) {
+        ad_threads_set(threads);
+        ck_assert_int_eq(ad_gemm_reserve_tasks(p.m, p.n, p.k), 1);
+        long before = ad_alloc_count();
+        ck_assert_int_eq(ad_gemm_reserve_tasks(p.m, p.n, p.k), 1);
+        ck_assert_int_eq(ad_gemm_reserve_tasks(p.m / 2, p.n, p.k), 1);
+        ad_parallel_each(product_on_each_thread, &tp);
+        ck_assert_int_eq(ad_alloc_count(), before);
+        for (int w = 1; w < threads; w++)
+            ck_assert(memcmp(tp.c[0], tp.c[w], sizeof(ad_real) * p.m * p.ldc) == 0);
+    }
+    /* Without the reservation the first product of a larger shape on each
+     * thread grows that thread's buffers. */
+    problem big = problem_new(0, 1, 64, 200, 300, 0, 7);
+    tp.p = &big;
+    for (int w = 0; w < 3; w++) {
+        free(tp.c[w]);
+        tp.c[w] = copy_of(big.c0, (size_t)big.m * big.ldc);
+    }
+    long before = ad_alloc_count();
+    ad_parallel_each(product_on_each_thread, &tp);
+    ck_assert_int_ge(ad_alloc_count() - before, 3);
+    /* One thread: no task buffers to reserve. */
+    ad_threads_set(1);
+    before = ad_alloc_count();
+    ck_assert_int_eq(ad_gemm_reserve_tasks(1000, 1000, 1000), 1);
+    ck_assert_int_eq(ad_alloc_count(), before);
+    for (int w = 0; w < 4; w++) free(tp.c[w]);
+    problem_free(&p);
+    problem_free(&big);
+    ad_threads_shutdown();
+    ad_gemm_release_buffers();
+}
+END_TEST
+
 /* With every allocation failing, the product is still right. */
 START_TEST(test_out_of_memory_still_computes)
 {
@@ -437,6 +497,50 @@ START_TEST(test_parallel_for)
 }
 END_TEST
 
+static void each_task(void *ctx, int task, int worker)
+{
+    count_ctx *cc = ctx;
+    cc->hits[worker]++; /* one task per worker index: no race */
+    if (worker < 0 || worker >= cc->threads || task != worker) cc->bad_worker = 1;
+}
+
+static void nested_each(void *ctx, int task, int worker)
+{
+    count_ctx *inner = (count_ctx *)ctx + 1 + task;
+    (void)worker;
+    ad_parallel_each(each_task, inner); /* this thread only */
+}
+
+/* ad_parallel_each runs its function once on every thread, with task ==
+ * worker index; from inside a task, once on that thread. */
+START_TEST(test_parallel_each)
+{
+    for (int threads = 1; threads <= 4; threads++) {
+        ck_assert_int_eq(ad_threads_set(threads), AD_OK);
+        for (int rep = 0; rep < 20; rep++) {
+            count_ctx cc;
+            memset(&cc, 0, sizeof cc);
+            cc.threads = threads;
+            ad_parallel_each(each_task, &cc);
+            for (int i = 0; i < 100; i++) ck_assert_int_eq(cc.hits[i], i < threads);
+            ck_assert(!cc.bad_worker);
+        }
+        count_ctx nested[4];
+        memset(nested, 0, sizeof nested);
+        for (int i = 0; i < 4; i++) nested[i].threads = threads;
+        ad_parallel_for(3, nested_each, nested);
+        for (int i = 1; i < 4; i++) {
+            int total = 0;
+            for (int j = 0; j < 100; j++) total += nested[i].hits[j];
+            ck_assert_int_eq(total, 1);
+            ck_assert(!nested[i].bad_worker);
+        }
+    }
+    ad_threads_set(1);
+    ad_threads_shutdown();
+}
+END_TEST
+
 /* Many short jobs in a row, with the thread count and the task count
  * changing between them (so that some workers sit jobs out while others
  * take part) and pauses long enough for the idle workers to fall asleep:
@@ -481,9 +585,11 @@ Suite *ad_gemm_suite(void)
     tcase_add_test(tc, test_gemm_epilogue);
     tcase_add_test(tc, test_parallel_for);
     tcase_add_test(tc, test_parallel_for_many_jobs);
+    tcase_add_test(tc, test_parallel_each);
     suite_add_tcase(s, tc);
     tc = tcase_create("memory");
     tcase_add_test(tc, test_no_allocation_after_first_call);
+    tcase_add_test(tc, test_task_buffers_reserved);
     tcase_add_test(tc, test_out_of_memory_still_computes);
     suite_add_tcase(s, tc);
     return s;
