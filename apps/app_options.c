@@ -246,8 +246,11 @@ size_t app_options_usage(const app_cli *cli, char *buf, size_t size)
         char head[128], def[64];
         snprintf(head, sizeof head, "--%s%s%s", o->name, *v ? " " : "", v);
         app_buf_printf(&b, "  %-*s  %s", width, head, o->help ? o->help : "");
+        /* A help line that states its own default (one that depends on
+         * other options, say) is not given the variable's initial value. */
         current_value(o, def, sizeof def);
-        if (*def) app_buf_printf(&b, " (default %s)", def);
+        if (*def && !(o->help && strstr(o->help, "default")))
+            app_buf_printf(&b, " (default %s)", def);
         app_buf_putc(&b, '\n');
     }
     app_buf_printf(&b, "  %-*s  %s\n", width, "--help", "print this help and exit");

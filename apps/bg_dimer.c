@@ -48,11 +48,11 @@ int main(int argc, char **argv)
          "reuse the MC data, umbrella reference and the last stage checkpoint in --out", NULL, 0, 0,
          0, 0, 0},
         {"ais-chains", APP_OPT_INT, &o.ais_chains,
-         "chains of annealed importance sampling in the latent space (0: none; default 8000, "
+         "chains of annealed importance sampling in the latent space (0: none; default 4000, "
          "--quick 200)",
          "N", 1, 1, 0, 10000000, 0},
         {"ais-temps", APP_OPT_INT, &o.ais_temps,
-         "annealing steps from the flow to the Boltzmann density (default 800, --quick 10)", "K", 1,
+         "annealing steps from the flow to the Boltzmann density (default 1600, --quick 10)", "K", 1,
          1, 1, 100000, 0},
     };
     const app_cli cli = {DIMER_PROGRAM,

@@ -19,7 +19,8 @@ static const app_option table[] = {
     {"kT", APP_OPT_DOUBLE, &kT, "temperature", NULL, 1, 0, 1e-6, 0, 0},
     {"quick", APP_OPT_FLAG, &quick, "short run", NULL, 0, 0, 0, 0, 0},
     {"threads", APP_OPT_INT, &threads, "worker threads", NULL, 1, 1, 1, 64, 0},
-    {"ratio", APP_OPT_DOUBLE, &ratio, "may be inf", NULL, 0, 0, 0, 0, 1},
+    {"ratio", APP_OPT_DOUBLE, &ratio, "may be inf (default: 2 with --quick)", NULL, 0, 0, 0, 0,
+     1},
 };
 static const app_cli cli = {"bg-doublewell", "The double-well experiment.", table, 6};
 
@@ -226,6 +227,9 @@ START_TEST(test_help)
     ck_assert_ptr_nonnull(strstr(usage, "--seed N"));
     ck_assert_ptr_nonnull(strstr(usage, "--quick "));
     ck_assert_ptr_nonnull(strstr(usage, "--help"));
+    /* a help line that names its default gets no second one */
+    ck_assert_ptr_nonnull(strstr(usage, "may be inf (default: 2 with --quick)\n"));
+    ck_assert_ptr_nonnull(strstr(usage, "worker threads (default "));
     char small[16];
     ck_assert_uint_eq(app_options_usage(&cli, small, sizeof small), need); /* truncates safely */
     ck_assert_uint_eq(strlen(small), sizeof small - 1);
