@@ -63,8 +63,11 @@ typedef struct {
  *   "bg-doublewell: --seed: 'abc' is not an integer (try --help)". */
 int app_options_parse(const app_cli *cli, int argc, char **argv, char *msg, size_t msg_size);
 
-/* The --help text generated from the table, into buf (truncated if small).
- * Returns the length it needed, like snprintf. */
+/* The --help text generated from the table, into buf (truncated if small):
+ * each option's help line followed by " (default V)", V the destination's
+ * value at the time of the call, unless the help line mentions "default"
+ * itself (a default that depends on other options, say).  Returns the
+ * length it needed, like snprintf. */
 size_t app_options_usage(const app_cli *cli, char *buf, size_t size);
 void app_options_print_usage(const app_cli *cli, FILE *stream);
 
