@@ -51,9 +51,11 @@ static int layer_pass(const flow_layer *l, ad_tape *t, int inverse, const ad_rea
     *ld = NULL;
     *out = inverse ? flow_layer_inverse(l, t, a, ld) : flow_layer_forward(l, t, a, ld);
     if (!ad_tape_ok(t))
-        return ad_status_fail(msg, len, ad_tape_status(t), "%s: %s: %s", fn, dir,
-                              ad_tape_error(t));
+        return fn ? ad_status_fail(msg, len, ad_tape_status(t), "%s: %s: %s", fn, dir,
+                                   ad_tape_error(t))
+                  : ad_status_fail(msg, len, ad_tape_status(t), "%s", ad_tape_error(t));
     const ad_tensor *o = *out, *d = *ld;
+    if (!fn) fn = "flow_check_layer";
     if (!o || o->n_dims != 2 || o->shape[0] != batch || o->shape[1] != w_out)
         return ad_status_fail(msg, len, AD_ERR_SHAPE, "%s: %s returned %s (need [%d, %d])", fn, dir,
                               o ? "a tensor of another shape" : "NULL", batch, w_out);
@@ -414,8 +416,8 @@ int flow_check_layer(const flow_layer *l, const flow_check_config *cfg, flow_che
     ad_tape_set_grad_enabled(t, 0);
     ad_tensor *x, *ldf, *zback, *ldi;
     char why[200];
-    if (layer_pass(l, t, 0, z, batch, &x, &ldf, "forward", why, sizeof why) != AD_OK ||
-        layer_pass(l, t, 1, x->data, batch, &zback, &ldi, "inverse", why, sizeof why) != AD_OK) {
+    if (layer_pass(l, t, 0, z, batch, &x, &ldf, NULL, why, sizeof why) != AD_OK ||
+        layer_pass(l, t, 1, x->data, batch, &zback, &ldi, NULL, why, sizeof why) != AD_OK) {
         rep->contract_ok = 0;
         fail_check(&c, "contract: %s", why);
         goto finish;
