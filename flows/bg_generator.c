@@ -169,6 +169,18 @@ int bg_generator_train(bg_generator *g, const bg_generator_train_config *tc,
     if (isinf(tc->e_ref))
         return ad_status_fail(msg, msg_len, AD_ERR_ARG, "%s: e_ref = %g (need finite, or NAN for "
                               "the lowest data energy)", fn, tc->e_ref);
+    if (tc->max_bad_in_a_row < 0)
+        return ad_status_fail(msg, msg_len, AD_ERR_ARG,
+                              "%s: max_bad_in_a_row = %d (need >= 0; 0 means 20)", fn,
+                              tc->max_bad_in_a_row);
+    if (tc->rc_loss.n_kernels < 0)
+        return ad_status_fail(msg, msg_len, AD_ERR_ARG,
+                              "%s: rc_loss.n_kernels = %d (need >= 0; 0 means 11)", fn,
+                              tc->rc_loss.n_kernels);
+    if (!(tc->clip_norm >= 0) || !isfinite(tc->clip_norm))
+        return ad_status_fail(msg, msg_len, AD_ERR_ARG,
+                              "%s: clip_norm = %g (need finite >= 0; 0: no clipping)", fn,
+                              tc->clip_norm);
     if (tc->first_stage < 0 || tc->first_stage > tc->n_stages)
         return ad_status_fail(msg, msg_len, AD_ERR_ARG, "%s: first_stage = %d (need 0..%d)", fn,
                               tc->first_stage, tc->n_stages);

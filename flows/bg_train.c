@@ -42,6 +42,8 @@ bg_train_config bg_train_config_default(void)
 
 int bg_stage_check(const char *who, const bg_stage *st, int index, char *msg, size_t len)
 {
+    if (!who) who = "bg_stage_check";
+    if (!st) return ad_status_fail(msg, len, AD_ERR_ARG, "%s: stage %d is NULL", who, index + 1);
     const char *name = st->name ? st->name : "";
 #define STAGE_BAD(field, fmt, value)                                                            \
     ad_status_fail(msg, len, AD_ERR_ARG, "%s: stage %d (%s): " field " = " fmt " (%s)", who, \

@@ -107,6 +107,10 @@ double flow_logabsdet(double *a, int n, double *cond)
         if (cond) *cond = 1;
         return 0;
     }
+    if (!a) {
+        if (cond) *cond = NAN;
+        return NAN;
+    }
     double norm = 0; /* 1-norm of a before factorising, for the condition number */
     for (int j = 0; j < n; j++) {
         double c = 0;

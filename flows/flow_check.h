@@ -116,7 +116,8 @@ int flow_check_jacobian_fd(const flow_layer *l, const ad_real *z, int batch, int
 
 /* log|det a| of a [n*n] (overwritten) by LU with partial pivoting, and the
  * 1-norm condition number ||a||_1 ||a^-1||_1 into *cond (may be NULL;
- * +inf for a singular a, whose log|det| is -inf).  0 for n <= 0. */
+ * +inf for a singular a, whose log|det| is -inf).  0 for n <= 0; NAN for
+ * a NULL a or when out of memory. */
 double flow_logabsdet(double *a, int n, double *cond);
 
 #endif

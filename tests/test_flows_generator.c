@@ -215,6 +215,8 @@ START_TEST(test_stage_defaults_and_checks)
         ck_assert_int_eq(bg_stage_check("t", &b, 2, msg, sizeof msg), AD_ERR_ARG);
         ck_assert_msg(strstr(msg, bad[k].field) && strstr(msg, "stage 3"), "%zu: %s", k, msg);
     }
+    ck_assert_int_eq(bg_stage_check("t", NULL, 0, msg, sizeof msg), AD_ERR_ARG);
+    ck_assert_ptr_nonnull(strstr(msg, "stage 1 is NULL"));
     bg_stage none = bg_stage_default();
     none.w_ml = 0;
     ck_assert_int_eq(bg_stage_check("t", &none, 0, msg, sizeof msg), AD_ERR_ARG);
@@ -541,6 +543,12 @@ START_TEST(test_generator_rejects_bad_input)
     tc.first_stage = 1;
     EXPECT_ARG(bg_generator_train(g, &tc, NULL, msg, sizeof msg), "checkpoint_prefix");
     tc.first_stage = 0;
+    tc.max_bad_in_a_row = -1;
+    EXPECT_ARG(bg_generator_train(g, &tc, NULL, msg, sizeof msg), "max_bad_in_a_row");
+    tc.max_bad_in_a_row = 20;
+    tc.clip_norm = NAN;
+    EXPECT_ARG(bg_generator_train(g, &tc, NULL, msg, sizeof msg), "clip_norm");
+    tc.clip_norm = 0;
     tc.n_data = 0;
     EXPECT_ARG(bg_generator_train(g, &tc, NULL, msg, sizeof msg), "n_data");
     tc = bg_generator_train_default(NULL, 0);
