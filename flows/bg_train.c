@@ -23,6 +23,64 @@ void bg_checkpoint_path(const char *prefix, int stage, char *buf, size_t len)
     snprintf(buf, len, "%s-stage%d.ckpt", prefix, stage + 1);
 }
 
+bg_stage bg_stage_default(void)
+{
+    bg_stage st = {"stage", 1000, 256, 1e-3, 1, 0, 0, 1e4, 0};
+    return st;
+}
+
+bg_train_config bg_train_config_default(void)
+{
+    bg_train_config c;
+    memset(&c, 0, sizeof c);
+    c.kT = 1;
+    c.prior.kT = 1;
+    c.rc_loss.n_kernels = 11;
+    c.max_bad_in_a_row = 20;
+    return c;
+}
+
+int bg_stage_check(const char *who, const bg_stage *st, int index, char *msg, size_t len)
+{
+    if (!who) who = "bg_stage_check";
+    if (!st) return ad_status_fail(msg, len, AD_ERR_ARG, "%s: stage %d is NULL", who, index + 1);
+    const char *name = st->name ? st->name : "";
+#define STAGE_BAD(field, fmt, value)                                                            \
+    ad_status_fail(msg, len, AD_ERR_ARG, "%s: stage %d (%s): " field " = " fmt " (%s)", who, \
+                   index + 1, name, value, why)
+    const char *why;
+    if (st->n_iterations < 0) {
+        why = "need >= 0";
+        return STAGE_BAD("n_iterations", "%d", st->n_iterations);
+    }
+    if (st->batch_size <= 0) {
+        why = "need > 0";
+        return STAGE_BAD("batch_size", "%d", st->batch_size);
+    }
+    if (!(st->lr > 0) || !isfinite(st->lr)) {
+        why = "need finite > 0";
+        return STAGE_BAD("lr", "%g", st->lr);
+    }
+    why = "need finite >= 0";
+    if (!(st->w_ml >= 0) || !isfinite(st->w_ml)) return STAGE_BAD("w_ml", "%g", st->w_ml);
+    if (!(st->w_kl >= 0) || !isfinite(st->w_kl)) return STAGE_BAD("w_kl", "%g", st->w_kl);
+    if (!(st->w_rc >= 0) || !isfinite(st->w_rc)) return STAGE_BAD("w_rc", "%g", st->w_rc);
+    if (!(st->w_ml > 0) && !(st->w_kl > 0) && !(st->w_rc > 0)) {
+        why = "at least one loss weight must be > 0";
+        return STAGE_BAD("w_ml + w_kl + w_rc", "%g", st->w_ml + st->w_kl + st->w_rc);
+    }
+    if (!isfinite(st->e_high)) {
+        why = "need finite";
+        return STAGE_BAD("e_high", "%g", st->e_high);
+    }
+    if (!isfinite(st->e_max) || (st->e_max != 0 && st->e_max < st->e_high)) {
+        why = "need finite >= e_high, or 0 for no cap";
+        return STAGE_BAD("e_max", "%g", st->e_max);
+    }
+#undef STAGE_BAD
+    return AD_OK;
+}
+
 static int check_config(const bg_train_config *c, int first_stage, char *msg, size_t len)
 {
     if (!c->model || !c->stages || c->n_stages <= 0)
@@ -36,13 +94,15 @@ static int check_config(const bg_train_config *c, int first_stage, char *msg, si
     if (!(c->clip_norm >= 0))
         return ad_status_fail(msg, len, AD_ERR_ARG, "bg_train: clip_norm %g (must be >= 0)",
                               c->clip_norm);
+    if (c->cut_ref != BG_CUT_ABSOLUTE && c->cut_ref != BG_CUT_KT_ABOVE_REF)
+        return ad_status_fail(msg, len, AD_ERR_ARG,
+                              "bg_train: cut_ref = %d (need BG_CUT_ABSOLUTE or "
+                              "BG_CUT_KT_ABOVE_REF)",
+                              (int)c->cut_ref);
     for (int s = 0; s < c->n_stages; s++) {
         const bg_stage *st = &c->stages[s];
-        if (st->n_iterations < 0 || st->batch_size <= 0 || !(st->lr > 0) || !isfinite(st->lr))
-            return ad_status_fail(msg, len, AD_ERR_ARG,
-                                  "bg_train: stage %d (%s): bad iterations, "
-                                  "batch or learning rate",
-                                  s + 1, st->name ? st->name : "");
+        int status = bg_stage_check("bg_train", st, s, msg, len);
+        if (status != AD_OK) return status;
         if (st->w_ml > 0 && (!c->data || c->n_data <= 0))
             return ad_status_fail(msg, len, AD_ERR_ARG,
                                   "bg_train: stage %d uses J_ML but there is no "
@@ -57,6 +117,11 @@ static int check_config(const bg_train_config *c, int first_stage, char *msg, si
             return ad_status_fail(msg, len, AD_ERR_SHAPE,
                                   "bg_train: potential dimension %d, model %d", c->potential->dim,
                                   c->model->dim_x);
+        if (st->w_kl > 0 && c->cut_ref == BG_CUT_KT_ABOVE_REF && !isfinite(c->e_ref))
+            return ad_status_fail(msg, len, AD_ERR_ARG,
+                                  "bg_train: stage %d measures its cut from e_ref = %g "
+                                  "(need finite)",
+                                  s + 1, c->e_ref);
         if (st->w_rc > 0 && !c->rc)
             return ad_status_fail(msg, len, AD_ERR_ARG,
                                   "bg_train: stage %d uses J_RC but there is no "
@@ -64,6 +129,18 @@ static int check_config(const bg_train_config *c, int first_stage, char *msg, si
                                   s + 1);
     }
     return AD_OK;
+}
+
+/* The cut of a stage as absolute energies (energy units). */
+static void stage_cut(const bg_train_config *c, const bg_stage *st, double *e_high, double *e_max)
+{
+    if (c->cut_ref == BG_CUT_KT_ABOVE_REF) {
+        *e_high = c->e_ref + st->e_high * c->kT;
+        *e_max = c->e_ref + (st->e_max != 0 ? st->e_max : BG_E_MAX_NONE) * c->kT;
+    } else {
+        *e_high = st->e_high;
+        *e_max = st->e_max != 0 ? st->e_max : BG_E_MAX_NONE;
+    }
 }
 
 /* Per-run scratch: the tape, the batch buffers and the optimizer. */
@@ -100,8 +177,9 @@ static int step_loss(trainer *tr, const bg_stage *st, ad_rng *rng, double *loss,
         ad_tensor *x = NULL;
         if (st->w_kl > 0) {
             bg_kl_terms terms = {0};
-            double e_max = st->e_max > 0 ? st->e_max : 1e10;
-            ad_tensor *j = bg_loss_kl(t, m, c->potential, c->kT, st->e_high, e_max, z, &terms);
+            double e_high, e_max;
+            stage_cut(c, st, &e_high, &e_max);
+            ad_tensor *j = bg_loss_kl(t, m, c->potential, c->kT, e_high, e_max, z, &terms);
             if (ad_tape_ok(t)) *kl = j->data[0];
             ad_tensor *w = ad_scale(t, j, st->w_kl);
             total = total ? ad_add(t, total, w) : w;

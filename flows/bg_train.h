@@ -26,17 +26,44 @@
 #include "flow_prior.h"
 #include "potentials/pot_potential.h"
 
+/* How the energy cuts of a schedule are measured (bg_train_config.cut_ref;
+ * one choice for every stage of a run). */
+typedef enum bg_cut_ref {
+    BG_CUT_ABSOLUTE = 0, /* e_high, e_max are energies (energy units)              */
+    BG_CUT_KT_ABOVE_REF  /* e_high, e_max are in kT above bg_train_config.e_ref:   */
+                         /* the cut starts at e_ref + e_high kT                    */
+} bg_cut_ref;
+
+/* The cap used when a stage gives e_max = 0 (energy units, or kT above the
+ * reference for BG_CUT_KT_ABOVE_REF): in effect no cap. */
+#define BG_E_MAX_NONE 1e10
+
+/* One stage of the schedule.  Start from bg_stage_default() and change the
+ * fields you need; bg_train rejects an invalid field by name.
+ * The energy cut (linlogcut, potentials/pot_linlogcut.h) regularises J_KL:
+ * energies above e_high grow only logarithmically, energies above e_max are
+ * clamped.  e_high and e_max are measured the same way, chosen for the whole
+ * run by bg_train_config.cut_ref (absolute energies by default); the one
+ * zero with a special meaning is e_max = 0, "no cap" (BG_E_MAX_NONE). */
 typedef struct bg_stage {
-    const char *name;   /* e.g. "ML", "ML+KL" (used in logs and errors) */
-    int n_iterations;   /* steps in this stage                          */
-    int batch_size;     /* data batch and prior batch size              */
-    double lr;          /* Adam learning rate                           */
-    double w_ml;        /* weight of J_ML                               */
-    double w_kl;        /* weight of J_KL                               */
-    double w_rc;        /* weight of J_RC                               */
-    double e_high;      /* linlogcut: start of the log branch           */
-    double e_max;       /* linlogcut: cap (0: 1e10)                     */
+    const char *name;   /* e.g. "ML", "ML+KL" (logs and errors)     default "stage" */
+    int n_iterations;   /* steps in this stage (>= 0)               default 1000    */
+    int batch_size;     /* data batch and prior batch size (> 0)    default 256     */
+    double lr;          /* Adam learning rate (finite, > 0)         default 1e-3    */
+    double w_ml;        /* weight of J_ML (finite, >= 0)            default 1       */
+    double w_kl;        /* weight of J_KL (finite, >= 0)            default 0       */
+    double w_rc;        /* weight of J_RC (finite, >= 0)            default 0       */
+    double e_high;      /* start of the log branch (finite), in     default 1e4     */
+                        /* energy units or kT above e_ref (cut_ref)                 */
+    double e_max;       /* the cap, same units, >= e_high;          default 0       */
+                        /* 0: no cap (BG_E_MAX_NONE)                                */
 } bg_stage;
+
+/* The defaults listed above: an ML stage of 1000 steps. */
+bg_stage bg_stage_default(void);
+/* AD_OK, or AD_ERR_ARG with a message naming `who`, the stage (1-based) and
+ * the field that is invalid. */
+int bg_stage_check(const char *who, const bg_stage *st, int index, char *msg, size_t msg_len);
 
 /* What the progress callback sees (once per iteration and at stage ends). */
 typedef struct bg_progress {
@@ -56,7 +83,7 @@ typedef struct bg_train_config {
     flow_model *model;             /* trained in place                          */
     flow_prior prior;              /* latent prior (kT = variance; usually 1)   */
     const pot_potential *potential;/* target energy (needed when w_KL > 0)      */
-    double kT;                     /* target temperature                        */
+    double kT;                     /* target temperature (energy units, > 0)    */
     const ad_real *data;           /* [n_data * dim_x] training samples         */
     int n_data;
     const bg_rc *rc;               /* reaction coordinate (needed when w_RC>0)  */
@@ -70,7 +97,18 @@ typedef struct bg_train_config {
     const char *checkpoint_prefix; /* per-stage checkpoints (NULL: none)        */
     bg_progress_fn progress;       /* may be NULL                               */
     void *progress_ctx;
+    bg_cut_ref cut_ref;            /* how every stage's e_high, e_max are       */
+                                   /* measured (0: BG_CUT_ABSOLUTE)             */
+    double e_ref;                  /* reference energy (energy units) for       */
+                                   /* BG_CUT_KT_ABOVE_REF, e.g. the lowest      */
+                                   /* minimum; must then be finite              */
 } bg_train_config;
+
+/* Every field zero or NULL except kT = 1, prior.kT = 1, rc_loss.n_kernels
+ * = 11 and max_bad_in_a_row = 20: set model, prior.dim, the data or the
+ * potential, and the stages.  (bg_train also reads max_bad_in_a_row = 0 and
+ * n_kernels = 0 as these defaults.) */
+bg_train_config bg_train_config_default(void);
 
 typedef struct bg_train_result {
     int stages_done;      /* stages completed (including skipped resumed ones) */

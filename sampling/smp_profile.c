@@ -371,3 +371,56 @@ done:
     ad_free(fold_of);
     return rc;
 }
+
+smp_bootstrap_config smp_bootstrap_default(void)
+{
+    smp_bootstrap_config b = {200, 1};
+    return b;
+}
+
+smp_profile_config smp_profile_config_default(double lo, double hi)
+{
+    smp_profile_config c;
+    c.n_bins = 50;
+    c.lo = lo;
+    c.hi = hi;
+    c.bandwidth = 2 * (hi - lo) / 50;
+    c.boot = smp_bootstrap_default();
+    return c;
+}
+
+/* The strided profiles gather the column into a contiguous scratch copy and
+ * run the contiguous estimator, so both give identical results. */
+static int profile_strided(int kde, const smp_profile_config *cfg, const ad_real *r, int stride,
+                           const ad_real *log_w, int n, smp_profile **out, char *msg,
+                           size_t msg_len)
+{
+    const char *fn = kde ? "smp_profile_kde" : "smp_profile_histogram";
+    if (out) *out = NULL;
+    if (!r) return ad_status_fail(msg, msg_len, AD_ERR_ARG, "%s: r is NULL", fn);
+    if (stride < 1)
+        return ad_status_fail(msg, msg_len, AD_ERR_ARG, "%s: stride = %d (need >= 1)", fn, stride);
+    if (n <= 0)
+        return ad_status_fail(msg, msg_len, AD_ERR_ARG, "%s: n = %d samples (need n > 0)", fn, n);
+    ad_real *col = ad_malloc((size_t)n * sizeof *col);
+    if (!col) return ad_status_fail(msg, msg_len, AD_ERR_NOMEM, "%s: out of memory", fn);
+    for (int i = 0; i < n; i++) col[i] = r[(size_t)i * stride];
+    int rc = kde ? smp_profile_kde(cfg, col, log_w, n, out, msg, msg_len)
+                 : smp_profile_histogram(cfg, col, log_w, n, out, msg, msg_len);
+    ad_free(col);
+    return rc;
+}
+
+int smp_profile_histogram_strided(const smp_profile_config *cfg, const ad_real *r, int stride,
+                                  const ad_real *log_w, int n, smp_profile **out, char *msg,
+                                  size_t msg_len)
+{
+    return profile_strided(0, cfg, r, stride, log_w, n, out, msg, msg_len);
+}
+
+int smp_profile_kde_strided(const smp_profile_config *cfg, const ad_real *r, int stride,
+                            const ad_real *log_w, int n, smp_profile **out, char *msg,
+                            size_t msg_len)
+{
+    return profile_strided(1, cfg, r, stride, log_w, n, out, msg, msg_len);
+}

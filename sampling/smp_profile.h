@@ -26,6 +26,9 @@ typedef struct smp_bootstrap_config {
     uint64_t seed;   /* ad_rng seed (stream 0)                                  */
 } smp_bootstrap_config;
 
+/* B = 200 resamples, seed 1. */
+smp_bootstrap_config smp_bootstrap_default(void);
+
 typedef struct smp_profile_config {
     int n_bins;        /* bins (histogram) or grid points (KDE), > 0            */
     double lo, hi;     /* range, finite, lo < hi; bin j covers                  */
@@ -34,6 +37,10 @@ typedef struct smp_profile_config {
     double bandwidth;  /* KDE kernel standard deviation (> 0); histogram: unused */
     smp_bootstrap_config boot;
 } smp_profile_config;
+
+/* n_bins = 50 on [lo, hi], bandwidth = 2 bin widths, smp_bootstrap_default();
+ * lo and hi are in the coordinate's own units. */
+smp_profile_config smp_profile_config_default(double lo, double hi);
 
 /* A free-energy profile (kT units).  F = -log p shifted so that min F = 0.
  * Empty bins (no weight; for the KDE, no sample within 9 bandwidths) have
@@ -67,6 +74,17 @@ int smp_profile_kde(const smp_profile_config *cfg, const ad_real *r, const ad_re
                     smp_profile **out, char *msg, size_t msg_len);
 
 void smp_profile_free(smp_profile *p);
+
+/* The same two profiles for a coordinate stored every `stride` values, e.g.
+ * column k of interleaved samples x[n * dim]: pass r = x + k, stride = dim
+ * (sample i's coordinate is r[i * stride]).  stride >= 1; AD_ERR_ARG names
+ * it otherwise. */
+int smp_profile_histogram_strided(const smp_profile_config *cfg, const ad_real *r, int stride,
+                                  const ad_real *log_w, int n, smp_profile **out, char *msg,
+                                  size_t msg_len);
+int smp_profile_kde_strided(const smp_profile_config *cfg, const ad_real *r, int stride,
+                            const ad_real *log_w, int n, smp_profile **out, char *msg,
+                            size_t msg_len);
 
 /* Bandwidth selection by K-fold cross-validated weighted log-likelihood:
  * samples are split into n_folds folds by a seeded permutation; for each
@@ -117,6 +135,12 @@ int smp_state_free_energies(const smp_states_config *cfg, const int *labels, con
 int smp_delta_f_split(const ad_real *r, const ad_real *log_w, int n, double r_split,
                       const smp_bootstrap_config *boot, smp_estimate *dF, char *msg,
                       size_t msg_len);
+/* The same with sample i's coordinate at r[i * stride] (stride >= 1), so
+ * interleaved samples pass directly: r = x + k, stride = dim for column k of
+ * x[n * dim].  smp_delta_f_split is this with stride 1. */
+int smp_delta_f_split_strided(const ad_real *r, int stride, const ad_real *log_w, int n,
+                              double r_split, const smp_bootstrap_config *boot,
+                              smp_estimate *dF, char *msg, size_t msg_len);
 
 /* state(ctx, i) returns 0 for A, 1 for B, anything else for neither. */
 typedef int (*smp_state_fn)(void *ctx, int i);

@@ -125,12 +125,15 @@ static int two_state(const int *labels, const ad_real *log_w, int n,
     return AD_OK;
 }
 
-int smp_delta_f_split(const ad_real *r, const ad_real *log_w, int n, double r_split,
-                      const smp_bootstrap_config *boot, smp_estimate *dF, char *msg,
-                      size_t msg_len)
+int smp_delta_f_split_strided(const ad_real *r, int stride, const ad_real *log_w, int n,
+                              double r_split, const smp_bootstrap_config *boot,
+                              smp_estimate *dF, char *msg, size_t msg_len)
 {
     static const char fn[] = "smp_delta_f_split";
-    if (!r || !dF) return ad_status_fail(msg, msg_len, AD_ERR_ARG, "%s: NULL argument", fn);
+    if (!r) return ad_status_fail(msg, msg_len, AD_ERR_ARG, "%s: r is NULL", fn);
+    if (!dF) return ad_status_fail(msg, msg_len, AD_ERR_ARG, "%s: dF is NULL", fn);
+    if (stride < 1)
+        return ad_status_fail(msg, msg_len, AD_ERR_ARG, "%s: stride = %d (need >= 1)", fn, stride);
     if (n <= 0)
         return ad_status_fail(msg, msg_len, AD_ERR_ARG, "%s: n = %d samples (need n > 0)", fn, n);
     if (!isfinite(r_split))
@@ -138,11 +141,20 @@ int smp_delta_f_split(const ad_real *r, const ad_real *log_w, int n, double r_sp
                               r_split);
     int *labels = ad_malloc((size_t)n * sizeof *labels);
     if (!labels) return ad_status_fail(msg, msg_len, AD_ERR_NOMEM, "%s: out of memory", fn);
-    for (int i = 0; i < n; i++)
-        labels[i] = !isfinite((double)r[i]) ? -1 : ((double)r[i] >= r_split ? 1 : 0);
+    for (int i = 0; i < n; i++) {
+        double ri = (double)r[(size_t)i * stride];
+        labels[i] = !isfinite(ri) ? -1 : (ri >= r_split ? 1 : 0);
+    }
     int rc = two_state(labels, log_w, n, boot, dF, fn, msg, msg_len);
     ad_free(labels);
     return rc;
+}
+
+int smp_delta_f_split(const ad_real *r, const ad_real *log_w, int n, double r_split,
+                      const smp_bootstrap_config *boot, smp_estimate *dF, char *msg,
+                      size_t msg_len)
+{
+    return smp_delta_f_split_strided(r, 1, log_w, n, r_split, boot, dF, msg, msg_len);
 }
 
 int smp_delta_f_predicate(smp_state_fn state, void *ctx, const ad_real *log_w, int n,

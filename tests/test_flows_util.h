@@ -5,14 +5,12 @@
 
 #include "autodiff/ad.h"
 #include "flows/flow.h"
+#include "flows/flow_check.h"
 #include "nn/nn_params.h"
 
-typedef struct fc_roundtrip {
-    double max_error;      /* max |out - in| over elements                  */
-    double max_logdet_sum; /* max |logdet_a + logdet_b| over rows            */
-    double max_abs;        /* max |value| over in, the intermediate and out  */
-    double max_abs_logdet; /* max |logdet_a| over rows                       */
-} fc_roundtrip;
+/* The round trip, log-det and LU pieces are the library's layer checks
+ * (flows/flow_check.h); these wrappers fail the test on an error. */
+typedef flow_roundtrip_stats fc_roundtrip;
 
 /* inverse(forward(z)) (inverse_first = 0) or forward(inverse(x)) (1) for
  * in [batch * width]. */
@@ -26,9 +24,8 @@ void fc_roundtrip_run(const flow_layer *l, const ad_real *in, int batch, int inv
 void fc_jacobian_logdet(const flow_layer *l, const ad_real *z, int batch, double *ld_layer,
                         double *ld_jac, double *cond);
 
-/* log|det a| and the 1-norm condition number of a [n*n] (overwritten) by LU
- * with partial pivoting. */
-double fc_logabsdet(double *a, int n, double *cond);
+/* log|det a| and the 1-norm condition number of a [n*n] (overwritten). */
+#define fc_logabsdet flow_logabsdet
 
 /* Overwrite every trainable parameter with N(0, std^2) draws. */
 void fc_randomize(nn_params *p, uint64_t seed, double std);
