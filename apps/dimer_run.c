@@ -101,7 +101,7 @@ static void make_schedule(dimer_schedule *s, int quick, double kT)
         s->us_discard = 2000; /* 20 000 steps */
         /* ML for 250 iterations (the likelihood of 80 held-out chains
          * stopped improving after ~200 in a test), then KL + RC with the
-         * weight of the data lowered to near 0 (science.md 3.6).
+         * weight of the data lowered to near 0 (docs/science.md §3.6).
          * w_RC = 1: this J_RC sums -log h_k over the 11 bins, about ten
          * times the gradient of the paper's histogram entropy. */
         bg_stage st[] = {

@@ -32,21 +32,37 @@ typedef struct ad_gradcheck_options {
     uint64_t seed;   /* seed of the projection weights; 0: a fixed one    */
 } ad_gradcheck_options;
 
+/* Numbering: inputs and elements are numbered from 0, as C indexes them:
+ * input i is inputs[i], element j is inputs[i]->data[j] (the flat row-major
+ * index).  The message uses the same numbers.
+ *
+ * The pass/fail test is made on the projected L, whose derivatives mix every
+ * output.  For the worst element the report also gives the plain partial
+ * derivative d(sum_k y_k)/dx_j, once from the tape and once by a central
+ * difference: for a scalar output (a loss, an energy) it is dy/dx_j itself,
+ * a number that can be checked by hand.  The message reads, e.g.,
+ *   FAILED: 3 of 12 elements failed; worst: input 0 element 7, d(sum y)/dx =
+ *   1.2345 (tape), 1.2333 (central difference); error/tolerance 41.2
+ * (one line).  A message starting "passed" reports "0 of n". */
 typedef struct ad_gradcheck_report {
     int ok;                /* 1 if every element passed                   */
     size_t n_checked;      /* elements compared                           */
-    int worst_input;       /* input holding the worst element             */
-    size_t worst_index;    /* its flat index                              */
-    double analytic;       /* tape gradient at the worst element          */
-    double numeric;        /* central difference there                    */
-    double tolerance;      /* the allowed error there                     */
+    size_t n_failed;       /* elements whose error exceeded the tolerance */
+    int worst_input;       /* input holding the worst element (from 0)    */
+    size_t worst_index;    /* its flat index in that input (from 0)       */
+    double analytic;       /* d(sum y)/dx there, from the tape            */
+    double numeric;        /* d(sum y)/dx there, by central difference    */
+    double proj_analytic;  /* dL/dx there (projected L), from the tape    */
+    double proj_numeric;   /* dL/dx there by central difference           */
+    double tolerance;      /* the allowed error of dL/dx there            */
     double worst_ratio;    /* largest |error| / tolerance over elements   */
     char message[256];     /* a readable summary (or the failure cause)   */
 } ad_gradcheck_report;
 
 /* Returns AD_OK when the check ran (report->ok says whether it passed), or an
  * error code when the function failed on the tape (report->message says why).
- * The inputs' gradient buffers are overwritten; their values are restored. */
+ * The inputs' gradient buffers are overwritten (they end holding d(sum y)/dx);
+ * their values are restored. */
 int ad_gradcheck(ad_gradcheck_fn f, void *ctx, int n_inputs, ad_tensor *const *inputs,
                  const ad_gradcheck_options *options, ad_gradcheck_report *report);
 

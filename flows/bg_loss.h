@@ -1,5 +1,5 @@
 /* bg_loss.h - the Boltzmann-generator losses, on the tape (Noé et al. 2019;
- * science.md 5.1-5.3).  Each returns a scalar tensor owned by the tape.
+ * docs/science.md §5.1-§5.3).  Each returns a scalar tensor owned by the tape.
  *
  *   J_ML = mean_x [ |F_xz(x)|^2 / (2 sigma^2) - log R_xz(x) ]       (by example)
  *   J_KL = mean_z [ u_reg(F_zx(z)) / kT - log R_zx(z) ],  z ~ N(0, sigma^2 I)

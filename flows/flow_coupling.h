@@ -6,7 +6,7 @@
  *             log|det dx/dz| = sum_j s_j(z_c)
  *   inverse:  z_c = x_c,  z_2 = (x_2 - t(x_c)) * exp(-s(x_c)),
  *             log|det dz/dx| = -sum_j s_j(x_c)
- * (science.md 4 writes the same map in the x -> z direction; here exp(+s)
+ * (docs/science.md §4 writes the same map in the x -> z direction; here exp(+s)
  * is on the generator side.)  s = S(c) and t = T(c) are MLPs n_cond ->
  * n_trans.  With log_scale_bound b > 0 the log-scale is softly clamped,
  * s = b tanh(S(c) / b), so |s| < b (b = 1: the seed's tanh on S; FrEIA's

@@ -1,8 +1,9 @@
 /* flow_model.h - a trainable flow: a sequence of layers (z -> x) and the
  * nn_params block that holds every parameter of those layers.
  *
- * Build one by hand (flow_model_new, layers registered in
- * flow_model_params(m), flow_model_append, flow_model_finalize) or with a
+ * Build one by hand (flow_model_new; each layer's parameters registered in
+ * the model's params field, m->params, when the layer is created; then
+ * flow_model_append and flow_model_finalize) or with a
  * builder such as flow_realnvp_new.  The model owns its layers and its
  * nn_params; save or load it with nn_checkpoint_save/load(m->params, ...).
  */

@@ -2,7 +2,7 @@
  * (the second with the channels exchanged), optionally with a fixed
  * whitening layer at the data end (x -> W -> couplings -> z).
  *
- * Presets match the seed's architectures (science.md 1.4, 3.6):
+ * Presets match the seed's architectures (docs/science.md §1.4, §2.3, §3.6):
  *   FLOW_REALNVP_DOUBLE_WELL   2-D, 3 blocks, S/T 2 -> 100 -> 100 -> 1, ReLU,
  *                              tanh-bounded log-scale, alternating split
  *   FLOW_REALNVP_MUELLER_BROWN 2-D, 5 blocks, otherwise as above

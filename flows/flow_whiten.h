@@ -1,4 +1,4 @@
-/* flow_whiten.h - a fixed PCA whitening layer (Noe's 'W'; science.md 4).
+/* flow_whiten.h - a fixed PCA whitening layer (Noe's 'W'; docs/science.md §4).
  *
  * From data X0 [n, dim]: mean mu, covariance C = (X0-mu)^T (X0-mu) / (n-1),
  * eigendecomposition C = V diag(lambda) V^T (Jacobi), sorted descending, the

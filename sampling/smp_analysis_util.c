@@ -31,7 +31,7 @@ int smp_weights_shifted(const ad_real *log_w, int n, double *w, int *n_excluded,
         return ad_status_fail(msg, msg_len, AD_ERR_NUMERIC,
                         "no finite log-weight among %d samples (all NaN or +-inf)", n);
     /* Subtracting the maximum keeps every weight in (0, 1] and the largest
-     * exactly 1, so sums never underflow to zero (science.md 0.3). */
+     * exactly 1, so sums never underflow to zero (docs/science.md §0.3). */
     for (int i = 0; i < n; i++) {
         double lw = (double)log_w[i];
         w[i] = isfinite(lw) ? exp(lw - mx) : 0.0;

@@ -3,7 +3,7 @@
  * log-weight from plain arrays (sampling/ knows nothing about flows).
  *
  * Weights are never exponentiated unshifted: every sum subtracts the largest
- * log-weight first (science.md 0.3, 5.4).  Non-finite log-weights (NaN, +inf,
+ * log-weight first (docs/science.md §0.3, §5.4).  Non-finite log-weights (NaN, +inf,
  * -inf) are excluded, i.e. given weight zero, and counted in n_excluded; they
  * are never propagated into a result.  All outputs are caller-owned arrays or
  * structs; nothing is allocated that the caller must free.

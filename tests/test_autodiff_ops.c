@@ -376,6 +376,14 @@ START_TEST(test_gradcheck_op)
 }
 END_TEST
 
+/* L = sum x^2 over the first input: a scalar with dL/dx = 2x. */
+static ad_tensor *sum_of_squares(ad_tape *t, ad_tensor *const *in, int n, void *ctx)
+{
+    (void)n;
+    (void)ctx;
+    return ad_sum(t, ad_mul(t, in[0], in[0]));
+}
+
 /* A deliberately wrong backward must be caught: the check is not vacuous. */
 static void wrong_backward(ad_tape *t, ad_node *n)
 {
@@ -405,8 +413,57 @@ START_TEST(test_gradcheck_catches_errors)
     ck_assert_int_eq(ad_gradcheck(wrong_identity, NULL, 1, &x, NULL, &rep), AD_OK);
     ck_assert_msg(!rep.ok, "a 0.1%% error passed: %s", rep.message);
     ck_assert(rep.worst_ratio > 1);
-    ck_assert(strncmp(rep.message, "FAILED", 6) == 0);
+    /* every element is 0.1% off, far beyond its tolerance (~1e-7 relative) */
+    ck_assert_uint_eq(rep.n_checked, 5);
+    ck_assert_uint_eq(rep.n_failed, 5);
+    ck_assert_int_eq(rep.worst_input, 0);
+    ck_assert_uint_lt(rep.worst_index, 5);
+    /* the plain partial d(sum y)/dx of y = x: 1.001 from the wrong backward,
+     * 1 by central difference (rounding error eps |sum y| / h ~ 1e-10) */
+    ck_assert_close(rep.analytic, 1.001, 1e-15, 0, "tape partial", 0);
+    ck_assert_close(rep.numeric, 1, 1e-9, 0, "central difference", 0);
+    char prefix[96];
+    snprintf(prefix, sizeof prefix, "FAILED: 5 of 5 elements failed; worst: input 0 element %zu, "
+             "d(sum y)/dx = 1.001 (tape), ", rep.worst_index);
+    ck_assert_msg(strncmp(rep.message, prefix, strlen(prefix)) == 0, "%s", rep.message);
     ad_tensor_free(x);
+}
+END_TEST
+
+/* y = a + wrong(b): only the second input (input 1, numbered from 0) fails,
+ * and the report says so in its fields and its message alike. */
+static ad_tensor *right_plus_wrong(ad_tape *t, ad_tensor *const *in, int n, void *ctx)
+{
+    return ad_add(t, in[0], wrong_identity(t, in + 1, n - 1, ctx));
+}
+
+START_TEST(test_gradcheck_report_numbering)
+{
+    ad_tensor *in[2] = {ad_tensor_new_param(1, (int[]){3}), ad_tensor_new_param(1, (int[]){3})};
+    for (int i = 0; i < 3; i++) {
+        in[0]->data[i] = 0.5 * i;
+        in[1]->data[i] = 1 - i;
+    }
+    ad_gradcheck_report rep;
+    ck_assert_int_eq(ad_gradcheck(right_plus_wrong, NULL, 2, in, NULL, &rep), AD_OK);
+    ck_assert(!rep.ok);
+    ck_assert_uint_eq(rep.n_checked, 6);
+    ck_assert_uint_eq(rep.n_failed, 3);
+    ck_assert_int_eq(rep.worst_input, 1);
+    ck_assert_close(rep.analytic, 1.001, 1e-15, 0, "tape partial", 0);
+    char want[80];
+    snprintf(want, sizeof want, "FAILED: 3 of 6 elements failed; worst: input 1 element %zu,",
+             rep.worst_index);
+    ck_assert_msg(strncmp(rep.message, want, strlen(want)) == 0, "%s", rep.message);
+    /* a passing check: "0 of n", and the partial of a scalar is dy/dx */
+    ck_assert_int_eq(ad_gradcheck(sum_of_squares, NULL, 1, in, NULL, &rep), AD_OK);
+    ck_assert_msg(rep.ok, "%s", rep.message);
+    const char *passed = "passed: 0 of 3 elements failed; worst: input 0 element ";
+    ck_assert_msg(strncmp(rep.message, passed, strlen(passed)) == 0, "%s", rep.message);
+    ck_assert_close(rep.analytic, 2 * in[0]->data[rep.worst_index], 1e-15, 0, "d(x^2)/dx", 0);
+    ck_assert_close(rep.numeric, rep.analytic, 1e-9, 0, "central difference", 0);
+    ad_tensor_free(in[0]);
+    ad_tensor_free(in[1]);
 }
 END_TEST
 
@@ -727,6 +784,7 @@ Suite *ad_ops_suite(void)
     TCase *tc = tcase_create("gradcheck");
     tcase_add_loop_test(tc, test_gradcheck_op, 0, N_CASES);
     tcase_add_test(tc, test_gradcheck_catches_errors);
+    tcase_add_test(tc, test_gradcheck_report_numbering);
     tcase_add_test(tc, test_custom_op);
     tcase_add_test(tc, test_double_well_gradient);
     suite_add_tcase(s, tc);

@@ -187,7 +187,7 @@ static double newton_cubic(const double c[4], double y)
 
 START_TEST(test_dimer_bond_extrema)
 {
-    /* References (science.md 3.1, 3.2): d and U rounded as printed there. */
+    /* References (docs/science.md §3.1, §3.2): d and U rounded as printed there. */
     struct {
         pot_dimer_params p;
         double d[3], u[3], dtol, utol;

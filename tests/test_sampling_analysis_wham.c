@@ -1,5 +1,5 @@
 /* test_sampling_analysis_wham.c - WHAM and the umbrella-sampling driver on
- * the bare 1-D bond of Noe's particle dimer (science.md 3.2, 3.7):
+ * the bare 1-D bond of Noe's particle dimer (docs/science.md §3.2, §3.7):
  *   U(d) = s y - a y^2 + b y^4,  y = 2 (d - 1.5),  s = 2, a = 25, b = 10,
  * kT = 1, d restricted to [0.5, 2.5].  The exact
  *   dF(closed - open) = -log(int_0.5^1.5 e^-U / int_1.5^2.5 e^-U) = -4.4139
@@ -72,7 +72,7 @@ static double sampler_draw(const exact_sampler *s, ad_rng *rng)
     return s->x[lo] + t * (s->x[hi] - s->x[lo]);
 }
 
-/* Umbrella set-up of science.md 3.7: 35 windows on [0.5, 2.5], k = 500. */
+/* Umbrella set-up of docs/science.md §3.7: 35 windows on [0.5, 2.5], k = 500. */
 enum { N_WIN = 35 };
 static const double K_UMB = 500;
 

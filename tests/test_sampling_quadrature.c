@@ -79,21 +79,25 @@ START_TEST(test_muller_brown_reference)
                   r.error[2]);
     /* The edge carries weight 3e-6 of the peak, but enlarging the domain to
      * [-2.5, 2] x [-1.5, 3] moves dF by < 1e-5 (checked when this was
-     * written), and refining to spacing 0.0005 by < 5e-6.  Converged values
-     * with these minima: dF(B-A) = 5.56939, dF(C-A) = 3.79442.  The quoted
-     * dF(B-A) = 5.5697 is the value with the minima to 5 decimals (5.56964,
-     * checked below): B's small population makes dF(B-A) sensitive (3e-4)
-     * to where the basin boundaries fall, so that reference is good to 5e-4. */
+     * written), and refining the spacing to 0.0005 moves these values by
+     * < 3e-6 (5.569389 and 3.794419 there).  B's small population makes
+     * dF(B-A) sensitive (3e-4) to where the basin boundaries fall: the quoted
+     * 5.5697 (minima to 5 decimals) is good to 5e-4 with these minima. */
     ck_assert_close(r.delta_f[1], 5.5697, 5e-4, 0, "Muller-Brown dF(B-A)", 0);
+    ck_assert_close(r.delta_f[1], 5.569389, 3e-6 + r.error[1], 0, "Muller-Brown dF(B-A)", 1);
     ck_assert_close(r.delta_f[2], 3.7944, 5e-5 + r.error[2], 0, "Muller-Brown dF(C-A)", 0);
     ck_assert_close(r.log_z, 11.7296, 5e-5 + r.log_z_error, 0, "Muller-Brown ln Z", 0);
     double sum = r.population[0] + r.population[1] + r.population[2];
     ck_assert_close(sum, 1, 1e-12, 0, "populations sum", 0);
+    /* with the minima to 5 decimals, converged (spacing 0.0005) values are
+     * dF(B-A) = 5.569638 and dF(C-A) = 3.794381: the quoted 5.5697 is 6e-5
+     * above the first, 3.7944 within rounding of the second */
     ad_real exact[6] = {-0.55822, 1.44173, -0.05001, 0.46669, 0.62350, 0.02804};
     ck_assert_int_eq(smp_quad_basins_compute(smp_potential_energy, &ctx, &g, 1.0, exact, 3, &r,
                                              msg, sizeof msg), AD_OK);
-    ck_assert_close(r.delta_f[1], 5.5697, 5e-5 + r.error[1] + 1e-5, 0, "dF(B-A), exact minima", 0);
-    ck_assert_close(r.delta_f[2], 3.7944, 5e-5 + r.error[2] + 1e-5, 0, "dF(C-A), exact minima", 0);
+    ck_assert_close(r.delta_f[1], 5.569638, 3e-6 + r.error[1], 0, "dF(B-A), exact minima", 0);
+    ck_assert_close(r.delta_f[1], 5.5697, 1e-4, 0, "dF(B-A), exact minima, quoted", 0);
+    ck_assert_close(r.delta_f[2], 3.7944, 5e-5 + r.error[2], 0, "dF(C-A), exact minima", 0);
     ad_tape_free(t);
 }
 END_TEST
@@ -152,6 +156,98 @@ START_TEST(test_profiles)
     ck_assert_close(s0 + (kc + 0.5) * w, 0.31, 0.03, 0, "MB profile second minimum", 0);
     ck_assert_close(fm[kc] - fm[kmin], 4.6, 0.2, 0, "MB second minimum height", 0);
     ad_tape_free(t);
+}
+END_TEST
+
+/* The tilted ring u = 5 (x^2 + y^2 - 1)^2 + x / 2 (kT = 1) with basins split
+ * at x = 0, a line on which the weight is large and not flat:
+ * d/dx e^{-u} = -e^{-u} / 2 there, so a rule whose error depends on where
+ * the line falls within a cell shows it. */
+static double ring_u(double x, double y)
+{
+    double r = x * x + y * y - 1;
+    return 5 * r * r + 0.5 * x;
+}
+
+static int ring_energy(void *ctx, const ad_real *x, int n, int dim, ad_real *u, char *msg,
+                       size_t msg_len)
+{
+    (void)ctx;
+    (void)dim;
+    (void)msg;
+    (void)msg_len;
+    for (int i = 0; i < n; i++) u[i] = (ad_real)ring_u((double)x[2 * i], (double)x[2 * i + 1]);
+    return AD_OK;
+}
+
+static smp_quad_basins ring_basins(int n)
+{
+    smp_grid2d g = {-2.5, 2.5, -2.5, 2.5, n, n};
+    ad_real minima[4] = {-1, 0, 1, 0};
+    smp_quad_basins r;
+    char msg[256];
+    ck_assert_int_eq(smp_quad_basins_compute(ring_energy, NULL, &g, 1.0, minima, 2, &r, msg,
+                                             sizeof msg), AD_OK);
+    ck_assert_msg(r.boundary_weight < 1e-40, "edge weight %g", r.boundary_weight);
+    return r;
+}
+
+START_TEST(test_boundary_through_nodes)
+{
+    /* With n odd the line x = 0 runs through a column of nodes; with n even
+     * it runs half-way between two.  Per unit length of a straight boundary
+     * along a grid line at offset d from the centre of the cell it cuts, the
+     * cell-fraction rule misses the integral of one side by
+     *   w_n h^2 (d^2 / (2 h^2) - 1/12)          (w_n = outward derivative of w)
+     * (midpoint error h^2/24 w_n of the whole cells plus the first moment
+     * -(h^2/4 - d^2)/2 w_n of the cut one): -h^2/12 w_n for d = 0 (the
+     * trapezoidal end correction: half the node's weight on each side) and
+     * +h^2/24 w_n for d = h/2 (the midpoint one).  Here w_n = -I / 2 on the
+     * left side and +I / 2 on the right (I = int e^{-u(0, y)} dy), so
+     *   dF_even - dF_odd = (h_odd^2 / 12 + h_even^2 / 24) (I / 2) (1/Z_L + 1/Z_R)
+     * up to terms of relative order h^2 (below 1e-3 here: the next Euler-
+     * Maclaurin terms carry h^2 times derivatives of u of order 10-100).
+     * Counting a boundary node wholly on one side instead adds h/2 I / Z_L,
+     * about 2.4e-3 at n = 601, 400 times the difference asserted here. */
+    double I = 0;
+    for (int i = 0; i <= 20000; i++) { /* Simpson on [-2.5, 2.5] */
+        double y = -2.5 + i * 2.5e-4;
+        I += (i == 0 || i == 20000 ? 1 : (i % 2 ? 4 : 2)) * exp(-ring_u(0, y));
+    }
+    I *= 2.5e-4 / 3;
+    int sizes[2][2] = {{601, 600}, {1201, 1200}};
+    double diff[2], pred[2];
+    for (int s = 0; s < 2; s++) {
+        smp_quad_basins odd = ring_basins(sizes[s][0]), even = ring_basins(sizes[s][1]);
+        double z = exp(odd.log_z), zl = odd.population[0] * z, zr = odd.population[1] * z;
+        double ho = 5.0 / (sizes[s][0] - 1), he = 5.0 / (sizes[s][1] - 1);
+        double predicted = (ho * ho / 12 + he * he / 24) * (I / 2) * (1 / zl + 1 / zr);
+        diff[s] = even.delta_f[1] - odd.delta_f[1];
+        pred[s] = predicted;
+        ck_assert_close(diff[s], predicted, 0, 1e-3, "dF(even) - dF(odd)", sizes[s][0]);
+        /* the two agree on ln Z to rounding: the boundary does not enter it */
+        ck_assert_close(even.log_z, odd.log_z, 1e-12, 0, "ln Z even vs odd", sizes[s][0]);
+    }
+    /* second order: halving h divides the difference by 4 (by slightly more
+     * here: the even grids' spacings are 5/599 and 5/1199) */
+    ck_assert_close(diff[0] / diff[1], pred[0] / pred[1], 0, 2e-3, "convergence order", 0);
+
+    /* The error estimate is of the order of the true error.  For a boundary
+     * along a grid line the sub-grid whose cells are centred where the fine
+     * cut cell is gives, after Richardson's division by 3, exactly h^2/12
+     * |w_n| per unit length, which bounds the fine error (between -1/12 and
+     * +1/24 of h^2 |w_n|) and is at most twice it here (d = 0 or h/2), up to
+     * corrections of relative order (2h)^2 times derivatives of u (~1% at
+     * n = 600).  The truth: n = 2401 extrapolated with its own estimate. */
+    smp_quad_basins ref = ring_basins(2401);
+    double truth = ref.delta_f[1] + ref.error[1]; /* d = 0: dF(h) = dF - C h^2, C > 0 */
+    for (int s = 0; s < 2; s++)
+        for (int p = 0; p < 2; p++) {
+            smp_quad_basins r = ring_basins(sizes[s][p]);
+            double err = fabs(r.delta_f[1] - truth);
+            ck_assert_msg(err <= 1.03 * r.error[1] && r.error[1] <= 2.06 * err,
+                          "n = %d: true error %.3g, estimate %.3g", sizes[s][p], err, r.error[1]);
+        }
 }
 END_TEST
 
@@ -224,6 +320,7 @@ Suite *smp_quadrature_suite(void)
     tcase_add_test(tc, test_double_well_reference);
     tcase_add_test(tc, test_muller_brown_reference);
     tcase_add_test(tc, test_profiles);
+    tcase_add_test(tc, test_boundary_through_nodes);
     tcase_set_timeout(tc, 300);
     tcase_add_test(tc, test_nearest_minimum);
     suite_add_tcase(s, tc);

@@ -73,7 +73,11 @@ int main(void)
     printf("Monte Carlo: %ld frames per chain, acceptance %.3f\n", smp_mc_n_frames(&cfg),
            stats.acceptance);
 
-    /* exact reference: populations of the two halves of the ring at kT = 1 */
+    /* exact reference: populations of the two halves of the ring at kT = 1.
+     * The boundary x = 0 runs through a column of grid nodes, which count
+     * half on each side; this prints P(x<0) = 0.65199 and dF = 0.62778 kT
+     * with an error estimate of 1.4e-6, the distance to the value on a much
+     * finer grid (0.6277798). */
     smp_grid2d grid = {-2.5, 2.5, -2.5, 2.5, 1001, 1001};
     ad_real minima[4] = {-1, 0, 1, 0};
     smp_quad_basins ref;
