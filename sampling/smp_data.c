@@ -179,22 +179,24 @@ static int read_line(FILE *f, char **buf, size_t *cap, size_t *len_out, size_t *
 }
 
 /* CSV is text: a NUL or another control byte anywhere (a checkpoint, an
- * image, a damaged file) stops the read with the line and the byte. */
+ * image, a damaged file) stops the read with the line and the byte.  A line 1
+ * that starts with the checkpoint magic and is not text is named as what it
+ * is (text that merely starts with those letters is a column name). */
 static int check_text(const char *path, long lineno, const char *line, size_t len, char *msg,
                       size_t msg_len)
 {
     static const char magic[8] = {'L', 'I', 'B', 'B', 'G', 'C', 'K', 'P'};
-    if (lineno == 1 && len >= sizeof magic && memcmp(line, magic, sizeof magic) == 0)
-        return say(msg, msg_len, AD_ERR_FORMAT, "%s:1: a libbg checkpoint (binary), not a CSV "
-                   "file", path);
     for (size_t i = 0; i < len; i++) {
         unsigned char c = (unsigned char)line[i];
+        if (c != 0 && !control_byte(c)) continue;
+        if (lineno == 1 && len >= sizeof magic && memcmp(line, magic, sizeof magic) == 0)
+            return say(msg, msg_len, AD_ERR_FORMAT, "%s:1: a libbg checkpoint (binary), not a "
+                       "CSV file", path);
         if (c == 0)
             return say(msg, msg_len, AD_ERR_FORMAT, "%s:%ld: NUL byte at byte %zu of the line: "
                        "a binary file, not CSV text", path, lineno, i + 1);
-        if (control_byte(c))
-            return say(msg, msg_len, AD_ERR_FORMAT, "%s:%ld: control byte 0x%02x at byte %zu of "
-                       "the line: a binary file, not CSV text", path, lineno, c, i + 1);
+        return say(msg, msg_len, AD_ERR_FORMAT, "%s:%ld: control byte 0x%02x at byte %zu of "
+                   "the line: a binary file, not CSV text", path, lineno, c, i + 1);
     }
     return AD_OK;
 }

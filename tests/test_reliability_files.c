@@ -428,8 +428,8 @@ static const csv_case csv_cases[] = {
      ":1: control byte 0x0d at byte 4 of the line", 0, 0, -1, 0},
     {"checkpoint magic", "LIBBGCKP\1\0\0\0\4\3\2\1", 16, 0, AD_ERR_FORMAT,
      ":1: a libbg checkpoint (binary), not a CSV file", 0, 0, -1, 0},
-    {"checkpoint magic as text", "LIBBGCKP,b\n1,2\n", 0, 0, AD_ERR_FORMAT,
-     ":1: a libbg checkpoint (binary), not a CSV file", 0, 0, -1, 0},
+    {"checkpoint magic, truncated to text", "LIBBGCKP", 0, 0, AD_OK, NULL, 0, 1, -1, 0},
+    {"checkpoint magic as a column name", "LIBBGCKPx,b\n1,2\n", 0, 0, AD_OK, NULL, 1, 2, 1, 2},
     {"binary garbage", "\x89PNG\r\n\x1a\n\0\0\0\rIHDR", 16, 0, AD_ERR_FORMAT,
      ":2: control byte 0x1a at byte 1 of the line", 0, 0, -1, 0},
     {"tabs around values", "a,b\n\t1,2\t\n", 0, 0, AD_OK, NULL, 1, 2, 1, 2},
@@ -787,6 +787,28 @@ START_TEST(test_ckpt_exact_size)
 }
 END_TEST
 
+/* A real checkpoint read as CSV: refused on line 1 as what it is, not read as
+ * a data set of 0 rows with a column named LIBBGCKP. */
+START_TEST(test_checkpoint_read_as_csv)
+{
+    ckpt_fixture f;
+    fixture_open(&f, "rel-ckpt-csv");
+    char msg[1024], want[900];
+    smp_dataset *d = (smp_dataset *)1;
+    ck_assert_int_eq(smp_csv_read(f.good, 1, &d, msg, sizeof msg), AD_ERR_FORMAT);
+    ck_assert_ptr_null(d);
+    snprintf(want, sizeof want, "%s:1: a libbg checkpoint (binary), not a CSV file", f.good);
+    ck_assert_str_eq(msg, want);
+    /* and a CSV file read as a checkpoint */
+    char path[700];
+    snprintf(path, sizeof path, "%s/data.csv", f.dir);
+    write_bytes(path, "x0,x1\n1,2\n", 10);
+    ck_assert_int_eq(load_bad(&f, path, msg, sizeof msg), AD_ERR_FORMAT);
+    ck_assert_msg(strstr(msg, "is not a libbg checkpoint (bad magic)"), "%s", msg);
+    fixture_close(&f);
+}
+END_TEST
+
 /* The bytes of a file, or NULL when it cannot be read. */
 static char *slurp_text(const char *path)
 {
@@ -984,6 +1006,7 @@ Suite *reliability_files_suite(void)
     tcase_add_test(hostile, test_size_limits);
     tcase_add_test(hostile, test_growing_file_stops_at_the_limit);
     tcase_add_test(hostile, test_ckpt_exact_size);
+    tcase_add_test(hostile, test_checkpoint_read_as_csv);
     tcase_add_test(hostile, test_empty_paths_touch_nothing);
     tcase_add_test(hostile, test_long_paths);
     suite_add_tcase(s, hostile);
