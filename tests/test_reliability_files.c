@@ -29,6 +29,7 @@
 #include "autodiff/ad.h"
 #include "ck_util.h"
 #include "flows/bg_train.h"
+#include "flows/flow_realnvp.h"
 #include "nn/nn_checkpoint.h"
 #include "sampling/smp_data.h"
 
@@ -530,7 +531,7 @@ static void expect_every_reader_refuses(ckpt_fixture *f, const char *path, int s
     char msg[1024];
     const char *what[5] = {"nn_checkpoint_load", "smp_csv_read", "app_fs_read_file",
                            "app_json_read_file", "ad_file_read_all"};
-    for (int k = 0; k < 5; k++) {
+    for (int k = 0; k < 6; k++) {
         long before = ad_alloc_count();
         smp_dataset *d = (smp_dataset *)1;
         char *text = (char *)1;
@@ -874,6 +875,75 @@ START_TEST(test_empty_paths_touch_nothing)
 }
 END_TEST
 
+/* bg_train: an empty checkpoint prefix or log path is refused before any
+ * training (it would put "-stage1.ckpt" in the current directory after a
+ * stage); a prefix longer than any old buffer gives checkpoints under their
+ * whole name. */
+START_TEST(test_bg_train_paths)
+{
+    const char *dir = ck_tmpdir("rel-train");
+    char cwd[4096], msg[512];
+    ck_assert_ptr_nonnull(getcwd(cwd, sizeof cwd));
+    ck_assert_int_eq(chdir(dir), 0);
+    int widths[2] = {4, 4};
+    flow_realnvp_config rc = flow_realnvp_preset_config(FLOW_REALNVP_DOUBLE_WELL);
+    rc.n_blocks = 1;
+    rc.hidden_widths = widths;
+    rc.seed = 3;
+    flow_model *m = flow_realnvp_new(&rc, msg, sizeof msg);
+    ck_assert_msg(m != NULL, "%s", msg);
+    size_t n = nn_params_size(m->params);
+    ad_real *before = malloc(n * sizeof *before);
+    memcpy(before, nn_params_values(m->params), n * sizeof *before);
+    ad_real data[8] = {0.1, 0.2, -0.3, 0.4, 0.5, -0.6, 0.7, 0.8};
+    bg_stage stage = {"ML", 2, 4, 1e-3, 1, 0, 0, 100, 0};
+    bg_train_config c = {0};
+    c.model = m;
+    c.prior = (flow_prior){2, 1.0};
+    c.kT = 1;
+    c.data = data;
+    c.n_data = 4;
+    c.stages = &stage;
+    c.n_stages = 1;
+    c.seed = 1;
+    bg_train_result res;
+    c.checkpoint_prefix = "";
+    ck_assert_int_eq(bg_train(&c, 0, &res, msg, sizeof msg), AD_ERR_ARG);
+    ck_assert_str_eq(msg, "bg_train: checkpoint_prefix is an empty string (NULL: none)");
+    c.checkpoint_prefix = NULL;
+    c.log_path = "";
+    ck_assert_int_eq(bg_train(&c, 0, &res, msg, sizeof msg), AD_ERR_ARG);
+    ck_assert_str_eq(msg, "bg_train: log_path is an empty string (NULL: none)");
+    ck_assert(memcmp(nn_params_values(m->params), before, n * sizeof *before) == 0);
+    FILE *ls = popen("ls -A | wc -l", "r");
+    int count = -1;
+    ck_assert_int_eq(fscanf(ls, "%d", &count), 1);
+    pclose(ls);
+    ck_assert_int_eq(count, 0);
+    /* a 1205-byte prefix: 6 directories of 200 bytes, then "model" */
+    char *deep = calloc(1, 2048);
+    for (int k = 0; k < 6; k++) {
+        size_t at = strlen(deep);
+        if (k) deep[at++] = '/';
+        memset(deep + at, 'a' + k, 199);
+    }
+    ck_assert_int_eq(app_fs_mkdir_p(deep, msg, sizeof msg), AD_OK);
+    char *prefix = app_fs_join_new(deep, "model");
+    ck_assert_uint_gt(strlen(prefix), 1024);
+    c.log_path = NULL;
+    c.checkpoint_prefix = prefix;
+    ck_assert_msg(bg_train(&c, 0, &res, msg, sizeof msg) == AD_OK, "%s", msg);
+    char *ck = bg_checkpoint_path_new(prefix, 0);
+    ck_assert_msg(nn_checkpoint_load(m->params, ck, msg, sizeof msg) == AD_OK, "%s", msg);
+    ad_free(ck);
+    ad_free(prefix);
+    free(deep);
+    free(before);
+    flow_model_free(m);
+    ck_assert_int_eq(chdir(cwd), 0);
+}
+END_TEST
+
 /* Paths longer than the old fixed buffers (1024 and 4096 bytes) work when
  * the system takes them, and fail with the system's error when it does not:
  * never on a cut-off name. */
@@ -1009,6 +1079,7 @@ Suite *reliability_files_suite(void)
     tcase_add_test(hostile, test_checkpoint_read_as_csv);
     tcase_add_test(hostile, test_empty_paths_touch_nothing);
     tcase_add_test(hostile, test_long_paths);
+    tcase_add_test(hostile, test_bg_train_paths);
     suite_add_tcase(s, hostile);
     return s;
 }
