@@ -138,7 +138,7 @@ int app_fs_write_atomic_with(const char *path, app_fs_write_fn write, void *ctx,
     }
     const char *base = strrchr(path, '/');
     base = base ? base + 1 : path;
-    if (!*base) {
+    if (!*base || strcmp(base, ".") == 0 || strcmp(base, "..") == 0) {
         if (msg && msg_size) snprintf(msg, msg_size, "cannot write '%s': not a file name", path);
         return AD_ERR_ARG;
     }

@@ -20,9 +20,18 @@
 int ad_path_check(const char *path, const char *who, const char *what, char *msg,
                   size_t msg_len)
 {
-    if (path && *path) return AD_OK;
-    return ad_status_fail(msg, msg_len, AD_ERR_ARG, WHO_FMT "%s is %s", WHO_ARGS(who),
-                          what ? what : "the path", path ? "an empty string" : "NULL");
+    if (!what) what = "the file name";
+    if (!path || !*path)
+        return ad_status_fail(msg, msg_len, AD_ERR_ARG, WHO_FMT "%s is %s", WHO_ARGS(who), what,
+                              path ? "an empty string" : "NULL");
+    /* the last component: "dir/" + ".tmp" would be "dir/.tmp" */
+    const char *slash = strrchr(path, '/');
+    const char *base = slash ? slash + 1 : path;
+    if (!*base || strcmp(base, ".") == 0 || strcmp(base, "..") == 0)
+        return ad_status_fail(msg, msg_len, AD_ERR_ARG,
+                              WHO_FMT "%s '%s' names a directory, not a file", WHO_ARGS(who),
+                              what, path);
+    return AD_OK;
 }
 
 char *ad_path_format(const char *fmt, ...)

@@ -28,11 +28,13 @@
 
 #include "ad_config.h"
 
-/* AD_OK when path can name a file (neither NULL nor ""); otherwise AD_ERR_ARG
- * and "<who>: <what> is NULL" or "... is an empty string".  Every library
- * function that opens, writes, renames or removes a file checks its path with
- * this first: an empty path must never become ".tmp" or "-stage1.ckpt" in the
- * current directory. */
+/* AD_OK when path can name a file: not NULL, not "", and its last component
+ * is not empty, "." or ".." (so "out/" is refused).  Otherwise AD_ERR_ARG and
+ * "<who>: <what> is NULL", "... is an empty string" or "... 'out/' names a
+ * directory, not a file" (what NULL: "the file name").  Every library function
+ * that opens, writes, renames or removes a file checks its path with this
+ * first: an empty path must never become ".tmp" or "-stage1.ckpt" in the
+ * current directory, nor "out/" become "out/.tmp". */
 int ad_path_check(const char *path, const char *who, const char *what, char *msg,
                   size_t msg_len);
 

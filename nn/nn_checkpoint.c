@@ -45,10 +45,9 @@ int nn_checkpoint_save(const nn_params *p, const char *path, char *msg, size_t m
                                                       : "the parameters are not finalized");
         return AD_ERR_ARG;
     }
-    if (!*path) { /* "" would write ".tmp" in the current directory */
-        SET_MSG("nn_checkpoint_save: the file name is an empty string");
-        return AD_ERR_ARG;
-    }
+    /* "" or "dir/" would write, then remove, ".tmp" or "dir/.tmp" */
+    int status = ad_path_check(path, "nn_checkpoint_save", "the file name", msg, msg_len);
+    if (status != AD_OK) return status;
     const ad_real *values = nn_params_values(p);
     size_t n_values = nn_params_size(p);
     for (size_t i = 0; i < n_values; i++)

@@ -856,6 +856,25 @@ START_TEST(test_empty_paths_touch_nothing)
         ck_assert_str_eq(ck, "");
         ck_assert_ptr_null(bg_checkpoint_path_new(path, 0));
     }
+    /* a path naming a directory would have made "sub/.tmp" or "..tmp" */
+    ck_assert_int_eq(mkdir("sub", 0700), 0);
+    write_bytes("sub/.tmp", "keep me", 7);
+    const char *dirs[4] = {"sub/", ".", "sub/..", "./"};
+    for (int k = 0; k < 4; k++) {
+        ck_assert_int_eq(smp_csv_write(dirs[k], x, 1, 2, NULL, msg, sizeof msg), AD_ERR_ARG);
+        char want[128];
+        snprintf(want, sizeof want, "smp_csv_write: the file name '%s' names a directory, not a "
+                 "file", dirs[k]);
+        ck_assert_str_eq(msg, want);
+        ck_assert_int_eq(nn_checkpoint_save(p, dirs[k], msg, sizeof msg), AD_ERR_ARG);
+        ck_assert_msg(strstr(msg, "names a directory"), "%s", msg);
+        ck_assert_int_eq(app_fs_write_atomic(dirs[k], "x", 1, msg, sizeof msg), AD_ERR_ARG);
+    }
+    char *kept = slurp_text("sub/.tmp");
+    ck_assert_str_eq(kept, "keep me");
+    free(kept);
+    ck_assert_int_eq(remove("sub/.tmp"), 0);
+    ck_assert_int_eq(rmdir("sub"), 0);
     /* ./.tmp is intact, and nothing else appeared */
     char *keep = slurp_text(".tmp");
     ck_assert_ptr_nonnull(keep);
