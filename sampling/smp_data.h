@@ -29,8 +29,8 @@ void smp_dataset_free(smp_dataset *d); /* accepts NULL */
 /* Write x[n*dim] as CSV: a header line of column names (NULL names: x0, x1,
  * ...), then one row per sample, every value with %.17g (exact round trip).
  * Written to "path.tmp" and renamed, so a failure leaves no partial file.
- * path must not be NULL or "" (AD_ERR_ARG: "" would write ".tmp" in the
- * current directory).  Names must not contain commas, quotes, newlines or
+ * path must not be NULL, "" or name a directory ("out/", "."): AD_ERR_ARG,
+ * as "" would write, then remove, ".tmp" in the current directory.  Names must not contain commas, quotes, newlines or
  * other control bytes (a tab is allowed): the reader refuses those.  A FIFO, a
  * device or a directory at "path.tmp" is refused (AD_ERR_IO), never written
  * into. */
