@@ -55,18 +55,23 @@ int app_fs_check_writable_dir(const char *path, char *msg, size_t msg_size)
 {
     int rc = app_fs_mkdir_p(path, msg, msg_size);
     if (rc) return rc;
-    char probe[4096], name[64];
+    char name[64];
     snprintf(name, sizeof name, ".write-test.%ld", (long)getpid());
-    if (app_fs_join(probe, sizeof probe, path, name)) {
-        if (msg && msg_size) snprintf(msg, msg_size, "directory name too long: '%.200s...'", path);
-        return AD_ERR_ARG;
+    char *probe = app_fs_join_new(path, name);
+    if (!probe) {
+        if (msg && msg_size) snprintf(msg, msg_size, "out of memory");
+        return AD_ERR_NOMEM;
     }
-    int fd = open(probe, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    if (fd < 0)
-        return fail_errno(msg, msg_size, "cannot write into directory", path, errno, AD_ERR_IO);
-    close(fd);
-    unlink(probe);
-    return AD_OK;
+    /* O_NONBLOCK: a FIFO left under the probe's name fails at once (ENXIO) */
+    int fd = open(probe, O_WRONLY | O_CREAT | O_TRUNC | O_NONBLOCK, 0644);
+    if (fd < 0) {
+        rc = fail_errno(msg, msg_size, "cannot write into directory", path, errno, AD_ERR_IO);
+    } else {
+        close(fd);
+        unlink(probe);
+    }
+    ad_free(probe);
+    return rc;
 }
 
 int app_fs_join(char *out, size_t size, const char *dir, const char *name)
@@ -86,35 +91,41 @@ int app_fs_join(char *out, size_t size, const char *dir, const char *name)
     return AD_OK;
 }
 
-/* The temporary name DIR/.BASE.tmp.PID for path. */
-static int temp_name(char *out, size_t size, const char *path)
+char *app_fs_join_new(const char *dir, const char *name)
+{
+    if (!dir || !name) return NULL;
+    size_t size = strlen(dir) + strlen(name) + 2; /* a '/' and the NUL at most */
+    char *out = ad_malloc(size);
+    if (out && app_fs_join(out, size, dir, name) != AD_OK) { /* cannot happen: sized to fit */
+        ad_free(out);
+        out = NULL;
+    }
+    return out;
+}
+
+/* The temporary name DIR/.BASE.tmp.PID for path (ad_free it); NULL when out
+ * of memory. */
+static char *temp_name(const char *path)
 {
     const char *slash = strrchr(path, '/');
     const char *base = slash ? slash + 1 : path;
     int dir_len = slash ? (int)(slash - path) + 1 : 0;
-    int n = snprintf(out, size, "%.*s.%s.tmp.%ld", dir_len, path, base, (long)getpid());
-    return (n < 0 || (size_t)n >= size) ? AD_ERR_ARG : AD_OK;
+    return ad_path_format("%.*s.%s.tmp.%ld", dir_len, path, base, (long)getpid());
 }
 
 /* Best effort: make the rename itself durable. */
 static void sync_parent(const char *path)
 {
-    char dir[4096];
     const char *slash = strrchr(path, '/');
-    if (!slash) {
-        strcpy(dir, ".");
-    } else if ((size_t)(slash - path) < sizeof dir) {
-        size_t n = slash == path ? 1 : (size_t)(slash - path);
-        memcpy(dir, path, n);
-        dir[n] = '\0';
-    } else {
-        return;
-    }
-    int fd = open(dir, O_RDONLY);
+    char *dir = !slash ? ad_path_format(".")
+                       : ad_path_format("%.*s", slash == path ? 1 : (int)(slash - path), path);
+    if (!dir) return;
+    int fd = open(dir, O_RDONLY | O_NONBLOCK);
     if (fd >= 0) {
         fsync(fd);
         close(fd);
     }
+    ad_free(dir);
 }
 
 int app_fs_write_atomic_with(const char *path, app_fs_write_fn write, void *ctx, char *msg,
@@ -127,19 +138,25 @@ int app_fs_write_atomic_with(const char *path, app_fs_write_fn write, void *ctx,
     }
     const char *base = strrchr(path, '/');
     base = base ? base + 1 : path;
-    if (!*base) {
+    if (!*base || strcmp(base, ".") == 0 || strcmp(base, "..") == 0) {
         if (msg && msg_size) snprintf(msg, msg_size, "cannot write '%s': not a file name", path);
         return AD_ERR_ARG;
     }
-    char tmp[4096];
-    if (temp_name(tmp, sizeof tmp, path)) {
-        if (msg && msg_size) snprintf(msg, msg_size, "file name too long: '%.200s...'", path);
-        return AD_ERR_ARG;
+    char *tmp = temp_name(path);
+    if (!tmp) {
+        if (msg && msg_size) snprintf(msg, msg_size, "cannot write '%s': out of memory", path);
+        return AD_ERR_NOMEM;
     }
-    FILE *f = fopen(tmp, "wb");
-    if (!f) return fail_errno(msg, msg_size, "cannot write", path, errno, AD_ERR_IO);
+    FILE *f = NULL;
+    char why[512];
+    int rc = ad_file_open_write(tmp, NULL, &f, why, sizeof why);
+    if (rc != AD_OK) {
+        if (msg && msg_size) snprintf(msg, msg_size, "cannot write '%s': %s", path, why);
+        ad_free(tmp);
+        return rc;
+    }
     errno = 0;
-    int rc = write(f, ctx);
+    rc = write(f, ctx);
     if (rc) {
         int err = errno;
         if (rc > 0) rc = AD_ERR_IO;
@@ -148,20 +165,19 @@ int app_fs_write_atomic_with(const char *path, app_fs_write_fn write, void *ctx,
                      err ? strerror(err) : "the content could not be produced");
         fclose(f);
         unlink(tmp);
+        ad_free(tmp);
         return rc;
     }
     int err = 0;
     if (ferror(f) || fflush(f) != 0 || fsync(fileno(f)) != 0) err = errno ? errno : EIO;
     if (fclose(f) != 0 && !err) err = errno ? errno : EIO;
+    if (!err && rename(tmp, path) != 0) err = errno;
     if (err) {
         unlink(tmp);
+        ad_free(tmp);
         return fail_errno(msg, msg_size, "cannot write", path, err, AD_ERR_IO);
     }
-    if (rename(tmp, path) != 0) {
-        err = errno;
-        unlink(tmp);
-        return fail_errno(msg, msg_size, "cannot write", path, err, AD_ERR_IO);
-    }
+    ad_free(tmp);
     sync_parent(path);
     return AD_OK;
 }
@@ -187,37 +203,15 @@ int app_fs_write_atomic(const char *path, const void *data, size_t len, char *ms
 
 int app_fs_read_file(const char *path, char **data, size_t *len, char *msg, size_t msg_size)
 {
-    *data = NULL;
-    if (len) *len = 0;
-    FILE *f = fopen(path, "rb");
-    if (!f) return fail_errno(msg, msg_size, "cannot read", path, errno, AD_ERR_IO);
-    size_t cap = 4096, n = 0;
-    char *buf = ad_malloc(cap);
-    int rc = AD_OK;
-    while (buf) {
-        size_t got = fread(buf + n, 1, cap - n - 1, f);
-        n += got;
-        if (n < cap - 1) break;
-        char *bigger = cap > ((size_t)-1) / 2 ? NULL : ad_realloc(buf, cap * 2);
-        if (!bigger) {
-            ad_free(buf);
-            buf = NULL;
-            break;
-        }
-        buf = bigger;
-        cap *= 2;
+    return app_fs_read_file_max(path, APP_FS_READ_MAX, data, len, msg, msg_size);
+}
+
+int app_fs_read_file_max(const char *path, size_t max_bytes, char **data, size_t *len, char *msg,
+                         size_t msg_size)
+{
+    if (!data) {
+        if (msg && msg_size) snprintf(msg, msg_size, "app_fs_read_file: NULL data");
+        return AD_ERR_ARG;
     }
-    if (!buf) {
-        if (msg && msg_size) snprintf(msg, msg_size, "cannot read '%s': out of memory", path);
-        rc = AD_ERR_NOMEM;
-    } else if (ferror(f)) {
-        rc = fail_errno(msg, msg_size, "cannot read", path, errno ? errno : EIO, AD_ERR_IO);
-        ad_free(buf);
-    } else {
-        buf[n] = '\0';
-        *data = buf;
-        if (len) *len = n;
-    }
-    fclose(f);
-    return rc;
+    return ad_file_read_all(path, NULL, max_bytes, data, len, msg, msg_size);
 }

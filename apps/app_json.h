@@ -88,6 +88,19 @@ int app_json_parse(const char *text, size_t len, app_json_value **out, char *msg
                    size_t msg_size);
 void app_json_value_free(app_json_value *v);
 
+/* The largest file app_json_read_file reads: 16 MiB (the programs' JSON
+ * files are a few KB). */
+#define APP_JSON_MAX_FILE_BYTES ((size_t)16 << 20)
+
+/* Read and parse the JSON file at path.  The path must name a regular file
+ * (symbolic links are followed): a FIFO, a device (/dev/zero) or a directory
+ * is refused at once, without blocking (AD_ERR_IO), and a file of more than
+ * APP_JSON_MAX_FILE_BYTES bytes is refused before it is read (AD_ERR_FORMAT).
+ * Returns AD_OK, AD_ERR_ARG (path NULL or "", out NULL), AD_ERR_IO,
+ * AD_ERR_FORMAT (too large, or "<path>: line L, column C: <reason>"),
+ * AD_ERR_NOMEM; on error *out is NULL. */
+int app_json_read_file(const char *path, app_json_value **out, char *msg, size_t msg_size);
+
 /* Look up a path: members by name separated by '.', elements by [index],
  * names with '.', '[' or '"' in double quotes:  models[0].delta_f."right-left".
  * Returns NULL when the path is malformed or leads nowhere. */

@@ -340,6 +340,24 @@ int app_json_parse(const char *text, size_t len, app_json_value **out, char *msg
     return AD_OK;
 }
 
+int app_json_read_file(const char *path, app_json_value **out, char *msg, size_t msg_size)
+{
+    if (msg && msg_size) msg[0] = '\0';
+    if (!out) return AD_ERR_ARG;
+    *out = NULL;
+    char *text = NULL;
+    size_t len = 0;
+    int rc = ad_file_read_all(path, "app_json_read_file", APP_JSON_MAX_FILE_BYTES, &text, &len,
+                              msg, msg_size);
+    if (rc != AD_OK) return rc;
+    char why[256];
+    rc = app_json_parse(text, len, out, why, sizeof why);
+    ad_free(text);
+    if (rc != AD_OK && msg && msg_size)
+        snprintf(msg, msg_size, "app_json_read_file: %s: %s", path, why);
+    return rc;
+}
+
 void app_json_value_free(app_json_value *v)
 {
     if (!v) return;

@@ -28,6 +28,7 @@
 
 #include "ad_alloc.h"
 #include "ad_config.h"
+#include "ad_file.h"
 #include "ad_gemm.h"
 #include "ad_gradcheck.h"
 #include "ad_op.h"

@@ -18,9 +18,23 @@ static double now_seconds(void)
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-void bg_checkpoint_path(const char *prefix, int stage, char *buf, size_t len)
+int bg_checkpoint_path(const char *prefix, int stage, char *buf, size_t len)
 {
-    snprintf(buf, len, "%s-stage%d.ckpt", prefix, stage + 1);
+    if (!buf || len == 0) return AD_ERR_ARG;
+    buf[0] = '\0';
+    if (!prefix || !*prefix || stage < 0) return AD_ERR_ARG;
+    int n = snprintf(buf, len, "%s-stage%d.ckpt", prefix, stage + 1);
+    if (n < 0 || (size_t)n >= len) {
+        buf[0] = '\0'; /* never a cut-off name that would still be used */
+        return AD_ERR_ARG;
+    }
+    return AD_OK;
+}
+
+char *bg_checkpoint_path_new(const char *prefix, int stage)
+{
+    if (!prefix || !*prefix || stage < 0) return NULL;
+    return ad_path_format("%s-stage%d.ckpt", prefix, stage + 1);
 }
 
 bg_stage bg_stage_default(void)
@@ -85,6 +99,14 @@ static int check_config(const bg_train_config *c, int first_stage, char *msg, si
 {
     if (!c->model || !c->stages || c->n_stages <= 0)
         return ad_status_fail(msg, len, AD_ERR_ARG, "bg_train: no model or no stages");
+    /* NULL means none; "" would put "-stage1.ckpt" in the current directory
+     * after a whole stage of training */
+    if (c->checkpoint_prefix && !*c->checkpoint_prefix)
+        return ad_status_fail(msg, len, AD_ERR_ARG,
+                              "bg_train: checkpoint_prefix is an empty string (NULL: none)");
+    if (c->log_path && !*c->log_path)
+        return ad_status_fail(msg, len, AD_ERR_ARG,
+                              "bg_train: log_path is an empty string (NULL: none)");
     if (first_stage < 0 || first_stage > c->n_stages)
         return ad_status_fail(msg, len, AD_ERR_ARG, "bg_train: first stage %d of %d", first_stage,
                               c->n_stages);
@@ -270,9 +292,10 @@ static int run_stage(trainer *tr, int s, nn_optim *opt, bg_train_result *res, ch
         return ad_status_fail(msg, len, AD_ERR_IO, "bg_train: cannot write the log %s",
                               c->log_path);
     if (c->checkpoint_prefix) {
-        char path[1024];
-        bg_checkpoint_path(c->checkpoint_prefix, s, path, sizeof path);
+        char *path = bg_checkpoint_path_new(c->checkpoint_prefix, s);
+        if (!path) return ad_status_fail(msg, len, AD_ERR_NOMEM, "bg_train: out of memory");
         int status = nn_checkpoint_save(params, path, msg, len);
+        ad_free(path);
         if (status != AD_OK) return status;
     }
     return AD_OK;

@@ -93,8 +93,10 @@ typedef struct bg_train_config {
     uint64_t seed;
     double clip_norm;              /* > 0: clip the gradient norm               */
     int max_bad_in_a_row;          /* 0: 20                                     */
-    const char *log_path;          /* CSV of every iteration (NULL: none)       */
-    const char *checkpoint_prefix; /* per-stage checkpoints (NULL: none)        */
+    const char *log_path;          /* CSV of every iteration (NULL: none; ""
+                                      is refused)                               */
+    const char *checkpoint_prefix; /* per-stage checkpoints (NULL: none; ""
+                                      is refused): bg_checkpoint_path           */
     bg_progress_fn progress;       /* may be NULL                               */
     void *progress_ctx;
     bg_cut_ref cut_ref;            /* how every stage's e_high, e_max are       */
@@ -124,7 +126,13 @@ typedef struct bg_train_result {
 int bg_train(const bg_train_config *cfg, int first_stage, bg_train_result *result, char *msg,
              size_t msg_len);
 
-/* The checkpoint path of stage k (0-based) into buf. */
-void bg_checkpoint_path(const char *prefix, int stage, char *buf, size_t len);
+/* The checkpoint path of stage k (0-based), "<prefix>-stage<k+1>.ckpt", into
+ * buf[len].  AD_OK; AD_ERR_ARG when prefix is NULL or "", stage < 0, or the
+ * path does not fit: then buf holds "" (never a cut-off name), which every
+ * reader and writer of the library refuses. */
+int bg_checkpoint_path(const char *prefix, int stage, char *buf, size_t len);
+/* The same path in a new string sized to fit (free with ad_free): no length
+ * limit.  NULL when prefix is NULL or "", stage < 0, or memory runs out. */
+char *bg_checkpoint_path_new(const char *prefix, int stage);
 
 #endif

@@ -3,9 +3,12 @@
 
 #include <errno.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
+
+#include "autodiff/ad_file.h"
 
 static const char MAGIC[8] = {'L', 'I', 'B', 'B', 'G', 'C', 'K', 'P'};
 #define BOM 0x01020304u
@@ -42,6 +45,9 @@ int nn_checkpoint_save(const nn_params *p, const char *path, char *msg, size_t m
                                                       : "the parameters are not finalized");
         return AD_ERR_ARG;
     }
+    /* "" or "dir/" would write, then remove, ".tmp" or "dir/.tmp" */
+    int status = ad_path_check(path, "nn_checkpoint_save", "the file name", msg, msg_len);
+    if (status != AD_OK) return status;
     const ad_real *values = nn_params_values(p);
     size_t n_values = nn_params_size(p);
     for (size_t i = 0; i < n_values; i++)
@@ -105,43 +111,41 @@ static int take(reader *r, void *out, size_t n)
     return 1;
 }
 
-/* Read the whole file into a new buffer (ad_free it); AD_OK or AD_ERR_*. */
-static int slurp(const char *path, unsigned char **out, size_t *size, char *msg, size_t msg_len)
+/* The exact size in bytes of a checkpoint of p (the layout in
+ * nn_checkpoint.h).  A file of this model is never larger, so a larger one is
+ * refused before a byte of it is read: no file, not even one that grows or a
+ * link to a device, makes the loader allocate more than this. */
+static size_t checkpoint_size(const nn_params *p)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        SET_MSG("nn_checkpoint_load: cannot open %s: %s", path, strerror(errno));
-        return AD_ERR_IO;
+    size_t size = sizeof MAGIC + 4 * sizeof(uint32_t) + sizeof(uint64_t);
+    for (int i = 0; i < nn_params_count(p); i++)
+        size += (size_t)(1 + nn_params_get(p, i)->n_dims) * sizeof(uint32_t);
+    return size + nn_params_size(p) * sizeof(ad_real) + sizeof(uint64_t);
+}
+
+/* Read the whole regular file into a new buffer (ad_free it); AD_OK or
+ * AD_ERR_*.  FIFOs, devices and directories are refused without blocking
+ * (ad_file_open_read). */
+static int slurp(const nn_params *p, const char *path, unsigned char **out, size_t *size,
+                 char *msg, size_t msg_len)
+{
+    size_t want = checkpoint_size(p), have = 0;
+    FILE *f = NULL;
+    int status = ad_file_open_read(path, "nn_checkpoint_load", SIZE_MAX, &f, &have, msg, msg_len);
+    if (status != AD_OK) return status;
+    if (have > want) {
+        fclose(f);
+        SET_MSG("nn_checkpoint_load: %s is %zu bytes, %zu more than a checkpoint of this model "
+                "(unexpected trailing bytes, or another model's checkpoint); not read",
+                path, have, have - want);
+        return AD_ERR_FORMAT;
     }
-    size_t cap = 1 << 16, n = 0;
-    unsigned char *buf = ad_malloc(cap);
-    int status = buf ? AD_OK : AD_ERR_NOMEM;
-    while (status == AD_OK) {
-        if (n == cap) {
-            unsigned char *b = ad_realloc(buf, cap * 2);
-            if (!b) {
-                status = AD_ERR_NOMEM;
-                break;
-            }
-            buf = b;
-            cap *= 2;
-        }
-        size_t got = fread(buf + n, 1, cap - n, f);
-        n += got;
-        if (got == 0) {
-            if (ferror(f)) status = AD_ERR_IO;
-            break;
-        }
-    }
+    char *buf = NULL;
+    status = ad_file_read_stream(f, path, "nn_checkpoint_load", have, want, &buf, size, msg,
+                                 msg_len);
     fclose(f);
-    if (status != AD_OK) {
-        ad_free(buf);
-        SET_MSG("nn_checkpoint_load: %s %s", status == AD_ERR_IO ? "cannot read" :
-                "out of memory reading", path);
-        return status;
-    }
-    *out = buf;
-    *size = n;
+    if (status != AD_OK) return status;
+    *out = (unsigned char *)buf;
     return AD_OK;
 }
 
@@ -264,7 +268,7 @@ int nn_checkpoint_load(nn_params *p, const char *path, char *msg, size_t msg_len
     }
     unsigned char *img = NULL;
     size_t size = 0;
-    int status = slurp(path, &img, &size, msg, msg_len);
+    int status = slurp(p, path, &img, &size, msg, msg_len);
     if (status != AD_OK) return status;
     const unsigned char *values = NULL;
     status = check(p, path, img, size, &values, msg, msg_len);

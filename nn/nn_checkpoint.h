@@ -29,13 +29,20 @@
 #define NN_CHECKPOINT_VERSION 1u
 
 /* AD_OK; AD_ERR_IO (cannot write or rename), AD_ERR_NUMERIC (a non-finite
- * parameter: nothing is written), AD_ERR_ARG.  msg says which. */
+ * parameter: nothing is written), AD_ERR_ARG (NULL arguments; a path that is
+ * "", ends in '/' or is longer than 4091 bytes: nothing is created).  msg says
+ * which. */
 int nn_checkpoint_save(const nn_params *p, const char *path, char *msg, size_t msg_len);
 
-/* AD_OK; AD_ERR_IO (cannot open or read), AD_ERR_FORMAT (not a checkpoint,
- * other version or byte order, truncated, trailing bytes, checksum mismatch,
- * non-finite values), AD_ERR_SHAPE (tensor count or a shape differs from the
- * model's), AD_ERR_NOMEM.  On error nothing in p changes. */
+/* AD_OK; AD_ERR_IO (cannot open or read; not a regular file: a FIFO, a device
+ * or a directory is refused at once, without blocking; symbolic links are
+ * followed), AD_ERR_FORMAT (not a checkpoint, other version or byte order,
+ * truncated, trailing bytes, checksum mismatch, non-finite values; a file
+ * larger than a checkpoint of this model, whose size the shapes give exactly,
+ * is refused before it is read), AD_ERR_SHAPE (tensor count or a shape
+ * differs from the model's), AD_ERR_ARG (NULL arguments, path ""),
+ * AD_ERR_NOMEM.  The file is read into one buffer of at most that exact size.
+ * On error nothing in p changes. */
 int nn_checkpoint_load(nn_params *p, const char *path, char *msg, size_t msg_len);
 
 /* The checksum used in the file: FNV-1a 64 over n bytes, continuing from h

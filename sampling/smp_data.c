@@ -10,6 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "autodiff/ad_file.h"
+
 static int say(char *msg, size_t msg_len, int code, const char *fmt, ...)
 #if defined(__GNUC__)
     __attribute__((format(printf, 4, 5)))
@@ -34,6 +36,13 @@ static char *copy_string(const char *s, size_t len)
         c[len] = '\0';
     }
     return c;
+}
+
+/* A byte that has no place in CSV text: ASCII controls other than the tab
+ * (line ends are taken apart before this is asked), and DEL. */
+static int control_byte(unsigned char c)
+{
+    return (c < 0x20 && c != '\t') || c == 0x7f;
 }
 
 smp_dataset *smp_dataset_new(int n, int dim)
@@ -86,24 +95,28 @@ void smp_dataset_free(smp_dataset *d)
 int smp_csv_write(const char *path, const ad_real *x, int n, int dim, const char *const *names,
                   char *msg, size_t msg_len)
 {
-    if (!path || dim < 1 || n < 0 || (n > 0 && !x))
-        return say(msg, msg_len, AD_ERR_ARG, "smp_csv_write: bad arguments (path, n %d, dim %d)",
-                   n, dim);
-    for (int j = 0; names && j < dim; j++)
-        if (!names[j] || strpbrk(names[j], ",\"\r\n"))
+    /* "" must not become ".tmp" in the current directory */
+    int rc = ad_path_check(path, "smp_csv_write", "the file name", msg, msg_len);
+    if (rc != AD_OK) return rc;
+    if (dim < 1 || n < 0 || (n > 0 && !x))
+        return say(msg, msg_len, AD_ERR_ARG, "smp_csv_write: bad arguments (n %d, dim %d)", n,
+                   dim);
+    for (int j = 0; names && j < dim; j++) {
+        if (!names[j] || strpbrk(names[j], ",\""))
             return say(msg, msg_len, AD_ERR_ARG, "smp_csv_write: column name %d is NULL or holds "
-                       "a comma, quote or newline", j);
-    size_t len = strlen(path);
-    char *tmp = ad_malloc(len + 5);
+                       "a comma or a quote", j);
+        for (const unsigned char *c = (const unsigned char *)names[j]; *c; c++)
+            if (control_byte(*c))
+                return say(msg, msg_len, AD_ERR_ARG, "smp_csv_write: column name %d holds the "
+                           "control byte 0x%02x (a newline, CR or other)", j, *c);
+    }
+    char *tmp = ad_path_format("%s.tmp", path);
     if (!tmp) return say(msg, msg_len, AD_ERR_NOMEM, "smp_csv_write: out of memory");
-    memcpy(tmp, path, len);
-    memcpy(tmp + len, ".tmp", 5);
-    FILE *f = fopen(tmp, "w");
-    if (!f) {
-        int code = say(msg, msg_len, AD_ERR_IO, "%s: cannot open for writing: %s", tmp,
-                       strerror(errno));
+    FILE *f = NULL;
+    rc = ad_file_open_write(tmp, NULL, &f, msg, msg_len);
+    if (rc != AD_OK) {
         ad_free(tmp);
-        return code;
+        return rc;
     }
     for (int j = 0; j < dim; j++) {
         if (names) fputs(names[j], f);
@@ -131,12 +144,17 @@ int smp_csv_write(const char *path, const ad_real *x, int n, int dim, const char
 }
 
 /* One line without its end-of-line characters into *buf (grown with
- * ad_realloc).  Returns 1 for a line, 0 at end of file, -1 out of memory. */
-static int read_line(FILE *f, char **buf, size_t *cap)
+ * ad_realloc), its length in *len (NUL bytes included, so they can be
+ * reported).  *total counts the bytes read so far; past max_bytes the read
+ * stops.  Returns 1 for a line, 0 at end of file, -1 out of memory, -2 over
+ * the limit. */
+static int read_line(FILE *f, char **buf, size_t *cap, size_t *len_out, size_t *total,
+                     size_t max_bytes)
 {
     size_t len = 0;
     int c, any = 0;
     while ((c = fgetc(f)) != EOF) {
+        if (++*total > max_bytes) return -2;
         any = 1;
         if (c == '\n') break;
         if (len + 2 > *cap) {
@@ -156,7 +174,31 @@ static int read_line(FILE *f, char **buf, size_t *cap)
     }
     if (len > 0 && (*buf)[len - 1] == '\r') len--;
     (*buf)[len] = '\0';
+    *len_out = len;
     return 1;
+}
+
+/* CSV is text: a NUL or another control byte anywhere (a checkpoint, an
+ * image, a damaged file) stops the read with the line and the byte.  A line 1
+ * that starts with the checkpoint magic and is not text is named as what it
+ * is (text that merely starts with those letters is a column name). */
+static int check_text(const char *path, long lineno, const char *line, size_t len, char *msg,
+                      size_t msg_len)
+{
+    static const char magic[8] = {'L', 'I', 'B', 'B', 'G', 'C', 'K', 'P'};
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)line[i];
+        if (c != 0 && !control_byte(c)) continue;
+        if (lineno == 1 && len >= sizeof magic && memcmp(line, magic, sizeof magic) == 0)
+            return say(msg, msg_len, AD_ERR_FORMAT, "%s:1: a libbg checkpoint (binary), not a "
+                       "CSV file", path);
+        if (c == 0)
+            return say(msg, msg_len, AD_ERR_FORMAT, "%s:%ld: NUL byte at byte %zu of the line: "
+                       "a binary file, not CSV text", path, lineno, i + 1);
+        return say(msg, msg_len, AD_ERR_FORMAT, "%s:%ld: control byte 0x%02x at byte %zu of "
+                   "the line: a binary file, not CSV text", path, lineno, c, i + 1);
+    }
+    return AD_OK;
 }
 
 static int blank(const char *s)
@@ -262,22 +304,37 @@ static int parse_row(reader *r, long lineno, int allow_nonfinite, char *msg, siz
 int smp_csv_read(const char *path, int allow_nonfinite, smp_dataset **out, char *msg,
                  size_t msg_len)
 {
-    if (!path || !out) return say(msg, msg_len, AD_ERR_ARG, "smp_csv_read: NULL path or out");
+    return smp_csv_read_max(path, allow_nonfinite, SMP_CSV_MAX_BYTES, out, msg, msg_len);
+}
+
+int smp_csv_read_max(const char *path, int allow_nonfinite, size_t max_bytes, smp_dataset **out,
+                     char *msg, size_t msg_len)
+{
+    if (!out) return say(msg, msg_len, AD_ERR_ARG, "smp_csv_read: NULL out");
     *out = NULL;
+    int status = ad_path_check(path, "smp_csv_read", "the file name", msg, msg_len);
+    if (status != AD_OK) return status;
     reader r = {path, NULL, NULL, 0, NULL, 0, 0, NULL, 0};
-    r.f = fopen(path, "r");
-    if (!r.f) return say(msg, msg_len, AD_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
-    int status = AD_OK, got;
+    /* a regular file of at most max_bytes, or a message naming what it is */
+    status = ad_file_open_read(path, NULL, max_bytes, &r.f, NULL, msg, msg_len);
+    if (status != AD_OK) return status;
+    int got;
     long lineno = 0;
-    while ((got = read_line(r.f, &r.line, &r.cap)) == 1) {
+    size_t len = 0, total = 0;
+    while ((got = read_line(r.f, &r.line, &r.cap, &len, &total, max_bytes)) == 1) {
         lineno++;
+        status = check_text(path, lineno, r.line, len, msg, msg_len);
+        if (status != AD_OK) break;
         if (blank(r.line)) continue;
         status = r.names ? parse_row(&r, lineno, allow_nonfinite, msg, msg_len)
                          : parse_header(&r, msg, msg_len);
         if (status != AD_OK) break;
     }
-    if (status == AD_OK && got < 0)
+    if (status == AD_OK && got == -1)
         status = say(msg, msg_len, AD_ERR_NOMEM, "%s: out of memory", path);
+    if (status == AD_OK && got == -2)
+        status = say(msg, msg_len, AD_ERR_FORMAT, "%s:%ld: the file grew past the limit of %zu "
+                     "bytes while being read", path, lineno + 1, max_bytes);
     if (status == AD_OK && ferror(r.f))
         status = say(msg, msg_len, AD_ERR_IO, "%s: read error", path);
     if (status == AD_OK && !r.names)

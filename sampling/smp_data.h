@@ -29,16 +29,38 @@ void smp_dataset_free(smp_dataset *d); /* accepts NULL */
 /* Write x[n*dim] as CSV: a header line of column names (NULL names: x0, x1,
  * ...), then one row per sample, every value with %.17g (exact round trip).
  * Written to "path.tmp" and renamed, so a failure leaves no partial file.
- * Names must not contain commas, quotes or newlines. */
+ * path must not be NULL, "" or name a directory ("out/", "."): AD_ERR_ARG,
+ * as "" would write, then remove, ".tmp" in the current directory.  Names must not contain commas, quotes, newlines or
+ * other control bytes (a tab is allowed): the reader refuses those.  A FIFO, a
+ * device or a directory at "path.tmp" is refused (AD_ERR_IO), never written
+ * into. */
 int smp_csv_write(const char *path, const ad_real *x, int n, int dim, const char *const *names,
                   char *msg, size_t msg_len);
+
+/* The largest CSV file smp_csv_read reads: 1 GiB (about 30 million values of
+ * %.17g).  smp_csv_read_max takes another limit. */
+#define SMP_CSV_MAX_BYTES ((size_t)1 << 30)
 
 /* Read a CSV file written as above (or by numpy/pandas without an index
  * column): a header line, then rows of numbers.  Errors name the file and
  * the line: empty file, ragged rows, non-numeric fields, and non-finite values
- * (nan, inf) unless allow_nonfinite.  On success *out is a new data set. */
+ * (nan, inf) unless allow_nonfinite.  The file must be text: a NUL byte or
+ * another control byte (anything below 0x20 but the tab and the line ends, and
+ * 0x7f) on any line is refused with its line and position, so a checkpoint
+ * ("LIBBGCKP...", named as such) or an image is never read as 0 rows.  The path
+ * must name a regular file (symbolic links are followed): a FIFO, a device or a
+ * directory is refused at once, without blocking (AD_ERR_IO), and a file of
+ * more than SMP_CSV_MAX_BYTES is refused before it is read (AD_ERR_FORMAT).
+ * Codes: AD_OK, AD_ERR_ARG (path NULL or "", out NULL), AD_ERR_IO,
+ * AD_ERR_FORMAT, AD_ERR_NUMERIC, AD_ERR_NOMEM.  On success *out is a new data
+ * set; on error *out is NULL. */
 int smp_csv_read(const char *path, int allow_nonfinite, smp_dataset **out, char *msg,
                  size_t msg_len);
+/* The same with a limit of max_bytes bytes instead of SMP_CSV_MAX_BYTES: a
+ * larger file is refused before a byte is read, and one that grows past the
+ * limit while being read is refused there (AD_ERR_FORMAT). */
+int smp_csv_read_max(const char *path, int allow_nonfinite, size_t max_bytes, smp_dataset **out,
+                     char *msg, size_t msg_len);
 
 /* Shuffle the rows of x[n*dim] in place (Fisher-Yates with r). */
 int smp_shuffle_rows(ad_real *x, int n, int dim, ad_rng *r);

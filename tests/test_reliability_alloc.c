@@ -301,8 +301,8 @@ static void ckpt_load_op(void *vctx, long n, outcome *o)
                   o->status == AD_OK ? "not the file's" : "changed");
 }
 
-/* A model of about 100 KB: larger than the loader's first read buffer, so
- * its growth is exercised too. */
+/* A model of about 100 KB.  The loader allocates its read buffer once, for
+ * the file's exact size (it never grows it for a file of this model). */
 static nn_params *big_params(uint64_t seed)
 {
     nn_params *p = nn_params_new();
@@ -331,7 +331,7 @@ START_TEST(test_checkpoint_save_load)
     int st = nn_checkpoint_save(c.saved, c.path, msg, sizeof msg);
     ad_alloc_fail_after(-1);
     ck_assert_msg(st == AD_OK, "%s", msg);
-    ck_assert(fail_at_every_allocation(ckpt_load_op, &c, "nn_checkpoint_load") >= 2);
+    ck_assert(fail_at_every_allocation(ckpt_load_op, &c, "nn_checkpoint_load") == 1);
     free(c.before);
     nn_params_free(c.saved);
     nn_params_free(c.target);

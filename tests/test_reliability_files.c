@@ -8,17 +8,28 @@
  * changes the model on error and never allocates by a size read from the
  * file.  CSV: empty, header only, non-numeric, ragged, NaN and inf refused
  * (accepted when allowed), overlong lines, a missing final newline, CRLF,
- * embedded NUL bytes; errors name the file and the line. */
+ * NUL and control bytes, a checkpoint read as CSV; errors name the file and
+ * the line.  Hostile paths: a FIFO, a link to /dev/zero, a directory, a file
+ * over the size limit, in place of every reader's file, refused at once;
+ * empty and NULL paths refused by every writer (and ./.tmp left alone); paths
+ * longer than any old fixed buffer. */
 #include <check.h>
+#include <errno.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/types.h>
+#include <unistd.h>
 
+#include "apps/app_fs.h"
+#include "apps/app_json.h"
 #include "autodiff/ad.h"
 #include "ck_util.h"
+#include "flows/bg_train.h"
+#include "flows/flow_realnvp.h"
 #include "nn/nn_checkpoint.h"
 #include "sampling/smp_data.h"
 
@@ -278,7 +289,8 @@ static const ckpt_case ckpt_cases[] = {
     {"one value fewer", d_values_less, AD_ERR_FORMAT, "has 8 unexpected trailing bytes"},
     {"NaN value", d_nan, AD_ERR_FORMAT, "value 0 is not finite"},
     {"-inf value", d_inf, AD_ERR_FORMAT, "value 3 is not finite"},
-    {"trailing bytes", d_trailing, AD_ERR_FORMAT, "has 5 unexpected trailing bytes"},
+    {"trailing bytes", d_trailing, AD_ERR_FORMAT, "is 161 bytes, 5 more than a checkpoint of "
+                                                  "this model (unexpected trailing bytes"},
     {"checksum damaged", d_checksum, AD_ERR_FORMAT, "is corrupted (checksum mismatch)"},
     {"value bit flipped", d_value_bit, AD_ERR_FORMAT, "is corrupted (checksum mismatch)"},
 };
@@ -329,7 +341,8 @@ START_TEST(test_ckpt_other_model_and_io)
     ck_assert_int_eq(load_bad(&f, path, msg, sizeof msg), AD_ERR_IO);
     ck_assert_msg(strstr(msg, "cannot open") != NULL, "%s", msg);
     ck_assert_int_eq(load_bad(&f, f.dir, msg, sizeof msg), AD_ERR_IO);
-    ck_assert_msg(strstr(msg, "cannot read") != NULL, "%s", msg);
+    ck_assert_msg(strstr(msg, "cannot read: is a directory, not a regular file") != NULL, "%s",
+                  msg);
     /* NULL arguments */
     ck_assert_int_eq(nn_checkpoint_load(NULL, f.good, msg, sizeof msg), AD_ERR_ARG);
     ck_assert_int_eq(nn_checkpoint_load(f.target, NULL, msg, sizeof msg), AD_ERR_ARG);
@@ -400,10 +413,28 @@ static const csv_case csv_cases[] = {
      ":2: column 1: non-finite value inf", 0, 0, -1, 0},
     {"NaN allowed", "a,b\n1,NaN\n", 0, 1, AD_OK, NULL, 1, 2, 1, NAN},
     {"inf allowed", "a,b\n-inf,2\n", 0, 1, AD_OK, NULL, 1, 2, 0, -INFINITY},
-    {"NUL byte in a row", "a,b\n1\0,2\n", 9, 0, AD_ERR_FORMAT, ":2: 1 fields, expected 2", 0, 0, -1,
-     0},
+    {"NUL byte in a row", "a,b\n1\0,2\n", 9, 0, AD_ERR_FORMAT,
+     ":2: NUL byte at byte 2 of the line: a binary file, not CSV text", 0, 0, -1, 0},
+    {"NUL byte in the header", "a\0,b\n1,2\n", 9, 0, AD_ERR_FORMAT,
+     ":1: NUL byte at byte 2 of the line", 0, 0, -1, 0},
+    {"NUL byte after the last row", "a\n1\n\0", 5, 0, AD_ERR_FORMAT,
+     ":3: NUL byte at byte 1 of the line", 0, 0, -1, 0},
+    {"NUL byte on a blank line", "a\n1\n \0 \n2\n", 10, 0, AD_ERR_FORMAT,
+     ":3: NUL byte at byte 2 of the line", 0, 0, -1, 0},
+    {"control byte in the header", "a\x01,b\n1,2\n", 0, 0, AD_ERR_FORMAT,
+     ":1: control byte 0x01 at byte 2 of the line: a binary file, not CSV text", 0, 0, -1, 0},
+    {"DEL in a row", "a\n1\x7f\n", 0, 0, AD_ERR_FORMAT,
+     ":2: control byte 0x7f at byte 2 of the line", 0, 0, -1, 0},
+    {"CR inside a line", "a,b\r1,2\n", 0, 0, AD_ERR_FORMAT,
+     ":1: control byte 0x0d at byte 4 of the line", 0, 0, -1, 0},
+    {"checkpoint magic", "LIBBGCKP\1\0\0\0\4\3\2\1", 16, 0, AD_ERR_FORMAT,
+     ":1: a libbg checkpoint (binary), not a CSV file", 0, 0, -1, 0},
+    {"checkpoint magic, truncated to text", "LIBBGCKP", 0, 0, AD_OK, NULL, 0, 1, -1, 0},
+    {"checkpoint magic as a column name", "LIBBGCKPx,b\n1,2\n", 0, 0, AD_OK, NULL, 1, 2, 1, 2},
     {"binary garbage", "\x89PNG\r\n\x1a\n\0\0\0\rIHDR", 16, 0, AD_ERR_FORMAT,
-     ":2: column 1: '\x1a' is not a number", 0, 0, -1, 0},
+     ":2: control byte 0x1a at byte 1 of the line", 0, 0, -1, 0},
+    {"tabs around values", "a,b\n\t1,2\t\n", 0, 0, AD_OK, NULL, 1, 2, 1, 2},
+    {"UTF-8 column names", "\xc3\xa9nergie,\xce\xb8\n1,2\n", 0, 0, AD_OK, NULL, 1, 2, 0, 1},
 };
 #define N_CSV_CASES ((int)(sizeof csv_cases / sizeof csv_cases[0]))
 
@@ -482,9 +513,533 @@ START_TEST(test_csv_overlong_and_io)
     ck_assert_int_eq(smp_csv_read(path, 0, &d, msg, sizeof msg), AD_ERR_IO);
     ck_assert_msg(strstr(msg, ": cannot open: ") != NULL, "%s", msg);
     ck_assert_int_eq(smp_csv_read(dir, 0, &d, msg, sizeof msg), AD_ERR_IO);
-    ck_assert_msg(strstr(msg, "read error") != NULL, "%s", msg);
+    ck_assert_msg(strstr(msg, ": cannot read: is a directory, not a regular file") != NULL, "%s",
+                  msg);
     ck_assert_ptr_null(d);
     ck_assert_int_eq(smp_csv_read(NULL, 0, &d, msg, sizeof msg), AD_ERR_ARG);
+}
+END_TEST
+
+/* ------------------------------------------------------------ hostile paths */
+
+/* Every reader, on one path: the status, and the message (which must name
+ * the path and hold `want`).  The checkpoint model stays unchanged and no
+ * reader allocates (so nothing was read). */
+static void expect_every_reader_refuses(ckpt_fixture *f, const char *path, int status,
+                                        const char *want)
+{
+    char msg[1024];
+    const char *what[5] = {"nn_checkpoint_load", "smp_csv_read", "app_fs_read_file",
+                           "app_json_read_file", "ad_file_read_all"};
+    for (int k = 0; k < 6; k++) {
+        long before = ad_alloc_count();
+        smp_dataset *d = (smp_dataset *)1;
+        char *text = (char *)1;
+        app_json_value *root = (app_json_value *)1;
+        int st;
+        msg[0] = '\0';
+        switch (k) {
+        case 0: st = load_bad(f, path, msg, sizeof msg); break;
+        case 1: st = smp_csv_read(path, 0, &d, msg, sizeof msg); break;
+        case 2: st = app_fs_read_file(path, &text, NULL, msg, sizeof msg); break;
+        case 3: st = app_json_read_file(path, &root, msg, sizeof msg); break;
+        default: st = ad_file_read_all(path, "reader", 1 << 20, &text, NULL, msg, sizeof msg);
+        }
+        ck_assert_msg(st == status, "%s(%s): status %d, expected %d (%s)", what[k], path, st,
+                      status, msg);
+        ck_assert_msg(strstr(msg, path) && strstr(msg, want), "%s: '%s' lacks the path or '%s'",
+                      what[k], msg, want);
+        ck_assert_msg(ad_alloc_count() == before, "%s: %ld allocations before refusing", what[k],
+                      ad_alloc_count() - before);
+        if (k == 1) ck_assert_ptr_null(d);
+        if (k == 2 || k == 4) ck_assert_ptr_null(text);
+        if (k == 3) ck_assert_ptr_null(root);
+    }
+}
+
+/* A FIFO in place of a checkpoint, a CSV file or a JSON file: refused at
+ * once (opening does not wait for a writer), naming what it is.  The alarm
+ * turns a hang into a failure even without Check's fork. */
+START_TEST(test_fifo_refused_at_once)
+{
+    ckpt_fixture f;
+    fixture_open(&f, "rel-fifo");
+    char path[700];
+    snprintf(path, sizeof path, "%s/train_ml_record.csv", f.dir);
+    ck_assert_int_eq(mkfifo(path, 0600), 0);
+    alarm(20);
+    expect_every_reader_refuses(&f, path, AD_ERR_IO, ": cannot read: is a FIFO, not a regular file");
+    /* a FIFO in place of a writer's temporary file: refused, never written */
+    char msg[1024], tmp[720];
+    ad_real x[2] = {1, 2};
+    snprintf(path, sizeof path, "%s/out.csv", f.dir);
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    ck_assert_int_eq(mkfifo(tmp, 0600), 0);
+    ck_assert_int_eq(smp_csv_write(path, x, 1, 2, NULL, msg, sizeof msg), AD_ERR_IO);
+    ck_assert_msg(strstr(msg, "cannot write: is a FIFO, not a regular file"), "%s", msg);
+    struct stat st;
+    ck_assert_int_eq(stat(tmp, &st), 0);
+    ck_assert(S_ISFIFO(st.st_mode)); /* left as it was */
+    ck_assert_int_ne(stat(path, &st), 0);
+    FILE *out = NULL;
+    ck_assert_int_eq(ad_file_open_write(tmp, "w", &out, msg, sizeof msg), AD_ERR_IO);
+    ck_assert_ptr_null(out);
+    alarm(0);
+    fixture_close(&f);
+}
+END_TEST
+
+/* Links to /dev/zero (the reader would never see an end) and a directory:
+ * refused by name before a byte is read. */
+START_TEST(test_devices_and_directories_refused)
+{
+    ckpt_fixture f;
+    fixture_open(&f, "rel-dev");
+    char path[700];
+    struct stat st;
+    if (stat("/dev/zero", &st) == 0 && S_ISCHR(st.st_mode)) {
+        alarm(20);
+        snprintf(path, sizeof path, "%s/cache.json", f.dir);
+        ck_assert_int_eq(symlink("/dev/zero", path), 0);
+        expect_every_reader_refuses(&f, path, AD_ERR_IO,
+                                    ": cannot read: is a character device, not a regular file");
+        expect_every_reader_refuses(&f, "/dev/zero", AD_ERR_IO, "is a character device");
+        alarm(0);
+    }
+    snprintf(path, sizeof path, "%s/adir.ckpt", f.dir);
+    ck_assert_int_eq(mkdir(path, 0700), 0);
+    expect_every_reader_refuses(&f, path, AD_ERR_IO,
+                                ": cannot read: is a directory, not a regular file");
+    /* a link to a directory too */
+    char link[720];
+    snprintf(link, sizeof link, "%s/link.csv", f.dir);
+    ck_assert_int_eq(symlink(path, link), 0);
+    expect_every_reader_refuses(&f, link, AD_ERR_IO, "is a directory");
+    /* a dangling link is a missing file */
+    snprintf(link, sizeof link, "%s/dangling.csv", f.dir);
+    snprintf(path, sizeof path, "%s/nowhere", f.dir);
+    ck_assert_int_eq(symlink(path, link), 0);
+    expect_every_reader_refuses(&f, link, AD_ERR_IO, ": cannot open: No such file or directory");
+    fixture_close(&f);
+}
+END_TEST
+
+/* Symbolic links to regular files are followed, by every reader. */
+START_TEST(test_links_to_regular_files_followed)
+{
+    ckpt_fixture f;
+    fixture_open(&f, "rel-link");
+    char link[700], target[700], msg[512];
+    snprintf(link, sizeof link, "%s/link.ckpt", f.dir);
+    ck_assert_int_eq(symlink(f.good, link), 0);
+    ck_assert_msg(nn_checkpoint_load(f.target, link, msg, sizeof msg) == AD_OK, "%s", msg);
+    ck_assert(memcmp(nn_params_values(f.target), f.img + AT_VALUES, 88) == 0);
+
+    snprintf(target, sizeof target, "%s/data.csv", f.dir);
+    write_bytes(target, "a,b\n1,2\n", 8);
+    snprintf(link, sizeof link, "%s/link.csv", f.dir);
+    ck_assert_int_eq(symlink(target, link), 0);
+    smp_dataset *d = NULL;
+    ck_assert_msg(smp_csv_read(link, 0, &d, msg, sizeof msg) == AD_OK, "%s", msg);
+    ck_assert_int_eq(d->n, 1);
+    ck_assert_double_eq(d->x[1], 2);
+    smp_dataset_free(d);
+
+    snprintf(target, sizeof target, "%s/cache.json", f.dir);
+    write_bytes(target, "{\"n\": 3}", 8);
+    snprintf(link, sizeof link, "%s/link.json", f.dir);
+    ck_assert_int_eq(symlink(target, link), 0);
+    app_json_value *root = NULL;
+    ck_assert_msg(app_json_read_file(link, &root, msg, sizeof msg) == AD_OK, "%s", msg);
+    double n = 0;
+    ck_assert_int_eq(app_json_get_number(root, "n", &n), AD_OK);
+    ck_assert_double_eq(n, 3);
+    app_json_value_free(root);
+    char *text = NULL;
+    size_t len = 0;
+    ck_assert_int_eq(app_fs_read_file(link, &text, &len, msg, sizeof msg), AD_OK);
+    ck_assert_uint_eq(len, 8);
+    ck_assert_str_eq(text, "{\"n\": 3}");
+    ad_free(text);
+    fixture_close(&f);
+}
+END_TEST
+
+/* A sparse file of `size` bytes (no disk space used). */
+static void sparse_file(const char *path, off_t size)
+{
+    FILE *f = fopen(path, "wb");
+    ck_assert_ptr_nonnull(f);
+    ck_assert_int_eq(ftruncate(fileno(f), size), 0);
+    ck_assert_int_eq(fclose(f), 0);
+}
+
+/* Files over a reader's limit are refused from their size alone: no byte
+ * read, nothing allocated. */
+START_TEST(test_size_limits)
+{
+    ckpt_fixture f;
+    fixture_open(&f, "rel-size");
+    char path[700], msg[1024], want[900];
+    long before;
+    /* CSV: 1 GiB is read ... one byte more is not */
+    snprintf(path, sizeof path, "%s/huge.csv", f.dir);
+    sparse_file(path, (off_t)SMP_CSV_MAX_BYTES + 1);
+    smp_dataset *d = (smp_dataset *)1;
+    before = ad_alloc_count();
+    ck_assert_int_eq(smp_csv_read(path, 0, &d, msg, sizeof msg), AD_ERR_FORMAT);
+    ck_assert_int_eq(ad_alloc_count(), before);
+    ck_assert_ptr_null(d);
+    snprintf(want, sizeof want, "%s: 1073741825 bytes, more than the limit of 1073741824 bytes; "
+             "not read", path);
+    ck_assert_str_eq(msg, want);
+    /* JSON: 16 MiB */
+    snprintf(path, sizeof path, "%s/huge.json", f.dir);
+    sparse_file(path, (off_t)APP_JSON_MAX_FILE_BYTES + 1);
+    app_json_value *root = (app_json_value *)1;
+    before = ad_alloc_count();
+    ck_assert_int_eq(app_json_read_file(path, &root, msg, sizeof msg), AD_ERR_FORMAT);
+    ck_assert_int_eq(ad_alloc_count(), before);
+    ck_assert_ptr_null(root);
+    snprintf(want, sizeof want, "app_json_read_file: %s: 16777217 bytes, more than the limit of "
+             "16777216 bytes; not read", path);
+    ck_assert_str_eq(msg, want);
+    /* ... and at the limit it is read (as JSON it is 16 MiB of NUL bytes) */
+    sparse_file(path, (off_t)APP_JSON_MAX_FILE_BYTES);
+    ck_assert_int_eq(app_json_read_file(path, &root, msg, sizeof msg), AD_ERR_FORMAT);
+    ck_assert_msg(strstr(msg, "line 1, column 1: unexpected character"), "%s", msg);
+    /* app_fs_read_file: 256 MiB */
+    snprintf(path, sizeof path, "%s/huge.txt", f.dir);
+    sparse_file(path, (off_t)APP_FS_READ_MAX + 1);
+    char *text = (char *)1;
+    before = ad_alloc_count();
+    ck_assert_int_eq(app_fs_read_file(path, &text, NULL, msg, sizeof msg), AD_ERR_FORMAT);
+    ck_assert_int_eq(ad_alloc_count(), before);
+    ck_assert_ptr_null(text);
+    ck_assert_msg(strstr(msg, "bytes, more than the limit of 268435456 bytes"), "%s", msg);
+    /* a caller's own limit */
+    write_bytes(path, "0123456789", 10);
+    ck_assert_int_eq(app_fs_read_file_max(path, 9, &text, NULL, msg, sizeof msg), AD_ERR_FORMAT);
+    size_t len = 0;
+    ck_assert_int_eq(app_fs_read_file_max(path, 10, &text, &len, msg, sizeof msg), AD_OK);
+    ck_assert_uint_eq(len, 10);
+    ck_assert_str_eq(text, "0123456789");
+    ad_free(text);
+    fixture_close(&f);
+}
+END_TEST
+
+/* A file that reports size 0 but has content (as /proc files do) is read
+ * until its end, and refused when it goes past the limit. */
+START_TEST(test_growing_file_stops_at_the_limit)
+{
+    const char *proc = "/proc/self/status";
+    struct stat st;
+    if (stat(proc, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size != 0) return; /* not Linux */
+    char *text = NULL, msg[512];
+    size_t len = 0;
+    ck_assert_int_eq(ad_file_read_all(proc, "t", 1 << 20, &text, &len, msg, sizeof msg), AD_OK);
+    ck_assert_uint_gt(len, 20);
+    ck_assert_uint_eq(strlen(text), len);
+    ck_assert(strncmp(text, "Name:", 5) == 0);
+    ad_free(text);
+    text = (char *)1;
+    ck_assert_int_eq(ad_file_read_all(proc, "t", 20, &text, &len, msg, sizeof msg),
+                     AD_ERR_FORMAT);
+    ck_assert_ptr_null(text);
+    ck_assert_str_eq(msg, "t: /proc/self/status: grew past the limit of 20 bytes while being "
+                          "read");
+}
+END_TEST
+
+/* A checkpoint has one exact size for a given model: a larger file is
+ * refused before it is read, a smaller one is reported as truncated. */
+START_TEST(test_ckpt_exact_size)
+{
+    ckpt_fixture f;
+    fixture_open(&f, "rel-ckpt-size");
+    char msg[1024], want[900];
+    unsigned char *b = calloc(f.size + 1, 1);
+    memcpy(b, f.img, f.size);
+    write_bytes(f.bad, b, f.size + 1);
+    ck_assert_int_eq(load_bad(&f, f.bad, msg, sizeof msg), AD_ERR_FORMAT);
+    snprintf(want, sizeof want, "nn_checkpoint_load: %s is 157 bytes, 1 more than a checkpoint of "
+             "this model (unexpected trailing bytes, or another model's checkpoint); not read",
+             f.bad);
+    ck_assert_str_eq(msg, want);
+    /* a gigabyte: no allocation at all */
+    sparse_file(f.bad, (off_t)1 << 30);
+    long before = ad_alloc_count();
+    ck_assert_int_eq(load_bad(&f, f.bad, msg, sizeof msg), AD_ERR_FORMAT);
+    ck_assert_int_eq(ad_alloc_count(), before);
+    ck_assert_msg(strstr(msg, "is 1073741824 bytes, 1073741668 more than"), "%s", msg);
+    /* a bigger model's checkpoint */
+    nn_params *big = model(2, 30, 3);
+    char path[700];
+    snprintf(path, sizeof path, "%s/big.ckpt", f.dir);
+    ck_assert_int_eq(nn_checkpoint_save(big, path, msg, sizeof msg), AD_OK);
+    nn_params_free(big);
+    ck_assert_int_eq(load_bad(&f, path, msg, sizeof msg), AD_ERR_FORMAT);
+    ck_assert_msg(strstr(msg, "another model's checkpoint"), "%s", msg);
+    /* the exact size loads */
+    ck_assert_int_eq(nn_checkpoint_load(f.target, f.good, msg, sizeof msg), AD_OK);
+    free(b);
+    fixture_close(&f);
+}
+END_TEST
+
+/* A real checkpoint read as CSV: refused on line 1 as what it is, not read as
+ * a data set of 0 rows with a column named LIBBGCKP. */
+START_TEST(test_checkpoint_read_as_csv)
+{
+    ckpt_fixture f;
+    fixture_open(&f, "rel-ckpt-csv");
+    char msg[1024], want[900];
+    smp_dataset *d = (smp_dataset *)1;
+    ck_assert_int_eq(smp_csv_read(f.good, 1, &d, msg, sizeof msg), AD_ERR_FORMAT);
+    ck_assert_ptr_null(d);
+    snprintf(want, sizeof want, "%s:1: a libbg checkpoint (binary), not a CSV file", f.good);
+    ck_assert_str_eq(msg, want);
+    /* and a CSV file read as a checkpoint */
+    char path[700];
+    snprintf(path, sizeof path, "%s/data.csv", f.dir);
+    write_bytes(path, "x0,x1\n1,2\n", 10);
+    ck_assert_int_eq(load_bad(&f, path, msg, sizeof msg), AD_ERR_FORMAT);
+    ck_assert_msg(strstr(msg, "is not a libbg checkpoint (bad magic)"), "%s", msg);
+    fixture_close(&f);
+}
+END_TEST
+
+/* The bytes of a file, or NULL when it cannot be read. */
+static char *slurp_text(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    char *b = calloc(1, 256);
+    size_t n = fread(b, 1, 255, f);
+    b[n] = '\0';
+    fclose(f);
+    return b;
+}
+
+/* Writers refuse "" and NULL: in a directory holding a .tmp file, nothing
+ * there is created, truncated or removed. */
+START_TEST(test_empty_paths_touch_nothing)
+{
+    const char *dir = ck_tmpdir("rel-empty");
+    char cwd[4096], msg[512];
+    ck_assert_ptr_nonnull(getcwd(cwd, sizeof cwd));
+    ck_assert_int_eq(chdir(dir), 0);
+    write_bytes(".tmp", "keep me", 7);
+    nn_params *p = model(2, 3, 1);
+    ad_real x[2] = {1, 2};
+    const char *paths[2] = {"", NULL};
+    for (int k = 0; k < 2; k++) {
+        const char *path = paths[k];
+        const char *what = path ? "an empty string" : "NULL";
+        ck_assert_int_eq(smp_csv_write(path, x, 1, 2, NULL, msg, sizeof msg), AD_ERR_ARG);
+        ck_assert_msg(strstr(msg, what), "%s", msg);
+        ck_assert_int_eq(nn_checkpoint_save(p, path, msg, sizeof msg), AD_ERR_ARG);
+        ck_assert_int_eq(app_fs_write_atomic(path, "x", 1, msg, sizeof msg), AD_ERR_ARG);
+        ck_assert_int_eq(nn_checkpoint_load(p, path, msg, sizeof msg), AD_ERR_ARG);
+        smp_dataset *d = NULL;
+        ck_assert_int_eq(smp_csv_read(path, 0, &d, msg, sizeof msg), AD_ERR_ARG);
+        ck_assert_msg(strstr(msg, what), "%s", msg);
+        char *text = NULL;
+        ck_assert_int_eq(app_fs_read_file(path, &text, NULL, msg, sizeof msg), AD_ERR_ARG);
+        app_json_value *root = NULL;
+        ck_assert_int_eq(app_json_read_file(path, &root, msg, sizeof msg), AD_ERR_ARG);
+        FILE *out = NULL;
+        ck_assert_int_eq(ad_file_open_write(path, "w", &out, msg, sizeof msg), AD_ERR_ARG);
+        char ck[64] = "unchanged";
+        ck_assert_int_eq(bg_checkpoint_path(path, 0, ck, sizeof ck), AD_ERR_ARG);
+        ck_assert_str_eq(ck, "");
+        ck_assert_ptr_null(bg_checkpoint_path_new(path, 0));
+    }
+    /* a path naming a directory would have made "sub/.tmp" or "..tmp" */
+    ck_assert_int_eq(mkdir("sub", 0700), 0);
+    write_bytes("sub/.tmp", "keep me", 7);
+    const char *dirs[4] = {"sub/", ".", "sub/..", "./"};
+    for (int k = 0; k < 4; k++) {
+        ck_assert_int_eq(smp_csv_write(dirs[k], x, 1, 2, NULL, msg, sizeof msg), AD_ERR_ARG);
+        char want[128];
+        snprintf(want, sizeof want, "smp_csv_write: the file name '%s' names a directory, not a "
+                 "file", dirs[k]);
+        ck_assert_str_eq(msg, want);
+        ck_assert_int_eq(nn_checkpoint_save(p, dirs[k], msg, sizeof msg), AD_ERR_ARG);
+        ck_assert_msg(strstr(msg, "names a directory"), "%s", msg);
+        ck_assert_int_eq(app_fs_write_atomic(dirs[k], "x", 1, msg, sizeof msg), AD_ERR_ARG);
+    }
+    char *kept = slurp_text("sub/.tmp");
+    ck_assert_str_eq(kept, "keep me");
+    free(kept);
+    ck_assert_int_eq(remove("sub/.tmp"), 0);
+    ck_assert_int_eq(rmdir("sub"), 0);
+    /* ./.tmp is intact, and nothing else appeared */
+    char *keep = slurp_text(".tmp");
+    ck_assert_ptr_nonnull(keep);
+    ck_assert_str_eq(keep, "keep me");
+    free(keep);
+    struct stat st;
+    ck_assert_int_ne(stat("-stage1.ckpt", &st), 0);
+    ck_assert_int_ne(stat("..tmp", &st), 0);
+    FILE *ls = popen("ls -A | wc -l", "r");
+    ck_assert_ptr_nonnull(ls);
+    int count = -1;
+    ck_assert_int_eq(fscanf(ls, "%d", &count), 1);
+    pclose(ls);
+    ck_assert_int_eq(count, 1);
+    nn_params_free(p);
+    ck_assert_int_eq(chdir(cwd), 0);
+}
+END_TEST
+
+/* bg_train: an empty checkpoint prefix or log path is refused before any
+ * training (it would put "-stage1.ckpt" in the current directory after a
+ * stage); a prefix longer than any old buffer gives checkpoints under their
+ * whole name. */
+START_TEST(test_bg_train_paths)
+{
+    const char *dir = ck_tmpdir("rel-train");
+    char cwd[4096], msg[512];
+    ck_assert_ptr_nonnull(getcwd(cwd, sizeof cwd));
+    ck_assert_int_eq(chdir(dir), 0);
+    int widths[2] = {4, 4};
+    flow_realnvp_config rc = flow_realnvp_preset_config(FLOW_REALNVP_DOUBLE_WELL);
+    rc.n_blocks = 1;
+    rc.hidden_widths = widths;
+    rc.seed = 3;
+    flow_model *m = flow_realnvp_new(&rc, msg, sizeof msg);
+    ck_assert_msg(m != NULL, "%s", msg);
+    size_t n = nn_params_size(m->params);
+    ad_real *before = malloc(n * sizeof *before);
+    memcpy(before, nn_params_values(m->params), n * sizeof *before);
+    ad_real data[8] = {0.1, 0.2, -0.3, 0.4, 0.5, -0.6, 0.7, 0.8};
+    bg_stage stage = {"ML", 2, 4, 1e-3, 1, 0, 0, 100, 0};
+    bg_train_config c = {0};
+    c.model = m;
+    c.prior = (flow_prior){2, 1.0};
+    c.kT = 1;
+    c.data = data;
+    c.n_data = 4;
+    c.stages = &stage;
+    c.n_stages = 1;
+    c.seed = 1;
+    bg_train_result res;
+    c.checkpoint_prefix = "";
+    ck_assert_int_eq(bg_train(&c, 0, &res, msg, sizeof msg), AD_ERR_ARG);
+    ck_assert_str_eq(msg, "bg_train: checkpoint_prefix is an empty string (NULL: none)");
+    c.checkpoint_prefix = NULL;
+    c.log_path = "";
+    ck_assert_int_eq(bg_train(&c, 0, &res, msg, sizeof msg), AD_ERR_ARG);
+    ck_assert_str_eq(msg, "bg_train: log_path is an empty string (NULL: none)");
+    ck_assert(memcmp(nn_params_values(m->params), before, n * sizeof *before) == 0);
+    FILE *ls = popen("ls -A | wc -l", "r");
+    int count = -1;
+    ck_assert_int_eq(fscanf(ls, "%d", &count), 1);
+    pclose(ls);
+    ck_assert_int_eq(count, 0);
+    /* a 1205-byte prefix: 6 directories of 200 bytes, then "model" */
+    char *deep = calloc(1, 2048);
+    for (int k = 0; k < 6; k++) {
+        size_t at = strlen(deep);
+        if (k) deep[at++] = '/';
+        memset(deep + at, 'a' + k, 199);
+    }
+    ck_assert_int_eq(app_fs_mkdir_p(deep, msg, sizeof msg), AD_OK);
+    char *prefix = app_fs_join_new(deep, "model");
+    ck_assert_uint_gt(strlen(prefix), 1024);
+    c.log_path = NULL;
+    c.checkpoint_prefix = prefix;
+    ck_assert_msg(bg_train(&c, 0, &res, msg, sizeof msg) == AD_OK, "%s", msg);
+    char *ck = bg_checkpoint_path_new(prefix, 0);
+    ck_assert_msg(nn_checkpoint_load(m->params, ck, msg, sizeof msg) == AD_OK, "%s", msg);
+    ad_free(ck);
+    ad_free(prefix);
+    free(deep);
+    free(before);
+    flow_model_free(m);
+    ck_assert_int_eq(chdir(cwd), 0);
+}
+END_TEST
+
+/* Paths longer than the old fixed buffers (1024 and 4096 bytes) work when
+ * the system takes them, and fail with the system's error when it does not:
+ * never on a cut-off name. */
+START_TEST(test_long_paths)
+{
+    const char *dir = ck_tmpdir("rel-long");
+    char cwd[4096], msg[8192];
+    ck_assert_ptr_nonnull(getcwd(cwd, sizeof cwd));
+    ck_assert_int_eq(chdir(dir), 0);
+    write_bytes(".tmp", "keep me", 7);
+    /* a 1500-byte relative path: 7 directories of 200 bytes, then the file */
+    char *deep = calloc(1, 8192);
+    for (int k = 0; k < 7; k++) {
+        size_t at = strlen(deep);
+        if (k) deep[at++] = '/';
+        memset(deep + at, 'a' + k, 199);
+    }
+    ck_assert_int_eq(app_fs_mkdir_p(deep, msg, sizeof msg), AD_OK);
+    ck_assert_int_eq(app_fs_check_writable_dir(deep, msg, sizeof msg), AD_OK);
+    char *csv = app_fs_join_new(deep, "samples.csv");
+    ck_assert_ptr_nonnull(csv);
+    ck_assert_uint_gt(strlen(csv), 1400);
+    ad_real x[4] = {1, 2, 3, 4.5};
+    ck_assert_msg(smp_csv_write(csv, x, 2, 2, NULL, msg, sizeof msg) == AD_OK, "%s", msg);
+    smp_dataset *d = NULL;
+    ck_assert_msg(smp_csv_read(csv, 0, &d, msg, sizeof msg) == AD_OK, "%s", msg);
+    ck_assert_double_eq(d->x[3], 4.5);
+    smp_dataset_free(d);
+    ck_assert_int_eq(app_fs_write_atomic(csv, "{}", 2, msg, sizeof msg), AD_OK);
+    app_json_value *root = NULL;
+    ck_assert_msg(app_json_read_file(csv, &root, msg, sizeof msg) == AD_OK, "%s", msg);
+    app_json_value_free(root);
+    /* a checkpoint prefix of 1001 bytes and more: the fixed-buffer form says
+     * it does not fit, the allocating form gives the whole name */
+    char *prefix = app_fs_join_new(deep, "model");
+    ck_assert_uint_gt(strlen(prefix), 1001);
+    char small[1024];
+    ck_assert_int_eq(bg_checkpoint_path(prefix, 0, small, sizeof small), AD_ERR_ARG);
+    ck_assert_str_eq(small, "");
+    char *ck = bg_checkpoint_path_new(prefix, 11);
+    ck_assert_ptr_nonnull(ck);
+    ck_assert_uint_eq(strlen(ck), strlen(prefix) + strlen("-stage12.ckpt"));
+    ck_assert_str_eq(ck + strlen(prefix), "-stage12.ckpt");
+    nn_params *p = model(2, 3, 1), *q = model(2, 3, 2);
+    ck_assert_msg(nn_checkpoint_save(p, ck, msg, sizeof msg) == AD_OK, "%s", msg);
+    ck_assert_msg(nn_checkpoint_load(q, ck, msg, sizeof msg) == AD_OK, "%s", msg);
+    ck_assert(memcmp(nn_params_values(p), nn_params_values(q), 11 * sizeof(ad_real)) == 0);
+    /* at exactly the boundary the fixed buffer still takes it */
+    char exact[2048];
+    size_t need = strlen(prefix) + strlen("-stage1.ckpt") + 1;
+    ck_assert_int_eq(bg_checkpoint_path(prefix, 0, exact, need), AD_OK);
+    ck_assert_int_eq(bg_checkpoint_path(prefix, 0, exact, need - 1), AD_ERR_ARG);
+    ck_assert_str_eq(exact, "");
+    /* 5000 bytes: over the system's limit; a clean error naming the file */
+    char *huge = calloc(1, 5200);
+    memcpy(huge, deep, strlen(deep));
+    while (strlen(huge) < 5000) strcat(huge, "/zzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzz");
+    strcat(huge, ".csv");
+    int st = smp_csv_write(huge, x, 2, 2, NULL, msg, sizeof msg);
+    ck_assert_int_eq(st, AD_ERR_IO);
+    ck_assert_msg(strstr(msg, "cannot create") && strstr(msg, huge), "%s", msg);
+    ck_assert_int_eq(smp_csv_read(huge, 0, &d, msg, sizeof msg), AD_ERR_IO);
+    ck_assert_int_eq(nn_checkpoint_save(p, huge, msg, sizeof msg), AD_ERR_ARG);
+    ck_assert_int_eq(app_fs_write_atomic(huge, "x", 1, msg, sizeof msg), AD_ERR_IO);
+    ck_assert_msg(strstr(msg, huge), "%s", msg);
+    /* and ./.tmp was never touched */
+    char *keep = slurp_text(".tmp");
+    ck_assert_str_eq(keep, "keep me");
+    free(keep);
+    nn_params_free(p);
+    nn_params_free(q);
+    ad_free(ck);
+    ad_free(prefix);
+    ad_free(csv);
+    free(huge);
+    free(deep);
+    ck_assert_int_eq(chdir(cwd), 0);
 }
 END_TEST
 
@@ -531,5 +1086,19 @@ Suite *reliability_files_suite(void)
     tcase_add_test(tc, test_csv_overlong_and_io);
     tcase_add_test(tc, test_library_never_exits_or_prints);
     suite_add_tcase(s, tc);
+    /* these must fail, not hang, if a reader blocks on a FIFO */
+    TCase *hostile = tcase_create("hostile-paths");
+    tcase_set_timeout(hostile, 60);
+    tcase_add_test(hostile, test_fifo_refused_at_once);
+    tcase_add_test(hostile, test_devices_and_directories_refused);
+    tcase_add_test(hostile, test_links_to_regular_files_followed);
+    tcase_add_test(hostile, test_size_limits);
+    tcase_add_test(hostile, test_growing_file_stops_at_the_limit);
+    tcase_add_test(hostile, test_ckpt_exact_size);
+    tcase_add_test(hostile, test_checkpoint_read_as_csv);
+    tcase_add_test(hostile, test_empty_paths_touch_nothing);
+    tcase_add_test(hostile, test_long_paths);
+    tcase_add_test(hostile, test_bg_train_paths);
+    suite_add_tcase(s, hostile);
     return s;
 }

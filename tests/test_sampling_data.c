@@ -115,9 +115,40 @@ START_TEST(test_csv_errors)
     ad_real x[2] = {1, 2};
     ck_assert_int_eq(smp_csv_write("/nonexistent-dir/x.csv", x, 1, 2, NULL, msg, sizeof msg),
                      AD_ERR_IO);
-    ck_assert_msg(strstr(msg, "cannot open for writing") != NULL, "%s", msg);
+    ck_assert_msg(strstr(msg, "/nonexistent-dir/x.csv.tmp: cannot create: ") != NULL, "%s", msg);
     const char *bad_names[2] = {"a,b", "c"};
     ck_assert_int_eq(smp_csv_write(p, x, 1, 2, bad_names, msg, sizeof msg), AD_ERR_ARG);
+    ck_assert_str_eq(msg, "smp_csv_write: column name 0 is NULL or holds a comma or a quote");
+    /* names with a control byte would be refused by the reader: the writer
+     * refuses them first; a tab is text */
+    const char *ctl_names[2] = {"a", "b\x01"};
+    ck_assert_int_eq(smp_csv_write(p, x, 1, 2, ctl_names, msg, sizeof msg), AD_ERR_ARG);
+    ck_assert_str_eq(msg, "smp_csv_write: column name 1 holds the control byte 0x01 (a newline, "
+                          "CR or other)");
+    const char *tab_names[2] = {"a\tb", "c"};
+    ck_assert_int_eq(smp_csv_write(p, x, 1, 2, tab_names, msg, sizeof msg), AD_OK);
+    ck_assert_int_eq(smp_csv_read(p, 0, &d, msg, sizeof msg), AD_OK);
+    ck_assert_str_eq(d->names[0], "a\tb");
+    smp_dataset_free(d);
+    d = NULL;
+    /* no file name: refused before anything is created */
+    ck_assert_int_eq(smp_csv_write("", x, 1, 2, NULL, msg, sizeof msg), AD_ERR_ARG);
+    ck_assert_str_eq(msg, "smp_csv_write: the file name is an empty string");
+    ck_assert_int_eq(smp_csv_write(NULL, x, 1, 2, NULL, msg, sizeof msg), AD_ERR_ARG);
+    ck_assert_str_eq(msg, "smp_csv_write: the file name is NULL");
+    ck_assert_int_eq(smp_csv_read("", 0, &d, msg, sizeof msg), AD_ERR_ARG);
+    ck_assert_str_eq(msg, "smp_csv_read: the file name is an empty string");
+    ck_assert_ptr_null(d);
+    /* the size limit: a 10-byte file is read with a limit of 10, not of 9 */
+    write_text(p, "a,b\n1,2.5\n");
+    ck_assert_int_eq(smp_csv_read_max(p, 0, 10, &d, msg, sizeof msg), AD_OK);
+    ck_assert_double_eq(d->x[1], 2.5);
+    smp_dataset_free(d);
+    d = NULL;
+    ck_assert_int_eq(smp_csv_read_max(p, 0, 9, &d, msg, sizeof msg), AD_ERR_FORMAT);
+    snprintf(expect, sizeof expect, "%s: 10 bytes, more than the limit of 9 bytes; not read", p);
+    ck_assert_str_eq(msg, expect);
+    ck_assert_ptr_null(d);
 }
 END_TEST
 

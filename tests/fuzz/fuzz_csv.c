@@ -3,8 +3,8 @@
  * Every input is read with non-finite values refused and allowed.
  * Properties: the status is one of the documented codes; an error leaves a
  * message naming the file and no data set; success gives a consistent data
- * set (names present, values finite unless allowed) that smp_csv_write and
- * smp_csv_read carry through bit for bit.
+ * set (names present and free of NUL and control bytes, values finite unless
+ * allowed) that smp_csv_write and smp_csv_read carry through bit for bit.
  */
 #include <math.h>
 
@@ -72,6 +72,12 @@ static int fuzz_csv_read_once(const char *path, int allow, char *why, size_t why
         for (int j = 0; !bad && j < d->dim; j++)
             if (!d->names[j] || !d->names[j][0])
                 bad = fuzz_violation(why, why_len, "column %d has no name", j);
+        /* the reader takes text only: no control byte (the tab aside) in a name */
+        for (int j = 0; !bad && j < d->dim; j++)
+            for (const unsigned char *c = (const unsigned char *)d->names[j]; !bad && *c; c++)
+                if ((*c < 0x20 && *c != '\t') || *c == 0x7f)
+                    bad = fuzz_violation(why, why_len, "column %d's name holds byte 0x%02x", j,
+                                         *c);
         for (size_t i = 0; !bad && !allow && i < (size_t)d->n * (size_t)d->dim; i++)
             if (!isfinite(d->x[i])) bad = fuzz_violation(why, why_len, "value %zu not finite", i);
         if (!bad) {
