@@ -138,6 +138,15 @@ sanitize: check-deps
 # `make CC=clang BUILD=$(BUILD)/clang test` does).
 CLANG ?= clang
 test-clang: check-deps
+	@if ! command -v $(CLANG) >/dev/null; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "$(CLANG) is missing: installing it (apt-get install -y clang)"; \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq clang) \
+	      || { echo "installing clang failed"; exit 1; }; \
+	  else \
+	    echo "$(CLANG) is missing; install it with: sudo apt-get install -y clang"; exit 1; \
+	  fi; \
+	fi
 	$(MAKE) --no-print-directory CC=$(CLANG) BUILD=$(BUILD)/clang test
 
 # aarch64: cross-compile the library, the programs and the test runner and
