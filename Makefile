@@ -5,6 +5,9 @@
 #   make test         build and run every test suite (installs Check if missing)
 #   make sanitize     the suite under AddressSanitizer + UndefinedBehaviorSanitizer
 #   make valgrind     the suite under valgrind (one process, "slow" cases left out)
+#   make test-clang   the suite built with Clang (CLANG=clang), in $(BUILD)/clang
+#   make cross-aarch64  cross-build for aarch64 and run the suite under qemu-user
+#                     (installs the cross compiler, qemu and arm64 Check via apt as root)
 #   make fuzz         libFuzzer targets (clang) for 10 minutes each (FUZZ_SECONDS)
 #   make install PREFIX=/usr/local
 #
@@ -45,10 +48,12 @@ TEST_BIN := $(BUILD)/bin/run-tests
 EXAMPLE_SRC := $(if $(filter flows,$(MODULES)),$(wildcard docs/examples/*.c),docs/examples/tutorial.c)
 EXAMPLES := $(patsubst docs/examples/%.c,$(BUILD)/examples/%,$(EXAMPLE_SRC))
 
-CHECK_CFLAGS = $(shell pkg-config --cflags check 2>/dev/null)
-CHECK_LIBS   = $(shell pkg-config --libs check 2>/dev/null)
+PKG_CONFIG  ?= pkg-config
+CHECK_CFLAGS = $(shell $(PKG_CONFIG) --cflags check 2>/dev/null)
+CHECK_LIBS   = $(shell $(PKG_CONFIG) --libs check 2>/dev/null)
 
-.PHONY: all lib programs tests run test sanitize install clean check-deps examples
+.PHONY: all lib programs tests run test sanitize install clean check-deps examples test-clang \
+        cross-aarch64 cross-aarch64-deps
 
 # Keep the programs' objects (make would delete them as intermediates).
 .SECONDARY:
@@ -102,7 +107,7 @@ $(BUILD)/examples/%: docs/examples/%.c $(LIB)
 # Check is installed on demand: as root through apt, otherwise the exact
 # command is printed and the build stops.
 check-deps:
-	@if ! pkg-config --exists check 2>/dev/null; then \
+	@if ! $(PKG_CONFIG) --exists check 2>/dev/null; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 	    echo "Check is missing: installing it (apt-get install -y check pkg-config)"; \
 	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq check pkg-config) \
@@ -128,6 +133,54 @@ sanitize: check-deps
 	  LDLIBS="-fsanitize=address,undefined -lpthread -lm" \
 	  TEST_ENV="CK_DEFAULT_TIMEOUT=600 BG_BIN_DIR=$(BUILD)/sanitize/bin BG_SANITIZE=1 \
 	  ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1" test
+
+# The same suite built with Clang in its own folder (what
+# `make CC=clang BUILD=$(BUILD)/clang test` does).
+CLANG ?= clang
+test-clang: check-deps
+	@if ! command -v $(CLANG) >/dev/null; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "$(CLANG) is missing: installing it (apt-get install -y clang)"; \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq clang) \
+	      || { echo "installing clang failed"; exit 1; }; \
+	  else \
+	    echo "$(CLANG) is missing; install it with: sudo apt-get install -y clang"; exit 1; \
+	  fi; \
+	fi
+	$(MAKE) --no-print-directory CC=$(CLANG) BUILD=$(BUILD)/clang test
+
+# aarch64: cross-compile the library, the programs and the test runner and
+# run the suite under qemu-user (the programs the tests start run through
+# qemu too: BG_EXEC_WRAPPER).  Debian packages only: the cross compiler,
+# qemu-user and Check for arm64 (multiarch), installed through apt when run
+# as root.  Emulation is slow, hence the longer Check timeouts.
+AARCH64_CC      ?= aarch64-linux-gnu-gcc
+QEMU_AARCH64    ?= qemu-aarch64
+AARCH64_BUILD   := $(BUILD)/aarch64
+AARCH64_PKGS    := gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user check:arm64 \
+                   libsubunit-dev:arm64 pkg-config
+AARCH64_PKG_CONFIG := PKG_CONFIG_LIBDIR=/usr/lib/aarch64-linux-gnu/pkgconfig:/usr/share/pkgconfig pkg-config
+cross-aarch64-deps:
+	@if ! command -v $(AARCH64_CC) >/dev/null || ! command -v $(QEMU_AARCH64) >/dev/null || \
+	    ! $(AARCH64_PKG_CONFIG) --exists check 2>/dev/null; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "installing the aarch64 cross tools: apt-get install -y $(AARCH64_PKGS)"; \
+	    (dpkg --add-architecture arm64 && apt-get update -qq && \
+	     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(AARCH64_PKGS)) \
+	      || { echo "installing the aarch64 cross tools failed"; exit 1; }; \
+	  else \
+	    echo "missing aarch64 cross tools; install them with: sudo dpkg --add-architecture arm64 &&" \
+	         "sudo apt-get update && sudo apt-get install -y $(AARCH64_PKGS)"; exit 1; \
+	  fi; \
+	fi
+
+cross-aarch64: cross-aarch64-deps
+	$(MAKE) --no-print-directory CC=$(AARCH64_CC) BUILD=$(AARCH64_BUILD) \
+	  PKG_CONFIG="$(AARCH64_PKG_CONFIG)" programs tests
+	@for e in $(patsubst $(BUILD)/%,$(AARCH64_BUILD)/%,$(EXAMPLES)); do \
+	  echo "example (qemu): $$e"; $(QEMU_AARCH64) $$e > /dev/null || exit 1; done
+	CK_DEFAULT_TIMEOUT=1200 CK_TIMEOUT_MULTIPLIER=10 BG_BIN_DIR=$(AARCH64_BUILD)/bin \
+	  BG_EXEC_WRAPPER=$(QEMU_AARCH64) $(QEMU_AARCH64) $(AARCH64_BUILD)/bin/run-tests
 
 # libFuzzer targets (clang): the checkpoint loader, the CSV loader and the
 # option parser, each run for FUZZ_SECONDS on a working corpus under

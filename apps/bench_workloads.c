@@ -262,11 +262,11 @@ static int train_iteration(bench_run *r, char *msg, size_t msg_len)
                           ad_constant(t, 2, shape, r->batch), NULL);
     }
     if (ad_backward(t, loss) != AD_OK)
-        return ad_status_fail(msg, msg_len, ad_tape_status(t), "%s: %s", s->name, ad_tape_error(t));
+        return ad_status_fail(msg, msg_len, ad_tape_status(t), "%s", ad_tape_error(t));
     int status = nn_optim_step(r->opt, NULL);
     if (status != AD_OK)
-        return ad_status_fail(msg, msg_len, status, "%s: non-finite gradient (loss %g)", s->name,
-                    (double)loss->data[0]);
+        return ad_status_fail(msg, msg_len, status, "non-finite gradient (loss %g)",
+                              (double)loss->data[0]);
     return AD_OK;
 }
 

@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -60,8 +61,8 @@ static int cmp_double(const void *a, const void *b)
 }
 
 /* Set up, warm up and time one workload. */
-static int time_workload(const bench_spec *s, const timing_config *tc, timing *out, char *msg,
-                         size_t msg_len)
+static int time_workload_run(const bench_spec *s, const timing_config *tc, timing *out,
+                             char *msg, size_t msg_len)
 {
     bench_run *r = bench_setup(s, msg, msg_len);
     if (!r) return AD_ERR_ARG;
@@ -70,7 +71,9 @@ static int time_workload(const bench_spec *s, const timing_config *tc, timing *o
         status = bench_iteration(r, msg, msg_len);
     double *ms = malloc(sizeof(double) * (size_t)tc->max_iters);
     double *cpu = malloc(sizeof(double) * (size_t)tc->max_iters);
-    if (!ms || !cpu) status = AD_ERR_NOMEM;
+    if (status == AD_OK && (!ms || !cpu))
+        status = ad_status_fail(msg, msg_len, AD_ERR_NOMEM, "out of memory for %d timings",
+                                tc->max_iters);
     int n = 0;
     long allocs0 = ad_alloc_count();
     double start = now();
@@ -95,6 +98,19 @@ static int time_workload(const bench_spec *s, const timing_config *tc, timing *o
     free(ms);
     free(cpu);
     bench_free(r);
+    return status;
+}
+
+/* The same, with a message whatever fails: msg starts empty, and a failure
+ * that left it so gets the status's name (never what the buffer held
+ * before). */
+static int time_workload(const bench_spec *s, const timing_config *tc, timing *out, char *msg,
+                         size_t msg_len)
+{
+    msg[0] = '\0';
+    int status = time_workload_run(s, tc, out, msg, msg_len);
+    if (status != AD_OK && msg[0] == '\0')
+        ad_status_fail(msg, msg_len, status, "failed (%s)", ad_status_name(status));
     return status;
 }
 
@@ -324,6 +340,26 @@ static int run_scaling(const char *dir, const timing_config *tc)
     return code;
 }
 
+/* --json FILE must be a file that can be written, checked before the
+ * benchmarks run (minutes) rather than after: its directory must exist (or
+ * be creatable) and take a new file, and FILE must not be a directory. */
+static int json_path_writable(const char *path, char *msg, size_t len)
+{
+    char dir[1024];
+    const char *slash = strrchr(path, '/');
+    if (!*path || (slash && slash[1] == '\0'))
+        return ad_status_fail(msg, len, AD_ERR_ARG, "'%s' is not a file name", path);
+    if (!slash) snprintf(dir, sizeof dir, ".");
+    else if (slash == path) snprintf(dir, sizeof dir, "/");
+    else if ((size_t)(slash - path) >= sizeof dir)
+        return ad_status_fail(msg, len, AD_ERR_ARG, "path too long");
+    else snprintf(dir, sizeof dir, "%.*s", (int)(slash - path), path);
+    struct stat st;
+    if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))
+        return ad_status_fail(msg, len, AD_ERR_ARG, "'%s' is a directory", path);
+    return app_fs_check_writable_dir(dir, msg, len);
+}
+
 int main(int argc, char **argv)
 {
     int threads = 0, scaling = 0;
@@ -356,7 +392,15 @@ int main(int argc, char **argv)
         fprintf(stderr, "bg-bench: --only: unknown workload '%s' (try --help)\n", bad);
         return 2;
     }
+    char msg[512];
+    if (json && !scaling && json_path_writable(json, msg, sizeof msg) != AD_OK) {
+        fprintf(stderr, "bg-bench: --json: %s\n", msg);
+        return 2;
+    }
     if (threads) ad_threads_set(threads);
+    else if (ad_threads_env_check(msg, sizeof msg) != AD_OK)
+        fprintf(stderr, "bg-bench: warning: %s; using %d thread%s\n", msg, ad_threads_get(),
+                ad_threads_get() == 1 ? "" : "s");
     code = scaling ? run_scaling(out, &tc) : run_table(only, json, &tc);
     ad_threads_shutdown();
     ad_gemm_release_buffers();

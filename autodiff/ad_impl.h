@@ -41,6 +41,10 @@ int ad_bcast_init(ad_bcast *bc, const ad_tensor *a, const ad_tensor *b);
                 }                                                                    \
     } while (0)
 
+/* Mark a tensor header put in t's arena by hand (not by ad_tape_tensor) as
+ * t's, of its current generation (on_tape, tape_id, tape_gen). */
+void ad_tape_own(ad_tape *t, ad_tensor *x);
+
 /* Describe a tensor's shape for an error message ("[2,3]"). */
 #define AD_SHAPE_STR(x, buf) ad_shape_str((x)->n_dims, (x)->shape, (buf), sizeof(buf))
 

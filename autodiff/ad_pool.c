@@ -18,6 +18,7 @@
  */
 #include "ad_pool.h"
 
+#include <errno.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
@@ -26,6 +27,7 @@
 
 #include "ad_alloc.h"
 #include "ad_config.h"
+#include "ad_status.h"
 
 /* How long an idle worker spins before it sleeps, and how long the caller
  * spins on the check-ins before it starts yielding. */
@@ -90,6 +92,27 @@ int ad_threads_set(int n)
     return AD_OK;
 }
 
+/* BG_THREADS as a thread count: 0 when unset or empty, -1 when it is not a
+ * whole number in [1, AD_THREADS_MAX]. */
+static int env_threads(void)
+{
+    const char *s = getenv("BG_THREADS");
+    if (!s || !*s) return 0;
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (end == s || *end != '\0' || errno || v < 1 || v > AD_THREADS_MAX) return -1;
+    return (int)v;
+}
+
+int ad_threads_env_check(char *msg, size_t msg_len)
+{
+    if (env_threads() >= 0) return AD_OK;
+    return ad_status_fail(msg, msg_len, AD_ERR_ARG,
+                          "BG_THREADS=\"%.40s\" is not a thread count in 1..%d (ignored)",
+                          getenv("BG_THREADS"), AD_THREADS_MAX);
+}
+
 int ad_threads_get(void)
 {
     int n = atomic_load_explicit(&thread_setting, memory_order_relaxed);
@@ -98,12 +121,8 @@ int ad_threads_get(void)
     n = atomic_load(&thread_setting);
     if (n == 0) {
         n = 1;
-        const char *s = getenv("BG_THREADS");
-        if (s && *s) {
-            char *end;
-            long v = strtol(s, &end, 10);
-            if (*end == '\0' && v >= 1 && v <= AD_THREADS_MAX) n = (int)v;
-        }
+        int v = env_threads();
+        if (v > 0) n = v;
         atomic_store(&thread_setting, n);
     }
     pthread_mutex_unlock(&setting_lock);

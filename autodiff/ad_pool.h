@@ -15,6 +15,8 @@
 #ifndef LIBBG_AUTODIFF_AD_POOL_H
 #define LIBBG_AUTODIFF_AD_POOL_H
 
+#include <stddef.h>
+
 /* Largest accepted thread count (the caller's thread included). */
 #define AD_THREADS_MAX 64
 
@@ -25,6 +27,10 @@ int ad_threads_set(int n);
 /* The current setting: the last ad_threads_set, else BG_THREADS when it holds
  * a valid count, else 1. */
 int ad_threads_get(void);
+/* AD_OK when BG_THREADS is unset, empty or a valid count; otherwise
+ * AD_ERR_ARG with a message naming the value (which ad_threads_get then
+ * ignores, using 1), so that a program can warn about it. */
+int ad_threads_env_check(char *msg, size_t msg_len);
 /* Join and free the worker threads.  Call it when no parallel-for is running
  * (for example before exit, so leak checkers see nothing); later parallel
  * work starts new workers. */

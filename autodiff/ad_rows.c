@@ -1,99 +1,176 @@
-/* ad_rows.c - the row loops of the dense layer ops (ad_rows.h). */
+/* ad_rows.c - the row loops of the dense layer ops (ad_rows.h).
+ *
+ * Each kernel is built three times, for AVX-512, AVX2 and the baseline
+ * (ad_rows_impl.h, included once per instruction set with a target
+ * attribute), and the set is picked once, at the first call, from what the
+ * processor supports (__builtin_cpu_supports), through a table of function
+ * pointers.  That works with GCC and Clang on any x86-64 system; other
+ * compilers and processors get the baseline copy only.  Contraction into
+ * multiply-adds is off in this file, so all three copies round alike and a
+ * result does not depend on the copy that ran (nor on the thread count). */
 #if defined(__GNUC__) && !defined(__clang__)
 /* GCC vectorises these loops only at -O3 (its -O2 cost model refuses loops
- * of unknown length); Clang does at -O2. */
-#pragma GCC optimize("O3")
+ * of unknown length); Clang does at -O2.  fp-contract=off: as -std=c11
+ * already sets, but also under -std=gnu11. */
+#pragma GCC optimize("O3", "fp-contract=off")
+#endif
+#if defined(__clang__)
+#pragma STDC FP_CONTRACT OFF
 #endif
 
 #include "ad_rows.h"
 
 #include <math.h>
 #include <pthread.h>
+#include <stdatomic.h>
 
 #include "ad_alloc.h"
 
-/* Built for AVX-512 and AVX2 as well as the baseline and picked at load
- * time, like the GEMM kernels (one machine always runs the same clone, so
- * thread counts still cannot change a result).  Needs glibc's ifunc;
- * elsewhere the baseline loop is the only one. */
-#if defined(__x86_64__) && defined(__GLIBC__) && \
-    (defined(__clang__) ? __clang_major__ >= 14 : defined(__GNUC__))
-#define ROW_KERNEL __attribute__((target_clones("avx512f", "avx2", "default")))
+typedef struct {
+    ad_real (*dot)(const ad_real *a, const ad_real *b, int n);
+    void (*scale)(ad_real *restrict y, ad_real x0, const ad_real *restrict w, int n);
+    void (*outer_act)(ad_real *restrict y, ad_real x0, const ad_real *restrict w,
+                      const ad_real *restrict b, int n, ad_activation act);
+    void (*axpy)(ad_real *restrict y, ad_real x0, const ad_real *restrict w, int n);
+    void (*bias_act)(ad_real *restrict y, const ad_real *restrict b, int n, ad_activation act);
+    void (*act_grad)(ad_real *restrict g, const ad_real *restrict y, const ad_real *restrict dy,
+                     ad_real *restrict colsum, int n, ad_activation act);
+    void (*act_grad_inplace)(ad_real *restrict g, const ad_real *restrict y,
+                             ad_real *restrict colsum, int n, ad_activation act);
+} ad_row_kernels;
+
+/* The instruction-set copies: GCC and Clang on x86-64 (as for the GEMM
+ * kernels, -DAD_GEMM_PLAIN_C leaves them out). */
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__)) && !defined(AD_GEMM_PLAIN_C)
+#define AD_ROWS_HAVE_X86 1
 #else
-#define ROW_KERNEL
+#define AD_ROWS_HAVE_X86 0
 #endif
 
-ROW_KERNEL ad_real ad_row_dot(const ad_real *a, const ad_real *b, int n)
+#define ROW_TARGET
+#define ROW_NAME(f) row_##f##_baseline
+#include "ad_rows_impl.h"
+#undef ROW_TARGET
+#undef ROW_NAME
+
+#if AD_ROWS_HAVE_X86
+#define ROW_TARGET __attribute__((target("avx2")))
+#define ROW_NAME(f) row_##f##_avx2
+#include "ad_rows_impl.h"
+#undef ROW_TARGET
+#undef ROW_NAME
+
+#define ROW_TARGET __attribute__((target("avx512f")))
+#define ROW_NAME(f) row_##f##_avx512
+#include "ad_rows_impl.h"
+#undef ROW_TARGET
+#undef ROW_NAME
+#endif
+
+static const ad_row_kernels *const row_sets[AD_ROWS_N_ISA] = {
+    [AD_ROWS_BASELINE] = &row_kernels_baseline,
+#if AD_ROWS_HAVE_X86
+    [AD_ROWS_AVX2] = &row_kernels_avx2,
+    [AD_ROWS_AVX512] = &row_kernels_avx512,
+#endif
+};
+static const char *const row_set_names[AD_ROWS_N_ISA] = {"baseline", "avx2", "avx512"};
+
+static pthread_once_t rows_once = PTHREAD_ONCE_INIT;
+static int rows_supported[AD_ROWS_N_ISA];
+static ad_rows_isa rows_best = AD_ROWS_BASELINE;
+/* The set in use: NULL until the first call picks one.  An acquire load
+ * (a plain load on x86-64) per call. */
+static _Atomic(const ad_row_kernels *) rows_active;
+
+static void rows_detect(void)
 {
-    ad_real s[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-    int p = 0;
-    for (; p + 8 <= n; p += 8)
-        for (int u = 0; u < 8; u++) s[u] += a[p + u] * b[p + u];
-    ad_real r = ((s[0] + s[4]) + (s[1] + s[5])) + ((s[2] + s[6]) + (s[3] + s[7]));
-    for (; p < n; p++) r += a[p] * b[p];
-    return r;
+    rows_supported[AD_ROWS_BASELINE] = 1;
+#if AD_ROWS_HAVE_X86
+    __builtin_cpu_init();
+    rows_supported[AD_ROWS_AVX2] = __builtin_cpu_supports("avx2");
+    rows_supported[AD_ROWS_AVX512] = __builtin_cpu_supports("avx512f");
+#endif
+    for (int i = AD_ROWS_BASELINE; i < AD_ROWS_N_ISA; i++)
+        if (rows_supported[i] && row_sets[i]) rows_best = (ad_rows_isa)i;
+    const ad_row_kernels *expected = NULL;
+    atomic_compare_exchange_strong(&rows_active, &expected, row_sets[rows_best]);
 }
 
-ROW_KERNEL void ad_row_scale(ad_real *restrict y, ad_real x0, const ad_real *restrict w, int n)
+static const ad_row_kernels *rows(void)
 {
-    for (int j = 0; j < n; j++) y[j] = x0 * w[j];
+    const ad_row_kernels *k = atomic_load_explicit(&rows_active, memory_order_acquire);
+    if (k) return k;
+    pthread_once(&rows_once, rows_detect);
+    return atomic_load_explicit(&rows_active, memory_order_acquire);
 }
 
-ROW_KERNEL void ad_row_outer_act(ad_real *restrict y, ad_real x0, const ad_real *restrict w,
-                                 const ad_real *restrict b, int n, ad_activation act)
+int ad_rows_isa_supported(ad_rows_isa isa)
 {
-    /* the product is rounded before the bias is added (separate statements:
-     * no contraction into one multiply-add), as ad_row_scale followed by
-     * ad_row_bias_act would round */
-    for (int j = 0; j < n; j++) {
-        ad_real v = x0 * w[j];
-        if (b) v = v + b[j];
-        if (act == AD_ACT_RELU) v = v > 0 ? v : 0;
-        else if (act == AD_ACT_TANH) v = AD_MATH(tanh)(v);
-        y[j] = v;
-    }
+    pthread_once(&rows_once, rows_detect);
+    return isa >= AD_ROWS_BASELINE && isa < AD_ROWS_N_ISA && rows_supported[isa] &&
+           row_sets[isa] != NULL;
 }
 
-ROW_KERNEL void ad_row_axpy(ad_real *restrict y, ad_real x0, const ad_real *restrict w, int n)
+ad_rows_isa ad_rows_isa_current(void)
 {
-    for (int j = 0; j < n; j++) y[j] += x0 * w[j];
+    const ad_row_kernels *k = rows();
+    for (int i = AD_ROWS_BASELINE; i < AD_ROWS_N_ISA; i++)
+        if (row_sets[i] == k) return (ad_rows_isa)i;
+    return AD_ROWS_BASELINE;
 }
 
-ROW_KERNEL void ad_row_bias_act(ad_real *restrict y, const ad_real *restrict b, int n,
-                                ad_activation act)
+ad_rows_isa ad_rows_isa_best(void)
 {
-    if (b)
-        for (int j = 0; j < n; j++) y[j] += b[j];
-    if (act == AD_ACT_RELU)
-        for (int j = 0; j < n; j++) y[j] = y[j] > 0 ? y[j] : 0;
-    else if (act == AD_ACT_TANH)
-        for (int j = 0; j < n; j++) y[j] = AD_MATH(tanh)(y[j]);
+    pthread_once(&rows_once, rows_detect);
+    return rows_best;
 }
 
-ROW_KERNEL void ad_row_act_grad(ad_real *restrict g, const ad_real *restrict y,
-                                const ad_real *restrict dy, ad_real *restrict colsum, int n,
-                                ad_activation act)
+const char *ad_rows_isa_name(ad_rows_isa isa)
 {
-    if (act == AD_ACT_RELU) /* y > 0 exactly where x W + b > 0 */
-        for (int j = 0; j < n; j++) {
-            ad_real v = dy[j]; /* loaded unconditionally: a select, not a branch */
-            g[j] = y[j] > 0 ? v : 0;
-        }
-    else if (act == AD_ACT_TANH)
-        for (int j = 0; j < n; j++) g[j] = dy[j] * (1 - y[j] * y[j]);
-    if (colsum)
-        for (int j = 0; j < n; j++) colsum[j] += (act == AD_ACT_IDENTITY ? dy : g)[j];
+    return isa >= AD_ROWS_BASELINE && isa < AD_ROWS_N_ISA ? row_set_names[isa] : "?";
 }
 
-ROW_KERNEL void ad_row_act_grad_inplace(ad_real *restrict g, const ad_real *restrict y,
-                                        ad_real *restrict colsum, int n, ad_activation act)
+int ad_rows_isa_select(ad_rows_isa isa)
 {
-    if (act == AD_ACT_RELU)
-        for (int j = 0; j < n; j++) g[j] = y[j] > 0 ? g[j] : 0;
-    else if (act == AD_ACT_TANH)
-        for (int j = 0; j < n; j++) g[j] *= 1 - y[j] * y[j];
-    if (colsum)
-        for (int j = 0; j < n; j++) colsum[j] += g[j];
+    if (!ad_rows_isa_supported(isa)) return -1;
+    atomic_store_explicit(&rows_active, row_sets[isa], memory_order_release);
+    return 0;
+}
+
+ad_real ad_row_dot(const ad_real *a, const ad_real *b, int n) { return rows()->dot(a, b, n); }
+
+void ad_row_scale(ad_real *restrict y, ad_real x0, const ad_real *restrict w, int n)
+{
+    rows()->scale(y, x0, w, n);
+}
+
+void ad_row_outer_act(ad_real *restrict y, ad_real x0, const ad_real *restrict w,
+                      const ad_real *restrict b, int n, ad_activation act)
+{
+    rows()->outer_act(y, x0, w, b, n, act);
+}
+
+void ad_row_axpy(ad_real *restrict y, ad_real x0, const ad_real *restrict w, int n)
+{
+    rows()->axpy(y, x0, w, n);
+}
+
+void ad_row_bias_act(ad_real *restrict y, const ad_real *restrict b, int n, ad_activation act)
+{
+    rows()->bias_act(y, b, n, act);
+}
+
+void ad_row_act_grad(ad_real *restrict g, const ad_real *restrict y, const ad_real *restrict dy,
+                     ad_real *restrict colsum, int n, ad_activation act)
+{
+    rows()->act_grad(g, y, dy, colsum, n, act);
+}
+
+void ad_row_act_grad_inplace(ad_real *restrict g, const ad_real *restrict y,
+                             ad_real *restrict colsum, int n, ad_activation act)
+{
+    rows()->act_grad_inplace(g, y, colsum, n, act);
 }
 
 void ad_row_thin_forward(ad_real *y, const ad_real *x, const ad_real *w, const ad_real *b, int k,

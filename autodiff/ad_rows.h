@@ -1,6 +1,7 @@
 /* ad_rows.h - the row loops of the dense layer ops (ops_dense.c, ops_mlp.c):
  * element-wise work on one row of a [batch, n] matrix, built for AVX-512,
- * AVX2 and the baseline and picked at load time.  Internal to autodiff/.
+ * AVX2 and the baseline and picked at the first call (ad_rows.c).  Internal
+ * to autodiff/.
  */
 #ifndef LIBBG_AUTODIFF_AD_ROWS_H
 #define LIBBG_AUTODIFF_AD_ROWS_H
@@ -9,6 +10,19 @@
 
 #include "ad_config.h"
 #include "ad_ops.h"
+
+/* The instruction-set copies of the row kernels.  Every copy gives
+ * bit-identical results; the choice is a matter of speed only. */
+typedef enum { AD_ROWS_BASELINE, AD_ROWS_AVX2, AD_ROWS_AVX512, AD_ROWS_N_ISA } ad_rows_isa;
+/* 1 when this build has the copy and this processor can run it. */
+int ad_rows_isa_supported(ad_rows_isa isa);
+/* The copy in use, and the one picked by default (the widest supported). */
+ad_rows_isa ad_rows_isa_current(void);
+ad_rows_isa ad_rows_isa_best(void);
+const char *ad_rows_isa_name(ad_rows_isa isa);
+/* Use another copy from now on (tests, benchmarks; not while other threads
+ * run row kernels): 0, or -1 when it is not supported (nothing changes). */
+int ad_rows_isa_select(ad_rows_isa isa);
 
 /* a . b with eight partial sums, added in a fixed order. */
 ad_real ad_row_dot(const ad_real *a, const ad_real *b, int n);

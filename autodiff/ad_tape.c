@@ -2,11 +2,13 @@
 #include "ad_tape.h"
 
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "ad_alloc.h"
+#include "ad_impl.h"
 #include "ad_op.h"
 
 #define ARENA_ALIGN 64
@@ -29,6 +31,8 @@ struct ad_tape {
     size_t reserved;       /* usable bytes of all blocks                 */
     ad_node *head, *tail;  /* recorded nodes, in order                   */
     int n_nodes;           /* number of recorded nodes                   */
+    unsigned id;           /* unique among the tapes of this process     */
+    unsigned gen;          /* resets so far                              */
     int grad_enabled;      /* 0: ops never record                        */
     int status;            /* AD_OK or the first error's code            */
     char message[512];     /* the first error's text                     */
@@ -40,12 +44,18 @@ struct ad_tape {
  * library writes to it. */
 static ad_tensor no_tape_poison = {.n_dims = 1, .valid = 0, .name = "poison"};
 
+/* Tape ids: 0 is never used (a heap tensor's tape_id); they wrap only after
+ * 2^32 - 1 tapes. */
+static atomic_uint next_tape_id = 1;
+
 ad_tape *ad_tape_new(size_t block_bytes)
 {
     ad_tape *t = ad_calloc(1, sizeof *t);
     if (!t) return NULL;
     t->block_bytes = block_bytes ? block_bytes : DEFAULT_BLOCK_BYTES;
     t->grad_enabled = 1;
+    do t->id = atomic_fetch_add(&next_tape_id, 1);
+    while (t->id == 0);
     t->poison.n_dims = 1; /* a real, zero-size tensor: [0] */
     t->poison.shape[0] = 0;
     t->poison.size = 0;
@@ -75,6 +85,7 @@ void ad_tape_reset(ad_tape *t)
     t->n_nodes = 0;
     t->status = AD_OK;
     t->message[0] = '\0';
+    t->gen++; /* every tensor made before this is stale */
 }
 
 int ad_tape_ok(const ad_tape *t) { return t && t->status == AD_OK; }
@@ -184,8 +195,15 @@ ad_tensor *ad_tape_tensor(ad_tape *t, int n_dims, const int *shape)
     x->size = size;
     x->data = (ad_real *)(x + 1);
     x->valid = 1;
-    x->on_tape = 1;
+    ad_tape_own(t, x);
     return x;
+}
+
+void ad_tape_own(ad_tape *t, ad_tensor *x)
+{
+    x->on_tape = 1;
+    x->tape_id = t->id;
+    x->tape_gen = t->gen;
 }
 
 ad_tensor *ad_zeros(ad_tape *t, int n_dims, const int *shape)
@@ -222,6 +240,23 @@ ad_tensor *ad_tape_input(ad_tape *t, int n_dims, const int *shape, const ad_real
     return x;
 }
 
+/* A tape tensor may only be used on the tape that made it, and only until
+ * that tape's next reset: two compares.  A stale tensor whose arena slot has
+ * since been reused by a new tensor of the same tape reads as that new
+ * tensor and cannot be told apart; one of a freed tape cannot be read at all
+ * (ad_tape.h). */
+static int tensor_current(ad_tape *t, const char *op_name, int arg, const ad_tensor *x)
+{
+    if (!x->on_tape || (x->tape_id == t->id && x->tape_gen == t->gen)) return 1;
+    if (x->tape_id != t->id)
+        ad_tape_fail(t, AD_ERR_ARG, "%s: bad argument #%d (tensor from another tape)", op_name,
+                     arg);
+    else
+        ad_tape_fail(t, AD_ERR_ARG, "%s: bad argument #%d (tensor from before ad_tape_reset)",
+                     op_name, arg);
+    return 0;
+}
+
 int ad_op_begin(ad_tape *t, const char *op_name, int n_inputs, ad_tensor *const *inputs)
 {
     if (!t) return 0;
@@ -240,6 +275,7 @@ int ad_op_begin(ad_tape *t, const char *op_name, int n_inputs, ad_tensor *const 
             ad_tape_fail(t, AD_ERR_ARG, "%s: bad argument #%d (poisoned tensor)", op_name, i + 1);
             return 0;
         }
+        if (!tensor_current(t, op_name, i + 1, inputs[i])) return 0;
     }
     return 1;
 }
@@ -316,6 +352,7 @@ int ad_backward(ad_tape *t, ad_tensor *y)
                      y ? "poisoned" : "NULL");
         return t->status;
     }
+    if (!tensor_current(t, "ad_backward", 1, y)) return t->status;
     if (!y->requires_grad) {
         ad_tape_fail(t, AD_ERR_ARG, "ad_backward: the output does not depend on any tensor "
                      "that requires a gradient");

@@ -10,6 +10,18 @@
  * Errors are sticky: the first failure (bad shape, bad argument, out of memory)
  * is recorded with the op name and shapes; every later op returns the tape's
  * poison tensor (valid == 0, size 0) and does nothing.  Check ad_tape_ok once.
+ *
+ * Misuse of tape tensors is an error of the same kind: an op (or
+ * ad_backward) given a tensor made by another tape fails with "tensor from
+ * another tape", one made before the last ad_tape_reset with "tensor from
+ * before ad_tape_reset" (each tape has a process-unique id and counts its
+ * resets; each tape tensor carries both).  Heap tensors and views are valid
+ * on every tape.  Limits: a stale tensor whose arena slot a newer tensor of
+ * the same tape has taken over reads as that newer tensor (a loop that
+ * records the same ops every iteration puts the same tensors at the same
+ * places); a tensor of a freed tape went with the tape's memory, so reading
+ * it is itself the error (the sanitizer build reports it as a
+ * heap-use-after-free) and nothing can check it safely.
  */
 #ifndef LIBBG_AUTODIFF_AD_TAPE_H
 #define LIBBG_AUTODIFF_AD_TAPE_H

@@ -3,7 +3,10 @@
  * A tensor is either a heap tensor (made here, owned by the caller, released
  * with ad_tensor_free) or a tape tensor (made by an op; owned by the tape and
  * released all at once by ad_tape_reset / ad_tape_free).  Parameters are heap
- * tensors with a gradient buffer of the same size.
+ * tensors with a gradient buffer of the same size.  A tape tensor records
+ * which tape made it and in which generation (resets so far), so that ops
+ * reject it on another tape or after a reset (ad_tape.h); heap tensors go on
+ * any tape.
  */
 #ifndef LIBBG_AUTODIFF_AD_TENSOR_H
 #define LIBBG_AUTODIFF_AD_TENSOR_H
@@ -27,6 +30,8 @@ typedef struct ad_tensor {
     struct ad_node *node;      /* tape node that produced it, or NULL          */
     const char *name;          /* optional label for printing, not owned       */
     int on_tape;               /* 1 if it lives in a tape's arena (op result)  */
+    unsigned tape_id;          /* on_tape: the id of the tape that made it     */
+    unsigned tape_gen;         /* on_tape: that tape's resets at the time      */
 } ad_tensor;
 
 /* New heap tensor filled with zeros; NULL if out of memory or bad shape. */

@@ -36,7 +36,7 @@ ad_tensor *ad_reshape(ad_tape *t, ad_tensor *x, int n_dims, const int *shape)
     y->size = x->size;
     y->data = x->data;
     y->valid = 1;
-    y->on_tape = 1;
+    ad_tape_own(t, y);
     ad_tape_record(t, &OP_RESHAPE, y, 1, &x);
     return ad_op_return(t, y);
 }

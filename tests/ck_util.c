@@ -69,10 +69,14 @@ int ck_run_program(const char *prog, const char *out_file, const char *err_file,
 {
     char path[1024];
     snprintf(path, sizeof path, "%s/%s", ck_bin_dir(), prog);
-    char *argv[32];
+    /* BG_EXEC_WRAPPER (e.g. qemu-aarch64 for a cross-built suite) runs
+     * the program through that command. */
+    const char *wrapper = getenv("BG_EXEC_WRAPPER");
+    char *argv[33];
     int argc = 0;
+    if (wrapper && *wrapper) argv[argc++] = (char *)wrapper;
     argv[argc++] = path;
-    for (int i = 0; args && args[i] && argc < 31; i++) argv[argc++] = (char *)args[i];
+    for (int i = 0; args && args[i] && argc < 32; i++) argv[argc++] = (char *)args[i];
     argv[argc] = NULL;
     pid_t pid = fork();
     if (pid < 0) return -2;
@@ -82,7 +86,8 @@ int ck_run_program(const char *prog, const char *out_file, const char *err_file,
         if (o < 0 || e < 0) _exit(127);
         dup2(o, 1);
         dup2(e, 2);
-        execv(path, argv);
+        if (wrapper && *wrapper) execvp(wrapper, argv);
+        else execv(path, argv);
         _exit(127);
     }
     int status = 0;

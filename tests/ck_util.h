@@ -29,7 +29,9 @@ int ck_under_sanitizer(void);
 /* Run the built program ck_bin_dir()/prog with the NULL-terminated args,
  * stdout and stderr into the given files.  With kill_after > 0 the program
  * is killed with SIGKILL after that many seconds if still running.  Returns
- * its exit status, or -1 when it did not exit normally (killed). */
+ * its exit status, or -1 when it did not exit normally (killed).  With
+ * BG_EXEC_WRAPPER set (qemu-aarch64 for a cross-built suite) the program
+ * runs through that command. */
 int ck_run_program(const char *prog, const char *out_file, const char *err_file,
                    const char *const *args, double kill_after);
 

@@ -1,7 +1,8 @@
 /* test_autodiff_fused.c - the fused dense op ad_dense: gradient checks for
  * every activation and for the thin shapes that bypass ad_gemm (one output
  * column, one input column), agreement with the composed ops (matmul, add,
- * activation), bit-identical results for 1 and 2 threads, and errors.
+ * activation), bit-identical results for 1 and 2 threads and for every
+ * instruction-set copy of the row kernels (autodiff/ad_rows.h), and errors.
  *
  * Tolerances: ad_gradcheck's own (derived from the finite-difference error;
  * autodiff/ad_gradcheck.h).  ReLU inputs: the pre-activations are checked to
@@ -16,6 +17,7 @@
 #include <string.h>
 
 #include "autodiff/ad.h"
+#include "autodiff/ad_rows.h"
 #include "ck_util.h"
 
 typedef struct dense_case {
@@ -189,6 +191,97 @@ START_TEST(test_dense_threads_same_bits)
 }
 END_TEST
 
+/* The row kernels' instruction-set copies (baseline, AVX2, AVX-512, those
+ * this processor runs) give the same bits: each kernel on lengths around
+ * every vector width, with and without bias and column sums, and whole
+ * dense layers (thin and wide, forward and backward). */
+START_TEST(test_row_copies_same_bits)
+{
+    enum { MAXN = 203 };
+    static const ad_activation acts[] = {AD_ACT_IDENTITY, AD_ACT_RELU, AD_ACT_TANH};
+    ad_real a[MAXN], b[MAXN], c[MAXN];
+    unsigned long long state = 12345;
+    for (int i = 0; i < MAXN; i++) { /* values in (-2, 2), a few exact zeros for relu */
+        state = state * 6364136223846793005ULL + 1442695040888963407ULL;
+        a[i] = i % 17 == 0 ? 0 : (ad_real)((double)(state >> 11) / 9007199254740992.0 * 4 - 2);
+        b[i] = (ad_real)(0.37 * (i % 11) - 1.8);
+        c[i] = (ad_real)(0.9 - 0.013 * i);
+    }
+    static const int lens[] = {1, 2, 3, 4, 5, 7, 8, 9, 15, 16, 17, 31, 32, 33, 63, 64, 65, 100, MAXN};
+    enum { NL = sizeof lens / sizeof lens[0], PER = 21 * MAXN }; /* 1 + 20 n values per length */
+    static ad_real ref[NL][PER], got[NL][PER];
+    const ad_rows_isa best = ad_rows_isa_current();
+    int tried = 0;
+    for (int isa = AD_ROWS_BASELINE; isa < AD_ROWS_N_ISA; isa++) {
+        if (!ad_rows_isa_supported((ad_rows_isa)isa)) continue;
+        ck_assert_int_eq(ad_rows_isa_select((ad_rows_isa)isa), 0);
+        ck_assert_int_eq(ad_rows_isa_current(), isa);
+        tried++;
+        for (int l = 0; l < NL; l++) {
+            int n = lens[l];
+            ad_real *out = isa == AD_ROWS_BASELINE ? ref[l] : got[l];
+            memset(out, 0, sizeof ref[l]);
+            ad_real *o = out;
+            o[0] = ad_row_dot(a, b, n);
+            o += 1;
+            ad_row_scale(o, (ad_real)0.7, a, n);
+            o += n;
+            ad_row_axpy(memcpy(o, c, (size_t)n * sizeof *o), (ad_real)-1.3, a, n);
+            o += n;
+            for (int k = 0; k < 3; k++) {
+                ad_row_outer_act(o, (ad_real)0.45, a, k == 1 ? NULL : b, n, acts[k]);
+                o += n;
+                ad_row_bias_act(memcpy(o, a, (size_t)n * sizeof *o), k == 2 ? NULL : b, n, acts[k]);
+                o += n;
+                ad_real *colsum = memcpy(o + n, c, (size_t)n * sizeof *o);
+                ad_row_act_grad(acts[k] == AD_ACT_IDENTITY ? NULL : o, c, a, colsum, n, acts[k]);
+                o += 2 * n;
+                ad_real *g = memcpy(o, b, (size_t)n * sizeof *o);
+                ad_row_act_grad_inplace(g, c, k == 0 ? NULL : memcpy(o + n, a, (size_t)n * sizeof *o),
+                                        n, acts[k]);
+                o += 2 * n;
+            }
+            ck_assert((size_t)(o - out) <= PER);
+            if (isa != AD_ROWS_BASELINE)
+                for (int i = 0; i < PER; i++)
+                    ck_assert_msg(memcmp(&ref[l][i], &got[l][i], sizeof ref[l][i]) == 0,
+                                  "%s, n = %d, [%d]: %.17g vs baseline %.17g",
+                                  ad_rows_isa_name((ad_rows_isa)isa), n, i, got[l][i], ref[l][i]);
+        }
+    }
+    ck_assert_int_ge(tried, 1);
+    ck_assert_int_eq(ad_rows_isa_supported(AD_ROWS_N_ISA), 0);
+    ck_assert_int_eq(ad_rows_isa_select(AD_ROWS_N_ISA), -1);
+
+    /* whole layers */
+    static const dense_case layers[] = {
+        {"130x40x1 tanh", 130, 40, 1, 1, AD_ACT_TANH},
+        {"130x1x37 relu", 130, 1, 37, 1, AD_ACT_RELU},
+        {"130x24x37 tanh", 130, 24, 37, 1, AD_ACT_TANH},
+    };
+    for (int d = 0; d < 3; d++) {
+        ck_assert_int_eq(ad_rows_isa_select(AD_ROWS_BASELINE), 0);
+        size_t n0;
+        ad_real *base = dense_run(&layers[d], 1, &n0);
+        for (int isa = AD_ROWS_AVX2; isa < AD_ROWS_N_ISA; isa++) {
+            if (ad_rows_isa_select((ad_rows_isa)isa) != 0) continue;
+            size_t n1;
+            ad_real *other = dense_run(&layers[d], 1, &n1);
+            ck_assert_uint_eq(n0, n1);
+            for (size_t i = 0; i < n0; i++)
+                ck_assert_msg(memcmp(&base[i], &other[i], sizeof base[i]) == 0,
+                              "%s, %s [%zu]: %.17g vs %.17g", layers[d].what,
+                              ad_rows_isa_name((ad_rows_isa)isa), i, other[i], base[i]);
+            free(other);
+        }
+        free(base);
+    }
+    ck_assert_int_eq(ad_rows_isa_select(best), 0);
+    ck_assert_int_eq(ad_rows_isa_current(), ad_rows_isa_best());
+    ad_threads_shutdown();
+}
+END_TEST
+
 /* dL/dx of L = sum(dense(x)) + sum(x^2) for a tape input x, with the other
  * consumer (x^2) recorded before (order 0) or after (order 1) the dense op:
  * the dense op's backward then finds x's gradient already there (it adds to
@@ -343,6 +436,7 @@ Suite *ad_fused_suite(void)
     tcase_add_loop_test(tc, test_dense_matches_composed, 0, N_CASES);
     tcase_add_loop_test(tc, test_dense_shared_input, 0, N_CASES);
     tcase_add_test(tc, test_dense_threads_same_bits);
+    tcase_add_test(tc, test_row_copies_same_bits);
     tcase_add_test(tc, test_affine_matches_composed);
     suite_add_tcase(s, tc);
     tc = tcase_create("errors");
