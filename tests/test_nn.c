@@ -436,11 +436,11 @@ START_TEST(test_checkpoint_damaged_files)
     /* Another format version. */
     unsigned char *v = malloc(size);
     memcpy(v, img, size);
-    uint32_t version = 2;
+    uint32_t version = 99;
     memcpy(v + 8, &version, 4);
     write_all(bad, v, size);
     ck_assert_int_eq(nn_checkpoint_load(b.params, bad, msg, sizeof msg), AD_ERR_FORMAT);
-    ck_assert_msg(strstr(msg, "format version 2") != NULL, "%s", msg);
+    ck_assert_msg(strstr(msg, "format version 99") != NULL, "%s", msg);
     ck_assert(unchanged(b.params, snap));
 
     /* Other byte order. */
