@@ -43,7 +43,10 @@
  * so that every DIR/NAME fits APP_RUN_PATH_MAX. */
 #define APP_RUN_PATH_MAX 1024
 #define APP_RUN_NAME_MAX 96
-#define APP_RUN_OUT_MAX (APP_RUN_PATH_MAX - 1 - APP_RUN_NAME_MAX)
+#define APP_RUN_OUT_MAX 927 /* APP_RUN_PATH_MAX - 1 - APP_RUN_NAME_MAX */
+#define APP_RUN_STR_(x) #x
+#define APP_RUN_STR(x) APP_RUN_STR_(x)
+_Static_assert(APP_RUN_OUT_MAX == APP_RUN_PATH_MAX - 1 - APP_RUN_NAME_MAX, "APP_RUN_OUT_MAX");
 #define APP_RUN_MANIFEST "manifest.json"
 #define APP_RUN_MAX_SETTINGS 48
 

@@ -35,7 +35,10 @@ int main(int argc, char **argv)
 {
     dimer_options o = {"out/dimer", 1, 1.0, 0, 2, 0, 0, "paper", -1, -1};
     const app_option opts[] = {
-        {"out", APP_OPT_STRING, &o.out, "output directory", "DIR", 0, 0, 0, 0,
+        {"out", APP_OPT_STRING, &o.out,
+         "output directory, with manifest.json and a lock (at most " APP_RUN_STR(
+             APP_RUN_OUT_MAX) " characters)",
+         "DIR", 0, 0, 0, 0,
          0},
         {"seed", APP_OPT_UINT64, &o.seed, "random seed", "N", 0, 0, 0, 0, 0},
         {"kT", APP_OPT_DOUBLE, &o.kT, "temperature in energy units, 0.1 to 10", "X", 1,

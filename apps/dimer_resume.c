@@ -256,17 +256,17 @@ int dimer_cache_load(dimer_run *r)
 
 void dimer_stage_seconds_io(dimer_run *r, int write)
 {
-    char path[1024], msg[256];
+    char path[APP_RUN_PATH_MAX], msg[256];
     dimer_out_path(r, "ckpt/stage_seconds.csv", path, sizeof path);
     if (write) {
         ad_real v[DIMER_N_STAGES_MAX];
         for (int k = 0; k < r->sc.n_stages; k++) v[k] = r->stage_seconds[k];
         smp_csv_write(path, v, r->sc.n_stages, 1, NULL, msg, sizeof msg);
-    } else {
+    } else if (r->run && app_run_reusable(r->run, "ckpt/stage_seconds.csv", NULL, msg, sizeof msg)) {
         smp_dataset *d = NULL;
-        if (smp_csv_read(path, 1, &d, msg, sizeof msg) == AD_OK) {
+        if (smp_csv_read(path, 0, &d, msg, sizeof msg) == AD_OK) {
             for (int k = 0; k < d->n && k < r->sc.n_stages && d->dim == 1; k++)
-                r->stage_seconds[k] = d->x[k];
+                if (d->x[k] >= 0 && d->x[k] < 1e12) r->stage_seconds[k] = d->x[k];
             smp_dataset_free(d);
         }
     }

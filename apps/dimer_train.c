@@ -95,6 +95,11 @@ int dimer_train(dimer_run *r, char *msg, size_t len)
             int stage = DIMER_STAGE_TRAIN + k + 1;
             if (r->run) app_run_label(r->run, stage, label, sizeof label);
             else label[0] = '\0';
+            /* the stage times (only timings; they go with the stage) */
+            dimer_stage_seconds_io(r, 1);
+            if (r->run)
+                app_run_note(r->run, "ckpt/stage_seconds.csv", "ckpt/stage_seconds.csv", 0, stage,
+                             why, sizeof why);
             rc = nn_checkpoint_save_label(r->model->params, path, label, msg, len);
             snprintf(log_name, sizeof log_name, "train_log.csv@%d", k + 1);
             if (rc == AD_OK && r->run)
@@ -102,7 +107,6 @@ int dimer_train(dimer_run *r, char *msg, size_t len)
             if (rc == AD_OK) rc = dimer_record(r, name, stage, msg, len);
             if (rc != AD_OK) return rc;
         }
-        dimer_stage_seconds_io(r, 1);
     }
     r->res.train_seconds = 0;
     for (int k = 0; k < r->sc.n_stages; k++) r->res.train_seconds += r->stage_seconds[k];

@@ -775,7 +775,10 @@ int exp2d_main(const exp2d_system *sys, int argc, char **argv)
     snprintf(default_out, sizeof default_out, "out/%s", sys->name);
     exp2d_options o = {default_out, 1, 1.0, 0, default_threads(), 0, 0};
     const app_option opts[] = {
-        {"out", APP_OPT_STRING, &o.out, "output directory", "DIR", 0, 0, 0,
+        {"out", APP_OPT_STRING, &o.out,
+         "output directory, with manifest.json and a lock (at most " APP_RUN_STR(
+             APP_RUN_OUT_MAX) " characters)",
+         "DIR", 0, 0, 0,
          0, 0},
         {"seed", APP_OPT_UINT64, &o.seed, "random seed", "N", 0, 0, 0, 0, 0},
         {"kT", APP_OPT_DOUBLE, &o.kT, "temperature in energy units, 0.1 to 10", "X", 1,

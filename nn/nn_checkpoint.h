@@ -23,8 +23,8 @@
  * model is unchanged.
  * Version 2 added the label; version-1 files (no label_len, no label) still
  * load and read back an empty label.  A version-2 file is
- * 36 + label_len + 4 * sum(1 + n_dims) + sizeof(ad_real) * n_values bytes
- * (version 1: 32 + ...).
+ * 44 + label_len + 4 * sum(1 + n_dims) + sizeof(ad_real) * n_values bytes
+ * (version 1: 40 + ...).
  */
 #ifndef LIBBG_NN_NN_CHECKPOINT_H
 #define LIBBG_NN_NN_CHECKPOINT_H
