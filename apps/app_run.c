@@ -408,24 +408,26 @@ static void diff_settings(const app_run *r, const old_manifest *m, app_buf *b)
 
 /* ---- clean-up of a killed run's temporary files ---- */
 
-/* ".NAME.tmp.DIGITS" (app_fs) or "NAME.tmp" (nn_checkpoint_save). */
-static int is_temp_name(const char *n)
+static int all_digits(const char *d)
 {
-    size_t len = strlen(n);
-    if (len > 4 && strcmp(n + len - 4, ".tmp") == 0) return 1;
-    if (n[0] != '.') return 0;
-    const char *t = strstr(n, ".tmp.");
-    if (!t) return 0;
-    const char *last = NULL;
-    while (t) { /* the last ".tmp." */
-        last = t;
-        t = strstr(t + 1, ".tmp.");
-    }
-    const char *d = last + 5;
     if (!*d) return 0;
     for (; *d; d++)
         if (*d < '0' || *d > '9') return 0;
     return 1;
+}
+
+/* ".NAME.tmp.DIGITS" (app_fs atomic writes), ".write-test.DIGITS" (its
+ * writability probe) or "NAME.ckpt.tmp" (nn_checkpoint_save of the
+ * programs' .ckpt files). */
+static int is_temp_name(const char *n)
+{
+    size_t len = strlen(n);
+    if (len > 9 && strcmp(n + len - 9, ".ckpt.tmp") == 0) return 1;
+    if (n[0] != '.') return 0;
+    if (strncmp(n, ".write-test.", 12) == 0) return all_digits(n + 12);
+    const char *last = NULL;
+    for (const char *t = strstr(n, ".tmp."); t; t = strstr(t + 1, ".tmp.")) last = t;
+    return last && all_digits(last + 5);
 }
 
 static void clean_dir(const char *program, const char *dir, int depth)

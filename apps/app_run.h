@@ -5,7 +5,7 @@
  *   - an advisory lock (fcntl) on DIR/.lock: a second run on the same
  *     directory is refused while the first one lives, naming its pid;
  *   - temporary files left by a killed run (the atomic-write names
- *     .NAME.tmp.PID of app_fs.h and NAME.tmp of nn_checkpoint_save) are
+ *     .NAME.tmp.PID of app_fs.h and NAME.ckpt.tmp of nn_checkpoint_save) are
  *     removed from DIR and its subdirectories;
  *   - DIR/manifest.json records the program, the version of its file
  *     formats, every setting that affects the results and, for each
