@@ -11,9 +11,12 @@
  *   5. the same from flow samples annealed towards the Boltzmann density by
  *      HMC in the latent space, with exact importance weights (bg_ais.h);
  *      CSV, SVG, summary.json and report.md in --out.
- * --resume reuses the MC data, the umbrella reference and the last stage
- * checkpoint found in --out; stage k draws its random numbers from (seed, k),
- * so a resumed run reproduces an uninterrupted one bit for bit.
+ * --out holds manifest.json (apps/app_run.h): the settings and a checksum of
+ * every file written.  --resume reuses the MC data, the umbrella reference
+ * and the last stage checkpoint that the manifest verifies; stage k draws its
+ * random numbers from (seed, k), so a resumed run reproduces an
+ * uninterrupted one bit for bit.  A directory holding a run of other
+ * settings is refused unless --restart.
  * Exit status: 0 success, 1 runtime failure, 2 usage error.
  * This file holds the options and main; the pipeline is dimer_run.h and the
  * apps/dimer_*.c files it lists.
@@ -30,9 +33,12 @@
 
 int main(int argc, char **argv)
 {
-    dimer_options o = {"out/dimer", 1, 1.0, 0, 2, 0, "paper", -1, -1};
+    dimer_options o = {"out/dimer", 1, 1.0, 0, 2, 0, 0, "paper", -1, -1};
     const app_option opts[] = {
-        {"out", APP_OPT_STRING, &o.out, "output directory", "DIR", 0, 0, 0, 0,
+        {"out", APP_OPT_STRING, &o.out,
+         "output directory, with manifest.json and a lock (at most " APP_RUN_STR(
+             APP_RUN_OUT_MAX) " characters)",
+         "DIR", 0, 0, 0, 0,
          0},
         {"seed", APP_OPT_UINT64, &o.seed, "random seed", "N", 0, 0, 0, 0, 0},
         {"kT", APP_OPT_DOUBLE, &o.kT, "temperature in energy units, 0.1 to 10", "X", 1,
@@ -45,8 +51,13 @@ int main(int argc, char **argv)
          "bond form: paper (tilted, s = 2, the published reference) or seed", "FORM", 0, 0,
          0, 0, 0},
         {"resume", APP_OPT_FLAG, &o.resume,
-         "reuse the MC data, umbrella reference and the last stage checkpoint in --out", NULL, 0, 0,
-         0, 0, 0},
+         "reuse the MC data, umbrella reference and the last stage checkpoint in --out that "
+         "manifest.json verifies (same settings, same checksum)",
+         NULL, 0, 0, 0, 0, 0},
+        {"restart", APP_OPT_FLAG, &o.restart,
+         "discard the files of an earlier run with other settings in --out (without it such a "
+         "directory is refused)",
+         NULL, 0, 0, 0, 0, 0},
         {"ais-chains", APP_OPT_INT, &o.ais_chains,
          "chains of annealed importance sampling in the latent space (0: none; default 4000, "
          "--quick 200)",
@@ -68,23 +79,23 @@ int main(int argc, char **argv)
                 o.bond);
         return 2;
     }
-    if (!o.out[0]) {
-        fprintf(stderr, "%s: --out: empty directory name (try --help)\n", DIMER_PROGRAM);
-        return 2;
-    }
     char msg[1024];
-    if (app_fs_check_writable_dir(o.out, msg, sizeof msg) != AD_OK) {
-        fprintf(stderr, "%s: %s\n", DIMER_PROGRAM, msg);
-        return 2;
-    }
-    ad_threads_set(o.threads);
     dimer_run *r = ad_calloc(1, sizeof *r);
     if (!r) {
         fprintf(stderr, "%s: out of memory\n", DIMER_PROGRAM);
         return 1;
     }
     r->opt = o;
-    int status = dimer_run_all(r, msg, sizeof msg);
+    /* --out: its name, the lock, the manifest; before any work */
+    int status = dimer_run_open(r, msg, sizeof msg);
+    if (status != AD_OK) {
+        fprintf(stderr, "%s: %s\n", DIMER_PROGRAM, msg);
+        dimer_run_release(r);
+        ad_free(r);
+        return status == AD_ERR_ARG ? 2 : 1;
+    }
+    ad_threads_set(o.threads);
+    status = dimer_run_all(r, msg, sizeof msg);
     if (status == AD_OK) {
         fprintf(stderr,
                 "%s: done in %.1f s; results in %s (summary.json, report.md)\n"

@@ -43,7 +43,9 @@ int dimer_summary_write(dimer_run *r, char *msg, size_t len)
     app_json_key_string(&w, "system", "dimer");
     app_json_key_string(&w, "bond", r->opt.bond);
     app_json_key_number(&w, "kT", r->opt.kT);
-    app_json_key_number(&w, "seed", (double)r->opt.seed);
+    char seed[32]; /* a string: a uint64 does not fit a JSON number exactly */
+    app_run_u64_str(r->opt.seed, seed, sizeof seed);
+    app_json_key_string(&w, "seed", seed);
     app_json_key_bool(&w, "quick", r->opt.quick);
     app_json_key_int(&w, "dim", r->dim);
     app_json_key(&w, "reference");

@@ -16,9 +16,10 @@
 #include "apps/dimer_run.h"
 #include "autodiff/ad_alloc.h"
 #include "nn/nn_checkpoint.h"
+#include "nn/nn_params.h"
 #include "sampling/smp_data.h"
 
-#define DIMER_CACHE_VERSION 1
+#define DIMER_CACHE_VERSION 2
 
 /* ---- cache (for --resume) ---- */
 
@@ -45,8 +46,9 @@ int dimer_cache_write(dimer_run *r, char *msg, size_t len)
     app_json_key_int(&w, "version", DIMER_CACHE_VERSION);
     app_json_key_string(&w, "bond", r->opt.bond);
     app_json_key_number(&w, "kT", r->opt.kT);
-    app_json_key_number(&w, "seed_lo", (double)(r->opt.seed & 0xffffffffu));
-    app_json_key_number(&w, "seed_hi", (double)(r->opt.seed >> 32));
+    char seed[32];
+    app_run_u64_str(r->opt.seed, seed, sizeof seed);
+    app_json_key_string(&w, "seed", seed);
     app_json_key_int(&w, "quick", r->opt.quick);
     app_json_key_string(&w, "mc_schedule", fp);
     app_json_key_string(&w, "us_schedule", fp_us);
@@ -70,7 +72,7 @@ int dimer_cache_write(dimer_run *r, char *msg, size_t len)
     app_json_key_int(&w, "us_bins", r->us.n_bins);
     app_json_object_end(&w);
     int rc = app_json_finish(&w, msg, len);
-    char path[1024];
+    char path[APP_RUN_PATH_MAX];
     dimer_out_path(r, "cache.json", path, sizeof path);
     if (rc == AD_OK) rc = app_fs_write_atomic(path, w.out.data, w.out.len, msg, len);
     app_json_free(&w);
@@ -94,42 +96,97 @@ static int json_string_is(const app_json_value *root, const char *key, const cha
     return v && v->type == APP_JSON_STRING && strcmp(v->string, want) == 0;
 }
 
+/* The number at key, finite and within [lo, hi]. */
+static int get_real(const app_json_value *root, const char *key, double lo, double hi, double *out)
+{
+    double v;
+    if (app_json_get_number(root, key, &v) != AD_OK || !isfinite(v) || v < lo || v > hi) return 0;
+    *out = v;
+    return 1;
+}
+
+/* The integer at key within [lo, hi]. */
+static int get_int(const app_json_value *root, const char *key, long long lo, long long hi,
+                   long long *out)
+{
+    double v;
+    return app_json_get_number(root, key, &v) == AD_OK &&
+           app_run_double_to_long(v, lo, hi, out) == AD_OK;
+}
+
+/* An array of exactly n finite numbers (n < 0: at least one, at most -n). */
+static int get_reals(const app_json_value *root, const char *key, long n, double **dst,
+                     size_t *count)
+{
+    const app_json_value *a = app_json_member(root, key);
+    if (!a || a->type != APP_JSON_ARRAY) return 0;
+    if (n >= 0 ? a->n_items != (size_t)n : a->n_items < 1 || a->n_items > (size_t)-n) return 0;
+    for (size_t i = 0; i < a->n_items; i++)
+        if (a->items[i].type != APP_JSON_NUMBER || !isfinite(a->items[i].number)) return 0;
+    if (!*dst) {
+        *dst = ad_malloc(a->n_items * sizeof **dst);
+        if (!*dst) return 0;
+    }
+    for (size_t i = 0; i < a->n_items; i++) (*dst)[i] = a->items[i].number;
+    if (count) *count = a->n_items;
+    return 1;
+}
+
+/* Whether the manifest verifies every name; otherwise one line on stderr
+ * saying why and from where the run recomputes. */
+static int verified(dimer_run *r, const char *const *names, int n, const char *what, int stage)
+{
+    char why[512];
+    for (int i = 0; i < n; i++) {
+        int st = 0;
+        if (!r->run || !app_run_reusable(r->run, names[i], &st, why, sizeof why) ||
+            st < stage) {
+            if (r->run && st && st < stage)
+                snprintf(why, sizeof why, "%s was written before the %s", names[i], what);
+            fprintf(stderr, "%s: --resume: %s; recomputing the %s\n", DIMER_PROGRAM, why, what);
+            return 0;
+        }
+    }
+    return 1;
+}
+
 /* Reload what --resume may reuse: returns 0 (nothing), 1 (the MC data and its
- * statistics) or 2 (the data and the umbrella reference). */
+ * statistics) or 2 (the data and the umbrella reference).  Every file must
+ * match its checksum in the manifest (written by a run of these settings)
+ * and every number must be finite and in range. */
 int dimer_cache_load(dimer_run *r)
 {
-    char path[1024], msg[512], fp[256];
+    char path[APP_RUN_PATH_MAX], msg[512], fp[256];
+    static const char *const mc_files[3] = {"data_closed.csv", "data_open.csv", "cache.json"};
+    if (!verified(r, mc_files, 3, "MC data", DIMER_STAGE_MC)) {
+        if (r->run) app_run_forget_from(r->run, DIMER_STAGE_MC);
+        return 0;
+    }
     dimer_out_path(r, "cache.json", path, sizeof path);
     char *text = NULL;
     size_t tl = 0;
-    if (app_fs_read_file(path, &text, &tl, msg, sizeof msg) != AD_OK) return 0;
     app_json_value *root = NULL;
-    int rc = app_json_parse(text, tl, &root, msg, sizeof msg);
+    int ok = app_fs_read_file(path, &text, &tl, msg, sizeof msg) == AD_OK &&
+             app_json_parse(text, tl, &root, msg, sizeof msg) == AD_OK;
     ad_free(text);
-    if (rc != AD_OK) return 0;
-    double v, nc = 0, no = 0, nb = 0;
+    long long v = 0, nc = 0, no = 0, nb = 0, ns = 0;
+    double kT = 0;
     schedule_fingerprint(&r->sc, 0, fp, sizeof fp);
-    int ok = json_string_is(root, "bond", r->opt.bond) && json_string_is(root, "mc_schedule", fp);
-    ok = ok && app_json_get_number(root, "version", &v) == AD_OK && v == DIMER_CACHE_VERSION;
-    ok = ok && app_json_get_number(root, "kT", &v) == AD_OK && v == r->opt.kT;
-    ok = ok && app_json_get_number(root, "seed_lo", &v) == AD_OK &&
-         v == (double)(r->opt.seed & 0xffffffffu);
-    ok =
-        ok && app_json_get_number(root, "seed_hi", &v) == AD_OK && v == (double)(r->opt.seed >> 32);
-    ok = ok && app_json_get_number(root, "quick", &v) == AD_OK && v == r->opt.quick;
-    ok = ok && app_json_get_number(root, "n_closed", &nc) == AD_OK &&
-         app_json_get_number(root, "n_open", &no) == AD_OK && nc >= 1 && no >= 1 && nc < 1e8 &&
-         no < 1e8;
-    ok = ok && app_json_get_number(root, "mc_seconds", &r->mc_seconds) == AD_OK;
-    if (ok && app_json_get_number(root, "mc_transitions", &v) == AD_OK) r->mc_transitions = (int)v;
+    ok = ok && json_string_is(root, "bond", r->opt.bond) && json_string_is(root, "mc_schedule", fp);
+    ok = ok && get_int(root, "version", DIMER_CACHE_VERSION, DIMER_CACHE_VERSION, &v);
+    ok = ok && get_real(root, "kT", 0, 1e300, &kT) && kT == r->opt.kT;
+    char seed[32];
+    app_run_u64_str(r->opt.seed, seed, sizeof seed);
+    ok = ok && json_string_is(root, "seed", seed);
+    ok = ok && get_int(root, "quick", r->opt.quick, r->opt.quick, &v);
+    ok = ok && get_int(root, "n_closed", 1, 100000000, &nc) &&
+         get_int(root, "n_open", 1, 100000000, &no);
+    ok = ok && get_real(root, "mc_seconds", 0, 1e12, &r->mc_seconds);
+    ok = ok && get_int(root, "mc_transitions", 0, 2000000000, &v);
+    if (ok) r->mc_transitions = (int)v;
     const char *keys2[3] = {"mc_acceptance", "mc_u_first", "mc_u_second"};
     double *dst[3] = {r->mc_acc, r->mc_u_first, r->mc_u_second};
-    for (int k = 0; k < 3 && ok; k++) {
-        const app_json_value *a = app_json_member(root, keys2[k]);
-        ok = a && a->type == APP_JSON_ARRAY && a->n_items == 2;
-        for (int i = 0; ok && i < 2; i++)
-            dst[k][i] = a->items[i].type == APP_JSON_NUMBER ? a->items[i].number : NAN;
-    }
+    for (int k = 0; k < 3 && ok; k++) ok = get_reals(root, keys2[k], 2, &dst[k], NULL);
     if (ok) {
         r->n_closed = (int)nc;
         r->n_open = (int)no;
@@ -145,35 +202,36 @@ int dimer_cache_load(dimer_run *r)
         ok = read_csv_exact(path, r->dim, r->n_open, r->data + (size_t)r->n_closed * r->dim, 0);
     }
     if (!ok) {
+        fprintf(stderr, "%s: --resume: cache.json or the data files hold unusable values; "
+                        "recomputing the MC data\n", DIMER_PROGRAM);
         ad_free(r->data);
         r->data = NULL;
         r->n_closed = r->n_open = 0;
         app_json_value_free(root);
+        if (r->run) app_run_forget_from(r->run, DIMER_STAGE_MC);
         return 0;
     }
     /* the umbrella reference */
+    static const char *const us_files[2] = {"umbrella_profile.csv", "cache.json"};
+    int us = verified(r, us_files, 2, "umbrella reference", DIMER_STAGE_UMBRELLA);
     schedule_fingerprint(&r->sc, 1, fp, sizeof fp);
-    const app_json_value *rep = app_json_member(root, "us_dF_repeat");
-    int us = json_string_is(root, "us_schedule", fp) && rep && rep->type == APP_JSON_ARRAY &&
-             rep->n_items >= 1 && app_json_get_number(root, "us_bins", &nb) == AD_OK && nb >= 1 &&
-             nb < 1e6;
+    us = us && json_string_is(root, "us_schedule", fp) && get_int(root, "us_bins", 1, 1000000, &nb);
     if (us) {
         r->us.n_bins = (int)nb;
         r->us.center = ad_malloc((size_t)3 * r->us.n_bins * sizeof(ad_real));
-        r->us.n_repeats = (int)rep->n_items;
-        r->us.dF_repeat = ad_malloc(rep->n_items * sizeof(double));
-        us = r->us.center && r->us.dF_repeat;
+        size_t n_rep = 0;
+        us = r->us.center && get_reals(root, "us_dF_repeat", -100000, &r->us.dF_repeat, &n_rep);
+        r->us.n_repeats = (int)n_rep;
     }
     if (us) {
         r->us.F = r->us.center + r->us.n_bins;
         r->us.F_se = r->us.F + r->us.n_bins;
-        for (size_t q = 0; q < rep->n_items; q++)
-            r->us.dF_repeat[q] = rep->items[q].type == APP_JSON_NUMBER ? rep->items[q].number : NAN;
-        us = app_json_get_number(root, "us_dF", &r->us.dF) == AD_OK &&
-             app_json_get_number(root, "us_dF_se", &r->us.dF_se) == AD_OK &&
-             app_json_get_number(root, "us_acceptance", &r->us.acceptance) == AD_OK &&
-             app_json_get_number(root, "us_seconds", &r->us_seconds) == AD_OK;
-        if (us && app_json_get_number(root, "us_n_samples", &v) == AD_OK) r->us.n_samples = (long)v;
+        us = get_real(root, "us_dF", -1e300, 1e300, &r->us.dF) &&
+             get_real(root, "us_dF_se", 0, 1e300, &r->us.dF_se) &&
+             get_real(root, "us_acceptance", 0, 1, &r->us.acceptance) &&
+             get_real(root, "us_seconds", 0, 1e12, &r->us_seconds) &&
+             get_int(root, "us_n_samples", 0, 9007199254740992LL, &ns);
+        if (us) r->us.n_samples = (long)ns;
     }
     app_json_value_free(root);
     if (us) {
@@ -187,75 +245,92 @@ int dimer_cache_load(dimer_run *r)
         }
         ad_free(prof);
     }
-    if (!us) dimer_umbrella_out_release(&r->us);
+    if (!us) {
+        dimer_umbrella_out_release(&r->us);
+        if (r->run) app_run_forget_from(r->run, DIMER_STAGE_UMBRELLA);
+    }
     return us ? 2 : 1;
 }
 
 /* ---- stage checkpoints ---- */
 
-/* Keep only the log rows of stages 1..n_keep (an interrupted stage's rows go). */
-static void truncate_log(const char *path, int n_keep)
-{
-    char *text = NULL, msg[256];
-    size_t len = 0;
-    if (app_fs_read_file(path, &text, &len, msg, sizeof msg) != AD_OK) return;
-    app_buf b;
-    app_buf_init(&b);
-    char *line = text;
-    int first = 1;
-    while (line && *line) {
-        char *nl = strchr(line, '\n');
-        size_t l = nl ? (size_t)(nl - line) + 1 : strlen(line);
-        int stage = atoi(line);
-        if (first || (stage >= 1 && stage <= n_keep)) app_buf_append(&b, line, l);
-        first = 0;
-        line = nl ? nl + 1 : NULL;
-    }
-    if (!b.err && b.data) app_fs_write_atomic(path, b.data, b.len, msg, sizeof msg);
-    app_buf_free(&b);
-    ad_free(text);
-}
-
 void dimer_stage_seconds_io(dimer_run *r, int write)
 {
-    char path[1024], msg[256];
+    char path[APP_RUN_PATH_MAX], msg[256];
     dimer_out_path(r, "ckpt/stage_seconds.csv", path, sizeof path);
     if (write) {
         ad_real v[DIMER_N_STAGES_MAX];
         for (int k = 0; k < r->sc.n_stages; k++) v[k] = r->stage_seconds[k];
         smp_csv_write(path, v, r->sc.n_stages, 1, NULL, msg, sizeof msg);
-    } else {
+    } else if (r->run && app_run_reusable(r->run, "ckpt/stage_seconds.csv", NULL, msg, sizeof msg)) {
         smp_dataset *d = NULL;
-        if (smp_csv_read(path, 1, &d, msg, sizeof msg) == AD_OK) {
+        if (smp_csv_read(path, 0, &d, msg, sizeof msg) == AD_OK) {
             for (int k = 0; k < d->n && k < r->sc.n_stages && d->dim == 1; k++)
-                r->stage_seconds[k] = d->x[k];
+                if (d->x[k] >= 0 && d->x[k] < 1e12) r->stage_seconds[k] = d->x[k];
             smp_dataset_free(d);
         }
     }
 }
 
-void dimer_resume_stages(dimer_run *r, const char *prefix, const char *log_path)
+void dimer_resume_stages(dimer_run *r)
 {
-    char path[1024], why[512];
+    char name[64], log_name[64], path[APP_RUN_PATH_MAX], why[512], label[256], want[128];
     r->first_stage = 0;
     if (r->opt.resume && !r->data_reused)
         fprintf(stderr, "%s: new MC data: stage checkpoints in %s are not reused\n", DIMER_PROGRAM,
                 r->opt.out);
-    if (r->opt.resume && r->data_reused) {
-        for (int k = r->sc.n_stages - 1; k >= 0; k--) {
-            bg_checkpoint_path(prefix, k, path, sizeof path);
-            if (access(path, R_OK) != 0) continue;
-            if (nn_checkpoint_load(r->model->params, path, why, sizeof why) == AD_OK) {
-                r->first_stage = k + 1;
-                break;
+    if (r->opt.resume && r->data_reused && r->run) {
+        /* the initial model, put back when a loaded file's label is wrong */
+        size_t n_values = nn_params_size(r->model->params);
+        ad_real *initial = ad_malloc((n_values ? n_values : 1) * sizeof *initial);
+        if (initial) memcpy(initial, nn_params_values(r->model->params), n_values * sizeof *initial);
+        for (int k = r->sc.n_stages; k >= 1 && initial; k--) {
+            int stage = DIMER_STAGE_TRAIN + k;
+            dimer_ckpt_name(k, name, sizeof name);
+            snprintf(log_name, sizeof log_name, "train_log.csv@%d", k);
+            dimer_out_path(r, name, path, sizeof path);
+            int st = 0;
+            if (!app_run_reusable(r->run, name, &st, why, sizeof why)) {
+                if (st || access(path, F_OK) == 0)
+                    fprintf(stderr, "%s: --resume: ignoring %s: %s\n", DIMER_PROGRAM, name, why);
+                continue;
             }
-            fprintf(stderr, "%s: ignoring %s: %s\n", DIMER_PROGRAM, path, why);
+            app_run_label(r->run, stage, want, sizeof want);
+            if (!app_run_reusable(r->run, log_name, NULL, why, sizeof why)) {
+                fprintf(stderr, "%s: --resume: ignoring %s: train_log.csv: %s\n", DIMER_PROGRAM,
+                        name, why);
+                continue;
+            }
+            if (st != stage ||
+                nn_checkpoint_load_label(r->model->params, path, label, sizeof label, why,
+                                         sizeof why) != AD_OK ||
+                strcmp(label, want) != 0) {
+                if (st != stage || strcmp(label, want) != 0)
+                    snprintf(why, sizeof why, "written by another run or stage (label '%.100s')",
+                             label);
+                memcpy(nn_params_values(r->model->params), initial, n_values * sizeof *initial);
+                fprintf(stderr, "%s: --resume: ignoring %s: %s\n", DIMER_PROGRAM, name, why);
+                continue;
+            }
+            if (app_run_truncate_to_record(r->run, log_name, why, sizeof why) != AD_OK) {
+                memcpy(nn_params_values(r->model->params), initial, n_values * sizeof *initial);
+                fprintf(stderr, "%s: --resume: ignoring %s: %s\n", DIMER_PROGRAM, name, why);
+                continue;
+            }
+            r->first_stage = k;
+            break;
         }
+        ad_free(initial);
+        app_run_forget_from(r->run, DIMER_STAGE_TRAIN + r->first_stage + 1);
         if (r->first_stage > 0) {
             fprintf(stderr, "%s: resuming after stage %d of %d (%s)\n", DIMER_PROGRAM,
                     r->first_stage, r->sc.n_stages, path);
-            truncate_log(log_path, r->first_stage);
             dimer_stage_seconds_io(r, 0);
+        } else {
+            fprintf(stderr, "%s: --resume: no verified stage checkpoint; training from the "
+                            "start\n", DIMER_PROGRAM);
         }
+    } else if (r->run) {
+        app_run_forget_from(r->run, DIMER_STAGE_TRAIN + 1);
     }
 }

@@ -38,6 +38,14 @@ void dimer_out_path(const dimer_run *r, const char *name, char *buf, size_t len)
     if (app_fs_join(buf, len, r->opt.out, name) != AD_OK) buf[0] = 0;
 }
 
+int dimer_record(dimer_run *r, const char *name, int stage, char *msg, size_t len)
+{
+    if (!r->run) return AD_OK;
+    return app_run_record(r->run, name, name, 0, stage, msg, len);
+}
+
+void dimer_ckpt_name(int k, char *buf, size_t len) { snprintf(buf, len, "ckpt/stage-stage%d.ckpt", k); }
+
 /* ---- the schedule ---- */
 
 static void make_schedule(dimer_schedule *s, int quick, double kT)
@@ -195,14 +203,20 @@ static int run_mc(dimer_run *r, char *msg, size_t len)
     ad_free(res[1].x);
     r->mc_seconds = app_clock_seconds() - t0;
     if (rc != AD_OK) return rc;
-    char path[1024];
+    char path[APP_RUN_PATH_MAX];
     dimer_out_path(r, "data_closed.csv", path, sizeof path);
     rc = smp_csv_write(path, r->data, r->n_closed, r->dim, NULL, msg, len);
+    if (rc == AD_OK) rc = dimer_record(r, "data_closed.csv", DIMER_STAGE_MC, msg, len);
     if (rc == AD_OK) {
         dimer_out_path(r, "data_open.csv", path, sizeof path);
         rc = smp_csv_write(path, r->data + (size_t)r->n_closed * r->dim, r->n_open, r->dim, NULL,
                            msg, len);
     }
+    if (rc == AD_OK) rc = dimer_record(r, "data_open.csv", DIMER_STAGE_MC, msg, len);
+    /* the data's statistics, so that a run killed during the umbrella
+     * sampling can reuse the data */
+    if (rc == AD_OK) rc = dimer_cache_write(r, msg, len);
+    if (rc == AD_OK) rc = dimer_record(r, "cache.json", DIMER_STAGE_MC, msg, len);
     return rc;
 }
 
@@ -229,22 +243,85 @@ static int run_umbrella(dimer_run *r, char *msg, size_t len)
         prof[3 * j + 1] = r->us.F[j];
         prof[3 * j + 2] = r->us.F_se[j];
     }
-    char path[1024];
+    char path[APP_RUN_PATH_MAX];
     dimer_out_path(r, "umbrella_profile.csv", path, sizeof path);
     const char *names[3] = {"d", "F", "F_se"};
     rc = smp_csv_write(path, prof, r->us.n_bins, 3, names, msg, len);
     ad_free(prof);
+    if (rc == AD_OK) rc = dimer_record(r, "umbrella_profile.csv", DIMER_STAGE_UMBRELLA, msg, len);
+    if (rc == AD_OK) rc = dimer_cache_write(r, msg, len);
+    if (rc == AD_OK) rc = dimer_record(r, "cache.json", DIMER_STAGE_UMBRELLA, msg, len);
     return rc;
 }
 
 /* ---- the pipeline ---- */
 
-int dimer_run_all(dimer_run *r, char *msg, size_t len)
+/* The settings of the manifest: everything the numbers depend on (the
+ * thread count is not: results do not depend on it). */
+enum { N_SETTINGS = 9 };
+typedef struct dimer_settings {
+    char seed[32], kT[40], mc[96], us[160], stages[8 * 96], flow[64], analysis[256], ais[128];
+    app_run_setting list[N_SETTINGS];
+} dimer_settings;
+
+static void make_settings(const dimer_run *r, dimer_settings *d)
 {
-    r->start_clock = app_clock_seconds();
+    const dimer_schedule *s = &r->sc;
+    app_run_u64_str(r->opt.seed, d->seed, sizeof d->seed);
+    snprintf(d->kT, sizeof d->kT, "%.17g", r->opt.kT);
+    snprintf(d->mc, sizeof d->mc, "chains %d steps %ld stride %d discard %ld", s->mc_chains,
+             s->mc_steps, s->mc_stride, s->mc_discard);
+    snprintf(d->us, sizeof d->us,
+             "windows %d k %.17g chains %d steps %ld stride %d discard %ld repeats %d bins %d",
+             s->us_windows, s->us_k, s->us_chains, s->us_steps, s->us_stride, s->us_discard,
+             s->us_repeats, s->us_bins);
+    size_t at = 0;
+    d->stages[0] = '\0';
+    for (int k = 0; k < s->n_stages; k++) {
+        const bg_stage *st = &s->stages[k];
+        int n = snprintf(d->stages + at, sizeof d->stages - at,
+                         "%s%s: it %d batch %d lr %.17g w %.17g %.17g %.17g e_high %.17g", k ? "; " : "",
+                         st->name, st->n_iterations, st->batch_size, st->lr, st->w_ml, st->w_kl,
+                         st->w_rc, st->e_high);
+        if (n < 0 || (size_t)n >= sizeof d->stages - at) break;
+        at += (size_t)n;
+    }
+    snprintf(d->flow, sizeof d->flow, "blocks %d split %d", s->n_blocks, (int)s->split);
+    snprintf(d->analysis, sizeof d->analysis, "samples %d batch %d bootstrap %d bins %d",
+             s->n_samples, s->sample_batch, s->n_bootstrap, s->profile_bins);
+    snprintf(d->ais, sizeof d->ais, "chains %d batch %d temps %d leapfrog %d pilot %d accept %.17g",
+             s->ais_chains, s->ais_batch, s->ais.n_temps, s->ais.leapfrog, s->ais.n_pilot,
+             s->ais.target_acceptance);
+    const app_run_setting list[N_SETTINGS] = {
+        {"seed", d->seed},         {"kT", d->kT},     {"bond", r->opt.bond},
+        {"schedule", r->opt.quick ? "quick" : "full"}, {"mc", d->mc},
+        {"umbrella", d->us},       {"training", d->stages}, {"flow", d->flow},
+        {"analysis", d->analysis},
+    };
+    memcpy(d->list, list, sizeof list);
+}
+
+int dimer_run_open(dimer_run *r, char *msg, size_t len)
+{
     make_schedule(&r->sc, r->opt.quick, r->opt.kT);
     if (r->opt.ais_chains >= 0) r->sc.ais_chains = r->opt.ais_chains;
     if (r->opt.ais_temps > 0) r->sc.ais.n_temps = r->opt.ais_temps;
+    dimer_settings *d = ad_calloc(1, sizeof *d);
+    if (!d) return dimer_fail(msg, len, AD_ERR_NOMEM, "out of memory");
+    make_settings(r, d);
+    /* the AIS sizes go into the analysis setting */
+    size_t n = strlen(d->analysis);
+    snprintf(d->analysis + n, sizeof d->analysis - n, "; ais %s", d->ais);
+    app_run_config c = {DIMER_PROGRAM, DIMER_FORMAT_VERSION, r->opt.out, d->list, N_SETTINGS,
+                        r->opt.resume, r->opt.restart};
+    int rc = app_run_open(&r->run, &c, msg, len);
+    ad_free(d);
+    return rc;
+}
+
+int dimer_run_all(dimer_run *r, char *msg, size_t len)
+{
+    r->start_clock = app_clock_seconds();
     r->params =
         strcmp(r->opt.bond, "seed") == 0 ? pot_dimer_params_seed() : pot_dimer_params_paper();
     r->pot = pot_dimer(&r->params);
@@ -259,7 +336,6 @@ int dimer_run_all(dimer_run *r, char *msg, size_t len)
                 cached == 2 ? " and the umbrella reference" : "", r->opt.out);
     if (!r->data_reused) rc = run_mc(r, msg, len);
     if (rc == AD_OK && !r->umbrella_reused) rc = run_umbrella(r, msg, len);
-    if (rc == AD_OK && cached < 2) rc = dimer_cache_write(r, msg, len);
     if (rc != AD_OK) return rc;
     fprintf(stderr, "%s: umbrella reference dF(closed - open) = %.3f +- %.3f\n", DIMER_PROGRAM,
             r->us.dF, r->us.dF_se);
@@ -281,11 +357,22 @@ int dimer_run_all(dimer_run *r, char *msg, size_t len)
     r->wall_seconds = app_clock_seconds() - r->start_clock;
     if (rc == AD_OK) rc = dimer_summary_write(r, msg, len);
     if (rc == AD_OK) rc = dimer_report_write(r, msg, len);
+    /* the final outputs, for the record (they are never reused) */
+    static const char *const outputs[] = {
+        "bg_samples.csv", "bg_profile.csv", "fig_energy.svg", "fig_distance.svg",
+        "fig_configurations.svg", "fig_free_energy.svg", "fig_loss.svg", "summary.json",
+        "report.md", "ais_samples.csv", "ais_profile.csv"};
+    int n_out = (int)(sizeof outputs / sizeof *outputs) - (r->ais_samples ? 0 : 2);
+    for (int i = 0; rc == AD_OK && r->run && i < n_out; i++)
+        rc = app_run_note(r->run, outputs[i], outputs[i], 0, DIMER_STAGE_OUTPUTS, msg, len);
+    if (rc == AD_OK && r->run) rc = app_run_save(r->run, msg, len);
     return rc;
 }
 
 void dimer_run_release(dimer_run *r)
 {
+    app_run_close(r->run);
+    r->run = NULL;
     dimer_energy_ctx_release(&r->ectx);
     dimer_umbrella_out_release(&r->us);
     flow_model_free(r->model);

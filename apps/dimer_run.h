@@ -15,6 +15,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "apps/app_run.h"
 #include "apps/dimer_sim.h"
 #include "autodiff/ad.h"
 #include "flows/bg_ais.h"
@@ -25,6 +26,15 @@
 
 #define DIMER_PROGRAM "bg-dimer"
 #define DIMER_N_STAGES_MAX 8
+/* Version of the files in --out (manifest.json records it). */
+#define DIMER_FORMAT_VERSION 2
+/* The stages of the manifest (app_run.h): the MC data, the umbrella
+ * reference, training stage k at DIMER_STAGE_TRAIN + k (k from 1), and the
+ * final outputs. */
+#define DIMER_STAGE_MC 1
+#define DIMER_STAGE_UMBRELLA 2
+#define DIMER_STAGE_TRAIN 2
+#define DIMER_STAGE_OUTPUTS 100
 
 /* The run lengths of one schedule (--quick or the full run). */
 typedef struct dimer_schedule {
@@ -56,7 +66,7 @@ typedef struct dimer_options {
     const char *out;
     uint64_t seed;
     double kT;
-    int quick, threads, resume;
+    int quick, threads, resume, restart;
     const char *bond;
     int ais_chains, ais_temps; /* -1: the schedule's */
 } dimer_options;
@@ -70,6 +80,7 @@ typedef struct dimer_model_result {
 
 typedef struct dimer_run {
     dimer_options opt;
+    app_run *run;           /* the output directory, its lock and manifest */
     dimer_schedule sc;
     pot_dimer_params params;
     pot_potential pot;
@@ -111,7 +122,10 @@ typedef struct dimer_log_rows {
     double *v; /* [n * 5]: global iteration, stage, loss, ml, kl */
 } dimer_log_rows;
 
-/* dimer_run.c: the pipeline and the helpers every step uses. */
+/* dimer_run.c: the pipeline and the helpers every step uses.  dimer_run_open
+ * sets the schedule and opens --out (app_run_open: AD_ERR_ARG is the user's
+ * mistake); dimer_run_all then runs the pipeline. */
+int dimer_run_open(dimer_run *r, char *msg, size_t len);
 int dimer_run_all(dimer_run *r, char *msg, size_t len);
 void dimer_run_release(dimer_run *r);
 int dimer_fail(char *msg, size_t len, int code, const char *fmt, ...)
@@ -119,6 +133,10 @@ int dimer_fail(char *msg, size_t len, int code, const char *fmt, ...)
 uint64_t dimer_derive_seed(uint64_t seed, uint64_t k);
 /* name joined to --out in buf (empty when it does not fit) */
 void dimer_out_path(const dimer_run *r, const char *name, char *buf, size_t len);
+/* Record the file name (relative to --out) in the manifest as written by stage. */
+int dimer_record(dimer_run *r, const char *name, int stage, char *msg, size_t len);
+/* The stage checkpoint name of training stage k (1-based): ckpt/stage-stage<k>.ckpt */
+void dimer_ckpt_name(int k, char *buf, size_t len);
 
 /* dimer_train.c */
 int dimer_model_build(dimer_run *r, char *msg, size_t len);
@@ -129,9 +147,9 @@ int dimer_train(dimer_run *r, char *msg, size_t len);
 int dimer_cache_write(dimer_run *r, char *msg, size_t len);
 /* 0 (nothing reused), 1 (the MC data) or 2 (the data and the umbrella reference) */
 int dimer_cache_load(dimer_run *r);
-/* Sets r->first_stage from the stage checkpoints under prefix (with --resume
- * and reused data) and trims the log at log_path to the stages kept. */
-void dimer_resume_stages(dimer_run *r, const char *prefix, const char *log_path);
+/* Sets r->first_stage from the stage checkpoints that the manifest verifies
+ * (with --resume and reused data) and trims the log to the stages kept. */
+void dimer_resume_stages(dimer_run *r);
 /* ckpt/stage_seconds.csv: write (write != 0) or read r->stage_seconds */
 void dimer_stage_seconds_io(dimer_run *r, int write);
 

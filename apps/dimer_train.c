@@ -10,6 +10,7 @@
 #include "apps/app_progress.h"
 #include "apps/dimer_run.h"
 #include "autodiff/ad_alloc.h"
+#include "nn/nn_checkpoint.h"
 #include "nn/nn_params.h"
 
 /* ---- 3. the Boltzmann generator ---- */
@@ -39,7 +40,8 @@ static void on_progress(const bg_progress *p, void *vctx)
 {
     progress_ctx *c = vctx;
     if (p->iteration <= 1 && !p->stage_done)
-        app_progress_stage(c->pg, p->stage + 1, p->n_stages, p->stage_name, p->n_iterations);
+        app_progress_stage(c->pg, p->stage + 1, c->r->sc.n_stages, p->stage_name,
+                           p->n_iterations);
     app_progress_value v[4] = {{"loss", p->loss}, {"ml", p->ml}, {"kl", p->kl}, {"rc", p->rc}};
     app_progress_update(c->pg, p->iteration, v, 4);
     if (p->stage_done) {
@@ -50,14 +52,14 @@ static void on_progress(const bg_progress *p, void *vctx)
 
 int dimer_train(dimer_run *r, char *msg, size_t len)
 {
-    char prefix[1024], path[1024], log_path[1024], why[512];
+    char path[APP_RUN_PATH_MAX], log_path[APP_RUN_PATH_MAX], why[512];
     dimer_out_path(r, "ckpt", path, sizeof path);
     int rc = app_fs_mkdir_p(path, msg, len);
     if (rc != AD_OK) return rc;
-    dimer_out_path(r, "ckpt/stage", prefix, sizeof prefix);
     dimer_out_path(r, "train_log.csv", log_path, sizeof log_path);
-    dimer_resume_stages(r, prefix, log_path);
+    dimer_resume_stages(r);
     r->train_reused_stages = r->first_stage;
+    r->res.skipped = 0;
     if (r->first_stage < r->sc.n_stages) {
         app_progress pg;
         app_progress_init(&pg, stderr, 10.0);
@@ -73,17 +75,38 @@ int dimer_train(dimer_run *r, char *msg, size_t len)
         tc.rc = &rc_d;
         tc.rc_loss = (bg_rc_loss_config){0.5, 2.5, 11};
         tc.stages = r->sc.stages;
-        tc.n_stages = r->sc.n_stages;
         tc.seed = dimer_derive_seed(r->opt.seed, 40);
         tc.log_path = log_path;
-        tc.checkpoint_prefix = prefix;
         tc.progress = on_progress;
         tc.progress_ctx = &pc;
-        bg_train_result res;
-        rc = bg_train(&tc, r->first_stage, &res, why, sizeof why);
-        if (rc != AD_OK) return dimer_fail(msg, len, rc, "training: %s", why);
-        r->res.skipped = res.skipped;
-        dimer_stage_seconds_io(r, 1);
+        /* One stage per call (stage k draws from (seed, k) and starts Adam
+         * afresh, so this equals one call over all stages), each followed by
+         * its checkpoint, labelled with the settings fingerprint and the
+         * stage, and its record in the manifest. */
+        for (int k = r->first_stage; k < r->sc.n_stages; k++) {
+            tc.n_stages = k + 1;
+            bg_train_result res;
+            rc = bg_train(&tc, k, &res, why, sizeof why);
+            if (rc != AD_OK) return dimer_fail(msg, len, rc, "training: %s", why);
+            r->res.skipped += res.skipped;
+            char name[64], label[128], log_name[64];
+            dimer_ckpt_name(k + 1, name, sizeof name);
+            dimer_out_path(r, name, path, sizeof path);
+            int stage = DIMER_STAGE_TRAIN + k + 1;
+            if (r->run) app_run_label(r->run, stage, label, sizeof label);
+            else label[0] = '\0';
+            /* the stage times (only timings; they go with the stage) */
+            dimer_stage_seconds_io(r, 1);
+            if (r->run)
+                app_run_note(r->run, "ckpt/stage_seconds.csv", "ckpt/stage_seconds.csv", 0, stage,
+                             why, sizeof why);
+            rc = nn_checkpoint_save_label(r->model->params, path, label, msg, len);
+            snprintf(log_name, sizeof log_name, "train_log.csv@%d", k + 1);
+            if (rc == AD_OK && r->run)
+                rc = app_run_note(r->run, log_name, "train_log.csv", 1, stage, msg, len);
+            if (rc == AD_OK) rc = dimer_record(r, name, stage, msg, len);
+            if (rc != AD_OK) return rc;
+        }
     }
     r->res.train_seconds = 0;
     for (int k = 0; k < r->sc.n_stages; k++) r->res.train_seconds += r->stage_seconds[k];

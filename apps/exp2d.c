@@ -252,55 +252,105 @@ static void record_row(const exp2d_run *run, const exp2d_model *m, ad_real row[R
     row[6] = (double)m->skipped;
 }
 
-static int save_model(const exp2d_run *run, const exp2d_model *m, char *msg, size_t len)
+/* Record DIR/name<suffix> of model k in the manifest. */
+static int record_file(const exp2d_run *run, const exp2d_model *m, const char *what,
+                       const char *suffix, int k, char *msg, size_t len)
 {
-    char path[1024];
+    if (!run->run) return AD_OK;
+    char name[128];
+    snprintf(name, sizeof name, "%s_%s%s", what, m->slug, suffix);
+    return app_run_record(run->run, name, name, 0, k + 1, msg, len);
+}
+
+static int save_model(const exp2d_run *run, const exp2d_model *m, int k, char *msg, size_t len)
+{
+    char path[APP_RUN_PATH_MAX], label[128] = "";
     if (model_path(run, m, "model", path, sizeof path) != AD_OK ||
         strlen(path) + 16 > sizeof path)
         return ad_status_fail(msg, len, AD_ERR_ARG, "output path too long: %s", run->opt.out);
     strcat(path, ".ckpt");
-    int status = nn_checkpoint_save(m->flow->params, path, msg, len);
+    if (run->run) app_run_label(run->run, k + 1, label, sizeof label);
+    int status = nn_checkpoint_save_label(m->flow->params, path, label, msg, len);
+    if (status == AD_OK) status = record_file(run, m, "model", ".ckpt", k, msg, len);
     if (status != AD_OK) return status;
     static const char *const rec_cols[RECORD_COLS] = {"seed_lo", "seed_hi", "kT", "quick",
                                                       "iterations", "final_loss", "skipped"};
     ad_real row[RECORD_COLS];
     record_row(run, m, row);
     status = write_loss_csv(run, m, msg, len);
+    if (status == AD_OK) status = record_file(run, m, "loss", ".csv", k, msg, len);
     if (status != AD_OK) return status;
     /* The record goes last: it marks the model as complete. */
     model_path(run, m, "train", path, sizeof path);
     strcat(path, "_record.csv");
-    return smp_csv_write(path, row, 1, RECORD_COLS, rec_cols, msg, len);
+    status = smp_csv_write(path, row, 1, RECORD_COLS, rec_cols, msg, len);
+    if (status == AD_OK) status = record_file(run, m, "train", "_record.csv", k, msg, len);
+    return status;
 }
 
-/* 1 if a complete model matching this run was reloaded, 0 otherwise. */
-static int reload_model(exp2d_run *run, exp2d_model *m)
+/* 1 if a complete model matching this run was reloaded, 0 otherwise (with
+ * why filled).  Its three files must match the manifest, the checkpoint's
+ * label this run's fingerprint and the model's stage, and the record's
+ * numbers must be finite and in range. */
+static int reload_model(exp2d_run *run, exp2d_model *m, int k, char *why, size_t why_len)
 {
-    char path[1024], why[512];
+    char path[APP_RUN_PATH_MAX], name[128], label[256], want[128];
     smp_dataset *rec = NULL, *loss = NULL;
     int ok = 0;
-    ad_real want[RECORD_COLS];
+    ad_real wanted[RECORD_COLS];
     m->final_loss = 0;
     m->skipped = 0;
-    record_row(run, m, want);
+    record_row(run, m, wanted);
+    static const char *const parts[3][2] = {
+        {"train", "_record.csv"}, {"loss", ".csv"}, {"model", ".ckpt"}};
+    for (int i = 0; i < 3; i++) {
+        snprintf(name, sizeof name, "%s_%s%s", parts[i][0], m->slug, parts[i][1]);
+        int st = 0;
+        if (!run->run || !app_run_reusable(run->run, name, &st, why, why_len)) return 0;
+        if (st != k + 1) {
+            snprintf(why, why_len, "%s was recorded by stage %d, not %d", name, st, k + 1);
+            return 0;
+        }
+    }
     if (model_path(run, m, "train", path, sizeof path) != AD_OK || strlen(path) + 16 > sizeof path)
         return 0;
     strcat(path, "_record.csv");
-    if (smp_csv_read(path, 1, &rec, why, sizeof why) != AD_OK) goto done;
+    snprintf(why, why_len, "train_%s_record.csv holds unusable values", m->slug);
+    if (smp_csv_read(path, 1, &rec, why, why_len) != AD_OK) goto done;
     if (rec->n != 1 || rec->dim != RECORD_COLS) goto done;
     for (int c = 0; c < 5; c++)
-        if (rec->x[c] != want[c]) goto done;
+        if (rec->x[c] != wanted[c]) goto done;
+    long long skipped = 0;
+    if (!isfinite(rec->x[5]) ||
+        app_run_double_to_long(rec->x[6], 0, m->n_iterations, &skipped) != AD_OK)
+        goto done;
     model_path(run, m, "loss", path, sizeof path);
     strcat(path, ".csv");
-    if (smp_csv_read(path, 1, &loss, why, sizeof why) != AD_OK) goto done;
+    if (smp_csv_read(path, 1, &loss, why, why_len) != AD_OK) goto done;
+    snprintf(why, why_len, "loss_%s.csv holds unusable values", m->slug);
     if (loss->n != m->n_iterations || loss->dim != 5) goto done;
     model_path(run, m, "model", path, sizeof path);
     strcat(path, ".ckpt");
-    if (nn_checkpoint_load(m->flow->params, path, why, sizeof why) != AD_OK) goto done;
+    /* load into a scratch copy of the parameters: the label is checked first */
+    size_t n_values = nn_params_size(m->flow->params);
+    ad_real *keep = ad_malloc((n_values ? n_values : 1) * sizeof *keep);
+    if (!keep) goto done;
+    memcpy(keep, nn_params_values(m->flow->params), n_values * sizeof *keep);
+    app_run_label(run->run, k + 1, want, sizeof want);
+    int loaded = nn_checkpoint_load_label(m->flow->params, path, label, sizeof label, why,
+                                          why_len) == AD_OK;
+    if (loaded && strcmp(label, want) != 0) {
+        snprintf(why, why_len, "model_%s.ckpt was written by another run or stage (label '%.100s')",
+                 m->slug, label);
+        loaded = 0;
+    }
+    if (!loaded) memcpy(nn_params_values(m->flow->params), keep, n_values * sizeof *keep);
+    ad_free(keep);
+    if (!loaded) goto done;
     for (int i = 0; i < m->n_iterations; i++)
         for (int c = 0; c < 4; c++) m->loss[4 * i + c] = loss->x[5 * i + 1 + c];
     m->final_loss = rec->x[5];
-    m->skipped = (long)rec->x[6];
+    m->skipped = (long)skipped;
     ok = 1;
 done:
     smp_dataset_free(rec);
@@ -326,10 +376,20 @@ static int train_model(exp2d_run *run, int k, app_progress *pg, char *msg, size_
     m->n_iterations = st.n_iterations;
     m->loss = ad_calloc((size_t)(st.n_iterations > 0 ? st.n_iterations : 1) * 4, sizeof(double));
     if (!m->loss) return ad_status_fail(msg, len, AD_ERR_NOMEM, "out of memory");
-    if (run->opt.resume && reload_model(run, m)) {
-        fprintf(stderr, "%s: %s model reloaded from %s\n", sys->program, m->name, run->opt.out);
-        m->train_seconds = 0;
-        return AD_OK;
+    if (run->opt.resume && run->run) {
+        char why[512] = "";
+        if (reload_model(run, m, k, why, sizeof why)) {
+            fprintf(stderr, "%s: %s model reloaded from %s\n", sys->program, m->name,
+                    run->opt.out);
+            m->train_seconds = 0;
+            return AD_OK;
+        }
+        /* this model and every later one (they start from the ML model) are
+         * trained again */
+        fprintf(stderr, "%s: --resume: %s; training the %s model%s again\n", sys->program, why,
+                m->name, k + 1 < EXP2D_N_MODELS ? " and the later ones" : "");
+        app_run_forget_from(run->run, k + 1);
+        run->opt.resume = 0;
     }
     train_ctx ctx = {pg, m, k};
     app_progress_stage(pg, k + 1, EXP2D_N_MODELS, m->name, st.n_iterations);
@@ -355,7 +415,7 @@ static int train_model(exp2d_run *run, int k, app_progress *pg, char *msg, size_
     m->skipped = res.skipped;
     m->train_seconds = res.seconds + (is_ml ? 0 : run->ml_seconds);
     if (is_ml) run->ml_seconds = res.seconds;
-    return save_model(run, m, msg, len);
+    return save_model(run, m, k, msg, len);
 }
 
 static int train_all(exp2d_run *run, char *msg, size_t len)
@@ -633,11 +693,27 @@ int exp2d_run_all(exp2d_run *run, char *msg, size_t len)
     run->wall_seconds = app_clock_seconds() - run->start_clock;
     if (status == AD_OK) status = exp2d_write_summary(run, msg, len);
     if (status == AD_OK) status = exp2d_write_report(run, msg, len);
+    /* the final outputs, for the record (they are never reused) */
+    static const char *const outputs[] = {"mc_data.csv", "mc_data.svg", "samples.svg",
+                                          "profiles.svg", "interpolation.svg", "loss.svg",
+                                          "summary.json", "report.md"};
+    for (size_t i = 0; status == AD_OK && run->run && i < sizeof outputs / sizeof *outputs; i++)
+        status = app_run_note(run->run, outputs[i], outputs[i], 0, EXP2D_STAGE_OUTPUTS, msg, len);
+    for (int k = 0; status == AD_OK && run->run && k < EXP2D_N_MODELS; k++) {
+        static const char *const what[2] = {"profile", "interpolation"};
+        for (int w = 0; status == AD_OK && w < 2; w++) {
+            char name[128];
+            snprintf(name, sizeof name, "%s_%s.csv", what[w], run->models[k].slug);
+            status = app_run_note(run->run, name, name, 0, EXP2D_STAGE_OUTPUTS, msg, len);
+        }
+    }
+    if (status == AD_OK && run->run) status = app_run_save(run->run, msg, len);
     return status;
 }
 
 void exp2d_run_release(exp2d_run *run)
 {
+    app_run_close(run->run);
     ad_free(run->profile_center);
     ad_free(run->profile_exact);
     ad_free(run->map_u);
@@ -665,13 +741,44 @@ static int default_threads(void)
     return (int)n;
 }
 
+/* The settings of the manifest: everything the numbers depend on (not the
+ * thread count: results do not depend on it). */
+static int open_out(exp2d_run *run, char *msg, size_t len)
+{
+    const exp2d_system *sys = run->sys;
+    const exp2d_schedule *s = run->opt.quick ? &sys->quick : &sys->full;
+    char seed[32], kT[40], mc[128], train[256], analysis[160];
+    app_run_u64_str(run->opt.seed, seed, sizeof seed);
+    snprintf(kT, sizeof kT, "%.17g", run->opt.kT);
+    snprintf(mc, sizeof mc, "steps %ld stride %d sigma %.17g", sys->mc_steps, sys->mc_stride,
+             sys->mc_sigma);
+    snprintf(train, sizeof train,
+             "ml: it %d batch %d lr %.17g; others: it %d batch %d lr %.17g w_rc %.17g "
+             "e_high %.17g",
+             s->ml_iterations, s->ml_batch, s->ml_lr, s->iterations, s->batch, s->lr, s->w_rc,
+             s->e_high);
+    snprintf(analysis, sizeof analysis, "samples %d bootstrap %d bootstrap_kde %d interp %d",
+             s->n_samples, s->n_bootstrap, s->n_bootstrap_kde, s->interp_points);
+    const app_run_setting set[] = {
+        {"system", sys->name}, {"seed", seed},   {"kT", kT},
+        {"schedule", run->opt.quick ? "quick" : "full"}, {"mc", mc},
+        {"training", train},   {"analysis", analysis},
+    };
+    app_run_config c = {sys->program, EXP2D_FORMAT_VERSION, run->opt.out, set,
+                        (int)(sizeof set / sizeof *set), run->opt.resume, run->opt.restart};
+    return app_run_open(&run->run, &c, msg, len);
+}
+
 int exp2d_main(const exp2d_system *sys, int argc, char **argv)
 {
     char default_out[256];
     snprintf(default_out, sizeof default_out, "out/%s", sys->name);
-    exp2d_options o = {default_out, 1, 1.0, 0, default_threads(), 0};
+    exp2d_options o = {default_out, 1, 1.0, 0, default_threads(), 0, 0};
     const app_option opts[] = {
-        {"out", APP_OPT_STRING, &o.out, "output directory", "DIR", 0, 0, 0,
+        {"out", APP_OPT_STRING, &o.out,
+         "output directory, with manifest.json and a lock (at most " APP_RUN_STR(
+             APP_RUN_OUT_MAX) " characters)",
+         "DIR", 0, 0, 0,
          0, 0},
         {"seed", APP_OPT_UINT64, &o.seed, "random seed", "N", 0, 0, 0, 0, 0},
         {"kT", APP_OPT_DOUBLE, &o.kT, "temperature in energy units, 0.1 to 10", "X", 1,
@@ -682,22 +789,18 @@ int exp2d_main(const exp2d_system *sys, int argc, char **argv)
          "threads for the linear algebra (by default the cores, at most 4)", "N", 1, 1, 1, AD_THREADS_MAX,
          0},
         {"resume", APP_OPT_FLAG, &o.resume,
-         "reuse the models already trained in DIR by an interrupted run with the same settings",
+         "reuse the models already trained in DIR by an interrupted run with the same settings "
+         "(each only when manifest.json verifies its files)",
+         NULL, 0, 0, 0, 0, 0},
+        {"restart", APP_OPT_FLAG, &o.restart,
+         "discard the files of an earlier run with other settings in DIR (without it such a "
+         "directory is refused)",
          NULL, 0, 0, 0, 0, 0},
     };
     const app_cli cli = {sys->program, sys->description, opts, (int)(sizeof opts / sizeof *opts)};
     int code = app_options_handle(&cli, argc, argv);
     if (code >= 0) return code;
     char msg[1024];
-    if (!o.out[0]) {
-        fprintf(stderr, "%s: --out: empty directory name (try --help)\n", sys->program);
-        return 2;
-    }
-    if (app_fs_check_writable_dir(o.out, msg, sizeof msg) != AD_OK) {
-        fprintf(stderr, "%s: %s\n", sys->program, msg);
-        return 2;
-    }
-    ad_threads_set(o.threads);
     exp2d_run *run = ad_calloc(1, sizeof *run);
     if (!run) {
         fprintf(stderr, "%s: out of memory\n", sys->program);
@@ -705,7 +808,16 @@ int exp2d_main(const exp2d_system *sys, int argc, char **argv)
     }
     run->sys = sys;
     run->opt = o;
-    int status = exp2d_run_all(run, msg, sizeof msg);
+    /* --out: its name, the lock, the manifest; before any work */
+    int status = open_out(run, msg, sizeof msg);
+    if (status != AD_OK) {
+        fprintf(stderr, "%s: %s\n", sys->program, msg);
+        exp2d_run_release(run);
+        ad_free(run);
+        return status == AD_ERR_ARG ? 2 : 1;
+    }
+    ad_threads_set(o.threads);
+    status = exp2d_run_all(run, msg, sizeof msg);
     if (status == AD_OK) {
         fprintf(stderr, "%s: done in %.1f s; results in %s (summary.json, report.md)\n",
                 sys->program, run->wall_seconds, o.out);

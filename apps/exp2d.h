@@ -17,6 +17,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "apps/app_run.h"
 #include "autodiff/ad.h"
 #include "flows/bg_rc.h"
 #include "flows/bg_loss.h"
@@ -77,7 +78,14 @@ typedef struct exp2d_options {
     int quick;         /* the reduced schedule             */
     int threads;       /* ad_threads_set                   */
     int resume;        /* reuse trained models found in out */
+    int restart;       /* discard a run of other settings in out */
 } exp2d_options;
+
+/* Version of the files in --out (manifest.json records it). */
+#define EXP2D_FORMAT_VERSION 2
+/* Manifest stages: model k (0-based) is stage k + 1; the final outputs are
+ * EXP2D_STAGE_OUTPUTS. */
+#define EXP2D_STAGE_OUTPUTS 100
 
 /* Results of one model. */
 typedef struct exp2d_model {
@@ -110,6 +118,7 @@ typedef struct exp2d_model {
 typedef struct exp2d_run {
     const exp2d_system *sys;
     exp2d_options opt;
+    app_run *run;           /* --out: lock and manifest (NULL: none) */
     exp2d_schedule sched;
     double kT;
     /* exact references */

@@ -11,6 +11,7 @@
 #include "apps/app_json.h"
 #include "apps/app_report.h"
 #include "apps/app_svg.h"
+#include "apps/app_run.h"
 #include "apps/exp2d.h"
 
 static int out_path(const exp2d_run *run, const char *name, char *path, size_t size, char *msg,
@@ -323,7 +324,9 @@ int exp2d_write_summary(const exp2d_run *run, char *msg, size_t msg_len)
     app_json_object_begin(&w);
     app_json_key_string(&w, "system", sys->name);
     app_json_key_number(&w, "kT", run->kT);
-    app_json_key_int(&w, "seed", (long long)run->opt.seed);
+    char seed[32]; /* a string: a uint64 does not fit a JSON number exactly */
+    app_run_u64_str(run->opt.seed, seed, sizeof seed);
+    app_json_key_string(&w, "seed", seed);
     app_json_key_bool(&w, "quick", run->opt.quick);
     app_json_key(&w, "reference");
     app_json_object_begin(&w);

@@ -40,6 +40,12 @@ static int put(FILE *f, uint64_t *h, const void *data, size_t n)
 
 int nn_checkpoint_save(const nn_params *p, const char *path, char *msg, size_t msg_len)
 {
+    return nn_checkpoint_save_label(p, path, NULL, msg, msg_len);
+}
+
+int nn_checkpoint_save_label(const nn_params *p, const char *path, const char *label, char *msg,
+                             size_t msg_len)
+{
     if (!p || !path || !nn_params_finalized(p)) {
         SET_MSG("nn_checkpoint_save: %s", !p || !path ? "NULL argument"
                                                       : "the parameters are not finalized");
@@ -48,6 +54,12 @@ int nn_checkpoint_save(const nn_params *p, const char *path, char *msg, size_t m
     /* "" or "dir/" would write, then remove, ".tmp" or "dir/.tmp" */
     int status = ad_path_check(path, "nn_checkpoint_save", "the file name", msg, msg_len);
     if (status != AD_OK) return status;
+    size_t label_n = label ? strlen(label) : 0;
+    if (label_n > NN_CHECKPOINT_LABEL_MAX) {
+        SET_MSG("nn_checkpoint_save: label of %zu bytes (at most %u)", label_n,
+                NN_CHECKPOINT_LABEL_MAX);
+        return AD_ERR_ARG;
+    }
     const ad_real *values = nn_params_values(p);
     size_t n_values = nn_params_size(p);
     for (size_t i = 0; i < n_values; i++)
@@ -68,7 +80,9 @@ int nn_checkpoint_save(const nn_params *p, const char *path, char *msg, size_t m
     uint64_t h = NN_FNV1A64_INIT;
     uint32_t u32[4] = {NN_CHECKPOINT_VERSION, BOM, (uint32_t)sizeof(ad_real),
                        (uint32_t)nn_params_count(p)};
-    int ok = put(f, &h, MAGIC, sizeof MAGIC) && put(f, &h, u32, sizeof u32);
+    uint32_t label_len = (uint32_t)label_n;
+    int ok = put(f, &h, MAGIC, sizeof MAGIC) && put(f, &h, u32, sizeof u32) &&
+             put(f, &h, &label_len, sizeof label_len) && put(f, &h, label, label_n);
     for (int i = 0; ok && i < nn_params_count(p); i++) {
         const ad_tensor *x = nn_params_get(p, i);
         uint32_t dims[1 + AD_MAX_DIMS];
@@ -111,13 +125,16 @@ static int take(reader *r, void *out, size_t n)
     return 1;
 }
 
-/* The exact size in bytes of a checkpoint of p (the layout in
- * nn_checkpoint.h).  A file of this model is never larger, so a larger one is
+/* The largest size in bytes of a checkpoint of p (the layout in
+ * nn_checkpoint.h, with a label of NN_CHECKPOINT_LABEL_MAX bytes; a
+ * version-1 file or a shorter label is smaller and the parser then checks
+ * the exact length).  A file of this model is never larger, so a larger one is
  * refused before a byte of it is read: no file, not even one that grows or a
  * link to a device, makes the loader allocate more than this. */
 static size_t checkpoint_size(const nn_params *p)
 {
-    size_t size = sizeof MAGIC + 4 * sizeof(uint32_t) + sizeof(uint64_t);
+    size_t size = sizeof MAGIC + 4 * sizeof(uint32_t) + sizeof(uint32_t) +
+                  NN_CHECKPOINT_LABEL_MAX + sizeof(uint64_t);
     for (int i = 0; i < nn_params_count(p); i++)
         size += (size_t)(1 + nn_params_get(p, i)->n_dims) * sizeof(uint32_t);
     return size + nn_params_size(p) * sizeof(ad_real) + sizeof(uint64_t);
@@ -152,7 +169,8 @@ static int slurp(const nn_params *p, const char *path, unsigned char **out, size
 /* Validate the file image against p; on success *values points at the
  * value bytes inside the image. */
 static int check(const nn_params *p, const char *path, const unsigned char *img, size_t size,
-                 const unsigned char **values, char *msg, size_t msg_len)
+                 const unsigned char **values, const unsigned char **label, uint32_t *label_n,
+                 char *msg, size_t msg_len)
 {
     reader r = {img, size, 0};
     char magic[8];
@@ -173,8 +191,9 @@ static int check(const nn_params *p, const char *path, const unsigned char *img,
                                    : "has a bad byte-order mark (damaged file)");
         return AD_ERR_FORMAT;
     }
-    if (version != NN_CHECKPOINT_VERSION) {
-        SET_MSG("nn_checkpoint_load: %s has format version %u; this library reads version %u",
+    if (version != NN_CHECKPOINT_VERSION && version != 1) {
+        SET_MSG("nn_checkpoint_load: %s has format version %u; this library reads versions 1 "
+                "to %u",
                 path, version, NN_CHECKPOINT_VERSION);
         return AD_ERR_FORMAT;
     }
@@ -186,6 +205,19 @@ static int check(const nn_params *p, const char *path, const unsigned char *img,
     if (n_tensors > MAX_TENSORS) {
         SET_MSG("nn_checkpoint_load: %s claims %u tensors (damaged file)", path, n_tensors);
         return AD_ERR_FORMAT;
+    }
+    *label_n = 0;
+    *label = img + r.at;
+    if (version >= 2) {
+        if (!take(&r, label_n, sizeof *label_n)) goto truncated;
+        if (*label_n > NN_CHECKPOINT_LABEL_MAX) {
+            SET_MSG("nn_checkpoint_load: %s claims a label of %u bytes (damaged file)", path,
+                    *label_n);
+            return AD_ERR_FORMAT;
+        }
+        *label = img + r.at;
+        if (size - r.at < *label_n) goto truncated;
+        r.at += *label_n;
     }
     size_t shapes_at = r.at;
     for (uint32_t i = 0; i < n_tensors; i++) {
@@ -252,6 +284,10 @@ static int check(const nn_params *p, const char *path, const unsigned char *img,
             return AD_ERR_FORMAT;
         }
     }
+    if (memchr(*label, 0, *label_n)) {
+        SET_MSG("nn_checkpoint_load: %s: the label holds a NUL byte (damaged file)", path);
+        return AD_ERR_FORMAT;
+    }
     *values = img + values_at;
     return AD_OK;
 truncated:
@@ -260,6 +296,12 @@ truncated:
 }
 
 int nn_checkpoint_load(nn_params *p, const char *path, char *msg, size_t msg_len)
+{
+    return nn_checkpoint_load_label(p, path, NULL, 0, msg, msg_len);
+}
+
+int nn_checkpoint_load_label(nn_params *p, const char *path, char *label, size_t label_len,
+                             char *msg, size_t msg_len)
 {
     if (!p || !path || !nn_params_finalized(p)) {
         SET_MSG("nn_checkpoint_load: %s", !p || !path ? "NULL argument"
@@ -270,8 +312,19 @@ int nn_checkpoint_load(nn_params *p, const char *path, char *msg, size_t msg_len
     size_t size = 0;
     int status = slurp(p, path, &img, &size, msg, msg_len);
     if (status != AD_OK) return status;
-    const unsigned char *values = NULL;
-    status = check(p, path, img, size, &values, msg, msg_len);
+    const unsigned char *values = NULL, *lab = NULL;
+    uint32_t lab_n = 0;
+    status = check(p, path, img, size, &values, &lab, &lab_n, msg, msg_len);
+    if (status == AD_OK && label && label_len) {
+        if (lab_n >= label_len) {
+            SET_MSG("nn_checkpoint_load: %s: its label (%u bytes) does not fit the buffer", path,
+                    lab_n);
+            status = AD_ERR_ARG;
+        } else {
+            memcpy(label, lab, lab_n);
+            label[lab_n] = '\0';
+        }
+    }
     if (status == AD_OK && nn_params_size(p))
         memcpy(nn_params_values(p), values, nn_params_size(p) * sizeof(ad_real));
     ad_free(img);

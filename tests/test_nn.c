@@ -388,6 +388,56 @@ START_TEST(test_checkpoint_round_trip)
 }
 END_TEST
 
+/* Format 2 stores a label; a format-1 file (no label) still loads, with an
+ * empty label; a label that does not fit the caller's buffer loads nothing. */
+START_TEST(test_checkpoint_label_and_version_1)
+{
+    const char *dir = ck_tmpdir("nn-ckpt-label");
+    char path[600], old[600], msg[256], label[64];
+    snprintf(path, sizeof path, "%s/l.ckpt", dir);
+    snprintf(old, sizeof old, "%s/v1.ckpt", dir);
+    int widths[3] = {3, 9, 2};
+    small_net a, b;
+    small_net_make(&a, 3, widths, NN_ACT_TANH, NN_INIT_GLOROT, 1);
+    small_net_make(&b, 3, widths, NN_ACT_TANH, NN_INIT_GLOROT, 2);
+    const char *want = "fingerprint=0123456789abcdef stage=3";
+    ck_assert_int_eq(nn_checkpoint_save_label(a.params, path, want, msg, sizeof msg), AD_OK);
+    size_t np = nn_params_size(b.params);
+    ad_real *snap = malloc(np * sizeof *snap);
+    memcpy(snap, nn_params_values(b.params), np * sizeof *snap);
+    char small[8];
+    ck_assert_int_eq(nn_checkpoint_load_label(b.params, path, small, sizeof small, msg, sizeof msg),
+                     AD_ERR_ARG);
+    ck_assert(unchanged(b.params, snap));
+    ck_assert_int_eq(nn_checkpoint_load_label(b.params, path, label, sizeof label, msg, sizeof msg),
+                     AD_OK);
+    ck_assert_str_eq(label, want);
+    ck_assert(unchanged(b.params, nn_params_values(a.params)));
+    /* the same file in format 1: version 1, no label length nor label */
+    size_t size;
+    unsigned char *img = read_all(path, &size);
+    size_t lab = strlen(want), v1_size = size - 4 - lab;
+    unsigned char *v1 = malloc(v1_size);
+    memcpy(v1, img, 24);
+    memcpy(v1 + 24, img + 28 + lab, size - 28 - lab);
+    uint32_t one = 1;
+    memcpy(v1 + 8, &one, 4);
+    uint64_t sum = nn_fnv1a64(NN_FNV1A64_INIT, v1, v1_size - 8);
+    memcpy(v1 + v1_size - 8, &sum, 8);
+    write_all(old, v1, v1_size);
+    memcpy(nn_params_values(b.params), snap, np * sizeof *snap);
+    ck_assert_int_eq(nn_checkpoint_load_label(b.params, old, label, sizeof label, msg, sizeof msg),
+                     AD_OK);
+    ck_assert_str_eq(label, "");
+    ck_assert(unchanged(b.params, nn_params_values(a.params)));
+    free(v1);
+    free(img);
+    free(snap);
+    nn_params_free(a.params);
+    nn_params_free(b.params);
+}
+END_TEST
+
 START_TEST(test_checkpoint_damaged_files)
 {
     const char *dir = ck_tmpdir("nn-ckpt-bad");
@@ -436,11 +486,11 @@ START_TEST(test_checkpoint_damaged_files)
     /* Another format version. */
     unsigned char *v = malloc(size);
     memcpy(v, img, size);
-    uint32_t version = 2;
+    uint32_t version = 99;
     memcpy(v + 8, &version, 4);
     write_all(bad, v, size);
     ck_assert_int_eq(nn_checkpoint_load(b.params, bad, msg, sizeof msg), AD_ERR_FORMAT);
-    ck_assert_msg(strstr(msg, "format version 2") != NULL, "%s", msg);
+    ck_assert_msg(strstr(msg, "format version 99") != NULL, "%s", msg);
     ck_assert(unchanged(b.params, snap));
 
     /* Other byte order. */
@@ -612,6 +662,7 @@ Suite *nn_suite(void)
     suite_add_tcase(s, tc);
     tc = tcase_create("errors");
     tcase_add_test(tc, test_checkpoint_damaged_files);
+    tcase_add_test(tc, test_checkpoint_label_and_version_1);
     tcase_add_test(tc, test_errors);
     suite_add_tcase(s, tc);
     tc = tcase_create("memory");

@@ -54,13 +54,15 @@ static unsigned char *read_bytes(const char *path, size_t *size)
 }
 
 /* The model every checkpoint here is loaded into: w [2,3], b [3] and a
- * fixed mean [2]: 11 values, a 156-byte file.  Offsets in that file: */
+ * fixed mean [2]: 11 values, a 160-byte file (format 2, empty label).
+ * Offsets in that file: */
 enum {
     AT_VERSION = 8, AT_BOM = 12, AT_REAL = 16, AT_COUNT = 20,
-    AT_SHAPES = 24,             /* w: 2, 2, 3;  b: 1, 3;  mean: 1, 2 */
-    AT_N_VALUES = 24 + 28,      /* u64 */
-    AT_VALUES = 24 + 28 + 8,    /* 11 doubles */
-    CKPT_SIZE = 24 + 28 + 8 + 88 + 8
+    AT_LABEL_LEN = 24,          /* u32, then the label (none here) */
+    AT_SHAPES = 28,             /* w: 2, 2, 3;  b: 1, 3;  mean: 1, 2 */
+    AT_N_VALUES = 28 + 28,      /* u64 */
+    AT_VALUES = 28 + 28 + 8,    /* 11 doubles */
+    CKPT_SIZE = 28 + 28 + 8 + 88 + 8
 };
 
 static nn_params *model(int w_rows, int w_cols, uint64_t seed)
@@ -195,13 +197,23 @@ static void d_text(unsigned char *b, size_t *size)
 }
 static void d_version(unsigned char *b, size_t *size)
 {
-    put32(b, AT_VERSION, 2);
+    put32(b, AT_VERSION, 3);
     fix_checksum(b, *size);
 }
 static void d_version_max(unsigned char *b, size_t *size)
 {
     put32(b, AT_VERSION, UINT32_MAX);
     fix_checksum(b, *size);
+}
+static void d_label_max(unsigned char *b, size_t *size)
+{
+    (void)size;
+    put32(b, AT_LABEL_LEN, UINT32_MAX);
+}
+static void d_label_long(unsigned char *b, size_t *size)
+{
+    (void)size;
+    put32(b, AT_LABEL_LEN, 4000);
 }
 static void d_swapped(unsigned char *b, size_t *size) { (void)size; put32(b, AT_BOM, 0x04030201u); }
 static void d_bom(unsigned char *b, size_t *size) { (void)size; put32(b, AT_BOM, 0); }
@@ -273,7 +285,9 @@ static const ckpt_case ckpt_cases[] = {
     {"empty file", d_empty, AD_ERR_FORMAT, "is not a libbg checkpoint (bad magic, file too short)"},
     {"wrong magic", d_magic, AD_ERR_FORMAT, "is not a libbg checkpoint (bad magic)"},
     {"a CSV file", d_text, AD_ERR_FORMAT, "is not a libbg checkpoint (bad magic)"},
-    {"version 2", d_version, AD_ERR_FORMAT, "has format version 2; this library reads version 1"},
+    {"version 3", d_version, AD_ERR_FORMAT, "has format version 3; this library reads versions 1 to 2"},
+    {"label of 2^32-1 bytes", d_label_max, AD_ERR_FORMAT, "claims a label of 4294967295 bytes"},
+    {"label past the end", d_label_long, AD_ERR_FORMAT, "is truncated (160 bytes)"},
     {"version 2^32-1", d_version_max, AD_ERR_FORMAT, "has format version 4294967295"},
     {"other byte order", d_swapped, AD_ERR_FORMAT, "written on a machine of the other byte order"},
     {"bad byte-order mark", d_bom, AD_ERR_FORMAT, "has a bad byte-order mark (damaged file)"},
@@ -284,8 +298,8 @@ static const ckpt_case ckpt_cases[] = {
     {"2^32-1 dimensions", d_dims_max, AD_ERR_FORMAT, "tensor 0 has 4294967295 dimensions"},
     {"extent 2^32-1", d_extent_max, AD_ERR_SHAPE, "tensor 0 (w) has shape [4294967295,3], the "
                                                   "model expects [2,3]"},
-    {"2^62 values", d_values_huge, AD_ERR_FORMAT, "is truncated (156 bytes)"},
-    {"value count wrapping", d_values_wrap, AD_ERR_FORMAT, "is truncated (156 bytes)"},
+    {"2^62 values", d_values_huge, AD_ERR_FORMAT, "is truncated (160 bytes)"},
+    {"value count wrapping", d_values_wrap, AD_ERR_FORMAT, "is truncated (160 bytes)"},
     {"one value fewer", d_values_less, AD_ERR_FORMAT, "has 8 unexpected trailing bytes"},
     {"NaN value", d_nan, AD_ERR_FORMAT, "value 0 is not finite"},
     {"-inf value", d_inf, AD_ERR_FORMAT, "value 3 is not finite"},
