@@ -45,16 +45,18 @@ static int fail(const char *what, const char *msg)
 
 int main(void)
 {
-    quartic q = {1.0, 4.0, 0.5, 2.0, 0.4};
-    pot_potential u = {"tilted-quartic", 2, quartic_energy, &q};
+    quartic q = {.a = 1.0, .b = 4.0, .c = 0.5, .k = 2.0, .s = 0.4};
+    pot_potential u = {.name = "tilted-quartic", .dim = 2, .energy = quartic_energy,
+                       .params = &q};
     double kT = 1.0;
     ad_real minima[4] = {-1.45, -0.58, 1.38, 0.55}; /* near the two minima */
     char msg[512];
 
     /* 1. training data: Metropolis MC, one chain from each minimum */
     ad_tape *scratch = ad_tape_new(0);
-    smp_potential_ctx pctx = {&u, scratch};
-    smp_mc_config mc = {2, 2, 0.3, kT, 5000, 5, 0, 11};
+    smp_potential_ctx pctx = {.potential = &u, .scratch = scratch};
+    smp_mc_config mc = {.dim = 2, .n_chains = 2, .sigma = 0.3, .kT = kT, .n_steps = 5000,
+                        .stride = 5, .seed = 11};
     int n_data = (int)smp_mc_n_frames(&mc) * mc.n_chains;
     ad_real *data = malloc(sizeof(ad_real) * 2 * (size_t)n_data);
     if (!scratch || !data) return fail("setup", "out of memory");
@@ -87,7 +89,8 @@ int main(void)
         return fail("free energy", msg);
 
     /* 4. the exact value by quadrature, with the same basins */
-    smp_grid2d grid = {-3.5, 3.5, -4.5, 4.5, 701, 901};
+    smp_grid2d grid = {.x_min = -3.5, .x_max = 3.5, .y_min = -4.5, .y_max = 4.5,
+                       .nx = 701, .ny = 901};
     smp_quad_basins ref;
     if (smp_quad_basins_compute(smp_potential_energy, &pctx, &grid, kT, minima, 2, &ref, msg,
                                 sizeof msg))
