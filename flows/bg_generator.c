@@ -184,10 +184,14 @@ int bg_generator_train(bg_generator *g, const bg_generator_train_config *tc,
     if (tc->first_stage < 0 || tc->first_stage > tc->n_stages)
         return ad_status_fail(msg, msg_len, AD_ERR_ARG, "%s: first_stage = %d (need 0..%d)", fn,
                               tc->first_stage, tc->n_stages);
-    if (tc->first_stage > 0 && !tc->checkpoint_prefix)
+    if (tc->resume_in_place != 0 && tc->resume_in_place != 1)
+        return ad_status_fail(msg, msg_len, AD_ERR_ARG, "%s: resume_in_place = %d (need 0 or 1)",
+                              fn, tc->resume_in_place);
+    if (tc->first_stage > 0 && !tc->checkpoint_prefix && !tc->resume_in_place)
         return ad_status_fail(msg, msg_len, AD_ERR_ARG,
-                              "%s: first_stage = %d needs checkpoint_prefix to resume from", fn,
-                              tc->first_stage);
+                              "%s: first_stage = %d needs checkpoint_prefix to resume from (or "
+                              "resume_in_place = 1)",
+                              fn, tc->first_stage);
     int uses_kl = 0;
     for (int s = 0; s < tc->n_stages; s++) {
         int status = bg_stage_check(fn, &tc->stages[s], s, msg, msg_len);
@@ -211,7 +215,7 @@ int bg_generator_train(bg_generator *g, const bg_generator_train_config *tc,
         int status = data_min_energy(g, tc, &e_ref, msg, msg_len);
         if (status != AD_OK) return status;
     }
-    if (tc->first_stage > 0) {
+    if (tc->first_stage > 0 && !tc->resume_in_place) {
         char path[1024], why[512];
         bg_checkpoint_path(tc->checkpoint_prefix, tc->first_stage - 1, path, sizeof path);
         int status = nn_checkpoint_load(g->model->params, path, why, sizeof why);

@@ -122,6 +122,12 @@ typedef struct bg_generator_train_config {
     int first_stage;         /* resume: run stages first_stage.. after loading    */
                              /* the checkpoint of stage first_stage - 1 (needs    */
                              /* checkpoint_prefix); default 0                     */
+    int resume_in_place;     /* 1: with first_stage > 0, g's parameters are taken */
+                             /* as those at the end of stage first_stage - 1      */
+                             /* (loaded by the caller, e.g. from a labelled       */
+                             /* checkpoint, or left by a call that ran the stages */
+                             /* before) and nothing is loaded; checkpoint_prefix  */
+                             /* may then be NULL.  0 (default) or 1               */
     bg_progress_fn progress; /* called every iteration; default NULL              */
     void *progress_ctx;
 } bg_generator_train_config;

@@ -396,9 +396,10 @@ static void temp_prefix(char *buf, size_t len, const char *what)
     snprintf(buf, len, "%s/libbg-gen-%s-%ld", dir, what, (long)getpid());
 }
 
-/* Save / load gives bit-identical samples; a resumed training gives
- * bit-identical parameters; copy_parameters copies them all; a cut given
- * in kT above a reference equals the same absolute cut. */
+/* Save / load gives bit-identical samples; a training resumed from a stage
+ * checkpoint or in place gives bit-identical parameters; copy_parameters
+ * copies them all; a cut given in kT above a reference equals the same
+ * absolute cut. */
 START_TEST(test_generator_files_and_resume)
 {
     pot_double_well_params dw = pot_double_well_defaults();
@@ -432,6 +433,21 @@ START_TEST(test_generator_files_and_resume)
     size_t np = nn_params_size(a->model->params);
     ck_assert(memcmp(nn_params_values(a->model->params), nn_params_values(b->model->params),
                      np * sizeof(ad_real)) == 0);
+
+    /* stage 1 alone, then stage 2 in place (no checkpoint): the same */
+    bg_generator *f = small_generator(&u, 3);
+    tc.checkpoint_prefix = NULL;
+    tc.first_stage = 0;
+    tc.n_stages = 1;
+    ck_assert_msg(bg_generator_train(f, &tc, NULL, msg, sizeof msg) == AD_OK, "%s", msg);
+    tc.n_stages = 2;
+    tc.first_stage = 1;
+    tc.resume_in_place = 1;
+    ck_assert_msg(bg_generator_train(f, &tc, NULL, msg, sizeof msg) == AD_OK, "%s", msg);
+    ck_assert(memcmp(nn_params_values(a->model->params), nn_params_values(f->model->params),
+                     np * sizeof(ad_real)) == 0);
+    tc.resume_in_place = 0;
+    bg_generator_free(f);
 
     /* the same cut given as an absolute energy: -10 + 30 * 1 = 20 */
     bg_generator *c = small_generator(&u, 3);
@@ -543,6 +559,9 @@ START_TEST(test_generator_rejects_bad_input)
     tc.first_stage = 1;
     EXPECT_ARG(bg_generator_train(g, &tc, NULL, msg, sizeof msg), "checkpoint_prefix");
     tc.first_stage = 0;
+    tc.resume_in_place = 2;
+    EXPECT_ARG(bg_generator_train(g, &tc, NULL, msg, sizeof msg), "resume_in_place");
+    tc.resume_in_place = 0;
     tc.max_bad_in_a_row = -1;
     EXPECT_ARG(bg_generator_train(g, &tc, NULL, msg, sizeof msg), "max_bad_in_a_row");
     tc.max_bad_in_a_row = 20;
