@@ -1,7 +1,9 @@
-/* dimer_analysis.c - the analysis of bg-dimer (dimer_run.h): generated
- * samples, their log weights and ESS, the reweighted dF(closed - open) and
- * F(d) with bootstrap errors, energies and transitions, the training log's
- * final loss, and bg_samples.csv / bg_profile.csv.
+/* dimer_analysis.c - the analysis of bg-dimer (dimer_run.h): the
+ * generator's samples, their log weights and ESS, the reweighted
+ * dF(closed - open) and F(d) with bootstrap errors (bg_generator.h, the
+ * states split by the dimer distance), energies and transitions, the same
+ * after latent annealing (bg_ais.h), the training log's final loss, and
+ * bg_samples.csv / bg_profile.csv.
  */
 #include <math.h>
 #include <stdio.h>
@@ -38,6 +40,28 @@ static double median_of(const ad_real *v, int n)
 
 /* ---- 4. samples and analysis ---- */
 
+/* The range of d that the free energies and F(d) count (the umbrella
+ * reference's): a sample outside is in no state and no bin. */
+#define D_LO 0.5
+#define D_HI 2.5
+
+/* d within [D_LO, D_HI], NaN outside (a bg_rc value function). */
+static double d_in_range(const ad_real *x, const void *ctx)
+{
+    (void)ctx;
+    double d = pot_dimer_distance_of(x);
+    return d >= D_LO && d <= D_HI ? d : NAN;
+}
+
+/* The states of dF: 0 closed (d < POT_DIMER_D_SPLIT), 1 open, -1 outside
+ * [D_LO, D_HI]. */
+static int split_state(const ad_real *x, void *ctx)
+{
+    ad_real d = (ad_real)d_in_range(x, ctx);
+    if (!isfinite((double)d)) return -1;
+    return (double)d >= POT_DIMER_D_SPLIT;
+}
+
 /* Distances, state fractions, transitions, median energy, ESS, the
  * reweighted dF and F(d) of one sample set b; *d_out and *prof are r's. */
 static int analyse_set(dimer_run *r, const bg_samples *b, uint64_t boot_seed, ad_real **d_out,
@@ -46,17 +70,11 @@ static int analyse_set(dimer_run *r, const bg_samples *b, uint64_t boot_seed, ad
     const dimer_schedule *s = &r->sc;
     int n = b->n;
     ad_real *dd = *d_out = ad_malloc((size_t)n * sizeof *dd);
-    ad_real *d_in = ad_malloc((size_t)n * sizeof *d_in);
-    if (!dd || !d_in) {
-        ad_free(d_in);
-        return dimer_fail(msg, len, AD_ERR_NOMEM, "out of memory");
-    }
+    if (!dd) return dimer_fail(msg, len, AD_ERR_NOMEM, "out of memory");
     int closed = 0, transitions = 0, prev = -1, n_trans_pairs = 0;
     for (int i = 0; i < n; i++) {
-        const ad_real *xi = b->x + (size_t)i * b->dim_x;
-        double d = pot_dimer_distance_of(xi);
+        double d = pot_dimer_distance_of(b->x + (size_t)i * b->dim_x);
         dd[i] = (ad_real)d;
-        d_in[i] = (ad_real)(d >= 0.5 && d <= 2.5 ? d : NAN);
         int lab = isfinite(d) ? d < POT_DIMER_D_SPLIT : -1;
         closed += lab == 1;
         if (lab >= 0) {
@@ -72,38 +90,38 @@ static int analyse_set(dimer_run *r, const bg_samples *b, uint64_t boot_seed, ad
     res->closed_fraction_raw = (double)closed / n;
     res->transitions_per_1000 = n_trans_pairs ? 1000.0 * transitions / n_trans_pairs : NAN;
     res->median_energy = median_of(b->energy, n);
-    smp_weight_stats ws;
-    int rc = smp_weights_stats(b->log_w, n, &ws, msg, len);
-    if (rc == AD_OK) {
+    bg_states states = bg_states_function(2, split_state, NULL);
+    states.boot = (smp_bootstrap_config){s->n_bootstrap, boot_seed};
+    bg_free_energies fe;
+    char why[512];
+    int q = bg_generator_free_energies(r->gen, b, &states, &fe, NULL, why, sizeof why);
+    if (q == AD_OK) {
+        res->ess = fe.ess;
+        res->ess_fraction = fe.ess_fraction;
+    } else {
+        /* no weight in the closed state: still the ESS of every sample */
+        smp_weight_stats ws;
+        int rc = smp_weights_stats(b->log_w, n, &ws, msg, len);
+        if (rc != AD_OK) return rc;
         res->ess = ws.ess;
         res->ess_fraction = ws.ess_fraction;
     }
-    smp_bootstrap_config boot = {s->n_bootstrap, boot_seed};
-    smp_estimate est = {NAN, NAN, 0};
-    if (rc == AD_OK) {
-        char why[256];
-        int q = smp_delta_f_split(d_in, b->log_w, n, POT_DIMER_D_SPLIT, &boot, &est, why,
-                                  sizeof why);
-        if (q == AD_OK) {
-            /* smp_ gives F(d >= 1.5) - F(d < 1.5) = F_open - F_closed */
-            res->dF = -est.value;
-            res->dF_se = est.se;
-            res->n_boot_used = est.n_boot_used;
-        } else {
-            fprintf(stderr, "%s: warning: no dF from the samples: %s\n", DIMER_PROGRAM, why);
-            res->dF = res->dF_se = NAN;
-        }
+    if (q == AD_OK && !isfinite(fe.dF[1])) snprintf(why, sizeof why, "the open state has no weight");
+    if (q == AD_OK && isfinite(fe.dF[1])) {
+        /* fe.dF[1] = F_open - F_closed */
+        res->dF = -fe.dF[1];
+        res->dF_se = fe.se[1];
+    } else {
+        fprintf(stderr, "%s: warning: no dF from the samples: %s\n", DIMER_PROGRAM, why);
+        res->dF = res->dF_se = NAN;
     }
-    if (rc == AD_OK) {
-        smp_profile_config pc = {s->profile_bins, 0.5, 2.5, 0, boot};
-        char why[256];
-        if (smp_profile_histogram(&pc, d_in, b->log_w, n, prof, why, sizeof why) != AD_OK) {
-            fprintf(stderr, "%s: warning: no reweighted profile: %s\n", DIMER_PROGRAM, why);
-            *prof = NULL;
-        }
-    }
-    ad_free(d_in);
-    return rc;
+    bg_rc rc_d = {0};
+    rc_d.kind = BG_RC_CUSTOM;
+    rc_d.value_fn = d_in_range;
+    smp_profile_config pc = {s->profile_bins, D_LO, D_HI, 0, states.boot};
+    if (bg_generator_profile(r->gen, b, &rc_d, &pc, prof, NULL, why, sizeof why) != AD_OK)
+        fprintf(stderr, "%s: warning: no reweighted profile: %s\n", DIMER_PROGRAM, why);
+    return AD_OK;
 }
 
 static int dimer_state(const ad_real *x, void *ctx)
@@ -123,7 +141,7 @@ static void on_ais_batch(int done, int n, void *ctx)
 static int dimer_analyse_ais(dimer_run *r, char *msg, size_t len)
 {
     const dimer_schedule *s = &r->sc;
-    flow_prior prior = {r->model->dim_z, r->opt.kT};
+    const bg_generator *g = r->gen;
     bg_ais_config c = s->ais;
     double t0 = app_clock_seconds();
     c.state = dimer_state;
@@ -134,7 +152,7 @@ static int dimer_analyse_ais(dimer_run *r, char *msg, size_t len)
             "steps, each chain kept in its starting state\n",
             DIMER_PROGRAM, s->ais_chains, c.n_temps, c.mcmc_steps, c.leapfrog);
     int rc =
-        bg_ais_sample(r->model, &prior, &r->pot, r->opt.kT, s->ais_chains, s->ais_batch, &c,
+        bg_ais_sample(g->model, &g->prior, g->potential, g->kT, s->ais_chains, s->ais_batch, &c,
                       dimer_derive_seed(r->opt.seed, 70), &r->ais_samples, &r->ais_stats, msg, len);
     r->ais_seconds = app_clock_seconds() - t0;
     if (rc != AD_OK) return rc;
@@ -146,9 +164,8 @@ static int dimer_analyse_ais(dimer_run *r, char *msg, size_t len)
 int dimer_analyse(dimer_run *r, char *msg, size_t len)
 {
     const dimer_schedule *s = &r->sc;
-    flow_prior prior = {r->model->dim_z, r->opt.kT};
-    int rc = bg_sample(r->model, &prior, &r->pot, r->opt.kT, s->n_samples, s->sample_batch,
-                       dimer_derive_seed(r->opt.seed, 50), &r->samples, msg, len);
+    int rc = bg_generator_sample(r->gen, s->n_samples, dimer_derive_seed(r->opt.seed, 50),
+                                 &r->samples, msg, len);
     if (rc == AD_OK)
         rc = analyse_set(r, r->samples, dimer_derive_seed(r->opt.seed, 60), &r->d_bg, &r->profile,
                          &r->res, msg, len);

@@ -375,7 +375,7 @@ void dimer_run_release(dimer_run *r)
     r->run = NULL;
     dimer_energy_ctx_release(&r->ectx);
     dimer_umbrella_out_release(&r->us);
-    flow_model_free(r->model);
+    bg_generator_free(r->gen);
     bg_samples_free(r->samples);
     smp_profile_free(r->profile);
     bg_samples_free(r->ais_samples);

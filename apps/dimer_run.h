@@ -1,7 +1,7 @@
 /* dimer_run.h - the dimer experiment (bg-dimer) as its files share it: the
  * schedule, the options, the run state and the steps of the pipeline.
  *   dimer_run.c       schedule, MC data, umbrella reference, the pipeline
- *   dimer_train.c     the flow, its training and the timing measurements
+ *   dimer_train.c     the generator, its training and the timing measurements
  *   dimer_resume.c    cache.json, stage checkpoints and logs for --resume
  *   dimer_analysis.c  samples, ESS, reweighted dF and F(d), the training log
  *   dimer_figures.c   the SVG figures
@@ -19,10 +19,7 @@
 #include "apps/dimer_sim.h"
 #include "autodiff/ad.h"
 #include "flows/bg_ais.h"
-#include "flows/bg_sample.h"
-#include "flows/bg_train.h"
-#include "flows/flow_realnvp.h"
-#include "sampling/smp_profile.h"
+#include "flows/bg_generator.h"
 
 #define DIMER_PROGRAM "bg-dimer"
 #define DIMER_N_STAGES_MAX 8
@@ -74,7 +71,7 @@ typedef struct dimer_options {
 typedef struct dimer_model_result {
     double dF, dF_se, ess_fraction, ess, median_energy, transitions_per_1000;
     double final_loss, train_seconds, closed_fraction_raw;
-    int n_samples, n_nonfinite, n_boot_used;
+    int n_samples, n_nonfinite;
     long skipped;
 } dimer_model_result;
 
@@ -96,8 +93,8 @@ typedef struct dimer_run {
     /* reference */
     dimer_umbrella_out us;
     double us_seconds;
-    /* model */
-    flow_model *model;
+    /* the Boltzmann generator: the whitened RealNVP, its prior, r->pot, kT */
+    bg_generator *gen;
     int first_stage;
     double stage_seconds[DIMER_N_STAGES_MAX];
     bg_samples *samples;

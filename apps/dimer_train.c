@@ -1,6 +1,7 @@
-/* dimer_train.c - the flow of bg-dimer (dimer_run.h): a whitened RealNVP
- * built from the MC data, its training in stages (by example, then by energy)
- * with a progress line, and the timing of the energy and of the flow.
+/* dimer_train.c - the Boltzmann generator of bg-dimer (dimer_run.h): a
+ * whitened RealNVP built from the MC data, its training in stages (by
+ * example, then by energy) with a progress line and a labelled checkpoint
+ * after each stage, and the timing of the energy and of the flow.
  */
 #include <math.h>
 #include <stdio.h>
@@ -27,8 +28,11 @@ int dimer_model_build(dimer_run *r, char *msg, size_t len)
     c.whiten_data = r->data;
     c.whiten_n = r->n_closed + r->n_open;
     c.seed = dimer_derive_seed(r->opt.seed, 30);
-    r->model = flow_realnvp_new(&c, msg, len);
-    return r->model ? AD_OK : AD_ERR_ARG;
+    bg_generator_config gc = bg_generator_config_default(&r->pot, r->opt.kT);
+    gc.flow = c;
+    gc.sample_batch = r->sc.sample_batch;
+    r->gen = bg_generator_new(&gc, msg, len);
+    return r->gen ? AD_OK : AD_ERR_ARG;
 }
 
 typedef struct progress_ctx {
@@ -65,13 +69,8 @@ int dimer_train(dimer_run *r, char *msg, size_t len)
         app_progress_init(&pg, stderr, 10.0);
         progress_ctx pc = {&pg, r};
         bg_rc rc_d = bg_rc_distance(0, 1);
-        bg_train_config tc = {0};
-        tc.model = r->model;
-        tc.prior = (flow_prior){r->model->dim_z, r->opt.kT};
-        tc.potential = &r->pot;
-        tc.kT = r->opt.kT;
-        tc.data = r->data;
-        tc.n_data = r->n_closed + r->n_open;
+        bg_generator_train_config tc = bg_generator_train_default(r->data, r->n_closed + r->n_open);
+        tc.cut_ref = BG_CUT_ABSOLUTE; /* make_schedule gives e_high as energies */
         tc.rc = &rc_d;
         tc.rc_loss = (bg_rc_loss_config){0.5, 2.5, 11};
         tc.stages = r->sc.stages;
@@ -79,14 +78,17 @@ int dimer_train(dimer_run *r, char *msg, size_t len)
         tc.log_path = log_path;
         tc.progress = on_progress;
         tc.progress_ctx = &pc;
-        /* One stage per call (stage k draws from (seed, k) and starts Adam
-         * afresh, so this equals one call over all stages), each followed by
-         * its checkpoint, labelled with the settings fingerprint and the
-         * stage, and its record in the manifest. */
+        /* One stage per call, on the parameters the generator holds (stage k
+         * draws from (seed, k) and starts Adam afresh, so this equals one
+         * call over all stages), each followed by its checkpoint, labelled
+         * with the settings fingerprint and the stage, and its record in the
+         * manifest. */
+        tc.resume_in_place = 1;
         for (int k = r->first_stage; k < r->sc.n_stages; k++) {
             tc.n_stages = k + 1;
+            tc.first_stage = k;
             bg_train_result res;
-            rc = bg_train(&tc, k, &res, why, sizeof why);
+            rc = bg_generator_train(r->gen, &tc, &res, why, sizeof why);
             if (rc != AD_OK) return dimer_fail(msg, len, rc, "training: %s", why);
             r->res.skipped += res.skipped;
             char name[64], label[128], log_name[64];
@@ -100,7 +102,7 @@ int dimer_train(dimer_run *r, char *msg, size_t len)
             if (r->run)
                 app_run_note(r->run, "ckpt/stage_seconds.csv", "ckpt/stage_seconds.csv", 0, stage,
                              why, sizeof why);
-            rc = nn_checkpoint_save_label(r->model->params, path, label, msg, len);
+            rc = nn_checkpoint_save_label(r->gen->model->params, path, label, msg, len);
             snprintf(log_name, sizeof log_name, "train_log.csv@%d", k + 1);
             if (rc == AD_OK && r->run)
                 rc = app_run_note(r->run, log_name, "train_log.csv", 1, stage, msg, len);
@@ -118,10 +120,11 @@ int dimer_train(dimer_run *r, char *msg, size_t len)
 int dimer_measure_timing(dimer_run *r, char *msg, size_t len)
 {
     enum { B = 1000 };
+    flow_model *model = r->gen->model;
     int dim = r->dim, n_data = r->n_closed + r->n_open;
     ad_real *x = ad_malloc((size_t)B * dim * sizeof *x), *u = ad_malloc(B * sizeof *u);
     ad_real *f = ad_malloc((size_t)B * dim * sizeof *f);
-    ad_real *z = ad_malloc((size_t)B * r->model->dim_z * sizeof *z);
+    ad_real *z = ad_malloc((size_t)B * model->dim_z * sizeof *z);
     ad_tape *t = ad_tape_new(0);
     int rc = (x && u && f && z && t) ? AD_OK : dimer_fail(msg, len, AD_ERR_NOMEM, "out of memory");
     for (int i = 0; rc == AD_OK && i < B; i++)
@@ -135,21 +138,21 @@ int dimer_measure_timing(dimer_run *r, char *msg, size_t len)
     }
     ad_rng rng;
     ad_rng_seed(&rng, 12345, 0);
-    flow_prior prior = {r->model->dim_z, 1.0};
+    flow_prior prior = {model->dim_z, 1.0};
     if (rc == AD_OK) rc = flow_prior_sample(&prior, &rng, z, B);
     for (int k = 0; rc == AD_OK && k < r->sc.timing_repeats; k++) {
         double t0 = app_clock_seconds();
         ad_tape_reset(t);
-        int shape[2] = {B, r->model->dim_z};
+        int shape[2] = {B, model->dim_z};
         ad_tensor *zt = ad_constant(t, 2, shape, z), *ld = NULL;
-        ad_tensor *xt = flow_model_forward(r->model, t, zt, &ld);
+        ad_tensor *xt = flow_model_forward(model, t, zt, &ld);
         ad_tensor *loss = ad_add(t, ad_sum(t, xt), ad_sum(t, ld));
         if (!ad_tape_ok(t)) rc = dimer_fail(msg, len, ad_tape_status(t), "%s", ad_tape_error(t));
         if (rc == AD_OK) rc = ad_backward(t, loss);
         double dt = app_clock_seconds() - t0;
         if (dt < best_f) best_f = dt;
     }
-    nn_params_zero_grad(r->model->params);
+    nn_params_zero_grad(model->params);
     r->t_energy_ms = 1e3 * best_e;
     r->t_flow_ms = 1e3 * best_f;
     ad_tape_free(t);
