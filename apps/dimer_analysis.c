@@ -99,20 +99,21 @@ static int analyse_set(dimer_run *r, const bg_samples *b, uint64_t boot_seed, ad
         res->ess = fe.ess;
         res->ess_fraction = fe.ess_fraction;
     } else {
-        /* no weight in the closed state: still the ESS of every sample */
+        /* the closed state (the reference) has no weight: dF is NaN below
+         * but the ESS is still reported; no finite log weight at all is an
+         * error here */
         smp_weight_stats ws;
         int rc = smp_weights_stats(b->log_w, n, &ws, msg, len);
         if (rc != AD_OK) return rc;
         res->ess = ws.ess;
         res->ess_fraction = ws.ess_fraction;
     }
-    if (q == AD_OK && !isfinite(fe.dF[1])) snprintf(why, sizeof why, "the open state has no weight");
     if (q == AD_OK && isfinite(fe.dF[1])) {
-        /* fe.dF[1] = F_open - F_closed */
-        res->dF = -fe.dF[1];
+        res->dF = -fe.dF[1]; /* fe.dF[1] = F_open - F_closed */
         res->dF_se = fe.se[1];
     } else {
-        fprintf(stderr, "%s: warning: no dF from the samples: %s\n", DIMER_PROGRAM, why);
+        fprintf(stderr, "%s: warning: no dF from the samples: %s\n", DIMER_PROGRAM,
+                q == AD_OK ? "the open state has no weight" : why);
         res->dF = res->dF_se = NAN;
     }
     bg_rc rc_d = {0};

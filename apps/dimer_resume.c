@@ -281,9 +281,10 @@ void dimer_resume_stages(dimer_run *r)
                 r->opt.out);
     if (r->opt.resume && r->data_reused && r->run) {
         /* the initial model, put back when a loaded file's label is wrong */
-        size_t n_values = nn_params_size(r->gen->model->params);
+        nn_params *params = r->gen->model->params;
+        size_t n_values = nn_params_size(params);
         ad_real *initial = ad_malloc((n_values ? n_values : 1) * sizeof *initial);
-        if (initial) memcpy(initial, nn_params_values(r->gen->model->params), n_values * sizeof *initial);
+        if (initial) memcpy(initial, nn_params_values(params), n_values * sizeof *initial);
         for (int k = r->sc.n_stages; k >= 1 && initial; k--) {
             int stage = DIMER_STAGE_TRAIN + k;
             dimer_ckpt_name(k, name, sizeof name);
@@ -302,18 +303,18 @@ void dimer_resume_stages(dimer_run *r)
                 continue;
             }
             if (st != stage ||
-                nn_checkpoint_load_label(r->gen->model->params, path, label, sizeof label, why,
-                                         sizeof why) != AD_OK ||
+                nn_checkpoint_load_label(params, path, label, sizeof label, why, sizeof why) !=
+                    AD_OK ||
                 strcmp(label, want) != 0) {
                 if (st != stage || strcmp(label, want) != 0)
                     snprintf(why, sizeof why, "written by another run or stage (label '%.100s')",
                              label);
-                memcpy(nn_params_values(r->gen->model->params), initial, n_values * sizeof *initial);
+                memcpy(nn_params_values(params), initial, n_values * sizeof *initial);
                 fprintf(stderr, "%s: --resume: ignoring %s: %s\n", DIMER_PROGRAM, name, why);
                 continue;
             }
             if (app_run_truncate_to_record(r->run, log_name, why, sizeof why) != AD_OK) {
-                memcpy(nn_params_values(r->gen->model->params), initial, n_values * sizeof *initial);
+                memcpy(nn_params_values(params), initial, n_values * sizeof *initial);
                 fprintf(stderr, "%s: --resume: ignoring %s: %s\n", DIMER_PROGRAM, name, why);
                 continue;
             }
