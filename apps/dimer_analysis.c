@@ -5,10 +5,12 @@
  * after latent annealing (bg_ais.h), the training log's final loss, and
  * bg_samples.csv / bg_profile.csv.
  */
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "apps/app_fs.h"
 #include "apps/app_progress.h"
@@ -259,7 +261,15 @@ static int set_csv_write(dimer_run *r, const bg_samples *b, const ad_real *dd,
     const char *names[3] = {"d", "energy", "log_w"};
     int rc = smp_csv_write(path, v, b->n, 3, names, msg, len);
     ad_free(v);
-    if (rc != AD_OK || !pr) return rc;
+    if (rc != AD_OK) return rc;
+    dimer_out_path(r, profile_name, path, sizeof path);
+    if (!pr) {
+        /* no profile this run: a file of an earlier run must not stay beside it */
+        if (unlink(path) != 0 && errno != ENOENT)
+            return dimer_fail(msg, len, AD_ERR_IO, "cannot remove the stale %s: %s", path,
+                              strerror(errno));
+        return AD_OK;
+    }
     int nb = pr->n_bins;
     v = ad_malloc((size_t)nb * 3 * sizeof *v);
     if (!v) return dimer_fail(msg, len, AD_ERR_NOMEM, "out of memory");
@@ -268,7 +278,6 @@ static int set_csv_write(dimer_run *r, const bg_samples *b, const ad_real *dd,
         v[3 * j + 1] = pr->F[j];
         v[3 * j + 2] = pr->se[j];
     }
-    dimer_out_path(r, profile_name, path, sizeof path);
     const char *pnames[3] = {"d", "F", "F_se"};
     rc = smp_csv_write(path, v, nb, 3, pnames, msg, len);
     ad_free(v);

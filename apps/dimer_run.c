@@ -363,8 +363,13 @@ int dimer_run_all(dimer_run *r, char *msg, size_t len)
         "fig_configurations.svg", "fig_free_energy.svg", "fig_loss.svg", "summary.json",
         "report.md", "ais_samples.csv", "ais_profile.csv"};
     int n_out = (int)(sizeof outputs / sizeof *outputs) - (r->ais_samples ? 0 : 2);
-    for (int i = 0; rc == AD_OK && r->run && i < n_out; i++)
+    for (int i = 0; rc == AD_OK && r->run && i < n_out; i++) {
+        /* a profile is written only when it could be computed */
+        if ((!r->profile && strcmp(outputs[i], "bg_profile.csv") == 0) ||
+            (!r->ais_profile && strcmp(outputs[i], "ais_profile.csv") == 0))
+            continue;
         rc = app_run_note(r->run, outputs[i], outputs[i], 0, DIMER_STAGE_OUTPUTS, msg, len);
+    }
     if (rc == AD_OK && r->run) rc = app_run_save(r->run, msg, len);
     return rc;
 }

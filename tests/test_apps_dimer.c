@@ -209,6 +209,35 @@ START_TEST(test_quick_seed_bond)
 }
 END_TEST
 
+/* A run whose flow gives no usable profile (--kT 2 with the tiny --quick
+ * training: no generated sample has a finite weight in the split window)
+ * still completes, writes no bg_profile.csv and removes one left by an
+ * earlier run in the same directory, so no file of another run stays beside
+ * its results. */
+START_TEST(test_quick_without_profile)
+{
+    const char *dir = ck_tmpdir("bg_dimer_no_profile");
+    char out[1024], err[1024], stale[1024];
+    snprintf(out, sizeof out, "%s.stdout", dir);
+    snprintf(err, sizeof err, "%s.stderr", dir);
+    snprintf(stale, sizeof stale, "%s/bg_profile.csv", dir);
+    ck_tmp_track(out);
+    ck_tmp_track(err);
+    FILE *f = fopen(stale, "w");
+    ck_assert_ptr_nonnull(f);
+    fputs("d,F,F_se\n1,0,0\n", f);
+    ck_assert_int_eq(fclose(f), 0);
+    const char *args[] = {"--quick", "--kT", "2", "--ais-chains", "0", "--out", dir, NULL};
+    int rc = run_dimer(out, err, args);
+    char *log = ck_slurp(err, NULL);
+    ck_assert_msg(rc == 0, "exit %d: %s", rc, log ? log : "");
+    ck_assert_msg(log && strstr(log, "no reweighted profile"), "no warning: %s", log ? log : "");
+    ad_free(log);
+    struct stat st;
+    ck_assert_msg(stat(stale, &st) != 0, "the earlier run's bg_profile.csv is still there");
+}
+END_TEST
+
 /* Usage errors: exit 2, exactly one line on stderr, nothing on stdout, the
  * output directory not created. */
 static const char *const BAD_ARGS[][4] = {
@@ -273,6 +302,7 @@ Suite *apps_dimer_suite(void)
     tcase_set_timeout(tc, ck_under_sanitizer() ? 1800 : 600);
     tcase_add_test(tc, test_quick_and_resume);
     tcase_add_test(tc, test_quick_seed_bond);
+    tcase_add_test(tc, test_quick_without_profile);
     suite_add_tcase(s, tc);
     return s;
 }
