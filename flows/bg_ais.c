@@ -9,7 +9,9 @@
 
 bg_ais_config bg_ais_config_default(void)
 {
-    bg_ais_config c = {100, 1, 1.0, 0.1, 0.3, 256, 0, NULL, NULL, NULL, NULL};
+    bg_ais_config c = {.n_temps = 100, .mcmc_steps = 1, .beta_power = 1.0, .step = 0.1,
+                       .target_acceptance = 0.3, .n_pilot = 256, .leapfrog = 0, .state = NULL,
+                       .state_ctx = NULL, .progress = NULL, .progress_ctx = NULL};
     return c;
 }
 

@@ -56,11 +56,12 @@ typedef struct bg_generator_config {
     double kT;                      /* temperature (energy units, finite > 0); */
                                     /* the prior is N(0, kT I)                 */
     flow_realnvp_config flow;       /* architecture when model is NULL.        */
-                                    /* Default: 3 blocks of two affine         */
+                                    /* Default flow_realnvp_config_default(    */
+                                    /* potential->dim): 3 blocks of two affine */
                                     /* couplings, S and T nets of two hidden   */
                                     /* layers of 100 ReLU units, log-scale     */
-                                    /* bound 1, alternating split, dim =       */
-                                    /* potential->dim, seed 1.  For whitening  */
+                                    /* bound 1, alternating split, seed 1.     */
+                                    /* For whitening                           */
                                     /* set flow.whiten = 1 and flow.whiten_data*/
                                     /* (e.g. the training data); with          */
                                     /* whiten_data NULL the whitening comes    */

@@ -143,10 +143,14 @@ int flow_coupling_nets_init(nn_mlp *s_net, nn_mlp *t_net, nn_params *p, int n_co
     widths[0] = n_cond;
     for (int i = 0; i < cfg->n_hidden; i++) widths[1 + i] = cfg->hidden_widths[i];
     widths[1 + cfg->n_hidden] = n_trans;
-    nn_mlp_config sc = {cfg->n_hidden + 2, widths, cfg->s_activation, NN_ACT_IDENTITY,
-                        NN_INIT_AUTO, NN_INIT_ZERO};
-    nn_mlp_config tc = {cfg->n_hidden + 2, widths, cfg->t_activation, NN_ACT_IDENTITY,
-                        NN_INIT_AUTO, cfg->t_output_random ? NN_INIT_GLOROT : NN_INIT_ZERO};
+    nn_mlp_config sc = {.n_widths = cfg->n_hidden + 2, .widths = widths,
+                        .hidden_activation = cfg->s_activation,
+                        .output_activation = NN_ACT_IDENTITY, .hidden_init = NN_INIT_AUTO,
+                        .output_init = NN_INIT_ZERO};
+    nn_mlp_config tc = {.n_widths = cfg->n_hidden + 2, .widths = widths,
+                        .hidden_activation = cfg->t_activation,
+                        .output_activation = NN_ACT_IDENTITY, .hidden_init = NN_INIT_AUTO,
+                        .output_init = cfg->t_output_random ? NN_INIT_GLOROT : NN_INIT_ZERO};
     int status = nn_mlp_init(s_net, p, &sc, msg, msg_len);
     if (status == AD_OK) status = nn_mlp_init(t_net, p, &tc, msg, msg_len);
     return status;

@@ -79,7 +79,7 @@ static bg_ais_config config(int temps, int leapfrog)
 static void check_unbiased(int leapfrog, int with_states)
 {
     flow_model *m = random_flow(5);
-    flow_prior prior = {2, 1.0};
+    flow_prior prior = {.dim = 2, .kT = 1.0};
     bg_ais_config c = config(20, leapfrog);
     if (with_states) c.state = half_plane;
     bg_samples *s = NULL;
@@ -147,7 +147,7 @@ END_TEST
 START_TEST(test_ais_raises_ess)
 {
     flow_model *m = random_flow(5);
-    flow_prior prior = {2, 1.0};
+    flow_prior prior = {.dim = 2, .kT = 1.0};
     bg_ais_config c = config(30, 2);
     bg_samples *plain = NULL, *annealed = NULL;
     char msg[256];
@@ -180,7 +180,7 @@ static double fraction_left(const bg_samples *s)
 START_TEST(test_ais_states_keep_chains)
 {
     flow_model *m = random_flow(5);
-    flow_prior prior = {2, 1.0};
+    flow_prior prior = {.dim = 2, .kT = 1.0};
     bg_samples *plain = NULL, *kept = NULL, *free_ = NULL;
     char msg[256];
     enum { N = 10000 };
@@ -209,7 +209,7 @@ END_TEST
 START_TEST(test_ais_hmc_small_steps_accepted)
 {
     flow_model *m = random_flow(5);
-    flow_prior prior = {2, 1.0};
+    flow_prior prior = {.dim = 2, .kT = 1.0};
     bg_ais_config c = config(5, 4);
     c.n_pilot = 0;
     c.step = 0.05;
@@ -233,7 +233,7 @@ END_TEST
 START_TEST(test_ais_deterministic)
 {
     flow_model *m = random_flow(5);
-    flow_prior prior = {2, 1.0};
+    flow_prior prior = {.dim = 2, .kT = 1.0};
     bg_ais_config c = config(5, _i);
     c.state = half_plane;
     bg_samples *s[3] = {NULL, NULL, NULL};

@@ -103,7 +103,8 @@ START_TEST(test_wham_exact_samples)
         for (int i = 0; i < N; i++) r[k][i] = sampler_draw(&smp, &rng);
         win[k] = (smp_wham_window){r[k], N, r0, K_UMB};
     }
-    smp_wham_config cfg = {NB, 0.5, 2.5, 1.0, 1e-10, 0, 1.5, BLOCKS};
+    smp_wham_config cfg = {.n_bins = NB, .lo = 0.5, .hi = 2.5, .kT = 1.0, .tol = 1e-10,
+                           .r_split = 1.5, .n_blocks = BLOCKS};
     smp_wham_result *res = NULL;
     char msg[300];
     ck_assert_int_eq(smp_wham_run(&cfg, win, N_WIN, &res, msg, sizeof msg), AD_OK);
@@ -173,7 +174,8 @@ START_TEST(test_wham_huge_range)
         for (int i = 0; i < N; i++) r[k][i] = r0 + 800 / 1e4 + ad_rng_normal(&rng) / 100;
         win[k] = (smp_wham_window){r[k], N, r0, 1e4};
     }
-    smp_wham_config cfg = {NB, 0, 1, 1.0, 1e-10, 0, 0.5, 5};
+    smp_wham_config cfg = {.n_bins = NB, .lo = 0, .hi = 1, .kT = 1.0, .tol = 1e-10, .r_split = 0.5,
+                           .n_blocks = 5};
     smp_wham_result *res = NULL;
     char msg[300];
     ck_assert_int_eq(smp_wham_run(&cfg, win, K, &res, msg, sizeof msg), AD_OK);
@@ -231,7 +233,7 @@ static smp_umbrella_config bond_config(const ad_real *x0, int n_repeats, long n_
     c.seed = 2024;
     c.coord = coord_first;
     c.x0 = x0;
-    c.wham = (smp_wham_config){100, 0.5, 2.5, 0, 1e-10, 0, 1.5, 0};
+    c.wham = (smp_wham_config){.n_bins = 100, .lo = 0.5, .hi = 2.5, .tol = 1e-10, .r_split = 1.5};
     return c;
 }
 
@@ -307,8 +309,10 @@ START_TEST(test_wham_errors)
 {
     ad_real r[20];
     for (int i = 0; i < 20; i++) r[i] = 1.0 + 0.05 * i;
-    smp_wham_window win[2] = {{r, 10, 1.2, 10}, {r + 10, 10, 1.7, 10}};
-    smp_wham_config cfg = {10, 0.5, 2.5, 1.0, 1e-10, 0, 1.5, 0};
+    smp_wham_window win[2] = {{.r = r, .n = 10, .center = 1.2, .k = 10},
+                              {.r = r + 10, .n = 10, .center = 1.7, .k = 10}};
+    smp_wham_config cfg = {.n_bins = 10, .lo = 0.5, .hi = 2.5, .kT = 1.0, .tol = 1e-10,
+                           .r_split = 1.5};
     smp_wham_result *res = NULL;
     char msg[300];
     ck_assert_int_eq(smp_wham_run(&cfg, win, 0, &res, msg, sizeof msg), AD_ERR_ARG);
