@@ -180,7 +180,8 @@ int smp_umbrella_run(const smp_umbrella_config *cfg, smp_energy_fn energy, void 
     wc.kT = cfg->kT;
     /* pooled: window k is the concatenation of its repeats */
     for (int k = 0; k < K; k++)
-        win[k] = (smp_wham_window){res->r + (size_t)k * R * m, (long)R * m, res->center[k], cfg->k};
+        win[k] = (smp_wham_window){.r = res->r + (size_t)k * R * m, .n = (long)R * m,
+                                   .center = res->center[k], .k = cfg->k};
     if (rc == AD_OK) {
         rc = smp_wham_run(&wc, win, K, &res->wham, sub, sizeof sub);
         if (rc != AD_OK) ad_status_fail(msg, msg_len, rc, "%s: pooled data: %s", fn, sub);

@@ -728,6 +728,74 @@ START_TEST(test_training_step_no_malloc)
 }
 END_TEST
 
+/* flow_realnvp_config_default is the generator's documented architecture;
+ * every invalid field is named. */
+START_TEST(test_realnvp_config_default_and_fields)
+{
+    flow_realnvp_config d = flow_realnvp_config_default(4);
+    ck_assert_int_eq(d.dim, 4);
+    ck_assert_int_eq(d.n_blocks, 3);
+    ck_assert_int_eq(d.n_hidden, 2);
+    ck_assert_int_eq(d.hidden_widths[0], 100);
+    ck_assert_int_eq(d.hidden_widths[1], 100);
+    ck_assert_int_eq(d.s_activation, NN_ACT_RELU);
+    ck_assert_int_eq(d.t_activation, NN_ACT_RELU);
+    ck_assert(d.log_scale_bound == 1);
+    ck_assert_int_eq(d.t_output_random, 0);
+    ck_assert_int_eq(d.split, FLOW_SPLIT_ALTERNATE);
+    ck_assert_int_eq(d.whiten, 0);
+    ck_assert_uint_eq(d.seed, 1);
+    /* the double-well preset is the same architecture in 2-D (seed 0) */
+    flow_realnvp_config pr = flow_realnvp_preset_config(FLOW_REALNVP_DOUBLE_WELL);
+    flow_realnvp_config d2 = flow_realnvp_config_default(2);
+    d2.seed = 0;
+    ck_assert_int_eq(memcmp(&pr, &d2, sizeof pr), 0);
+    char msg[300];
+    flow_model *m = flow_realnvp_new(&d, msg, sizeof msg);
+    ck_assert_msg(m != NULL, "%s", msg);
+    /* 6 couplings, each an S and a T net 2 -> 100 -> 100 -> 2 */
+    ck_assert_int_eq(m->dim_x, 4);
+    ck_assert_int_eq(nn_params_size(m->params),
+                     6 * 2 * (2 * 100 + 100 + 100 * 100 + 100 + 100 * 2 + 2));
+    flow_model_free(m);
+
+    int zero_width[2] = {100, 0};
+    static const struct {
+        int field;
+        const char *expect;
+    } cases[] = {
+        {0, "flow_realnvp_new: bad config: dim = 1 (need >= 2)"},
+        {1, "flow_realnvp_new: bad config: n_blocks = 0 (need >= 1)"},
+        {2, "flow_realnvp_new: bad config: n_hidden = -1 (need 0 .. 15)"},
+        {3, "flow_realnvp_new: bad config: hidden_widths is NULL (need 2 widths)"},
+        {4, "flow_realnvp_new: bad config: hidden_widths[1] = 0 (need >= 1)"},
+        {5, "flow_realnvp_new: bad config: log_scale_bound = -1 (need finite, >= 0)"},
+        {6, "flow_realnvp_new: bad config: t_output_random = 2 (need 0 or 1)"},
+        {7, "flow_realnvp_new: bad config: whiten = -1 (need 0 or 1)"},
+        {8, "flow_realnvp_new: bad config: whiten_keep = 1 (need 0 or 2 .. dim = 4)"},
+        {9, "flow_realnvp_new: bad config: whiten_n = 1 (need >= 2 rows of whiten_data)"},
+    };
+    ad_real row[4] = {0, 0, 0, 0};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        flow_realnvp_config c = d;
+        switch (cases[i].field) {
+        case 0: c.dim = 1; break;
+        case 1: c.n_blocks = 0; break;
+        case 2: c.n_hidden = -1; break;
+        case 3: c.hidden_widths = NULL; break;
+        case 4: c.hidden_widths = zero_width; break;
+        case 5: c.log_scale_bound = -1; break;
+        case 6: c.t_output_random = 2; break;
+        case 7: c.whiten = -1; break;
+        case 8: c.whiten = 1; c.whiten_keep = 1; break;
+        default: c.whiten = 1; c.whiten_data = row; c.whiten_n = 1; break;
+        }
+        ck_assert_ptr_null(flow_realnvp_new(&c, msg, sizeof msg));
+        ck_assert_str_eq(msg, cases[i].expect);
+    }
+}
+END_TEST
+
 Suite *flows_suite(void)
 {
     Suite *s = suite_create("flows");
@@ -751,6 +819,7 @@ Suite *flows_suite(void)
     suite_add_tcase(s, tc);
     tc = tcase_create("errors");
     tcase_add_test(tc, test_errors);
+    tcase_add_test(tc, test_realnvp_config_default_and_fields);
     suite_add_tcase(s, tc);
     tc = tcase_create("memory");
     tcase_add_test(tc, test_builder_alloc_failures);

@@ -259,7 +259,8 @@ END_TEST
 START_TEST(test_ais_errors)
 {
     flow_model *m = random_flow(5);
-    flow_prior prior = {2, 1.0}, wrong_dim = {3, 1.0}, wrong_kT = {2, 2.0};
+    flow_prior prior = {.dim = 2, .kT = 1.0}, wrong_dim = {.dim = 3, .kT = 1.0},
+               wrong_kT = {.dim = 2, .kT = 2.0};
     bg_samples *s = NULL;
     char msg[256];
     bg_ais_config good = config(5, 1), bad[6];
@@ -276,6 +277,14 @@ START_TEST(test_ais_errors)
             bg_ais_sample(m, &prior, &GAUSS, 1.0, 10, 10, &bad[k], 1, &s, NULL, msg, sizeof msg),
             AD_ERR_ARG);
         ck_assert(s == NULL && strstr(msg, "bg_ais_sample"));
+        static const char *const expect[6] = {
+            "bg_ais_sample: n_temps = 0 (need >= 1)",
+            "bg_ais_sample: mcmc_steps = 0 (need >= 1)",
+            "bg_ais_sample: step = 0 (need finite > 0)",
+            "bg_ais_sample: target_acceptance = 1 (need in (0, 1))",
+            "bg_ais_sample: leapfrog = -1 (need >= 0)",
+            "bg_ais_sample: beta_power = nan (need finite > 0)"};
+        ck_assert_str_eq(msg, expect[k]);
     }
     ck_assert_int_eq(
         bg_ais_sample(m, &wrong_dim, &GAUSS, 1.0, 10, 10, &good, 1, &s, NULL, msg, sizeof msg),

@@ -63,7 +63,7 @@ static bg_train_config train_config(flow_model *m, const pot_potential *u, const
 {
     bg_train_config c = {0};
     c.model = m;
-    c.prior = (flow_prior){2, 1.0};
+    c.prior = (flow_prior){.dim = 2, .kT = 1.0};
     c.potential = u;
     c.kT = 1;
     c.data = data;
@@ -488,6 +488,84 @@ START_TEST(test_resume_bit_identical)
 }
 END_TEST
 
+/* The stage constructors, the RC-loss config, and bg_train naming the
+ * invalid field of its config. */
+START_TEST(test_config_defaults_and_fields)
+{
+    bg_stage d = bg_stage_default(), ml = bg_stage_ml(300), mk = bg_stage_ml_kl(200, 20);
+    ck_assert_str_eq(ml.name, "ML");
+    ck_assert_int_eq(ml.n_iterations, 300);
+    ck_assert(ml.w_ml == 1 && ml.w_kl == 0 && ml.w_rc == 0 && ml.lr == d.lr);
+    ck_assert(ml.batch_size == d.batch_size && ml.e_high == d.e_high && ml.e_max == 0);
+    ck_assert_str_eq(mk.name, "ML+KL");
+    ck_assert_int_eq(mk.n_iterations, 200);
+    ck_assert(mk.w_ml == 1 && mk.w_kl == 1 && mk.w_rc == 0 && mk.e_high == 20 && mk.e_max == 0);
+    ck_assert(mk.lr == d.lr && mk.batch_size == d.batch_size);
+    char msg[300];
+    ck_assert_int_eq(bg_stage_check("t", &mk, 1, msg, sizeof msg), AD_OK);
+
+    bg_rc_loss_config rl = bg_rc_loss_config_default(-1, 2);
+    ck_assert(rl.r_min == -1 && rl.r_max == 2);
+    ck_assert_int_eq(rl.n_kernels, 11);
+    ck_assert_int_eq(bg_rc_loss_config_check("t", &rl, msg, sizeof msg), AD_OK);
+    rl.n_kernels = 0; /* 0: 11 */
+    ck_assert_int_eq(bg_rc_loss_config_check("t", &rl, msg, sizeof msg), AD_OK);
+    rl.n_kernels = 1;
+    ck_assert_int_eq(bg_rc_loss_config_check("t", &rl, msg, sizeof msg), AD_ERR_ARG);
+    ck_assert_str_eq(msg, "t: rc_loss.n_kernels = 1 (need 2 .. 256, or 0 for 11)");
+    rl = bg_rc_loss_config_default(1, 1);
+    ck_assert_int_eq(bg_rc_loss_config_check("t", &rl, msg, sizeof msg), AD_ERR_ARG);
+    ck_assert_str_eq(msg, "t: rc_loss.r_min = 1, rc_loss.r_max = 1 (need finite, r_min < r_max)");
+
+    flow_model *m = small_flow(1, 4, 1);
+    ad_real data[8] = {0, 0, 1, 1, -1, 0, 0, 1};
+    pot_potential u = gauss_potential();
+    bg_stage st[2] = {bg_stage_ml(1), bg_stage_ml_kl(1, 20)};
+    bg_train_config ok = train_config(m, &u, data, 4, st, 2, 1);
+    bg_train_config c = ok;
+    c.model = NULL;
+    ck_assert_int_eq(bg_train(&c, 0, NULL, msg, sizeof msg), AD_ERR_ARG);
+    ck_assert_str_eq(msg, "bg_train: model is NULL");
+    c = ok;
+    c.n_stages = 0;
+    ck_assert_int_eq(bg_train(&c, 0, NULL, msg, sizeof msg), AD_ERR_ARG);
+    ck_assert_str_eq(msg, "bg_train: n_stages = 0 (need > 0)");
+    c = ok;
+    c.prior.dim = 3;
+    ck_assert_int_eq(bg_train(&c, 0, NULL, msg, sizeof msg), AD_ERR_ARG);
+    ck_assert_str_eq(msg, "bg_train: prior.dim = 3 differs from model->dim_z = 2");
+    c = ok;
+    c.prior.kT = 0;
+    ck_assert_int_eq(bg_train(&c, 0, NULL, msg, sizeof msg), AD_ERR_ARG);
+    ck_assert_str_eq(msg, "bg_train: prior.kT = 0 (need finite > 0)");
+    c = ok;
+    c.clip_norm = INFINITY;
+    ck_assert_int_eq(bg_train(&c, 0, NULL, msg, sizeof msg), AD_ERR_ARG);
+    ck_assert_str_eq(msg, "bg_train: clip_norm = inf (need finite >= 0)");
+    c = ok;
+    c.max_bad_in_a_row = -1;
+    ck_assert_int_eq(bg_train(&c, 0, NULL, msg, sizeof msg), AD_ERR_ARG);
+    ck_assert_str_eq(msg, "bg_train: max_bad_in_a_row = -1 (need >= 0; 0: 20)");
+    c = ok;
+    c.kT = -1;
+    ck_assert_int_eq(bg_train(&c, 0, NULL, msg, sizeof msg), AD_ERR_ARG);
+    ck_assert_str_eq(msg, "bg_train: stage 2 uses J_KL but kT = -1 (need finite > 0)");
+    c = ok;
+    c.potential = NULL;
+    ck_assert_int_eq(bg_train(&c, 0, NULL, msg, sizeof msg), AD_ERR_ARG);
+    ck_assert_str_eq(msg, "bg_train: stage 2 uses J_KL but potential is NULL");
+    bg_rc rc = bg_rc_coordinate(0);
+    st[1].w_rc = 1;
+    c = ok;
+    c.rc = &rc;
+    c.rc_loss = bg_rc_loss_config_default(2, -2);
+    ck_assert_int_eq(bg_train(&c, 0, NULL, msg, sizeof msg), AD_ERR_ARG);
+    ck_assert_str_eq(msg,
+                     "bg_train: rc_loss.r_min = 2, rc_loss.r_max = -2 (need finite, r_min < r_max)");
+    flow_model_free(m);
+}
+END_TEST
+
 Suite *bg_suite(void)
 {
     Suite *s = suite_create("bg");
@@ -508,6 +586,7 @@ Suite *bg_suite(void)
     tc = tcase_create("errors");
     tcase_add_test(tc, test_nan_energy_skipped);
     tcase_add_test(tc, test_resume_bit_identical);
+    tcase_add_test(tc, test_config_defaults_and_fields);
     suite_add_tcase(s, tc);
     return s;
 }

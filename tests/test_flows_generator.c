@@ -598,7 +598,7 @@ START_TEST(test_generator_rejects_bad_input)
     pc.bandwidth = 0;
     EXPECT_ARG(bg_generator_profile(g, s, &x1, &pc, NULL, &k, msg, sizeof msg), "bandwidth");
     pc = smp_profile_config_default(3, -3);
-    EXPECT_ARG(bg_generator_profile(g, s, &x1, &pc, &h, NULL, msg, sizeof msg), "range");
+    EXPECT_ARG(bg_generator_profile(g, s, &x1, &pc, &h, NULL, msg, sizeof msg), "lo = 3, hi = -3");
     ck_assert_ptr_null(h);
     ck_assert_ptr_null(k);
     EXPECT_ARG(smp_delta_f_split_strided(s->x, 0, s->log_w, s->n, 0, NULL, NULL, msg, sizeof msg),

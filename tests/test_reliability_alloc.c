@@ -130,7 +130,7 @@ static void train_op(void *vctx, long n, outcome *o)
     progress_count pc = {0};
     bg_train_config cfg = {0};
     cfg.model = c->model;
-    cfg.prior = (flow_prior){2, 1.0};
+    cfg.prior = (flow_prior){.dim = 2, .kT = 1.0};
     cfg.potential = &SHIFTED;
     cfg.kT = 1;
     cfg.data = tiny_data();
@@ -213,7 +213,7 @@ static void build_and_train_op(void *vctx, long n, outcome *o)
                    .w_kl = 1, .e_high = 10};
     bg_train_config cfg = {0};
     cfg.model = m;
-    cfg.prior = (flow_prior){2, 1.0};
+    cfg.prior = (flow_prior){.dim = 2, .kT = 1.0};
     cfg.potential = &SHIFTED;
     cfg.kT = 1;
     cfg.data = tiny_data();

@@ -64,7 +64,7 @@ static void run(int threads, uint64_t seed, run_result *r)
                            .w_ml = 1, .w_kl = 0.5, .e_high = 50}};
     bg_train_config c = {0};
     c.model = m;
-    c.prior = (flow_prior){2, 1.0};
+    c.prior = (flow_prior){.dim = 2, .kT = 1.0};
     c.potential = &u;
     c.kT = 1;
     c.data = data;

@@ -931,7 +931,7 @@ START_TEST(test_bg_train_paths)
                       .e_high = 100};
     bg_train_config c = {0};
     c.model = m;
-    c.prior = (flow_prior){2, 1.0};
+    c.prior = (flow_prior){.dim = 2, .kT = 1.0};
     c.kT = 1;
     c.data = data;
     c.n_data = 4;

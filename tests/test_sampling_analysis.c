@@ -499,6 +499,50 @@ START_TEST(test_out_of_memory)
 }
 END_TEST
 
+/* The config defaults, and invalid fields named. */
+START_TEST(test_config_defaults_and_fields)
+{
+    smp_bootstrap_config b = smp_bootstrap_default();
+    ck_assert_int_eq(b.n_bootstrap, 200);
+    ck_assert_uint_eq(b.seed, 1);
+    ad_real cand[3] = {0.1, 0.2, 0.4};
+    smp_bandwidth_config bc = smp_bandwidth_config_default(cand, 3);
+    ck_assert_ptr_eq(bc.candidates, cand);
+    ck_assert_int_eq(bc.n_candidates, 3);
+    ck_assert_int_eq(bc.n_folds, 5);
+    ck_assert_uint_eq(bc.seed, 1);
+    smp_states_config sc = smp_states_config_default(3);
+    ck_assert_int_eq(sc.n_states, 3);
+    ck_assert_int_eq(sc.reference, 0);
+    ck_assert_int_eq(sc.boot.n_bootstrap, 200);
+    smp_profile_config pc = smp_profile_config_default(-1, 1);
+    ck_assert_int_eq(pc.n_bins, 50);
+    ck_assert(fabs(pc.bandwidth - 0.08) < 1e-15);
+
+    ad_real x[6] = {0, 1, 2, 3, 4, 5};
+    char msg[200];
+    double best;
+    cand[1] = NAN;
+    ck_assert_int_eq(smp_kde_select_bandwidth(&bc, x, NULL, 6, &best, NULL, msg, sizeof msg),
+                     AD_ERR_ARG);
+    ck_assert_str_eq(msg, "smp_kde_select_bandwidth: candidates[1] = nan (need finite > 0)");
+    bc.candidates = NULL;
+    ck_assert_int_eq(smp_kde_select_bandwidth(&bc, x, NULL, 6, &best, NULL, msg, sizeof msg),
+                     AD_ERR_ARG);
+    ck_assert_str_eq(msg, "smp_kde_select_bandwidth: candidates is NULL");
+    int lab[6] = {0, 1, 2, 0, 1, 2};
+    ad_real d[3];
+    sc.boot.n_bootstrap = -2;
+    ck_assert_int_eq(smp_state_free_energies(&sc, lab, NULL, 6, d, NULL, NULL, msg, sizeof msg),
+                     AD_ERR_ARG);
+    ck_assert_str_eq(msg, "smp_state_free_energies: boot.n_bootstrap = -2 (need >= 0)");
+    smp_profile *p = NULL;
+    pc.hi = NAN;
+    ck_assert_int_eq(smp_profile_histogram(&pc, x, NULL, 6, &p, msg, sizeof msg), AD_ERR_ARG);
+    ck_assert_str_eq(msg, "smp_profile_histogram: lo = -1, hi = nan (need finite lo < hi)");
+}
+END_TEST
+
 Suite *smp_analysis_suite(void)
 {
     Suite *s = suite_create("sampling-analysis");
@@ -519,6 +563,7 @@ Suite *smp_analysis_suite(void)
     suite_add_tcase(s, tc);
     tc = tcase_create("errors");
     tcase_add_test(tc, test_errors);
+    tcase_add_test(tc, test_config_defaults_and_fields);
     suite_add_tcase(s, tc);
     tc = tcase_create("memory");
     tcase_add_test(tc, test_out_of_memory);

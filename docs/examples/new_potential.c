@@ -62,8 +62,10 @@ int main(void)
 
     /* Metropolis Monte Carlo: 100 chains, 1000 steps, every 10th frame */
     smp_potential_ctx ctx = {.potential = &hat, .scratch = scratch};
-    smp_mc_config cfg = {.dim = 2, .n_chains = 100, .sigma = 0.2, .kT = 1.0, .n_steps = 1000,
-                         .stride = 10, .seed = 1};
+    smp_mc_config cfg = smp_mc_config_default(2, 1.0); /* every 10th frame, seed 1 */
+    cfg.n_chains = 100;
+    cfg.sigma = 0.2;
+    cfg.n_steps = 1000;
     static ad_real x0[200], frames[100 * 100 * 2];
     for (int c = 0; c < 100; c++) x0[2 * c] = c % 2 ? 1.0 : -1.0;
     smp_mc_stats stats;
