@@ -19,8 +19,7 @@
  *
  *     bg_generator_config c = bg_generator_config_default(&my_potential, 1.0);
  *     bg_generator *g = bg_generator_new(&c, msg, sizeof msg);
- *     bg_stage st[2] = {bg_stage_default(), bg_stage_default()};
- *     st[1].w_kl = 1;                       (ML, then ML + KL)
+ *     bg_stage st[2] = {bg_stage_ml(1000), bg_stage_ml_kl(1000, 20)};  (ML, ML+KL)
  *     bg_generator_train_config tc = bg_generator_train_default(data, n_data);
  *     tc.stages = st; tc.n_stages = 2;
  *     bg_generator_train(g, &tc, NULL, msg, sizeof msg);
