@@ -94,6 +94,18 @@ int ad_gradcheck(ad_gradcheck_fn f, void *ctx, int n_inputs, ad_tensor *const *i
     double atol = opt.atol > 0 ? opt.atol : 1e-10;
     double safety = opt.safety > 0 ? opt.safety : 10;
     memset(rep, 0, sizeof *rep);
+    const struct {
+        const char *name;
+        double value;
+    } fields[4] = {{"step", opt.step}, {"rtol", opt.rtol}, {"atol", opt.atol},
+                   {"safety", opt.safety}};
+    for (int i = 0; i < 4; i++)
+        if (!(fields[i].value >= 0) || !isfinite(fields[i].value)) {
+            snprintf(rep->message, sizeof rep->message,
+                     "ad_gradcheck: options->%s = %g (need finite >= 0; 0: the default)",
+                     fields[i].name, fields[i].value);
+            return AD_ERR_ARG;
+        }
     if (!f || n_inputs < 1 || !inputs) {
         snprintf(rep->message, sizeof rep->message, "ad_gradcheck: bad arguments");
         return AD_ERR_ARG;

@@ -24,10 +24,14 @@
 typedef ad_tensor *(*ad_gradcheck_fn)(ad_tape *t, ad_tensor *const *inputs, int n_inputs,
                                       void *ctx);
 
+/* Every field's zero selects its default, so a NULL options pointer, {0}
+ * and designated initializers of the fields to change all work; a negative
+ * or non-finite value is rejected by name. */
 typedef struct ad_gradcheck_options {
-    double step;     /* relative step h; 0: eps^(1/3)                     */
+    double step;     /* relative step h (dimensionless: h = step          */
+                     /* max(1, |x|)); 0: eps^(1/3)                        */
     double rtol;     /* extra relative tolerance; 0: 1e-7                 */
-    double atol;     /* extra absolute tolerance; 0: 1e-10                */
+    double atol;     /* extra absolute tolerance (units of dL/dx); 0: 1e-10 */
     double safety;   /* factor on the error estimate; 0: 10               */
     uint64_t seed;   /* seed of the projection weights; 0: a fixed one    */
 } ad_gradcheck_options;

@@ -9,7 +9,9 @@
 
 bg_ais_config bg_ais_config_default(void)
 {
-    bg_ais_config c = {100, 1, 1.0, 0.1, 0.3, 256, 0, NULL, NULL, NULL, NULL};
+    bg_ais_config c = {.n_temps = 100, .mcmc_steps = 1, .beta_power = 1.0, .step = 0.1,
+                       .target_acceptance = 0.3, .n_pilot = 256, .leapfrog = 0, .state = NULL,
+                       .state_ctx = NULL, .progress = NULL, .progress_ctx = NULL};
     return c;
 }
 
@@ -237,14 +239,26 @@ static int check_args(const flow_model *m, const flow_prior *prior, const pot_po
     int st = bg_sample_check_args("bg_ais_sample", m, prior, u, kT, n, batch, msg, msg_len);
     if (st != AD_OK) return st;
     if (!c) return ad_status_fail(msg, msg_len, AD_ERR_ARG, "bg_ais_sample: no config");
-    if (c->n_temps < 1 || c->mcmc_steps < 1 || !(c->beta_power > 0) || !(c->step > 0) ||
-        !(c->target_acceptance > 0 && c->target_acceptance < 1) || c->n_pilot < 0 ||
-        c->leapfrog < 0)
-        return ad_status_fail(msg, msg_len, AD_ERR_ARG,
-                              "bg_ais_sample: bad config (temperatures %d, steps %d, beta "
-                              "power %g, width %g, acceptance %g, pilot %d, leapfrog %d)",
-                              c->n_temps, c->mcmc_steps, c->beta_power, c->step,
-                              c->target_acceptance, c->n_pilot, c->leapfrog);
+    const char *bad = NULL, *need = NULL;
+    double value = 0;
+#define AIS_BAD(cond, field, req)                                                              \
+    if (!bad && (cond)) {                                                                      \
+        bad = #field;                                                                          \
+        need = req;                                                                            \
+        value = (double)c->field;                                                              \
+    }
+    AIS_BAD(c->n_temps < 1, n_temps, ">= 1")
+    AIS_BAD(c->mcmc_steps < 1, mcmc_steps, ">= 1")
+    AIS_BAD(!(c->beta_power > 0) || !isfinite(c->beta_power), beta_power, "finite > 0")
+    AIS_BAD(!(c->step > 0) || !isfinite(c->step), step, "finite > 0")
+    AIS_BAD(!(c->target_acceptance > 0 && c->target_acceptance < 1), target_acceptance,
+            "in (0, 1)")
+    AIS_BAD(c->n_pilot < 0, n_pilot, ">= 0")
+    AIS_BAD(c->leapfrog < 0, leapfrog, ">= 0")
+#undef AIS_BAD
+    if (bad)
+        return ad_status_fail(msg, msg_len, AD_ERR_ARG, "bg_ais_sample: %s = %g (need %s)", bad,
+                              value, need);
     return AD_OK;
 }
 

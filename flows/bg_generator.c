@@ -16,9 +16,7 @@ bg_generator_config bg_generator_config_default(const pot_potential *u, double k
     memset(&c, 0, sizeof c);
     c.potential = u;
     c.kT = kT;
-    c.flow = flow_realnvp_preset_config(FLOW_REALNVP_DOUBLE_WELL);
-    c.flow.dim = u ? u->dim : 0;
-    c.flow.seed = 1;
+    c.flow = flow_realnvp_config_default(u ? u->dim : 0);
     c.model = NULL;
     c.sample_batch = 5000;
     return c;
@@ -335,7 +333,7 @@ int bg_generator_free_energies(const bg_generator *g, const bg_samples *s, const
         lab[i] = k >= 0 && k < ns ? k : -1;
     }
     memset(out, 0, sizeof *out);
-    smp_states_config sc = {ns, states->reference, states->boot};
+    smp_states_config sc = {.n_states = ns, .reference = states->reference, .boot = states->boot};
     ad_real dF[BG_MAX_STATES], se[BG_MAX_STATES], pop[BG_MAX_STATES];
     char why[512];
     status = smp_state_free_energies(&sc, lab, s->log_w, s->n, dF, se, pop, why, sizeof why);

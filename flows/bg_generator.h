@@ -19,8 +19,7 @@
  *
  *     bg_generator_config c = bg_generator_config_default(&my_potential, 1.0);
  *     bg_generator *g = bg_generator_new(&c, msg, sizeof msg);
- *     bg_stage st[2] = {bg_stage_default(), bg_stage_default()};
- *     st[1].w_kl = 1;                       (ML, then ML + KL)
+ *     bg_stage st[2] = {bg_stage_ml(1000), bg_stage_ml_kl(1000, 20)};  (ML, ML+KL)
  *     bg_generator_train_config tc = bg_generator_train_default(data, n_data);
  *     tc.stages = st; tc.n_stages = 2;
  *     bg_generator_train(g, &tc, NULL, msg, sizeof msg);
@@ -56,11 +55,12 @@ typedef struct bg_generator_config {
     double kT;                      /* temperature (energy units, finite > 0); */
                                     /* the prior is N(0, kT I)                 */
     flow_realnvp_config flow;       /* architecture when model is NULL.        */
-                                    /* Default: 3 blocks of two affine         */
+                                    /* Default flow_realnvp_config_default(    */
+                                    /* potential->dim): 3 blocks of two affine */
                                     /* couplings, S and T nets of two hidden   */
                                     /* layers of 100 ReLU units, log-scale     */
-                                    /* bound 1, alternating split, dim =       */
-                                    /* potential->dim, seed 1.  For whitening  */
+                                    /* bound 1, alternating split, seed 1.     */
+                                    /* For whitening                           */
                                     /* set flow.whiten = 1 and flow.whiten_data*/
                                     /* (e.g. the training data); with          */
                                     /* whiten_data NULL the whitening comes    */

@@ -3,6 +3,8 @@
 
 #include <math.h>
 
+#include "autodiff/ad_status.h"
+
 #include "potentials/pot_linlogcut.h"
 
 ad_tensor *bg_loss_ml(ad_tape *t, const flow_model *m, const flow_prior *prior, ad_tensor *x)
@@ -29,6 +31,29 @@ ad_tensor *bg_loss_kl(ad_tape *t, const flow_model *m, const pot_potential *u, d
         terms->energy = energy;
     }
     return ad_mean(t, per_sample);
+}
+
+bg_rc_loss_config bg_rc_loss_config_default(double r_min, double r_max)
+{
+    bg_rc_loss_config c = {.r_min = r_min, .r_max = r_max, .n_kernels = 11};
+    return c;
+}
+
+int bg_rc_loss_config_check(const char *who, const bg_rc_loss_config *cfg, char *msg,
+                            size_t msg_len)
+{
+    if (!who) who = "bg_rc_loss_config_check";
+    if (!cfg) return ad_status_fail(msg, msg_len, AD_ERR_ARG, "%s: rc_loss is NULL", who);
+    if (!isfinite(cfg->r_min) || !isfinite(cfg->r_max) || !(cfg->r_min < cfg->r_max))
+        return ad_status_fail(msg, msg_len, AD_ERR_ARG,
+                              "%s: rc_loss.r_min = %g, rc_loss.r_max = %g (need finite, "
+                              "r_min < r_max)",
+                              who, cfg->r_min, cfg->r_max);
+    if (cfg->n_kernels != 0 && (cfg->n_kernels < 2 || cfg->n_kernels > 256))
+        return ad_status_fail(msg, msg_len, AD_ERR_ARG,
+                              "%s: rc_loss.n_kernels = %d (need 2 .. 256, or 0 for 11)", who,
+                              cfg->n_kernels);
+    return AD_OK;
 }
 
 ad_tensor *bg_loss_rc(ad_tape *t, ad_tensor *r, const bg_rc_loss_config *cfg)

@@ -15,6 +15,8 @@
 #ifndef LIBBG_FLOWS_BG_LOSS_H
 #define LIBBG_FLOWS_BG_LOSS_H
 
+#include <stddef.h>
+
 #include "autodiff/ad.h"
 #include "bg_rc.h"
 #include "flow_model.h"
@@ -38,9 +40,17 @@ ad_tensor *bg_loss_kl(ad_tape *t, const flow_model *m, const pot_potential *u, d
                       double e_high, double e_max, ad_tensor *z, bg_kl_terms *terms);
 
 typedef struct bg_rc_loss_config {
-    double r_min, r_max; /* range of the soft histogram             */
-    int n_kernels;       /* K (0: 11, the paper's choice)           */
+    double r_min, r_max; /* range of the soft histogram (units of   */
+                         /* the coordinate; finite, r_min < r_max)  */
+    int n_kernels;       /* K (0: 11, the paper's choice; else     */
+                         /* 2 .. 256)                              */
 } bg_rc_loss_config;
+
+/* {r_min, r_max, 11}. */
+bg_rc_loss_config bg_rc_loss_config_default(double r_min, double r_max);
+/* AD_OK, or AD_ERR_ARG with a message naming `who` and the invalid field. */
+int bg_rc_loss_config_check(const char *who, const bg_rc_loss_config *cfg, char *msg,
+                            size_t msg_len);
 
 /* J_RC = -sum_k log h_k for the coordinate values r [batch] of generated
  * samples: kernel k centred at r_min + k (r_max - r_min)/(K - 1), width

@@ -39,7 +39,26 @@ char *bg_checkpoint_path_new(const char *prefix, int stage)
 
 bg_stage bg_stage_default(void)
 {
-    bg_stage st = {"stage", 1000, 256, 1e-3, 1, 0, 0, 1e4, 0};
+    bg_stage st = {.name = "stage", .n_iterations = 1000, .batch_size = 256, .lr = 1e-3,
+                   .w_ml = 1, .w_kl = 0, .w_rc = 0, .e_high = 1e4, .e_max = 0};
+    return st;
+}
+
+bg_stage bg_stage_ml(int n_iterations)
+{
+    bg_stage st = bg_stage_default();
+    st.name = "ML";
+    st.n_iterations = n_iterations;
+    return st;
+}
+
+bg_stage bg_stage_ml_kl(int n_iterations, double e_high)
+{
+    bg_stage st = bg_stage_default();
+    st.name = "ML+KL";
+    st.n_iterations = n_iterations;
+    st.w_kl = 1;
+    st.e_high = e_high;
     return st;
 }
 
@@ -97,8 +116,11 @@ int bg_stage_check(const char *who, const bg_stage *st, int index, char *msg, si
 
 static int check_config(const bg_train_config *c, int first_stage, char *msg, size_t len)
 {
-    if (!c->model || !c->stages || c->n_stages <= 0)
-        return ad_status_fail(msg, len, AD_ERR_ARG, "bg_train: no model or no stages");
+    if (!c->model) return ad_status_fail(msg, len, AD_ERR_ARG, "bg_train: model is NULL");
+    if (!c->stages) return ad_status_fail(msg, len, AD_ERR_ARG, "bg_train: stages is NULL");
+    if (c->n_stages <= 0)
+        return ad_status_fail(msg, len, AD_ERR_ARG, "bg_train: n_stages = %d (need > 0)",
+                              c->n_stages);
     /* NULL means none; "" would put "-stage1.ckpt" in the current directory
      * after a whole stage of training */
     if (c->checkpoint_prefix && !*c->checkpoint_prefix)
@@ -110,12 +132,20 @@ static int check_config(const bg_train_config *c, int first_stage, char *msg, si
     if (first_stage < 0 || first_stage > c->n_stages)
         return ad_status_fail(msg, len, AD_ERR_ARG, "bg_train: first stage %d of %d", first_stage,
                               c->n_stages);
-    if (c->prior.dim != c->model->dim_z || !(c->prior.kT > 0))
-        return ad_status_fail(msg, len, AD_ERR_ARG, "bg_train: prior dimension %d, model latent %d",
+    if (c->prior.dim != c->model->dim_z)
+        return ad_status_fail(msg, len, AD_ERR_ARG,
+                              "bg_train: prior.dim = %d differs from model->dim_z = %d",
                               c->prior.dim, c->model->dim_z);
-    if (!(c->clip_norm >= 0))
-        return ad_status_fail(msg, len, AD_ERR_ARG, "bg_train: clip_norm %g (must be >= 0)",
+    if (!(c->prior.kT > 0) || !isfinite(c->prior.kT))
+        return ad_status_fail(msg, len, AD_ERR_ARG, "bg_train: prior.kT = %g (need finite > 0)",
+                              c->prior.kT);
+    if (!(c->clip_norm >= 0) || !isfinite(c->clip_norm))
+        return ad_status_fail(msg, len, AD_ERR_ARG, "bg_train: clip_norm = %g (need finite >= 0)",
                               c->clip_norm);
+    if (c->max_bad_in_a_row < 0)
+        return ad_status_fail(msg, len, AD_ERR_ARG,
+                              "bg_train: max_bad_in_a_row = %d (need >= 0; 0: 20)",
+                              c->max_bad_in_a_row);
     if (c->cut_ref != BG_CUT_ABSOLUTE && c->cut_ref != BG_CUT_KT_ABOVE_REF)
         return ad_status_fail(msg, len, AD_ERR_ARG,
                               "bg_train: cut_ref = %d (need BG_CUT_ABSOLUTE or "
@@ -130,11 +160,13 @@ static int check_config(const bg_train_config *c, int first_stage, char *msg, si
                                   "bg_train: stage %d uses J_ML but there is no "
                                   "data",
                                   s + 1);
-        if (st->w_kl > 0 && (!c->potential || !(c->kT > 0)))
+        if (st->w_kl > 0 && !c->potential)
             return ad_status_fail(msg, len, AD_ERR_ARG,
-                                  "bg_train: stage %d uses J_KL but there is no "
-                                  "potential or kT",
-                                  s + 1);
+                                  "bg_train: stage %d uses J_KL but potential is NULL", s + 1);
+        if (st->w_kl > 0 && (!(c->kT > 0) || !isfinite(c->kT)))
+            return ad_status_fail(msg, len, AD_ERR_ARG,
+                                  "bg_train: stage %d uses J_KL but kT = %g (need finite > 0)",
+                                  s + 1, c->kT);
         if (st->w_kl > 0 && c->potential->dim != c->model->dim_x)
             return ad_status_fail(msg, len, AD_ERR_SHAPE,
                                   "bg_train: potential dimension %d, model %d", c->potential->dim,
@@ -149,6 +181,10 @@ static int check_config(const bg_train_config *c, int first_stage, char *msg, si
                                   "bg_train: stage %d uses J_RC but there is no "
                                   "reaction coordinate",
                                   s + 1);
+        if (st->w_rc > 0) {
+            int status = bg_rc_loss_config_check("bg_train", &c->rc_loss, msg, len);
+            if (status != AD_OK) return status;
+        }
     }
     return AD_OK;
 }
@@ -314,7 +350,8 @@ int bg_train(const bg_train_config *cfg, int first_stage, bg_train_result *resul
     for (int s = 0; s < c.n_stages; s++)
         if (c.stages[s].batch_size > max_batch) max_batch = c.stages[s].batch_size;
     trainer tr = {&c, NULL, NULL, NULL, NULL};
-    nn_optim_config oc = {NN_OPTIM_ADAM, c.stages[0].lr, 0, 0, 0, c.clip_norm};
+    nn_optim_config oc = nn_optim_config_default(c.stages[0].lr);
+    oc.clip_norm = c.clip_norm;
     nn_optim *opt = nn_optim_new(c.model->params, &oc, msg, msg_len);
     tr.tape = ad_tape_new(0);
     tr.x_batch = ad_malloc((size_t)max_batch * c.model->dim_x * sizeof(ad_real));

@@ -61,6 +61,17 @@ typedef struct bg_stage {
 
 /* The defaults listed above: an ML stage of 1000 steps. */
 bg_stage bg_stage_default(void);
+/* The two stages of the usual schedule, the other fields as in
+ * bg_stage_default():
+ *   bg_stage_ml(n)            "ML": n steps of J_ML alone (training by example)
+ *   bg_stage_ml_kl(n, e_high) "ML+KL": n steps of J_ML + J_KL (by example and
+ *                             energy) with the cut starting at e_high
+ *                             (units as bg_stage.e_high: with
+ *                             bg_generator_train, kT above the lowest data
+ *                             energy)
+ * e.g. bg_stage stages[2] = {bg_stage_ml(300), bg_stage_ml_kl(200, 20)}. */
+bg_stage bg_stage_ml(int n_iterations);
+bg_stage bg_stage_ml_kl(int n_iterations, double e_high);
 /* AD_OK, or AD_ERR_ARG with a message naming `who`, the stage (1-based) and
  * the field that is invalid. */
 int bg_stage_check(const char *who, const bg_stage *st, int index, char *msg, size_t msg_len);
@@ -80,19 +91,25 @@ typedef struct bg_progress {
 typedef void (*bg_progress_fn)(const bg_progress *p, void *ctx);
 
 typedef struct bg_train_config {
-    flow_model *model;             /* trained in place                          */
-    flow_prior prior;              /* latent prior (kT = variance; usually 1)   */
+    flow_model *model;             /* trained in place (required)               */
+    flow_prior prior;              /* latent prior: dim = model->dim_z, kT      */
+                                   /* (variance, finite > 0)  default kT 1      */
     const pot_potential *potential;/* target energy (needed when w_KL > 0)      */
-    double kT;                     /* target temperature (energy units, > 0)    */
+    double kT;                     /* target temperature (energy units, finite  */
+                                   /* > 0 when w_KL > 0)             default 1  */
     const ad_real *data;           /* [n_data * dim_x] training samples         */
-    int n_data;
+                                   /* (coordinate units; needed when w_ML > 0)  */
+    int n_data;                    /* rows of data (> 0 when w_ML > 0)          */
     const bg_rc *rc;               /* reaction coordinate (needed when w_RC>0)  */
-    bg_rc_loss_config rc_loss;     /* its soft-histogram range                  */
-    const bg_stage *stages;
-    int n_stages;
-    uint64_t seed;
-    double clip_norm;              /* > 0: clip the gradient norm               */
-    int max_bad_in_a_row;          /* 0: 20                                     */
+    bg_rc_loss_config rc_loss;     /* its soft-histogram range (coordinate      */
+                                   /* units)                  default {0, 0, 11}*/
+    const bg_stage *stages;        /* [n_stages] (required)                     */
+    int n_stages;                  /* > 0                                       */
+    uint64_t seed;                 /* random numbers of training   default 0    */
+    double clip_norm;              /* > 0: clip the gradient norm; 0: none      */
+                                   /* (finite, >= 0)                 default 0  */
+    int max_bad_in_a_row;          /* non-finite steps tolerated in a row       */
+                                   /* (>= 0; 0: 20)                 default 20  */
     const char *log_path;          /* CSV of every iteration (NULL: none; ""
                                       is refused)                               */
     const char *checkpoint_prefix; /* per-stage checkpoints (NULL: none; ""
@@ -103,7 +120,7 @@ typedef struct bg_train_config {
                                    /* measured (0: BG_CUT_ABSOLUTE)             */
     double e_ref;                  /* reference energy (energy units) for       */
                                    /* BG_CUT_KT_ABOVE_REF, e.g. the lowest      */
-                                   /* minimum; must then be finite              */
+                                   /* minimum; must then be finite  default 0   */
 } bg_train_config;
 
 /* Every field zero or NULL except kT = 1, prior.kT = 1, rc_loss.n_kernels

@@ -11,7 +11,8 @@
 
 flow_check_config flow_check_default(void)
 {
-    flow_check_config c = {8, 1.0, 1.0, 64, 1};
+    flow_check_config c = {.batch = 8, .z_scale = 1.0, .x_scale = 1.0, .rounding_steps = 64,
+                           .seed = 1};
     return c;
 }
 

@@ -100,7 +100,8 @@ flow_layer *flow_coupling_new(const flow_coupling_config *cfg, char *msg, size_t
         if (msg && msg_len)
             snprintf(msg, msg_len, "flow_coupling_new: %s", !cfg ? "NULL config"
                      : !(cfg->log_scale_bound >= 0) ? "log_scale_bound must be >= 0"
-                                                    : "S and T nets are required");
+                     : !cfg->s_net                  ? "s_net is NULL"
+                                                    : "t_net is NULL");
         return NULL;
     }
     flow_coupling *c = ad_calloc(1, sizeof *c);
@@ -134,19 +135,33 @@ flow_layer *flow_coupling_new(const flow_coupling_config *cfg, char *msg, size_t
 int flow_coupling_nets_init(nn_mlp *s_net, nn_mlp *t_net, nn_params *p, int n_cond, int n_trans,
                             const flow_coupling_nets_config *cfg, char *msg, size_t msg_len)
 {
-    if (!cfg || cfg->n_hidden < 0 || cfg->n_hidden > NN_MLP_MAX_LAYERS - 1 ||
-        (cfg->n_hidden > 0 && !cfg->hidden_widths)) {
-        if (msg && msg_len) snprintf(msg, msg_len, "flow_coupling_nets_init: bad hidden layers");
+    if (!cfg) {
+        if (msg && msg_len) snprintf(msg, msg_len, "flow_coupling_nets_init: cfg is NULL");
+        return AD_ERR_ARG;
+    }
+    if (cfg->n_hidden < 0 || cfg->n_hidden > NN_MLP_MAX_LAYERS - 1) {
+        if (msg && msg_len)
+            snprintf(msg, msg_len, "flow_coupling_nets_init: n_hidden = %d (need 0 .. %d)",
+                     cfg->n_hidden, NN_MLP_MAX_LAYERS - 1);
+        return AD_ERR_ARG;
+    }
+    if (cfg->n_hidden > 0 && !cfg->hidden_widths) {
+        if (msg && msg_len)
+            snprintf(msg, msg_len, "flow_coupling_nets_init: hidden_widths is NULL");
         return AD_ERR_ARG;
     }
     int widths[NN_MLP_MAX_LAYERS + 1];
     widths[0] = n_cond;
     for (int i = 0; i < cfg->n_hidden; i++) widths[1 + i] = cfg->hidden_widths[i];
     widths[1 + cfg->n_hidden] = n_trans;
-    nn_mlp_config sc = {cfg->n_hidden + 2, widths, cfg->s_activation, NN_ACT_IDENTITY,
-                        NN_INIT_AUTO, NN_INIT_ZERO};
-    nn_mlp_config tc = {cfg->n_hidden + 2, widths, cfg->t_activation, NN_ACT_IDENTITY,
-                        NN_INIT_AUTO, cfg->t_output_random ? NN_INIT_GLOROT : NN_INIT_ZERO};
+    nn_mlp_config sc = {.n_widths = cfg->n_hidden + 2, .widths = widths,
+                        .hidden_activation = cfg->s_activation,
+                        .output_activation = NN_ACT_IDENTITY, .hidden_init = NN_INIT_AUTO,
+                        .output_init = NN_INIT_ZERO};
+    nn_mlp_config tc = {.n_widths = cfg->n_hidden + 2, .widths = widths,
+                        .hidden_activation = cfg->t_activation,
+                        .output_activation = NN_ACT_IDENTITY, .hidden_init = NN_INIT_AUTO,
+                        .output_init = cfg->t_output_random ? NN_INIT_GLOROT : NN_INIT_ZERO};
     int status = nn_mlp_init(s_net, p, &sc, msg, msg_len);
     if (status == AD_OK) status = nn_mlp_init(t_net, p, &tc, msg, msg_len);
     return status;

@@ -26,6 +26,9 @@
 #include "flow_split.h"
 #include "nn/nn_mlp.h"
 
+/* Fill with designated initializers; every field is required except mask
+ * (FLOW_SPLIT_MASK only), flip (0: transform channel 2) and
+ * log_scale_bound (0: unbounded).  Counts and flags have no units. */
 typedef struct flow_coupling_config {
     int dim;                 /* width of z and x                                 */
     flow_split_kind split;   /* how the channels are chosen                      */
@@ -33,7 +36,8 @@ typedef struct flow_coupling_config {
     int flip;                /* 1: transform channel 1 given channel 2 instead   */
     const nn_mlp *s_net;     /* log-scale net, n_cond -> n_trans                 */
     const nn_mlp *t_net;     /* shift net, n_cond -> n_trans                     */
-    double log_scale_bound;  /* 0: unbounded; b > 0: s = b tanh(S / b)           */
+    double log_scale_bound;  /* 0: unbounded; b > 0: s = b tanh(S / b) (>= 0;    */
+                             /* log-scale units, i.e. nats)                      */
 } flow_coupling_config;
 
 /* NULL with a message (bad config, net widths not matching the split, out
@@ -44,10 +48,12 @@ flow_layer *flow_coupling_new(const flow_coupling_config *cfg, char *msg, size_t
 int flow_coupling_channels(int dim, flow_split_kind split, const int *mask, int flip,
                            int *n_cond, int *n_trans);
 
-/* Hidden layers of the S and T nets. */
+/* Hidden layers of the S and T nets (designated initializers; a zero
+ * activation is the identity, a zero t_output_random the identity start;
+ * flow_realnvp_config_default's nets are two layers of 100 ReLU units). */
 typedef struct flow_coupling_nets_config {
-    int n_hidden;                  /* number of hidden layers                    */
-    const int *hidden_widths;      /* [n_hidden]                                 */
+    int n_hidden;                  /* number of hidden layers (0 .. 15)          */
+    const int *hidden_widths;      /* [n_hidden], each >= 1                      */
     nn_activation s_activation;    /* hidden activation of S (Noe: tanh)         */
     nn_activation t_activation;    /* hidden activation of T (ReLU)              */
     int t_output_random;           /* 0: T's output layer starts at zero too     */

@@ -21,24 +21,33 @@
 #include "flow_split.h"
 #include "nn/nn_dense.h"
 
+/* Start from flow_realnvp_config_default(dim) (or a preset) and change the
+ * fields you need; flow_realnvp_new rejects an invalid field by name.
+ * Coordinates are the potential's units; every other field is a count, a
+ * flag or dimensionless. */
 typedef struct flow_realnvp_config {
-    int dim;                     /* width of x                                        */
-    int n_blocks;                /* blocks of two couplings (>= 1)                    */
-    int n_hidden;                /* hidden layers of every S and T net                */
-    const int *hidden_widths;    /* [n_hidden]                                        */
-    nn_activation s_activation;  /* hidden activation of S                            */
-    nn_activation t_activation;  /* hidden activation of T                            */
-    double log_scale_bound;      /* 0: none; b: s = b tanh(S/b) (seed: 1)             */
-    int t_output_random;         /* 0: T's output layer zero too (identity start)     */
-    flow_split_kind split;       /* channel split of the couplings                    */
-    const int *mask;             /* [dim_z] for FLOW_SPLIT_MASK                       */
-    int whiten;                  /* 1: whitening layer at the data end                */
-    const ad_real *whiten_data;  /* [whiten_n * dim]; NULL: placeholder whose values  */
-                                 /* come from a checkpoint                            */
-    int whiten_n;                /* rows of whiten_data                               */
+    int dim;                     /* width of x (>= 2)                                 */
+    int n_blocks;                /* blocks of two couplings (>= 1)        default 3   */
+    int n_hidden;                /* hidden layers of every S and T net    default 2   */
+                                 /* (0 .. NN_MLP_MAX_LAYERS - 1)                      */
+    const int *hidden_widths;    /* [n_hidden], each >= 1        default {100, 100}   */
+                                 /* (static storage)                                  */
+    nn_activation s_activation;  /* hidden activation of S                default ReLU*/
+    nn_activation t_activation;  /* hidden activation of T                default ReLU*/
+    double log_scale_bound;      /* 0: none; b > 0: s = b tanh(S/b)       default 1   */
+                                 /* (finite, >= 0; the seed's 1)                      */
+    int t_output_random;         /* 0: T's output layer zero too          default 0   */
+                                 /* (identity start); 0 or 1                          */
+    flow_split_kind split;       /* channel split of the couplings  default ALTERNATE */
+    const int *mask;             /* [dim_z] for FLOW_SPLIT_MASK           default NULL*/
+    int whiten;                  /* 1: whitening layer at the data end;   default 0   */
+                                 /* 0 or 1                                            */
+    const ad_real *whiten_data;  /* [whiten_n * dim] (coordinate units); NULL: a      */
+                                 /* placeholder whose values come from a checkpoint   */
+    int whiten_n;                /* rows of whiten_data (>= 2 when it is set)         */
     int whiten_keep;             /* components kept (couplings then act on this many; */
-                                 /* 0: dim)                                           */
-    uint64_t seed;               /* initial weights                                   */
+                                 /* 0: dim; otherwise 2 .. dim)           default 0   */
+    uint64_t seed;               /* initial weights                       default 1   */
 } flow_realnvp_config;
 
 typedef enum flow_realnvp_preset {
@@ -47,11 +56,17 @@ typedef enum flow_realnvp_preset {
     FLOW_REALNVP_DIMER
 } flow_realnvp_preset;
 
-/* The config of a preset (hidden_widths points at static storage). */
+/* The documented default architecture for dim coordinates, the fields'
+ * defaults above: 3 blocks, S and T nets of two hidden layers of 100 ReLU
+ * units, log-scale bound 1, alternating split, no whitening, seed 1 (the
+ * double-well preset with this dim). */
+flow_realnvp_config flow_realnvp_config_default(int dim);
+
+/* The config of a preset (hidden_widths points at static storage; seed 0). */
 flow_realnvp_config flow_realnvp_preset_config(flow_realnvp_preset preset);
 
-/* NULL with a message on a bad config, a failed whitening fit or out of
- * memory. */
+/* NULL with a message on a bad config (the field is named), a failed
+ * whitening fit or out of memory. */
 flow_model *flow_realnvp_new(const flow_realnvp_config *cfg, char *msg, size_t msg_len);
 
 #endif

@@ -166,8 +166,14 @@ static const flow_layer_ops WHITEN_OPS = {"whitening", whiten_forward, whiten_in
 flow_layer *flow_whiten_new(nn_params *p, const flow_whiten_config *cfg, char *msg,
                             size_t msg_len)
 {
-    if (!p || !cfg || cfg->dim < 1 || cfg->keep < 0 || cfg->keep > cfg->dim) {
-        if (msg && msg_len) snprintf(msg, msg_len, "flow_whiten_new: bad arguments");
+    if (!p || !cfg) {
+        if (msg && msg_len) snprintf(msg, msg_len, "flow_whiten_new: bad arguments (NULL)");
+        return NULL;
+    }
+    if (cfg->dim < 1 || cfg->keep < 0 || cfg->keep > cfg->dim) {
+        if (msg && msg_len)
+            snprintf(msg, msg_len, "flow_whiten_new: %s (dim = %d, keep = %d; need dim >= 1, "
+                     "0 <= keep <= dim)", cfg->dim < 1 ? "dim" : "keep", cfg->dim, cfg->keep);
         return NULL;
     }
     int dim = cfg->dim, keep = cfg->keep ? cfg->keep : cfg->dim;

@@ -33,10 +33,12 @@ int flow_whiten_fit(const ad_real *data, int n, int dim, int keep, ad_real *mean
  * w[j]; sorted descending).  AD_OK or AD_ERR_NOMEM / AD_ERR_NUMERIC. */
 int flow_eigh(ad_real *a, int n, ad_real *w, ad_real *vectors);
 
+/* Designated initializers; a zero keep keeps every component. */
 typedef struct flow_whiten_config {
-    int dim;              /* width of x                                           */
-    int keep;             /* components kept (dim_z); 0: dim                      */
-    const ad_real *data;  /* [n_samples * dim]; NULL: placeholder identity whose  */
+    int dim;              /* width of x (>= 1)                                    */
+    int keep;             /* components kept (dim_z), 0 .. dim; 0: dim            */
+    const ad_real *data;  /* [n_samples * dim] (coordinate units); NULL: a        */
+                          /* placeholder identity whose                           */
                           /* values are meant to come from a checkpoint           */
     int n_samples;        /* rows of data (>= 2)                                  */
 } flow_whiten_config;

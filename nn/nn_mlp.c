@@ -4,18 +4,44 @@
 #include <stdio.h>
 #include <string.h>
 
+nn_mlp_config nn_mlp_config_default(int n_widths, const int *widths)
+{
+    nn_mlp_config c = {.n_widths = n_widths, .widths = widths,
+                       .hidden_activation = NN_ACT_RELU, .output_activation = NN_ACT_IDENTITY,
+                       .hidden_init = NN_INIT_AUTO, .output_init = NN_INIT_AUTO};
+    return c;
+}
+
 int nn_mlp_init(nn_mlp *m, nn_params *p, const nn_mlp_config *cfg, char *msg, size_t msg_len)
 {
-    if (!m || !p || !cfg || !cfg->widths) {
+    if (!m || !p || !cfg) {
         if (msg && msg_len) snprintf(msg, msg_len, "nn_mlp_init: NULL argument");
+        return AD_ERR_ARG;
+    }
+    if (!cfg->widths) {
+        if (msg && msg_len) snprintf(msg, msg_len, "nn_mlp_init: widths is NULL");
         return AD_ERR_ARG;
     }
     if (cfg->n_widths < 2 || cfg->n_widths > NN_MLP_MAX_LAYERS + 1) {
         if (msg && msg_len)
-            snprintf(msg, msg_len, "nn_mlp_init: %d widths (need 2 to %d)", cfg->n_widths,
+            snprintf(msg, msg_len, "nn_mlp_init: n_widths = %d (need 2 to %d)", cfg->n_widths,
                      NN_MLP_MAX_LAYERS + 1);
         return AD_ERR_ARG;
     }
+    const struct {
+        const char *name;
+        int value, max;
+    } enums[4] = {{"hidden_activation", (int)cfg->hidden_activation, (int)NN_ACT_TANH},
+                  {"output_activation", (int)cfg->output_activation, (int)NN_ACT_TANH},
+                  {"hidden_init", (int)cfg->hidden_init, (int)NN_INIT_HE},
+                  {"output_init", (int)cfg->output_init, (int)NN_INIT_HE}};
+    for (int i = 0; i < 4; i++)
+        if (enums[i].value < 0 || enums[i].value > enums[i].max) {
+            if (msg && msg_len)
+                snprintf(msg, msg_len, "nn_mlp_init: %s = %d (not a known value)", enums[i].name,
+                         enums[i].value);
+            return AD_ERR_ARG;
+        }
     for (int i = 0; i < cfg->n_widths; i++)
         if (cfg->widths[i] < 1) {
             if (msg && msg_len)

@@ -18,6 +18,13 @@ struct nn_optim {
     double beta2_power;    /* beta2^steps                             */
 };
 
+nn_optim_config nn_optim_config_default(double lr)
+{
+    nn_optim_config c = {.kind = NN_OPTIM_ADAM, .lr = lr, .beta1 = 0.9, .beta2 = 0.999,
+                         .eps = 1e-8, .clip_norm = 0};
+    return c;
+}
+
 nn_optim *nn_optim_new(nn_params *p, const nn_optim_config *cfg, char *msg, size_t msg_len)
 {
 #define FAIL(...)                                              \
@@ -32,13 +39,16 @@ nn_optim *nn_optim_new(nn_params *p, const nn_optim_config *cfg, char *msg, size
     if (c.beta2 == 0) c.beta2 = 0.999;
     if (c.eps == 0) c.eps = 1e-8;
     if (c.kind != NN_OPTIM_ADAM && c.kind != NN_OPTIM_SGD)
-        FAIL("nn_optim_new: unknown optimizer kind %d", (int)c.kind);
+        FAIL("nn_optim_new: kind = %d (need NN_OPTIM_ADAM or NN_OPTIM_SGD)", (int)c.kind);
     if (!(c.lr > 0) || !isfinite(c.lr)) FAIL("nn_optim_new: lr = %g (must be > 0)", c.lr);
-    if (!(c.beta1 > 0 && c.beta1 < 1) || !(c.beta2 > 0 && c.beta2 < 1))
-        FAIL("nn_optim_new: beta1 = %g, beta2 = %g (must be in (0, 1))", c.beta1, c.beta2);
-    if (!(c.eps > 0) || !(c.clip_norm >= 0))
-        FAIL("nn_optim_new: eps = %g, clip_norm = %g (need eps > 0, clip_norm >= 0)", c.eps,
-             c.clip_norm);
+    if (!(c.beta1 > 0 && c.beta1 < 1))
+        FAIL("nn_optim_new: beta1 = %g (must be in (0, 1); 0: 0.9)", cfg->beta1);
+    if (!(c.beta2 > 0 && c.beta2 < 1))
+        FAIL("nn_optim_new: beta2 = %g (must be in (0, 1); 0: 0.999)", cfg->beta2);
+    if (!(c.eps > 0) || !isfinite(c.eps))
+        FAIL("nn_optim_new: eps = %g (must be finite, > 0; 0: 1e-8)", cfg->eps);
+    if (!(c.clip_norm >= 0) || !isfinite(c.clip_norm))
+        FAIL("nn_optim_new: clip_norm = %g (must be finite, >= 0)", c.clip_norm);
     nn_optim *o = ad_calloc(1, sizeof *o);
     if (!o) FAIL("nn_optim_new: out of memory");
     o->params = p;

@@ -14,19 +14,26 @@
 
 typedef enum nn_optim_kind { NN_OPTIM_ADAM = 0, NN_OPTIM_SGD } nn_optim_kind;
 
+/* Start from nn_optim_config_default(lr); a zero beta1, beta2 or eps also
+ * selects its default.  nn_optim_new rejects an invalid field by name. */
 typedef struct nn_optim_config {
-    nn_optim_kind kind;  /* Adam or SGD                                      */
-    double lr;           /* learning rate (> 0)                              */
-    double beta1;        /* Adam first-moment decay (0: 0.9)                 */
-    double beta2;        /* Adam second-moment decay (0: 0.999)              */
-    double eps;          /* Adam denominator guard (0: 1e-8)                 */
-    double clip_norm;    /* > 0: scale the gradient to at most this norm     */
+    nn_optim_kind kind;  /* Adam or SGD                     default Adam     */
+    double lr;           /* learning rate (finite, > 0; units of the        */
+                         /* parameters per unit gradient)                   */
+    double beta1;        /* Adam first-moment decay, in (0, 1); 0: 0.9      */
+    double beta2;        /* Adam second-moment decay, in (0, 1); 0: 0.999   */
+    double eps;          /* Adam denominator guard (finite, > 0); 0: 1e-8   */
+    double clip_norm;    /* > 0: scale the gradient to at most this norm;   */
+                         /* 0: no clipping (finite, >= 0)   default 0       */
 } nn_optim_config;
+
+/* Adam with learning rate lr, beta1 0.9, beta2 0.999, eps 1e-8, no clipping. */
+nn_optim_config nn_optim_config_default(double lr);
 
 typedef struct nn_optim nn_optim;
 
-/* NULL with a message if the config is invalid, p is not finalized or memory
- * runs out. */
+/* NULL with a message if the config is invalid (the field is named), p is
+ * not finalized or memory runs out. */
 nn_optim *nn_optim_new(nn_params *p, const nn_optim_config *cfg, char *msg, size_t msg_len);
 void nn_optim_free(nn_optim *o); /* accepts NULL */
 

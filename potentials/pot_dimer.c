@@ -97,7 +97,7 @@ ad_tensor *pot_dimer_energy(ad_tape *t, ad_tensor *x, const void *params)
     int *pairs = ad_tape_alloc(t, (size_t)n_pairs * 2 * sizeof(int) + 1);
     if (!pairs) return ad_tape_poison(t);
     pot_pairs_all(n_particles, exclude, 1, pairs);
-    pot_pairs pp = {2, n_pairs, pairs};
+    pot_pairs pp = {.space_dim = 2, .n_pairs = n_pairs, .pairs = pairs};
     ad_tensor *lj = p->composed_pairs ? pot_lj_pairs_composed(t, x, &pp, p->eps, p->sigma)
                                       : pot_lj_pairs(t, x, &pp, p->eps, p->sigma);
     return ad_add(t, u, lj);

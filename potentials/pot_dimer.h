@@ -29,6 +29,10 @@ typedef enum pot_dimer_bond_form {
     POT_DIMER_BOND_PAPER = 1   /* s y - a y^2 + b y^4,      y = 2 (d - d0)  */
 } pot_dimer_bond_form;
 
+/* Start from pot_dimer_params_seed() or pot_dimer_params_paper() (the seed
+ * values are in parentheses).  Reduced units: lengths (d0, sigma, l_box) and
+ * energies (eps, and U itself) are dimensionless; a, b, c, slope are energies
+ * per power of y, k_box and k_d energies per squared length. */
 typedef struct pot_dimer_params {
     int n_solvent;              /* solvent particles (36)                      */
     pot_dimer_bond_form bond;   /* which bond form                            */

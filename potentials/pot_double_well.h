@@ -10,6 +10,9 @@
 
 #include "pot_potential.h"
 
+/* Start from pot_double_well_defaults() (the defaults are in parentheses).
+ * Reduced units: x1, x2 and u are dimensionless (u in the units of kT's
+ * energy), so each coefficient has the units of u over its power of x. */
 typedef struct pot_double_well_params {
     double a;   /* quartic coefficient of x1    (1) */
     double b;   /* quadratic coefficient of x1  (6) */

@@ -13,6 +13,9 @@
 #define POT_MULLER_BROWN_DIM 2
 #define POT_MULLER_BROWN_TERMS 4
 
+/* Start from pot_muller_brown_defaults() (the defaults are in parentheses).
+ * Reduced units: x, y and V are dimensionless; A_j are energies (scaled by
+ * alpha), a_j, b_j, c_j inverse squared lengths, x0_j, y0_j positions. */
 typedef struct pot_muller_brown_params {
     double alpha;                         /* overall scale (0.1)         */
     double A[POT_MULLER_BROWN_TERMS];     /* (-200, -100, -170, 15)      */

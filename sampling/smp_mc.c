@@ -2,6 +2,7 @@
  * their energies come from one call per step. */
 #include "smp_mc.h"
 
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -10,6 +11,43 @@ static int fail(char *msg, size_t msg_len, int code, const char *text)
 {
     if (msg && msg_len) snprintf(msg, msg_len, "smp_mc_run: %s", text);
     return code;
+}
+
+smp_mc_config smp_mc_config_default(int dim, double kT)
+{
+    smp_mc_config c;
+    memset(&c, 0, sizeof c);
+    c.dim = dim;
+    c.n_chains = 1;
+    c.sigma = 0.1;
+    c.kT = kT;
+    c.n_steps = 10000;
+    c.stride = 10;
+    c.keep_initial = 0;
+    c.seed = 1;
+    return c;
+}
+
+/* The first invalid field of cfg, named, into text; NULL when it is valid. */
+static const char *config_error(const smp_mc_config *cfg, char *text, size_t len)
+{
+    if (cfg->dim < 1)
+        snprintf(text, len, "dim = %d (need >= 1)", cfg->dim);
+    else if (cfg->n_chains < 1)
+        snprintf(text, len, "n_chains = %d (need >= 1)", cfg->n_chains);
+    else if (!(cfg->sigma > 0 && isfinite(cfg->sigma)))
+        snprintf(text, len, "sigma = %g (need finite, > 0)", cfg->sigma);
+    else if (!(cfg->kT > 0 && isfinite(cfg->kT)))
+        snprintf(text, len, "kT = %g (need finite, > 0)", cfg->kT);
+    else if (cfg->n_steps < 0)
+        snprintf(text, len, "n_steps = %ld (need >= 0)", cfg->n_steps);
+    else if (cfg->stride < 1)
+        snprintf(text, len, "stride = %d (need >= 1)", cfg->stride);
+    else if (cfg->keep_initial != 0 && cfg->keep_initial != 1)
+        snprintf(text, len, "keep_initial = %d (need 0 or 1)", cfg->keep_initial);
+    else
+        return NULL;
+    return text;
 }
 
 long smp_mc_n_frames(const smp_mc_config *cfg)
@@ -24,13 +62,7 @@ int smp_mc_run(const smp_mc_config *cfg, smp_energy_fn energy, void *ctx, const 
     char text[200];
     if (!cfg || !energy || !x0 || !out)
         return fail(msg, msg_len, AD_ERR_ARG, "bad arguments (NULL config, energy, x0 or out)");
-    if (cfg->dim < 1 || cfg->n_chains < 1 || cfg->n_steps < 0 || cfg->stride < 1 ||
-        !(cfg->sigma > 0 && isfinite(cfg->sigma)) || !(cfg->kT > 0 && isfinite(cfg->kT))) {
-        snprintf(text, sizeof text, "bad config (dim %d, n_chains %d, n_steps %ld, stride %d, "
-                 "sigma %g, kT %g)", cfg->dim, cfg->n_chains, cfg->n_steps, cfg->stride,
-                 cfg->sigma, cfg->kT);
-        return fail(msg, msg_len, AD_ERR_ARG, text);
-    }
+    if (config_error(cfg, text, sizeof text)) return fail(msg, msg_len, AD_ERR_ARG, text);
     const int dim = cfg->dim, nc = cfg->n_chains;
     const size_t size = (size_t)nc * (size_t)dim;
     for (size_t k = 0; k < size; k++)
@@ -107,4 +139,42 @@ int smp_potential_energy(void *ctx, const ad_real *x, int n, int dim, ad_real *u
         return AD_ERR_SHAPE;
     }
     return pot_energy_eval(pc->potential, pc->scratch, x, n, u, msg, msg_len);
+}
+
+int smp_mc_sample(const smp_mc_config *cfg, const pot_potential *u, const ad_real *x0,
+                  smp_dataset **out, smp_mc_stats *stats, char *msg, size_t msg_len)
+{
+    static const char fn[] = "smp_mc_sample";
+    char text[200];
+    if (out) *out = NULL;
+    if (!cfg || !u || !x0 || !out)
+        return ad_status_fail(msg, msg_len, AD_ERR_ARG, "%s: %s is NULL", fn,
+                              !cfg ? "cfg" : !u ? "u" : !x0 ? "x0" : "out");
+    if (config_error(cfg, text, sizeof text))
+        return ad_status_fail(msg, msg_len, AD_ERR_ARG, "%s: %s", fn, text);
+    if (!u->energy || cfg->dim != u->dim)
+        return ad_status_fail(msg, msg_len, AD_ERR_SHAPE,
+                              "%s: dim = %d, but the potential %s has dim %d%s", fn, cfg->dim,
+                              u->name ? u->name : "", u->dim, u->energy ? "" : " and no energy");
+    long frames = smp_mc_n_frames(cfg);
+    if (frames > INT_MAX / cfg->n_chains)
+        return ad_status_fail(msg, msg_len, AD_ERR_ARG,
+                              "%s: %ld frames of %d chains are more rows than a data set holds",
+                              fn, frames, cfg->n_chains);
+    smp_dataset *d = smp_dataset_new((int)frames * cfg->n_chains, cfg->dim);
+    ad_tape *scratch = ad_tape_new(0);
+    if (!d || !scratch) {
+        smp_dataset_free(d);
+        ad_tape_free(scratch);
+        return ad_status_fail(msg, msg_len, AD_ERR_NOMEM, "%s: out of memory", fn);
+    }
+    smp_potential_ctx pc = {.potential = u, .scratch = scratch};
+    int status = smp_mc_run(cfg, smp_potential_energy, &pc, x0, d->x, NULL, stats, msg, msg_len);
+    ad_tape_free(scratch);
+    if (status != AD_OK) {
+        smp_dataset_free(d);
+        return status;
+    }
+    *out = d;
+    return AD_OK;
 }

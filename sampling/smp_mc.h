@@ -14,22 +14,32 @@
 
 #include "autodiff/ad.h"
 #include "potentials/pot_potential.h"
+#include "sampling/smp_data.h"
 
 /* Energies u[n] of n configurations x[n*dim].  Returns AD_OK or an error code
  * (writing a message into msg). */
 typedef int (*smp_energy_fn)(void *ctx, const ad_real *x, int n, int dim, ad_real *u,
                              char *msg, size_t msg_len);
 
+/* Start from smp_mc_config_default(dim, kT) and change the fields you need;
+ * smp_mc_run rejects an invalid field by name. */
 typedef struct smp_mc_config {
-    int dim;           /* coordinates per configuration                    */
-    int n_chains;      /* independent chains moved together                */
-    double sigma;      /* proposal standard deviation                      */
-    double kT;         /* temperature (energy units)                       */
-    long n_steps;      /* Metropolis steps per chain                       */
-    int stride;        /* keep every stride-th frame (>= 1)                */
-    int keep_initial;  /* 1: the starting frame is the first one stored    */
-    uint64_t seed;     /* RNG seed (stream 0 of ad_rng)                    */
+    int dim;           /* coordinates per configuration (>= 1)             */
+    int n_chains;      /* independent chains moved together (>= 1)         */
+                       /*                                       default 1  */
+    double sigma;      /* proposal standard deviation (coordinate units;   */
+                       /* finite, > 0)                        default 0.1  */
+    double kT;         /* temperature (energy units; finite, > 0)          */
+    long n_steps;      /* Metropolis steps per chain (>= 0)  default 10000 */
+    int stride;        /* keep every stride-th frame (>= 1)    default 10  */
+    int keep_initial;  /* 1: the starting frame is the first one stored;   */
+                       /* 0 or 1                                default 0  */
+    uint64_t seed;     /* RNG seed (stream 0 of ad_rng)         default 1  */
 } smp_mc_config;
+
+/* The defaults above for dim coordinates at temperature kT: one chain of
+ * 10000 steps with sigma = 0.1, every 10th frame kept (1000 frames). */
+smp_mc_config smp_mc_config_default(int dim, double kT);
 
 typedef struct smp_mc_stats {
     long n_proposed;   /* proposals made (steps x chains)                  */
@@ -56,5 +66,14 @@ typedef struct smp_potential_ctx {
 } smp_potential_ctx;
 int smp_potential_energy(void *ctx, const ad_real *x, int n, int dim, ad_real *u, char *msg,
                          size_t msg_len);
+
+/* Monte Carlo data in one call: smp_mc_run on the potential u (cfg->dim must
+ * be u->dim) from x0[n_chains * dim], with a scratch tape of its own, every
+ * stored frame of every chain a row of a new data set *out (in smp_mc_run's
+ * order; release with smp_dataset_free).  stats may be NULL.  On error *out
+ * is NULL and the code and message are smp_mc_run's (or AD_ERR_SHAPE /
+ * AD_ERR_ARG naming the argument, AD_ERR_NOMEM). */
+int smp_mc_sample(const smp_mc_config *cfg, const pot_potential *u, const ad_real *x0,
+                  smp_dataset **out, smp_mc_stats *stats, char *msg, size_t msg_len);
 
 #endif

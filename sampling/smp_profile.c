@@ -27,11 +27,11 @@ static int check_config(const smp_profile_config *cfg, const ad_real *r, int n, 
         return ad_status_fail(msg, msg_len, AD_ERR_ARG, "%s: n_bins = %d (need n_bins > 0)", fn,
                               cfg->n_bins);
     if (!isfinite(cfg->lo) || !isfinite(cfg->hi) || !(cfg->lo < cfg->hi))
-        return ad_status_fail(msg, msg_len, AD_ERR_ARG, "%s: range [%g, %g] (need finite lo < hi)",
-                              fn, cfg->lo, cfg->hi);
+        return ad_status_fail(msg, msg_len, AD_ERR_ARG,
+                              "%s: lo = %g, hi = %g (need finite lo < hi)", fn, cfg->lo, cfg->hi);
     if (cfg->boot.n_bootstrap < 0)
-        return ad_status_fail(msg, msg_len, AD_ERR_ARG, "%s: n_bootstrap = %d (need >= 0)", fn,
-                        cfg->boot.n_bootstrap);
+        return ad_status_fail(msg, msg_len, AD_ERR_ARG, "%s: boot.n_bootstrap = %d (need >= 0)",
+                              fn, cfg->boot.n_bootstrap);
     if (kde && (!(cfg->bandwidth > 0) || !isfinite(cfg->bandwidth)))
         return ad_status_fail(msg, msg_len, AD_ERR_ARG, "%s: bandwidth = %g (need finite > 0)", fn,
                         cfg->bandwidth);
@@ -300,8 +300,10 @@ int smp_kde_select_bandwidth(const smp_bandwidth_config *cfg, const ad_real *r,
                              char *msg, size_t msg_len)
 {
     static const char fn[] = "smp_kde_select_bandwidth";
-    if (!cfg || !r || !best || !cfg->candidates)
+    if (!cfg || !r || !best)
         return ad_status_fail(msg, msg_len, AD_ERR_ARG, "%s: NULL argument", fn);
+    if (!cfg->candidates)
+        return ad_status_fail(msg, msg_len, AD_ERR_ARG, "%s: candidates is NULL", fn);
     if (n <= 0)
         return ad_status_fail(msg, msg_len, AD_ERR_ARG, "%s: n = %d samples (need n > 0)", fn, n);
     if (cfg->n_candidates <= 0)
@@ -310,7 +312,7 @@ int smp_kde_select_bandwidth(const smp_bandwidth_config *cfg, const ad_real *r,
     for (int c = 0; c < cfg->n_candidates; c++)
         if (!(cfg->candidates[c] > 0) || !isfinite((double)cfg->candidates[c]))
             return ad_status_fail(msg, msg_len, AD_ERR_ARG,
-                                  "%s: candidate bandwidth #%d = %g (need > 0)", fn, c,
+                                  "%s: candidates[%d] = %g (need finite > 0)", fn, c,
                                   (double)cfg->candidates[c]);
     if (cfg->n_folds < 2)
         return ad_status_fail(msg, msg_len, AD_ERR_ARG, "%s: n_folds = %d (need >= 2)", fn,
@@ -374,8 +376,21 @@ done:
 
 smp_bootstrap_config smp_bootstrap_default(void)
 {
-    smp_bootstrap_config b = {200, 1};
+    smp_bootstrap_config b = {.n_bootstrap = 200, .seed = 1};
     return b;
+}
+
+smp_bandwidth_config smp_bandwidth_config_default(const ad_real *candidates, int n_candidates)
+{
+    smp_bandwidth_config c = {.candidates = candidates, .n_candidates = n_candidates,
+                              .n_folds = 5, .seed = 1};
+    return c;
+}
+
+smp_states_config smp_states_config_default(int n_states)
+{
+    smp_states_config c = {.n_states = n_states, .reference = 0, .boot = smp_bootstrap_default()};
+    return c;
 }
 
 smp_profile_config smp_profile_config_default(double lo, double hi)

@@ -22,20 +22,22 @@
 #include "autodiff/ad_config.h"
 
 typedef struct smp_bootstrap_config {
-    int n_bootstrap; /* resamples B; 0 skips standard errors (they are NAN)   */
-    uint64_t seed;   /* ad_rng seed (stream 0)                                  */
+    int n_bootstrap; /* resamples B (>= 0); 0 skips standard errors (they   */
+                     /* are NAN)                                default 200 */
+    uint64_t seed;   /* ad_rng seed (stream 0)                  default 1   */
 } smp_bootstrap_config;
 
 /* B = 200 resamples, seed 1. */
 smp_bootstrap_config smp_bootstrap_default(void);
 
 typedef struct smp_profile_config {
-    int n_bins;        /* bins (histogram) or grid points (KDE), > 0            */
-    double lo, hi;     /* range, finite, lo < hi; bin j covers                  */
-                       /* [lo + j h, lo + (j+1) h), h = (hi - lo) / n_bins;     */
-                       /* r == hi goes to the last bin                          */
-    double bandwidth;  /* KDE kernel standard deviation (> 0); histogram: unused */
-    smp_bootstrap_config boot;
+    int n_bins;        /* bins (histogram) or grid points (KDE), > 0; default 50 */
+    double lo, hi;     /* range (coordinate units), finite, lo < hi; bin j      */
+                       /* covers [lo + j h, lo + (j+1) h), h = (hi - lo) /      */
+                       /* n_bins; r == hi goes to the last bin                  */
+    double bandwidth;  /* KDE kernel standard deviation (coordinate units,      */
+                       /* finite, > 0); histogram: unused; default 2 h          */
+    smp_bootstrap_config boot; /* default smp_bootstrap_default()               */
 } smp_profile_config;
 
 /* n_bins = 50 on [lo, hi], bandwidth = 2 bin widths, smp_bootstrap_default();
@@ -92,11 +94,16 @@ int smp_profile_kde_strided(const smp_profile_config *cfg, const ad_real *r, int
  * / sum_i w_i, with p_{-fold} the weighted KDE of the other folds (log-sum-exp,
  * so no underflow).  The best is the first maximum.  Cost O(n^2 n_candidates). */
 typedef struct smp_bandwidth_config {
-    const ad_real *candidates; /* [n_candidates] bandwidths, each > 0          */
+    const ad_real *candidates; /* [n_candidates] bandwidths (coordinate units), */
+                               /* each finite > 0                               */
     int n_candidates;          /* > 0                                           */
-    int n_folds;               /* K >= 2, at most the number of usable samples  */
-    uint64_t seed;             /* fold assignment                               */
+    int n_folds;               /* K >= 2, at most the number of usable samples; */
+                               /* default 5                                     */
+    uint64_t seed;             /* fold assignment                default 1      */
 } smp_bandwidth_config;
+
+/* The candidates with 5 folds and seed 1. */
+smp_bandwidth_config smp_bandwidth_config_default(const ad_real *candidates, int n_candidates);
 
 /* *best gets the chosen bandwidth; scores[n_candidates] (may be NULL, caller-
  * owned) the mean held-out log-likelihoods. */
@@ -121,10 +128,13 @@ typedef struct smp_estimate {
  * Errors: AD_ERR_ARG (NULL, n <= 0, n_states < 1, reference out of range),
  * AD_ERR_NUMERIC (the reference state has no weight), AD_ERR_NOMEM. */
 typedef struct smp_states_config {
-    int n_states;
+    int n_states;                /* >= 1                                  */
     int reference;               /* state the others are measured against */
-    smp_bootstrap_config boot;
+                                 /* (0 .. n_states - 1)       default 0   */
+    smp_bootstrap_config boot;   /* default smp_bootstrap_default()       */
 } smp_states_config;
+/* n_states states measured from state 0, smp_bootstrap_default(). */
+smp_states_config smp_states_config_default(int n_states);
 int smp_state_free_energies(const smp_states_config *cfg, const int *labels, const ad_real *log_w,
                             int n, ad_real *dF, ad_real *se, ad_real *population, char *msg,
                             size_t msg_len);

@@ -33,8 +33,8 @@ static int states_core(const smp_states_config *cfg, const int *labels, const ad
         return ad_status_fail(msg, msg_len, AD_ERR_ARG, "%s: reference = %d (need 0..%d)", fn, ref,
                               ns - 1);
     if (cfg->boot.n_bootstrap < 0)
-        return ad_status_fail(msg, msg_len, AD_ERR_ARG, "%s: n_bootstrap = %d (need >= 0)", fn,
-                        cfg->boot.n_bootstrap);
+        return ad_status_fail(msg, msg_len, AD_ERR_ARG, "%s: boot.n_bootstrap = %d (need >= 0)",
+                              fn, cfg->boot.n_bootstrap);
     double *w = ad_malloc((size_t)n * sizeof *w);
     /* W, Wb, dfb, then the bootstrap replicates dF_b[b * ns + s] */
     size_t nboot = (size_t)cfg->boot.n_bootstrap;
@@ -108,7 +108,8 @@ static int two_state(const int *labels, const ad_real *log_w, int n,
                      const smp_bootstrap_config *boot, smp_estimate *dF, const char *fn,
                      char *msg, size_t msg_len)
 {
-    smp_states_config cfg = {2, 0, {0, 0}};
+    smp_states_config cfg = {.n_states = 2, .reference = 0,
+                             .boot = {.n_bootstrap = 0, .seed = 0}};
     if (boot) cfg.boot = *boot;
     ad_real df[2], se[2];
     int used[2];

@@ -1,6 +1,7 @@
 /* smp_quadrature.c - 2-D grid quadrature of Boltzmann weights in log space. */
 #include "smp_quadrature.h"
 
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 
@@ -39,16 +40,24 @@ static int walk(smp_energy_fn energy, void *ctx, const smp_grid2d *g, double kT,
         if (msg && msg_len) snprintf(msg, msg_len, "%s: NULL energy or grid", fn);
         return AD_ERR_ARG;
     }
-    if (!(isfinite(g->x_min) && isfinite(g->x_max) && isfinite(g->y_min) && isfinite(g->y_max) &&
-          g->x_max > g->x_min && g->y_max > g->y_min && g->nx >= 3 && g->ny >= 3)) {
+    const char *why = NULL;
+    if (!(isfinite(g->x_min) && isfinite(g->x_max) && g->x_max > g->x_min))
+        why = "x_min, x_max";
+    else if (!(isfinite(g->y_min) && isfinite(g->y_max) && g->y_max > g->y_min))
+        why = "y_min, y_max";
+    else if (g->nx < 3)
+        why = "nx";
+    else if (g->ny < 3)
+        why = "ny";
+    if (why) {
         if (msg && msg_len)
-            snprintf(msg, msg_len, "%s: bad grid ([%g,%g] x [%g,%g], %d x %d nodes; need max > "
-                     "min and >= 3 nodes per axis)", fn, g->x_min, g->x_max, g->y_min, g->y_max,
-                     g->nx, g->ny);
+            snprintf(msg, msg_len, "%s: bad grid %s ([%g,%g] x [%g,%g], %d x %d nodes; need "
+                     "finite min < max and >= 3 nodes per axis)", fn, why, g->x_min, g->x_max,
+                     g->y_min, g->y_max, g->nx, g->ny);
         return AD_ERR_ARG;
     }
     if (!(kT > 0 && isfinite(kT))) {
-        if (msg && msg_len) snprintf(msg, msg_len, "%s: bad kT %g (expected > 0)", fn, kT);
+        if (msg && msg_len) snprintf(msg, msg_len, "%s: kT = %g (need finite > 0)", fn, kT);
         return AD_ERR_ARG;
     }
     info->hx = (g->x_max - g->x_min) / (g->nx - 1);
@@ -229,6 +238,42 @@ static void basin_summary(const lse *b, int n, double da, double *log_z, double 
         pop[k] = exp(lse_value(&b[k]) - lt);
         df[k] = -(lse_value(&b[k]) - lse_value(&b[0]));
     }
+}
+
+smp_grid2d smp_grid2d_spacing(double x_min, double x_max, double y_min, double y_max, double h)
+{
+    smp_grid2d g = {.x_min = x_min, .x_max = x_max, .y_min = y_min, .y_max = y_max,
+                    .nx = 0, .ny = 0};
+    if (!(h > 0) || !isfinite(h) || !(x_max > x_min) || !(y_max > y_min) ||
+        !isfinite(x_max - x_min) || !isfinite(y_max - y_min))
+        return g;
+    /* the fewest intervals of at most h (a ratio within 1e-9 of an integer
+     * is that integer, so 7 / 0.01 gives 700 intervals, not 701) */
+    double ix = ceil((x_max - x_min) / h - 1e-9), iy = ceil((y_max - y_min) / h - 1e-9);
+    if (ix < 2) ix = 2;
+    if (iy < 2) iy = 2;
+    if (ix >= INT_MAX || iy >= INT_MAX) return g;
+    g.nx = (int)ix + 1;
+    g.ny = (int)iy + 1;
+    return g;
+}
+
+int smp_quad_basins_potential(const pot_potential *u, const smp_grid2d *grid, double kT,
+                              const ad_real *minima, int n_minima, smp_quad_basins *out,
+                              char *msg, size_t msg_len)
+{
+    static const char fn[] = "smp_quad_basins_potential";
+    if (!u || !u->energy)
+        return ad_status_fail(msg, msg_len, AD_ERR_ARG, "%s: u is NULL or has no energy", fn);
+    if (u->dim != 2)
+        return ad_status_fail(msg, msg_len, AD_ERR_SHAPE, "%s: u->dim = %d (need 2)", fn, u->dim);
+    ad_tape *scratch = ad_tape_new(0);
+    if (!scratch) return ad_status_fail(msg, msg_len, AD_ERR_NOMEM, "%s: out of memory", fn);
+    smp_potential_ctx pc = {.potential = u, .scratch = scratch};
+    int status = smp_quad_basins_compute(smp_potential_energy, &pc, grid, kT, minima, n_minima,
+                                         out, msg, msg_len);
+    ad_tape_free(scratch);
+    return status;
 }
 
 int smp_quad_basins_compute(smp_energy_fn energy, void *ctx, const smp_grid2d *grid, double kT,

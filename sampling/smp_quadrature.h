@@ -43,11 +43,20 @@
 
 #define SMP_QUAD_MAX_BASINS 16
 
+/* A grid of nodes; every field is required (no defaults): fill it with
+ * designated initializers or smp_grid2d_spacing.  Ranges are in the
+ * potential's coordinate units, finite, min < max. */
 typedef struct smp_grid2d {
     double x_min, x_max;   /* first coordinate range (nodes at both ends)  */
     double y_min, y_max;   /* second coordinate range                      */
     int nx, ny;            /* nodes per axis (>= 3); spacing (max-min)/(n-1) */
 } smp_grid2d;
+
+/* The grid on [x_min, x_max] x [y_min, y_max] with the fewest nodes whose
+ * spacing is at most h along both axes (h in coordinate units, > 0): e.g.
+ * (-3.5, 3.5, -4.5, 4.5, 0.01) gives 701 x 901 nodes.  A bad range or h
+ * gives nx = ny = 0, which the quadrature functions reject. */
+smp_grid2d smp_grid2d_spacing(double x_min, double x_max, double y_min, double y_max, double h);
 
 typedef struct smp_quad_basins {
     int n_basins;                              /* = n_minima                    */
@@ -65,6 +74,13 @@ typedef struct smp_quad_basins {
 int smp_quad_basins_compute(smp_energy_fn energy, void *ctx, const smp_grid2d *grid, double kT,
                             const ad_real *minima, int n_minima, smp_quad_basins *out,
                             char *msg, size_t msg_len);
+
+/* smp_quad_basins_compute for a pot_potential of dim 2, with a scratch tape
+ * of its own (smp_potential_energy): the reference that a Boltzmann
+ * generator's free energies are compared with. */
+int smp_quad_basins_potential(const pot_potential *u, const smp_grid2d *grid, double kT,
+                              const ad_real *minima, int n_minima, smp_quad_basins *out,
+                              char *msg, size_t msg_len);
 
 /* A coordinate s(x) of one 2-D point (NULL coordinate: s = x[0]). */
 typedef double (*smp_coord_fn)(void *ctx, const ad_real *x);

@@ -38,25 +38,52 @@ static int check_config(const smp_umbrella_config *cfg, smp_energy_fn energy,
         return ad_status_fail(msg, msg_len, AD_ERR_ARG, "%s: NULL argument", fn);
     *out = NULL;
     if (!cfg->coord)
-        return ad_status_fail(msg, msg_len, AD_ERR_ARG, "%s: no coordinate callback", fn);
+        return ad_status_fail(msg, msg_len, AD_ERR_ARG, "%s: coord is NULL (no coordinate)", fn);
     if (!cfg->x0 && !cfg->start)
-        return ad_status_fail(msg, msg_len, AD_ERR_ARG, "%s: neither x0 nor a start callback given",
-                              fn);
-    if (cfg->dim < 1 || cfg->n_windows < 1 || cfg->n_chains < 1 || cfg->n_repeats < 1)
-        return ad_status_fail(msg, msg_len, AD_ERR_ARG,
-                        "%s: dim %d, n_windows %d, n_chains %d, n_repeats %d (need >= 1)", fn,
-                        cfg->dim, cfg->n_windows, cfg->n_chains, cfg->n_repeats);
+        return ad_status_fail(msg, msg_len, AD_ERR_ARG, "%s: x0 and start are both NULL", fn);
+    const struct {
+        const char *name;
+        long value, min;
+    } counts[] = {{"dim", cfg->dim, 1},           {"n_windows", cfg->n_windows, 1},
+                  {"n_chains", cfg->n_chains, 1}, {"n_repeats", cfg->n_repeats, 1},
+                  {"stride", cfg->stride, 1},     {"n_steps", cfg->n_steps, 0},
+                  {"n_discard", cfg->n_discard, 0}};
+    for (size_t i = 0; i < sizeof counts / sizeof counts[0]; i++)
+        if (counts[i].value < counts[i].min)
+            return ad_status_fail(msg, msg_len, AD_ERR_ARG, "%s: %s = %ld (need >= %ld)", fn,
+                                  counts[i].name, counts[i].value, counts[i].min);
     if (!isfinite(cfg->center_lo) || !isfinite(cfg->center_hi) || cfg->center_hi < cfg->center_lo)
         return ad_status_fail(msg, msg_len, AD_ERR_ARG,
-                              "%s: centres [%g, %g] (need finite lo <= hi)", fn, cfg->center_lo,
-                              cfg->center_hi);
+                              "%s: center_lo = %g, center_hi = %g (need finite, lo <= hi)", fn,
+                              cfg->center_lo, cfg->center_hi);
     if (!(cfg->k >= 0) || !isfinite(cfg->k))
-        return ad_status_fail(msg, msg_len, AD_ERR_ARG, "%s: force constant %g (need finite >= 0)",
-                              fn, cfg->k);
-    if (cfg->stride < 1 || cfg->n_steps < 0 || cfg->n_discard < 0)
-        return ad_status_fail(msg, msg_len, AD_ERR_ARG, "%s: stride %d, n_steps %ld, n_discard %ld",
-                              fn, cfg->stride, cfg->n_steps, cfg->n_discard);
+        return ad_status_fail(msg, msg_len, AD_ERR_ARG, "%s: k = %g (need finite >= 0)", fn,
+                              cfg->k);
+    if (!(cfg->kT > 0) || !isfinite(cfg->kT))
+        return ad_status_fail(msg, msg_len, AD_ERR_ARG, "%s: kT = %g (need finite > 0)", fn,
+                              cfg->kT);
+    if (!(cfg->sigma > 0) || !isfinite(cfg->sigma))
+        return ad_status_fail(msg, msg_len, AD_ERR_ARG, "%s: sigma = %g (need finite > 0)", fn,
+                              cfg->sigma);
     return AD_OK;
+}
+
+smp_umbrella_config smp_umbrella_config_default(int dim, double kT)
+{
+    smp_umbrella_config c;
+    memset(&c, 0, sizeof c);
+    c.dim = dim;
+    c.n_windows = 1;
+    c.kT = kT;
+    c.sigma = 0.1;
+    c.n_steps = 10000;
+    c.stride = 10;
+    c.n_chains = 1;
+    c.n_repeats = 1;
+    c.seed = 1;
+    c.wham.n_bins = 50;
+    c.wham.kT = kT;
+    return c;
 }
 
 static double window_center(const smp_umbrella_config *cfg, int k)
@@ -79,8 +106,9 @@ static int run_window(const smp_umbrella_config *cfg, smp_energy_fn energy, void
         int rc = cfg->start(cfg->start_ctx, k, center, q, nc, dim, x0, msg, msg_len);
         if (rc != AD_OK) return rc;
     }
-    smp_mc_config mc = {dim, nc, cfg->sigma, cfg->kT, cfg->n_steps, cfg->stride, 1,
-                        smp_seed_mix(cfg->seed, (uint64_t)q * cfg->n_windows + k)};
+    smp_mc_config mc = {.dim = dim, .n_chains = nc, .sigma = cfg->sigma, .kT = cfg->kT,
+                        .n_steps = cfg->n_steps, .stride = cfg->stride, .keep_initial = 1,
+                        .seed = smp_seed_mix(cfg->seed, (uint64_t)q * cfg->n_windows + k)};
     biased_ctx bc = {energy, energy_ctx, cfg->coord, cfg->coord_ctx, center, cfg->k};
     smp_mc_stats stats;
     int rc = smp_mc_run(&mc, biased_energy, &bc, x0, frames, NULL, &stats, msg, msg_len);
@@ -108,7 +136,8 @@ int smp_umbrella_run(const smp_umbrella_config *cfg, smp_energy_fn energy, void 
     int rc = check_config(cfg, energy, out, msg, msg_len);
     if (rc != AD_OK) return rc;
     int K = cfg->n_windows, R = cfg->n_repeats, nc = cfg->n_chains, dim = cfg->dim;
-    smp_mc_config probe = {dim, nc, cfg->sigma, cfg->kT, cfg->n_steps, cfg->stride, 1, 0};
+    smp_mc_config probe = {.dim = dim, .n_chains = nc, .sigma = cfg->sigma, .kT = cfg->kT,
+                           .n_steps = cfg->n_steps, .stride = cfg->stride, .keep_initial = 1};
     long nf = smp_mc_n_frames(&probe);
     if (nf <= cfg->n_discard)
         return ad_status_fail(msg, msg_len, AD_ERR_ARG,
@@ -151,7 +180,8 @@ int smp_umbrella_run(const smp_umbrella_config *cfg, smp_energy_fn energy, void 
     wc.kT = cfg->kT;
     /* pooled: window k is the concatenation of its repeats */
     for (int k = 0; k < K; k++)
-        win[k] = (smp_wham_window){res->r + (size_t)k * R * m, (long)R * m, res->center[k], cfg->k};
+        win[k] = (smp_wham_window){.r = res->r + (size_t)k * R * m, .n = (long)R * m,
+                                   .center = res->center[k], .k = cfg->k};
     if (rc == AD_OK) {
         rc = smp_wham_run(&wc, win, K, &res->wham, sub, sizeof sub);
         if (rc != AD_OK) ad_status_fail(msg, msg_len, rc, "%s: pooled data: %s", fn, sub);

@@ -28,20 +28,27 @@ typedef int (*smp_umbrella_start_fn)(void *ctx, int window, double center, int r
                                      int n_chains, int dim, ad_real *x, char *msg,
                                      size_t msg_len);
 
+/* Start from smp_umbrella_config_default(dim, kT), then set the windows,
+ * the coordinate, the starts and the WHAM range; smp_umbrella_run rejects an
+ * invalid field by name. */
 typedef struct smp_umbrella_config {
-    int dim;                /* coordinates per configuration                     */
-    int n_windows;          /* windows, centres evenly spaced over               */
+    int dim;                /* coordinates per configuration (>= 1)              */
+    int n_windows;          /* windows (>= 1), centres evenly spaced over        */
     double center_lo;       /*   [center_lo, center_hi] (both included; one      */
-    double center_hi;       /*   window: center_lo)                              */
-    double k;               /* force constant of the bias k/2 (r - r0)^2 (>= 0)  */
-    double kT;              /* temperature of MC and WHAM                        */
-    double sigma;           /* MC proposal standard deviation                    */
-    long n_steps;           /* MC steps per chain, window and repeat             */
-    int stride;             /* keep every stride-th frame                        */
-    long n_discard;         /* stored frames dropped at the start (equilibration)*/
-    int n_chains;           /* independent chains per window (>= 1)              */
-    int n_repeats;          /* independent repeats (>= 1)                        */
-    uint64_t seed;
+    double center_hi;       /*   window: center_lo); coordinate units, finite    */
+    double k;               /* force constant of the bias k/2 (r - r0)^2         */
+                            /* (energy / coordinate^2, finite >= 0)              */
+    double kT;              /* temperature of MC and WHAM (energy units, > 0)    */
+    double sigma;           /* MC proposal standard deviation (coordinate units, */
+                            /* > 0)                                default 0.1   */
+    long n_steps;           /* MC steps per chain, window and repeat (>= 0)      */
+                            /*                                   default 10000   */
+    int stride;             /* keep every stride-th frame (>= 1)   default 10    */
+    long n_discard;         /* stored frames dropped at the start (equilibration;*/
+                            /* >= 0)                                default 0    */
+    int n_chains;           /* independent chains per window (>= 1)  default 1   */
+    int n_repeats;          /* independent repeats (>= 1)            default 1   */
+    uint64_t seed;          /*                                       default 1   */
     smp_coord_fn coord;     /* r(x), required                                    */
     void *coord_ctx;
     const ad_real *x0;      /* [n_windows * dim]: window k starts every chain at */
@@ -49,8 +56,13 @@ typedef struct smp_umbrella_config {
     smp_umbrella_start_fn start;
     void *start_ctx;
     smp_wham_config wham;   /* bins, range, tol, r_split, n_blocks; its kT is    */
-                            /* ignored (kT above is used)                        */
+                            /* ignored (kT above is used)   default: 50 bins,    */
+                            /* tol and max_iter 0 (their defaults), range unset  */
 } smp_umbrella_config;
+
+/* The defaults above for dim coordinates at kT: one window at 0 with k = 0,
+ * no coordinate, no starts, WHAM range [0, 0] (set them). */
+smp_umbrella_config smp_umbrella_config_default(int dim, double kT);
 
 typedef struct smp_umbrella_result {
     smp_wham_result *wham;  /* WHAM on all repeats pooled (owned)                */

@@ -264,15 +264,20 @@ static int check_input(const smp_wham_config *cfg, const smp_wham_window *win, i
         return ad_status_fail(msg, msg_len, AD_ERR_ARG, "%s: n_bins = %d (need > 0)", fn,
                               cfg->n_bins);
     if (!isfinite(cfg->lo) || !isfinite(cfg->hi) || !(cfg->lo < cfg->hi))
-        return ad_status_fail(msg, msg_len, AD_ERR_ARG, "%s: range [%g, %g] (need finite lo < hi)",
+        return ad_status_fail(msg, msg_len, AD_ERR_ARG, "%s: lo = %g, hi = %g (need finite lo < hi)",
                               fn, cfg->lo, cfg->hi);
     if (!(cfg->kT > 0) || !isfinite(cfg->kT))
         return ad_status_fail(msg, msg_len, AD_ERR_ARG, "%s: kT = %g (need finite > 0)", fn,
                               cfg->kT);
-    if (cfg->tol < 0 || cfg->max_iter < 0 || cfg->n_blocks < 0)
+    if (!(cfg->tol >= 0) || !isfinite(cfg->tol))
         return ad_status_fail(msg, msg_len, AD_ERR_ARG,
-                              "%s: tol %g, max_iter %d, n_blocks %d (need >= 0)", fn, cfg->tol,
-                              cfg->max_iter, cfg->n_blocks);
+                              "%s: tol = %g (need finite >= 0; 0: 1e-10)", fn, cfg->tol);
+    if (cfg->max_iter < 0)
+        return ad_status_fail(msg, msg_len, AD_ERR_ARG,
+                              "%s: max_iter = %d (need >= 0; 0: 200000)", fn, cfg->max_iter);
+    if (cfg->n_blocks < 0)
+        return ad_status_fail(msg, msg_len, AD_ERR_ARG, "%s: n_blocks = %d (need >= 0)", fn,
+                              cfg->n_blocks);
     if (!isfinite(cfg->r_split))
         return ad_status_fail(msg, msg_len, AD_ERR_ARG, "%s: r_split = %g (need finite)", fn,
                               cfg->r_split);
@@ -280,9 +285,13 @@ static int check_input(const smp_wham_config *cfg, const smp_wham_window *win, i
         if (win[k].n < 0 || (win[k].n > 0 && !win[k].r))
             return ad_status_fail(msg, msg_len, AD_ERR_ARG, "%s: window %d: n = %ld with r %s", fn,
                                   k, win[k].n, win[k].r ? "given" : "NULL");
-        if (!(win[k].k >= 0) || !isfinite(win[k].k) || !isfinite(win[k].center))
-            return ad_status_fail(msg, msg_len, AD_ERR_ARG, "%s: window %d: k = %g, center = %g",
-                                  fn, k, win[k].k, win[k].center);
+        if (!(win[k].k >= 0) || !isfinite(win[k].k))
+            return ad_status_fail(msg, msg_len, AD_ERR_ARG,
+                                  "%s: window %d: k = %g (need finite >= 0)", fn, k, win[k].k);
+        if (!isfinite(win[k].center))
+            return ad_status_fail(msg, msg_len, AD_ERR_ARG,
+                                  "%s: window %d: center = %g (need finite)", fn, k,
+                                  win[k].center);
         if (cfg->n_blocks >= 2 && win[k].n < cfg->n_blocks)
             return ad_status_fail(msg, msg_len, AD_ERR_ARG,
                                   "%s: window %d has %ld samples for %d blocks", fn, k, win[k].n,
@@ -314,6 +323,13 @@ static smp_wham_result *result_new(const smp_wham_config *cfg, int K)
 }
 
 void smp_wham_result_free(smp_wham_result *res) { ad_free(res); }
+
+smp_wham_config smp_wham_config_default(double lo, double hi, double kT)
+{
+    smp_wham_config c = {.n_bins = 50, .lo = lo, .hi = hi, .kT = kT, .tol = 1e-10,
+                         .max_iter = 200000, .r_split = (lo + hi) / 2, .n_blocks = 0};
+    return c;
+}
 
 int smp_wham_run(const smp_wham_config *cfg, const smp_wham_window *windows, int n_windows,
                  smp_wham_result **out, char *msg, size_t msg_len)

@@ -25,24 +25,32 @@
 typedef struct smp_wham_window {
     const ad_real *r; /* [n] coordinate samples, in simulation order            */
     long n;           /* number of samples (>= 0)                               */
-    double center;    /* r0 of the bias                                         */
-    double k;         /* force constant (>= 0): bias k/2 (r - r0)^2             */
+    double center;    /* r0 of the bias (coordinate units, finite)              */
+    double k;         /* force constant (energy / coordinate^2, finite >= 0):   */
+                      /* bias k/2 (r - r0)^2                                    */
 } smp_wham_window;
 
+/* Start from smp_wham_config_default(lo, hi, kT) or fill it with designated
+ * initializers (a zero tol or max_iter selects its default); smp_wham_run
+ * rejects an invalid field by name. */
 typedef struct smp_wham_config {
-    int n_bins;       /* > 0; bins of width h = (hi - lo) / n_bins              */
-    double lo, hi;    /* finite, lo < hi                                        */
-    double kT;        /* > 0                                                    */
+    int n_bins;       /* > 0; bins of width h = (hi - lo) / n_bins  default 50  */
+    double lo, hi;    /* range (coordinate units), finite, lo < hi              */
+    double kT;        /* temperature (energy units of k), finite > 0            */
     double tol;       /* convergence: max_k |G(f)_k - f_k| < tol (kT), G one    */
-                      /* plain WHAM iteration;                                  */
+                      /* plain WHAM iteration; finite >= 0;                     */
                       /* 0 selects 1e-10                                        */
-    int max_iter;     /* iteration cap; 0 selects 200000                        */
-    double r_split;   /* states A = bins with centre < r_split, B = the others; */
-                      /* put r_split on a bin edge                              */
+    int max_iter;     /* iteration cap (>= 0); 0 selects 200000                 */
+    double r_split;   /* states A = bins with centre < r_split, B = the others  */
+                      /* (coordinate units, finite); put r_split on a bin edge; */
+                      /*                                default (lo + hi) / 2   */
     int n_blocks;     /* >= 2: block standard errors (each window's series cut  */
                       /* into n_blocks contiguous blocks, WHAM on each block);  */
-                      /* 0 or 1: none (SE fields NAN)                           */
+                      /* 0 or 1: none (SE fields NAN)               default 0   */
 } smp_wham_config;
+
+/* The defaults above on [lo, hi] at kT (tol 1e-10, max_iter 200000). */
+smp_wham_config smp_wham_config_default(double lo, double hi, double kT);
 
 typedef struct smp_wham_result {
     int n_bins, n_windows;

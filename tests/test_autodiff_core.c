@@ -1,5 +1,6 @@
 /* test_autodiff_core.c - the tape, broadcasting and a first gradcheck. */
 #include <check.h>
+#include <math.h>
 
 #include "autodiff/ad.h"
 #include "ck_util.h"
@@ -26,6 +27,19 @@ START_TEST(test_gradcheck_composed)
     ad_gradcheck_report rep;
     ck_assert_int_eq(ad_gradcheck(poly, NULL, 3, in, NULL, &rep), AD_OK);
     ck_assert_msg(rep.ok, "%s", rep.message);
+    /* options: zeros are the defaults; designated fields change one; a
+     * negative or non-finite field is rejected by name */
+    ad_gradcheck_options opt = {.safety = 20};
+    ck_assert_int_eq(ad_gradcheck(poly, NULL, 3, in, &opt, &rep), AD_OK);
+    ck_assert_msg(rep.ok, "%s", rep.message);
+    opt.rtol = -1e-7;
+    ck_assert_int_eq(ad_gradcheck(poly, NULL, 3, in, &opt, &rep), AD_ERR_ARG);
+    ck_assert_str_eq(rep.message,
+                     "ad_gradcheck: options->rtol = -1e-07 (need finite >= 0; 0: the default)");
+    opt = (ad_gradcheck_options){.step = NAN};
+    ck_assert_int_eq(ad_gradcheck(poly, NULL, 3, in, &opt, &rep), AD_ERR_ARG);
+    ck_assert_str_eq(rep.message,
+                     "ad_gradcheck: options->step = nan (need finite >= 0; 0: the default)");
     ad_tensor_free(x);
     ad_tensor_free(w);
     ad_tensor_free(b);

@@ -67,10 +67,12 @@ static flow_model *coupling_model(int dim, flow_split_kind split, const int *mas
     ck_assert_int_eq(flow_coupling_channels(dim, split, mask, flip, &nc, &nt), AD_OK);
     nn_mlp s, t;
     int widths[2] = {8, 8};
-    flow_coupling_nets_config nets = {2, widths, act, act, t_random};
+    flow_coupling_nets_config nets = {.n_hidden = 2, .hidden_widths = widths, .s_activation = act,
+                                      .t_activation = act, .t_output_random = t_random};
     ck_assert_int_eq(flow_coupling_nets_init(&s, &t, m->params, nc, nt, &nets, msg, sizeof msg),
                      AD_OK);
-    flow_coupling_config cc = {dim, split, mask, flip, &s, &t, bound};
+    flow_coupling_config cc = {.dim = dim, .split = split, .mask = mask, .flip = flip, .s_net = &s,
+                               .t_net = &t, .log_scale_bound = bound};
     flow_layer *l = flow_coupling_new(&cc, msg, sizeof msg);
     ck_assert_msg(l != NULL, "%s", msg);
     ck_assert_int_eq(flow_model_append(m, l, msg, sizeof msg), AD_OK);
@@ -136,7 +138,7 @@ static void make_case(int i, layer_case *c)
         c->name = "whitening";
         ad_real *x = correlated_data(2000, 4, 3);
         flow_model *m = flow_model_new(4);
-        flow_whiten_config wc = {4, 0, x, 2000};
+        flow_whiten_config wc = {.dim = 4, .keep = 0, .data = x, .n_samples = 2000};
         flow_layer *w = flow_whiten_new(m->params, &wc, msg, sizeof msg);
         ck_assert_msg(w != NULL, "%s", msg);
         ck_assert_int_eq(flow_model_append(m, w, msg, sizeof msg), AD_OK);
@@ -149,8 +151,10 @@ static void make_case(int i, layer_case *c)
     }
     case 7: {
         c->name = "RealNVP 2 blocks, dim 4";
-        flow_realnvp_config rc = {4, 2, 2, WIDTHS8, NN_ACT_TANH, NN_ACT_RELU, 1, 1,
-                                  FLOW_SPLIT_ALTERNATE, NULL, 0, NULL, 0, 0, 7};
+        flow_realnvp_config rc = {.dim = 4, .n_blocks = 2, .n_hidden = 2, .hidden_widths = WIDTHS8,
+                                  .s_activation = NN_ACT_TANH, .t_activation = NN_ACT_RELU,
+                                  .log_scale_bound = 1, .t_output_random = 1,
+                                  .split = FLOW_SPLIT_ALTERNATE, .seed = 7};
         c->m = flow_realnvp_new(&rc, msg, sizeof msg);
         ck_assert_msg(c->m != NULL, "%s", msg);
         fc_randomize(c->m->params, 8, 0.3);
@@ -161,8 +165,11 @@ static void make_case(int i, layer_case *c)
     case 8: {
         c->name = "RealNVP 2 blocks, dim 5, half split, whitening";
         ad_real *x = correlated_data(2000, 5, 4);
-        flow_realnvp_config rc = {5, 2, 2, WIDTHS8, NN_ACT_TANH, NN_ACT_TANH, 1, 1,
-                                  FLOW_SPLIT_HALF, NULL, 1, x, 2000, 0, 7};
+        flow_realnvp_config rc = {.dim = 5, .n_blocks = 2, .n_hidden = 2, .hidden_widths = WIDTHS8,
+                                  .s_activation = NN_ACT_TANH, .t_activation = NN_ACT_TANH,
+                                  .log_scale_bound = 1, .t_output_random = 1,
+                                  .split = FLOW_SPLIT_HALF, .whiten = 1, .whiten_data = x,
+                                  .whiten_n = 2000, .seed = 7};
         c->m = flow_realnvp_new(&rc, msg, sizeof msg);
         ck_assert_msg(c->m != NULL, "%s", msg);
         fc_randomize(c->m->params, 9, 0.3);
@@ -177,10 +184,13 @@ static void make_case(int i, layer_case *c)
         flow_model *m = flow_model_new(3);
         for (int k = 0; k < 2; k++) {
             nn_mlp s, t;
-            flow_coupling_nets_config nets = {2, WIDTHS8, NN_ACT_TANH, NN_ACT_TANH, 1};
+            flow_coupling_nets_config nets = {.n_hidden = 2, .hidden_widths = WIDTHS8,
+                                              .s_activation = NN_ACT_TANH,
+                                              .t_activation = NN_ACT_TANH, .t_output_random = 1};
             ck_assert_int_eq(
                 flow_coupling_nets_init(&s, &t, m->params, 2, 1, &nets, msg, sizeof msg), AD_OK);
-            flow_coupling_config cc = {3, FLOW_SPLIT_ALTERNATE, NULL, 0, &s, &t, 1.5};
+            flow_coupling_config cc = {.dim = 3, .split = FLOW_SPLIT_ALTERNATE, .s_net = &s,
+                                       .t_net = &t, .log_scale_bound = 1.5};
             flow_model_append(m, flow_coupling_new(&cc, msg, sizeof msg), msg, sizeof msg);
             if (k == 0)
                 flow_model_append(m, flow_permute_random_new(3, &rng, msg, sizeof msg), msg,
@@ -339,7 +349,7 @@ END_TEST
 
 START_TEST(test_prior_log_prob)
 {
-    flow_prior p = {3, 2.0};
+    flow_prior p = {.dim = 3, .kT = 2.0};
     ad_tape *t = ad_tape_new(0);
     ad_real zv[6] = {0, 0, 0, 1, -2, 0.5};
     ad_tensor *lp = flow_prior_log_prob(t, &p, ad_constant(t, 2, (int[]){2, 3}, zv));
@@ -360,8 +370,10 @@ START_TEST(test_model_checkpoint)
     char msg[256], path[600];
     snprintf(path, sizeof path, "%s/realnvp.ckpt", ck_tmpdir("flows-ckpt"));
     ad_real *x = correlated_data(500, 4, 6);
-    flow_realnvp_config rc = {4, 2, 1, WIDTHS8, NN_ACT_RELU, NN_ACT_RELU, 1, 0,
-                              FLOW_SPLIT_ALTERNATE, NULL, 1, x, 500, 0, 1};
+    flow_realnvp_config rc = {.dim = 4, .n_blocks = 2, .n_hidden = 1, .hidden_widths = WIDTHS8,
+                              .s_activation = NN_ACT_RELU, .t_activation = NN_ACT_RELU,
+                              .log_scale_bound = 1, .split = FLOW_SPLIT_ALTERNATE, .whiten = 1,
+                              .whiten_data = x, .whiten_n = 500, .seed = 1};
     flow_model *a = flow_realnvp_new(&rc, msg, sizeof msg);
     ck_assert_msg(a != NULL, "%s", msg);
     fc_randomize(a->params, 3, 0.3);
@@ -399,7 +411,7 @@ START_TEST(test_whiten_unit_covariance)
     int n = 4000, d = 4;
     ad_real *x = correlated_data(n, d, 11);
     nn_params *p = nn_params_new();
-    flow_whiten_config wc = {d, 0, x, n};
+    flow_whiten_config wc = {.dim = d, .keep = 0, .data = x, .n_samples = n};
     flow_layer *w = flow_whiten_new(p, &wc, msg, sizeof msg);
     ck_assert_msg(w != NULL, "%s", msg);
     ck_assert_int_eq(nn_params_finalize(p, NULL, msg, sizeof msg), AD_OK);
@@ -467,7 +479,7 @@ START_TEST(test_whiten_singular_and_truncated)
     ad_real *e = fc_normal(n, 3, 13);
     for (int i = 0; i < n; i++) e[i * 3 + 2] = e[i * 3] + 2 * e[i * 3 + 1];
     nn_params *p = nn_params_new();
-    flow_whiten_config wc = {3, 0, e, n};
+    flow_whiten_config wc = {.dim = 3, .keep = 0, .data = e, .n_samples = n};
     ck_assert_ptr_null(flow_whiten_new(p, &wc, msg, sizeof msg));
     ck_assert_msg(strstr(msg, "not positive") && strstr(msg, "keep at most 2"), "%s", msg);
     ad_real mean[3], vec[9], sl[3];
@@ -525,7 +537,7 @@ END_TEST
  * sqrt(kT/N)) and variance kT (standard error kT sqrt(2/N)); 5 SE. */
 START_TEST(test_prior_sampling)
 {
-    flow_prior p = {3, 2.5};
+    flow_prior p = {.dim = 3, .kT = 2.5};
     int n = 40000;
     ad_real *z = malloc((size_t)n * 3 * sizeof *z);
     ad_rng rng;
@@ -556,7 +568,7 @@ static ad_tensor *nvp_fn(ad_tape *t, ad_tensor *const *in, int n, void *vctx)
     nvp_ctx *c = vctx;
     ad_tensor *ld;
     if (c->inverse) {
-        flow_prior prior = {c->m->dim_z, 1.0};
+        flow_prior prior = {.dim = c->m->dim_z, .kT = 1.0};
         return flow_model_log_prob(c->m, t, &prior, in[1]);
     }
     ad_tensor *x = flow_model_forward(c->m, t, in[1], &ld);
@@ -569,8 +581,10 @@ START_TEST(test_realnvp_gradcheck)
 {
     char msg[200];
     int widths[1] = {6};
-    flow_realnvp_config rc = {3, 2, 1, widths, NN_ACT_TANH, NN_ACT_TANH, 1, 1,
-                              FLOW_SPLIT_ALTERNATE, NULL, 0, NULL, 0, 0, 3};
+    flow_realnvp_config rc = {.dim = 3, .n_blocks = 2, .n_hidden = 1, .hidden_widths = widths,
+                              .s_activation = NN_ACT_TANH, .t_activation = NN_ACT_TANH,
+                              .log_scale_bound = 1, .t_output_random = 1,
+                              .split = FLOW_SPLIT_ALTERNATE, .seed = 3};
     flow_model *m = flow_realnvp_new(&rc, msg, sizeof msg);
     ck_assert_msg(m != NULL, "%s", msg);
     fc_randomize(m->params, 5, 0.4);
@@ -605,7 +619,7 @@ START_TEST(test_errors)
     ck_assert_str_eq(ad_tape_error(t), "flow_layer_forward: bad argument #3 (shape [5,3], "
                      "expected [*,4] for layer sequential)");
     ad_tape_reset(t);
-    flow_prior prior = {4, 0};
+    flow_prior prior = {.dim = 4, .kT = 0};
     flow_prior_log_prob(t, &prior, ad_zeros(t, 2, (int[]){5, 4}));
     ck_assert_ptr_nonnull(strstr(ad_tape_error(t), "kT > 0"));
     ad_tape_free(t);
@@ -629,9 +643,11 @@ START_TEST(test_errors)
     /* Nets that do not match the split. */
     nn_params *p = nn_params_new();
     nn_mlp s, tn;
-    flow_coupling_nets_config nets = {1, WIDTHS8, NN_ACT_RELU, NN_ACT_RELU, 0};
+    flow_coupling_nets_config nets = {.n_hidden = 1, .hidden_widths = WIDTHS8,
+                                      .s_activation = NN_ACT_RELU, .t_activation = NN_ACT_RELU};
     ck_assert_int_eq(flow_coupling_nets_init(&s, &tn, p, 2, 2, &nets, msg, sizeof msg), AD_OK);
-    flow_coupling_config cc = {5, FLOW_SPLIT_HALF, NULL, 0, &s, &tn, 1};
+    flow_coupling_config cc = {.dim = 5, .split = FLOW_SPLIT_HALF, .s_net = &s, .t_net = &tn,
+                               .log_scale_bound = 1};
     ck_assert_ptr_null(flow_coupling_new(&cc, msg, sizeof msg));
     ck_assert_str_eq(msg, "flow_coupling_new: the S net maps 2 -> 2; the split needs 2 -> 3");
     nn_params_free(p);
@@ -662,8 +678,10 @@ START_TEST(test_builder_alloc_failures)
 {
     char msg[256];
     ad_real *x = correlated_data(50, 4, 1);
-    flow_realnvp_config rc = {4, 2, 2, WIDTHS8, NN_ACT_TANH, NN_ACT_RELU, 1, 0,
-                              FLOW_SPLIT_HALF, NULL, 1, x, 50, 0, 1};
+    flow_realnvp_config rc = {.dim = 4, .n_blocks = 2, .n_hidden = 2, .hidden_widths = WIDTHS8,
+                              .s_activation = NN_ACT_TANH, .t_activation = NN_ACT_RELU,
+                              .log_scale_bound = 1, .split = FLOW_SPLIT_HALF, .whiten = 1,
+                              .whiten_data = x, .whiten_n = 50, .seed = 1};
     flow_model *m = NULL;
     long n;
     for (n = 0; n < 2000 && !m; n++) {
@@ -687,11 +705,11 @@ START_TEST(test_training_step_no_malloc)
     char msg[200];
     flow_realnvp_config rc = flow_realnvp_preset_config(FLOW_REALNVP_DOUBLE_WELL);
     flow_model *m = flow_realnvp_new(&rc, msg, sizeof msg);
-    nn_optim_config oc = {NN_OPTIM_ADAM, 1e-3, 0, 0, 0, 10};
+    nn_optim_config oc = {.kind = NN_OPTIM_ADAM, .lr = 1e-3, .clip_norm = 10};
     nn_optim *o = nn_optim_new(m->params, &oc, msg, sizeof msg);
     ad_tape *t = ad_tape_new(0);
     ad_real *x = fc_normal(64, 2, 5);
-    flow_prior prior = {2, 1.0};
+    flow_prior prior = {.dim = 2, .kT = 1.0};
     long before = 0;
     for (int it = 0; it < 4; it++) {
         if (it == 1) before = ad_alloc_count();
@@ -707,6 +725,74 @@ START_TEST(test_training_step_no_malloc)
     ad_tape_free(t);
     nn_optim_free(o);
     flow_model_free(m);
+}
+END_TEST
+
+/* flow_realnvp_config_default is the generator's documented architecture;
+ * every invalid field is named. */
+START_TEST(test_realnvp_config_default_and_fields)
+{
+    flow_realnvp_config d = flow_realnvp_config_default(4);
+    ck_assert_int_eq(d.dim, 4);
+    ck_assert_int_eq(d.n_blocks, 3);
+    ck_assert_int_eq(d.n_hidden, 2);
+    ck_assert_int_eq(d.hidden_widths[0], 100);
+    ck_assert_int_eq(d.hidden_widths[1], 100);
+    ck_assert_int_eq(d.s_activation, NN_ACT_RELU);
+    ck_assert_int_eq(d.t_activation, NN_ACT_RELU);
+    ck_assert(d.log_scale_bound == 1);
+    ck_assert_int_eq(d.t_output_random, 0);
+    ck_assert_int_eq(d.split, FLOW_SPLIT_ALTERNATE);
+    ck_assert_int_eq(d.whiten, 0);
+    ck_assert_uint_eq(d.seed, 1);
+    /* the double-well preset is the same architecture in 2-D (seed 0) */
+    flow_realnvp_config pr = flow_realnvp_preset_config(FLOW_REALNVP_DOUBLE_WELL);
+    flow_realnvp_config d2 = flow_realnvp_config_default(2);
+    d2.seed = 0;
+    ck_assert_int_eq(memcmp(&pr, &d2, sizeof pr), 0);
+    char msg[300];
+    flow_model *m = flow_realnvp_new(&d, msg, sizeof msg);
+    ck_assert_msg(m != NULL, "%s", msg);
+    /* 6 couplings, each an S and a T net 2 -> 100 -> 100 -> 2 */
+    ck_assert_int_eq(m->dim_x, 4);
+    ck_assert_int_eq(nn_params_size(m->params),
+                     6 * 2 * (2 * 100 + 100 + 100 * 100 + 100 + 100 * 2 + 2));
+    flow_model_free(m);
+
+    int zero_width[2] = {100, 0};
+    static const struct {
+        int field;
+        const char *expect;
+    } cases[] = {
+        {0, "flow_realnvp_new: bad config: dim = 1 (need >= 2)"},
+        {1, "flow_realnvp_new: bad config: n_blocks = 0 (need >= 1)"},
+        {2, "flow_realnvp_new: bad config: n_hidden = -1 (need 0 .. 15)"},
+        {3, "flow_realnvp_new: bad config: hidden_widths is NULL (need 2 widths)"},
+        {4, "flow_realnvp_new: bad config: hidden_widths[1] = 0 (need >= 1)"},
+        {5, "flow_realnvp_new: bad config: log_scale_bound = -1 (need finite, >= 0)"},
+        {6, "flow_realnvp_new: bad config: t_output_random = 2 (need 0 or 1)"},
+        {7, "flow_realnvp_new: bad config: whiten = -1 (need 0 or 1)"},
+        {8, "flow_realnvp_new: bad config: whiten_keep = 1 (need 0 or 2 .. dim = 4)"},
+        {9, "flow_realnvp_new: bad config: whiten_n = 1 (need >= 2 rows of whiten_data)"},
+    };
+    ad_real row[4] = {0, 0, 0, 0};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        flow_realnvp_config c = d;
+        switch (cases[i].field) {
+        case 0: c.dim = 1; break;
+        case 1: c.n_blocks = 0; break;
+        case 2: c.n_hidden = -1; break;
+        case 3: c.hidden_widths = NULL; break;
+        case 4: c.hidden_widths = zero_width; break;
+        case 5: c.log_scale_bound = -1; break;
+        case 6: c.t_output_random = 2; break;
+        case 7: c.whiten = -1; break;
+        case 8: c.whiten = 1; c.whiten_keep = 1; break;
+        default: c.whiten = 1; c.whiten_data = row; c.whiten_n = 1; break;
+        }
+        ck_assert_ptr_null(flow_realnvp_new(&c, msg, sizeof msg));
+        ck_assert_str_eq(msg, cases[i].expect);
+    }
 }
 END_TEST
 
@@ -733,6 +819,7 @@ Suite *flows_suite(void)
     suite_add_tcase(s, tc);
     tc = tcase_create("errors");
     tcase_add_test(tc, test_errors);
+    tcase_add_test(tc, test_realnvp_config_default_and_fields);
     suite_add_tcase(s, tc);
     tc = tcase_create("memory");
     tcase_add_test(tc, test_builder_alloc_failures);

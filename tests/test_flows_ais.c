@@ -79,7 +79,7 @@ static bg_ais_config config(int temps, int leapfrog)
 static void check_unbiased(int leapfrog, int with_states)
 {
     flow_model *m = random_flow(5);
-    flow_prior prior = {2, 1.0};
+    flow_prior prior = {.dim = 2, .kT = 1.0};
     bg_ais_config c = config(20, leapfrog);
     if (with_states) c.state = half_plane;
     bg_samples *s = NULL;
@@ -147,7 +147,7 @@ END_TEST
 START_TEST(test_ais_raises_ess)
 {
     flow_model *m = random_flow(5);
-    flow_prior prior = {2, 1.0};
+    flow_prior prior = {.dim = 2, .kT = 1.0};
     bg_ais_config c = config(30, 2);
     bg_samples *plain = NULL, *annealed = NULL;
     char msg[256];
@@ -180,7 +180,7 @@ static double fraction_left(const bg_samples *s)
 START_TEST(test_ais_states_keep_chains)
 {
     flow_model *m = random_flow(5);
-    flow_prior prior = {2, 1.0};
+    flow_prior prior = {.dim = 2, .kT = 1.0};
     bg_samples *plain = NULL, *kept = NULL, *free_ = NULL;
     char msg[256];
     enum { N = 10000 };
@@ -209,7 +209,7 @@ END_TEST
 START_TEST(test_ais_hmc_small_steps_accepted)
 {
     flow_model *m = random_flow(5);
-    flow_prior prior = {2, 1.0};
+    flow_prior prior = {.dim = 2, .kT = 1.0};
     bg_ais_config c = config(5, 4);
     c.n_pilot = 0;
     c.step = 0.05;
@@ -233,7 +233,7 @@ END_TEST
 START_TEST(test_ais_deterministic)
 {
     flow_model *m = random_flow(5);
-    flow_prior prior = {2, 1.0};
+    flow_prior prior = {.dim = 2, .kT = 1.0};
     bg_ais_config c = config(5, _i);
     c.state = half_plane;
     bg_samples *s[3] = {NULL, NULL, NULL};
@@ -259,7 +259,8 @@ END_TEST
 START_TEST(test_ais_errors)
 {
     flow_model *m = random_flow(5);
-    flow_prior prior = {2, 1.0}, wrong_dim = {3, 1.0}, wrong_kT = {2, 2.0};
+    flow_prior prior = {.dim = 2, .kT = 1.0}, wrong_dim = {.dim = 3, .kT = 1.0},
+               wrong_kT = {.dim = 2, .kT = 2.0};
     bg_samples *s = NULL;
     char msg[256];
     bg_ais_config good = config(5, 1), bad[6];
@@ -276,6 +277,14 @@ START_TEST(test_ais_errors)
             bg_ais_sample(m, &prior, &GAUSS, 1.0, 10, 10, &bad[k], 1, &s, NULL, msg, sizeof msg),
             AD_ERR_ARG);
         ck_assert(s == NULL && strstr(msg, "bg_ais_sample"));
+        static const char *const expect[6] = {
+            "bg_ais_sample: n_temps = 0 (need >= 1)",
+            "bg_ais_sample: mcmc_steps = 0 (need >= 1)",
+            "bg_ais_sample: step = 0 (need finite > 0)",
+            "bg_ais_sample: target_acceptance = 1 (need in (0, 1))",
+            "bg_ais_sample: leapfrog = -1 (need >= 0)",
+            "bg_ais_sample: beta_power = nan (need finite > 0)"};
+        ck_assert_str_eq(msg, expect[k]);
     }
     ck_assert_int_eq(
         bg_ais_sample(m, &wrong_dim, &GAUSS, 1.0, 10, 10, &good, 1, &s, NULL, msg, sizeof msg),

@@ -63,7 +63,7 @@ static bg_train_config train_config(flow_model *m, const pot_potential *u, const
 {
     bg_train_config c = {0};
     c.model = m;
-    c.prior = (flow_prior){2, 1.0};
+    c.prior = (flow_prior){.dim = 2, .kT = 1.0};
     c.potential = u;
     c.kT = 1;
     c.data = data;
@@ -111,7 +111,8 @@ START_TEST(test_ml_recovers_gaussian)
     ad_rng_seed(&rng, 11, 0);
     gauss_draw(&rng, data, N_DATA);
     flow_model *m = small_flow(3, 32, 5);
-    bg_stage stage = {"ML", 600, 256, 5e-3, 1, 0, 0, 1e4, 0};
+    bg_stage stage = {.name = "ML", .n_iterations = 600, .batch_size = 256, .lr = 5e-3, .w_ml = 1,
+                      .e_high = 1e4};
     bg_train_config c = train_config(m, NULL, data, N_DATA, &stage, 1, 3);
     bg_train_result res;
     char msg[256];
@@ -148,7 +149,8 @@ START_TEST(test_kl_reaches_floor)
 {
     flow_model *m = small_flow(3, 32, 6);
     pot_potential g = gauss_potential();
-    bg_stage stage = {"KL", 800, 512, 5e-3, 0, 1, 0, 1e4, 0};
+    bg_stage stage = {.name = "KL", .n_iterations = 800, .batch_size = 512, .lr = 5e-3, .w_kl = 1,
+                      .e_high = 1e4};
     bg_train_config c = train_config(m, &g, NULL, 0, &stage, 1, 4);
     bg_train_result res;
     char msg[256];
@@ -180,7 +182,7 @@ START_TEST(test_reweighting_exact_for_identity)
 {
     flow_model *m = small_flow(2, 8, 1);
     pot_potential u = {"normal", 2, std_normal_energy, NULL};
-    flow_prior prior = {2, 1.0};
+    flow_prior prior = {.dim = 2, .kT = 1.0};
     bg_samples *s = NULL;
     char msg[256];
     ck_assert(bg_sample(m, &prior, &u, 1.0, 1000, 300, 2, &s, msg, sizeof msg) == AD_OK);
@@ -210,7 +212,7 @@ START_TEST(test_ess_closed_form)
     static const ad_real mu[2] = {0.3, -0.4}; /* |mu|^2 = 0.25 */
     flow_model *m = small_flow(2, 8, 1);
     pot_potential u = {"shifted", 2, shifted_normal_energy, mu};
-    flow_prior prior = {2, 1.0};
+    flow_prior prior = {.dim = 2, .kT = 1.0};
     bg_samples *s = NULL;
     char msg[256];
     enum { N = 50000 };
@@ -240,7 +242,7 @@ static ad_tensor *rc_loss_of_params(ad_tape *t, ad_tensor *const *in, int n, voi
     ad_tensor *z = ad_constant(t, 2, (int[]){64, 2}, c->z);
     ad_tensor *x = flow_model_forward(c->m, t, z, NULL);
     bg_rc rc = bg_rc_coordinate(0);
-    bg_rc_loss_config cfg = {-2.5, 2.5, 11};
+    bg_rc_loss_config cfg = {.r_min = -2.5, .r_max = 2.5, .n_kernels = 11};
     return bg_loss_rc(t, bg_rc_eval(t, &rc, x), &cfg);
 }
 
@@ -272,11 +274,12 @@ END_TEST
 /* Monte Carlo data of the double well: 2 x 5000 steps from the two minima. */
 static ad_real *double_well_data(const pot_potential *u, int *n_out)
 {
-    smp_mc_config mc = {2, 2, 0.1, 1.0, 5000, 1, 1, 7};
+    smp_mc_config mc = {.dim = 2, .n_chains = 2, .sigma = 0.1, .kT = 1.0, .n_steps = 5000,
+                        .stride = 1, .keep_initial = 1, .seed = 7};
     long frames = smp_mc_n_frames(&mc);
     ad_real *x = ad_malloc((size_t)frames * 2 * 2 * sizeof(ad_real));
     ad_tape *scratch = ad_tape_new(0);
-    smp_potential_ctx ctx = {u, scratch};
+    smp_potential_ctx ctx = {.potential = u, .scratch = scratch};
     ad_real x0[4] = {-1.772303, 0, 1.688776, 0};
     char msg[256];
     smp_mc_stats st;
@@ -297,8 +300,10 @@ START_TEST(test_double_well_delta_f)
     int n_data;
     ad_real *data = double_well_data(&u, &n_data);
     flow_model *m = small_flow(3, 64, 2);
-    bg_stage stages[2] = {{"ML", 200, 256, 1e-3, 1, 0, 0, 1e4, 0},
-                          {"ML+KL", 300, 512, 1e-3, 1, 1, 0, 100, 0}};
+    bg_stage stages[2] = {{.name = "ML", .n_iterations = 200, .batch_size = 256, .lr = 1e-3,
+                           .w_ml = 1, .e_high = 1e4},
+                          {.name = "ML+KL", .n_iterations = 300, .batch_size = 512, .lr = 1e-3,
+                           .w_ml = 1, .w_kl = 1, .e_high = 100}};
     bg_train_config c = train_config(m, &u, data, n_data, stages, 2, 1);
     bg_train_result res;
     char msg[256];
@@ -307,7 +312,7 @@ START_TEST(test_double_well_delta_f)
     ck_assert(bg_sample(m, &c.prior, &u, 1.0, 50000, 10000, 3, &s, msg, sizeof msg) == AD_OK);
     ad_real *r = ad_malloc((size_t)s->n * sizeof(ad_real));
     for (int i = 0; i < s->n; i++) r[i] = s->x[2 * i];
-    smp_bootstrap_config boot = {100, 4};
+    smp_bootstrap_config boot = {.n_bootstrap = 100, .seed = 4};
     smp_estimate df;
     /* split at the saddle x1 = 0.0835; A = left (r < split), B = right */
     ck_assert_msg(smp_delta_f_split(r, s->log_w, s->n, 0.083528, &boot, &df, msg, sizeof msg) ==
@@ -345,7 +350,8 @@ START_TEST(test_nan_energy_skipped)
 {
     flow_model *m = small_flow(2, 8, 1);
     pot_potential u = {"nan", 2, sometimes_nan_energy, NULL};
-    bg_stage stage = {"KL", 30, 64, 1e-3, 0, 1, 0, 100, 0};
+    bg_stage stage = {.name = "KL", .n_iterations = 30, .batch_size = 64, .lr = 1e-3, .w_kl = 1,
+                      .e_high = 100};
     bg_train_config c = train_config(m, &u, NULL, 0, &stage, 1, 0);
     bg_train_result res;
     char msg[256];
@@ -356,7 +362,8 @@ START_TEST(test_nan_energy_skipped)
 
     /* Half of the data rows are NaN: with batch 1 about half the steps skip. */
     ad_real data[4] = {0.5, -0.2, NAN, 1.0};
-    bg_stage ml = {"ML", 40, 1, 1e-3, 1, 0, 0, 100, 0};
+    bg_stage ml = {.name = "ML", .n_iterations = 40, .batch_size = 1, .lr = 1e-3, .w_ml = 1,
+                   .e_high = 100};
     c.stages = &ml;
     c.data = data;
     c.n_data = 2;
@@ -419,11 +426,13 @@ START_TEST(test_rc_raises_barrier_density)
     double frac[2];
     for (int with_rc = 0; with_rc < 2; with_rc++) {
         flow_model *m = small_flow(3, 32, 2);
-        bg_stage stages[2] = {{"ML", 150, 256, 1e-3, 1, 0, 0, 1e4, 0},
-                              {"ML+KL", 200, 512, 1e-3, 1, 1, with_rc ? 5.0 : 0.0, 100, 0}};
+        bg_stage stages[2] = {{.name = "ML", .n_iterations = 150, .batch_size = 256, .lr = 1e-3,
+                               .w_ml = 1, .e_high = 1e4},
+                              {.name = "ML+KL", .n_iterations = 200, .batch_size = 512, .lr = 1e-3,
+                               .w_ml = 1, .w_kl = 1, .w_rc = with_rc ? 5.0 : 0.0, .e_high = 100}};
         bg_train_config c = train_config(m, &u, data, n_data, stages, 2, 1);
         c.rc = &rc;
-        c.rc_loss = (bg_rc_loss_config){-2.5, 2.5, 11};
+        c.rc_loss = bg_rc_loss_config_default(-2.5, 2.5);
         bg_train_result res;
         char msg[256];
         ck_assert_msg(bg_train(&c, 0, &res, msg, sizeof msg) == AD_OK, "%s", msg);
@@ -451,8 +460,10 @@ START_TEST(test_resume_bit_identical)
     snprintf(prefix, sizeof prefix, "%s/model", dir);
     pot_potential u = {"normal", 2, std_normal_energy, NULL};
     ad_real data[8] = {0.1, 0.2, -0.5, 1.0, 0.7, -0.3, 1.2, 0.4};
-    bg_stage stages[2] = {{"ML", 20, 16, 1e-3, 1, 0, 0, 100, 0},
-                          {"ML+KL", 20, 16, 1e-3, 1, 1, 0, 100, 0}};
+    bg_stage stages[2] = {{.name = "ML", .n_iterations = 20, .batch_size = 16, .lr = 1e-3,
+                           .w_ml = 1, .e_high = 100},
+                          {.name = "ML+KL", .n_iterations = 20, .batch_size = 16, .lr = 1e-3,
+                           .w_ml = 1, .w_kl = 1, .e_high = 100}};
     bg_train_config c = train_config(NULL, &u, data, 4, stages, 2, 9);
     c.checkpoint_prefix = prefix;
     bg_train_result res;
@@ -477,6 +488,84 @@ START_TEST(test_resume_bit_identical)
 }
 END_TEST
 
+/* The stage constructors, the RC-loss config, and bg_train naming the
+ * invalid field of its config. */
+START_TEST(test_config_defaults_and_fields)
+{
+    bg_stage d = bg_stage_default(), ml = bg_stage_ml(300), mk = bg_stage_ml_kl(200, 20);
+    ck_assert_str_eq(ml.name, "ML");
+    ck_assert_int_eq(ml.n_iterations, 300);
+    ck_assert(ml.w_ml == 1 && ml.w_kl == 0 && ml.w_rc == 0 && ml.lr == d.lr);
+    ck_assert(ml.batch_size == d.batch_size && ml.e_high == d.e_high && ml.e_max == 0);
+    ck_assert_str_eq(mk.name, "ML+KL");
+    ck_assert_int_eq(mk.n_iterations, 200);
+    ck_assert(mk.w_ml == 1 && mk.w_kl == 1 && mk.w_rc == 0 && mk.e_high == 20 && mk.e_max == 0);
+    ck_assert(mk.lr == d.lr && mk.batch_size == d.batch_size);
+    char msg[300];
+    ck_assert_int_eq(bg_stage_check("t", &mk, 1, msg, sizeof msg), AD_OK);
+
+    bg_rc_loss_config rl = bg_rc_loss_config_default(-1, 2);
+    ck_assert(rl.r_min == -1 && rl.r_max == 2);
+    ck_assert_int_eq(rl.n_kernels, 11);
+    ck_assert_int_eq(bg_rc_loss_config_check("t", &rl, msg, sizeof msg), AD_OK);
+    rl.n_kernels = 0; /* 0: 11 */
+    ck_assert_int_eq(bg_rc_loss_config_check("t", &rl, msg, sizeof msg), AD_OK);
+    rl.n_kernels = 1;
+    ck_assert_int_eq(bg_rc_loss_config_check("t", &rl, msg, sizeof msg), AD_ERR_ARG);
+    ck_assert_str_eq(msg, "t: rc_loss.n_kernels = 1 (need 2 .. 256, or 0 for 11)");
+    rl = bg_rc_loss_config_default(1, 1);
+    ck_assert_int_eq(bg_rc_loss_config_check("t", &rl, msg, sizeof msg), AD_ERR_ARG);
+    ck_assert_str_eq(msg, "t: rc_loss.r_min = 1, rc_loss.r_max = 1 (need finite, r_min < r_max)");
+
+    flow_model *m = small_flow(1, 4, 1);
+    ad_real data[8] = {0, 0, 1, 1, -1, 0, 0, 1};
+    pot_potential u = gauss_potential();
+    bg_stage st[2] = {bg_stage_ml(1), bg_stage_ml_kl(1, 20)};
+    bg_train_config ok = train_config(m, &u, data, 4, st, 2, 1);
+    bg_train_config c = ok;
+    c.model = NULL;
+    ck_assert_int_eq(bg_train(&c, 0, NULL, msg, sizeof msg), AD_ERR_ARG);
+    ck_assert_str_eq(msg, "bg_train: model is NULL");
+    c = ok;
+    c.n_stages = 0;
+    ck_assert_int_eq(bg_train(&c, 0, NULL, msg, sizeof msg), AD_ERR_ARG);
+    ck_assert_str_eq(msg, "bg_train: n_stages = 0 (need > 0)");
+    c = ok;
+    c.prior.dim = 3;
+    ck_assert_int_eq(bg_train(&c, 0, NULL, msg, sizeof msg), AD_ERR_ARG);
+    ck_assert_str_eq(msg, "bg_train: prior.dim = 3 differs from model->dim_z = 2");
+    c = ok;
+    c.prior.kT = 0;
+    ck_assert_int_eq(bg_train(&c, 0, NULL, msg, sizeof msg), AD_ERR_ARG);
+    ck_assert_str_eq(msg, "bg_train: prior.kT = 0 (need finite > 0)");
+    c = ok;
+    c.clip_norm = INFINITY;
+    ck_assert_int_eq(bg_train(&c, 0, NULL, msg, sizeof msg), AD_ERR_ARG);
+    ck_assert_str_eq(msg, "bg_train: clip_norm = inf (need finite >= 0)");
+    c = ok;
+    c.max_bad_in_a_row = -1;
+    ck_assert_int_eq(bg_train(&c, 0, NULL, msg, sizeof msg), AD_ERR_ARG);
+    ck_assert_str_eq(msg, "bg_train: max_bad_in_a_row = -1 (need >= 0; 0: 20)");
+    c = ok;
+    c.kT = -1;
+    ck_assert_int_eq(bg_train(&c, 0, NULL, msg, sizeof msg), AD_ERR_ARG);
+    ck_assert_str_eq(msg, "bg_train: stage 2 uses J_KL but kT = -1 (need finite > 0)");
+    c = ok;
+    c.potential = NULL;
+    ck_assert_int_eq(bg_train(&c, 0, NULL, msg, sizeof msg), AD_ERR_ARG);
+    ck_assert_str_eq(msg, "bg_train: stage 2 uses J_KL but potential is NULL");
+    bg_rc rc = bg_rc_coordinate(0);
+    st[1].w_rc = 1;
+    c = ok;
+    c.rc = &rc;
+    c.rc_loss = bg_rc_loss_config_default(2, -2);
+    ck_assert_int_eq(bg_train(&c, 0, NULL, msg, sizeof msg), AD_ERR_ARG);
+    ck_assert_str_eq(msg,
+                     "bg_train: rc_loss.r_min = 2, rc_loss.r_max = -2 (need finite, r_min < r_max)");
+    flow_model_free(m);
+}
+END_TEST
+
 Suite *bg_suite(void)
 {
     Suite *s = suite_create("bg");
@@ -497,6 +586,7 @@ Suite *bg_suite(void)
     tc = tcase_create("errors");
     tcase_add_test(tc, test_nan_energy_skipped);
     tcase_add_test(tc, test_resume_bit_identical);
+    tcase_add_test(tc, test_config_defaults_and_fields);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -72,7 +72,7 @@ START_TEST(test_check_passes_good_layers)
     ad_real *data = fc_normal(N, 3, 5);
     for (int i = 0; i < N; i++) data[3 * i + 2] = 0.5 * data[3 * i] - data[3 * i + 1];
     nn_params *p = nn_params_new();
-    flow_whiten_config wc = {3, 2, data, N};
+    flow_whiten_config wc = {.dim = 3, .keep = 2, .data = data, .n_samples = N};
     flow_layer *w = flow_whiten_new(p, &wc, msg, sizeof msg);
     ck_assert_msg(w != NULL, "%s", msg);
     ad_rng rng;
@@ -233,11 +233,12 @@ static const ad_real DW_MINIMA[4] = {-1.772303, 0, 1.688776, 0};
 
 static ad_real *dw_data(const pot_potential *u, int *n_out)
 {
-    smp_mc_config mc = {2, 2, 0.1, 1.0, 5000, 1, 1, 7};
+    smp_mc_config mc = {.dim = 2, .n_chains = 2, .sigma = 0.1, .kT = 1.0, .n_steps = 5000,
+                        .stride = 1, .keep_initial = 1, .seed = 7};
     long frames = smp_mc_n_frames(&mc);
     ad_real *x = ad_malloc((size_t)frames * 2 * 2 * sizeof(ad_real));
     ad_tape *scratch = ad_tape_new(0);
-    smp_potential_ctx ctx = {u, scratch};
+    smp_potential_ctx ctx = {.potential = u, .scratch = scratch};
     char msg[256];
     ck_assert_msg(smp_mc_run(&mc, smp_potential_energy, &ctx, DW_MINIMA, x, NULL, NULL, msg,
                              sizeof msg) == AD_OK, "%s", msg);
@@ -303,8 +304,9 @@ START_TEST(test_generator_delta_f_and_profile)
     ck_assert_msg(bg_generator_free_energies(g, s, &basins, &fe, labels, msg, sizeof msg) == AD_OK,
                   "%s", msg);
     ad_tape *scratch = ad_tape_new(0);
-    smp_potential_ctx pctx = {&u, scratch};
-    smp_grid2d grid = {-3.5, 3.5, -5.5, 5.5, 701, 1101};
+    smp_potential_ctx pctx = {.potential = &u, .scratch = scratch};
+    smp_grid2d grid = {.x_min = -3.5, .x_max = 3.5, .y_min = -5.5, .y_max = 5.5, .nx = 701,
+                       .ny = 1101};
     smp_quad_basins ref;
     ck_assert_msg(smp_quad_basins_compute(smp_potential_energy, &pctx, &grid, 1.0, DW_MINIMA, 2,
                                           &ref, msg, sizeof msg) == AD_OK, "%s", msg);
@@ -615,7 +617,7 @@ START_TEST(test_generator_rejects_bad_input)
     pc.bandwidth = 0;
     EXPECT_ARG(bg_generator_profile(g, s, &x1, &pc, NULL, &k, msg, sizeof msg), "bandwidth");
     pc = smp_profile_config_default(3, -3);
-    EXPECT_ARG(bg_generator_profile(g, s, &x1, &pc, &h, NULL, msg, sizeof msg), "range");
+    EXPECT_ARG(bg_generator_profile(g, s, &x1, &pc, &h, NULL, msg, sizeof msg), "lo = 3, hi = -3");
     ck_assert_ptr_null(h);
     ck_assert_ptr_null(k);
     EXPECT_ARG(smp_delta_f_split_strided(s->x, 0, s->log_w, s->n, 0, NULL, NULL, msg, sizeof msg),

@@ -78,8 +78,8 @@ static flow_layer *nice_new(nn_params *p, int dim, flow_split_kind kind, int fli
     int widths[NN_MLP_MAX_LAYERS + 1] = {c->split.n_cond};
     for (int i = 0; i < n_hidden; i++) widths[1 + i] = hidden[i];
     widths[1 + n_hidden] = c->split.n_trans;
-    nn_mlp_config cfg = {n_hidden + 2, widths, NN_ACT_TANH, NN_ACT_IDENTITY, NN_INIT_AUTO,
-                         NN_INIT_ZERO};
+    nn_mlp_config cfg = {.n_widths = n_hidden + 2, .widths = widths,
+                         .hidden_activation = NN_ACT_TANH, .output_init = NN_INIT_ZERO};
     if (nn_mlp_init(&c->shift, p, &cfg, NULL, 0) != AD_OK) {
         nice_free(&c->base);
         return NULL;

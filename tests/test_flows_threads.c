@@ -61,7 +61,7 @@ static void trainer_init(trainer *tr)
     char msg[256];
     tr->model = flow_realnvp_new(&fc, msg, sizeof msg);
     ck_assert_msg(tr->model != NULL, "%s", msg);
-    nn_optim_config oc = {NN_OPTIM_ADAM, 1e-3, 0, 0, 0, 100};
+    nn_optim_config oc = {.kind = NN_OPTIM_ADAM, .lr = 1e-3, .clip_norm = 100};
     tr->opt = nn_optim_new(tr->model->params, &oc, msg, sizeof msg);
     ck_assert_msg(tr->opt != NULL, "%s", msg);
     tr->tape = ad_tape_new(0);
@@ -86,7 +86,7 @@ static double step(trainer *tr)
     nn_params_zero_grad(tr->model->params);
     ad_tape_reset(t);
     configurations(tr->x, BATCH, &tr->rng);
-    flow_prior prior = {76, 1.0};
+    flow_prior prior = {.dim = 76, .kT = 1.0};
     flow_prior_sample(&prior, &tr->rng, tr->z, BATCH);
     int shape[2] = {BATCH, 76};
     ad_tensor *ml = bg_loss_ml(t, tr->model, &prior, ad_constant(t, 2, shape, tr->x));
@@ -139,7 +139,7 @@ START_TEST(test_lj_pairs_threads_same_bits)
     configurations(x, N, &r);
     int pairs[2 * 703];
     int n_pairs = pot_pairs_all(38, (int[]){0, 1}, 1, pairs);
-    pot_pairs pp = {2, n_pairs, pairs};
+    pot_pairs pp = {.space_dim = 2, .n_pairs = n_pairs, .pairs = pairs};
     ad_real *out[2];
     for (int v = 0; v < 2; v++) {
         ad_threads_set(v ? 3 : 1);

@@ -24,7 +24,9 @@ static void small_net_make(small_net *n, int n_widths, const int *widths, nn_act
     char msg[160];
     n->params = nn_params_new();
     ck_assert_ptr_nonnull(n->params);
-    nn_mlp_config cfg = {n_widths, widths, hidden, NN_ACT_IDENTITY, NN_INIT_AUTO, output_init};
+    nn_mlp_config cfg = {.n_widths = n_widths, .widths = widths, .hidden_activation = hidden,
+                         .output_activation = NN_ACT_IDENTITY, .hidden_init = NN_INIT_AUTO,
+                         .output_init = output_init};
     ck_assert_int_eq(nn_mlp_init(&n->mlp, n->params, &cfg, msg, sizeof msg), AD_OK);
     ad_rng rng;
     ad_rng_seed(&rng, seed, 0);
@@ -282,7 +284,7 @@ static double least_squares(nn_optim_config cfg, int steps, int decay)
 
 START_TEST(test_adam_least_squares)
 {
-    nn_optim_config cfg = {NN_OPTIM_ADAM, 0.05, 0, 0, 0, 0};
+    nn_optim_config cfg = {.kind = NN_OPTIM_ADAM, .lr = 0.05};
     double err = least_squares(cfg, 4000, 1);
     ck_assert_msg(err < LS_TOL, "Adam: max |w - w*| = %g", err);
 }
@@ -290,7 +292,7 @@ END_TEST
 
 START_TEST(test_sgd_least_squares)
 {
-    nn_optim_config cfg = {NN_OPTIM_SGD, 0.05, 0, 0, 0, 0};
+    nn_optim_config cfg = {.kind = NN_OPTIM_SGD, .lr = 0.05};
     double err = least_squares(cfg, 4000, 0);
     ck_assert_msg(err < LS_TOL, "SGD: max |w - w*| = %g", err);
 }
@@ -301,7 +303,7 @@ START_TEST(test_clip_and_nonfinite)
     nn_params *p = nn_params_new();
     ad_tensor *w = nn_params_add(p, "w", 1, (int[]){2}, NN_INIT_ZERO);
     ck_assert_int_eq(nn_params_finalize(p, NULL, NULL, 0), AD_OK);
-    nn_optim_config cfg = {NN_OPTIM_SGD, 0.1, 0, 0, 0, 1.0};
+    nn_optim_config cfg = {.kind = NN_OPTIM_SGD, .lr = 0.1, .clip_norm = 1.0};
     nn_optim *o = nn_optim_new(p, &cfg, NULL, 0);
     /* |g| = 5 > 1: g is scaled to (0.6, 0.8); the step is lr times that. */
     w->grad[0] = 3;
@@ -319,7 +321,7 @@ START_TEST(test_clip_and_nonfinite)
     nn_optim_free(o);
     /* Adam's first step is exactly lr g / (|g| + eps) (bias correction:
      * m_hat = g, v_hat = g^2); a few roundings of 1 ulp each. */
-    nn_optim_config adam = {NN_OPTIM_ADAM, 0.01, 0, 0, 0, 0};
+    nn_optim_config adam = {.kind = NN_OPTIM_ADAM, .lr = 0.01};
     o = nn_optim_new(p, &adam, NULL, 0);
     w->data[0] = w->data[1] = 0;
     w->grad[0] = 3;
@@ -548,13 +550,15 @@ START_TEST(test_errors)
     nn_params *p = nn_params_new();
     nn_mlp m;
     int widths[2] = {3, 0};
-    nn_mlp_config cfg = {2, widths, NN_ACT_RELU, NN_ACT_IDENTITY, NN_INIT_AUTO, NN_INIT_AUTO};
+    nn_mlp_config cfg = {.n_widths = 2, .widths = widths, .hidden_activation = NN_ACT_RELU,
+                         .output_activation = NN_ACT_IDENTITY, .hidden_init = NN_INIT_AUTO,
+                         .output_init = NN_INIT_AUTO};
     ck_assert_int_eq(nn_mlp_init(&m, p, &cfg, msg, sizeof msg), AD_ERR_ARG);
     ck_assert_str_eq(msg, "nn_mlp_init: widths[1] = 0 (must be >= 1)");
     cfg.n_widths = 1;
     ck_assert_int_eq(nn_mlp_init(&m, p, &cfg, msg, sizeof msg), AD_ERR_ARG);
     /* An optimizer needs finalized parameters and a positive lr. */
-    nn_optim_config oc = {NN_OPTIM_ADAM, 1e-3, 0, 0, 0, 0};
+    nn_optim_config oc = {.kind = NN_OPTIM_ADAM, .lr = 1e-3};
     ck_assert_ptr_null(nn_optim_new(p, &oc, msg, sizeof msg));
     ck_assert_str_eq(msg, "nn_optim_new: the parameters are not finalized");
     ad_tensor *w = nn_params_add(p, "w", 2, (int[]){3, 2}, NN_INIT_GLOROT);
@@ -602,8 +606,10 @@ START_TEST(test_alloc_failures)
         nn_params *p = NULL;
         nn_optim *o = NULL;
         nn_mlp m;
-        nn_mlp_config cfg = {4, widths, NN_ACT_RELU, NN_ACT_IDENTITY, NN_INIT_AUTO, NN_INIT_ZERO};
-        nn_optim_config oc = {NN_OPTIM_ADAM, 1e-3, 0, 0, 0, 0};
+        nn_mlp_config cfg = {.n_widths = 4, .widths = widths, .hidden_activation = NN_ACT_RELU,
+                             .output_activation = NN_ACT_IDENTITY, .hidden_init = NN_INIT_AUTO,
+                             .output_init = NN_INIT_ZERO};
+        nn_optim_config oc = {.kind = NN_OPTIM_ADAM, .lr = 1e-3};
         ad_alloc_fail_after(n);
         p = nn_params_new();
         if (p && nn_mlp_init(&m, p, &cfg, NULL, 0) == AD_OK &&
@@ -641,6 +647,73 @@ START_TEST(test_checkpoint_load_alloc_failure)
 }
 END_TEST
 
+/* The config defaults, and every invalid field rejected by name. */
+START_TEST(test_config_defaults_and_fields)
+{
+    char msg[256];
+    nn_optim_config d = nn_optim_config_default(0.01);
+    ck_assert_int_eq(d.kind, NN_OPTIM_ADAM);
+    ck_assert(d.lr == 0.01 && d.beta1 == 0.9 && d.beta2 == 0.999 && d.eps == 1e-8);
+    ck_assert(d.clip_norm == 0);
+    int widths[3] = {2, 4, 1};
+    nn_mlp_config mc = nn_mlp_config_default(3, widths);
+    ck_assert_int_eq(mc.n_widths, 3);
+    ck_assert_ptr_eq(mc.widths, widths);
+    ck_assert_int_eq(mc.hidden_activation, NN_ACT_RELU);
+    ck_assert_int_eq(mc.output_activation, NN_ACT_IDENTITY);
+    ck_assert_int_eq(mc.hidden_init, NN_INIT_AUTO);
+    ck_assert_int_eq(mc.output_init, NN_INIT_AUTO);
+
+    nn_params *p = nn_params_new();
+    nn_mlp m;
+    ck_assert_int_eq(nn_mlp_init(&m, p, &mc, msg, sizeof msg), AD_OK);
+    nn_mlp_config bad = mc;
+    bad.n_widths = 1;
+    ck_assert_int_eq(nn_mlp_init(&m, p, &bad, msg, sizeof msg), AD_ERR_ARG);
+    ck_assert_str_eq(msg, "nn_mlp_init: n_widths = 1 (need 2 to 17)");
+    bad = mc;
+    bad.widths = NULL;
+    ck_assert_int_eq(nn_mlp_init(&m, p, &bad, msg, sizeof msg), AD_ERR_ARG);
+    ck_assert_str_eq(msg, "nn_mlp_init: widths is NULL");
+    bad = mc;
+    bad.hidden_activation = (nn_activation)7;
+    ck_assert_int_eq(nn_mlp_init(&m, p, &bad, msg, sizeof msg), AD_ERR_ARG);
+    ck_assert_str_eq(msg, "nn_mlp_init: hidden_activation = 7 (not a known value)");
+    bad = mc;
+    bad.output_init = (nn_init)-1;
+    ck_assert_int_eq(nn_mlp_init(&m, p, &bad, msg, sizeof msg), AD_ERR_ARG);
+    ck_assert_str_eq(msg, "nn_mlp_init: output_init = -1 (not a known value)");
+    ck_assert_int_eq(nn_params_finalize(p, NULL, msg, sizeof msg), AD_OK);
+
+    static const struct {
+        const char *expect;
+        nn_optim_kind kind;
+        double lr, beta1, beta2, eps, clip_norm;
+    } cases[] = {
+        {"nn_optim_new: kind = 5 (need NN_OPTIM_ADAM or NN_OPTIM_SGD)", (nn_optim_kind)5, 0.1, 0,
+         0, 0, 0},
+        {"nn_optim_new: lr = 0 (must be > 0)", NN_OPTIM_ADAM, 0, 0, 0, 0, 0},
+        {"nn_optim_new: beta1 = 1 (must be in (0, 1); 0: 0.9)", NN_OPTIM_ADAM, 0.1, 1, 0, 0, 0},
+        {"nn_optim_new: beta2 = -0.5 (must be in (0, 1); 0: 0.999)", NN_OPTIM_ADAM, 0.1, 0, -0.5,
+         0, 0},
+        {"nn_optim_new: eps = -1 (must be finite, > 0; 0: 1e-8)", NN_OPTIM_ADAM, 0.1, 0, 0, -1, 0},
+        {"nn_optim_new: clip_norm = inf (must be finite, >= 0)", NN_OPTIM_SGD, 0.1, 0, 0, 0,
+         INFINITY},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        nn_optim_config c = {.kind = cases[i].kind, .lr = cases[i].lr, .beta1 = cases[i].beta1,
+                             .beta2 = cases[i].beta2, .eps = cases[i].eps,
+                             .clip_norm = cases[i].clip_norm};
+        ck_assert_ptr_null(nn_optim_new(p, &c, msg, sizeof msg));
+        ck_assert_str_eq(msg, cases[i].expect);
+    }
+    nn_optim *o = nn_optim_new(p, &d, msg, sizeof msg);
+    ck_assert_ptr_nonnull(o);
+    nn_optim_free(o);
+    nn_params_free(p);
+}
+END_TEST
+
 Suite *nn_suite(void)
 {
     Suite *s = suite_create("nn");
@@ -662,6 +735,7 @@ Suite *nn_suite(void)
     suite_add_tcase(s, tc);
     tc = tcase_create("errors");
     tcase_add_test(tc, test_checkpoint_damaged_files);
+    tcase_add_test(tc, test_config_defaults_and_fields);
     tcase_add_test(tc, test_checkpoint_label_and_version_1);
     tcase_add_test(tc, test_errors);
     suite_add_tcase(s, tc);

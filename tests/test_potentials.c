@@ -269,7 +269,7 @@ START_TEST(test_lj_fused_matches_composed)
     ck_assert_int_eq(n_pairs, 21 - 2);
     int pairs[38];
     pot_pairs_all(7, excl, 2, pairs);
-    pot_pairs pp = {3, n_pairs, pairs};
+    pot_pairs pp = {.space_dim = 3, .n_pairs = n_pairs, .pairs = pairs};
     ad_rng r;
     ad_rng_seed(&r, 3, 0);
     ad_real xv[5 * 21];
@@ -297,7 +297,7 @@ START_TEST(test_lj_floor)
     /* two coincident particles: r^2 floored at 1e-6 sigma^2 -> eps * 1e36,
      * finite, zero gradient; the same in the composed version */
     int pairs[2] = {0, 1};
-    pot_pairs pp = {2, 1, pairs};
+    pot_pairs pp = {.space_dim = 2, .n_pairs = 1, .pairs = pairs};
     ad_real xv[4] = {0.3, 0.3, 0.3, 0.3};
     for (int v = 0; v < 2; v++) {
         ad_tape *t = ad_tape_new(0);
@@ -405,7 +405,7 @@ START_TEST(test_gradcheck_lj)
     for (int sd = 2; sd <= 3; sd++) {
         int pairs[30];
         int n_pairs = pot_pairs_all(6, NULL, 0, pairs);
-        pot_pairs pp = {sd, n_pairs, pairs};
+        pot_pairs pp = {.space_dim = sd, .n_pairs = n_pairs, .pairs = pairs};
         ad_tensor *x = ad_tensor_new(2, (int[]){3, 6 * sd});
         ad_rng r;
         ad_rng_seed(&r, 5, (uint64_t)sd);
@@ -506,7 +506,7 @@ START_TEST(test_errors)
 
     /* a pair index out of range, a self pair */
     int bad[2] = {0, 9};
-    pot_pairs pp = {2, 1, bad};
+    pot_pairs pp = {.space_dim = 2, .n_pairs = 1, .pairs = bad};
     ad_tape_reset(t);
     u = pot_lj_pairs(t, ad_zeros(t, 2, (int[]){1, 8}), &pp, 1, 1);
     ck_assert(!u->valid);

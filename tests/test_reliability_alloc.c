@@ -130,7 +130,7 @@ static void train_op(void *vctx, long n, outcome *o)
     progress_count pc = {0};
     bg_train_config cfg = {0};
     cfg.model = c->model;
-    cfg.prior = (flow_prior){2, 1.0};
+    cfg.prior = (flow_prior){.dim = 2, .kT = 1.0};
     cfg.potential = &SHIFTED;
     cfg.kT = 1;
     cfg.data = tiny_data();
@@ -165,8 +165,10 @@ static void train_under_failures(int with_kl, int with_files)
     c.n_values = nn_params_size(c.model->params);
     c.initial = malloc(c.n_values * sizeof(ad_real));
     memcpy(c.initial, nn_params_values(c.model->params), c.n_values * sizeof(ad_real));
-    c.stages[0] = (bg_stage){"ML", 2, 8, 1e-2, 1, 0, 0, 1e4, 0};
-    c.stages[1] = (bg_stage){"ML+KL", 1, 8, 1e-2, 1, 1, 0, 10, 0};
+    c.stages[0] = (bg_stage){.name = "ML", .n_iterations = 2, .batch_size = 8, .lr = 1e-2,
+                             .w_ml = 1, .e_high = 1e4};
+    c.stages[1] = (bg_stage){.name = "ML+KL", .n_iterations = 1, .batch_size = 8, .lr = 1e-2,
+                             .w_ml = 1, .w_kl = 1, .e_high = 10};
     c.n_stages = with_kl ? 2 : 1;
     char prefix[600], log[600];
     if (with_files) {
@@ -207,10 +209,11 @@ static void build_and_train_op(void *vctx, long n, outcome *o)
         ck_assert_msg(strstr(o->msg, "out of memory") != NULL, "n = %ld: '%s'", n, o->msg);
         return;
     }
-    bg_stage st = {"ML+KL", 1, 4, 1e-2, 1, 1, 0, 10, 0};
+    bg_stage st = {.name = "ML+KL", .n_iterations = 1, .batch_size = 4, .lr = 1e-2, .w_ml = 1,
+                   .w_kl = 1, .e_high = 10};
     bg_train_config cfg = {0};
     cfg.model = m;
-    cfg.prior = (flow_prior){2, 1.0};
+    cfg.prior = (flow_prior){.dim = 2, .kT = 1.0};
     cfg.potential = &SHIFTED;
     cfg.kT = 1;
     cfg.data = tiny_data();
@@ -236,7 +239,7 @@ END_TEST
 static void sample_op(void *vctx, long n, outcome *o)
 {
     flow_model *m = vctx;
-    flow_prior prior = {2, 1.0};
+    flow_prior prior = {.dim = 2, .kT = 1.0};
     bg_samples *s = NULL;
     o->status = bg_sample(m, &prior, &SHIFTED, 1.0, 50, 16, 5, &s, o->msg, sizeof o->msg);
     if (o->status == AD_OK) {

@@ -58,11 +58,13 @@ static void run(int threads, uint64_t seed, run_result *r)
         data[2 * i] = (i % 2 ? 1.7 : -1.8) + 0.2 * ad_rng_normal(&rng);
         data[2 * i + 1] = 0.5 * ad_rng_normal(&rng);
     }
-    bg_stage stages[2] = {{"ML", 3, 128, 1e-3, 1, 0, 0, 1e4, 0},
-                          {"ML+KL", 2, 128, 1e-3, 1, 0.5, 0, 50, 0}};
+    bg_stage stages[2] = {{.name = "ML", .n_iterations = 3, .batch_size = 128, .lr = 1e-3,
+                           .w_ml = 1, .e_high = 1e4},
+                          {.name = "ML+KL", .n_iterations = 2, .batch_size = 128, .lr = 1e-3,
+                           .w_ml = 1, .w_kl = 0.5, .e_high = 50}};
     bg_train_config c = {0};
     c.model = m;
-    c.prior = (flow_prior){2, 1.0};
+    c.prior = (flow_prior){.dim = 2, .kT = 1.0};
     c.potential = &u;
     c.kT = 1;
     c.data = data;

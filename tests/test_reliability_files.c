@@ -927,10 +927,11 @@ START_TEST(test_bg_train_paths)
     ad_real *before = malloc(n * sizeof *before);
     memcpy(before, nn_params_values(m->params), n * sizeof *before);
     ad_real data[8] = {0.1, 0.2, -0.3, 0.4, 0.5, -0.6, 0.7, 0.8};
-    bg_stage stage = {"ML", 2, 4, 1e-3, 1, 0, 0, 100, 0};
+    bg_stage stage = {.name = "ML", .n_iterations = 2, .batch_size = 4, .lr = 1e-3, .w_ml = 1,
+                      .e_high = 100};
     bg_train_config c = {0};
     c.model = m;
-    c.prior = (flow_prior){2, 1.0};
+    c.prior = (flow_prior){.dim = 2, .kT = 1.0};
     c.kT = 1;
     c.data = data;
     c.n_data = 4;

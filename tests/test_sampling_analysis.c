@@ -157,7 +157,8 @@ START_TEST(test_histogram_gaussian)
     ad_rng rng;
     ad_rng_seed(&rng, 21, 0);
     ad_rng_fill_normal(&rng, x, N, 0, 1);
-    smp_profile_config cfg = {NB, -3, 3, 0, {B, 5}};
+    smp_profile_config cfg = {.n_bins = NB, .lo = -3, .hi = 3, .bandwidth = 0,
+                              .boot = {.n_bootstrap = B, .seed = 5}};
     smp_profile *p = NULL;
     char msg[200];
     ck_assert_int_eq(smp_profile_histogram(&cfg, x, NULL, N, &p, msg, sizeof msg), AD_OK);
@@ -203,7 +204,8 @@ START_TEST(test_histogram_weighted_and_empty)
     ad_rng_fill_normal(&rng, x, N, 0, 1.5);
     for (int i = 0; i < N; i++) lw[i] = -0.5 * x[i] * x[i] + x[i] * x[i] / 4.5;
     lw[3] = NAN; /* excluded and counted */
-    smp_profile_config cfg = {NB, -9, 9, 0, {B, 6}};
+    smp_profile_config cfg = {.n_bins = NB, .lo = -9, .hi = 9, .bandwidth = 0,
+                              .boot = {.n_bootstrap = B, .seed = 6}};
     smp_profile *p = NULL;
     char msg[200];
     ck_assert_int_eq(smp_profile_histogram(&cfg, x, lw, N, &p, msg, sizeof msg), AD_OK);
@@ -232,7 +234,8 @@ START_TEST(test_kde_gaussian)
     ad_rng rng;
     ad_rng_seed(&rng, 23, 0);
     ad_rng_fill_normal(&rng, x, N, 0, 1);
-    smp_profile_config cfg = {NB, -3, 3, bw, {B, 7}};
+    smp_profile_config cfg = {.n_bins = NB, .lo = -3, .hi = 3, .bandwidth = bw,
+                              .boot = {.n_bootstrap = B, .seed = 7}};
     smp_profile *p = NULL;
     char msg[200];
     ck_assert_int_eq(smp_profile_kde(&cfg, x, NULL, N, &p, msg, sizeof msg), AD_OK);
@@ -263,7 +266,7 @@ START_TEST(test_bandwidth_cv)
     ad_rng rng;
     ad_rng_seed(&rng, 24, 0);
     ad_rng_fill_normal(&rng, x, N, 0, 1);
-    smp_bandwidth_config cfg = {cand, NC, 10, 3};
+    smp_bandwidth_config cfg = {.candidates = cand, .n_candidates = NC, .n_folds = 10, .seed = 3};
     double best;
     char msg[200];
     ck_assert_int_eq(smp_kde_select_bandwidth(&cfg, x, NULL, N, &best, scores, msg, sizeof msg),
@@ -321,7 +324,7 @@ START_TEST(test_delta_f_split_mixture)
     ad_rng rng;
     ad_rng_seed(&rng, 31, 0);
     draw_mixture(&rng, x, NULL, N, 2, pi, mu, 0.5);
-    smp_bootstrap_config boot = {B, 8};
+    smp_bootstrap_config boot = {.n_bootstrap = B, .seed = 8};
     smp_estimate df, dp;
     char msg[200];
     ck_assert_int_eq(smp_delta_f_split(x, NULL, N, 0.0, &boot, &df, msg, sizeof msg), AD_OK);
@@ -353,7 +356,7 @@ START_TEST(test_delta_f_reweighted)
     draw_mixture(&rng, x, NULL, N, 2, pp, mu, 0.5);
     for (int i = 0; i < N; i++)
         lw[i] = log_mixture(x[i], 2, pt, mu, 0.5) - log_mixture(x[i], 2, pp, mu, 0.5) - 900;
-    smp_bootstrap_config boot = {B, 9};
+    smp_bootstrap_config boot = {.n_bootstrap = B, .seed = 9};
     smp_estimate df;
     char msg[200];
     ck_assert_int_eq(smp_delta_f_split(x, lw, N, 0.0, &boot, &df, msg, sizeof msg), AD_OK);
@@ -377,7 +380,7 @@ START_TEST(test_state_labels_three)
     ad_rng_seed(&rng, 33, 0);
     draw_mixture(&rng, x, lab, N, 3, pi, mu, 0.5);
     lab[0] = -1; /* a sample in no state is ignored */
-    smp_states_config cfg = {3, 0, {B, 10}};
+    smp_states_config cfg = {.n_states = 3, .boot = {.n_bootstrap = B, .seed = 10}};
     ad_real df[3], se[3], pop[3];
     char msg[200];
     ck_assert_int_eq(smp_state_free_energies(&cfg, lab, NULL, N, df, se, pop, msg, sizeof msg),
@@ -406,7 +409,8 @@ START_TEST(test_errors)
     char msg[200];
     smp_weight_stats st;
     smp_profile *p = NULL;
-    smp_profile_config cfg = {10, 0, 3, 0.5, {0, 1}};
+    smp_profile_config cfg = {.n_bins = 10, .lo = 0, .hi = 3, .bandwidth = 0.5,
+                              .boot = {.n_bootstrap = 0, .seed = 1}};
     ck_assert_int_eq(smp_weights_stats(x, 0, &st, msg, sizeof msg), AD_ERR_ARG);
     ck_assert_ptr_nonnull(strstr(msg, "n = 0"));
     ck_assert_int_eq(smp_weights_stats(lw, 4, &st, msg, sizeof msg), AD_ERR_NUMERIC);
@@ -436,12 +440,12 @@ START_TEST(test_errors)
     ck_assert_ptr_nonnull(strstr(msg, "state A"));
     int lab[4] = {0, 1, 1, 0};
     ad_real d[2];
-    smp_states_config sc = {2, 2, {0, 0}};
+    smp_states_config sc = {.n_states = 2, .reference = 2, .boot = {.n_bootstrap = 0, .seed = 0}};
     ck_assert_int_eq(smp_state_free_energies(&sc, lab, NULL, 4, d, NULL, NULL, msg, sizeof msg),
                      AD_ERR_ARG);
     /* bandwidth: more folds than samples, a bad candidate */
     ad_real cand[2] = {0.1, -1};
-    smp_bandwidth_config bc = {cand, 1, 5, 0};
+    smp_bandwidth_config bc = {.candidates = cand, .n_candidates = 1, .n_folds = 5, .seed = 0};
     double best;
     ck_assert_int_eq(smp_kde_select_bandwidth(&bc, x, NULL, 4, &best, NULL, msg, sizeof msg),
                      AD_ERR_ARG);
@@ -469,8 +473,9 @@ START_TEST(test_out_of_memory)
     ad_rng_seed(&rng, 41, 0);
     ad_rng_fill_normal(&rng, x, N, 0, 1);
     for (int i = 0; i < N; i++) lab[i] = x[i] > 0;
-    smp_profile_config cfg = {10, -3, 3, 0.3, {5, 1}};
-    smp_states_config sc = {2, 0, {5, 1}};
+    smp_profile_config cfg = {.n_bins = 10, .lo = -3, .hi = 3, .bandwidth = 0.3,
+                              .boot = {.n_bootstrap = 5, .seed = 1}};
+    smp_states_config sc = {.n_states = 2, .boot = {.n_bootstrap = 5, .seed = 1}};
     ad_real d[2];
     char msg[200];
     for (int fail = 0; fail < 6; fail++) {
@@ -494,6 +499,50 @@ START_TEST(test_out_of_memory)
 }
 END_TEST
 
+/* The config defaults, and invalid fields named. */
+START_TEST(test_config_defaults_and_fields)
+{
+    smp_bootstrap_config b = smp_bootstrap_default();
+    ck_assert_int_eq(b.n_bootstrap, 200);
+    ck_assert_uint_eq(b.seed, 1);
+    ad_real cand[3] = {0.1, 0.2, 0.4};
+    smp_bandwidth_config bc = smp_bandwidth_config_default(cand, 3);
+    ck_assert_ptr_eq(bc.candidates, cand);
+    ck_assert_int_eq(bc.n_candidates, 3);
+    ck_assert_int_eq(bc.n_folds, 5);
+    ck_assert_uint_eq(bc.seed, 1);
+    smp_states_config sc = smp_states_config_default(3);
+    ck_assert_int_eq(sc.n_states, 3);
+    ck_assert_int_eq(sc.reference, 0);
+    ck_assert_int_eq(sc.boot.n_bootstrap, 200);
+    smp_profile_config pc = smp_profile_config_default(-1, 1);
+    ck_assert_int_eq(pc.n_bins, 50);
+    ck_assert(fabs(pc.bandwidth - 0.08) < 1e-15);
+
+    ad_real x[6] = {0, 1, 2, 3, 4, 5};
+    char msg[200];
+    double best;
+    cand[1] = NAN;
+    ck_assert_int_eq(smp_kde_select_bandwidth(&bc, x, NULL, 6, &best, NULL, msg, sizeof msg),
+                     AD_ERR_ARG);
+    ck_assert_str_eq(msg, "smp_kde_select_bandwidth: candidates[1] = nan (need finite > 0)");
+    bc.candidates = NULL;
+    ck_assert_int_eq(smp_kde_select_bandwidth(&bc, x, NULL, 6, &best, NULL, msg, sizeof msg),
+                     AD_ERR_ARG);
+    ck_assert_str_eq(msg, "smp_kde_select_bandwidth: candidates is NULL");
+    int lab[6] = {0, 1, 2, 0, 1, 2};
+    ad_real d[3];
+    sc.boot.n_bootstrap = -2;
+    ck_assert_int_eq(smp_state_free_energies(&sc, lab, NULL, 6, d, NULL, NULL, msg, sizeof msg),
+                     AD_ERR_ARG);
+    ck_assert_str_eq(msg, "smp_state_free_energies: boot.n_bootstrap = -2 (need >= 0)");
+    smp_profile *p = NULL;
+    pc.hi = NAN;
+    ck_assert_int_eq(smp_profile_histogram(&pc, x, NULL, 6, &p, msg, sizeof msg), AD_ERR_ARG);
+    ck_assert_str_eq(msg, "smp_profile_histogram: lo = -1, hi = nan (need finite lo < hi)");
+}
+END_TEST
+
 Suite *smp_analysis_suite(void)
 {
     Suite *s = suite_create("sampling-analysis");
@@ -514,6 +563,7 @@ Suite *smp_analysis_suite(void)
     suite_add_tcase(s, tc);
     tc = tcase_create("errors");
     tcase_add_test(tc, test_errors);
+    tcase_add_test(tc, test_config_defaults_and_fields);
     suite_add_tcase(s, tc);
     tc = tcase_create("memory");
     tcase_add_test(tc, test_out_of_memory);

@@ -101,9 +101,10 @@ START_TEST(test_wham_exact_samples)
         double r0 = 0.5 + 2.0 * k / (N_WIN - 1);
         sampler_init(&smp, r0, K_UMB);
         for (int i = 0; i < N; i++) r[k][i] = sampler_draw(&smp, &rng);
-        win[k] = (smp_wham_window){r[k], N, r0, K_UMB};
+        win[k] = (smp_wham_window){.r = r[k], .n = N, .center = r0, .k = K_UMB};
     }
-    smp_wham_config cfg = {NB, 0.5, 2.5, 1.0, 1e-10, 0, 1.5, BLOCKS};
+    smp_wham_config cfg = {.n_bins = NB, .lo = 0.5, .hi = 2.5, .kT = 1.0, .tol = 1e-10,
+                           .r_split = 1.5, .n_blocks = BLOCKS};
     smp_wham_result *res = NULL;
     char msg[300];
     ck_assert_int_eq(smp_wham_run(&cfg, win, N_WIN, &res, msg, sizeof msg), AD_OK);
@@ -171,9 +172,10 @@ START_TEST(test_wham_huge_range)
     for (int k = 0; k < K; k++) {
         double r0 = (double)k / (K - 1);
         for (int i = 0; i < N; i++) r[k][i] = r0 + 800 / 1e4 + ad_rng_normal(&rng) / 100;
-        win[k] = (smp_wham_window){r[k], N, r0, 1e4};
+        win[k] = (smp_wham_window){.r = r[k], .n = N, .center = r0, .k = 1e4};
     }
-    smp_wham_config cfg = {NB, 0, 1, 1.0, 1e-10, 0, 0.5, 5};
+    smp_wham_config cfg = {.n_bins = NB, .lo = 0, .hi = 1, .kT = 1.0, .tol = 1e-10, .r_split = 0.5,
+                           .n_blocks = 5};
     smp_wham_result *res = NULL;
     char msg[300];
     ck_assert_int_eq(smp_wham_run(&cfg, win, K, &res, msg, sizeof msg), AD_OK);
@@ -214,9 +216,7 @@ static double coord_first(void *ctx, const ad_real *x, int dim)
 
 static smp_umbrella_config bond_config(const ad_real *x0, int n_repeats, long n_steps)
 {
-    smp_umbrella_config c;
-    memset(&c, 0, sizeof c);
-    c.dim = 1;
+    smp_umbrella_config c = smp_umbrella_config_default(1, 1.0);
     c.n_windows = N_WIN;
     c.center_lo = 0.5;
     c.center_hi = 2.5;
@@ -231,7 +231,7 @@ static smp_umbrella_config bond_config(const ad_real *x0, int n_repeats, long n_
     c.seed = 2024;
     c.coord = coord_first;
     c.x0 = x0;
-    c.wham = (smp_wham_config){100, 0.5, 2.5, 0, 1e-10, 0, 1.5, 0};
+    c.wham = (smp_wham_config){.n_bins = 100, .lo = 0.5, .hi = 2.5, .tol = 1e-10, .r_split = 1.5};
     return c;
 }
 
@@ -307,8 +307,10 @@ START_TEST(test_wham_errors)
 {
     ad_real r[20];
     for (int i = 0; i < 20; i++) r[i] = 1.0 + 0.05 * i;
-    smp_wham_window win[2] = {{r, 10, 1.2, 10}, {r + 10, 10, 1.7, 10}};
-    smp_wham_config cfg = {10, 0.5, 2.5, 1.0, 1e-10, 0, 1.5, 0};
+    smp_wham_window win[2] = {{.r = r, .n = 10, .center = 1.2, .k = 10},
+                              {.r = r + 10, .n = 10, .center = 1.7, .k = 10}};
+    smp_wham_config cfg = {.n_bins = 10, .lo = 0.5, .hi = 2.5, .kT = 1.0, .tol = 1e-10,
+                           .r_split = 1.5};
     smp_wham_result *res = NULL;
     char msg[300];
     ck_assert_int_eq(smp_wham_run(&cfg, win, 0, &res, msg, sizeof msg), AD_ERR_ARG);
@@ -385,6 +387,110 @@ START_TEST(test_umbrella_errors)
 }
 END_TEST
 
+/* The defaults, and each invalid field of smp_wham_config and
+ * smp_umbrella_config rejected by name. */
+START_TEST(test_config_defaults_and_fields)
+{
+    smp_wham_config w = smp_wham_config_default(0.5, 2.5, 1.5);
+    ck_assert_int_eq(w.n_bins, 50);
+    ck_assert(w.lo == 0.5 && w.hi == 2.5 && w.kT == 1.5 && w.tol == 1e-10);
+    ck_assert_int_eq(w.max_iter, 200000);
+    ck_assert(w.r_split == 1.5);
+    ck_assert_int_eq(w.n_blocks, 0);
+    ad_real r[4] = {1.0, 1.2, 1.8, 2.0};
+    smp_wham_window win = {.r = r, .n = 4, .center = 1.5, .k = 0};
+    smp_wham_result *res = NULL;
+    char msg[300];
+    ck_assert_int_eq(smp_wham_run(&w, &win, 1, &res, msg, sizeof msg), AD_OK);
+    smp_wham_result_free(res);
+    smp_wham_config b = w;
+    b.tol = -1;
+    ck_assert_int_eq(smp_wham_run(&b, &win, 1, &res, msg, sizeof msg), AD_ERR_ARG);
+    ck_assert_str_eq(msg, "smp_wham_run: tol = -1 (need finite >= 0; 0: 1e-10)");
+    b = w;
+    b.max_iter = -3;
+    ck_assert_int_eq(smp_wham_run(&b, &win, 1, &res, msg, sizeof msg), AD_ERR_ARG);
+    ck_assert_str_eq(msg, "smp_wham_run: max_iter = -3 (need >= 0; 0: 200000)");
+    b = w;
+    b.n_blocks = -1;
+    ck_assert_int_eq(smp_wham_run(&b, &win, 1, &res, msg, sizeof msg), AD_ERR_ARG);
+    ck_assert_str_eq(msg, "smp_wham_run: n_blocks = -1 (need >= 0)");
+    b = w;
+    b.hi = b.lo;
+    ck_assert_int_eq(smp_wham_run(&b, &win, 1, &res, msg, sizeof msg), AD_ERR_ARG);
+    ck_assert_str_eq(msg, "smp_wham_run: lo = 0.5, hi = 0.5 (need finite lo < hi)");
+    win.k = -2;
+    ck_assert_int_eq(smp_wham_run(&w, &win, 1, &res, msg, sizeof msg), AD_ERR_ARG);
+    ck_assert_str_eq(msg, "smp_wham_run: window 0: k = -2 (need finite >= 0)");
+    win.k = 0;
+    win.center = NAN;
+    ck_assert_int_eq(smp_wham_run(&w, &win, 1, &res, msg, sizeof msg), AD_ERR_ARG);
+    ck_assert_str_eq(msg, "smp_wham_run: window 0: center = nan (need finite)");
+
+    smp_umbrella_config u = smp_umbrella_config_default(1, 2.0);
+    ck_assert_int_eq(u.dim, 1);
+    ck_assert_int_eq(u.n_windows, 1);
+    ck_assert(u.kT == 2.0 && u.sigma == 0.1 && u.k == 0);
+    ck_assert_int_eq(u.n_steps, 10000);
+    ck_assert_int_eq(u.stride, 10);
+    ck_assert_int_eq(u.n_chains, 1);
+    ck_assert_int_eq(u.n_repeats, 1);
+    ck_assert_int_eq(u.wham.n_bins, 50);
+    ad_real x0[1] = {1.0};
+    u.coord = coord_first;
+    u.x0 = x0;
+    smp_umbrella_result *ur = NULL;
+    static const struct {
+        const char *field;
+        long value;
+        const char *expect;
+    } counts[] = {
+        {"dim", 0, "smp_umbrella_run: dim = 0 (need >= 1)"},
+        {"n_windows", 0, "smp_umbrella_run: n_windows = 0 (need >= 1)"},
+        {"n_chains", -1, "smp_umbrella_run: n_chains = -1 (need >= 1)"},
+        {"n_repeats", 0, "smp_umbrella_run: n_repeats = 0 (need >= 1)"},
+        {"stride", 0, "smp_umbrella_run: stride = 0 (need >= 1)"},
+        {"n_steps", -5, "smp_umbrella_run: n_steps = -5 (need >= 0)"},
+        {"n_discard", -1, "smp_umbrella_run: n_discard = -1 (need >= 0)"},
+    };
+    for (size_t i = 0; i < sizeof counts / sizeof counts[0]; i++) {
+        smp_umbrella_config c = u;
+        if (!strcmp(counts[i].field, "dim")) c.dim = (int)counts[i].value;
+        if (!strcmp(counts[i].field, "n_windows")) c.n_windows = (int)counts[i].value;
+        if (!strcmp(counts[i].field, "n_chains")) c.n_chains = (int)counts[i].value;
+        if (!strcmp(counts[i].field, "n_repeats")) c.n_repeats = (int)counts[i].value;
+        if (!strcmp(counts[i].field, "stride")) c.stride = (int)counts[i].value;
+        if (!strcmp(counts[i].field, "n_steps")) c.n_steps = counts[i].value;
+        if (!strcmp(counts[i].field, "n_discard")) c.n_discard = counts[i].value;
+        ck_assert_int_eq(smp_umbrella_run(&c, bond_energy, NULL, &ur, msg, sizeof msg),
+                         AD_ERR_ARG);
+        ck_assert_str_eq(msg, counts[i].expect);
+    }
+    smp_umbrella_config c = u;
+    c.sigma = 0;
+    ck_assert_int_eq(smp_umbrella_run(&c, bond_energy, NULL, &ur, msg, sizeof msg), AD_ERR_ARG);
+    ck_assert_str_eq(msg, "smp_umbrella_run: sigma = 0 (need finite > 0)");
+    c = u;
+    c.kT = NAN;
+    ck_assert_int_eq(smp_umbrella_run(&c, bond_energy, NULL, &ur, msg, sizeof msg), AD_ERR_ARG);
+    ck_assert_str_eq(msg, "smp_umbrella_run: kT = nan (need finite > 0)");
+    c = u;
+    c.k = -1;
+    ck_assert_int_eq(smp_umbrella_run(&c, bond_energy, NULL, &ur, msg, sizeof msg), AD_ERR_ARG);
+    ck_assert_str_eq(msg, "smp_umbrella_run: k = -1 (need finite >= 0)");
+    c = u;
+    c.center_hi = -1;
+    ck_assert_int_eq(smp_umbrella_run(&c, bond_energy, NULL, &ur, msg, sizeof msg), AD_ERR_ARG);
+    ck_assert_str_eq(msg,
+                     "smp_umbrella_run: center_lo = 0, center_hi = -1 (need finite, lo <= hi)");
+    c = u;
+    c.x0 = NULL;
+    ck_assert_int_eq(smp_umbrella_run(&c, bond_energy, NULL, &ur, msg, sizeof msg), AD_ERR_ARG);
+    ck_assert_str_eq(msg, "smp_umbrella_run: x0 and start are both NULL");
+    ck_assert_ptr_null(ur);
+}
+END_TEST
+
 Suite *smp_wham_suite(void)
 {
     Suite *s = suite_create("sampling-wham");
@@ -403,6 +509,7 @@ Suite *smp_wham_suite(void)
     tc = tcase_create("errors");
     tcase_add_test(tc, test_wham_errors);
     tcase_add_test(tc, test_umbrella_errors);
+    tcase_add_test(tc, test_config_defaults_and_fields);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -56,7 +56,8 @@ START_TEST(test_harmonic_moments_and_acceptance)
     for (int it = 0; it < 2; it++) {
         double kT = kts[it], sd = sqrt(kT);
         enum { C = 256, S = 2000 };
-        smp_mc_config cfg = {1, C, 2.4 * sd, kT, S, 1, 0, 42 + (uint64_t)it};
+        smp_mc_config cfg = {.dim = 1, .n_chains = C, .sigma = 2.4 * sd, .kT = kT, .n_steps = S,
+                             .stride = 1, .seed = 42 + (uint64_t)it};
         ad_real x0[C];
         ad_rng r;
         ad_rng_seed(&r, 100 + (uint64_t)it, 0);
@@ -128,7 +129,8 @@ START_TEST(test_detailed_balance)
     enum { C = 128, S = 4000 };
     /* sigma 1.5: jumps between any two states, including 0 <-> 2, are common,
      * so a net circulation 0 -> 1 -> 2 -> 0 would show in N_kl - N_lk */
-    smp_mc_config cfg = {1, C, 1.5, 1.0, S, 1, 1, 7};
+    smp_mc_config cfg = {.dim = 1, .n_chains = C, .sigma = 1.5, .kT = 1.0, .n_steps = S,
+                         .stride = 1, .keep_initial = 1, .seed = 7};
     double z = 0, p[3];
     for (int k = 0; k < 3; k++) z += exp(-STEP_E[k]);
     for (int k = 0; k < 3; k++) p[k] = exp(-STEP_E[k]) / z;
@@ -183,7 +185,8 @@ END_TEST
 START_TEST(test_stride_energies_rejections_determinism)
 {
     enum { C = 3, D = 2 };
-    smp_mc_config cfg = {D, C, 0.5, 1.0, 10, 3, 1, 5};
+    smp_mc_config cfg = {.dim = D, .n_chains = C, .sigma = 0.5, .kT = 1.0, .n_steps = 10,
+                         .stride = 3, .keep_initial = 1, .seed = 5};
     ck_assert_int_eq(smp_mc_n_frames(&cfg), 4); /* initial + steps 3, 6, 9 */
     ad_real x0[C * D] = {0.1, 0.2, -0.3, 0.4, 1.0, -1.0};
     ad_real out[2][4 * C * D], u[4 * C];
@@ -204,7 +207,8 @@ START_TEST(test_stride_energies_rejections_determinism)
     ck_assert(memcmp(out[0], out[1], sizeof out[0]) != 0);
 
     /* a huge proposal is nearly always rejected: the frame repeats exactly */
-    smp_mc_config wide = {D, C, 50.0, 1.0, 50, 1, 0, 9};
+    smp_mc_config wide = {.dim = D, .n_chains = C, .sigma = 50.0, .kT = 1.0, .n_steps = 50,
+                          .stride = 1, .seed = 9};
     ad_real big[50 * C * D];
     smp_mc_stats st;
     ck_assert_int_eq(smp_mc_run(&wide, harmonic, &cnt, x0, big, NULL, &st, msg, sizeof msg), AD_OK);
@@ -226,14 +230,15 @@ START_TEST(test_potential_adapter)
      * left well at kT = 1 stay there over 200 steps (barrier 10.8 kT) */
     pot_potential dw = pot_double_well(NULL);
     ad_tape *t = ad_tape_new(0);
-    smp_potential_ctx ctx = {&dw, t};
+    smp_potential_ctx ctx = {.potential = &dw, .scratch = t};
     enum { C = 16 };
     ad_real x0[2 * C];
     for (int c = 0; c < C; c++) {
         x0[2 * c] = -1.772303;
         x0[2 * c + 1] = 0;
     }
-    smp_mc_config cfg = {2, C, 0.1, 1.0, 200, 10, 1, 3};
+    smp_mc_config cfg = {.dim = 2, .n_chains = C, .sigma = 0.1, .kT = 1.0, .n_steps = 200,
+                         .stride = 10, .keep_initial = 1, .seed = 3};
     ad_real out[21 * 2 * C];
     char msg[256];
     smp_mc_stats st;
@@ -270,11 +275,11 @@ START_TEST(test_errors)
     ad_real x0[2] = {0, 0}, out[64];
     counting cnt = {1.0, 0};
     char msg[256];
-    smp_mc_config cfg = {2, 1, 0.1, 1.0, 10, 0, 0, 1};
+    smp_mc_config cfg = {.dim = 2, .n_chains = 1, .sigma = 0.1, .kT = 1.0, .n_steps = 10,
+                         .stride = 0, .seed = 1};
     ck_assert_int_eq(smp_mc_run(&cfg, harmonic, &cnt, x0, out, NULL, NULL, msg, sizeof msg),
                      AD_ERR_ARG);
-    ck_assert_str_eq(msg, "smp_mc_run: bad config (dim 2, n_chains 1, n_steps 10, stride 0, "
-                     "sigma 0.1, kT 1)");
+    ck_assert_str_eq(msg, "smp_mc_run: stride = 0 (need >= 1)");
     cfg.stride = 1;
     cfg.kT = -1;
     ck_assert_int_eq(smp_mc_run(&cfg, harmonic, &cnt, x0, out, NULL, NULL, msg, sizeof msg),
@@ -299,6 +304,94 @@ START_TEST(test_errors)
 }
 END_TEST
 
+/* The defaults, each invalid field named, and smp_mc_sample against
+ * smp_mc_run with the same config. */
+START_TEST(test_defaults_fields_and_sample)
+{
+    smp_mc_config d = smp_mc_config_default(2, 1.5);
+    ck_assert_int_eq(d.dim, 2);
+    ck_assert_int_eq(d.n_chains, 1);
+    ck_assert(d.sigma == 0.1 && d.kT == 1.5);
+    ck_assert_int_eq(d.n_steps, 10000);
+    ck_assert_int_eq(d.stride, 10);
+    ck_assert_int_eq(d.keep_initial, 0);
+    ck_assert_uint_eq(d.seed, 1);
+    ck_assert_int_eq(smp_mc_n_frames(&d), 1000);
+
+    ad_real x0[2] = {0, 0}, out[64];
+    counting cnt = {1.0, 0};
+    char msg[256];
+    static const struct {
+        const char *expect;
+        int dim, n_chains;
+        double sigma, kT;
+        long n_steps;
+        int stride, keep_initial;
+    } bad[] = {
+        {"smp_mc_run: dim = 0 (need >= 1)", 0, 1, 0.1, 1, 10, 1, 0},
+        {"smp_mc_run: n_chains = 0 (need >= 1)", 2, 0, 0.1, 1, 10, 1, 0},
+        {"smp_mc_run: sigma = 0 (need finite, > 0)", 2, 1, 0, 1, 10, 1, 0},
+        {"smp_mc_run: sigma = inf (need finite, > 0)", 2, 1, INFINITY, 1, 10, 1, 0},
+        {"smp_mc_run: kT = -1 (need finite, > 0)", 2, 1, 0.1, -1, 10, 1, 0},
+        {"smp_mc_run: n_steps = -1 (need >= 0)", 2, 1, 0.1, 1, -1, 1, 0},
+        {"smp_mc_run: stride = -2 (need >= 1)", 2, 1, 0.1, 1, 10, -2, 0},
+        {"smp_mc_run: keep_initial = 2 (need 0 or 1)", 2, 1, 0.1, 1, 10, 1, 2},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        smp_mc_config c = smp_mc_config_default(bad[i].dim, bad[i].kT);
+        c.n_chains = bad[i].n_chains;
+        c.sigma = bad[i].sigma;
+        c.n_steps = bad[i].n_steps;
+        c.stride = bad[i].stride;
+        c.keep_initial = bad[i].keep_initial;
+        ck_assert_int_eq(smp_mc_run(&c, harmonic, &cnt, x0, out, NULL, NULL, msg, sizeof msg),
+                         AD_ERR_ARG);
+        ck_assert_str_eq(msg, bad[i].expect);
+    }
+
+    /* smp_mc_sample: the frames of smp_mc_run with a potential, as a data set */
+    pot_potential dw = pot_double_well(NULL);
+    ad_real start[4] = {-1.772303, 0, 1.688776, 0};
+    smp_mc_config c = smp_mc_config_default(2, 1.0);
+    c.n_chains = 2;
+    c.n_steps = 300;
+    c.stride = 3;
+    smp_dataset *data = NULL;
+    smp_mc_stats st;
+    ck_assert_msg(smp_mc_sample(&c, &dw, start, &data, &st, msg, sizeof msg) == AD_OK, "%s",
+                  msg);
+    ck_assert_int_eq(data->n, 200);
+    ck_assert_int_eq(data->dim, 2);
+    ck_assert(st.acceptance > 0.5);
+    ad_real *ref = malloc(sizeof(ad_real) * 400);
+    ad_tape *t = ad_tape_new(0);
+    smp_potential_ctx ctx = {.potential = &dw, .scratch = t};
+    ck_assert_int_eq(smp_mc_run(&c, smp_potential_energy, &ctx, start, ref, NULL, NULL, msg,
+                                sizeof msg), AD_OK);
+    ck_assert_int_eq(memcmp(ref, data->x, sizeof(ad_real) * 400), 0);
+    smp_dataset_free(data);
+    /* errors: the output is NULL and the field or argument is named */
+    data = (smp_dataset *)ref; /* a stale pointer must be cleared */
+    c.dim = 3;
+    ck_assert_int_eq(smp_mc_sample(&c, &dw, start, &data, NULL, msg, sizeof msg), AD_ERR_SHAPE);
+    ck_assert_ptr_null(data);
+    ck_assert_str_eq(msg, "smp_mc_sample: dim = 3, but the potential double-well has dim 2");
+    c.dim = 2;
+    c.sigma = -1;
+    ck_assert_int_eq(smp_mc_sample(&c, &dw, start, &data, NULL, msg, sizeof msg), AD_ERR_ARG);
+    ck_assert_str_eq(msg, "smp_mc_sample: sigma = -1 (need finite, > 0)");
+    c.sigma = 0.1;
+    ck_assert_int_eq(smp_mc_sample(&c, NULL, start, &data, NULL, msg, sizeof msg), AD_ERR_ARG);
+    ck_assert_str_eq(msg, "smp_mc_sample: u is NULL");
+    ad_real nan_start[4] = {0, NAN, 0, 0};
+    ck_assert_int_eq(smp_mc_sample(&c, &dw, nan_start, &data, NULL, msg, sizeof msg),
+                     AD_ERR_NUMERIC);
+    ck_assert_ptr_null(data);
+    ad_tape_free(t);
+    free(ref);
+}
+END_TEST
+
 Suite *smp_mc_suite(void)
 {
     Suite *s = suite_create("sampling-mc");
@@ -314,6 +407,7 @@ Suite *smp_mc_suite(void)
     suite_add_tcase(s, tc);
     tc = tcase_create("errors");
     tcase_add_test(tc, test_errors);
+    tcase_add_test(tc, test_defaults_fields_and_sample);
     suite_add_tcase(s, tc);
     return s;
 }

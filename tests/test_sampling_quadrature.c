@@ -33,9 +33,9 @@ START_TEST(test_double_well_reference)
 {
     pot_potential dw = pot_double_well(NULL);
     ad_tape *t = ad_tape_new(0);
-    smp_potential_ctx ctx = {&dw, t};
+    smp_potential_ctx ctx = {.potential = &dw, .scratch = t};
     /* spacing 0.005; x1 to +-3 (u = 30 there, 41 kT above the minimum), x2 to +-5 */
-    smp_grid2d g = {-3, 3, -5, 5, 1201, 2001};
+    smp_grid2d g = {.x_min = -3, .x_max = 3, .y_min = -5, .y_max = 5, .nx = 1201, .ny = 2001};
     ad_real minima[4] = {-1, 0, 1, 0}; /* the split at x1 = 0 of the reference */
     smp_quad_basins r;
     char msg[256];
@@ -53,7 +53,7 @@ START_TEST(test_double_well_reference)
     ck_assert_close(r.log_z, 10.6739, 5e-5, 0, "ln Z reference", 0);
 
     /* any kT: at kT = 2.5 against the 1-D Simpson integrals on each side */
-    smp_grid2d g2 = {-3.5, 3.5, -8, 8, 1401, 3201};
+    smp_grid2d g2 = {.x_min = -3.5, .x_max = 3.5, .y_min = -8, .y_max = 8, .nx = 1401, .ny = 3201};
     ck_assert_int_eq(smp_quad_basins_compute(smp_potential_energy, &ctx, &g2, 2.5, minima, 2, &r,
                                              msg, sizeof msg), AD_OK);
     ck_assert_msg(r.boundary_weight < 1e-10, "edge weight %g", r.boundary_weight);
@@ -67,9 +67,10 @@ START_TEST(test_muller_brown_reference)
 {
     pot_potential mb = pot_muller_brown(NULL);
     ad_tape *t = ad_tape_new(0);
-    smp_potential_ctx ctx = {&mb, t};
+    smp_potential_ctx ctx = {.potential = &mb, .scratch = t};
     /* spacing 0.002 on the reference domain [-1.5, 1.2] x [-0.5, 2.0] */
-    smp_grid2d g = {-1.5, 1.2, -0.5, 2.0, 1351, 1251};
+    smp_grid2d g = {.x_min = -1.5, .x_max = 1.2, .y_min = -0.5, .y_max = 2.0, .nx = 1351,
+                    .ny = 1251};
     ad_real minima[6] = {-0.558, 1.442, -0.050, 0.467, 0.624, 0.028};
     smp_quad_basins r;
     char msg[256];
@@ -116,8 +117,9 @@ START_TEST(test_profiles)
      * h^2/24 (u'^2 + |u''|)/kT^2 <= 1e-6 * 600 = 6e-4 for |x1| <= 2.3 */
     pot_potential dw = pot_double_well(NULL);
     ad_tape *t = ad_tape_new(0);
-    smp_potential_ctx ctx = {&dw, t};
-    smp_grid2d g = {-2.9975, 2.9975, -5, 5, 1200, 2001};
+    smp_potential_ctx ctx = {.potential = &dw, .scratch = t};
+    smp_grid2d g = {.x_min = -2.9975, .x_max = 2.9975, .y_min = -5, .y_max = 5, .nx = 1200,
+                    .ny = 2001};
     double f[60];
     char msg[256];
     ck_assert_int_eq(smp_quad_profile(smp_potential_energy, &ctx, &g, 1.0, NULL, NULL, -3, 3, 60,
@@ -136,8 +138,9 @@ START_TEST(test_profiles)
      * read from a 100-bin histogram: compared to 0.03 in s, 0.2 kT) */
     pot_potential mb = pot_muller_brown(NULL);
     t = ad_tape_new(0);
-    smp_potential_ctx mctx = {&mb, t};
-    smp_grid2d gm = {-1.5, 1.2, -0.5, 2.0, 1351, 1251};
+    smp_potential_ctx mctx = {.potential = &mb, .scratch = t};
+    smp_grid2d gm = {.x_min = -1.5, .x_max = 1.2, .y_min = -0.5, .y_max = 2.0, .nx = 1351,
+                     .ny = 1251};
     enum { NB = 100 };
     double fm[NB];
     const double s0 = -1.35, s1 = 0.85, w = (s1 - s0) / NB;
@@ -182,7 +185,7 @@ static int ring_energy(void *ctx, const ad_real *x, int n, int dim, ad_real *u, 
 
 static smp_quad_basins ring_basins(int n)
 {
-    smp_grid2d g = {-2.5, 2.5, -2.5, 2.5, n, n};
+    smp_grid2d g = {.x_min = -2.5, .x_max = 2.5, .y_min = -2.5, .y_max = 2.5, .nx = n, .ny = n};
     ad_real minima[4] = {-1, 0, 1, 0};
     smp_quad_basins r;
     char msg[256];
@@ -285,15 +288,34 @@ START_TEST(test_errors)
     ad_real minima[2] = {0, 0};
     smp_quad_basins r;
     char msg[256];
-    smp_grid2d g = {0, 1, 0, 1, 11, 11};
+    smp_grid2d g = {.x_min = 0, .x_max = 1, .y_min = 0, .y_max = 1, .nx = 11, .ny = 11};
     ck_assert_int_eq(smp_quad_basins_compute(nan_energy, NULL, &g, 1.0, minima, 1, &r, msg,
                                              sizeof msg), AD_ERR_NUMERIC);
     ck_assert_str_eq(msg, "smp_quad_basins_compute: energy nan at (0.5, 0)");
-    smp_grid2d bad = {1, 0, 0, 1, 11, 11};
+    smp_grid2d bad = {.x_min = 1, .x_max = 0, .y_min = 0, .y_max = 1, .nx = 11, .ny = 11};
     ck_assert_int_eq(smp_quad_basins_compute(nan_energy, NULL, &bad, 1.0, minima, 1, &r, msg,
                                              sizeof msg), AD_ERR_ARG);
-    ck_assert_str_eq(msg, "smp_quad_basins_compute: bad grid ([1,0] x [0,1], 11 x 11 nodes; "
-                     "need max > min and >= 3 nodes per axis)");
+    ck_assert_str_eq(msg, "smp_quad_basins_compute: bad grid x_min, x_max ([1,0] x [0,1], 11 x 11 "
+                     "nodes; need finite min < max and >= 3 nodes per axis)");
+    bad = g;
+    bad.ny = 2;
+    ck_assert_int_eq(smp_quad_basins_compute(nan_energy, NULL, &bad, 1.0, minima, 1, &r, msg,
+                                             sizeof msg), AD_ERR_ARG);
+    ck_assert_ptr_nonnull(strstr(msg, "bad grid ny ("));
+    /* the grid from a spacing: the fewest nodes with spacing <= h */
+    smp_grid2d s = smp_grid2d_spacing(-3.5, 3.5, -4.5, 4.5, 0.01);
+    ck_assert_int_eq(s.nx, 701);
+    ck_assert_int_eq(s.ny, 901);
+    s = smp_grid2d_spacing(0, 1, 0, 0.25, 0.3);
+    ck_assert_int_eq(s.nx, 5); /* 4 intervals of 0.25 */
+    ck_assert_int_eq(s.ny, 3); /* at least 3 nodes */
+    ck_assert(s.x_min == 0 && s.x_max == 1 && s.y_max == 0.25);
+    s = smp_grid2d_spacing(0, 1, 0, 1, 0);
+    ck_assert_int_eq(s.nx, 0);
+    ck_assert_int_eq(smp_quad_basins_compute(nan_energy, NULL, &s, 1.0, minima, 1, &r, msg,
+                                             sizeof msg), AD_ERR_ARG);
+    s = smp_grid2d_spacing(1, 0, 0, 1, 0.1);
+    ck_assert_int_eq(s.nx, 0);
     ck_assert_int_eq(smp_quad_basins_compute(nan_energy, NULL, &g, 0.0, minima, 1, &r, msg,
                                              sizeof msg), AD_ERR_ARG);
     ck_assert_int_eq(smp_quad_basins_compute(nan_energy, NULL, &g, 1.0, minima, 17, &r, msg,
@@ -305,9 +327,26 @@ START_TEST(test_errors)
     pot_potential dw = pot_double_well(NULL);
     dw.dim = 3;
     ad_tape *t = ad_tape_new(0);
-    smp_potential_ctx ctx = {&dw, t};
+    smp_potential_ctx ctx = {.potential = &dw, .scratch = t};
     ck_assert_int_eq(smp_quad_basins_compute(smp_potential_energy, &ctx, &g, 1.0, minima, 1, &r,
                                              msg, sizeof msg), AD_ERR_SHAPE);
+    ad_tape_free(t);
+    /* the pot_potential form: the same numbers as through the adapter */
+    ck_assert_int_eq(smp_quad_basins_potential(&dw, &g, 1.0, minima, 1, &r, msg, sizeof msg),
+                     AD_ERR_SHAPE);
+    ck_assert_str_eq(msg, "smp_quad_basins_potential: u->dim = 3 (need 2)");
+    ck_assert_int_eq(smp_quad_basins_potential(NULL, &g, 1.0, minima, 1, &r, msg, sizeof msg),
+                     AD_ERR_ARG);
+    dw.dim = 2;
+    ad_real two[4] = {-1.77, 0, 1.69, 0};
+    smp_grid2d dg = smp_grid2d_spacing(-3, 3, -4, 4, 0.02);
+    smp_quad_basins a, b;
+    ck_assert_int_eq(smp_quad_basins_potential(&dw, &dg, 1.0, two, 2, &a, msg, sizeof msg), AD_OK);
+    t = ad_tape_new(0);
+    ctx.scratch = t;
+    ck_assert_int_eq(smp_quad_basins_compute(smp_potential_energy, &ctx, &dg, 1.0, two, 2, &b, msg,
+                                             sizeof msg), AD_OK);
+    ck_assert(a.delta_f[1] == b.delta_f[1] && a.log_z == b.log_z);
     ad_tape_free(t);
 }
 END_TEST

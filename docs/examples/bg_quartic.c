@@ -13,7 +13,6 @@
  */
 #include <math.h>
 #include <stdio.h>
-#include <stdlib.h>
 
 #include "autodiff/ad.h"
 #include "flows/bg_generator.h"
@@ -53,29 +52,19 @@ int main(void)
     char msg[512];
 
     /* 1. training data: Metropolis MC, one chain from each minimum */
-    ad_tape *scratch = ad_tape_new(0);
-    smp_potential_ctx pctx = {.potential = &u, .scratch = scratch};
-    smp_mc_config mc = {.dim = 2, .n_chains = 2, .sigma = 0.3, .kT = kT, .n_steps = 5000,
-                        .stride = 5, .seed = 11};
-    int n_data = (int)smp_mc_n_frames(&mc) * mc.n_chains;
-    ad_real *data = malloc(sizeof(ad_real) * 2 * (size_t)n_data);
-    if (!scratch || !data) return fail("setup", "out of memory");
-    if (smp_mc_run(&mc, smp_potential_energy, &pctx, minima, data, NULL, NULL, msg, sizeof msg))
+    smp_mc_config mc = smp_mc_config_default(2, kT);
+    mc.n_chains = 2;
+    mc.sigma = 0.3;
+    smp_dataset *data = NULL;
+    if (smp_mc_sample(&mc, &u, minima, &data, NULL, msg, sizeof msg))
         return fail("Monte Carlo", msg);
 
     /* 2. the Boltzmann generator: ML, then ML+KL (cut 20 kT above the data) */
     bg_generator_config gc = bg_generator_config_default(&u, kT);
     bg_generator *g = bg_generator_new(&gc, msg, sizeof msg);
     if (!g) return fail("generator", msg);
-    bg_stage stages[2] = {bg_stage_default(), bg_stage_default()};
-    stages[0].name = "ML";
-    stages[0].n_iterations = 300;
-    stages[0].lr = 3e-3;
-    stages[1].name = "ML+KL";
-    stages[1].n_iterations = 200;
-    stages[1].w_kl = 1;
-    stages[1].e_high = 20;
-    bg_generator_train_config tc = bg_generator_train_default(data, n_data);
+    bg_stage stages[2] = {bg_stage_ml(300), bg_stage_ml_kl(200, 20)};
+    bg_generator_train_config tc = bg_generator_train_default(data->x, data->n);
     tc.stages = stages;
     tc.n_stages = 2;
     if (bg_generator_train(g, &tc, NULL, msg, sizeof msg)) return fail("training", msg);
@@ -89,11 +78,9 @@ int main(void)
         return fail("free energy", msg);
 
     /* 4. the exact value by quadrature, with the same basins */
-    smp_grid2d grid = {.x_min = -3.5, .x_max = 3.5, .y_min = -4.5, .y_max = 4.5,
-                       .nx = 701, .ny = 901};
+    smp_grid2d grid = smp_grid2d_spacing(-3.5, 3.5, -4.5, 4.5, 0.01);
     smp_quad_basins ref;
-    if (smp_quad_basins_compute(smp_potential_energy, &pctx, &grid, kT, minima, 2, &ref, msg,
-                                sizeof msg))
+    if (smp_quad_basins_potential(&u, &grid, kT, minima, 2, &ref, msg, sizeof msg))
         return fail("quadrature", msg);
     int ok = fabs(fe.dF[1] - ref.delta_f[1]) <= 3 * fe.se[1];
     printf("dF(right - left) = %.3f +- %.3f kT (ESS %.0f of %d), quadrature %.3f kT: %s\n",
@@ -101,7 +88,6 @@ int main(void)
            ok ? "agree within 3 SE" : "DISAGREE");
     bg_samples_free(s);
     bg_generator_free(g);
-    free(data);
-    ad_tape_free(scratch);
+    smp_dataset_free(data);
     return ok ? 0 : 1;
 }

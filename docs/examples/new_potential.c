@@ -61,8 +61,11 @@ int main(void)
     }
 
     /* Metropolis Monte Carlo: 100 chains, 1000 steps, every 10th frame */
-    smp_potential_ctx ctx = {&hat, scratch};
-    smp_mc_config cfg = {2, 100, 0.2, 1.0, 1000, 10, 0, 1};
+    smp_potential_ctx ctx = {.potential = &hat, .scratch = scratch};
+    smp_mc_config cfg = smp_mc_config_default(2, 1.0); /* every 10th frame, seed 1 */
+    cfg.n_chains = 100;
+    cfg.sigma = 0.2;
+    cfg.n_steps = 1000;
     static ad_real x0[200], frames[100 * 100 * 2];
     for (int c = 0; c < 100; c++) x0[2 * c] = c % 2 ? 1.0 : -1.0;
     smp_mc_stats stats;
@@ -78,7 +81,8 @@ int main(void)
      * half on each side; this prints P(x<0) = 0.65199 and dF = 0.62778 kT
      * with an error estimate of 1.4e-6, the distance to the value on a much
      * finer grid (0.6277798). */
-    smp_grid2d grid = {-2.5, 2.5, -2.5, 2.5, 1001, 1001};
+    smp_grid2d grid = {.x_min = -2.5, .x_max = 2.5, .y_min = -2.5, .y_max = 2.5, .nx = 1001,
+                       .ny = 1001};
     ad_real minima[4] = {-1, 0, 1, 0};
     smp_quad_basins ref;
     if (smp_quad_basins_compute(smp_potential_energy, &ctx, &grid, 1.0, minima, 2, &ref, msg,
