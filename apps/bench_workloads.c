@@ -139,7 +139,12 @@ static int make_data(bench_run *r, char *msg, size_t msg_len)
         x0[2 * c + 1] = m[1];
     }
     double sigma = r->spec.system == BENCH_DOUBLE_WELL ? 0.1 : 0.02;
-    smp_mc_config mc = {2, CHAINS, sigma, r->kT, BENCH_N_DATA / CHAINS, 1, 0, 7};
+    smp_mc_config mc = smp_mc_config_default(2, r->kT);
+    mc.n_chains = CHAINS;
+    mc.sigma = sigma;
+    mc.n_steps = BENCH_N_DATA / CHAINS;
+    mc.stride = 1;
+    mc.seed = 7;
     ad_tape *scratch = ad_tape_new(0);
     if (!scratch) return ad_status_fail(msg, msg_len, AD_ERR_NOMEM, "out of memory");
     smp_potential_ctx ctx = {&r->pot, scratch};
@@ -190,7 +195,7 @@ static int setup_flow(bench_run *r, char *msg, size_t msg_len)
     r->prior.dim = r->model->dim_z;
     r->prior.kT = r->kT;
     if (r->spec.kind == BENCH_TRAIN_ML || r->spec.kind == BENCH_TRAIN_KL) {
-        nn_optim_config oc = {NN_OPTIM_ADAM, r->spec.lr, 0, 0, 0, 0};
+        nn_optim_config oc = nn_optim_config_default(r->spec.lr);
         r->opt = nn_optim_new(r->model->params, &oc, msg, msg_len);
         if (!r->opt) return AD_ERR_NOMEM;
     }

@@ -28,7 +28,7 @@ int main(int argc, char **argv)
     s.coord_names[1] = "x2";
     s.rc = bg_rc_coordinate(0);
     s.rc_name = "x1";
-    s.rc_loss = (bg_rc_loss_config){-2.5, 2.5, 11}; /* the paper's kernel range */
+    s.rc_loss = bg_rc_loss_config_default(-2.5, 2.5); /* the paper's kernel range */
     s.profile_lo = -2.5;
     s.profile_hi = 2.5;
     s.profile_bins = 100;

@@ -29,7 +29,7 @@ int main(int argc, char **argv)
     s.coord_names[1] = "y";
     s.rc = bg_rc_coordinate(1);
     s.rc_name = "y";
-    s.rc_loss = (bg_rc_loss_config){-0.1, 1.7, 11}; /* the paper's kernel range */
+    s.rc_loss = bg_rc_loss_config_default(-0.1, 1.7); /* the paper's kernel range */
     s.profile_lo = -0.4;
     s.profile_hi = 2.0;
     s.profile_bins = 96;

@@ -93,7 +93,7 @@ static int analyse_set(dimer_run *r, const bg_samples *b, uint64_t boot_seed, ad
     res->transitions_per_1000 = n_trans_pairs ? 1000.0 * transitions / n_trans_pairs : NAN;
     res->median_energy = median_of(b->energy, n);
     bg_states states = bg_states_function(2, split_state, NULL);
-    states.boot = (smp_bootstrap_config){s->n_bootstrap, boot_seed};
+    states.boot = (smp_bootstrap_config){.n_bootstrap = s->n_bootstrap, .seed = boot_seed};
     bg_free_energies fe;
     char why[512];
     int q = bg_generator_free_energies(r->gen, b, &states, &fe, NULL, why, sizeof why);
@@ -121,7 +121,9 @@ static int analyse_set(dimer_run *r, const bg_samples *b, uint64_t boot_seed, ad
     bg_rc rc_d = {0};
     rc_d.kind = BG_RC_CUSTOM;
     rc_d.value_fn = d_in_range;
-    smp_profile_config pc = {s->profile_bins, D_LO, D_HI, 0, states.boot};
+    smp_profile_config pc = smp_profile_config_default(D_LO, D_HI);
+    pc.n_bins = s->profile_bins;
+    pc.boot = states.boot;
     if (bg_generator_profile(r->gen, b, &rc_d, &pc, prof, NULL, why, sizeof why) != AD_OK)
         fprintf(stderr, "%s: warning: no reweighted profile: %s\n", DIMER_PROGRAM, why);
     return AD_OK;

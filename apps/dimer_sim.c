@@ -157,7 +157,12 @@ int dimer_mc_state(dimer_energy_ctx *c, const dimer_mc_config *cfg, dimer_mc_res
     memset(out, 0, sizeof *out);
     const pot_dimer_params *p = c->pot->params;
     int dim = c->pot->dim, nc = cfg->n_chains;
-    smp_mc_config mc = {dim, nc, cfg->sigma, cfg->kT, cfg->n_steps, cfg->stride, 0, cfg->seed};
+    smp_mc_config mc = smp_mc_config_default(dim, cfg->kT);
+    mc.n_chains = nc;
+    mc.sigma = cfg->sigma;
+    mc.n_steps = cfg->n_steps;
+    mc.stride = cfg->stride;
+    mc.seed = cfg->seed;
     long nf = smp_mc_n_frames(&mc);
     if (nf <= cfg->n_discard) {
         snprintf(msg, msg_len, "dimer MC: %ld frames, %ld discarded", nf, cfg->n_discard);
@@ -307,8 +312,7 @@ int dimer_umbrella(dimer_energy_ctx *c, const dimer_umbrella_config *cfg,
 {
     memset(out, 0, sizeof *out);
     umbrella_start st = {c, cfg};
-    smp_umbrella_config uc = {0};
-    uc.dim = c->pot->dim;
+    smp_umbrella_config uc = smp_umbrella_config_default(c->pot->dim, cfg->kT);
     uc.n_windows = cfg->n_windows;
     uc.center_lo = cfg->lo;
     uc.center_hi = cfg->hi;

@@ -72,7 +72,7 @@ int dimer_train(dimer_run *r, char *msg, size_t len)
         bg_generator_train_config tc = bg_generator_train_default(r->data, r->n_closed + r->n_open);
         tc.cut_ref = BG_CUT_ABSOLUTE; /* make_schedule gives e_high as energies */
         tc.rc = &rc_d;
-        tc.rc_loss = (bg_rc_loss_config){0.5, 2.5, 11};
+        tc.rc_loss = bg_rc_loss_config_default(0.5, 2.5);
         tc.stages = r->sc.stages;
         tc.seed = dimer_derive_seed(r->opt.seed, 40);
         tc.log_path = log_path;
