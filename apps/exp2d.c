@@ -177,7 +177,6 @@ static int run_mc(exp2d_run *run, ad_tape *scratch, char *msg, size_t len)
 typedef struct train_ctx {
     app_progress *progress;
     exp2d_model *model;
-    int index;
 } train_ctx;
 
 static void on_progress(const bg_progress *p, void *vctx)
@@ -376,7 +375,7 @@ static int train_model(exp2d_run *run, int k, app_progress *pg, char *msg, size_
         app_run_forget_from(run->run, k + 1);
         run->opt.resume = 0;
     }
-    train_ctx ctx = {pg, m, k};
+    train_ctx ctx = {pg, m};
     app_progress_stage(pg, k + 1, EXP2D_N_MODELS, m->name, st.n_iterations);
     bg_generator_train_config tc = bg_generator_train_default(run->data, run->n_data);
     tc.cut_ref = BG_CUT_KT_ABOVE_REF;
