@@ -1,12 +1,11 @@
 /* exp2d.c - the 2-D Boltzmann-generator pipeline shared by bg-doublewell and
- * bg-mullerbrown: options, exact references, Monte Carlo data, training of
- * the four models, sampling and reweighting, profiles, state free energies,
- * latent interpolation and the CSV files.  Figures, summary.json and
+ * bg-mullerbrown: options, exact references, Monte Carlo data, the four
+ * models (each a bg_generator: training, sampling and reweighting, profiles,
+ * state free energies), latent interpolation and the CSV files.  Figures, summary.json and
  * report.md are written by exp2d_figures.c. */
 #include "apps/exp2d.h"
 
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,14 +15,12 @@
 #include "apps/app_options.h"
 #include "apps/app_progress.h"
 #include "autodiff/ad_pool.h"
+#include "flows/bg_generator.h"
 #include "flows/bg_sample.h"
-#include "flows/bg_train.h"
-#include "nn/nn_checkpoint.h"
 #include "sampling/smp_basins.h"
 #include "sampling/smp_data.h"
 #include "sampling/smp_mc.h"
 #include "sampling/smp_profile.h"
-#include "sampling/smp_reweight.h"
 
 /* Independent seeds for the parts of a run, from the user's seed and a tag
  * (splitmix64 of their combination). */
@@ -180,7 +177,6 @@ static int run_mc(exp2d_run *run, ad_tape *scratch, char *msg, size_t len)
 typedef struct train_ctx {
     app_progress *progress;
     exp2d_model *model;
-    int index;
 } train_ctx;
 
 static void on_progress(const bg_progress *p, void *vctx)
@@ -270,7 +266,7 @@ static int save_model(const exp2d_run *run, const exp2d_model *m, int k, char *m
         return ad_status_fail(msg, len, AD_ERR_ARG, "output path too long: %s", run->opt.out);
     strcat(path, ".ckpt");
     if (run->run) app_run_label(run->run, k + 1, label, sizeof label);
-    int status = nn_checkpoint_save_label(m->flow->params, path, label, msg, len);
+    int status = bg_generator_save_label(m->gen, path, label, msg, len);
     if (status == AD_OK) status = record_file(run, m, "model", ".ckpt", k, msg, len);
     if (status != AD_OK) return status;
     static const char *const rec_cols[RECORD_COLS] = {"seed_lo", "seed_hi", "kT", "quick",
@@ -294,7 +290,7 @@ static int save_model(const exp2d_run *run, const exp2d_model *m, int k, char *m
  * numbers must be finite and in range. */
 static int reload_model(exp2d_run *run, exp2d_model *m, int k, char *why, size_t why_len)
 {
-    char path[APP_RUN_PATH_MAX], name[128], label[256], want[128];
+    char path[APP_RUN_PATH_MAX], name[128], want[128];
     smp_dataset *rec = NULL, *loss = NULL;
     int ok = 0;
     ad_real wanted[RECORD_COLS];
@@ -331,22 +327,10 @@ static int reload_model(exp2d_run *run, exp2d_model *m, int k, char *why, size_t
     if (loss->n != m->n_iterations || loss->dim != 5) goto done;
     model_path(run, m, "model", path, sizeof path);
     strcat(path, ".ckpt");
-    /* load into a scratch copy of the parameters: the label is checked first */
-    size_t n_values = nn_params_size(m->flow->params);
-    ad_real *keep = ad_malloc((n_values ? n_values : 1) * sizeof *keep);
-    if (!keep) goto done;
-    memcpy(keep, nn_params_values(m->flow->params), n_values * sizeof *keep);
+    /* only a checkpoint labelled with this run's fingerprint and the model's
+     * stage is loaded; otherwise the model keeps its parameters */
     app_run_label(run->run, k + 1, want, sizeof want);
-    int loaded = nn_checkpoint_load_label(m->flow->params, path, label, sizeof label, why,
-                                          why_len) == AD_OK;
-    if (loaded && strcmp(label, want) != 0) {
-        snprintf(why, why_len, "model_%s.ckpt was written by another run or stage (label '%.100s')",
-                 m->slug, label);
-        loaded = 0;
-    }
-    if (!loaded) memcpy(nn_params_values(m->flow->params), keep, n_values * sizeof *keep);
-    ad_free(keep);
-    if (!loaded) goto done;
+    if (bg_generator_load_label(m->gen, path, want, why, why_len) != AD_OK) goto done;
     for (int i = 0; i < m->n_iterations; i++)
         for (int c = 0; c < 4; c++) m->loss[4 * i + c] = loss->x[5 * i + 1 + c];
     m->final_loss = rec->x[5];
@@ -364,15 +348,15 @@ static int train_model(exp2d_run *run, int k, app_progress *pg, char *msg, size_
     const exp2d_schedule *sc = &run->sched;
     exp2d_model *m = &run->models[k];
     int is_ml = k == 0;
-    bg_stage st = {m->name,
-                   is_ml ? sc->ml_iterations : sc->iterations,
-                   is_ml ? sc->ml_batch : sc->batch,
-                   is_ml ? sc->ml_lr : sc->lr,
-                   m->w_ml,
-                   m->w_kl,
-                   m->w_rc,
-                   run->u_min + sc->e_high * run->kT,
-                   0};
+    bg_stage st = bg_stage_default();
+    st.name = m->name;
+    st.n_iterations = is_ml ? sc->ml_iterations : sc->iterations;
+    st.batch_size = is_ml ? sc->ml_batch : sc->batch;
+    st.lr = is_ml ? sc->ml_lr : sc->lr;
+    st.w_ml = m->w_ml;
+    st.w_kl = m->w_kl;
+    st.w_rc = m->w_rc;
+    st.e_high = sc->e_high; /* kT above the lowest minimum (tc.e_ref) */
     m->n_iterations = st.n_iterations;
     m->loss = ad_calloc((size_t)(st.n_iterations > 0 ? st.n_iterations : 1) * 4, sizeof(double));
     if (!m->loss) return ad_status_fail(msg, len, AD_ERR_NOMEM, "out of memory");
@@ -391,15 +375,11 @@ static int train_model(exp2d_run *run, int k, app_progress *pg, char *msg, size_
         app_run_forget_from(run->run, k + 1);
         run->opt.resume = 0;
     }
-    train_ctx ctx = {pg, m, k};
+    train_ctx ctx = {pg, m};
     app_progress_stage(pg, k + 1, EXP2D_N_MODELS, m->name, st.n_iterations);
-    bg_train_config tc = {0};
-    tc.model = m->flow;
-    tc.prior = (flow_prior){2, run->kT};
-    tc.potential = &sys->potential;
-    tc.kT = run->kT;
-    tc.data = run->data;
-    tc.n_data = run->n_data;
+    bg_generator_train_config tc = bg_generator_train_default(run->data, run->n_data);
+    tc.cut_ref = BG_CUT_KT_ABOVE_REF;
+    tc.e_ref = run->u_min;
     tc.rc = &sys->rc;
     tc.rc_loss = sys->rc_loss;
     tc.stages = &st;
@@ -409,7 +389,7 @@ static int train_model(exp2d_run *run, int k, app_progress *pg, char *msg, size_
     tc.progress_ctx = &ctx;
     bg_train_result res;
     char why[512];
-    int status = bg_train(&tc, 0, &res, why, sizeof why);
+    int status = bg_generator_train(m->gen, &tc, &res, why, sizeof why);
     if (status != AD_OK) return ad_status_fail(msg, len, status, "training %s: %s", m->name, why);
     m->final_loss = res.final_loss;
     m->skipped = res.skipped;
@@ -421,20 +401,19 @@ static int train_model(exp2d_run *run, int k, app_progress *pg, char *msg, size_
 static int train_all(exp2d_run *run, char *msg, size_t len)
 {
     const exp2d_system *sys = run->sys;
-    flow_realnvp_config fc = flow_realnvp_preset_config(sys->preset);
-    fc.seed = derive_seed(run->opt.seed, 2);
+    bg_generator_config gc = bg_generator_config_default(&sys->potential, run->kT);
+    gc.flow = flow_realnvp_preset_config(sys->preset);
+    gc.flow.seed = derive_seed(run->opt.seed, 2);
     app_progress pg;
     app_progress_init(&pg, stderr, 2.0);
     for (int k = 0; k < EXP2D_N_MODELS; k++) {
         exp2d_model *m = &run->models[k];
-        m->flow = flow_realnvp_new(&fc, msg, len);
-        if (!m->flow) return AD_ERR_NOMEM;
-        if (k > 0) { /* start from the trained ML model */
-            nn_params *src = run->models[0].flow->params, *dst = m->flow->params;
-            memcpy(nn_params_values(dst), nn_params_values(src),
-                   sizeof(ad_real) * nn_params_size(src));
-        }
-        int status = train_model(run, k, &pg, msg, len);
+        m->gen = bg_generator_new(&gc, msg, len);
+        if (!m->gen) return AD_ERR_NOMEM;
+        int status = AD_OK;
+        if (k > 0) /* start from the trained ML model */
+            status = bg_generator_copy_parameters(m->gen, run->models[0].gen, msg, len);
+        if (status == AD_OK) status = train_model(run, k, &pg, msg, len);
         if (status != AD_OK) return status;
     }
     return AD_OK;
@@ -447,51 +426,49 @@ static int analyse_model(exp2d_run *run, int k, char *msg, size_t len)
     const exp2d_system *sys = run->sys;
     const exp2d_schedule *sc = &run->sched;
     exp2d_model *m = &run->models[k];
-    flow_prior prior = {2, run->kT};
     bg_samples *s = NULL;
     char why[512];
-    int status = bg_sample(m->flow, &prior, &sys->potential, run->kT, sc->n_samples, 5000,
-                           derive_seed(run->opt.seed, 40 + (uint64_t)k), &s, why, sizeof why);
+    int status = bg_generator_sample(m->gen, sc->n_samples,
+                                     derive_seed(run->opt.seed, 40 + (uint64_t)k), &s, why,
+                                     sizeof why);
     if (status != AD_OK) return ad_status_fail(msg, len, status, "sampling %s: %s", m->name, why);
     int n = s->n, bins = sys->profile_bins;
     int *labels = ad_malloc(sizeof(int) * (size_t)n);
-    ad_real *r = ad_malloc(sizeof(ad_real) * (size_t)n);
     m->profile = ad_malloc(sizeof(double) * 4 * (size_t)bins);
     m->n_plot = n < 1500 ? n : 1500;
     m->plot_x = ad_malloc(sizeof(double) * 2 * (size_t)m->n_plot);
     m->plot_z = ad_malloc(sizeof(double) * 2 * (size_t)m->n_plot);
     m->plot_state = ad_malloc(sizeof(int) * (size_t)m->n_plot);
     smp_profile *hist = NULL, *kde = NULL;
-    if (!labels || !r || !m->profile || !m->plot_x || !m->plot_z || !m->plot_state) {
+    if (!labels || !m->profile || !m->plot_x || !m->plot_z || !m->plot_state) {
         status = ad_status_fail(msg, len, AD_ERR_NOMEM, "out of memory analysing %s", m->name);
         goto done;
     }
     m->n_samples = n;
     m->n_nonfinite = s->n_nonfinite;
-    smp_weight_stats ws;
-    status = smp_weights_stats(s->log_w, n, &ws, why, sizeof why);
-    if (status != AD_OK) {
-        status = ad_status_fail(msg, len, status, "%s: %s", m->name, why);
-        goto done;
-    }
-    m->ess_fraction = ws.ess_fraction;
-    smp_classify_nearest(s->x, n, 2, sys->minima, sys->n_minima, labels);
-    smp_states_config scfg = {sys->n_minima, 0,
-                              {sc->n_bootstrap, derive_seed(run->opt.seed, 60 + (uint64_t)k)}};
-    status = smp_state_free_energies(&scfg, labels, s->log_w, n, m->delta_f, m->delta_f_se,
-                                     m->population, why, sizeof why);
+    bg_states states = bg_states_basins(sys->minima, sys->n_minima);
+    states.boot = (smp_bootstrap_config){sc->n_bootstrap,
+                                         derive_seed(run->opt.seed, 60 + (uint64_t)k)};
+    bg_free_energies fe;
+    status = bg_generator_free_energies(m->gen, s, &states, &fe, labels, why, sizeof why);
     if (status != AD_OK) {
         status = ad_status_fail(msg, len, status, "%s: state free energies: %s", m->name, why);
         goto done;
     }
-    bg_rc_values(&sys->rc, s->x, n, 2, r);
+    m->ess_fraction = fe.ess_fraction;
+    for (int st = 0; st < sys->n_minima; st++) {
+        m->delta_f[st] = fe.dF[st];
+        m->delta_f_se[st] = fe.se[st];
+        m->population[st] = fe.population[st];
+    }
+    /* the histogram and the KDE share the bins and the bootstrap seed */
     smp_profile_config pc = {bins, sys->profile_lo, sys->profile_hi, 0,
                              {sc->n_bootstrap, derive_seed(run->opt.seed, 80 + (uint64_t)k)}};
-    status = smp_profile_histogram(&pc, r, s->log_w, n, &hist, why, sizeof why);
+    status = bg_generator_profile(m->gen, s, &sys->rc, &pc, &hist, NULL, why, sizeof why);
     if (status == AD_OK) {
         pc.bandwidth = sys->kde_bandwidth * sqrt(run->kT);
         pc.boot.n_bootstrap = sc->n_bootstrap_kde;
-        status = smp_profile_kde(&pc, r, s->log_w, n, &kde, why, sizeof why);
+        status = bg_generator_profile(m->gen, s, &sys->rc, &pc, NULL, &kde, why, sizeof why);
     }
     if (status != AD_OK) {
         status = ad_status_fail(msg, len, status, "%s: profile: %s", m->name, why);
@@ -513,18 +490,17 @@ static int analyse_model(exp2d_run *run, int k, char *msg, size_t len)
     }
     m->profile_rmse = used ? sqrt(sum2 / used) : NAN;
     m->profile_coverage = relevant ? (double)used / relevant : 0;
-    for (int i = 0; i < m->n_plot; i++) {
+    for (int i = 0; i < m->n_plot; i++) { /* labels are -1 where log_w is not finite */
         m->plot_x[2 * i] = s->x[2 * i];
         m->plot_x[2 * i + 1] = s->x[2 * i + 1];
         m->plot_z[2 * i] = s->z[2 * i];
         m->plot_z[2 * i + 1] = s->z[2 * i + 1];
-        m->plot_state[i] = isfinite(s->log_w[i]) ? labels[i] : -1;
+        m->plot_state[i] = labels[i];
     }
 done:
     smp_profile_free(hist);
     smp_profile_free(kde);
     ad_free(labels);
-    ad_free(r);
     bg_samples_free(s);
     return status;
 }
@@ -576,7 +552,7 @@ static int interpolate_model(exp2d_run *run, int k, char *msg, size_t len)
     if (!m->interp || !px || !pu) status = ad_status_fail(msg, len, AD_ERR_NOMEM, "out of memory");
     for (int p = 0; p < EXP2D_N_INTERP && status == AD_OK; p++) {
         char why[512];
-        status = bg_interpolate(m->flow, &run->sys->potential, run->interp_ends + 4 * p,
+        status = bg_interpolate(m->gen->model, &run->sys->potential, run->interp_ends + 4 * p,
                                 run->interp_ends + 4 * p + 2, np, px, pu, why, sizeof why);
         if (status != AD_OK) {
             ad_status_fail(msg, len, status, "interpolation with %s: %s", m->name, why);
@@ -722,7 +698,7 @@ void exp2d_run_release(exp2d_run *run)
     ad_free(run->data_chain);
     for (int k = 0; k < EXP2D_N_MODELS; k++) {
         exp2d_model *m = &run->models[k];
-        flow_model_free(m->flow);
+        bg_generator_free(m->gen);
         ad_free(m->loss);
         ad_free(m->profile);
         ad_free(m->plot_x);

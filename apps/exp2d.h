@@ -1,9 +1,9 @@
 /* exp2d.h - the Boltzmann-generator experiment on a 2-D system, end to end:
- * Monte Carlo data from the minima, four models (ML, KL, ML+KL, ML+KL+RC, the
- * last three started from the ML model), reweighted samples, free-energy
- * profiles and state free energies against the exact quadrature reference,
- * latent interpolation, then CSV files, SVG figures, summary.json and
- * report.md in the output directory.
+ * Monte Carlo data from the minima, four models (bg_generator objects: ML,
+ * KL, ML+KL, ML+KL+RC, the last three started from the ML model),
+ * reweighted samples, free-energy profiles and state free energies against
+ * the exact quadrature reference, latent interpolation, then CSV files, SVG
+ * figures, summary.json and report.md in the output directory.
  *
  * A program describes its system in an exp2d_system (potential, minima and
  * their names, reaction coordinate, plot ranges, Monte Carlo settings, flow
@@ -19,6 +19,7 @@
 
 #include "apps/app_run.h"
 #include "autodiff/ad.h"
+#include "flows/bg_generator.h"
 #include "flows/bg_rc.h"
 #include "flows/bg_loss.h"
 #include "flows/flow_realnvp.h"
@@ -92,7 +93,7 @@ typedef struct exp2d_model {
     const char *name;  /* "ML", "KL", "ML+KL", "ML+KL+RC" */
     const char *slug;  /* "ml", "kl", "ml_kl", "ml_kl_rc" (file names) */
     double w_ml, w_kl, w_rc;
-    flow_model *flow;
+    bg_generator *gen; /* flow, prior N(0, kT I), potential, kT      */
     /* training */
     int n_iterations;  /* iterations of its own stage (the ML stage for ML) */
     double *loss;      /* [n_iterations * 4]: loss, ml, kl, rc             */

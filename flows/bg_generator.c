@@ -415,3 +415,44 @@ int bg_generator_load(bg_generator *g, const char *path, char *msg, size_t msg_l
     if (!path) return ad_status_fail(msg, msg_len, AD_ERR_ARG, "bg_generator_load: path is NULL");
     return nn_checkpoint_load(g->model->params, path, msg, msg_len);
 }
+
+int bg_generator_save_label(const bg_generator *g, const char *path, const char *label, char *msg,
+                            size_t msg_len)
+{
+    static const char fn[] = "bg_generator_save_label";
+    if (!g) return ad_status_fail(msg, msg_len, AD_ERR_ARG, "%s: g is NULL", fn);
+    if (!path) return ad_status_fail(msg, msg_len, AD_ERR_ARG, "%s: path is NULL", fn);
+    if (label && strlen(label) > NN_CHECKPOINT_LABEL_MAX)
+        return ad_status_fail(msg, msg_len, AD_ERR_ARG, "%s: label of %zu bytes (at most %u)", fn,
+                              strlen(label), NN_CHECKPOINT_LABEL_MAX);
+    return nn_checkpoint_save_label(g->model->params, path, label, msg, msg_len);
+}
+
+int bg_generator_load_label(bg_generator *g, const char *path, const char *label, char *msg,
+                            size_t msg_len)
+{
+    static const char fn[] = "bg_generator_load_label";
+    if (!g) return ad_status_fail(msg, msg_len, AD_ERR_ARG, "%s: g is NULL", fn);
+    if (!path) return ad_status_fail(msg, msg_len, AD_ERR_ARG, "%s: path is NULL", fn);
+    if (!label) label = "";
+    /* the parameters before loading, put back when the label differs */
+    nn_params *p = g->model->params;
+    size_t n = nn_params_size(p);
+    ad_real *keep = ad_malloc((n ? n : 1) * sizeof *keep);
+    char *found = ad_malloc(NN_CHECKPOINT_LABEL_MAX + 1);
+    int status = AD_OK;
+    if (!keep || !found) status = ad_status_fail(msg, msg_len, AD_ERR_NOMEM, "%s: out of memory", fn);
+    if (status == AD_OK) {
+        memcpy(keep, nn_params_values(p), n * sizeof *keep);
+        status = nn_checkpoint_load_label(p, path, found, NN_CHECKPOINT_LABEL_MAX + 1, msg, msg_len);
+    }
+    if (status == AD_OK && strcmp(found, label) != 0) {
+        memcpy(nn_params_values(p), keep, n * sizeof *keep);
+        status = ad_status_fail(msg, msg_len, AD_ERR_FORMAT,
+                                "%s: %s carries the label '%.100s', not '%.100s'", fn, path, found,
+                                label);
+    }
+    ad_free(keep);
+    ad_free(found);
+    return status;
+}

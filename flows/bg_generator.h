@@ -208,4 +208,14 @@ int bg_generator_profile(const bg_generator *g, const bg_samples *s, const bg_rc
 int bg_generator_save(const bg_generator *g, const char *path, char *msg, size_t msg_len);
 int bg_generator_load(bg_generator *g, const char *path, char *msg, size_t msg_len);
 
+/* The same with a label stored in the file (nn_checkpoint_save_label), e.g.
+ * a fingerprint of the run and stage that wrote it; NULL or "" means none,
+ * longer than NN_CHECKPOINT_LABEL_MAX bytes is AD_ERR_ARG.  Loading takes a
+ * file only when its label equals label (NULL or "": an unlabelled file);
+ * otherwise AD_ERR_FORMAT naming both labels, and g is unchanged. */
+int bg_generator_save_label(const bg_generator *g, const char *path, const char *label, char *msg,
+                            size_t msg_len);
+int bg_generator_load_label(bg_generator *g, const char *path, const char *label, char *msg,
+                            size_t msg_len);
+
 #endif

@@ -15,6 +15,7 @@
 #include "flows/flow_coupling.h"
 #include "flows/flow_sequential.h"
 #include "flows/flow_whiten.h"
+#include "nn/nn_checkpoint.h"
 #include "nn/nn_params.h"
 #include "potentials/pot_double_well.h"
 #include "sampling/smp_mc.h"
@@ -498,6 +499,60 @@ START_TEST(test_generator_files_and_resume)
 }
 END_TEST
 
+/* A labelled checkpoint loads only under its own label; any other label,
+ * or none, leaves the generator unchanged with a message naming both. */
+START_TEST(test_generator_labelled_files)
+{
+    pot_double_well_params dw = pot_double_well_defaults();
+    pot_potential u = pot_double_well(&dw);
+    char msg[512], prefix[512], path[600], plain[600];
+    temp_prefix(prefix, sizeof prefix, "label");
+    snprintf(path, sizeof path, "%s.ckpt", prefix);
+    snprintf(plain, sizeof plain, "%s-plain.ckpt", prefix);
+    bg_generator *a = small_generator(&u, 3), *b = small_generator(&u, 4);
+    nn_params *pa = a->model->params, *pb = b->model->params;
+    size_t np = nn_params_size(pa);
+    ad_real *b0 = ad_malloc(np * sizeof *b0);
+    ck_assert_ptr_nonnull(b0);
+    memcpy(b0, nn_params_values(pb), np * sizeof *b0);
+    ck_assert_msg(bg_generator_save_label(a, path, "run 7 stage 2", msg, sizeof msg) == AD_OK,
+                  "%s", msg);
+    /* another label, none, or a longer one: refused, b unchanged */
+    static const char *const wrong[] = {"run 7 stage 1", "", NULL, "run 7 stage 2 "};
+    for (int k = 0; k < 4; k++) {
+        ck_assert_int_eq(bg_generator_load_label(b, path, wrong[k], msg, sizeof msg),
+                         AD_ERR_FORMAT);
+        ck_assert_msg(strstr(msg, "'run 7 stage 2'") != NULL, "%d: %s", k, msg);
+        ck_assert(memcmp(nn_params_values(pb), b0, np * sizeof *b0) == 0);
+    }
+    ck_assert_msg(bg_generator_load_label(b, path, "run 7 stage 2", msg, sizeof msg) == AD_OK,
+                  "%s", msg);
+    ck_assert(memcmp(nn_params_values(pa), nn_params_values(pb), np * sizeof *b0) == 0);
+    /* an unlabelled file loads with no label, and not with one */
+    bg_generator *c = small_generator(&u, 5);
+    ck_assert_int_eq(bg_generator_save(c, plain, msg, sizeof msg), AD_OK);
+    ck_assert_int_eq(bg_generator_load_label(b, plain, "run 7 stage 2", msg, sizeof msg),
+                     AD_ERR_FORMAT);
+    ck_assert(memcmp(nn_params_values(pa), nn_params_values(pb), np * sizeof *b0) == 0);
+    ck_assert_int_eq(bg_generator_load_label(b, plain, NULL, msg, sizeof msg), AD_OK);
+    ck_assert(memcmp(nn_params_values(c->model->params), nn_params_values(pb),
+                     np * sizeof *b0) == 0);
+    /* plain load ignores the label */
+    ck_assert_int_eq(bg_generator_load(b, path, msg, sizeof msg), AD_OK);
+    ck_assert(memcmp(nn_params_values(pa), nn_params_values(pb), np * sizeof *b0) == 0);
+    /* a missing file: the checkpoint's error, b unchanged */
+    ck_assert_int_eq(bg_generator_load_label(b, "/nonexistent/x.ckpt", "", msg, sizeof msg),
+                     AD_ERR_IO);
+    ck_assert(memcmp(nn_params_values(pa), nn_params_values(pb), np * sizeof *b0) == 0);
+    remove(path);
+    remove(plain);
+    ad_free(b0);
+    bg_generator_free(a);
+    bg_generator_free(b);
+    bg_generator_free(c);
+}
+END_TEST
+
 #define EXPECT_ARG(call, word)                                                                   \
     do {                                                                                         \
         msg[0] = 0;                                                                              \
@@ -630,6 +685,17 @@ START_TEST(test_generator_rejects_bad_input)
     EXPECT_ARG(bg_generator_save(g, NULL, msg, sizeof msg), "path");
     EXPECT_ARG(bg_generator_load(NULL, "x", msg, sizeof msg), "g is NULL");
     EXPECT_ARG(bg_generator_copy_parameters(g, NULL, msg, sizeof msg), "src");
+    EXPECT_ARG(bg_generator_save_label(NULL, "x", "l", msg, sizeof msg), "g is NULL");
+    EXPECT_ARG(bg_generator_save_label(g, NULL, "l", msg, sizeof msg), "path");
+    EXPECT_ARG(bg_generator_load_label(NULL, "x", "l", msg, sizeof msg), "g is NULL");
+    EXPECT_ARG(bg_generator_load_label(g, NULL, "l", msg, sizeof msg), "path");
+    char *long_label = ad_malloc(NN_CHECKPOINT_LABEL_MAX + 2);
+    ck_assert_ptr_nonnull(long_label);
+    memset(long_label, 'a', NN_CHECKPOINT_LABEL_MAX + 1);
+    long_label[NN_CHECKPOINT_LABEL_MAX + 1] = '\0';
+    EXPECT_ARG(bg_generator_save_label(g, "/nonexistent/x.ckpt", long_label, msg, sizeof msg),
+               "label");
+    ad_free(long_label);
 
     /* a model of another architecture cannot take these parameters */
     bg_generator_config gc2 = bg_generator_config_default(&u, 1.0);
@@ -655,6 +721,7 @@ Suite *flows_generator_suite(void)
     tcase_set_timeout(tg, 120);
     tcase_add_test(tg, test_generator_delta_f_and_profile);
     tcase_add_test(tg, test_generator_files_and_resume);
+    tcase_add_test(tg, test_generator_labelled_files);
     tcase_add_test(tg, test_generator_rejects_bad_input);
     suite_add_tcase(s, tg);
     return s;
