@@ -15,8 +15,6 @@
 #include "apps/app_json.h"
 #include "apps/dimer_run.h"
 #include "autodiff/ad_alloc.h"
-#include "nn/nn_checkpoint.h"
-#include "nn/nn_params.h"
 #include "sampling/smp_data.h"
 
 #define DIMER_CACHE_VERSION 2
@@ -274,18 +272,13 @@ void dimer_stage_seconds_io(dimer_run *r, int write)
 
 void dimer_resume_stages(dimer_run *r)
 {
-    char name[64], log_name[64], path[APP_RUN_PATH_MAX], why[512], label[256], want[128];
+    char name[64], log_name[64], path[APP_RUN_PATH_MAX], why[512], want[128];
     r->first_stage = 0;
     if (r->opt.resume && !r->data_reused)
         fprintf(stderr, "%s: new MC data: stage checkpoints in %s are not reused\n", DIMER_PROGRAM,
                 r->opt.out);
     if (r->opt.resume && r->data_reused && r->run) {
-        /* the initial model, put back when a loaded file's label is wrong */
-        nn_params *params = r->gen->model->params;
-        size_t n_values = nn_params_size(params);
-        ad_real *initial = ad_malloc((n_values ? n_values : 1) * sizeof *initial);
-        if (initial) memcpy(initial, nn_params_values(params), n_values * sizeof *initial);
-        for (int k = r->sc.n_stages; k >= 1 && initial; k--) {
+        for (int k = r->sc.n_stages; k >= 1; k--) {
             int stage = DIMER_STAGE_TRAIN + k;
             dimer_ckpt_name(k, name, sizeof name);
             snprintf(log_name, sizeof log_name, "train_log.csv@%d", k);
@@ -296,32 +289,30 @@ void dimer_resume_stages(dimer_run *r)
                     fprintf(stderr, "%s: --resume: ignoring %s: %s\n", DIMER_PROGRAM, name, why);
                 continue;
             }
-            app_run_label(r->run, stage, want, sizeof want);
+            if (st != stage) {
+                fprintf(stderr, "%s: --resume: ignoring %s: written by another stage\n",
+                        DIMER_PROGRAM, name);
+                continue;
+            }
             if (!app_run_reusable(r->run, log_name, NULL, why, sizeof why)) {
                 fprintf(stderr, "%s: --resume: ignoring %s: train_log.csv: %s\n", DIMER_PROGRAM,
                         name, why);
                 continue;
             }
-            if (st != stage ||
-                nn_checkpoint_load_label(params, path, label, sizeof label, why, sizeof why) !=
-                    AD_OK ||
-                strcmp(label, want) != 0) {
-                if (st != stage || strcmp(label, want) != 0)
-                    snprintf(why, sizeof why, "written by another run or stage (label '%.100s')",
-                             label);
-                memcpy(nn_params_values(params), initial, n_values * sizeof *initial);
+            /* the log first: a failed load below leaves the parameters as
+             * they were, and an earlier stage cuts the log further */
+            if (app_run_truncate_to_record(r->run, log_name, why, sizeof why) != AD_OK) {
                 fprintf(stderr, "%s: --resume: ignoring %s: %s\n", DIMER_PROGRAM, name, why);
                 continue;
             }
-            if (app_run_truncate_to_record(r->run, log_name, why, sizeof why) != AD_OK) {
-                memcpy(nn_params_values(params), initial, n_values * sizeof *initial);
+            app_run_label(r->run, stage, want, sizeof want);
+            if (bg_generator_load_label(r->gen, path, want, why, sizeof why) != AD_OK) {
                 fprintf(stderr, "%s: --resume: ignoring %s: %s\n", DIMER_PROGRAM, name, why);
                 continue;
             }
             r->first_stage = k;
             break;
         }
-        ad_free(initial);
         app_run_forget_from(r->run, DIMER_STAGE_TRAIN + r->first_stage + 1);
         if (r->first_stage > 0) {
             fprintf(stderr, "%s: resuming after stage %d of %d (%s)\n", DIMER_PROGRAM,

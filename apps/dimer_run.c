@@ -69,9 +69,12 @@ static void make_schedule(dimer_schedule *s, int quick, double kT)
         s->us_stride = 5;
         s->us_discard = 20;
         bg_stage st[] = {
-            {"ML", 30, 128, 1e-3, 1, 0, 0, 1e4, 0},
-            {"ML+KL+RC 1", 10, 128, 1e-4, 100, 1, 1, 1e4, 0},
-            {"ML+KL+RC 2", 10, 128, 1e-4, 1, 1, 10, 1000, 0},
+            {.name = "ML", .n_iterations = 30, .batch_size = 128, .lr = 1e-3,
+             .w_ml = 1, .w_kl = 0, .w_rc = 0, .e_high = 1e4, .e_max = 0},
+            {.name = "ML+KL+RC 1", .n_iterations = 10, .batch_size = 128, .lr = 1e-4,
+             .w_ml = 100, .w_kl = 1, .w_rc = 1, .e_high = 1e4, .e_max = 0},
+            {.name = "ML+KL+RC 2", .n_iterations = 10, .batch_size = 128, .lr = 1e-4,
+             .w_ml = 1, .w_kl = 1, .w_rc = 10, .e_high = 1000, .e_max = 0},
         };
         s->n_stages = 3;
         memcpy(s->stages, st, sizeof st);
@@ -113,10 +116,14 @@ static void make_schedule(dimer_schedule *s, int quick, double kT)
          * w_RC = 1: this J_RC sums -log h_k over the 11 bins, about ten
          * times the gradient of the paper's histogram entropy. */
         bg_stage st[] = {
-            {"ML", 250, 256, 1e-3, 1, 0, 0, 1e4, 0},
-            {"ML+KL+RC 1", 200, 500, 1e-4, 10, 1, 1, 1e4, 0},
-            {"ML+KL+RC 2", 200, 500, 1e-4, 1, 1, 1, 2000, 0},
-            {"ML+KL+RC 3", 2400, 500, 1e-4, 0.01, 1, 1, 1000, 0},
+            {.name = "ML", .n_iterations = 250, .batch_size = 256, .lr = 1e-3,
+             .w_ml = 1, .w_kl = 0, .w_rc = 0, .e_high = 1e4, .e_max = 0},
+            {.name = "ML+KL+RC 1", .n_iterations = 200, .batch_size = 500, .lr = 1e-4,
+             .w_ml = 10, .w_kl = 1, .w_rc = 1, .e_high = 1e4, .e_max = 0},
+            {.name = "ML+KL+RC 2", .n_iterations = 200, .batch_size = 500, .lr = 1e-4,
+             .w_ml = 1, .w_kl = 1, .w_rc = 1, .e_high = 2000, .e_max = 0},
+            {.name = "ML+KL+RC 3", .n_iterations = 2400, .batch_size = 500, .lr = 1e-4,
+             .w_ml = 0.01, .w_kl = 1, .w_rc = 1, .e_high = 1000, .e_max = 0},
         };
         s->n_stages = 4;
         memcpy(s->stages, st, sizeof st);

@@ -11,7 +11,6 @@
 #include "apps/app_progress.h"
 #include "apps/dimer_run.h"
 #include "autodiff/ad_alloc.h"
-#include "nn/nn_checkpoint.h"
 #include "nn/nn_params.h"
 
 /* ---- 3. the Boltzmann generator ---- */
@@ -102,7 +101,7 @@ int dimer_train(dimer_run *r, char *msg, size_t len)
             if (r->run)
                 app_run_note(r->run, "ckpt/stage_seconds.csv", "ckpt/stage_seconds.csv", 0, stage,
                              why, sizeof why);
-            rc = nn_checkpoint_save_label(r->gen->model->params, path, label, msg, len);
+            rc = bg_generator_save_label(r->gen, path, label, msg, len);
             snprintf(log_name, sizeof log_name, "train_log.csv@%d", k + 1);
             if (rc == AD_OK && r->run)
                 rc = app_run_note(r->run, log_name, "train_log.csv", 1, stage, msg, len);

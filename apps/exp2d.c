@@ -136,8 +136,13 @@ static int run_mc(exp2d_run *run, ad_tape *scratch, char *msg, size_t len)
 {
     const exp2d_system *sys = run->sys;
     smp_potential_ctx pctx = {&sys->potential, scratch};
-    smp_mc_config mc = {2, sys->n_minima, sys->mc_sigma * sqrt(run->kT), run->kT, sys->mc_steps,
-                        sys->mc_stride, 1, derive_seed(run->opt.seed, 1)};
+    smp_mc_config mc = smp_mc_config_default(2, run->kT);
+    mc.n_chains = sys->n_minima;
+    mc.sigma = sys->mc_sigma * sqrt(run->kT);
+    mc.n_steps = sys->mc_steps;
+    mc.stride = sys->mc_stride;
+    mc.keep_initial = 1;
+    mc.seed = derive_seed(run->opt.seed, 1);
     long frames = smp_mc_n_frames(&mc);
     int n = (int)(frames * sys->n_minima);
     ad_real *out = ad_malloc(sizeof(ad_real) * 2 * (size_t)n);
@@ -462,8 +467,11 @@ static int analyse_model(exp2d_run *run, int k, char *msg, size_t len)
         m->population[st] = fe.population[st];
     }
     /* the histogram and the KDE share the bins and the bootstrap seed */
-    smp_profile_config pc = {bins, sys->profile_lo, sys->profile_hi, 0,
-                             {sc->n_bootstrap, derive_seed(run->opt.seed, 80 + (uint64_t)k)}};
+    smp_profile_config pc = smp_profile_config_default(sys->profile_lo, sys->profile_hi);
+    pc.n_bins = bins;
+    pc.bandwidth = 0; /* the histogram first; the KDE's is set below */
+    pc.boot = (smp_bootstrap_config){.n_bootstrap = sc->n_bootstrap,
+                                     .seed = derive_seed(run->opt.seed, 80 + (uint64_t)k)};
     status = bg_generator_profile(m->gen, s, &sys->rc, &pc, &hist, NULL, why, sizeof why);
     if (status == AD_OK) {
         pc.bandwidth = sys->kde_bandwidth * sqrt(run->kT);
