@@ -109,7 +109,7 @@ static int compute_references(exp2d_run *run, ad_tape *scratch, char *msg, size_
     run->map_ny = 101;
     size_t n = (size_t)run->map_nx * run->map_ny;
     ad_real *xy = ad_malloc(sizeof(ad_real) * 2 * n);
-    run->map_u = ad_malloc(sizeof(double) * n);
+    run->map_u = ad_malloc(sizeof *run->map_u * n);
     if (!xy || !run->map_u) {
         ad_free(xy);
         return ad_status_fail(msg, len, AD_ERR_NOMEM, "out of memory");

@@ -9,7 +9,7 @@
 
 #ifdef AD_REAL_FLOAT
 typedef float ad_real;
-#define AD_MATH(f) f##f
+#define AD_MATH(fn) fn##f
 #define AD_REAL_FMT "%.9g"
 #define AD_REAL_EPS 1.1920928955078125e-07
 #else

@@ -378,7 +378,7 @@ START_TEST(test_state_labels_three)
     draw_mixture(&rng, x, lab, N, 3, pi, mu, 0.5);
     lab[0] = -1; /* a sample in no state is ignored */
     smp_states_config cfg = {3, 0, {B, 10}};
-    ad_real df[3], se[3], pop[3];
+    double df[3], se[3], pop[3];
     char msg[200];
     ck_assert_int_eq(smp_state_free_energies(&cfg, lab, NULL, N, df, se, pop, msg, sizeof msg),
                      AD_OK);
@@ -435,7 +435,7 @@ START_TEST(test_errors)
                      AD_ERR_NUMERIC);
     ck_assert_ptr_nonnull(strstr(msg, "state A"));
     int lab[4] = {0, 1, 1, 0};
-    ad_real d[2];
+    double d[2];
     smp_states_config sc = {2, 2, {0, 0}};
     ck_assert_int_eq(smp_state_free_energies(&sc, lab, NULL, 4, d, NULL, NULL, msg, sizeof msg),
                      AD_ERR_ARG);
@@ -471,7 +471,7 @@ START_TEST(test_out_of_memory)
     for (int i = 0; i < N; i++) lab[i] = x[i] > 0;
     smp_profile_config cfg = {10, -3, 3, 0.3, {5, 1}};
     smp_states_config sc = {2, 0, {5, 1}};
-    ad_real d[2];
+    double d[2];
     char msg[200];
     for (int fail = 0; fail < 6; fail++) {
         smp_profile *p = NULL;
