@@ -5,6 +5,21 @@
 #include <check.h>
 #include <math.h>
 
+#include "autodiff/ad_config.h"
+
+/* Tolerances of checks on values computed in ad_real.  CK_REAL_TOL(t64, t32)
+ * is t64 in the double build (the tolerances as they always were) and t32 in
+ * the float build, where each site derives t32 from AD_REAL_EPS = 2^-23
+ * (the unit roundoff u = eps/2 per operation) and says how.  CK_REAL_FLOAT
+ * is 1 in the float build. */
+#ifdef AD_REAL_FLOAT
+#define CK_REAL_FLOAT 1
+#define CK_REAL_TOL(t64, t32) (t32)
+#else
+#define CK_REAL_FLOAT 0
+#define CK_REAL_TOL(t64, t32) (t64)
+#endif
+
 /* |a - b| <= atol + rtol |b|, with a message naming what and which index. */
 #define ck_assert_close(a, b, atol, rtol, what, i)                                       \
     do {                                                                                 \
