@@ -36,7 +36,8 @@
 const char *ck_tmpdir(const char *tag);
 /* Remove path too (file or directory) when the process exits. */
 void ck_tmp_track(const char *path);
-/* Directory of the built programs (BG_BIN_DIR, default build/bin). */
+/* Directory of the built programs (BG_BIN_DIR, default build/bin, or
+ * build-f32/bin in the float build). */
 const char *ck_bin_dir(void);
 /* 1 when the suite runs under the sanitizers (BG_SANITIZE set). */
 int ck_under_sanitizer(void);
