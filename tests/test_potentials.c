@@ -224,8 +224,8 @@ START_TEST(test_dimer_bond_extrema)
              * float: x = +-d/2 is rounded (by u d / 2 each), which moves the
              * force by up to |U''(d)| u d, U'' = scale^2 (c1 + 3 c3 y^2), and
              * its terms (<= 100) are rounded: 100 eps more */
-            double upp = fabs(scale * scale * (c[1] + 3 * c[3] * y * y));
-            double ftol = CK_REAL_TOL(1e-9, upp * AD_REAL_EPS * d + 100 * AD_REAL_EPS);
+            double ftol = CK_REAL_TOL(1e-9, fabs(scale * scale * (c[1] + 3 * c[3] * y * y)) *
+                                                    AD_REAL_EPS * d + 100 * AD_REAL_EPS);
             for (int j = 0; j < 4; j++) ck_assert_close(force[j], 0, ftol, 0, "bond force", j);
             /* the bond helper agrees with the full energy */
             ad_tensor *dt = ad_full(t, 1, (int[]){1}, (ad_real)d);
