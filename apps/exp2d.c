@@ -411,7 +411,9 @@ static int train_model(exp2d_run *run, int k, app_progress *pg, char *msg, size_
     char why[512];
     int status = bg_train(&tc, 0, &res, why, sizeof why);
     if (status != AD_OK) return ad_status_fail(msg, len, status, "training %s: %s", m->name, why);
-    m->final_loss = res.final_loss;
+    /* as the record stores it (an ad_real), so that a resumed run reports
+     * the same number */
+    m->final_loss = (ad_real)res.final_loss;
     m->skipped = res.skipped;
     m->train_seconds = res.seconds + (is_ml ? 0 : run->ml_seconds);
     if (is_ml) run->ml_seconds = res.seconds;
