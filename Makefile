@@ -11,23 +11,42 @@
 #   make fuzz         libFuzzer targets (clang) for 10 minutes each (FUZZ_SECONDS)
 #   make install PREFIX=/usr/local
 #
+# REAL=float builds everything in single precision (ad_real = float,
+# -DAD_REAL_FLOAT) side by side with the default double build: outputs under
+# build-f32/ (programs in build-f32/bin/), the library libbg_f32.a with its
+# pkg-config file libbg-f32.pc, headers under include/libbg-f32; every target
+# above works with it (`make REAL=float test`, `make install REAL=float`).
+#
 # BUILD=dir puts every output under dir; MODULES="autodiff nn" restricts the
 # build to some library folders (and their tests) while others are in progress.
 
+REAL    ?= double
+ifeq ($(REAL),float)
+BUILD   ?= build-f32
+LIBNAME := bg_f32
+PCNAME  := libbg-f32
+REAL_CFLAGS := -DAD_REAL_FLOAT
+else ifeq ($(REAL),double)
 BUILD   ?= build
+LIBNAME := bg
+PCNAME  := libbg
+REAL_CFLAGS :=
+else
+$(error REAL must be double or float, not '$(REAL)')
+endif
 PREFIX  ?= /usr/local
 MODULES ?= autodiff nn potentials sampling flows apps
 CC      ?= cc
 OPT     ?= -O2 -g
 WARN    := -Wall -Wextra -Wpedantic
 CFLAGS  ?=
-ALL_CFLAGS = -std=c11 $(WARN) $(OPT) -MMD -MP -I. -D_POSIX_C_SOURCE=200809L $(CFLAGS)
+ALL_CFLAGS = -std=c11 $(WARN) $(OPT) -MMD -MP -I. -D_POSIX_C_SOURCE=200809L $(REAL_CFLAGS) $(CFLAGS)
 LDLIBS  := -lpthread -lm
 
 LIB_DIRS := $(filter-out apps,$(MODULES))
 LIB_SRC  := $(foreach d,$(LIB_DIRS),$(wildcard $(d)/*.c))
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
-LIB      := $(BUILD)/libbg.a
+LIB      := $(BUILD)/lib$(LIBNAME).a
 
 ifneq ($(filter apps,$(MODULES)),)
 APP_MAIN := $(wildcard apps/bg_*.c)
@@ -69,13 +88,16 @@ examples: $(EXAMPLES)
 # The archive is rebuilt whenever MODULES changes (the stamp holds its value).
 MODULES_STAMP := $(BUILD)/modules.txt
 $(shell mkdir -p $(BUILD) && (echo "$(MODULES)" | cmp -s - $(MODULES_STAMP) || echo "$(MODULES)" > $(MODULES_STAMP)))
+# Every object is rebuilt when the scalar type of a build folder changes.
+REAL_STAMP := $(BUILD)/real.txt
+$(shell mkdir -p $(BUILD) && (echo "$(REAL)" | cmp -s - $(REAL_STAMP) || echo "$(REAL)" > $(REAL_STAMP)))
 
 $(LIB): $(LIB_OBJ) $(MODULES_STAMP)
 	@mkdir -p $(@D)
 	rm -f $@
 	ar rcs $@ $(LIB_OBJ)
 
-$(BUILD)/obj/%.o: %.c
+$(BUILD)/obj/%.o: %.c $(REAL_STAMP)
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) -c $< -o $@
 
@@ -85,7 +107,7 @@ $(BUILD)/bin/bg-%: $(BUILD)/obj/apps/bg_%.o $(APP_LIB_OBJ) $(LIB)
 
 # Test objects need Check's flags; the suite list is generated from the
 # `Suite *name_suite(void)` definitions of the test files that are built.
-$(BUILD)/obj/tests/%.o: tests/%.c | check-deps
+$(BUILD)/obj/tests/%.o: tests/%.c $(REAL_STAMP) | check-deps
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) -I$(BUILD)/gen $(CHECK_CFLAGS) -c $< -o $@
 
@@ -100,7 +122,7 @@ $(TEST_BIN): $(TEST_OBJ) $(APP_LIB_OBJ) $(LIB) $(PROGRAMS)
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) $(TEST_OBJ) $(APP_LIB_OBJ) $(LIB) -o $@ $(CHECK_LIBS) $(LDLIBS)
 
-$(BUILD)/examples/%: docs/examples/%.c $(LIB)
+$(BUILD)/examples/%: docs/examples/%.c $(LIB) $(REAL_STAMP)
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) $< $(LIB) -o $@ $(LDLIBS)
 
@@ -124,7 +146,7 @@ TEST_ENV ?= CK_DEFAULT_TIMEOUT=120 BG_BIN_DIR=$(BUILD)/bin
 test: check-deps
 	@$(MAKE) --no-print-directory tests
 	@for e in $(EXAMPLES); do echo "example: $$e"; $$e > /dev/null || exit 1; done
-	@sh tests/install_test.sh "$(MAKE)" "$(BUILD)" "$(MODULES)" "$(CC)" "$(LDLIBS)"
+	@sh tests/install_test.sh "$(MAKE)" "$(BUILD)" "$(MODULES)" "$(CC)" "$(LDLIBS)" "$(REAL)"
 	$(TEST_ENV) $(TEST_BIN)
 
 SAN_FLAGS := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
@@ -249,14 +271,24 @@ run: programs
 	@if [ -x $(BUILD)/bin/bg-doublewell ]; then $(BUILD)/bin/bg-doublewell; \
 	else $(MAKE) --no-print-directory examples && $(BUILD)/examples/tutorial; fi
 
+# The float build installs its headers under include/libbg-f32 with
+# AD_REAL_FLOAT defined in its ad_config.h, so that a program compiled
+# against them has the library's ad_real whatever flags it passes; the
+# pkg-config file names the library and the folder.
 HEADERS := $(filter-out %_impl.h,$(foreach d,$(LIB_DIRS),$(wildcard $(d)/*.h)))
+INCDIR  := $(PREFIX)/include/$(PCNAME)
 install: lib
 	@for h in $(HEADERS); do \
-	  install -d $(DESTDIR)$(PREFIX)/include/libbg/$$(dirname $$h); \
-	  install -m 644 $$h $(DESTDIR)$(PREFIX)/include/libbg/$$h; done
+	  install -d $(DESTDIR)$(INCDIR)/$$(dirname $$h); \
+	  install -m 644 $$h $(DESTDIR)$(INCDIR)/$$h; done
+ifeq ($(REAL),float)
+	sed -e 's|^#ifdef AD_REAL_FLOAT$$|#ifndef AD_REAL_FLOAT\n#define AD_REAL_FLOAT\n#endif\n#ifdef AD_REAL_FLOAT|' \
+	  autodiff/ad_config.h > $(DESTDIR)$(INCDIR)/autodiff/ad_config.h
+endif
 	install -d $(DESTDIR)$(PREFIX)/lib/pkgconfig
-	install -m 644 $(LIB) $(DESTDIR)$(PREFIX)/lib/libbg.a
-	sed -e 's|@PREFIX@|$(PREFIX)|' libbg.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/libbg.pc
+	install -m 644 $(LIB) $(DESTDIR)$(PREFIX)/lib/lib$(LIBNAME).a
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@PCNAME@|$(PCNAME)|g' -e 's|@LIBNAME@|$(LIBNAME)|' \
+	  -e 's|@CFLAGS@|$(if $(REAL_CFLAGS), $(REAL_CFLAGS))|' libbg.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/$(PCNAME).pc
 
 clean:
 	rm -rf $(BUILD)

@@ -106,7 +106,7 @@ static int compute_references(exp2d_run *run, ad_tape *scratch, char *msg, size_
     run->map_ny = 101;
     size_t n = (size_t)run->map_nx * run->map_ny;
     ad_real *xy = ad_malloc(sizeof(ad_real) * 2 * n);
-    run->map_u = ad_malloc(sizeof(double) * n);
+    run->map_u = ad_malloc(sizeof *run->map_u * n);
     if (!xy || !run->map_u) {
         ad_free(xy);
         return ad_status_fail(msg, len, AD_ERR_NOMEM, "out of memory");
@@ -396,7 +396,9 @@ static int train_model(exp2d_run *run, int k, app_progress *pg, char *msg, size_
     char why[512];
     int status = bg_generator_train(m->gen, &tc, &res, why, sizeof why);
     if (status != AD_OK) return ad_status_fail(msg, len, status, "training %s: %s", m->name, why);
-    m->final_loss = res.final_loss;
+    /* as the record stores it (an ad_real), so that a resumed run reports
+     * the same number */
+    m->final_loss = (ad_real)res.final_loss;
     m->skipped = res.skipped;
     m->train_seconds = res.seconds + (is_ml ? 0 : run->ml_seconds);
     if (is_ml) run->ml_seconds = res.seconds;

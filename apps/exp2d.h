@@ -128,7 +128,7 @@ typedef struct exp2d_run {
     double *profile_exact;  /* [bins], shifted to min 0 */
     /* contour map of u (energy units) over the plot range */
     int map_nx, map_ny;
-    double *map_u;
+    ad_real *map_u;
     double u_min;
     /* Monte Carlo data */
     int n_data;

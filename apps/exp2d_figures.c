@@ -82,11 +82,15 @@ static int figure_mc(const exp2d_run *run, char *msg, size_t len)
         app_svg_figure_title(f, title);
         app_svg_panel *p = app_svg_panel_at(f, 0, 0);
         potential_map(p, run);
-        for (int c = 0; c < sys->n_minima; c++) {
+        /* the data are ad_real (float in a float build), the plot takes doubles */
+        double *xy = malloc(sizeof(double) * 2 * (run->n_data ? run->n_data : 1));
+        for (int i = 0; xy && i < 2 * run->n_data; i++) xy[i] = run->data[i];
+        for (int c = 0; xy && c < sys->n_minima; c++) {
             char label[64];
             snprintf(label, sizeof label, "from %s", sys->state_names[c]);
-            scatter_state(p, run->data, run->data_chain, run->n_data, c, label, 1.4);
+            scatter_state(p, xy, run->data_chain, run->n_data, c, label, 1.4);
         }
+        free(xy);
         app_svg_panel_legend(p, APP_SVG_LEGEND_UPPER_RIGHT);
     }
     return save(f, run, "mc_data.svg", msg, len);

@@ -1,22 +1,25 @@
 /* ad_config.h - the numeric configuration of the whole library, in one place.
  *
  * ad_real is the scalar type of every tensor (double unless AD_REAL_FLOAT is
- * defined at build time).  AD_MATH(exp) picks exp or expf accordingly, and
- * AD_REAL_FMT is the printf conversion that prints an ad_real losslessly.
+ * defined at build time).  AD_MATH(exp) picks exp or expf accordingly,
+ * AD_REAL_FMT is the printf conversion that prints an ad_real losslessly,
+ * AD_REAL_EPS its machine epsilon and AD_REAL_MAX its largest finite value.
  */
 #ifndef LIBBG_AUTODIFF_AD_CONFIG_H
 #define LIBBG_AUTODIFF_AD_CONFIG_H
 
 #ifdef AD_REAL_FLOAT
 typedef float ad_real;
-#define AD_MATH(f) f##f
+#define AD_MATH(fn) fn##f
 #define AD_REAL_FMT "%.9g"
 #define AD_REAL_EPS 1.1920928955078125e-07
+#define AD_REAL_MAX 3.40282346638528859812e+38
 #else
 typedef double ad_real;
 #define AD_MATH(f) f
 #define AD_REAL_FMT "%.17g"
 #define AD_REAL_EPS 2.220446049250313e-16
+#define AD_REAL_MAX 1.7976931348623157e+308
 #endif
 
 /* Largest number of dimensions a tensor may have. */

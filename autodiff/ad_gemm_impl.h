@@ -53,22 +53,37 @@ typedef struct {
 /* Tile sizes of each kernel (rows MR of C, columns NR of C) and cache
  * blocks (KC steps of k, MC rows, NC columns; MC a multiple of MR, NC of NR).
  * They can be overridden at build time (-D) for tuning; NR must be a
- * multiple of the vector length and at most AD_GEMM_MAX_NV vectors. */
+ * multiple of the vector length and at most AD_GEMM_MAX_NV vectors.
+ *
+ * A vector register holds twice as many floats as doubles (SSE2 4, AVX2 8,
+ * AVX-512 16), so the float build's tiles are twice as wide for the same
+ * registers: the same number of accumulators, broadcasts and loads per step
+ * (the portable one 4 x 8, two vectors, so that it also fits the plain-C
+ * kernel's limit of 5 pairs). */
+#ifdef AD_REAL_FLOAT
+#define AD_GEMM_NR_SCALE 2
+#else
+#define AD_GEMM_NR_SCALE 1
+#endif
 #ifndef AD_GEMM_PORTABLE_MR
 #define AD_GEMM_PORTABLE_MR 4
+#ifdef AD_REAL_FLOAT
+#define AD_GEMM_PORTABLE_NR 8
+#else
 #define AD_GEMM_PORTABLE_NR 6
+#endif
 #endif
 #ifndef AD_GEMM_AVX2_MR
 #define AD_GEMM_AVX2_MR 6
-#define AD_GEMM_AVX2_NR 8
+#define AD_GEMM_AVX2_NR (8 * AD_GEMM_NR_SCALE)
 #endif
 #ifndef AD_GEMM_AVX512_MR
 #define AD_GEMM_AVX512_MR 8
-#define AD_GEMM_AVX512_NR 24
+#define AD_GEMM_AVX512_NR (24 * AD_GEMM_NR_SCALE)
 #endif
 #ifndef AD_GEMM_AVX512W_MR
 #define AD_GEMM_AVX512W_MR 5
-#define AD_GEMM_AVX512W_NR 40
+#define AD_GEMM_AVX512W_NR (40 * AD_GEMM_NR_SCALE)
 #endif
 #ifndef AD_GEMM_PORTABLE_BLOCKS
 #define AD_GEMM_PORTABLE_BLOCKS 256, 960, 480

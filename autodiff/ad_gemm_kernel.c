@@ -188,22 +188,26 @@
         {0, kr1_##SFX, kr2_##SFX, kr3_##SFX, kr4_##SFX, kr5_##SFX},                             \
         pack_a_##SFX, pack_b_##SFX};
 
-/* Vectors of 2, 4 and 8 reals; the _u types may sit at any real's address
- * (packed panels are 64-byte aligned, C and in-place A need not be). */
-typedef ad_real ad_v2 __attribute__((vector_size(2 * sizeof(ad_real))));
-typedef ad_real ad_v4 __attribute__((vector_size(4 * sizeof(ad_real))));
-typedef ad_real ad_v8 __attribute__((vector_size(8 * sizeof(ad_real))));
-typedef ad_real ad_v2u __attribute__((vector_size(2 * sizeof(ad_real)), aligned(sizeof(ad_real))));
-typedef ad_real ad_v4u __attribute__((vector_size(4 * sizeof(ad_real)), aligned(sizeof(ad_real))));
-typedef ad_real ad_v8u __attribute__((vector_size(8 * sizeof(ad_real)), aligned(sizeof(ad_real))));
+/* Vectors of 16, 32 and 64 bytes (SSE2, AVX2, AVX-512 registers): 2, 4
+ * and 8 doubles, or 4, 8 and 16 floats; the _u types may sit at any real's
+ * address (packed panels are 64-byte aligned, C and in-place A need not
+ * be). */
+typedef ad_real ad_v16 __attribute__((vector_size(16)));
+typedef ad_real ad_v32 __attribute__((vector_size(32)));
+typedef ad_real ad_v64 __attribute__((vector_size(64)));
+typedef ad_real ad_v16u __attribute__((vector_size(16), aligned(sizeof(ad_real))));
+typedef ad_real ad_v32u __attribute__((vector_size(32), aligned(sizeof(ad_real))));
+typedef ad_real ad_v64u __attribute__((vector_size(64), aligned(sizeof(ad_real))));
+#define AD_VL(bytes) ((int)((bytes) / sizeof(ad_real)))
 
 #define AD_TARGET_AVX2 __attribute__((target("avx2,fma")))
 #define AD_TARGET_AVX512 __attribute__((target("avx512f,avx2,fma")))
 
-AD_GEMM_VARIANT(portable, , ad_v2, ad_v2u, 2, AD_GEMM_PORTABLE_MR, AD_GEMM_PORTABLE_NR)
-AD_GEMM_VARIANT(avx2, AD_TARGET_AVX2, ad_v4, ad_v4u, 4, AD_GEMM_AVX2_MR, AD_GEMM_AVX2_NR)
-AD_GEMM_VARIANT(avx512, AD_TARGET_AVX512, ad_v8, ad_v8u, 8, AD_GEMM_AVX512_MR, AD_GEMM_AVX512_NR)
-AD_GEMM_VARIANT(avx512w, AD_TARGET_AVX512, ad_v8, ad_v8u, 8, AD_GEMM_AVX512W_MR,
+AD_GEMM_VARIANT(portable, , ad_v16, ad_v16u, AD_VL(16), AD_GEMM_PORTABLE_MR, AD_GEMM_PORTABLE_NR)
+AD_GEMM_VARIANT(avx2, AD_TARGET_AVX2, ad_v32, ad_v32u, AD_VL(32), AD_GEMM_AVX2_MR, AD_GEMM_AVX2_NR)
+AD_GEMM_VARIANT(avx512, AD_TARGET_AVX512, ad_v64, ad_v64u, AD_VL(64), AD_GEMM_AVX512_MR,
+                AD_GEMM_AVX512_NR)
+AD_GEMM_VARIANT(avx512w, AD_TARGET_AVX512, ad_v64, ad_v64u, AD_VL(64), AD_GEMM_AVX512W_MR,
                 AD_GEMM_AVX512W_NR)
 
 #else /* any other compiler or processor: plain C, "vectors" of 2 reals */

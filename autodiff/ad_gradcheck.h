@@ -10,7 +10,13 @@
  * |D(2h) - D(h)| / 3 (it scales as h^2) and its rounding error about
  * eps |L| / h, so an element passes when
  *   |analytic - D(h)| <= safety * (truncation + rounding) + rtol |D(h)| + atol.
- * With the default h = eps^(1/3) max(1, |x|) both terms are about 1e-10 |L|.
+ * With the default h = eps^(1/3) max(1, |x|) both terms are about 1e-10 |L|
+ * (eps = AD_REAL_EPS).  In the float build h = eps^(1/3) ~ 4.9e-3 |x|, both
+ * terms are about 2.4e-5 of the scale, and the rounding term's scale is
+ * sum |w_i y_i| rather than |L| (every output carries its own rounding,
+ * which a cancelling projection hides).  The differences divide by the
+ * distance between the points actually evaluated (x +- h rounded to
+ * ad_real), not by 2h.
  */
 #ifndef LIBBG_AUTODIFF_AD_GRADCHECK_H
 #define LIBBG_AUTODIFF_AD_GRADCHECK_H

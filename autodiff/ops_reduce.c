@@ -21,10 +21,12 @@ static ad_tensor *sum_all(ad_tape *t, ad_tensor *x, const char *name, int mean)
     if (!ad_op_begin(t, name, 1, &x)) return ad_tape_poison(t);
     ad_tensor *y = ad_tape_tensor(t, 0, NULL);
     if (!y->valid) return y;
-    ad_real s = 0;
+    /* accumulated in double whatever ad_real is: a loss is the sum of a
+     * whole batch, whose float sum would carry an error up to n eps */
+    double s = 0;
     for (size_t i = 0; i < x->size; i++) s += x->data[i];
     ad_real factor = mean ? (x->size ? (ad_real)1 / (ad_real)x->size : 0) : 1;
-    y->data[0] = s * factor;
+    y->data[0] = (ad_real)(s * factor);
     ad_node *n = ad_tape_record(t, mean ? &OP_MEAN : &OP_SUM, y, 1, &x);
     if (n) n->saved[0] = factor;
     return ad_op_return(t, y);
@@ -85,9 +87,9 @@ static ad_tensor *sum_axis(ad_tape *t, ad_tensor *x, int axis, const char *name,
     ad_real c = mean ? (len ? (ad_real)1 / (ad_real)len : 0) : 1;
     for (size_t o = 0; o < outer; o++)
         for (size_t i = 0; i < inner; i++) {
-            ad_real s = 0;
+            double s = 0; /* in double whatever ad_real is, as ad_sum */
             for (size_t k = 0; k < len; k++) s += x->data[(o * len + k) * inner + i];
-            y->data[o * inner + i] = c * s;
+            y->data[o * inner + i] = (ad_real)(c * s);
         }
     ad_node *n = ad_tape_record(t, mean ? &OP_MEAN_AXIS : &OP_SUM_AXIS, y, 1, &x);
     if (n) {
@@ -141,11 +143,11 @@ ad_tensor *ad_logsumexp(ad_tape *t, ad_tensor *x, int axis)
                 ad_real v = x->data[(o * len + k) * inner + i];
                 if (v > m) m = v;
             }
-            ad_real s = 0;
+            double s = 0; /* the sum and its log in double whatever ad_real is */
             if (isfinite(m))
                 for (size_t k = 0; k < len; k++)
                     s += AD_MATH(exp)(x->data[(o * len + k) * inner + i] - m);
-            y->data[o * inner + i] = isfinite(m) ? m + AD_MATH(log)(s) : m;
+            y->data[o * inner + i] = isfinite(m) ? (ad_real)(m + log(s)) : m;
         }
     ad_node *n = ad_tape_record(t, &OP_LOGSUMEXP, y, 1, &x);
     if (n) n->saved_int[0] = axis;

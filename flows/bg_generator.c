@@ -334,7 +334,7 @@ int bg_generator_free_energies(const bg_generator *g, const bg_samples *s, const
     }
     memset(out, 0, sizeof *out);
     smp_states_config sc = {.n_states = ns, .reference = states->reference, .boot = states->boot};
-    ad_real dF[BG_MAX_STATES], se[BG_MAX_STATES], pop[BG_MAX_STATES];
+    double dF[BG_MAX_STATES], se[BG_MAX_STATES], pop[BG_MAX_STATES];
     char why[512];
     status = smp_state_free_energies(&sc, lab, s->log_w, s->n, dF, se, pop, why, sizeof why);
     if (status != AD_OK) {

@@ -135,9 +135,9 @@ typedef struct flow_whiten {
  * (which a checkpoint may have replaced). */
 static ad_real half_log_det(const flow_whiten *w)
 {
-    ad_real s = 0;
+    double s = 0; /* in double whatever ad_real is */
     for (size_t j = 0; j < w->sqrt_lambda->size; j++) s += AD_MATH(log)(w->sqrt_lambda->data[j]);
-    return s;
+    return (ad_real)s;
 }
 
 /* x = (z * lambda^1/2) V^T + mu;  log|det dx/dz| = +1/2 sum log lambda */

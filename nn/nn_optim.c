@@ -49,6 +49,17 @@ nn_optim *nn_optim_new(nn_params *p, const nn_optim_config *cfg, char *msg, size
         FAIL("nn_optim_new: eps = %g (must be finite, > 0; 0: 1e-8)", cfg->eps);
     if (!(c.clip_norm >= 0) || !isfinite(c.clip_norm))
         FAIL("nn_optim_new: clip_norm = %g (must be finite, >= 0)", c.clip_norm);
+    /* The update runs in ad_real, with the betas rounded to it (1 - b is
+     * then exact); the bias corrections, in double, must use those same
+     * betas, or in a float build the first steps would be off by
+     * u / (1 - beta2), ~6e-5 for beta2 = 0.999.  (Rounded here, once: GCC 12
+     * at -O2 dropped the float round trip when it was written next to the
+     * update's own conversions.)  Nothing changes in the double build. */
+    c.beta1 = (double)(ad_real)c.beta1;
+    c.beta2 = (double)(ad_real)c.beta2;
+    if (!(c.beta1 < 1) || !(c.beta2 < 1))
+        FAIL("nn_optim_new: beta1 = %g, beta2 = %g round to 1 in this precision", cfg->beta1,
+             cfg->beta2);
     nn_optim *o = ad_calloc(1, sizeof *o);
     if (!o) FAIL("nn_optim_new: out of memory");
     o->params = p;

@@ -178,7 +178,9 @@ static void lj_forward_rows(void *ctx, int task, int worker)
     int b1 = (task + 1) * LJ_CHUNK < c->batch ? (task + 1) * LJ_CHUNK : c->batch;
     for (int b = task * LJ_CHUNK; b < b1; b++) {
         const ad_real *row = c->x + (size_t)b * cols;
-        ad_real e = 0;
+        /* the sum over pairs in double whatever ad_real is: hundreds of
+         * positive terms of very different sizes */
+        double e = 0;
         for (int p = 0; p < c->n_pairs; p++) {
             int i = c->pairs[2 * p] * sd, j = c->pairs[2 * p + 1] * sd;
             ad_real r2;
@@ -196,7 +198,7 @@ static void lj_forward_rows(void *ctx, int task, int worker)
             ad_real q = s2 / r2, q3 = q * q * q;
             e += q3 * q3;
         }
-        y[b] = c->eps * e;
+        y[b] = (ad_real)(c->eps * e);
     }
 }
 

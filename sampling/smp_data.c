@@ -294,6 +294,12 @@ static int parse_row(reader *r, long lineno, int allow_nonfinite, char *msg, siz
         if (!allow_nonfinite && !isfinite(v))
             return say(msg, msg_len, AD_ERR_NUMERIC, "%s:%ld: column %d: non-finite value %g",
                        r->path, lineno, j + 1, v);
+        /* a finite value beyond the range of ad_real (1e300 in a float
+         * build) is refused too, rather than read as an infinity */
+        if (!allow_nonfinite && isfinite(v) && !isfinite((double)(ad_real)v))
+            return say(msg, msg_len, AD_ERR_NUMERIC,
+                       "%s:%ld: column %d: value %g out of range (largest %g)", r->path,
+                       lineno, j + 1, v, (double)AD_REAL_MAX);
         row[j] = (ad_real)v;
         s = *after ? after + 1 : after;
     }

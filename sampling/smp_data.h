@@ -44,7 +44,8 @@ int smp_csv_write(const char *path, const ad_real *x, int n, int dim, const char
 /* Read a CSV file written as above (or by numpy/pandas without an index
  * column): a header line, then rows of numbers.  Errors name the file and
  * the line: empty file, ragged rows, non-numeric fields, and non-finite values
- * (nan, inf) unless allow_nonfinite.  The file must be text: a NUL byte or
+ * (nan, inf, and in a float build numbers beyond its range) unless
+ * allow_nonfinite.  The file must be text: a NUL byte or
  * another control byte (anything below 0x20 but the tab and the line ends, and
  * 0x7f) on any line is refused with its line and position, so a checkpoint
  * ("LIBBGCKP...", named as such) or an image is never read as 0 rows.  The path

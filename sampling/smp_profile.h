@@ -136,7 +136,7 @@ typedef struct smp_states_config {
 /* n_states states measured from state 0, smp_bootstrap_default(). */
 smp_states_config smp_states_config_default(int n_states);
 int smp_state_free_energies(const smp_states_config *cfg, const int *labels, const ad_real *log_w,
-                            int n, ad_real *dF, ad_real *se, ad_real *population, char *msg,
+                            int n, double *dF, double *se, double *population, char *msg,
                             size_t msg_len);
 
 /* dF(B - A) = -log(W_B / W_A) with A = {r < r_split}, B = {r >= r_split};

@@ -19,7 +19,7 @@ static void state_df(const double *W, int n_states, int ref, double *dF)
 /* The state free energies; n_used[n_states] (may be NULL) gets the number of
  * resamples with a finite value per state. */
 static int states_core(const smp_states_config *cfg, const int *labels, const ad_real *log_w,
-                       int n, ad_real *dF, ad_real *se, ad_real *population, int *n_used,
+                       int n, double *dF, double *se, double *population, int *n_used,
                        const char *fn, char *msg, size_t msg_len)
 {
     if (!cfg || !labels || !dF)
@@ -63,8 +63,8 @@ static int states_core(const smp_states_config *cfg, const int *labels, const ad
     for (int s = 0; s < ns; s++) wtot += W[s];
     state_df(W, ns, ref, dfb);
     for (int s = 0; s < ns; s++) {
-        dF[s] = (ad_real)dfb[s];
-        if (population) population[s] = (ad_real)(W[s] / wtot);
+        dF[s] = dfb[s];
+        if (population) population[s] = W[s] / wtot;
     }
     ad_rng rng;
     ad_rng_seed(&rng, cfg->boot.seed, 0);
@@ -84,7 +84,7 @@ static int states_core(const smp_states_config *cfg, const int *labels, const ad
         int used;
         for (size_t b = 0; b < nboot; b++) col[b] = reps[b * ns + s];
         double sd = smp_std_finite(col, (int)nboot, &used);
-        if (se) se[s] = s == ref ? 0 : (isfinite(dfb[s]) ? (ad_real)sd : (ad_real)NAN);
+        if (se) se[s] = s == ref ? 0 : (isfinite(dfb[s]) ? sd : NAN);
         if (n_used) n_used[s] = used;
     }
 done:
@@ -95,7 +95,7 @@ done:
 }
 
 int smp_state_free_energies(const smp_states_config *cfg, const int *labels, const ad_real *log_w,
-                            int n, ad_real *dF, ad_real *se, ad_real *population, char *msg,
+                            int n, double *dF, double *se, double *population, char *msg,
                             size_t msg_len)
 {
     return states_core(cfg, labels, log_w, n, dF, se, population, NULL,
@@ -111,7 +111,7 @@ static int two_state(const int *labels, const ad_real *log_w, int n,
     smp_states_config cfg = {.n_states = 2, .reference = 0,
                              .boot = {.n_bootstrap = 0, .seed = 0}};
     if (boot) cfg.boot = *boot;
-    ad_real df[2], se[2];
+    double df[2], se[2];
     int used[2];
     int rc = states_core(&cfg, labels, log_w, n, df, se, NULL, used, fn, msg, msg_len);
     if (rc == AD_ERR_NUMERIC && n > 0)

@@ -55,7 +55,7 @@ const char *ck_tmpdir(const char *tag)
 const char *ck_bin_dir(void)
 {
     const char *d = getenv("BG_BIN_DIR");
-    return d && *d ? d : "build/bin";
+    return d && *d ? d : (CK_REAL_FLOAT ? "build-f32/bin" : "build/bin");
 }
 
 int ck_under_sanitizer(void)

@@ -5,6 +5,21 @@
 #include <check.h>
 #include <math.h>
 
+#include "autodiff/ad_config.h"
+
+/* Tolerances of checks on values computed in ad_real.  CK_REAL_TOL(t64, t32)
+ * is t64 in the double build (the tolerances as they always were) and t32 in
+ * the float build, where each site derives t32 from AD_REAL_EPS = 2^-23
+ * (the unit roundoff u = eps/2 per operation) and says how.  CK_REAL_FLOAT
+ * is 1 in the float build. */
+#ifdef AD_REAL_FLOAT
+#define CK_REAL_FLOAT 1
+#define CK_REAL_TOL(t64, t32) (t32)
+#else
+#define CK_REAL_FLOAT 0
+#define CK_REAL_TOL(t64, t32) (t64)
+#endif
+
 /* |a - b| <= atol + rtol |b|, with a message naming what and which index. */
 #define ck_assert_close(a, b, atol, rtol, what, i)                                       \
     do {                                                                                 \
@@ -21,7 +36,8 @@
 const char *ck_tmpdir(const char *tag);
 /* Remove path too (file or directory) when the process exits. */
 void ck_tmp_track(const char *path);
-/* Directory of the built programs (BG_BIN_DIR, default build/bin). */
+/* Directory of the built programs (BG_BIN_DIR, default build/bin, or
+ * build-f32/bin in the float build). */
 const char *ck_bin_dir(void);
 /* 1 when the suite runs under the sanitizers (BG_SANITIZE set). */
 int ck_under_sanitizer(void);

@@ -3,8 +3,10 @@
 # tutorial and the Boltzmann-generator example (bg_quartic.c) outside the tree
 # against the installed copy, through pkg-config alone, and run them.
 #
-#   sh tests/install_test.sh MAKE BUILD MODULES CC "EXTRA_LDFLAGS"
+#   sh tests/install_test.sh MAKE BUILD MODULES CC "EXTRA_LDFLAGS" [REAL]
 #
+# REAL is double (the default: libbg.a, libbg.pc, include/libbg) or float
+# (libbg_f32.a, libbg-f32.pc, include/libbg-f32).
 # EXTRA_LDFLAGS carries what the library itself was built with that a
 # program linking it must repeat (the sanitizer flags under `make sanitize`).
 # Exits 0 on success, 1 with one line on stderr otherwise.
@@ -14,26 +16,32 @@ build=${2:-build}
 modules=${3:-autodiff}
 cc=${4:-cc}
 extra=${5:-}
+real=${6:-double}
+case $real in
+double) lib=libbg.a; pc=libbg ;;
+float) lib=libbg_f32.a; pc=libbg-f32 ;;
+*) echo "install test: REAL must be double or float" >&2; exit 1 ;;
+esac
 
 fail() { echo "install test: $*" >&2; rm -rf "$tmp"; exit 1; }
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/libbg-install.XXXXXX") || { echo "install test: mktemp failed" >&2; exit 1; }
 prefix="$tmp/prefix"
 
-$make_cmd --no-print-directory -s install BUILD="$build" MODULES="$modules" PREFIX="$prefix" \
+$make_cmd --no-print-directory -s install BUILD="$build" MODULES="$modules" REAL="$real" PREFIX="$prefix" \
     > "$tmp/install.log" 2>&1 || { cat "$tmp/install.log" >&2; fail "make install failed"; }
 
-for f in "$prefix/lib/libbg.a" "$prefix/lib/pkgconfig/libbg.pc" \
-         "$prefix/include/libbg/autodiff/ad.h"; do
+for f in "$prefix/lib/$lib" "$prefix/lib/pkgconfig/$pc.pc" \
+         "$prefix/include/$pc/autodiff/ad.h"; do
     [ -f "$f" ] || fail "missing $f"
 done
-[ ! -e "$prefix/include/libbg/autodiff/ad_impl.h" ] || fail "a private header was installed"
+[ ! -e "$prefix/include/$pc/autodiff/ad_impl.h" ] || fail "a private header was installed"
 
 # Outside the tree: the source is copied next to nothing else, so only the
 # installed headers can satisfy its includes.
 mkdir -p "$tmp/src" && cp docs/examples/tutorial.c "$tmp/src/" || fail "cannot copy the tutorial"
-flags=$(PKG_CONFIG_PATH="$prefix/lib/pkgconfig" pkg-config --cflags --libs libbg) \
-    || fail "pkg-config does not know libbg"
+flags=$(PKG_CONFIG_PATH="$prefix/lib/pkgconfig" pkg-config --cflags --libs $pc) \
+    || fail "pkg-config does not know $pc"
 (cd "$tmp/src" && $cc -std=c11 tutorial.c $flags $extra -o tutorial) > "$tmp/cc.log" 2>&1 \
     || { cat "$tmp/cc.log" >&2; fail "the tutorial does not build against the installed copy"; }
 "$tmp/src/tutorial" > "$tmp/run.log" 2>&1 || { cat "$tmp/run.log" >&2; fail "the installed tutorial failed"; }
@@ -54,4 +62,4 @@ case " $modules " in
 esac
 
 rm -rf "$tmp"
-echo "install test: ok ($cc, pkg-config libbg)"
+echo "install test: ok ($cc, pkg-config $pc)"

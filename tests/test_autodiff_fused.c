@@ -126,8 +126,10 @@ START_TEST(test_dense_matches_composed)
             memcpy(grads[v][i], in[i]->grad, in[i]->size * sizeof(ad_real));
         }
     }
-    /* bound: a few ulps of the sum of |terms| (k + 1 terms of size <= 1) */
-    double tol = 1e-13 * (c->k + 1);
+    /* bound: a few ulps of the sum of |terms| (k + 1 terms of size <= 1);
+     * float: 8 eps per term (the two orders of summation and the FMA of the
+     * GEMM against separate rounding each cost a few u per term) */
+    double tol = CK_REAL_TOL(1e-13, 8 * AD_REAL_EPS) * (c->k + 1);
     for (int j = 0; j < c->m * c->n; j++) ck_assert_close(out[0][j], out[1][j], tol, 0, c->what, j);
     for (int i = 0; i < n; i++)
         for (size_t j = 0; j < in[i]->size; j++)
@@ -310,8 +312,9 @@ static ad_real *shared_input_grad(const dense_case *c, int fused, int order)
 START_TEST(test_dense_shared_input)
 {
     const dense_case *c = &CASES[_i];
-    /* dx sums n terms g W^T of size <= 1, plus 2x: a few ulps of n + 2 */
-    double tol = 1e-13 * (c->n + 2);
+    /* dx sums n terms g W^T of size <= 1, plus 2x: a few ulps of n + 2
+     * (float: 8 eps per term, as in test_dense_matches_composed) */
+    double tol = CK_REAL_TOL(1e-13, 8 * AD_REAL_EPS) * (c->n + 2);
     for (int order = 0; order < 2; order++) {
         ad_real *fused = shared_input_grad(c, 1, order), *ref = shared_input_grad(c, 0, order);
         for (int j = 0; j < c->m * c->k; j++) ck_assert_close(fused[j], ref[j], tol, 0, c->what, j);

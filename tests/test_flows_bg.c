@@ -3,6 +3,8 @@
 #include <check.h>
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "autodiff/ad.h"
@@ -111,9 +113,15 @@ START_TEST(test_ml_recovers_gaussian)
     ad_rng_seed(&rng, 11, 0);
     gauss_draw(&rng, data, N_DATA);
     flow_model *m = small_flow(3, 32, 5);
-    bg_stage stage = {.name = "ML", .n_iterations = 600, .batch_size = 256, .lr = 5e-3, .w_ml = 1,
-                      .e_high = 1e4};
-    bg_train_config c = train_config(m, NULL, data, N_DATA, &stage, 1, 3);
+    /* a second stage at a tenth of the rate: Adam's steps at 5e-3 keep the
+     * last iterate jittering around the optimum by several SE of the mean
+     * (training seeds 3-7, both builds: up to 15.6 SE without the second
+     * stage, at most 5.6 with it; BG_TEST_REPORT prints the offsets) */
+    bg_stage stage[2] = {
+        {.name = "ML", .n_iterations = 600, .batch_size = 256, .lr = 5e-3, .w_ml = 1, .e_high = 1e4},
+        {.name = "ML slow", .n_iterations = 200, .batch_size = 256, .lr = 5e-4, .w_ml = 1,
+         .e_high = 1e4}};
+    bg_train_config c = train_config(m, NULL, data, N_DATA, stage, 2, 3);
     bg_train_result res;
     char msg[256];
     ck_assert_msg(bg_train(&c, 0, &res, msg, sizeof msg) == AD_OK, "%s", msg);
@@ -126,6 +134,8 @@ START_TEST(test_ml_recovers_gaussian)
     sample_moments(s->x, N_GEN, gm, gc);
     for (int k = 0; k < 2; k++) {
         double se = sqrt(dc[3 * k] / N_GEN);
+        if (getenv("BG_TEST_REPORT"))
+            fprintf(stderr, "ml gaussian: mean %d off by %.2f SE\n", k, (gm[k] - dm[k]) / se);
         ck_assert_close(gm[k], dm[k], 8 * se, 0, "mean", k);
     }
     for (int k = 0; k < 4; k++) {
@@ -188,7 +198,11 @@ START_TEST(test_reweighting_exact_for_identity)
     ck_assert(bg_sample(m, &prior, &u, 1.0, 1000, 300, 2, &s, msg, sizeof msg) == AD_OK);
     smp_weight_stats st;
     ck_assert(smp_weights_stats(s->log_w, s->n, &st, msg, sizeof msg) == AD_OK);
-    for (int i = 0; i < s->n; i++) ck_assert_close(s->log_w[i], 0, 1e-12, 0, "log_w", i);
+    /* float: u = |x|^2 / 2 is rounded to ad_real, and so is x = z (the flow
+     * adds zeros): a few eps of u */
+    for (int i = 0; i < s->n; i++)
+        ck_assert_close(s->log_w[i], 0, CK_REAL_TOL(1e-12, 4 * AD_REAL_EPS * (1 + s->energy[i])), 0,
+                        "log_w", i);
     ck_assert_close(st.ess_fraction, 1.0, 1e-12, 0, "ess/n", 0);
     bg_samples_free(s);
     flow_model_free(m);

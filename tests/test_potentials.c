@@ -136,7 +136,9 @@ START_TEST(test_double_well_points)
     pot_potential p2 = pot_double_well(&q);
     ad_real x[2] = {1.5, -0.7};
     double expect = 0.5 * pow(1.5, 4) - 2 * 2.25 - 0.25 * 1.5 + 3 * 0.49;
-    ck_assert_close(energy1(&p2, x), expect, 1e-14, 1e-14, "double-well formula", 0);
+    /* float: a handful of roundings of terms up to 4.5: 8 eps * 5 */
+    ck_assert_close(energy1(&p2, x), expect, CK_REAL_TOL(1e-14, 8 * AD_REAL_EPS * 5),
+                    CK_REAL_TOL(1e-14, 8 * AD_REAL_EPS), "double-well formula", 0);
 }
 END_TEST
 
@@ -218,8 +220,13 @@ START_TEST(test_dimer_bond_extrema)
             char msg[256];
             ck_assert_int_eq(pot_forces(&pot, t, x, 1, &e, force, msg, sizeof msg), AD_OK);
             ck_assert_close(e, forms[f].u[k], forms[f].utol, 0, "bond extremum U", 3 * f + k);
-            /* the extremum is exact to ~1e-15 in y, so forces are rounding-level */
-            for (int j = 0; j < 4; j++) ck_assert_close(force[j], 0, 1e-9, 0, "bond force", j);
+            /* the extremum is exact to ~1e-15 in y, so forces are rounding-level;
+             * float: x = +-d/2 is rounded (by u d / 2 each), which moves the
+             * force by up to |U''(d)| u d, U'' = scale^2 (c1 + 3 c3 y^2), and
+             * its terms (<= 100) are rounded: 100 eps more */
+            double ftol = CK_REAL_TOL(1e-9, fabs(scale * scale * (c[1] + 3 * c[3] * y * y)) *
+                                                    AD_REAL_EPS * d + 100 * AD_REAL_EPS);
+            for (int j = 0; j < 4; j++) ck_assert_close(force[j], 0, ftol, 0, "bond force", j);
             /* the bond helper agrees with the full energy */
             ad_tensor *dt = ad_full(t, 1, (int[]){1}, (ad_real)d);
             ad_tensor *ub = pot_dimer_bond_energy(t, dt, &p);
@@ -243,8 +250,11 @@ START_TEST(test_dimer_double_loop_and_permutation)
         dimer_config(x, 36, 1.0 + 0.5 * form, 0.1, &r);
         x[9] = 3.4; /* one coordinate well outside the wall */
         double u = energy1(&pot, x), ref = dimer_reference(&p, x);
-        /* 702 pair terms summed in another order: rounding ~ 1e-13 relative */
-        ck_assert_close(u, ref, 0, 1e-12, "dimer vs double loop", form);
+        /* 702 pair terms summed in another order: rounding ~ 1e-13 relative;
+         * float: each term is rounded (a few u) and the pairs are summed in
+         * double: 8 eps relative */
+        const double rt = CK_REAL_TOL(1e-12, 8 * AD_REAL_EPS);
+        ck_assert_close(u, ref, 0, rt, "dimer vs double loop", form);
         int perm[36];
         ad_rng_permutation(&r, perm, 36);
         memcpy(y, x, sizeof x);
@@ -252,10 +262,10 @@ START_TEST(test_dimer_double_loop_and_permutation)
             y[4 + 2 * k] = x[4 + 2 * perm[k]];
             y[5 + 2 * k] = x[5 + 2 * perm[k]];
         }
-        ck_assert_close(energy1(&pot, y), u, 0, 1e-12, "dimer permutation invariance", form);
+        ck_assert_close(energy1(&pot, y), u, 0, rt, "dimer permutation invariance", form);
         /* the composed pair sum gives the same energy */
         p.composed_pairs = 1;
-        ck_assert_close(energy1(&pot, x), u, 0, 1e-12, "dimer composed pairs", form);
+        ck_assert_close(energy1(&pot, x), u, 0, rt, "dimer composed pairs", form);
     }
 }
 END_TEST
@@ -286,9 +296,16 @@ START_TEST(test_lj_fused_matches_composed)
         if (v == 0) ck_assert_int_eq(ad_tape_n_nodes(t), 1); /* one node, no per-pair nodes */
         ad_tape_free(t);
     }
-    for (int b = 0; b < 5; b++) ck_assert_close(val[0][b], val[1][b], 0, 1e-12, "lj value", b);
+    /* float: every pair term is rounded (a few u) and the energies are summed
+     * in double: 8 eps relative; a gradient element sums 6 pair forces of
+     * either sign, each good to a few u: 16 eps of the largest element */
+    double gmax = 0;
+    for (int k = 0; k < 5 * 21; k++) gmax = fmax(gmax, fabs(grad[1][k]));
+    for (int b = 0; b < 5; b++)
+        ck_assert_close(val[0][b], val[1][b], 0, CK_REAL_TOL(1e-12, 8 * AD_REAL_EPS), "lj value", b);
     for (int k = 0; k < 5 * 21; k++)
-        ck_assert_close(grad[0][k], grad[1][k], 1e-12, 1e-10, "lj gradient", k);
+        ck_assert_close(grad[0][k], grad[1][k], CK_REAL_TOL(1e-12, 16 * AD_REAL_EPS * gmax),
+                        CK_REAL_TOL(1e-10, 16 * AD_REAL_EPS), "lj gradient", k);
 }
 END_TEST
 
@@ -306,7 +323,7 @@ START_TEST(test_lj_floor)
             v ? pot_lj_pairs_composed(t, x, &pp, 1, 1.1) : pot_lj_pairs(t, x, &pp, 1, 1.1);
         ck_assert_int_eq(ad_backward(t, e), AD_OK);
         ck_assert(isfinite(e->data[0]));
-        ck_assert_close(e->data[0], 1e36, 0, 1e-12, "lj at the floor", v);
+        ck_assert_close(e->data[0], 1e36, 0, CK_REAL_TOL(1e-12, 4 * AD_REAL_EPS), "lj at the floor", v);
         for (int k = 0; k < 4; k++) ck_assert_close(x->grad[k], 0, 0, 0, "lj floor gradient", k);
         ad_tape_free(t);
     }
@@ -331,7 +348,7 @@ START_TEST(test_linlogcut_values)
     ad_tensor *y = pot_linlogcut(t, e, hi, mx);
     ck_assert_int_eq(ad_backward(t, y), AD_OK);
     ck_assert_close(e->grad[0], 1, 0, 0, "slope below", 0);
-    ck_assert_close(e->grad[1], 1 / 51.0, 1e-15, 0, "slope log", 1);
+    ck_assert_close(e->grad[1], 1 / 51.0, CK_REAL_TOL(1e-15, 2 * AD_REAL_EPS), 0, "slope log", 1);
     ck_assert_close(e->grad[2], 0, 0, 0, "slope capped", 2);
     ck_assert_close(e->grad[3], 0, 0, 0, "slope nan", 3);
     ck_assert_close(y->data[3], mx, 0, 0, "nan on the tape", 3);
@@ -348,7 +365,8 @@ START_TEST(test_reduced_energy_and_distance)
     ad_tensor *u = pot_energy(t, &p, x), *r = pot_reduced_energy(t, &p, x, 2.5);
     ck_assert(ad_tape_ok(t));
     for (int b = 0; b < 2; b++)
-        ck_assert_close(r->data[b], u->data[b] / 2.5, 1e-15, 1e-15, "u/kT", b);
+        ck_assert_close(r->data[b], u->data[b] / 2.5, CK_REAL_TOL(1e-15, 2 * AD_REAL_EPS),
+                        CK_REAL_TOL(1e-15, 2 * AD_REAL_EPS), "u/kT", b);
     ad_real dv[8] = {0, 0, 3, 4, 1, 1, 1, 2};
     ad_tensor *d = pot_dimer_distance(t, ad_constant(t, 2, (int[]){2, 4}, dv));
     ck_assert(ad_tape_ok(t));

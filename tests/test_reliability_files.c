@@ -54,16 +54,29 @@ static unsigned char *read_bytes(const char *path, size_t *size)
 }
 
 /* The model every checkpoint here is loaded into: w [2,3], b [3] and a
- * fixed mean [2]: 11 values, a 160-byte file (format 2, empty label).
+ * fixed mean [2]: 11 values, a 160-byte file (format 2, empty label; 116
+ * bytes in the float build, whose scalars are 4 bytes).
  * Offsets in that file: */
 enum {
     AT_VERSION = 8, AT_BOM = 12, AT_REAL = 16, AT_COUNT = 20,
     AT_LABEL_LEN = 24,          /* u32, then the label (none here) */
     AT_SHAPES = 28,             /* w: 2, 2, 3;  b: 1, 3;  mean: 1, 2 */
     AT_N_VALUES = 28 + 28,      /* u64 */
-    AT_VALUES = 28 + 28 + 8,    /* 11 doubles */
-    CKPT_SIZE = 28 + 28 + 8 + 88 + 8
+    AT_VALUES = 28 + 28 + 8,    /* 11 ad_reals */
+    VALUES_SIZE = (int)(11 * sizeof(ad_real)),
+    CKPT_SIZE = 28 + 28 + 8 + VALUES_SIZE + 8
 };
+/* What the loader says about this file's size and about the other build's
+ * scalars. */
+#ifdef AD_REAL_FLOAT
+#define CKPT_TRUNCATED "is truncated (116 bytes)"
+#define OTHER_REAL_SIZE 8
+#define OTHER_REAL_MSG "stores 8-byte scalars; this build uses 4-byte ones"
+#else
+#define CKPT_TRUNCATED "is truncated (160 bytes)"
+#define OTHER_REAL_SIZE 4
+#define OTHER_REAL_MSG "stores 4-byte scalars; this build uses 8-byte ones"
+#endif
 
 static nn_params *model(int w_rows, int w_cols, uint64_t seed)
 {
@@ -125,7 +138,11 @@ static int load_bad(ckpt_fixture *f, const char *path, char *msg, size_t len)
 
 static void put32(unsigned char *b, size_t at, uint32_t v) { memcpy(b + at, &v, 4); }
 static void put64(unsigned char *b, size_t at, uint64_t v) { memcpy(b + at, &v, 8); }
-static void putd(unsigned char *b, size_t at, double v) { memcpy(b + at, &v, 8); }
+static void putd(unsigned char *b, size_t at, double v)
+{
+    ad_real r = (ad_real)v;
+    memcpy(b + at, &r, sizeof r);
+}
 
 /* Recompute the trailing checksum of b[size] (so the damage is seen by the
  * check behind it). */
@@ -175,7 +192,7 @@ START_TEST(test_ckpt_every_bit_flipped)
         }
     /* and the untouched file still loads, bit for bit */
     ck_assert_int_eq(nn_checkpoint_load(f.target, f.good, msg, sizeof msg), AD_OK);
-    ck_assert(memcmp(nn_params_values(f.target), f.img + AT_VALUES, 88) == 0);
+    ck_assert(memcmp(nn_params_values(f.target), f.img + AT_VALUES, VALUES_SIZE) == 0);
     fixture_close(&f);
 }
 END_TEST
@@ -217,7 +234,7 @@ static void d_label_long(unsigned char *b, size_t *size)
 }
 static void d_swapped(unsigned char *b, size_t *size) { (void)size; put32(b, AT_BOM, 0x04030201u); }
 static void d_bom(unsigned char *b, size_t *size) { (void)size; put32(b, AT_BOM, 0); }
-static void d_float(unsigned char *b, size_t *size) { (void)size; put32(b, AT_REAL, 4); }
+static void d_float(unsigned char *b, size_t *size) { (void)size; put32(b, AT_REAL, OTHER_REAL_SIZE); }
 static void d_count_max(unsigned char *b, size_t *size)
 {
     (void)size;
@@ -254,8 +271,9 @@ static void d_values_huge(unsigned char *b, size_t *size)
 }
 static void d_values_wrap(unsigned char *b, size_t *size)
 {
-    /* 2^61 + 11 doubles: the byte count wraps to 88 in 64 bits */
-    put64(b, AT_N_VALUES, ((uint64_t)1 << 61) + 11);
+    /* 2^61 + 11 doubles (2^62 + 11 floats): the byte count wraps to 88
+     * (44) in 64 bits */
+    put64(b, AT_N_VALUES, (UINT64_MAX / sizeof(ad_real) + 1) + 11);
     fix_checksum(b, *size);
 }
 static void d_values_less(unsigned char *b, size_t *size)
@@ -270,7 +288,7 @@ static void d_nan(unsigned char *b, size_t *size)
 }
 static void d_inf(unsigned char *b, size_t *size)
 {
-    putd(b, AT_VALUES + 3 * 8, -INFINITY);
+    putd(b, AT_VALUES + 3 * sizeof(ad_real), -INFINITY);
     fix_checksum(b, *size);
 }
 static void d_trailing(unsigned char *b, size_t *size)
@@ -287,20 +305,21 @@ static const ckpt_case ckpt_cases[] = {
     {"a CSV file", d_text, AD_ERR_FORMAT, "is not a libbg checkpoint (bad magic)"},
     {"version 3", d_version, AD_ERR_FORMAT, "has format version 3; this library reads versions 1 to 2"},
     {"label of 2^32-1 bytes", d_label_max, AD_ERR_FORMAT, "claims a label of 4294967295 bytes"},
-    {"label past the end", d_label_long, AD_ERR_FORMAT, "is truncated (160 bytes)"},
+    {"label past the end", d_label_long, AD_ERR_FORMAT, CKPT_TRUNCATED},
     {"version 2^32-1", d_version_max, AD_ERR_FORMAT, "has format version 4294967295"},
     {"other byte order", d_swapped, AD_ERR_FORMAT, "written on a machine of the other byte order"},
     {"bad byte-order mark", d_bom, AD_ERR_FORMAT, "has a bad byte-order mark (damaged file)"},
-    {"float scalars", d_float, AD_ERR_FORMAT, "stores 4-byte scalars; this build uses 8-byte ones"},
+    {"float scalars", d_float, AD_ERR_FORMAT, OTHER_REAL_MSG},
     {"2^32-1 tensors", d_count_max, AD_ERR_FORMAT, "claims 4294967295 tensors (damaged file)"},
     {"10^6 tensors", d_count_1e6, AD_ERR_FORMAT, "tensor 3 has 11 dimensions (damaged file)"},
     {"no tensors", d_count_zero, AD_ERR_SHAPE, "holds 0 tensors, the model has 3"},
     {"2^32-1 dimensions", d_dims_max, AD_ERR_FORMAT, "tensor 0 has 4294967295 dimensions"},
     {"extent 2^32-1", d_extent_max, AD_ERR_SHAPE, "tensor 0 (w) has shape [4294967295,3], the "
                                                   "model expects [2,3]"},
-    {"2^62 values", d_values_huge, AD_ERR_FORMAT, "is truncated (160 bytes)"},
-    {"value count wrapping", d_values_wrap, AD_ERR_FORMAT, "is truncated (160 bytes)"},
-    {"one value fewer", d_values_less, AD_ERR_FORMAT, "has 8 unexpected trailing bytes"},
+    {"2^62 values", d_values_huge, AD_ERR_FORMAT, CKPT_TRUNCATED},
+    {"value count wrapping", d_values_wrap, AD_ERR_FORMAT, CKPT_TRUNCATED},
+    {"one value fewer", d_values_less, AD_ERR_FORMAT,
+     CK_REAL_FLOAT ? "has 4 unexpected trailing bytes" : "has 8 unexpected trailing bytes"},
     {"NaN value", d_nan, AD_ERR_FORMAT, "value 0 is not finite"},
     {"-inf value", d_inf, AD_ERR_FORMAT, "value 3 is not finite"},
     {"trailing bytes", d_trailing, AD_ERR_FORMAT, "has 5 unexpected trailing bytes"},
@@ -397,7 +416,7 @@ static const csv_case csv_cases[] = {
     {"CRLF, no final newline", "a,b\r\n1,2\r\n3,4.5", 0, 0, AD_OK, NULL, 2, 2, 3, 4.5},
     {"blank lines between rows", "a\n1\n\n  \n2\n", 0, 0, AD_OK, NULL, 2, 1, 1, 2},
     {"spaces around values", "a , b\n 1 ,\t2 \n", 0, 0, AD_OK, NULL, 1, 2, 1, 2},
-    {"exponents and -0", "a,b\n1e-300,-0\n", 0, 0, AD_OK, NULL, 1, 2, 0, 1e-300},
+    {"exponents and -0", "a,b\n1e-300,-0\n", 0, 0, AD_OK, NULL, 1, 2, 0, (ad_real)1e-300},
     {"non-numeric cell", "a,b\n1,2\n3,abc\n", 0, 0, AD_ERR_FORMAT,
      ":3: column 2: 'abc' is not a number", 0, 0, -1, 0},
     {"number with junk", "a,b\n1.5x,2\n", 0, 0, AD_ERR_FORMAT,
@@ -646,7 +665,7 @@ START_TEST(test_links_to_regular_files_followed)
     snprintf(link, sizeof link, "%s/link.ckpt", f.dir);
     ck_assert_int_eq(symlink(f.good, link), 0);
     ck_assert_msg(nn_checkpoint_load(f.target, link, msg, sizeof msg) == AD_OK, "%s", msg);
-    ck_assert(memcmp(nn_params_values(f.target), f.img + AT_VALUES, 88) == 0);
+    ck_assert(memcmp(nn_params_values(f.target), f.img + AT_VALUES, VALUES_SIZE) == 0);
 
     snprintf(target, sizeof target, "%s/data.csv", f.dir);
     write_bytes(target, "a,b\n1,2\n", 8);
@@ -784,7 +803,10 @@ START_TEST(test_ckpt_exact_size)
     long before = ad_alloc_count();
     ck_assert_int_eq(load_bad(&f, f.bad, msg, sizeof msg), AD_ERR_FORMAT);
     ck_assert_int_eq(ad_alloc_count(), before);
-    ck_assert_msg(strstr(msg, "is 1073741824 bytes, 1073737568 more than"), "%s", msg);
+    /* the largest checkpoint of this model: CKPT_SIZE with the longest label */
+    snprintf(want, sizeof want, "is 1073741824 bytes, %ld more than",
+             (1L << 30) - (long)(CKPT_SIZE + NN_CHECKPOINT_LABEL_MAX));
+    ck_assert_msg(strstr(msg, want), "%s", msg);
     /* a bigger model's checkpoint */
     nn_params *big = model(2, 30, 3);
     char path[700];
@@ -1067,7 +1089,7 @@ START_TEST(test_library_never_exits_or_prints)
                                             "printf", "vprintf", "puts", "putchar", "perror",
                                             "stdout", "stderr", "system"};
     char lib[600], cmd[700], line[256];
-    snprintf(lib, sizeof lib, "%s/../libbg.a", ck_bin_dir());
+    snprintf(lib, sizeof lib, "%s/../%s", ck_bin_dir(), CK_REAL_FLOAT ? "libbg_f32.a" : "libbg.a");
     struct stat st;
     ck_assert_msg(stat(lib, &st) == 0, "no library at %s (BG_BIN_DIR)", lib);
     snprintf(cmd, sizeof cmd, "nm -u '%s' 2>/dev/null", lib);
