@@ -6,6 +6,7 @@
 #   make sanitize     the suite under AddressSanitizer + UndefinedBehaviorSanitizer
 #   make valgrind     the suite under valgrind (one process, "slow" cases left out)
 #   make test-clang   the suite built with Clang (CLANG=clang), in $(BUILD)/clang
+#   make sanitize-clang  the sanitizer run built with Clang, in $(BUILD)/clang/sanitize
 #   make cross-aarch64  cross-build for aarch64 and run the suite under qemu-user
 #                     (installs the cross compiler, qemu and arm64 Check via apt as root)
 #   make fuzz         libFuzzer targets (clang) for 10 minutes each (FUZZ_SECONDS)
@@ -159,7 +160,8 @@ sanitize: check-deps
 # The same suite built with Clang in its own folder (what
 # `make CC=clang BUILD=$(BUILD)/clang test` does).
 CLANG ?= clang
-test-clang: check-deps
+.PHONY: clang-deps test-clang sanitize-clang
+clang-deps:
 	@if ! command -v $(CLANG) >/dev/null; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 	    echo "$(CLANG) is missing: installing it (apt-get install -y clang)"; \
@@ -169,7 +171,12 @@ test-clang: check-deps
 	    echo "$(CLANG) is missing; install it with: sudo apt-get install -y clang"; exit 1; \
 	  fi; \
 	fi
+test-clang: check-deps clang-deps
 	$(MAKE) --no-print-directory CC=$(CLANG) BUILD=$(BUILD)/clang test
+
+# The sanitizer run built with Clang (CI's Clang build).
+sanitize-clang: check-deps clang-deps
+	$(MAKE) --no-print-directory CC=$(CLANG) BUILD=$(BUILD)/clang sanitize
 
 # aarch64: cross-compile the library, the programs and the test runner and
 # run the suite under qemu-user (the programs the tests start run through

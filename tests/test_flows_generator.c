@@ -725,9 +725,14 @@ Suite *flows_generator_suite(void)
     tcase_add_test(tc, test_check_rejects_bad_arguments);
     tcase_add_test(tc, test_stage_defaults_and_checks);
     suite_add_tcase(s, tc);
+    /* a trained generator against quadrature: minutes under valgrind */
+    TCase *tt = tcase_create("statistics");
+    tcase_set_tags(tt, "slow");
+    tcase_set_timeout(tt, 120);
+    tcase_add_test(tt, test_generator_delta_f_and_profile);
+    suite_add_tcase(s, tt);
     TCase *tg = tcase_create("generator");
     tcase_set_timeout(tg, 120);
-    tcase_add_test(tg, test_generator_delta_f_and_profile);
     tcase_add_test(tg, test_generator_files_and_resume);
     tcase_add_test(tg, test_generator_labelled_files);
     tcase_add_test(tg, test_generator_rejects_bad_input);
