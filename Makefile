@@ -24,14 +24,18 @@ CFLAGS  ?=
 ALL_CFLAGS = -std=c11 $(WARN) $(OPT) -MMD -MP -I. -D_POSIX_C_SOURCE=200809L $(CFLAGS)
 LDLIBS  := -lpthread -lm
 
-LIB_DIRS := $(filter-out apps,$(MODULES))
+# apps/ adds two installed folders to the library: the output toolkit
+# (apps/toolkit) and the 2-D experiment kit (apps/exp2d).  The programs are
+# apps/bg_*.c; apps/dimer and apps/bench hold their private parts.
+APP_KITS := apps/toolkit apps/exp2d
+LIB_DIRS := $(filter-out apps,$(MODULES)) $(if $(filter apps,$(MODULES)),$(APP_KITS))
 LIB_SRC  := $(foreach d,$(LIB_DIRS),$(wildcard $(d)/*.c))
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
 LIB      := $(BUILD)/libbg.a
 
 ifneq ($(filter apps,$(MODULES)),)
 APP_MAIN := $(wildcard apps/bg_*.c)
-APP_LIB  := $(filter-out $(APP_MAIN),$(wildcard apps/*.c))
+APP_LIB  := $(wildcard apps/dimer/*.c apps/bench/*.c)
 endif
 APP_LIB_OBJ := $(APP_LIB:%.c=$(BUILD)/obj/%.o)
 PROGRAMS    := $(patsubst apps/bg_%.c,$(BUILD)/bin/bg-%,$(APP_MAIN))
@@ -193,7 +197,7 @@ FUZZ_ARGS    ?= -max_len=4096 -rss_limit_mb=2048
 FUZZ_DIR     := $(BUILD)/fuzz
 FUZZ_CFLAGS  := -std=c11 $(WARN) -O1 -g -I. -D_POSIX_C_SOURCE=200809L -fno-omit-frame-pointer \
                 -fno-sanitize-recover=undefined -DLIBBG_FUZZ_MAIN
-FUZZ_LIB_SRC := $(foreach d,autodiff nn potentials sampling,$(wildcard $(d)/*.c)) apps/app_options.c apps/app_buf.c
+FUZZ_LIB_SRC := $(foreach d,autodiff nn potentials sampling,$(wildcard $(d)/*.c)) apps/toolkit/app_options.c apps/toolkit/app_buf.c
 FUZZ_OBJ     := $(FUZZ_LIB_SRC:%.c=$(FUZZ_DIR)/obj/%.o)
 FUZZ_BINS    := $(FUZZ_TARGETS:%=$(FUZZ_DIR)/fuzz_%)
 
@@ -222,7 +226,7 @@ fuzz: fuzz-build
 	    $(FUZZ_DIR)/corpus/$$t tests/fuzz/corpus/$$t || exit 1; \
 	done
 
--include $(wildcard $(FUZZ_DIR)/obj/*/*.d)
+-include $(wildcard $(FUZZ_DIR)/obj/*/*.d $(FUZZ_DIR)/obj/*/*/*.d)
 
 # The suite under valgrind (memcheck): a build without sanitizers, run in
 # one process (CK_FORK=no) without the cases tagged "slow".  Definite leaks

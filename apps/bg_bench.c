@@ -19,11 +19,11 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "apps/app_fs.h"
-#include "apps/app_json.h"
-#include "apps/app_options.h"
-#include "apps/app_svg.h"
-#include "apps/bench_workloads.h"
+#include "apps/toolkit/app_fs.h"
+#include "apps/toolkit/app_json.h"
+#include "apps/toolkit/app_options.h"
+#include "apps/toolkit/app_svg.h"
+#include "apps/bench/bench_workloads.h"
 #include "autodiff/ad.h"
 
 typedef struct {

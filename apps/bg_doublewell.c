@@ -1,9 +1,9 @@
 /* bg_doublewell.c - the seed report's first experiment: Boltzmann generators
  * for the 2-D double well u = x1^4 - 6 x1^2 + x1 + x2^2, with dF(right - left)
  * and the free-energy profile along x1 against the exact quadrature values.
- * The pipeline is apps/exp2d.c; this file only describes the system and its
+ * The pipeline is apps/exp2d/exp2d_run.c; this file only describes the system and its
  * schedules (docs/experiments.md explains the choices). */
-#include "apps/exp2d.h"
+#include "apps/exp2d/exp2d.h"
 #include "potentials/pot_double_well.h"
 
 int main(int argc, char **argv)

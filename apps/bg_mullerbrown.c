@@ -1,9 +1,9 @@
 /* bg_mullerbrown.c - the seed report's second experiment: Boltzmann
  * generators for the Müller-Brown potential (alpha = 0.1), with dF(B - A),
  * dF(C - A) and the free-energy profile along y against the exact quadrature
- * values.  The pipeline is apps/exp2d.c; this file only describes the system
+ * values.  The pipeline is apps/exp2d/exp2d_run.c; this file only describes the system
  * and its schedules (docs/experiments.md explains the choices). */
-#include "apps/exp2d.h"
+#include "apps/exp2d/exp2d.h"
 #include "potentials/pot_muller_brown.h"
 
 int main(int argc, char **argv)
