@@ -13,6 +13,7 @@
 #include "apps/toolkit/app_svg.h"
 #include "apps/toolkit/app_run.h"
 #include "apps/exp2d/exp2d.h"
+#include "autodiff/ad_alloc.h"
 
 static int out_path(const exp2d_run *run, const char *name, char *path, size_t size, char *msg,
                     size_t len)
@@ -38,13 +39,13 @@ static void potential_map(app_svg_panel *p, const exp2d_run *run)
 {
     const exp2d_system *sys = run->sys;
     size_t n = (size_t)run->map_nx * run->map_ny;
-    double *z = malloc(sizeof(double) * n);
+    double *z = ad_malloc(sizeof(double) * n);
     if (!z) return;
     for (size_t i = 0; i < n; i++) z[i] = (run->map_u[i] - run->u_min) / run->kT;
     app_svg_contour_opts co = {10, 0, sys->contour_span, 0, "(u - u_min) / kT"};
     app_svg_contour(p, z, run->map_nx, run->map_ny, sys->plot_x[0], sys->plot_x[1],
                     sys->plot_y[0], sys->plot_y[1], &co);
-    free(z);
+    ad_free(z);
     app_svg_panel_labels(p, sys->coord_names[0], sys->coord_names[1]);
 }
 
@@ -52,10 +53,10 @@ static void potential_map(app_svg_panel *p, const exp2d_run *run)
 static void scatter_state(app_svg_panel *p, const double *xy, const int *state, int n, int s,
                           const char *label, double radius)
 {
-    double *x = malloc(sizeof(double) * (n ? n : 1)), *y = malloc(sizeof(double) * (n ? n : 1));
+    double *x = ad_malloc(sizeof(double) * (n ? n : 1)), *y = ad_malloc(sizeof(double) * (n ? n : 1));
     if (!x || !y) {
-        free(x);
-        free(y);
+        ad_free(x);
+        ad_free(y);
         return;
     }
     size_t k = 0;
@@ -67,8 +68,8 @@ static void scatter_state(app_svg_panel *p, const double *xy, const int *state, 
         }
     app_svg_style st = {label, app_svg_color(s), 0, APP_SVG_SOLID, 0.45, radius};
     if (k) app_svg_scatter(p, x, y, k, &st);
-    free(x);
-    free(y);
+    ad_free(x);
+    ad_free(y);
 }
 
 static int figure_mc(const exp2d_run *run, char *msg, size_t len)
@@ -127,8 +128,8 @@ static int figure_profiles(const exp2d_run *run, char *msg, size_t len)
     const exp2d_system *sys = run->sys;
     int bins = sys->profile_bins;
     app_svg_figure *f = app_svg_figure_new(1, EXP2D_N_MODELS, 360, 320);
-    double *x = malloc(sizeof(double) * bins), *y = malloc(sizeof(double) * bins);
-    double *lo = malloc(sizeof(double) * bins), *hi = malloc(sizeof(double) * bins);
+    double *x = ad_malloc(sizeof(double) * bins), *y = ad_malloc(sizeof(double) * bins);
+    double *lo = ad_malloc(sizeof(double) * bins), *hi = ad_malloc(sizeof(double) * bins);
     if (f && x && y && lo && hi) {
         char title[256];
         snprintf(title, sizeof title,
@@ -167,10 +168,10 @@ static int figure_profiles(const exp2d_run *run, char *msg, size_t len)
             app_svg_panel_legend(p, APP_SVG_LEGEND_AUTO);
         }
     }
-    free(x);
-    free(y);
-    free(lo);
-    free(hi);
+    ad_free(x);
+    ad_free(y);
+    ad_free(lo);
+    ad_free(hi);
     return save(f, run, "profiles.svg", msg, len);
 }
 
@@ -179,7 +180,7 @@ static int figure_interpolation(const exp2d_run *run, char *msg, size_t len)
     const exp2d_system *sys = run->sys;
     int np = run->sched.interp_points;
     app_svg_figure *f = app_svg_figure_new(1, EXP2D_N_MODELS, 360, 320);
-    double *x = malloc(sizeof(double) * np), *y = malloc(sizeof(double) * np);
+    double *x = ad_malloc(sizeof(double) * np), *y = ad_malloc(sizeof(double) * np);
     if (f && x && y) {
         char title[256];
         snprintf(title, sizeof title,
@@ -209,8 +210,8 @@ static int figure_interpolation(const exp2d_run *run, char *msg, size_t len)
             app_svg_panel_legend(p, APP_SVG_LEGEND_UPPER_RIGHT);
         }
     }
-    free(x);
-    free(y);
+    ad_free(x);
+    ad_free(y);
     return save(f, run, "interpolation.svg", msg, len);
 }
 
@@ -226,8 +227,8 @@ static int figure_loss(const exp2d_run *run, char *msg, size_t len)
     int nmax = 1;
     for (int k = 0; k < EXP2D_N_MODELS; k++)
         if (run->models[k].n_iterations > nmax) nmax = run->models[k].n_iterations;
-    double *it = malloc(sizeof(double) * nmax), *v = malloc(sizeof(double) * nmax);
-    double *sorted = malloc(sizeof(double) * 4 * nmax);
+    double *it = ad_malloc(sizeof(double) * nmax), *v = ad_malloc(sizeof(double) * nmax);
+    double *sorted = ad_malloc(sizeof(double) * 4 * nmax);
     if (f && it && v && sorted) {
         char title[256];
         snprintf(title, sizeof title,
@@ -270,9 +271,9 @@ static int figure_loss(const exp2d_run *run, char *msg, size_t len)
             app_svg_panel_legend(p, APP_SVG_LEGEND_UPPER_RIGHT);
         }
     }
-    free(it);
-    free(v);
-    free(sorted);
+    ad_free(it);
+    ad_free(v);
+    ad_free(sorted);
     return save(f, run, "loss.svg", msg, len);
 }
 
