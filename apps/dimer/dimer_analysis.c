@@ -72,7 +72,7 @@ static int analyse_set(dimer_run *r, const bg_samples *b, uint64_t boot_seed, ad
     const dimer_schedule *s = &r->sc;
     int n = b->n;
     ad_real *dd = *d_out = ad_malloc((size_t)n * sizeof *dd);
-    if (!dd) return dimer_fail(msg, len, AD_ERR_NOMEM, "out of memory");
+    if (!dd) return ad_status_fail(msg, len, AD_ERR_NOMEM, "out of memory");
     int closed = 0, transitions = 0, prev = -1, n_trans_pairs = 0;
     for (int i = 0; i < n; i++) {
         double d = pot_dimer_distance_of(b->x + (size_t)i * b->dim_x);
@@ -158,10 +158,10 @@ static int dimer_analyse_ais(dimer_run *r, char *msg, size_t len)
             DIMER_PROGRAM, s->ais_chains, c.n_temps, c.mcmc_steps, c.leapfrog);
     int rc =
         bg_ais_sample(g->model, &g->prior, g->potential, g->kT, s->ais_chains, s->ais_batch, &c,
-                      dimer_derive_seed(r->opt.seed, 70), &r->ais_samples, &r->ais_stats, msg, len);
+                      ad_rng_derive_seed(r->opt.seed, 70), &r->ais_samples, &r->ais_stats, msg, len);
     r->ais_seconds = app_clock_seconds() - t0;
     if (rc != AD_OK) return rc;
-    rc = analyse_set(r, r->ais_samples, dimer_derive_seed(r->opt.seed, 71), &r->d_ais,
+    rc = analyse_set(r, r->ais_samples, ad_rng_derive_seed(r->opt.seed, 71), &r->d_ais,
                      &r->ais_profile, &r->ais_res, msg, len);
     return rc;
 }
@@ -169,17 +169,17 @@ static int dimer_analyse_ais(dimer_run *r, char *msg, size_t len)
 int dimer_analyse(dimer_run *r, char *msg, size_t len)
 {
     const dimer_schedule *s = &r->sc;
-    int rc = bg_generator_sample(r->gen, s->n_samples, dimer_derive_seed(r->opt.seed, 50),
+    int rc = bg_generator_sample(r->gen, s->n_samples, ad_rng_derive_seed(r->opt.seed, 50),
                                  &r->samples, msg, len);
     if (rc == AD_OK)
-        rc = analyse_set(r, r->samples, dimer_derive_seed(r->opt.seed, 60), &r->d_bg, &r->profile,
+        rc = analyse_set(r, r->samples, ad_rng_derive_seed(r->opt.seed, 60), &r->d_bg, &r->profile,
                          &r->res, msg, len);
     if (rc == AD_OK && s->ais_chains > 0) rc = dimer_analyse_ais(r, msg, len);
     if (rc != AD_OK) return rc;
     /* MC energies */
     int nd = r->n_closed + r->n_open;
     r->data_u = ad_malloc((size_t)nd * sizeof *r->data_u);
-    if (!r->data_u) return dimer_fail(msg, len, AD_ERR_NOMEM, "out of memory");
+    if (!r->data_u) return ad_status_fail(msg, len, AD_ERR_NOMEM, "out of memory");
     rc = dimer_energy(&r->ectx, r->data, nd, r->dim, r->data_u, msg, len);
     if (rc != AD_OK) return rc;
     r->mc_median = median_of(r->data_u, nd);
@@ -252,7 +252,7 @@ static int set_csv_write(dimer_run *r, const bg_samples *b, const ad_real *dd,
                          char *msg, size_t len)
 {
     ad_real *v = ad_malloc((size_t)b->n * 3 * sizeof *v);
-    if (!v) return dimer_fail(msg, len, AD_ERR_NOMEM, "out of memory");
+    if (!v) return ad_status_fail(msg, len, AD_ERR_NOMEM, "out of memory");
     for (int i = 0; i < b->n; i++) {
         v[3 * i] = dd[i];
         v[3 * i + 1] = b->energy[i];
@@ -268,13 +268,13 @@ static int set_csv_write(dimer_run *r, const bg_samples *b, const ad_real *dd,
     if (!pr) {
         /* no profile this run: a file of an earlier run must not stay beside it */
         if (unlink(path) != 0 && errno != ENOENT)
-            return dimer_fail(msg, len, AD_ERR_IO, "cannot remove the stale %s: %s", path,
+            return ad_status_fail(msg, len, AD_ERR_IO, "cannot remove the stale %s: %s", path,
                               strerror(errno));
         return AD_OK;
     }
     int nb = pr->n_bins;
     v = ad_malloc((size_t)nb * 3 * sizeof *v);
-    if (!v) return dimer_fail(msg, len, AD_ERR_NOMEM, "out of memory");
+    if (!v) return ad_status_fail(msg, len, AD_ERR_NOMEM, "out of memory");
     for (int j = 0; j < nb; j++) {
         v[3 * j] = pr->center[j];
         v[3 * j + 1] = pr->F[j];

@@ -41,7 +41,7 @@ static int figure_energy(dimer_run *r, char *msg, size_t len)
     lo = floor(lo - 10);
     hi = ceil(hi + 40);
     int *sel = ad_malloc((size_t)nd * sizeof *sel);
-    if (!sel) return dimer_fail(msg, len, AD_ERR_NOMEM, "out of memory");
+    if (!sel) return ad_status_fail(msg, len, AD_ERR_NOMEM, "out of memory");
     for (int i = 0; i < nd; i++) sel[i] = i < r->n_closed ? 0 : 1;
     double edges[NB + 1], dc[NB], dop[NB], dbg[NB], dais[NB];
     for (int j = 0; j <= NB; j++) edges[j] = lo + (hi - lo) * j / NB;
@@ -76,7 +76,7 @@ static int figure_distance(dimer_run *r, char *msg, size_t len)
     if (!dm || !sel) {
         ad_free(dm);
         ad_free(sel);
-        return dimer_fail(msg, len, AD_ERR_NOMEM, "out of memory");
+        return ad_status_fail(msg, len, AD_ERR_NOMEM, "out of memory");
     }
     for (int i = 0; i < nd; i++) {
         dm[i] = (ad_real)pot_dimer_distance_of(r->data + (size_t)i * r->dim);
@@ -128,7 +128,7 @@ static int config_panel(app_svg_panel *p, const char *title, const ad_real *src,
         ad_free(x);
         ad_free(sx);
         ad_free(mx);
-        return dimer_fail(msg, len, AD_ERR_NOMEM, "out of memory");
+        return ad_status_fail(msg, len, AD_ERR_NOMEM, "out of memory");
     }
     for (int i = 0; i < nf; i++)
         memcpy(x + (size_t)i * dim, src + (size_t)rows[(long)i * n_rows / nf] * dim,
@@ -171,7 +171,7 @@ static int figure_configurations(dimer_run *r, char *msg, size_t len)
 {
     int nd = r->n_closed + r->n_open, n = r->samples->n;
     int *rows = ad_malloc((size_t)(nd > n ? nd : n) * sizeof *rows);
-    if (!rows) return dimer_fail(msg, len, AD_ERR_NOMEM, "out of memory");
+    if (!rows) return ad_status_fail(msg, len, AD_ERR_NOMEM, "out of memory");
     app_svg_figure *f = app_svg_figure_new(2, 2, 380, 380);
     app_svg_figure_title(f, "150 relabelled frames and mean positions (dimer red, walls at 3)");
     int rc = AD_OK;
@@ -224,7 +224,7 @@ static int figure_free_energy(dimer_run *r, char *msg, size_t len)
 {
     int nb = r->us.n_bins;
     double *x = ad_malloc((size_t)nb * 4 * sizeof *x);
-    if (!x) return dimer_fail(msg, len, AD_ERR_NOMEM, "out of memory");
+    if (!x) return ad_status_fail(msg, len, AD_ERR_NOMEM, "out of memory");
     double *y = x + nb, *lo = y + nb, *hi = lo + nb;
     for (int j = 0; j < nb; j++) {
         x[j] = r->us.center[j];
@@ -291,7 +291,7 @@ static int figure_loss(dimer_run *r, const dimer_log_rows *lr, char *msg, size_t
     double *it = ad_malloc((size_t)(n > 0 ? n : 1) * 3 * sizeof *it);
     if (!it) {
         app_svg_figure_free(f);
-        return dimer_fail(msg, len, AD_ERR_NOMEM, "out of memory");
+        return ad_status_fail(msg, len, AD_ERR_NOMEM, "out of memory");
     }
     double *ml = it + n, *kl = ml + n;
     int has_kl = 0;

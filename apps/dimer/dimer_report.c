@@ -266,7 +266,7 @@ int dimer_report_write(dimer_run *r, char *msg, size_t len)
                              "log_w); bg_profile.csv; ais_samples.csv and ais_profile.csv (the "
                              "same after latent AIS); train_log.csv; ckpt/ (stage "
                              "checkpoints); cache.json (for --resume).");
-    int rc = b.err ? dimer_fail(msg, len, b.err, "out of memory") : AD_OK;
+    int rc = b.err ? ad_status_fail(msg, len, b.err, "out of memory") : AD_OK;
     char path[1024];
     dimer_out_path(r, "report.md", path, sizeof path);
     if (rc == AD_OK) rc = app_fs_write_atomic(path, b.data, b.len, msg, len);

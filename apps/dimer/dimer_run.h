@@ -1,6 +1,11 @@
 /* dimer_run.h - the dimer experiment (bg-dimer) as its files share it: the
- * schedule, the options, the run state and the steps of the pipeline.
- *   dimer_run.c       schedule, MC data, umbrella reference, the pipeline
+ * schedule, the options, the run state and the steps of the pipeline.  The
+ * files form a star around the run state: each part calls dimer_state.c and
+ * dimer_sim.c, none calls back into dimer_run.c, which runs them in order.
+ *   dimer_run.c       the pipeline: --out and its settings, then the parts
+ *   dimer_state.c     file names in --out, manifest records, release
+ *   dimer_schedule.c  the quick and full schedules (named tables)
+ *   dimer_data.c      MC data in both states, the umbrella reference
  *   dimer_train.c     the generator, its training and the timing measurements
  *   dimer_resume.c    cache.json, stage checkpoints and logs for --resume
  *   dimer_analysis.c  samples, ESS, reweighted dF and F(d), the training log
@@ -119,21 +124,27 @@ typedef struct dimer_log_rows {
     double *v; /* [n * 5]: global iteration, stage, loss, ml, kl */
 } dimer_log_rows;
 
-/* dimer_run.c: the pipeline and the helpers every step uses.  dimer_run_open
- * sets the schedule and opens --out (app_run_open: AD_ERR_ARG is the user's
- * mistake); dimer_run_all then runs the pipeline. */
+/* dimer_run.c: the pipeline.  dimer_run_open sets the schedule and opens
+ * --out (app_run_open: AD_ERR_ARG is the user's mistake); dimer_run_all then
+ * runs the pipeline. */
 int dimer_run_open(dimer_run *r, char *msg, size_t len);
 int dimer_run_all(dimer_run *r, char *msg, size_t len);
+
+/* dimer_state.c */
 void dimer_run_release(dimer_run *r);
-int dimer_fail(char *msg, size_t len, int code, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-uint64_t dimer_derive_seed(uint64_t seed, uint64_t k);
 /* name joined to --out in buf (empty when it does not fit) */
 void dimer_out_path(const dimer_run *r, const char *name, char *buf, size_t len);
 /* Record the file name (relative to --out) in the manifest as written by stage. */
 int dimer_record(dimer_run *r, const char *name, int stage, char *msg, size_t len);
 /* The stage checkpoint name of training stage k (1-based): ckpt/stage-stage<k>.ckpt */
 void dimer_ckpt_name(int k, char *buf, size_t len);
+
+/* dimer_schedule.c: the quick or full schedule, its energy cuts at kT. */
+void dimer_schedule_make(dimer_schedule *s, int quick, double kT);
+
+/* dimer_data.c: the MC data (data_*.csv) and the umbrella reference. */
+int dimer_mc(dimer_run *r, char *msg, size_t len);
+int dimer_reference(dimer_run *r, char *msg, size_t len);
 
 /* dimer_train.c */
 int dimer_model_build(dimer_run *r, char *msg, size_t len);

@@ -26,7 +26,7 @@ int dimer_model_build(dimer_run *r, char *msg, size_t len)
     c.whiten = 1;
     c.whiten_data = r->data;
     c.whiten_n = r->n_closed + r->n_open;
-    c.seed = dimer_derive_seed(r->opt.seed, 30);
+    c.seed = ad_rng_derive_seed(r->opt.seed, 30);
     bg_generator_config gc = bg_generator_config_default(&r->pot, r->opt.kT);
     gc.flow = c;
     gc.sample_batch = r->sc.sample_batch;
@@ -73,7 +73,7 @@ int dimer_train(dimer_run *r, char *msg, size_t len)
         tc.rc = &rc_d;
         tc.rc_loss = bg_rc_loss_config_default(0.5, 2.5);
         tc.stages = r->sc.stages;
-        tc.seed = dimer_derive_seed(r->opt.seed, 40);
+        tc.seed = ad_rng_derive_seed(r->opt.seed, 40);
         tc.log_path = log_path;
         tc.progress = on_progress;
         tc.progress_ctx = &pc;
@@ -88,7 +88,7 @@ int dimer_train(dimer_run *r, char *msg, size_t len)
             tc.first_stage = k;
             bg_train_result res;
             rc = bg_generator_train(r->gen, &tc, &res, why, sizeof why);
-            if (rc != AD_OK) return dimer_fail(msg, len, rc, "training: %s", why);
+            if (rc != AD_OK) return ad_status_fail(msg, len, rc, "training: %s", why);
             r->res.skipped += res.skipped;
             char name[64], label[128], log_name[64];
             dimer_ckpt_name(k + 1, name, sizeof name);
@@ -125,7 +125,7 @@ int dimer_measure_timing(dimer_run *r, char *msg, size_t len)
     ad_real *f = ad_malloc((size_t)B * dim * sizeof *f);
     ad_real *z = ad_malloc((size_t)B * model->dim_z * sizeof *z);
     ad_tape *t = ad_tape_new(0);
-    int rc = (x && u && f && z && t) ? AD_OK : dimer_fail(msg, len, AD_ERR_NOMEM, "out of memory");
+    int rc = (x && u && f && z && t) ? AD_OK : ad_status_fail(msg, len, AD_ERR_NOMEM, "out of memory");
     for (int i = 0; rc == AD_OK && i < B; i++)
         memcpy(x + (size_t)i * dim, r->data + (size_t)(i % n_data) * dim, (size_t)dim * sizeof *x);
     double best_e = INFINITY, best_f = INFINITY;
@@ -146,7 +146,7 @@ int dimer_measure_timing(dimer_run *r, char *msg, size_t len)
         ad_tensor *zt = ad_constant(t, 2, shape, z), *ld = NULL;
         ad_tensor *xt = flow_model_forward(model, t, zt, &ld);
         ad_tensor *loss = ad_add(t, ad_sum(t, xt), ad_sum(t, ld));
-        if (!ad_tape_ok(t)) rc = dimer_fail(msg, len, ad_tape_status(t), "%s", ad_tape_error(t));
+        if (!ad_tape_ok(t)) rc = ad_status_fail(msg, len, ad_tape_status(t), "%s", ad_tape_error(t));
         if (rc == AD_OK) rc = ad_backward(t, loss);
         double dt = app_clock_seconds() - t0;
         if (dt < best_f) best_f = dt;
