@@ -65,8 +65,13 @@ int dimer_run_open(dimer_run *r, char *msg, size_t len)
     /* the AIS sizes go into the analysis setting */
     size_t n = strlen(d->analysis);
     snprintf(d->analysis + n, sizeof d->analysis - n, "; ais %s", d->ais);
-    app_run_config c = {DIMER_PROGRAM, DIMER_FORMAT_VERSION, r->opt.out, d->list, N_SETTINGS,
-                        r->opt.resume, r->opt.restart};
+    app_run_config c = {.program = DIMER_PROGRAM,
+                        .format_version = DIMER_FORMAT_VERSION,
+                        .out = r->opt.out,
+                        .settings = d->list,
+                        .n_settings = N_SETTINGS,
+                        .resume = r->opt.resume,
+                        .restart = r->opt.restart};
     int rc = app_run_open(&r->run, &c, msg, len);
     ad_free(d);
     return rc;

@@ -83,8 +83,13 @@ static int open_out(exp2d_run *run, char *msg, size_t len)
         {"schedule", run->opt.quick ? "quick" : "full"}, {"mc", mc},
         {"training", train},   {"analysis", analysis},
     };
-    app_run_config c = {sys->program, EXP2D_FORMAT_VERSION, run->opt.out, set,
-                        (int)(sizeof set / sizeof *set), run->opt.resume, run->opt.restart};
+    app_run_config c = {.program = sys->program,
+                        .format_version = EXP2D_FORMAT_VERSION,
+                        .out = run->opt.out,
+                        .settings = set,
+                        .n_settings = (int)(sizeof set / sizeof *set),
+                        .resume = run->opt.resume,
+                        .restart = run->opt.restart};
     return app_run_open(&run->run, &c, msg, len);
 }
 
@@ -92,7 +97,7 @@ int exp2d_main(const exp2d_system *sys, int argc, char **argv)
 {
     char default_out[256];
     snprintf(default_out, sizeof default_out, "out/%s", sys->name);
-    exp2d_options o = {default_out, 1, 1.0, 0, default_threads(), 0, 0};
+    exp2d_options o = {.out = default_out, .seed = 1, .kT = 1.0, .threads = default_threads()};
     const app_option opts[] = {
         {"out", APP_OPT_STRING, &o.out,
          "output directory, with manifest.json and a lock (at most " APP_RUN_STR(
