@@ -48,9 +48,18 @@ TEST_SRC += $(wildcard tests/test_reliability_*.c)
 endif
 TEST_OBJ := $(TEST_SRC:%.c=$(BUILD)/obj/%.o)
 TEST_BIN := $(BUILD)/bin/run-tests
-# The tutorial needs only autodiff/; the other examples need every library folder.
+# The tutorial needs only autodiff/; the other examples need every library
+# folder, and the 2-D kit's example (exp2d_*.c) apps/ too.
 EXAMPLE_SRC := $(if $(filter flows,$(MODULES)),$(wildcard docs/examples/*.c),docs/examples/tutorial.c)
+EXAMPLE_SRC := $(if $(filter apps,$(MODULES)),$(EXAMPLE_SRC),$(filter-out docs/examples/exp2d_%,$(EXAMPLE_SRC)))
 EXAMPLES := $(patsubst docs/examples/%.c,$(BUILD)/examples/%,$(EXAMPLE_SRC))
+
+# Run example $$e through the wrapper $(1) (empty, or qemu): an experiment
+# built on the 2-D kit runs its quick schedule into $$e.out, its progress in
+# $$e.log (shown when it fails).
+EXAMPLE_RUN = case $$e in \
+	  */exp2d_*) $(1) $$e --quick --out $$e.out > $$e.log 2>&1 || { cat $$e.log; exit 1; } ;; \
+	  *) $(1) $$e > /dev/null || exit 1 ;; esac
 
 PKG_CONFIG  ?= pkg-config
 CHECK_CFLAGS = $(shell $(PKG_CONFIG) --cflags check 2>/dev/null)
@@ -127,7 +136,7 @@ TEST_ENV ?= CK_DEFAULT_TIMEOUT=120 BG_BIN_DIR=$(BUILD)/bin
 
 test: check-deps
 	@$(MAKE) --no-print-directory tests
-	@for e in $(EXAMPLES); do echo "example: $$e"; $$e > /dev/null || exit 1; done
+	@for e in $(EXAMPLES); do echo "example: $$e"; $(call EXAMPLE_RUN,); done
 	@sh tests/install_test.sh "$(MAKE)" "$(BUILD)" "$(MODULES)" "$(CC)" "$(LDLIBS)"
 	$(TEST_ENV) $(TEST_BIN)
 
@@ -182,7 +191,7 @@ cross-aarch64: cross-aarch64-deps
 	$(MAKE) --no-print-directory CC=$(AARCH64_CC) BUILD=$(AARCH64_BUILD) \
 	  PKG_CONFIG="$(AARCH64_PKG_CONFIG)" programs tests
 	@for e in $(patsubst $(BUILD)/%,$(AARCH64_BUILD)/%,$(EXAMPLES)); do \
-	  echo "example (qemu): $$e"; $(QEMU_AARCH64) $$e > /dev/null || exit 1; done
+	  echo "example (qemu): $$e"; $(call EXAMPLE_RUN,$(QEMU_AARCH64)); done
 	CK_DEFAULT_TIMEOUT=1200 CK_TIMEOUT_MULTIPLIER=10 BG_BIN_DIR=$(AARCH64_BUILD)/bin \
 	  BG_EXEC_WRAPPER=$(QEMU_AARCH64) $(QEMU_AARCH64) $(AARCH64_BUILD)/bin/run-tests
 

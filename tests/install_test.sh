@@ -1,7 +1,8 @@
 #!/bin/sh
 # install_test.sh - install the library into a scratch prefix and build the
-# tutorial and the Boltzmann-generator example (bg_quartic.c) outside the tree
-# against the installed copy, through pkg-config alone, and run them.
+# tutorial, the Boltzmann-generator example (bg_quartic.c) and a user's own
+# 2-D experiment on the installed kit (exp2d_hat.c) outside the tree against
+# the installed copy, through pkg-config alone, and run them.
 #
 #   sh tests/install_test.sh MAKE BUILD MODULES CC "EXTRA_LDFLAGS"
 #
@@ -50,6 +51,26 @@ case " $modules " in
         || { cat "$tmp/run.log" >&2; fail "the installed bg_quartic failed"; }
     grep -q "agree within 3 SE" "$tmp/run.log" || fail "unexpected bg_quartic output"
     sed 's/^/install test: /' "$tmp/run.log"
+    ;;
+esac
+
+# The 2-D experiment kit and the output toolkit are installed with apps/.
+case " $modules " in
+*" apps "*)
+    for f in "$prefix/include/libbg/apps/exp2d/exp2d.h" "$prefix/include/libbg/apps/toolkit/app_svg.h"; do
+        [ -f "$f" ] || fail "missing $f"
+    done
+    [ ! -e "$prefix/include/libbg/apps/exp2d/exp2d_impl.h" ] || fail "a private header was installed"
+    cp docs/examples/exp2d_hat.c "$tmp/src/" || fail "cannot copy exp2d_hat.c"
+    (cd "$tmp/src" && $cc -std=c11 -O2 exp2d_hat.c $flags $extra -o bg-hat) > "$tmp/cc.log" 2>&1 \
+        || { cat "$tmp/cc.log" >&2; fail "exp2d_hat.c does not build against the installed copy"; }
+    "$tmp/src/bg-hat" --quick --out "$tmp/out" > "$tmp/run.log" 2>&1 \
+        || { cat "$tmp/run.log" >&2; fail "the installed bg-hat failed"; }
+    grep -q "dF(right-left) .*(exact 0.558)" "$tmp/run.log" || fail "unexpected bg-hat output"
+    for f in summary.json report.md mc_data.csv profiles.svg manifest.json model_ml_kl_rc.ckpt; do
+        [ -s "$tmp/out/$f" ] || fail "bg-hat did not write $f"
+    done
+    echo "install test: bg-hat --quick wrote $(ls "$tmp/out" | wc -l) files"
     ;;
 esac
 
