@@ -10,6 +10,13 @@
  * preset, schedules) and calls exp2d_main, which parses the common options
  * and maps errors to exit codes (0 success, 1 runtime failure, 2 usage).
  * Everything the run computes lives in an exp2d_run owned by exp2d_main.
+ *
+ * The kit is installed with the library (make install): a program outside
+ * the tree includes "apps/exp2d/exp2d.h" and links with pkg-config's libbg
+ * (docs/examples/exp2d_hat.c).  Its files: exp2d_main.c (options, --out,
+ * the parts in order), exp2d_data.c, exp2d_train.c, exp2d_analysis.c and
+ * exp2d_figures.c (the parts, each calling only exp2d_run.c, what they
+ * share).
  */
 #ifndef LIBBG_APPS_EXP2D_EXP2D_H
 #define LIBBG_APPS_EXP2D_EXP2D_H
