@@ -24,20 +24,23 @@ CFLAGS  ?=
 ALL_CFLAGS = -std=c11 $(WARN) $(OPT) -MMD -MP -I. -D_POSIX_C_SOURCE=200809L $(CFLAGS)
 LDLIBS  := -lpthread -lm
 
-# apps/ adds two installed folders to the library: the output toolkit
-# (apps/toolkit) and the 2-D experiment kit (apps/exp2d).  The programs are
-# apps/bg_*.c; apps/dimer and apps/bench hold their private parts.
-APP_KITS := apps/toolkit apps/exp2d
-LIB_DIRS := $(filter-out apps,$(MODULES)) $(if $(filter apps,$(MODULES)),$(APP_KITS))
+LIB_DIRS := $(filter-out apps,$(MODULES))
 LIB_SRC  := $(foreach d,$(LIB_DIRS),$(wildcard $(d)/*.c))
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
 LIB      := $(BUILD)/libbg.a
 
+# apps/: two installed folders in their own archive, libbg-apps.a (it writes
+# files and prints progress, which libbg.a never does): the output toolkit
+# (apps/toolkit) and the 2-D experiment kit (apps/exp2d).  The programs are
+# apps/bg_*.c; apps/dimer and apps/bench hold their private parts.
 ifneq ($(filter apps,$(MODULES)),)
+APP_KITS := apps/toolkit apps/exp2d
 APP_MAIN := $(wildcard apps/bg_*.c)
 APP_LIB  := $(wildcard apps/dimer/*.c apps/bench/*.c)
+KIT_LIB  := $(BUILD)/libbg-apps.a
 endif
 APP_LIB_OBJ := $(APP_LIB:%.c=$(BUILD)/obj/%.o)
+KIT_OBJ     := $(foreach d,$(APP_KITS),$(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard $(d)/*.c)))
 PROGRAMS    := $(patsubst apps/bg_%.c,$(BUILD)/bin/bg-%,$(APP_MAIN))
 
 TEST_SRC := tests/test_main.c tests/ck_util.c \
@@ -74,7 +77,7 @@ CHECK_LIBS   = $(shell $(PKG_CONFIG) --libs check 2>/dev/null)
 all: lib programs
 	@if pkg-config --exists check 2>/dev/null; then $(MAKE) --no-print-directory tests; fi
 
-lib: $(LIB)
+lib: $(LIB) $(KIT_LIB)
 programs: $(PROGRAMS)
 tests: $(TEST_BIN) $(EXAMPLES)
 examples: $(EXAMPLES)
@@ -83,16 +86,21 @@ examples: $(EXAMPLES)
 MODULES_STAMP := $(BUILD)/modules.txt
 $(shell mkdir -p $(BUILD) && (echo "$(MODULES)" | cmp -s - $(MODULES_STAMP) || echo "$(MODULES)" > $(MODULES_STAMP)))
 
-$(LIB): $(LIB_OBJ) $(MODULES_STAMP)
+$(LIB): $(LIB_OBJ) $(MODULES_STAMP) Makefile
 	@mkdir -p $(@D)
 	rm -f $@
 	ar rcs $@ $(LIB_OBJ)
+
+$(KIT_LIB): $(KIT_OBJ) $(MODULES_STAMP) Makefile
+	@mkdir -p $(@D)
+	rm -f $@
+	ar rcs $@ $(KIT_OBJ)
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) -c $< -o $@
 
-$(BUILD)/bin/bg-%: $(BUILD)/obj/apps/bg_%.o $(APP_LIB_OBJ) $(LIB)
+$(BUILD)/bin/bg-%: $(BUILD)/obj/apps/bg_%.o $(APP_LIB_OBJ) $(KIT_LIB) $(LIB)
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) $^ -o $@ $(LDLIBS)
 
@@ -109,13 +117,13 @@ $(BUILD)/gen/suites.inc: $(filter-out tests/test_main.c tests/ck_util.c,$(TEST_S
 	@sed -n 's/^Suite \*\([a-z0-9_]*_suite\)(void).*/SUITE(\1)/p' $(filter-out Makefile,$^) > $@.tmp
 	@mv $@.tmp $@
 
-$(TEST_BIN): $(TEST_OBJ) $(APP_LIB_OBJ) $(LIB) $(PROGRAMS)
+$(TEST_BIN): $(TEST_OBJ) $(APP_LIB_OBJ) $(KIT_LIB) $(LIB) $(PROGRAMS)
 	@mkdir -p $(@D)
-	$(CC) $(ALL_CFLAGS) $(TEST_OBJ) $(APP_LIB_OBJ) $(LIB) -o $@ $(CHECK_LIBS) $(LDLIBS)
+	$(CC) $(ALL_CFLAGS) $(TEST_OBJ) $(APP_LIB_OBJ) $(KIT_LIB) $(LIB) -o $@ $(CHECK_LIBS) $(LDLIBS)
 
-$(BUILD)/examples/%: docs/examples/%.c $(LIB)
+$(BUILD)/examples/%: docs/examples/%.c $(KIT_LIB) $(LIB)
 	@mkdir -p $(@D)
-	$(CC) $(ALL_CFLAGS) $< $(LIB) -o $@ $(LDLIBS)
+	$(CC) $(ALL_CFLAGS) $< $(KIT_LIB) $(LIB) -o $@ $(LDLIBS)
 
 # Check is installed on demand: as root through apt, otherwise the exact
 # command is printed and the build stops.
@@ -262,7 +270,7 @@ run: programs
 	@if [ -x $(BUILD)/bin/bg-doublewell ]; then $(BUILD)/bin/bg-doublewell; \
 	else $(MAKE) --no-print-directory examples && $(BUILD)/examples/tutorial; fi
 
-HEADERS := $(filter-out %_impl.h,$(foreach d,$(LIB_DIRS),$(wildcard $(d)/*.h)))
+HEADERS := $(filter-out %_impl.h,$(foreach d,$(LIB_DIRS) $(APP_KITS),$(wildcard $(d)/*.h)))
 install: lib
 	@for h in $(HEADERS); do \
 	  install -d $(DESTDIR)$(PREFIX)/include/libbg/$$(dirname $$h); \
@@ -270,6 +278,10 @@ install: lib
 	install -d $(DESTDIR)$(PREFIX)/lib/pkgconfig
 	install -m 644 $(LIB) $(DESTDIR)$(PREFIX)/lib/libbg.a
 	sed -e 's|@PREFIX@|$(PREFIX)|' libbg.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/libbg.pc
+ifneq ($(KIT_LIB),)
+	install -m 644 $(KIT_LIB) $(DESTDIR)$(PREFIX)/lib/libbg-apps.a
+	sed -e 's|@PREFIX@|$(PREFIX)|' libbg-apps.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/libbg-apps.pc
+endif
 
 clean:
 	rm -rf $(BUILD)

@@ -54,15 +54,19 @@ case " $modules " in
     ;;
 esac
 
-# The 2-D experiment kit and the output toolkit are installed with apps/.
+# The 2-D experiment kit and the output toolkit are installed with apps/, in
+# their own archive (libbg-apps.a, pkg-config libbg-apps).
 case " $modules " in
 *" apps "*)
     for f in "$prefix/include/libbg/apps/exp2d/exp2d.h" "$prefix/include/libbg/apps/toolkit/app_svg.h"; do
         [ -f "$f" ] || fail "missing $f"
     done
     [ ! -e "$prefix/include/libbg/apps/exp2d/exp2d_impl.h" ] || fail "a private header was installed"
+    [ -f "$prefix/lib/libbg-apps.a" ] || fail "missing $prefix/lib/libbg-apps.a"
     cp docs/examples/exp2d_hat.c "$tmp/src/" || fail "cannot copy exp2d_hat.c"
-    (cd "$tmp/src" && $cc -std=c11 -O2 exp2d_hat.c $flags $extra -o bg-hat) > "$tmp/cc.log" 2>&1 \
+    kit_flags=$(PKG_CONFIG_PATH="$prefix/lib/pkgconfig" pkg-config --cflags --libs libbg-apps) \
+        || fail "pkg-config does not know libbg-apps"
+    (cd "$tmp/src" && $cc -std=c11 -O2 exp2d_hat.c $kit_flags $extra -o bg-hat) > "$tmp/cc.log" 2>&1 \
         || { cat "$tmp/cc.log" >&2; fail "exp2d_hat.c does not build against the installed copy"; }
     "$tmp/src/bg-hat" --quick --out "$tmp/out" > "$tmp/run.log" 2>&1 \
         || { cat "$tmp/run.log" >&2; fail "the installed bg-hat failed"; }

@@ -7,7 +7,7 @@
  * summary.json and report.md in --out, and the same options (--out, --seed,
  * --kT, --quick, --threads, --resume, --restart).
  *
- *   cc exp2d_hat.c $(pkg-config --cflags --libs libbg) -o bg-hat
+ *   cc exp2d_hat.c $(pkg-config --cflags --libs libbg-apps) -o bg-hat
  *   ./bg-hat --quick --out out/hat
  */
 #include "apps/exp2d/exp2d.h"
