@@ -26,11 +26,13 @@ ifeq ($(REAL),float)
 BUILD   ?= build-f32
 LIBNAME := bg_f32
 PCNAME  := libbg-f32
+KITNAME := bg-apps-f32
 REAL_CFLAGS := -DAD_REAL_FLOAT
 else ifeq ($(REAL),double)
 BUILD   ?= build
 LIBNAME := bg
 PCNAME  := libbg
+KITNAME := bg-apps
 REAL_CFLAGS :=
 else
 $(error REAL must be double or float, not '$(REAL)')
@@ -49,11 +51,18 @@ LIB_SRC  := $(foreach d,$(LIB_DIRS),$(wildcard $(d)/*.c))
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
 LIB      := $(BUILD)/lib$(LIBNAME).a
 
+# apps/: two installed folders in their own archive, libbg-apps.a (it writes
+# files and prints progress, which libbg.a never does): the output toolkit
+# (apps/toolkit) and the 2-D experiment kit (apps/exp2d).  The programs are
+# apps/bg_*.c; apps/dimer and apps/bench hold their private parts.
 ifneq ($(filter apps,$(MODULES)),)
+APP_KITS := apps/toolkit apps/exp2d
 APP_MAIN := $(wildcard apps/bg_*.c)
-APP_LIB  := $(filter-out $(APP_MAIN),$(wildcard apps/*.c))
+APP_LIB  := $(wildcard apps/dimer/*.c apps/bench/*.c)
+KIT_LIB  := $(BUILD)/lib$(KITNAME).a
 endif
 APP_LIB_OBJ := $(APP_LIB:%.c=$(BUILD)/obj/%.o)
+KIT_OBJ     := $(foreach d,$(APP_KITS),$(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard $(d)/*.c)))
 PROGRAMS    := $(patsubst apps/bg_%.c,$(BUILD)/bin/bg-%,$(APP_MAIN))
 
 TEST_SRC := tests/test_main.c tests/ck_util.c \
@@ -64,9 +73,18 @@ TEST_SRC += $(wildcard tests/test_reliability_*.c)
 endif
 TEST_OBJ := $(TEST_SRC:%.c=$(BUILD)/obj/%.o)
 TEST_BIN := $(BUILD)/bin/run-tests
-# The tutorial needs only autodiff/; the other examples need every library folder.
+# The tutorial needs only autodiff/; the other examples need every library
+# folder, and the 2-D kit's example (exp2d_*.c) apps/ too.
 EXAMPLE_SRC := $(if $(filter flows,$(MODULES)),$(wildcard docs/examples/*.c),docs/examples/tutorial.c)
+EXAMPLE_SRC := $(if $(filter apps,$(MODULES)),$(EXAMPLE_SRC),$(filter-out docs/examples/exp2d_%,$(EXAMPLE_SRC)))
 EXAMPLES := $(patsubst docs/examples/%.c,$(BUILD)/examples/%,$(EXAMPLE_SRC))
+
+# Run example $$e through the wrapper $(1) (empty, or qemu): an experiment
+# built on the 2-D kit runs its quick schedule into $$e.out, its progress in
+# $$e.log (shown when it fails).
+EXAMPLE_RUN = case $$e in \
+	  */exp2d_*) $(1) $$e --quick --out $$e.out > $$e.log 2>&1 || { cat $$e.log; exit 1; } ;; \
+	  *) $(1) $$e > /dev/null || exit 1 ;; esac
 
 PKG_CONFIG  ?= pkg-config
 CHECK_CFLAGS = $(shell $(PKG_CONFIG) --cflags check 2>/dev/null)
@@ -81,7 +99,7 @@ CHECK_LIBS   = $(shell $(PKG_CONFIG) --libs check 2>/dev/null)
 all: lib programs
 	@if pkg-config --exists check 2>/dev/null; then $(MAKE) --no-print-directory tests; fi
 
-lib: $(LIB)
+lib: $(LIB) $(KIT_LIB)
 programs: $(PROGRAMS)
 tests: $(TEST_BIN) $(EXAMPLES)
 examples: $(EXAMPLES)
@@ -93,16 +111,21 @@ $(shell mkdir -p $(BUILD) && (echo "$(MODULES)" | cmp -s - $(MODULES_STAMP) || e
 REAL_STAMP := $(BUILD)/real.txt
 $(shell mkdir -p $(BUILD) && (echo "$(REAL)" | cmp -s - $(REAL_STAMP) || echo "$(REAL)" > $(REAL_STAMP)))
 
-$(LIB): $(LIB_OBJ) $(MODULES_STAMP)
+$(LIB): $(LIB_OBJ) $(MODULES_STAMP) Makefile
 	@mkdir -p $(@D)
 	rm -f $@
 	ar rcs $@ $(LIB_OBJ)
+
+$(KIT_LIB): $(KIT_OBJ) $(MODULES_STAMP) Makefile
+	@mkdir -p $(@D)
+	rm -f $@
+	ar rcs $@ $(KIT_OBJ)
 
 $(BUILD)/obj/%.o: %.c $(REAL_STAMP)
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) -c $< -o $@
 
-$(BUILD)/bin/bg-%: $(BUILD)/obj/apps/bg_%.o $(APP_LIB_OBJ) $(LIB)
+$(BUILD)/bin/bg-%: $(BUILD)/obj/apps/bg_%.o $(APP_LIB_OBJ) $(KIT_LIB) $(LIB)
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) $^ -o $@ $(LDLIBS)
 
@@ -119,13 +142,13 @@ $(BUILD)/gen/suites.inc: $(filter-out tests/test_main.c tests/ck_util.c,$(TEST_S
 	@sed -n 's/^Suite \*\([a-z0-9_]*_suite\)(void).*/SUITE(\1)/p' $(filter-out Makefile,$^) > $@.tmp
 	@mv $@.tmp $@
 
-$(TEST_BIN): $(TEST_OBJ) $(APP_LIB_OBJ) $(LIB) $(PROGRAMS)
+$(TEST_BIN): $(TEST_OBJ) $(APP_LIB_OBJ) $(KIT_LIB) $(LIB) $(PROGRAMS)
 	@mkdir -p $(@D)
-	$(CC) $(ALL_CFLAGS) $(TEST_OBJ) $(APP_LIB_OBJ) $(LIB) -o $@ $(CHECK_LIBS) $(LDLIBS)
+	$(CC) $(ALL_CFLAGS) $(TEST_OBJ) $(APP_LIB_OBJ) $(KIT_LIB) $(LIB) -o $@ $(CHECK_LIBS) $(LDLIBS)
 
-$(BUILD)/examples/%: docs/examples/%.c $(LIB) $(REAL_STAMP)
+$(BUILD)/examples/%: docs/examples/%.c $(KIT_LIB) $(LIB) $(REAL_STAMP)
 	@mkdir -p $(@D)
-	$(CC) $(ALL_CFLAGS) $< $(LIB) -o $@ $(LDLIBS)
+	$(CC) $(ALL_CFLAGS) $< $(KIT_LIB) $(LIB) -o $@ $(LDLIBS)
 
 # Check is installed on demand: as root through apt, otherwise the exact
 # command is printed and the build stops.
@@ -146,7 +169,7 @@ TEST_ENV ?= CK_DEFAULT_TIMEOUT=120 BG_BIN_DIR=$(BUILD)/bin
 
 test: check-deps
 	@$(MAKE) --no-print-directory tests
-	@for e in $(EXAMPLES); do echo "example: $$e"; $$e > /dev/null || exit 1; done
+	@for e in $(EXAMPLES); do echo "example: $$e"; $(call EXAMPLE_RUN,); done
 	@sh tests/install_test.sh "$(MAKE)" "$(BUILD)" "$(MODULES)" "$(CC)" "$(LDLIBS)" "$(REAL)"
 	$(TEST_ENV) $(TEST_BIN)
 
@@ -207,7 +230,7 @@ cross-aarch64: cross-aarch64-deps
 	$(MAKE) --no-print-directory CC=$(AARCH64_CC) BUILD=$(AARCH64_BUILD) \
 	  PKG_CONFIG="$(AARCH64_PKG_CONFIG)" programs tests
 	@for e in $(patsubst $(BUILD)/%,$(AARCH64_BUILD)/%,$(EXAMPLES)); do \
-	  echo "example (qemu): $$e"; $(QEMU_AARCH64) $$e > /dev/null || exit 1; done
+	  echo "example (qemu): $$e"; $(call EXAMPLE_RUN,$(QEMU_AARCH64)); done
 	CK_DEFAULT_TIMEOUT=1200 CK_TIMEOUT_MULTIPLIER=10 BG_BIN_DIR=$(AARCH64_BUILD)/bin \
 	  BG_EXEC_WRAPPER=$(QEMU_AARCH64) $(QEMU_AARCH64) $(AARCH64_BUILD)/bin/run-tests
 
@@ -222,7 +245,7 @@ FUZZ_ARGS    ?= -max_len=4096 -rss_limit_mb=2048
 FUZZ_DIR     := $(BUILD)/fuzz
 FUZZ_CFLAGS  := -std=c11 $(WARN) -O1 -g -I. -D_POSIX_C_SOURCE=200809L -fno-omit-frame-pointer \
                 -fno-sanitize-recover=undefined -DLIBBG_FUZZ_MAIN
-FUZZ_LIB_SRC := $(foreach d,autodiff nn potentials sampling,$(wildcard $(d)/*.c)) apps/app_options.c apps/app_buf.c
+FUZZ_LIB_SRC := $(foreach d,autodiff nn potentials sampling,$(wildcard $(d)/*.c)) apps/toolkit/app_options.c apps/toolkit/app_buf.c
 FUZZ_OBJ     := $(FUZZ_LIB_SRC:%.c=$(FUZZ_DIR)/obj/%.o)
 FUZZ_BINS    := $(FUZZ_TARGETS:%=$(FUZZ_DIR)/fuzz_%)
 
@@ -251,7 +274,7 @@ fuzz: fuzz-build
 	    $(FUZZ_DIR)/corpus/$$t tests/fuzz/corpus/$$t || exit 1; \
 	done
 
--include $(wildcard $(FUZZ_DIR)/obj/*/*.d)
+-include $(wildcard $(FUZZ_DIR)/obj/*/*.d $(FUZZ_DIR)/obj/*/*/*.d)
 
 # The suite under valgrind (memcheck): a build without sanitizers, run in
 # one process (CK_FORK=no) without the cases tagged "slow".  Definite leaks
@@ -282,7 +305,7 @@ run: programs
 # AD_REAL_FLOAT defined in its ad_config.h, so that a program compiled
 # against them has the library's ad_real whatever flags it passes; the
 # pkg-config file names the library and the folder.
-HEADERS := $(filter-out %_impl.h,$(foreach d,$(LIB_DIRS),$(wildcard $(d)/*.h)))
+HEADERS := $(filter-out %_impl.h,$(foreach d,$(LIB_DIRS) $(APP_KITS),$(wildcard $(d)/*.h)))
 INCDIR  := $(PREFIX)/include/$(PCNAME)
 install: lib
 	@for h in $(HEADERS); do \
@@ -296,6 +319,11 @@ endif
 	install -m 644 $(LIB) $(DESTDIR)$(PREFIX)/lib/lib$(LIBNAME).a
 	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@PCNAME@|$(PCNAME)|g' -e 's|@LIBNAME@|$(LIBNAME)|' \
 	  -e 's|@CFLAGS@|$(if $(REAL_CFLAGS), $(REAL_CFLAGS))|' libbg.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/$(PCNAME).pc
+ifneq ($(KIT_LIB),)
+	install -m 644 $(KIT_LIB) $(DESTDIR)$(PREFIX)/lib/lib$(KITNAME).a
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@PCNAME@|$(PCNAME)|g' -e 's|@KITNAME@|$(KITNAME)|g' \
+	  libbg-apps.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/lib$(KITNAME).pc
+endif
 
 clean:
 	rm -rf $(BUILD)

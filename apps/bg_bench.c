@@ -19,11 +19,11 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "apps/app_fs.h"
-#include "apps/app_json.h"
-#include "apps/app_options.h"
-#include "apps/app_svg.h"
-#include "apps/bench_workloads.h"
+#include "apps/toolkit/app_fs.h"
+#include "apps/toolkit/app_json.h"
+#include "apps/toolkit/app_options.h"
+#include "apps/toolkit/app_svg.h"
+#include "apps/bench/bench_workloads.h"
 #include "autodiff/ad.h"
 
 typedef struct {
@@ -69,8 +69,8 @@ static int time_workload_run(const bench_spec *s, const timing_config *tc, timin
     int status = AD_OK;
     for (int i = 0; i < tc->warmup && status == AD_OK; i++)
         status = bench_iteration(r, msg, msg_len);
-    double *ms = malloc(sizeof(double) * (size_t)tc->max_iters);
-    double *cpu = malloc(sizeof(double) * (size_t)tc->max_iters);
+    double *ms = ad_malloc(sizeof(double) * (size_t)tc->max_iters);
+    double *cpu = ad_malloc(sizeof(double) * (size_t)tc->max_iters);
     if (status == AD_OK && (!ms || !cpu))
         status = ad_status_fail(msg, msg_len, AD_ERR_NOMEM, "out of memory for %d timings",
                                 tc->max_iters);
@@ -95,8 +95,8 @@ static int time_workload_run(const bench_spec *s, const timing_config *tc, timin
         double gflop = bench_spec_gflop(s);
         out->gflops = gflop > 0 ? gflop / (out->median_ms * 1e-3) : NAN;
     }
-    free(ms);
-    free(cpu);
+    ad_free(ms);
+    ad_free(cpu);
     bench_free(r);
     return status;
 }
@@ -296,7 +296,7 @@ static int run_scaling(const char *dir, const timing_config *tc)
         fprintf(stderr, "bg-bench: %s\n", msg);
         return 2;
     }
-    scaling_result *s = calloc(1, sizeof *s);
+    scaling_result *s = ad_calloc(1, sizeof *s);
     if (!s) return 1;
     int threads = ad_threads_get();
     s->threads[0] = 1;
@@ -336,7 +336,7 @@ static int run_scaling(const char *dir, const timing_config *tc)
         code = 1;
     }
     if (!code) printf("wrote %s/scaling.csv and %s/scaling.svg\n", dir, dir);
-    free(s);
+    ad_free(s);
     return code;
 }
 

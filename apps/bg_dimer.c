@@ -11,7 +11,7 @@
  *   5. the same from flow samples annealed towards the Boltzmann density by
  *      HMC in the latent space, with exact importance weights (bg_ais.h);
  *      CSV, SVG, summary.json and report.md in --out.
- * --out holds manifest.json (apps/app_run.h): the settings and a checksum of
+ * --out holds manifest.json (apps/toolkit/app_run.h): the settings and a checksum of
  * every file written.  --resume reuses the MC data, the umbrella reference
  * and the last stage checkpoint that the manifest verifies; stage k draws its
  * random numbers from (seed, k), so a resumed run reproduces an
@@ -24,9 +24,9 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "apps/app_fs.h"
-#include "apps/app_options.h"
-#include "apps/dimer_run.h"
+#include "apps/toolkit/app_fs.h"
+#include "apps/toolkit/app_options.h"
+#include "apps/dimer/dimer_run.h"
 #include "autodiff/ad.h"
 #include "autodiff/ad_alloc.h"
 #include "autodiff/ad_pool.h"

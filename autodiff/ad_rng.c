@@ -11,6 +11,12 @@ static uint64_t splitmix64(uint64_t *x)
     return z ^ (z >> 31);
 }
 
+uint64_t ad_rng_derive_seed(uint64_t seed, uint64_t index)
+{
+    uint64_t x = seed + 0x9E3779B97F4A7C15ull * index;
+    return splitmix64(&x);
+}
+
 static uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
 
 void ad_rng_seed(ad_rng *r, uint64_t seed, uint64_t stream)

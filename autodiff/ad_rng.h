@@ -19,6 +19,10 @@ typedef struct ad_rng {
 } ad_rng;
 
 void ad_rng_seed(ad_rng *r, uint64_t seed, uint64_t stream);
+/* The seed of part `index` of a computation seeded with `seed`: output
+ * index + 1 of a splitmix64 sequence started at seed.  Every derived seed of
+ * the library and its programs comes from here. */
+uint64_t ad_rng_derive_seed(uint64_t seed, uint64_t index);
 uint64_t ad_rng_u64(ad_rng *r);
 double ad_rng_uniform(ad_rng *r);           /* [0, 1), 53 random bits   */
 double ad_rng_normal(ad_rng *r);            /* N(0, 1)                  */

@@ -24,8 +24,4 @@ int smp_weights_shifted(const ad_real *log_w, int n, double *w, int *n_excluded,
  * (may be NULL) gets their number.  NAN when fewer than two are finite. */
 double smp_std_finite(const double *x, int n, int *n_used);
 
-/* A 64-bit seed derived from (seed, index) by splitmix64, so that derived
- * streams are decorrelated and reproducible. */
-uint64_t smp_seed_mix(uint64_t seed, uint64_t index);
-
 #endif

@@ -54,11 +54,3 @@ double smp_std_finite(const double *x, int n, int *n_used)
     if (n_used) *n_used = m;
     return m < 2 ? NAN : sqrt(m2 / (m - 1));
 }
-
-uint64_t smp_seed_mix(uint64_t seed, uint64_t index)
-{
-    uint64_t z = seed + 0x9e3779b97f4a7c15ULL * (index + 1);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
-}

@@ -12,22 +12,6 @@
 
 #include "autodiff/ad_file.h"
 
-static int say(char *msg, size_t msg_len, int code, const char *fmt, ...)
-#if defined(__GNUC__)
-    __attribute__((format(printf, 4, 5)))
-#endif
-    ;
-static int say(char *msg, size_t msg_len, int code, const char *fmt, ...)
-{
-    if (msg && msg_len) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(msg, msg_len, fmt, ap);
-        va_end(ap);
-    }
-    return code;
-}
-
 static char *copy_string(const char *s, size_t len)
 {
     char *c = ad_malloc(len + 1);
@@ -99,19 +83,19 @@ int smp_csv_write(const char *path, const ad_real *x, int n, int dim, const char
     int rc = ad_path_check(path, "smp_csv_write", "the file name", msg, msg_len);
     if (rc != AD_OK) return rc;
     if (dim < 1 || n < 0 || (n > 0 && !x))
-        return say(msg, msg_len, AD_ERR_ARG, "smp_csv_write: bad arguments (n %d, dim %d)", n,
+        return ad_status_fail(msg, msg_len, AD_ERR_ARG, "smp_csv_write: bad arguments (n %d, dim %d)", n,
                    dim);
     for (int j = 0; names && j < dim; j++) {
         if (!names[j] || strpbrk(names[j], ",\""))
-            return say(msg, msg_len, AD_ERR_ARG, "smp_csv_write: column name %d is NULL or holds "
+            return ad_status_fail(msg, msg_len, AD_ERR_ARG, "smp_csv_write: column name %d is NULL or holds "
                        "a comma or a quote", j);
         for (const unsigned char *c = (const unsigned char *)names[j]; *c; c++)
             if (control_byte(*c))
-                return say(msg, msg_len, AD_ERR_ARG, "smp_csv_write: column name %d holds the "
+                return ad_status_fail(msg, msg_len, AD_ERR_ARG, "smp_csv_write: column name %d holds the "
                            "control byte 0x%02x (a newline, CR or other)", j, *c);
     }
     char *tmp = ad_path_format("%s.tmp", path);
-    if (!tmp) return say(msg, msg_len, AD_ERR_NOMEM, "smp_csv_write: out of memory");
+    if (!tmp) return ad_status_fail(msg, msg_len, AD_ERR_NOMEM, "smp_csv_write: out of memory");
     FILE *f = NULL;
     rc = ad_file_open_write(tmp, NULL, &f, msg, msg_len);
     if (rc != AD_OK) {
@@ -132,10 +116,10 @@ int smp_csv_write(const char *path, const ad_real *x, int n, int dim, const char
     if (fclose(f) != 0) bad = 1;
     int status = AD_OK;
     if (bad) {
-        status = say(msg, msg_len, AD_ERR_IO, "%s: write failed", tmp);
+        status = ad_status_fail(msg, msg_len, AD_ERR_IO, "%s: write failed", tmp);
         remove(tmp);
     } else if (rename(tmp, path) != 0) {
-        status = say(msg, msg_len, AD_ERR_IO, "%s: cannot rename to %s: %s", tmp, path,
+        status = ad_status_fail(msg, msg_len, AD_ERR_IO, "%s: cannot rename to %s: %s", tmp, path,
                      strerror(errno));
         remove(tmp);
     }
@@ -190,12 +174,12 @@ static int check_text(const char *path, long lineno, const char *line, size_t le
         unsigned char c = (unsigned char)line[i];
         if (c != 0 && !control_byte(c)) continue;
         if (lineno == 1 && len >= sizeof magic && memcmp(line, magic, sizeof magic) == 0)
-            return say(msg, msg_len, AD_ERR_FORMAT, "%s:1: a libbg checkpoint (binary), not a "
+            return ad_status_fail(msg, msg_len, AD_ERR_FORMAT, "%s:1: a libbg checkpoint (binary), not a "
                        "CSV file", path);
         if (c == 0)
-            return say(msg, msg_len, AD_ERR_FORMAT, "%s:%ld: NUL byte at byte %zu of the line: "
+            return ad_status_fail(msg, msg_len, AD_ERR_FORMAT, "%s:%ld: NUL byte at byte %zu of the line: "
                        "a binary file, not CSV text", path, lineno, i + 1);
-        return say(msg, msg_len, AD_ERR_FORMAT, "%s:%ld: control byte 0x%02x at byte %zu of "
+        return ad_status_fail(msg, msg_len, AD_ERR_FORMAT, "%s:%ld: control byte 0x%02x at byte %zu of "
                    "the line: a binary file, not CSV text", path, lineno, c, i + 1);
     }
     return AD_OK;
@@ -240,7 +224,7 @@ static int parse_header(reader *r, char *msg, size_t msg_len)
 {
     r->dim = count_fields(r->line);
     r->names = ad_calloc((size_t)r->dim, sizeof(char *));
-    if (!r->names) return say(msg, msg_len, AD_ERR_NOMEM, "%s: out of memory", r->path);
+    if (!r->names) return ad_status_fail(msg, msg_len, AD_ERR_NOMEM, "%s: out of memory", r->path);
     const char *s = r->line;
     for (int j = 0; j < r->dim; j++) {
         const char *end = strchr(s, ',');
@@ -249,10 +233,10 @@ static int parse_header(reader *r, char *msg, size_t msg_len)
         const char *e = end;
         while (e > s && isspace((unsigned char)e[-1])) e--;
         if (e == s)
-            return say(msg, msg_len, AD_ERR_FORMAT, "%s:1: header column %d has no name", r->path,
+            return ad_status_fail(msg, msg_len, AD_ERR_FORMAT, "%s:1: header column %d has no name", r->path,
                        j + 1);
         if (!(r->names[j] = copy_string(s, (size_t)(e - s))))
-            return say(msg, msg_len, AD_ERR_NOMEM, "%s: out of memory", r->path);
+            return ad_status_fail(msg, msg_len, AD_ERR_NOMEM, "%s: out of memory", r->path);
         s = *end ? end + 1 : end;
     }
     return AD_OK;
@@ -263,10 +247,10 @@ static int parse_row(reader *r, long lineno, int allow_nonfinite, char *msg, siz
 {
     int fields = count_fields(r->line);
     if (fields != r->dim)
-        return say(msg, msg_len, AD_ERR_FORMAT, "%s:%ld: %d fields, expected %d (the header has "
+        return ad_status_fail(msg, msg_len, AD_ERR_FORMAT, "%s:%ld: %d fields, expected %d (the header has "
                    "%d columns)", r->path, lineno, fields, r->dim, r->dim);
     if (r->n_rows >= (size_t)INT_MAX)
-        return say(msg, msg_len, AD_ERR_FORMAT, "%s:%ld: more than %d rows", r->path, lineno,
+        return ad_status_fail(msg, msg_len, AD_ERR_FORMAT, "%s:%ld: more than %d rows", r->path, lineno,
                    INT_MAX);
     if (r->n_rows == r->cap_rows) {
         /* the first block holds about 8 KiB of values whatever the width, so
@@ -274,7 +258,7 @@ static int parse_row(reader *r, long lineno, int allow_nonfinite, char *msg, siz
         size_t first = (size_t)1024 / (size_t)r->dim;
         size_t ncap = r->cap_rows ? 2 * r->cap_rows : (first ? first : 1);
         ad_real *nx = ad_realloc(r->x, ncap * (size_t)r->dim * sizeof(ad_real));
-        if (!nx) return say(msg, msg_len, AD_ERR_NOMEM, "%s: out of memory", r->path);
+        if (!nx) return ad_status_fail(msg, msg_len, AD_ERR_NOMEM, "%s: out of memory", r->path);
         r->x = nx;
         r->cap_rows = ncap;
     }
@@ -288,16 +272,16 @@ static int parse_row(reader *r, long lineno, int allow_nonfinite, char *msg, siz
         if (end == s || (*after && *after != ',')) {
             char *stop = strchr(s, ',');
             int flen = stop ? (int)(stop - s) : (int)strlen(s);
-            return say(msg, msg_len, AD_ERR_FORMAT, "%s:%ld: column %d: '%.*s' is not a number",
+            return ad_status_fail(msg, msg_len, AD_ERR_FORMAT, "%s:%ld: column %d: '%.*s' is not a number",
                        r->path, lineno, j + 1, flen > 40 ? 40 : flen, s);
         }
         if (!allow_nonfinite && !isfinite(v))
-            return say(msg, msg_len, AD_ERR_NUMERIC, "%s:%ld: column %d: non-finite value %g",
+            return ad_status_fail(msg, msg_len, AD_ERR_NUMERIC, "%s:%ld: column %d: non-finite value %g",
                        r->path, lineno, j + 1, v);
         /* a finite value beyond the range of ad_real (1e300 in a float
          * build) is refused too, rather than read as an infinity */
         if (!allow_nonfinite && isfinite(v) && !isfinite((double)(ad_real)v))
-            return say(msg, msg_len, AD_ERR_NUMERIC,
+            return ad_status_fail(msg, msg_len, AD_ERR_NUMERIC,
                        "%s:%ld: column %d: value %g out of range (largest %g)", r->path,
                        lineno, j + 1, v, (double)AD_REAL_MAX);
         row[j] = (ad_real)v;
@@ -316,7 +300,7 @@ int smp_csv_read(const char *path, int allow_nonfinite, smp_dataset **out, char 
 int smp_csv_read_max(const char *path, int allow_nonfinite, size_t max_bytes, smp_dataset **out,
                      char *msg, size_t msg_len)
 {
-    if (!out) return say(msg, msg_len, AD_ERR_ARG, "smp_csv_read: NULL out");
+    if (!out) return ad_status_fail(msg, msg_len, AD_ERR_ARG, "smp_csv_read: NULL out");
     *out = NULL;
     int status = ad_path_check(path, "smp_csv_read", "the file name", msg, msg_len);
     if (status != AD_OK) return status;
@@ -337,18 +321,18 @@ int smp_csv_read_max(const char *path, int allow_nonfinite, size_t max_bytes, sm
         if (status != AD_OK) break;
     }
     if (status == AD_OK && got == -1)
-        status = say(msg, msg_len, AD_ERR_NOMEM, "%s: out of memory", path);
+        status = ad_status_fail(msg, msg_len, AD_ERR_NOMEM, "%s: out of memory", path);
     if (status == AD_OK && got == -2)
-        status = say(msg, msg_len, AD_ERR_FORMAT, "%s:%ld: the file grew past the limit of %zu "
+        status = ad_status_fail(msg, msg_len, AD_ERR_FORMAT, "%s:%ld: the file grew past the limit of %zu "
                      "bytes while being read", path, lineno + 1, max_bytes);
     if (status == AD_OK && ferror(r.f))
-        status = say(msg, msg_len, AD_ERR_IO, "%s: read error", path);
+        status = ad_status_fail(msg, msg_len, AD_ERR_IO, "%s: read error", path);
     if (status == AD_OK && !r.names)
-        status = say(msg, msg_len, AD_ERR_FORMAT, "%s: empty file (no header line)", path);
+        status = ad_status_fail(msg, msg_len, AD_ERR_FORMAT, "%s: empty file (no header line)", path);
     if (status == AD_OK) {
         smp_dataset *d = ad_calloc(1, sizeof *d);
         if (!d) {
-            status = say(msg, msg_len, AD_ERR_NOMEM, "%s: out of memory", path);
+            status = ad_status_fail(msg, msg_len, AD_ERR_NOMEM, "%s: out of memory", path);
         } else {
             d->n = (int)r.n_rows;
             d->dim = r.dim;
@@ -358,7 +342,7 @@ int smp_csv_read_max(const char *path, int allow_nonfinite, size_t max_bytes, sm
             r.names = NULL;
             if (!d->x) {
                 smp_dataset_free(d);
-                status = say(msg, msg_len, AD_ERR_NOMEM, "%s: out of memory", path);
+                status = ad_status_fail(msg, msg_len, AD_ERR_NOMEM, "%s: out of memory", path);
             } else {
                 *out = d;
             }

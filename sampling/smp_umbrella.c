@@ -108,7 +108,7 @@ static int run_window(const smp_umbrella_config *cfg, smp_energy_fn energy, void
     }
     smp_mc_config mc = {.dim = dim, .n_chains = nc, .sigma = cfg->sigma, .kT = cfg->kT,
                         .n_steps = cfg->n_steps, .stride = cfg->stride, .keep_initial = 1,
-                        .seed = smp_seed_mix(cfg->seed, (uint64_t)q * cfg->n_windows + k)};
+                        .seed = ad_rng_derive_seed(cfg->seed, (uint64_t)q * cfg->n_windows + k)};
     biased_ctx bc = {energy, energy_ctx, cfg->coord, cfg->coord_ctx, center, cfg->k};
     smp_mc_stats stats;
     int rc = smp_mc_run(&mc, biased_energy, &bc, x0, frames, NULL, &stats, msg, msg_len);

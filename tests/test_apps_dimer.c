@@ -14,8 +14,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "apps/app_fs.h"
-#include "apps/app_json.h"
+#include "apps/toolkit/app_fs.h"
+#include "apps/toolkit/app_json.h"
 #include "autodiff/ad.h"
 #include "ck_util.h"
 #include "test_apps_util.h"

@@ -7,7 +7,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "apps/app_fs.h"
+#include "apps/toolkit/app_fs.h"
 #include "autodiff/ad.h"
 #include "ck_util.h"
 

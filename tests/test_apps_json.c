@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "apps/app_json.h"
+#include "apps/toolkit/app_json.h"
 #include "autodiff/ad.h"
 #include "ck_util.h"
 

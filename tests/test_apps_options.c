@@ -3,7 +3,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "apps/app_options.h"
+#include "apps/toolkit/app_options.h"
 #include "autodiff/ad.h"
 #include "ck_util.h"
 

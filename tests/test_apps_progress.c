@@ -6,9 +6,9 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "apps/app_buf.h"
-#include "apps/app_progress.h"
-#include "apps/app_report.h"
+#include "apps/toolkit/app_buf.h"
+#include "apps/toolkit/app_progress.h"
+#include "apps/toolkit/app_report.h"
 #include "autodiff/ad.h"
 #include "ck_util.h"
 

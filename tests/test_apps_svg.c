@@ -4,9 +4,9 @@
 #include <math.h>
 #include <string.h>
 
-#include "apps/app_buf.h"
-#include "apps/app_fs.h"
-#include "apps/app_svg.h"
+#include "apps/toolkit/app_buf.h"
+#include "apps/toolkit/app_fs.h"
+#include "apps/toolkit/app_svg.h"
 #include "autodiff/ad.h"
 #include "ck_util.h"
 

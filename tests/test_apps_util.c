@@ -3,7 +3,7 @@
 
 #include <stdio.h>
 
-#include "apps/app_fs.h"
+#include "apps/toolkit/app_fs.h"
 #include "autodiff/ad.h"
 
 char *ck_slurp(const char *path, size_t *len)

@@ -5,7 +5,7 @@
 
 #include <stddef.h>
 
-#include "apps/app_json.h"
+#include "apps/toolkit/app_json.h"
 
 /* The whole file (NUL-terminated, ad_free it), or NULL if unreadable. */
 char *ck_slurp(const char *path, size_t *len);

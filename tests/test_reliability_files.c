@@ -24,8 +24,8 @@
 #include <sys/types.h>
 #include <unistd.h>
 
-#include "apps/app_fs.h"
-#include "apps/app_json.h"
+#include "apps/toolkit/app_fs.h"
+#include "apps/toolkit/app_json.h"
 #include "autodiff/ad.h"
 #include "ck_util.h"
 #include "flows/bg_train.h"

@@ -12,8 +12,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "apps/app_fs.h"
-#include "apps/app_json.h"
+#include "apps/toolkit/app_fs.h"
+#include "apps/toolkit/app_json.h"
 #include "autodiff/ad.h"
 #include "ck_util.h"
 #include "test_apps_util.h"
@@ -77,7 +77,7 @@ START_TEST(test_kill_and_resume)
     const char *full_args[] = {"--quick", "--seed", "3", "--threads", "1", "--out", base, NULL};
     ck_assert_int_eq(ck_run_program("bg-doublewell", log_out, log_err, full_args, 0), 0);
 
-    /* Killed (SIGKILL, by the testing aid BG_STOP_AFTER of apps/app_run.h)
+    /* Killed (SIGKILL, by the testing aid BG_STOP_AFTER of apps/toolkit/app_run.h)
      * right after a checkpoint, between a model's files, and after a
      * model's last file. */
     static const char *const stops[] = {"model_ml.ckpt", "loss_kl.csv", "train_ml_kl_record.csv"};

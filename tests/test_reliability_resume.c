@@ -1,5 +1,5 @@
 /* test_reliability_resume.c - what a program may reuse from its --out
- * directory (apps/app_run.h): the manifest refuses a directory of other
+ * directory (apps/toolkit/app_run.h): the manifest refuses a directory of other
  * settings, --resume reuses only files whose checksum and checkpoint label
  * verify, a second run on the same directory is refused, temporary files of
  * a killed run are removed, seeds round-trip exactly and too long an --out
@@ -14,8 +14,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "apps/app_fs.h"
-#include "apps/app_json.h"
+#include "apps/toolkit/app_fs.h"
+#include "apps/toolkit/app_json.h"
 #include "autodiff/ad.h"
 #include "ck_util.h"
 #include "test_apps_util.h"

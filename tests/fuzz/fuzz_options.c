@@ -11,7 +11,7 @@
 #include <math.h>
 #include <stdint.h>
 
-#include "apps/app_options.h"
+#include "apps/toolkit/app_options.h"
 #include "autodiff/ad.h"
 #include "tests/fuzz/fuzz_util.h"
 

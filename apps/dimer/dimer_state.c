@@ -1,0 +1,40 @@
+/* dimer_state.c - what every part of a dimer run shares: file names in
+ * --out, manifest records and releasing the run state.  The parts
+ * (dimer_data.c, dimer_train.c, dimer_resume.c, dimer_analysis.c,
+ * dimer_figures.c, dimer_report.c) call into this file and dimer_sim.c;
+ * dimer_run.c runs them in order. */
+#include <stdio.h>
+
+#include "apps/dimer/dimer_run.h"
+#include "apps/toolkit/app_fs.h"
+#include "autodiff/ad_alloc.h"
+
+void dimer_out_path(const dimer_run *r, const char *name, char *buf, size_t len)
+{
+    if (app_fs_join(buf, len, r->opt.out, name) != AD_OK) buf[0] = 0;
+}
+
+int dimer_record(dimer_run *r, const char *name, int stage, char *msg, size_t len)
+{
+    if (!r->run) return AD_OK;
+    return app_run_record(r->run, name, name, 0, stage, msg, len);
+}
+
+void dimer_ckpt_name(int k, char *buf, size_t len) { snprintf(buf, len, "ckpt/stage-stage%d.ckpt", k); }
+
+void dimer_run_release(dimer_run *r)
+{
+    app_run_close(r->run);
+    r->run = NULL;
+    dimer_energy_ctx_release(&r->ectx);
+    dimer_umbrella_out_release(&r->us);
+    bg_generator_free(r->gen);
+    bg_samples_free(r->samples);
+    smp_profile_free(r->profile);
+    bg_samples_free(r->ais_samples);
+    smp_profile_free(r->ais_profile);
+    ad_free(r->d_ais);
+    ad_free(r->data);
+    ad_free(r->data_u);
+    ad_free(r->d_bg);
+}

@@ -1,0 +1,244 @@
+/* exp2d_train.c - training the four models of a 2-D run (the ML model
+ * first, the three others from it), each saved with its loss curve and the
+ * record of its settings as soon as it is trained, and reloaded by --resume. */
+#include "apps/exp2d/exp2d.h"
+#include "apps/exp2d/exp2d_impl.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "apps/toolkit/app_fs.h"
+#include "apps/toolkit/app_progress.h"
+#include "autodiff/ad_alloc.h"
+#include "flows/bg_generator.h"
+#include "sampling/smp_data.h"
+
+/* ---- training ------------------------------------------------------- */
+
+typedef struct train_ctx {
+    app_progress *progress;
+    exp2d_model *model;
+} train_ctx;
+
+static void on_progress(const bg_progress *p, void *vctx)
+{
+    train_ctx *c = vctx;
+    exp2d_model *m = c->model;
+    if (p->iteration >= 1 && p->iteration <= m->n_iterations) {
+        double *row = m->loss + 4 * (p->iteration - 1);
+        row[0] = p->loss;
+        row[1] = p->ml;
+        row[2] = p->kl;
+        row[3] = p->rc;
+    }
+    app_progress_value v[4] = {{"loss", p->loss}};
+    int nv = 1;
+    if (m->w_ml > 0 && (m->w_kl > 0 || m->w_rc > 0)) v[nv++] = (app_progress_value){"ml", p->ml};
+    if (m->w_kl > 0 && (m->w_ml > 0 || m->w_rc > 0)) v[nv++] = (app_progress_value){"kl", p->kl};
+    if (m->w_rc > 0) v[nv++] = (app_progress_value){"rc", p->rc};
+    app_progress_update(c->progress, p->iteration, v, nv);
+    if (p->stage_done) app_progress_done(c->progress);
+}
+
+/* ---- crash safety: every trained model is saved as soon as its training
+ * ends (DIR/model_<slug>.ckpt, written atomically, plus its loss curve and a
+ * record of the settings it was trained with); --resume reloads the models
+ * whose record matches this run and trains only the others.  Training draws
+ * its random numbers from the seed alone, so a resumed run produces the same
+ * numbers as an uninterrupted one. */
+
+enum { RECORD_COLS = 7 }; /* seed_lo, seed_hi, kT, quick, iterations, final_loss, skipped */
+
+static int model_path(const exp2d_run *run, const exp2d_model *m, const char *what,
+                      char *path, size_t size)
+{
+    char name[128];
+    snprintf(name, sizeof name, "%s_%s", what, m->slug);
+    return app_fs_join(path, size, run->opt.out, name);
+}
+
+static void record_row(const exp2d_run *run, const exp2d_model *m, ad_real row[RECORD_COLS])
+{
+    row[0] = (double)(run->opt.seed & 0xffffffffu);
+    row[1] = (double)(run->opt.seed >> 32);
+    row[2] = run->kT;
+    row[3] = run->opt.quick;
+    row[4] = m->n_iterations;
+    row[5] = m->final_loss;
+    row[6] = (double)m->skipped;
+}
+
+/* Record DIR/name<suffix> of model k in the manifest. */
+static int record_file(const exp2d_run *run, const exp2d_model *m, const char *what,
+                       const char *suffix, int k, char *msg, size_t len)
+{
+    if (!run->run) return AD_OK;
+    char name[128];
+    snprintf(name, sizeof name, "%s_%s%s", what, m->slug, suffix);
+    return app_run_record(run->run, name, name, 0, k + 1, msg, len);
+}
+
+static int save_model(const exp2d_run *run, const exp2d_model *m, int k, char *msg, size_t len)
+{
+    char path[APP_RUN_PATH_MAX], label[128] = "";
+    if (model_path(run, m, "model", path, sizeof path) != AD_OK ||
+        strlen(path) + 16 > sizeof path)
+        return ad_status_fail(msg, len, AD_ERR_ARG, "output path too long: %s", run->opt.out);
+    strcat(path, ".ckpt");
+    if (run->run) app_run_label(run->run, k + 1, label, sizeof label);
+    int status = bg_generator_save_label(m->gen, path, label, msg, len);
+    if (status == AD_OK) status = record_file(run, m, "model", ".ckpt", k, msg, len);
+    if (status != AD_OK) return status;
+    static const char *const rec_cols[RECORD_COLS] = {"seed_lo", "seed_hi", "kT", "quick",
+                                                      "iterations", "final_loss", "skipped"};
+    ad_real row[RECORD_COLS];
+    record_row(run, m, row);
+    status = exp2d_write_loss_csv(run, m, msg, len);
+    if (status == AD_OK) status = record_file(run, m, "loss", ".csv", k, msg, len);
+    if (status != AD_OK) return status;
+    /* The record goes last: it marks the model as complete. */
+    model_path(run, m, "train", path, sizeof path);
+    strcat(path, "_record.csv");
+    status = smp_csv_write(path, row, 1, RECORD_COLS, rec_cols, msg, len);
+    if (status == AD_OK) status = record_file(run, m, "train", "_record.csv", k, msg, len);
+    return status;
+}
+
+/* 1 if a complete model matching this run was reloaded, 0 otherwise (with
+ * why filled).  Its three files must match the manifest, the checkpoint's
+ * label this run's fingerprint and the model's stage, and the record's
+ * numbers must be finite and in range. */
+static int reload_model(exp2d_run *run, exp2d_model *m, int k, char *why, size_t why_len)
+{
+    char path[APP_RUN_PATH_MAX], name[128], want[128];
+    smp_dataset *rec = NULL, *loss = NULL;
+    int ok = 0;
+    ad_real wanted[RECORD_COLS];
+    m->final_loss = 0;
+    m->skipped = 0;
+    record_row(run, m, wanted);
+    static const char *const parts[3][2] = {
+        {"train", "_record.csv"}, {"loss", ".csv"}, {"model", ".ckpt"}};
+    for (int i = 0; i < 3; i++) {
+        snprintf(name, sizeof name, "%s_%s%s", parts[i][0], m->slug, parts[i][1]);
+        int st = 0;
+        if (!run->run || !app_run_reusable(run->run, name, &st, why, why_len)) return 0;
+        if (st != k + 1) {
+            snprintf(why, why_len, "%s was recorded by stage %d, not %d", name, st, k + 1);
+            return 0;
+        }
+    }
+    if (model_path(run, m, "train", path, sizeof path) != AD_OK || strlen(path) + 16 > sizeof path)
+        return 0;
+    strcat(path, "_record.csv");
+    snprintf(why, why_len, "train_%s_record.csv holds unusable values", m->slug);
+    if (smp_csv_read(path, 1, &rec, why, why_len) != AD_OK) goto done;
+    if (rec->n != 1 || rec->dim != RECORD_COLS) goto done;
+    for (int c = 0; c < 5; c++)
+        if (rec->x[c] != wanted[c]) goto done;
+    long long skipped = 0;
+    if (!isfinite(rec->x[5]) ||
+        app_run_double_to_long(rec->x[6], 0, m->n_iterations, &skipped) != AD_OK)
+        goto done;
+    model_path(run, m, "loss", path, sizeof path);
+    strcat(path, ".csv");
+    if (smp_csv_read(path, 1, &loss, why, why_len) != AD_OK) goto done;
+    snprintf(why, why_len, "loss_%s.csv holds unusable values", m->slug);
+    if (loss->n != m->n_iterations || loss->dim != 5) goto done;
+    model_path(run, m, "model", path, sizeof path);
+    strcat(path, ".ckpt");
+    /* only a checkpoint labelled with this run's fingerprint and the model's
+     * stage is loaded; otherwise the model keeps its parameters */
+    app_run_label(run->run, k + 1, want, sizeof want);
+    if (bg_generator_load_label(m->gen, path, want, why, why_len) != AD_OK) goto done;
+    for (int i = 0; i < m->n_iterations; i++)
+        for (int c = 0; c < 4; c++) m->loss[4 * i + c] = loss->x[5 * i + 1 + c];
+    m->final_loss = rec->x[5];
+    m->skipped = (long)skipped;
+    ok = 1;
+done:
+    smp_dataset_free(rec);
+    smp_dataset_free(loss);
+    return ok;
+}
+
+static int train_model(exp2d_run *run, int k, app_progress *pg, char *msg, size_t len)
+{
+    const exp2d_system *sys = run->sys;
+    const exp2d_schedule *sc = &run->sched;
+    exp2d_model *m = &run->models[k];
+    int is_ml = k == 0;
+    bg_stage st = bg_stage_default();
+    st.name = m->name;
+    st.n_iterations = is_ml ? sc->ml_iterations : sc->iterations;
+    st.batch_size = is_ml ? sc->ml_batch : sc->batch;
+    st.lr = is_ml ? sc->ml_lr : sc->lr;
+    st.w_ml = m->w_ml;
+    st.w_kl = m->w_kl;
+    st.w_rc = m->w_rc;
+    st.e_high = sc->e_high; /* kT above the lowest minimum (tc.e_ref) */
+    m->n_iterations = st.n_iterations;
+    m->loss = ad_calloc((size_t)(st.n_iterations > 0 ? st.n_iterations : 1) * 4, sizeof(double));
+    if (!m->loss) return ad_status_fail(msg, len, AD_ERR_NOMEM, "out of memory");
+    if (run->opt.resume && run->run) {
+        char why[512] = "";
+        if (reload_model(run, m, k, why, sizeof why)) {
+            fprintf(stderr, "%s: %s model reloaded from %s\n", sys->program, m->name,
+                    run->opt.out);
+            m->train_seconds = 0;
+            return AD_OK;
+        }
+        /* this model and every later one (they start from the ML model) are
+         * trained again */
+        fprintf(stderr, "%s: --resume: %s; training the %s model%s again\n", sys->program, why,
+                m->name, k + 1 < EXP2D_N_MODELS ? " and the later ones" : "");
+        app_run_forget_from(run->run, k + 1);
+        run->opt.resume = 0;
+    }
+    train_ctx ctx = {pg, m};
+    app_progress_stage(pg, k + 1, EXP2D_N_MODELS, m->name, st.n_iterations);
+    bg_generator_train_config tc = bg_generator_train_default(run->data, run->n_data);
+    tc.cut_ref = BG_CUT_KT_ABOVE_REF;
+    tc.e_ref = run->u_min;
+    tc.rc = &sys->rc;
+    tc.rc_loss = sys->rc_loss;
+    tc.stages = &st;
+    tc.n_stages = 1;
+    tc.seed = exp2d_seed(run->opt.seed, 20 + (uint64_t)k);
+    tc.progress = on_progress;
+    tc.progress_ctx = &ctx;
+    bg_train_result res;
+    char why[512];
+    int status = bg_generator_train(m->gen, &tc, &res, why, sizeof why);
+    if (status != AD_OK) return ad_status_fail(msg, len, status, "training %s: %s", m->name, why);
+    /* as the record stores it (an ad_real), so that a resumed run reports
+     * the same number */
+    m->final_loss = (ad_real)res.final_loss;
+    m->skipped = res.skipped;
+    m->train_seconds = res.seconds + (is_ml ? 0 : run->ml_seconds);
+    if (is_ml) run->ml_seconds = res.seconds;
+    return save_model(run, m, k, msg, len);
+}
+
+int exp2d_train_all(exp2d_run *run, char *msg, size_t len)
+{
+    const exp2d_system *sys = run->sys;
+    bg_generator_config gc = bg_generator_config_default(&sys->potential, run->kT);
+    gc.flow = flow_realnvp_preset_config(sys->preset);
+    gc.flow.seed = exp2d_seed(run->opt.seed, 2);
+    app_progress pg;
+    app_progress_init(&pg, stderr, 2.0);
+    for (int k = 0; k < EXP2D_N_MODELS; k++) {
+        exp2d_model *m = &run->models[k];
+        m->gen = bg_generator_new(&gc, msg, len);
+        if (!m->gen) return AD_ERR_NOMEM;
+        int status = AD_OK;
+        if (k > 0) /* start from the trained ML model */
+            status = bg_generator_copy_parameters(m->gen, run->models[0].gen, msg, len);
+        if (status == AD_OK) status = train_model(run, k, &pg, msg, len);
+        if (status != AD_OK) return status;
+    }
+    return AD_OK;
+}

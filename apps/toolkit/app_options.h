@@ -1,0 +1,78 @@
+/* app_options.h - a small declarative command-line parser for the programs.
+ *
+ * A program describes its options in a table of app_option and calls
+ * app_options_parse.  Both `--name value` and `--name=value` are accepted;
+ * `--help` (or `-h`) is detected and reported, never acted on: nothing here
+ * prints unless asked (app_options_usage, app_options_handle) and nothing
+ * calls exit().  String destinations point into argv (no copies, nothing to
+ * free).  A repeated option keeps its last value.  A `--help` anywhere wins
+ * over every other argument.  A value that starts with "--" is taken as a
+ * forgotten value ("--out --quick"); write --out=--odd-name for such a name.
+ * On an error the destinations may already hold values from earlier
+ * arguments.  Numbers are decimal only (no hex, no leading spaces); huge
+ * integers are reported as too large, never wrapped.
+ *
+ *     int quick = 0; uint64_t seed = 1; double kT = 1; const char *out = "out/dw";
+ *     const app_option opts[] = {
+ *         {"out", APP_OPT_STRING, &out, "output directory", "DIR"},
+ *         {"seed", APP_OPT_UINT64, &seed, "random seed", "N"},
+ *         {"kT", APP_OPT_DOUBLE, &kT, "temperature", "X", .has_min = 1, .min = 1e-6},
+ *         {"quick", APP_OPT_FLAG, &quick, "a short run for smoke tests"},
+ *     };
+ *     const app_cli cli = {"bg-doublewell", "The double-well experiment.", opts, 4};
+ *     int code = app_options_handle(&cli, argc, argv);
+ *     if (code >= 0) return code;  // 0 after --help, 2 after a usage error
+ */
+#ifndef LIBBG_APPS_TOOLKIT_APP_OPTIONS_H
+#define LIBBG_APPS_TOOLKIT_APP_OPTIONS_H
+
+#include <stddef.h>
+#include <stdio.h>
+
+typedef enum {
+    APP_OPT_FLAG,   /* int *: set to 1 when present; takes no value       */
+    APP_OPT_INT,    /* int *: decimal, within INT_MIN..INT_MAX             */
+    APP_OPT_DOUBLE, /* double *: finite unless allow_nonfinite             */
+    APP_OPT_STRING, /* const char **: points into argv                     */
+    APP_OPT_UINT64  /* uint64_t *: decimal, 0..UINT64_MAX, no sign         */
+} app_opt_kind;
+
+typedef struct {
+    const char *name;       /* long name without the leading "--"            */
+    app_opt_kind kind;      /* what the value is                             */
+    void *dest;             /* where the value goes (type given by kind)     */
+    const char *help;       /* one line for --help                           */
+    const char *value_name; /* shown in --help ("DIR"); NULL: from the kind  */
+    int has_min, has_max;   /* 1: check value >= min / value <= max          */
+    double min, max;        /* bounds (compared in double precision)         */
+    int allow_nonfinite;    /* doubles only: accept nan and inf              */
+} app_option;
+
+typedef struct {
+    const char *program;       /* name used in messages ("bg-doublewell")  */
+    const char *description;   /* a paragraph for --help                   */
+    const app_option *options; /* the table                                */
+    int n_options;             /* its length                               */
+} app_cli;
+
+/* app_options_parse returns this (a positive value) when --help was given. */
+#define APP_OPTIONS_HELP 1
+
+/* Parse argv[1..argc-1].  Returns AD_OK, APP_OPTIONS_HELP, or AD_ERR_ARG with
+ * one line in msg such as
+ *   "bg-doublewell: --seed: 'abc' is not an integer (try --help)". */
+int app_options_parse(const app_cli *cli, int argc, char **argv, char *msg, size_t msg_size);
+
+/* The --help text generated from the table, into buf (truncated if small):
+ * each option's help line followed by " (default V)", V the destination's
+ * value at the time of the call, unless the help line mentions "default"
+ * itself (a default that depends on other options, say).  Returns the
+ * length it needed, like snprintf. */
+size_t app_options_usage(const app_cli *cli, char *buf, size_t size);
+void app_options_print_usage(const app_cli *cli, FILE *stream);
+
+/* Parse and act: usage to stdout after --help (returns 0), the message line to
+ * stderr after an error (returns 2), or -1 when the program should go on. */
+int app_options_handle(const app_cli *cli, int argc, char **argv);
+
+#endif
