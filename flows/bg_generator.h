@@ -31,6 +31,13 @@
  *     bg_samples_free(s);  bg_generator_free(g);
  *
  * docs/generator.md walks through a whole program (docs/examples/bg_quartic.c).
+ *
+ * Several temperatures: give the config a list of training temperatures
+ * (bg_temperature: kT and weight), the training call data tagged with their
+ * temperatures (bg_temperature_data) if there are data at more than one,
+ * and sample at any kT with bg_generator_sample_at; samples outside the
+ * trained range [kT_min, kT_max] are flagged as extrapolation
+ * (docs/generator.md §7, docs/science.md §5.5).
  */
 #ifndef LIBBG_FLOWS_BG_GENERATOR_H
 #define LIBBG_FLOWS_BG_GENERATOR_H
