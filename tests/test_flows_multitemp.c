@@ -755,7 +755,13 @@ Suite *flows_multitemp_suite(void)
     TCase *tg = tcase_create("generator");
     tcase_set_timeout(tg, 120);
     tcase_add_test(tg, test_one_entry_list_is_the_default);
-    tcase_add_test(tg, test_double_well_four_temperatures);
     suite_add_tcase(s, tg);
+    /* about 3.5 s (700 iterations of batch 512, 4 x 20 000 samples and four
+     * quadratures): run by make test, left out under valgrind */
+    TCase *tw = tcase_create("double-well");
+    tcase_set_timeout(tw, 120);
+    tcase_set_tags(tw, "slow");
+    tcase_add_test(tw, test_double_well_four_temperatures);
+    suite_add_tcase(s, tw);
     return s;
 }
