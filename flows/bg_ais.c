@@ -294,6 +294,7 @@ int bg_ais_sample(const flow_model *m, const flow_prior *prior, const pot_potent
                             n);
         goto done;
     }
+    s->kT = kT;
     w.prop = rows_of(prop, 0, g_prop);
     int grads_were_on = hmc ? nn_params_set_requires_grad(m->params, 0) : 1;
     long n_acc = 0, n_prop = 0, n_eval = 0, per_step = hmc ? cfg->leapfrog : 1;

@@ -43,6 +43,14 @@ bg_generator *bg_generator_new(const bg_generator_config *cfg, char *msg, size_t
         why = "flow.dim differs from potential->dim";
     else if (model && model->dim_x != cfg->potential->dim)
         why = "model->dim_x differs from potential->dim";
+    if (!why && (cfg->temperatures || cfg->n_temperatures != 0)) {
+        int status = bg_temperatures_check(fn, "temperatures", cfg->temperatures,
+                                           cfg->n_temperatures, msg, msg_len);
+        if (status != AD_OK) {
+            flow_model_free(model);
+            return NULL;
+        }
+    }
     if (why) {
         if (!cfg->potential || !cfg->potential->energy)
             ad_status_fail(msg, msg_len, AD_ERR_ARG, "%s: %s", fn, why);
@@ -73,6 +81,17 @@ bg_generator *bg_generator_new(const bg_generator_config *cfg, char *msg, size_t
     g->potential = cfg->potential;
     g->kT = cfg->kT;
     g->sample_batch = cfg->sample_batch;
+    g->kT_min = g->kT_max = cfg->kT;
+    if (cfg->n_temperatures > 0) {
+        g->n_temperatures = cfg->n_temperatures;
+        memcpy(g->temperatures, cfg->temperatures,
+               (size_t)cfg->n_temperatures * sizeof g->temperatures[0]);
+        g->kT_min = g->kT_max = cfg->temperatures[0].kT;
+        for (int k = 1; k < cfg->n_temperatures; k++) {
+            g->kT_min = fmin(g->kT_min, cfg->temperatures[k].kT);
+            g->kT_max = fmax(g->kT_max, cfg->temperatures[k].kT);
+        }
+    }
     return g;
 }
 
@@ -116,7 +135,7 @@ bg_generator_train_config bg_generator_train_default(const ad_real *data, int n_
 }
 
 /* The lowest finite energy of the data (energy units). */
-static int data_min_energy(const bg_generator *g, const bg_generator_train_config *tc,
+static int data_min_energy(const bg_generator *g, const ad_real *data, int n_data,
                            double *e_min, char *msg, size_t msg_len)
 {
     enum { CHUNK = 4096 };
@@ -126,10 +145,10 @@ static int data_min_energy(const bg_generator *g, const bg_generator_train_confi
     double best = INFINITY;
     if (!t || !u) status = ad_status_fail(msg, msg_len, AD_ERR_NOMEM, "bg_generator_train: out of memory");
     int dim = g->potential->dim;
-    for (int start = 0; status == AD_OK && start < tc->n_data; start += CHUNK) {
-        int b = tc->n_data - start < CHUNK ? tc->n_data - start : CHUNK;
+    for (int start = 0; status == AD_OK && start < n_data; start += CHUNK) {
+        int b = n_data - start < CHUNK ? n_data - start : CHUNK;
         char why[512];
-        status = pot_energy_eval(g->potential, t, tc->data + (size_t)start * dim, b, u, why,
+        status = pot_energy_eval(g->potential, t, data + (size_t)start * dim, b, u, why,
                                  sizeof why);
         if (status != AD_OK) {
             ad_status_fail(msg, msg_len, status, "bg_generator_train: energy of the data: %s", why);
@@ -190,6 +209,16 @@ int bg_generator_train(bg_generator *g, const bg_generator_train_config *tc,
                               "%s: first_stage = %d needs checkpoint_prefix to resume from (or "
                               "resume_in_place = 1)",
                               fn, tc->first_stage);
+    if (tc->data_sets || tc->n_data_sets != 0) {
+        int status = bg_temperature_data_check(fn, "data_sets", tc->data_sets, tc->n_data_sets,
+                                               msg, msg_len);
+        if (status != AD_OK) return status;
+        if (tc->data)
+            return ad_status_fail(msg, msg_len, AD_ERR_ARG,
+                                  "%s: data and data_sets are both set (J_ML takes one or the "
+                                  "other)",
+                                  fn);
+    }
     int uses_kl = 0;
     for (int s = 0; s < tc->n_stages; s++) {
         int status = bg_stage_check(fn, &tc->stages[s], s, msg, msg_len);
@@ -206,12 +235,22 @@ int bg_generator_train(bg_generator *g, const bg_generator_train_config *tc,
     }
     double e_ref = tc->e_ref;
     if (tc->cut_ref == BG_CUT_KT_ABOVE_REF && uses_kl && isnan(e_ref)) {
-        if (!tc->data)
+        if (!tc->data && !tc->data_sets)
             return ad_status_fail(msg, msg_len, AD_ERR_ARG,
                                   "%s: e_ref is NAN (the lowest data energy) but there is no data",
                                   fn);
-        int status = data_min_energy(g, tc, &e_ref, msg, msg_len);
-        if (status != AD_OK) return status;
+        if (tc->data) {
+            int status = data_min_energy(g, tc->data, tc->n_data, &e_ref, msg, msg_len);
+            if (status != AD_OK) return status;
+        } else { /* the lowest energy over every data set */
+            for (int k = 0; k < tc->n_data_sets; k++) {
+                double e_k;
+                int status = data_min_energy(g, tc->data_sets[k].data, tc->data_sets[k].n_data,
+                                             &e_k, msg, msg_len);
+                if (status != AD_OK) return status;
+                if (k == 0 || e_k < e_ref) e_ref = e_k;
+            }
+        }
     }
     if (tc->first_stage > 0 && !tc->resume_in_place) {
         char path[1024], why[512];
@@ -241,6 +280,12 @@ int bg_generator_train(bg_generator *g, const bg_generator_train_config *tc,
     c.progress_ctx = tc->progress_ctx;
     c.cut_ref = tc->cut_ref;
     c.e_ref = isnan(e_ref) ? 0 : e_ref; /* NAN only when no stage uses the cut */
+    if (g->n_temperatures > 0) {
+        c.temperatures = g->temperatures;
+        c.n_temperatures = g->n_temperatures;
+    }
+    c.data_sets = tc->data_sets;
+    c.n_data_sets = tc->n_data_sets;
     return bg_train(&c, tc->first_stage, result, msg, msg_len);
 }
 
@@ -254,8 +299,35 @@ int bg_generator_sample(const bg_generator *g, int n, uint64_t seed, bg_samples 
     if (!g) return ad_status_fail(msg, msg_len, AD_ERR_ARG, "%s: g is NULL", fn);
     if (!out) return ad_status_fail(msg, msg_len, AD_ERR_ARG, "%s: out is NULL", fn);
     if (n <= 0) return ad_status_fail(msg, msg_len, AD_ERR_ARG, "%s: n = %d (need > 0)", fn, n);
-    return bg_sample(g->model, &g->prior, g->potential, g->kT, n, g->sample_batch, seed, out, msg,
-                     msg_len);
+    int status = bg_sample(g->model, &g->prior, g->potential, g->kT, n, g->sample_batch, seed, out,
+                           msg, msg_len);
+    if (status == AD_OK) (*out)->extrapolation = bg_generator_extrapolates(g, g->kT);
+    return status;
+}
+
+int bg_generator_extrapolates(const bg_generator *g, double kT)
+{
+    if (!g || !(kT > 0) || !isfinite(kT)) return 0;
+    return kT < g->kT_min * (1 - 1e-12) || kT > g->kT_max * (1 + 1e-12);
+}
+
+int bg_generator_sample_at(const bg_generator *g, double kT, int n, uint64_t seed,
+                           bg_samples **out, char *msg, size_t msg_len)
+{
+    static const char fn[] = "bg_generator_sample_at";
+    if (out) *out = NULL;
+    if (!g) return ad_status_fail(msg, msg_len, AD_ERR_ARG, "%s: g is NULL", fn);
+    if (!out) return ad_status_fail(msg, msg_len, AD_ERR_ARG, "%s: out is NULL", fn);
+    if (!(kT > 0) || !isfinite(kT))
+        return ad_status_fail(msg, msg_len, AD_ERR_ARG, "%s: kT = %g (need finite > 0)", fn, kT);
+    if (n <= 0) return ad_status_fail(msg, msg_len, AD_ERR_ARG, "%s: n = %d (need > 0)", fn, n);
+    /* the prior at kT: z ~ N(0, kT I), whose energy |z|^2/(2 kT) enters the
+     * weights together with u/kT */
+    flow_prior prior = {g->prior.dim, kT};
+    int status = bg_sample(g->model, &prior, g->potential, kT, n, g->sample_batch, seed, out, msg,
+                           msg_len);
+    if (status == AD_OK) (*out)->extrapolation = bg_generator_extrapolates(g, kT);
+    return status;
 }
 
 /* ---- free energies ---- */
@@ -353,6 +425,8 @@ int bg_generator_free_energies(const bg_generator *g, const bg_samples *s, const
             out->ess_fraction = ws.ess_fraction;
             out->n_samples = s->n;
             out->n_nonfinite = ws.n_excluded;
+            out->kT = s->kT;
+            out->extrapolation = s->extrapolation;
         }
     }
     if (!labels) ad_free(lab);

@@ -31,6 +31,13 @@
  *     bg_samples_free(s);  bg_generator_free(g);
  *
  * docs/generator.md walks through a whole program (docs/examples/bg_quartic.c).
+ *
+ * Several temperatures: give the config a list of training temperatures
+ * (bg_temperature: kT and weight), the training call data tagged with their
+ * temperatures (bg_temperature_data) if there are data at more than one,
+ * and sample at any kT with bg_generator_sample_at; samples outside the
+ * trained range [kT_min, kT_max] are flagged as extrapolation
+ * (docs/generator.md §7, docs/science.md §5.5).
  */
 #ifndef LIBBG_FLOWS_BG_GENERATOR_H
 #define LIBBG_FLOWS_BG_GENERATOR_H
@@ -71,6 +78,14 @@ typedef struct bg_generator_config {
                                     /* also when it fails)                     */
     int sample_batch;               /* rows per flow pass when sampling (> 0); */
                                     /* default 5000                            */
+    const bg_temperature *temperatures; /* several training temperatures     */
+                                    /* (bg_train.h: kT and weight of each,     */
+                                    /* copied); NULL (default): kT alone.      */
+                                    /* kT stays the reference temperature: the */
+                                    /* temperature of bg_generator_sample and  */
+                                    /* of data given without a temperature     */
+    int n_temperatures;             /* 0 with NULL (default); else 1 ..        */
+                                    /* BG_MAX_TEMPERATURES, distinct kT        */
 } bg_generator_config;
 
 /* The defaults above for potential u at temperature kT (u may be NULL here;
@@ -85,6 +100,12 @@ typedef struct bg_generator {
     const pot_potential *potential; /* borrowed                                */
     double kT;                      /* energy units                            */
     int sample_batch;
+    int n_temperatures;             /* 0: trained at kT alone                  */
+    bg_temperature temperatures[BG_MAX_TEMPERATURES]; /* the training set      */
+    double kT_min, kT_max;          /* the trained range: the smallest and     */
+                                    /* largest training temperature (both kT   */
+                                    /* without a list); sampling outside it is */
+                                    /* extrapolation                           */
 } bg_generator;
 
 /* NULL with a message on a bad config (the field is named), a failed
@@ -130,6 +151,13 @@ typedef struct bg_generator_train_config {
                              /* may then be NULL.  0 (default) or 1               */
     bg_progress_fn progress; /* called every iteration; default NULL              */
     void *progress_ctx;
+    const bg_temperature_data *data_sets; /* J_ML data tagged with their          */
+                             /* temperatures (bg_train.h), e.g. Monte Carlo at     */
+                             /* each training temperature; then data must be NULL. */
+                             /* Default NULL: data (if any) at the generator's kT. */
+                             /* Either list (this or the generator's temperatures) */
+                             /* switches training to per-row temperatures          */
+    int n_data_sets;         /* 0 with NULL (default); else 1 .. BG_MAX_TEMPERATURES */
 } bg_generator_train_config;
 
 /* The defaults above, with the data set (data may be NULL). */
@@ -145,9 +173,24 @@ int bg_generator_train(bg_generator *g, const bg_generator_train_config *tc,
 /* n configurations x = F_zx(z), z ~ N(0, kT I), with energies and log
  * importance weights log(exp(-u/kT) / p_X(x)) + const (bg_sample; no tape is
  * kept).  The same seed gives the same samples.  *out is the caller's
- * (bg_samples_free). */
+ * (bg_samples_free); (*out)->kT is g->kT and (*out)->extrapolation says
+ * whether g->kT lies outside the trained range. */
 int bg_generator_sample(const bg_generator *g, int n, uint64_t seed, bg_samples **out, char *msg,
                         size_t msg_len);
+
+/* The same at any temperature kT (energy units, finite > 0): z ~ N(0, kT I)
+ * and weights log(exp(-u/kT) / p_X(x)), so free energies and profiles of
+ * these samples are in units of this kT.  (*out)->kT = kT, and
+ * (*out)->extrapolation = 1 when kT lies outside [g->kT_min, g->kT_max]
+ * (relative tolerance 1e-12): the flow never learned that temperature, the
+ * weights still make the estimates consistent, but their effective sample
+ * size may be small.  With kT = g->kT it equals bg_generator_sample. */
+int bg_generator_sample_at(const bg_generator *g, double kT, int n, uint64_t seed,
+                           bg_samples **out, char *msg, size_t msg_len);
+
+/* 1 when kT lies outside the trained range [g->kT_min, g->kT_max], else 0
+ * (also 0 for a NULL g or a kT that is not finite > 0). */
+int bg_generator_extrapolates(const bg_generator *g, double kT);
 
 /* ---- free energies ------------------------------------------------------ */
 
@@ -180,6 +223,9 @@ typedef struct bg_free_energies {
     double ess_fraction;              /* ess / n                                  */
     int n_samples;                    /* samples given                            */
     int n_nonfinite;                  /* samples with no usable weight            */
+    double kT;                        /* the samples' temperature: dF and se are  */
+                                      /* in units of it (bg_samples.kT)           */
+    int extrapolation;                /* bg_samples.extrapolation of the samples  */
 } bg_free_energies;
 
 /* dF_s = -log(W_s / W_ref), W_s the total importance weight of the samples in

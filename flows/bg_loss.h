@@ -64,4 +64,35 @@ ad_tensor *bg_loss_rc(ad_tape *t, ad_tensor *r, const bg_rc_loss_config *cfg);
  * smp_kde_select_bandwidth (K-fold cross-validation) on a batch. */
 ad_tensor *bg_loss_rc_kde(ad_tape *t, ad_tensor *r, double bandwidth);
 
+/* ---- one temperature per batch row (multi-temperature training) ----
+ * Row b carries its own temperature kT[b] (energy units, finite > 0) and its
+ * share weight[b] of the loss (NULL: 1/batch each, the plain mean); the
+ * training loop gives the rows of temperature k the weights
+ * w_k / (sum_j w_j) / n_k, so each temperature contributes in proportion to
+ * its weight however the batch is split.  With every kT[b] equal these are
+ * the one-temperature losses above (equal to rounding). */
+
+/* J_ML = sum_b c_b [ |F_xz(x_b)|^2 / (2 kT_b) - log R_xz(x_b) ]: row b of the
+ * data batch x was drawn at temperature kT_b, whose prior is N(0, kT_b I).
+ * Only the prior's dim is used. */
+ad_tensor *bg_loss_ml_rows(ad_tape *t, const flow_model *m, const flow_prior *prior, ad_tensor *x,
+                           const ad_real *kT, const ad_real *weight);
+
+/* J_KL = sum_b c_b [ linlogcut(u(F_zx(z_b)); e_high_b, e_max_b) / kT_b
+ *                    - log R_zx(z_b) ]
+ * for z_b ~ N(0, kT_b I): the target of row b is exp(-u/kT_b).  e_high[b],
+ * e_max[b] are the row's cut in energy units (finite, e_high_b <= e_max_b).
+ * `terms` (may be NULL) receives the generated samples. */
+ad_tensor *bg_loss_kl_rows(ad_tape *t, const flow_model *m, const pot_potential *u,
+                           const ad_real *kT, const ad_real *weight, const ad_real *e_high,
+                           const ad_real *e_max, ad_tensor *z, bg_kl_terms *terms);
+
+/* J_RC averaged over groups of rows (the temperatures):
+ *   J = - sum_g w_g sum_k log h_gk,  h_gk = mean over the rows of group g of
+ * the normalised kernel memberships of r_b (as bg_loss_rc).  group[b] in
+ * 0 .. n_groups-1 for every row, every group non-empty, group_weight[g]
+ * (NULL: 1/n_groups each) finite >= 0.  With one group it is bg_loss_rc. */
+ad_tensor *bg_loss_rc_groups(ad_tape *t, ad_tensor *r, const bg_rc_loss_config *cfg,
+                             const int *group, int n_groups, const ad_real *group_weight);
+
 #endif

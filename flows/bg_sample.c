@@ -108,6 +108,7 @@ int bg_sample(const flow_model *m, const flow_prior *prior, const pot_potential 
             ad_status_fail(msg, msg_len, status, "bg_sample: %s", ad_tape_error(t));
         }
     }
+    s->kT = kT;
     if (status == AD_OK) {
         smp_bg_weight_input in = {n, m->dim_z, s->energy, s->z, s->log_det, kT};
         status = smp_bg_log_weights(&in, s->log_w, &s->n_nonfinite, msg, msg_len);

@@ -26,6 +26,16 @@ typedef struct bg_samples {
     ad_real *energy;   /* [n] u(x) (energy units)                    */
     ad_real *log_w;    /* [n] log weights (NaN where non-finite)     */
     int n_nonfinite;   /* samples with a NaN log weight              */
+    double kT;         /* the temperature of the latent draws and    */
+                       /* the weights (energy units; set by          */
+                       /* bg_sample, bg_ais_sample and the generator;*/
+                       /* 0 in bg_samples_new)                       */
+    int extrapolation; /* 1 when kT lies outside the temperatures    */
+                       /* the generator was trained at (set by       */
+                       /* bg_generator_sample / _sample_at; the      */
+                       /* weights then correct a model that never    */
+                       /* saw this temperature: check the ESS); 0    */
+                       /* otherwise and from the low-level samplers  */
 } bg_samples;
 
 /* Draw n samples z ~ prior, x = F_zx(z), in batches of `batch`, with the

@@ -73,6 +73,93 @@ bg_train_config bg_train_config_default(void)
     return c;
 }
 
+int bg_temperatures_check(const char *who, const char *field, const bg_temperature *temps, int n,
+                          char *msg, size_t len)
+{
+    if (!who) who = "bg_temperatures_check";
+    if (!field) field = "temperatures";
+    if (!temps)
+        return ad_status_fail(msg, len, AD_ERR_ARG, "%s: %s is NULL (n_%s = %d)", who, field,
+                              field, n);
+    if (n < 1 || n > BG_MAX_TEMPERATURES)
+        return ad_status_fail(msg, len, AD_ERR_ARG, "%s: n_%s = %d (%s; need 1 .. %d)", who, field,
+                              n, n < 1 ? "an empty list" : "too many", BG_MAX_TEMPERATURES);
+    for (int k = 0; k < n; k++) {
+        if (!(temps[k].kT > 0) || !isfinite(temps[k].kT))
+            return ad_status_fail(msg, len, AD_ERR_ARG, "%s: %s[%d].kT = %g (need finite > 0)",
+                                  who, field, k, temps[k].kT);
+        if (!(temps[k].weight > 0) || !isfinite(temps[k].weight))
+            return ad_status_fail(msg, len, AD_ERR_ARG,
+                                  "%s: %s[%d].weight = %g (need finite > 0)", who, field, k,
+                                  temps[k].weight);
+        for (int j = 0; j < k; j++)
+            if (temps[j].kT == temps[k].kT)
+                return ad_status_fail(msg, len, AD_ERR_ARG,
+                                      "%s: %s[%d].kT = %g repeats %s[%d].kT (need distinct)", who,
+                                      field, k, temps[k].kT, field, j);
+    }
+    return AD_OK;
+}
+
+int bg_temperature_data_check(const char *who, const char *field, const bg_temperature_data *sets,
+                              int n, char *msg, size_t len)
+{
+    if (!who) who = "bg_temperature_data_check";
+    if (!field) field = "data_sets";
+    if (!sets)
+        return ad_status_fail(msg, len, AD_ERR_ARG, "%s: %s is NULL (n_%s = %d)", who, field,
+                              field, n);
+    if (n < 1 || n > BG_MAX_TEMPERATURES)
+        return ad_status_fail(msg, len, AD_ERR_ARG, "%s: n_%s = %d (%s; need 1 .. %d)", who, field,
+                              n, n < 1 ? "an empty list" : "too many", BG_MAX_TEMPERATURES);
+    for (int k = 0; k < n; k++) {
+        if (!(sets[k].kT > 0) || !isfinite(sets[k].kT))
+            return ad_status_fail(msg, len, AD_ERR_ARG, "%s: %s[%d].kT = %g (need finite > 0)",
+                                  who, field, k, sets[k].kT);
+        if (!(sets[k].weight > 0) || !isfinite(sets[k].weight))
+            return ad_status_fail(msg, len, AD_ERR_ARG,
+                                  "%s: %s[%d].weight = %g (need finite > 0)", who, field, k,
+                                  sets[k].weight);
+        if (!sets[k].data || sets[k].n_data < 1)
+            return ad_status_fail(msg, len, AD_ERR_ARG,
+                                  "%s: %s[%d].data is %s with n_data = %d (need data and "
+                                  "n_data > 0)",
+                                  who, field, k, sets[k].data ? "set" : "NULL", sets[k].n_data);
+    }
+    return AD_OK;
+}
+
+int bg_split_batch(const double *weight, int n, int batch, int *counts)
+{
+    if (!weight || !counts || n < 1 || batch < n) return AD_ERR_ARG;
+    double total = 0;
+    for (int k = 0; k < n; k++) {
+        if (!(weight[k] > 0) || !isfinite(weight[k])) return AD_ERR_ARG;
+        total += weight[k];
+    }
+    /* one row each, the other batch - n rows in proportion to the weights */
+    int rest = batch - n, given = 0;
+    double frac[BG_MAX_TEMPERATURES > 64 ? BG_MAX_TEMPERATURES : 64];
+    if (n > (int)(sizeof frac / sizeof frac[0])) return AD_ERR_ARG;
+    for (int k = 0; k < n; k++) {
+        double share = rest * (weight[k] / total);
+        int whole = (int)floor(share);
+        if (whole > rest) whole = rest;
+        counts[k] = 1 + whole;
+        frac[k] = share - whole;
+        given += whole;
+    }
+    while (given < rest) { /* largest remainder first, ties to the lower index */
+        int best = 0;
+        for (int k = 1; k < n; k++)
+            if (frac[k] > frac[best]) best = k;
+        counts[best]++;
+        frac[best] = -1;
+        given++;
+    }
+    return AD_OK;
+}
+
 int bg_stage_check(const char *who, const bg_stage *st, int index, char *msg, size_t len)
 {
     if (!who) who = "bg_stage_check";
@@ -114,6 +201,12 @@ int bg_stage_check(const char *who, const bg_stage *st, int index, char *msg, si
     return AD_OK;
 }
 
+/* Whether the run uses per-row temperatures (either list set). */
+static int uses_temperatures(const bg_train_config *c)
+{
+    return c->temperatures || c->n_temperatures != 0 || c->data_sets || c->n_data_sets != 0;
+}
+
 static int check_config(const bg_train_config *c, int first_stage, char *msg, size_t len)
 {
     if (!c->model) return ad_status_fail(msg, len, AD_ERR_ARG, "bg_train: model is NULL");
@@ -151,11 +244,46 @@ static int check_config(const bg_train_config *c, int first_stage, char *msg, si
                               "bg_train: cut_ref = %d (need BG_CUT_ABSOLUTE or "
                               "BG_CUT_KT_ABOVE_REF)",
                               (int)c->cut_ref);
+    int multi = uses_temperatures(c);
+    int n_kl = 1, n_ml = 1;
+    if (multi) {
+        if (c->temperatures || c->n_temperatures != 0) {
+            int status = bg_temperatures_check("bg_train", "temperatures", c->temperatures,
+                                               c->n_temperatures, msg, len);
+            if (status != AD_OK) return status;
+            n_kl = c->n_temperatures;
+        } else if (!(c->kT > 0) || !isfinite(c->kT)) {
+            return ad_status_fail(msg, len, AD_ERR_ARG,
+                                  "bg_train: kT = %g (need finite > 0: the temperature of J_KL "
+                                  "without a temperatures list)",
+                                  c->kT);
+        }
+        if (c->data_sets || c->n_data_sets != 0) {
+            int status = bg_temperature_data_check("bg_train", "data_sets", c->data_sets,
+                                                   c->n_data_sets, msg, len);
+            if (status != AD_OK) return status;
+            if (c->data)
+                return ad_status_fail(msg, len, AD_ERR_ARG,
+                                      "bg_train: data and data_sets are both set (J_ML takes "
+                                      "one or the other)");
+            n_ml = c->n_data_sets;
+        }
+    }
     for (int s = 0; s < c->n_stages; s++) {
         const bg_stage *st = &c->stages[s];
         int status = bg_stage_check("bg_train", st, s, msg, len);
         if (status != AD_OK) return status;
-        if (st->w_ml > 0 && (!c->data || c->n_data <= 0))
+        if (multi && (st->w_kl > 0 || st->w_rc > 0) && st->batch_size < n_kl)
+            return ad_status_fail(msg, len, AD_ERR_ARG,
+                                  "bg_train: stage %d: batch_size = %d is less than the %d "
+                                  "temperatures (each needs a row)",
+                                  s + 1, st->batch_size, n_kl);
+        if (multi && st->w_ml > 0 && st->batch_size < n_ml)
+            return ad_status_fail(msg, len, AD_ERR_ARG,
+                                  "bg_train: stage %d: batch_size = %d is less than the %d "
+                                  "data_sets (each needs a row)",
+                                  s + 1, st->batch_size, n_ml);
+        if (st->w_ml > 0 && !c->data_sets && (!c->data || c->n_data <= 0))
             return ad_status_fail(msg, len, AD_ERR_ARG,
                                   "bg_train: stage %d uses J_ML but there is no "
                                   "data",
@@ -163,7 +291,7 @@ static int check_config(const bg_train_config *c, int first_stage, char *msg, si
         if (st->w_kl > 0 && !c->potential)
             return ad_status_fail(msg, len, AD_ERR_ARG,
                                   "bg_train: stage %d uses J_KL but potential is NULL", s + 1);
-        if (st->w_kl > 0 && (!(c->kT > 0) || !isfinite(c->kT)))
+        if (st->w_kl > 0 && !multi && (!(c->kT > 0) || !isfinite(c->kT)))
             return ad_status_fail(msg, len, AD_ERR_ARG,
                                   "bg_train: stage %d uses J_KL but kT = %g (need finite > 0)",
                                   s + 1, c->kT);
@@ -201,6 +329,21 @@ static void stage_cut(const bg_train_config *c, const bg_stage *st, double *e_hi
     }
 }
 
+/* The cut of a stage for a row at temperature kT (multi-temperature runs):
+ * e_ref + e_high kT with BG_CUT_KT_ABOVE_REF, so every temperature is cut at
+ * the same reduced energy above the reference. */
+static void stage_cut_at(const bg_train_config *c, const bg_stage *st, double kT, double *e_high,
+                         double *e_max)
+{
+    if (c->cut_ref == BG_CUT_KT_ABOVE_REF) {
+        *e_high = c->e_ref + st->e_high * kT;
+        *e_max = c->e_ref + (st->e_max != 0 ? st->e_max : BG_E_MAX_NONE) * kT;
+    } else {
+        *e_high = st->e_high;
+        *e_max = st->e_max != 0 ? st->e_max : BG_E_MAX_NONE;
+    }
+}
+
 /* Per-run scratch: the tape, the batch buffers and the optimizer. */
 typedef struct trainer {
     const bg_train_config *cfg;
@@ -208,7 +351,103 @@ typedef struct trainer {
     ad_real *x_batch; /* [max batch * dim_x] */
     ad_real *z_batch; /* [max batch * dim_z] */
     FILE *log;
+    /* per-row temperatures (multi-temperature runs only) */
+    int multi;
+    int n_kl, n_ml;                     /* temperatures of J_KL / J_RC, data sets */
+    bg_temperature kl[BG_MAX_TEMPERATURES];
+    bg_temperature_data ml[BG_MAX_TEMPERATURES];
+    double kl_share[BG_MAX_TEMPERATURES]; /* normalised weights                  */
+    double ml_share[BG_MAX_TEMPERATURES];
+    ad_real *row_kT, *row_w, *row_eh, *row_em; /* [max batch]                    */
+    int *row_group;                     /* [max batch]                           */
 } trainer;
+
+/* The rows of each group: kT, loss share and group index for a batch split
+ * by bg_split_batch over n groups of normalised shares. */
+static void fill_rows(trainer *tr, int batch, int n, const double *kT, const double *share)
+{
+    int counts[BG_MAX_TEMPERATURES];
+    bg_split_batch(share, n, batch, counts); /* checked: batch >= n, shares > 0 */
+    int b = 0;
+    for (int k = 0; k < n; k++)
+        for (int i = 0; i < counts[k]; i++, b++) {
+            tr->row_kT[b] = (ad_real)kT[k];
+            tr->row_w[b] = (ad_real)(share[k] / counts[k]);
+            tr->row_group[b] = k;
+        }
+}
+
+/* One loss evaluation with a temperature per row (see bg_train.h); the same
+ * order of random draws as step_loss: the data batch, then the prior. */
+static int step_loss_rows(trainer *tr, const bg_stage *st, ad_rng *rng, double *loss, double *ml,
+                          double *kl, double *rc)
+{
+    const bg_train_config *c = tr->cfg;
+    const flow_model *m = c->model;
+    ad_tape *t = tr->tape;
+    ad_tape_reset(t);
+    ad_tensor *total = NULL;
+    *ml = *kl = *rc = 0;
+    int batch = st->batch_size;
+    double kT[BG_MAX_TEMPERATURES];
+    if (st->w_ml > 0) {
+        int counts[BG_MAX_TEMPERATURES];
+        bg_split_batch(tr->ml_share, tr->n_ml, batch, counts);
+        int b = 0;
+        for (int k = 0; k < tr->n_ml; k++) {
+            const bg_temperature_data *d = &tr->ml[k];
+            smp_sample_rows(d->data, d->n_data, m->dim_x, rng, counts[k],
+                            tr->x_batch + (size_t)b * m->dim_x, NULL);
+            b += counts[k];
+            kT[k] = d->kT;
+        }
+        fill_rows(tr, batch, tr->n_ml, kT, tr->ml_share);
+        int shape[2] = {batch, m->dim_x};
+        ad_tensor *x = ad_constant(t, 2, shape, tr->x_batch);
+        ad_tensor *j = bg_loss_ml_rows(t, m, &c->prior, x, tr->row_kT, tr->row_w);
+        if (ad_tape_ok(t)) *ml = j->data[0];
+        total = ad_scale(t, j, st->w_ml);
+    }
+    if (st->w_kl > 0 || st->w_rc > 0) {
+        for (int k = 0; k < tr->n_kl; k++) kT[k] = tr->kl[k].kT;
+        fill_rows(tr, batch, tr->n_kl, kT, tr->kl_share);
+        flow_prior_sample_rows(&c->prior, rng, tr->row_kT, tr->z_batch, batch);
+        int shape[2] = {batch, m->dim_z};
+        ad_tensor *z = ad_constant(t, 2, shape, tr->z_batch);
+        ad_tensor *x = NULL;
+        if (st->w_kl > 0) {
+            for (int b = 0; b < batch; b++) {
+                double e_high, e_max;
+                stage_cut_at(c, st, tr->row_kT[b], &e_high, &e_max);
+                tr->row_eh[b] = (ad_real)e_high;
+                tr->row_em[b] = (ad_real)e_max;
+            }
+            bg_kl_terms terms = {0};
+            ad_tensor *j = bg_loss_kl_rows(t, m, c->potential, tr->row_kT, tr->row_w, tr->row_eh,
+                                           tr->row_em, z, &terms);
+            if (ad_tape_ok(t)) *kl = j->data[0];
+            ad_tensor *w = ad_scale(t, j, st->w_kl);
+            total = total ? ad_add(t, total, w) : w;
+            x = terms.x;
+        } else {
+            x = flow_model_forward(m, t, z, NULL);
+        }
+        if (st->w_rc > 0) {
+            ad_real gw[BG_MAX_TEMPERATURES];
+            for (int k = 0; k < tr->n_kl; k++) gw[k] = (ad_real)tr->kl_share[k];
+            ad_tensor *j = bg_loss_rc_groups(t, bg_rc_eval(t, c->rc, x), &c->rc_loss,
+                                             tr->row_group, tr->n_kl, gw);
+            if (ad_tape_ok(t)) *rc = j->data[0];
+            ad_tensor *w = ad_scale(t, j, st->w_rc);
+            total = total ? ad_add(t, total, w) : w;
+        }
+    }
+    if (!total) return AD_ERR_ARG;
+    if (!ad_tape_ok(t)) return ad_tape_status(t);
+    *loss = total->data[0];
+    if (!isfinite(*loss)) return AD_ERR_NUMERIC;
+    return ad_backward(t, total);
+}
 
 /* One loss evaluation and backward pass; components are written out. */
 static int step_loss(trainer *tr, const bg_stage *st, ad_rng *rng, double *loss, double *ml,
@@ -277,7 +516,8 @@ static int run_stage(trainer *tr, int s, nn_optim *opt, bg_train_result *res, ch
     for (long it = 0; it < st->n_iterations; it++) {
         double loss = NAN, ml = 0, kl = 0, rc = 0, gnorm = NAN;
         nn_params_zero_grad(params);
-        int status = step_loss(tr, st, &rng, &loss, &ml, &kl, &rc);
+        int status = tr->multi ? step_loss_rows(tr, st, &rng, &loss, &ml, &kl, &rc)
+                               : step_loss(tr, st, &rng, &loss, &ml, &kl, &rc);
         int skipped = 0;
         if (status == AD_OK) {
             status = nn_optim_step(opt, &gnorm); /* refuses a non-finite gradient */
@@ -349,14 +589,46 @@ int bg_train(const bg_train_config *cfg, int first_stage, bg_train_result *resul
     int max_batch = 1;
     for (int s = 0; s < c.n_stages; s++)
         if (c.stages[s].batch_size > max_batch) max_batch = c.stages[s].batch_size;
-    trainer tr = {&c, NULL, NULL, NULL, NULL};
+    trainer tr;
+    memset(&tr, 0, sizeof tr);
+    tr.cfg = &c;
+    tr.multi = uses_temperatures(&c);
+    if (tr.multi) {
+        if (c.temperatures) {
+            tr.n_kl = c.n_temperatures;
+            memcpy(tr.kl, c.temperatures, (size_t)tr.n_kl * sizeof tr.kl[0]);
+        } else {
+            tr.n_kl = 1;
+            tr.kl[0] = (bg_temperature){.kT = c.kT, .weight = 1};
+        }
+        if (c.data_sets) {
+            tr.n_ml = c.n_data_sets;
+            memcpy(tr.ml, c.data_sets, (size_t)tr.n_ml * sizeof tr.ml[0]);
+        } else {
+            tr.n_ml = 1;
+            tr.ml[0] = (bg_temperature_data){.kT = c.prior.kT, .weight = 1, .data = c.data,
+                                             .n_data = c.n_data};
+        }
+        double sum_kl = 0, sum_ml = 0;
+        for (int k = 0; k < tr.n_kl; k++) sum_kl += tr.kl[k].weight;
+        for (int k = 0; k < tr.n_ml; k++) sum_ml += tr.ml[k].weight;
+        for (int k = 0; k < tr.n_kl; k++) tr.kl_share[k] = tr.kl[k].weight / sum_kl;
+        for (int k = 0; k < tr.n_ml; k++) tr.ml_share[k] = tr.ml[k].weight / sum_ml;
+        size_t rows = (size_t)max_batch * sizeof(ad_real);
+        tr.row_kT = ad_malloc(rows);
+        tr.row_w = ad_malloc(rows);
+        tr.row_eh = ad_malloc(rows);
+        tr.row_em = ad_malloc(rows);
+        tr.row_group = ad_malloc((size_t)max_batch * sizeof(int));
+    }
     nn_optim_config oc = nn_optim_config_default(c.stages[0].lr);
     oc.clip_norm = c.clip_norm;
     nn_optim *opt = nn_optim_new(c.model->params, &oc, msg, msg_len);
     tr.tape = ad_tape_new(0);
     tr.x_batch = ad_malloc((size_t)max_batch * c.model->dim_x * sizeof(ad_real));
     tr.z_batch = ad_malloc((size_t)max_batch * c.model->dim_z * sizeof(ad_real));
-    if (!opt || !tr.tape || !tr.x_batch || !tr.z_batch) {
+    if (!opt || !tr.tape || !tr.x_batch || !tr.z_batch ||
+        (tr.multi && (!tr.row_kT || !tr.row_w || !tr.row_eh || !tr.row_em || !tr.row_group))) {
         /* the configuration was checked above, so only memory can be short */
         status = ad_status_fail(msg, msg_len, AD_ERR_NOMEM, "bg_train: out of memory");
         goto done;
@@ -384,6 +656,11 @@ done:
                                 c.log_path);
     ad_free(tr.x_batch);
     ad_free(tr.z_batch);
+    ad_free(tr.row_kT);
+    ad_free(tr.row_w);
+    ad_free(tr.row_eh);
+    ad_free(tr.row_em);
+    ad_free(tr.row_group);
     ad_tape_free(tr.tape);
     nn_optim_free(opt);
     if (result) *result = res;

@@ -76,6 +76,57 @@ bg_stage bg_stage_ml_kl(int n_iterations, double e_high);
  * the field that is invalid. */
 int bg_stage_check(const char *who, const bg_stage *st, int index, char *msg, size_t msg_len);
 
+/* ---- several temperatures (multi-temperature training) ----
+ * One flow can learn the Boltzmann distributions exp(-u/tau) of several
+ * temperatures tau at once (Noé et al. 2019, the dimer): every batch row
+ * carries its own tau.  Its latent draw is z ~ N(0, tau I), its J_KL term is
+ * u_reg(F_zx(z))/tau - log R_zx(z), a J_ML row drawn from data at tau costs
+ * |F_xz(x)|^2/(2 tau) - log R_xz(x), and J_RC is the soft-histogram entropy
+ * of each temperature's rows, averaged over the temperatures with their
+ * weights.  Each stage's batch is split into contiguous groups of rows, one
+ * per temperature, of sizes in proportion to the weights (at least one row
+ * each, so batch_size >= the number of temperatures); a row of temperature
+ * k weighs w_k / (sum_j w_j) / n_k in the loss, so the weights are exact
+ * loss shares whatever the rounding of the split.  docs/generator.md and
+ * docs/science.md explain the physics. */
+
+#define BG_MAX_TEMPERATURES 16
+
+/* One training temperature of J_KL and J_RC. */
+typedef struct bg_temperature {
+    double kT;          /* temperature (energy units, finite > 0; the list    */
+                        /* holds no duplicates)                                */
+    double weight;      /* its share of J_KL and J_RC (finite > 0; shares are */
+                        /* normalised to sum 1)                                */
+} bg_temperature;
+
+/* A data set for J_ML tagged with the temperature it was drawn at (e.g.
+ * Monte Carlo at kT with sigma scaled by sqrt(kT)). */
+typedef struct bg_temperature_data {
+    double kT;            /* its temperature (energy units, finite > 0)        */
+    double weight;        /* its share of J_ML (finite > 0; normalised)        */
+    const ad_real *data;  /* [n_data * dim_x] configurations (coordinate units)*/
+    int n_data;           /* rows (> 0)                                        */
+} bg_temperature_data;
+
+/* AD_OK, or AD_ERR_ARG with a message naming `who` and the field (e.g.
+ * "temperatures[2].kT"): temps NULL, n < 1 (an empty list) or more than
+ * BG_MAX_TEMPERATURES, a kT or weight that is not finite > 0, or the same kT
+ * twice.  `field` names the list in messages (NULL: "temperatures"). */
+int bg_temperatures_check(const char *who, const char *field, const bg_temperature *temps, int n,
+                          char *msg, size_t msg_len);
+/* The same for data sets (NULL field: "data_sets"): sets NULL, n < 1 or
+ * more than BG_MAX_TEMPERATURES, kT or weight not finite > 0, data NULL or
+ * n_data < 1. */
+int bg_temperature_data_check(const char *who, const char *field, const bg_temperature_data *sets,
+                              int n, char *msg, size_t msg_len);
+
+/* The rows of a batch of `batch` given to each of n groups with positive
+ * weights: counts[k] >= 1, in proportion to weight[k] (largest remainders,
+ * ties to the lower index), summing to batch.  AD_ERR_ARG when batch < n,
+ * n < 1 or a weight is not finite > 0. */
+int bg_split_batch(const double *weight, int n, int batch, int *counts);
+
 /* What the progress callback sees (once per iteration and at stage ends). */
 typedef struct bg_progress {
     int stage;               /* 0-based stage index                     */
@@ -121,6 +172,19 @@ typedef struct bg_train_config {
     double e_ref;                  /* reference energy (energy units) for       */
                                    /* BG_CUT_KT_ABOVE_REF, e.g. the lowest      */
                                    /* minimum; must then be finite  default 0   */
+    /* Several temperatures (see above).  With both lists NULL / 0 (default)  */
+    /* training is at one temperature exactly as before: J_KL at kT, J_ML on  */
+    /* data under the prior's kT.  Setting either switches every stage to    */
+    /* per-row temperatures; the energy cut of a row at tau is then          */
+    /* e_ref + e_high tau (BG_CUT_KT_ABOVE_REF) or the absolute e_high.      */
+    const bg_temperature *temperatures; /* [n_temperatures] of J_KL / J_RC;  */
+                                   /* NULL: {kT, 1} alone       default NULL */
+    int n_temperatures;            /* 0 with NULL; else 1 .. BG_MAX_...      */
+    const bg_temperature_data *data_sets; /* [n_data_sets] data of J_ML by   */
+                                   /* temperature; NULL: data at prior.kT    */
+                                   /* (then data is required for J_ML; with  */
+                                   /* data_sets, data must be NULL)          */
+    int n_data_sets;               /* 0 with NULL; else 1 .. BG_MAX_...      */
 } bg_train_config;
 
 /* Every field zero or NULL except kT = 1, prior.kT = 1, rc_loss.n_kernels

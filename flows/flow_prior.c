@@ -44,3 +44,66 @@ int flow_prior_sample(const flow_prior *p, ad_rng *rng, ad_real *z, int n)
     ad_rng_fill_normal(rng, z, (size_t)n * (size_t)p->dim, 0, (ad_real)sqrt(p->kT));
     return AD_OK;
 }
+
+/* The per-row temperatures as a [batch] tape constant of 1 / kT[b] (NULL and
+ * a tape error when one is not finite > 0). */
+static ad_tensor *inverse_rows(ad_tape *t, const ad_real *kT, int batch, const char *fn)
+{
+    if (!kT) {
+        ad_tape_fail(t, AD_ERR_ARG, "%s: bad argument #4 (kT is NULL)", fn);
+        return NULL;
+    }
+    int shape[1] = {batch};
+    ad_tensor *inv = ad_zeros(t, 1, shape);
+    if (!ad_tape_ok(t)) return NULL;
+    for (int b = 0; b < batch; b++) {
+        if (!(kT[b] > 0) || !isfinite((double)kT[b])) {
+            ad_tape_fail(t, AD_ERR_ARG, "%s: bad argument #4 (kT[%d] = %g, need finite > 0)", fn,
+                         b, (double)kT[b]);
+            return NULL;
+        }
+        inv->data[b] = (ad_real)(1.0 / kT[b]);
+    }
+    return inv;
+}
+
+ad_tensor *flow_prior_energy_rows(ad_tape *t, const flow_prior *p, ad_tensor *z,
+                                  const ad_real *kT)
+{
+    static const char fn[] = "flow_prior_energy_rows";
+    if (!ad_tape_ok(t)) return ad_tape_poison(t);
+    if (!p || p->dim < 1)
+        return ad_tape_fail(t, AD_ERR_ARG, "%s: bad argument #2 (prior needs dim >= 1)", fn);
+    flow_prior one = {p->dim, 1.0}; /* the shape checks of the one-temperature prior */
+    if (!check(t, &one, z, fn)) return ad_tape_poison(t);
+    ad_tensor *inv = inverse_rows(t, kT, z->shape[0], fn);
+    if (!inv) return ad_tape_poison(t);
+    /* 1/2 |z_b|^2 * (1 / kT_b) */
+    return ad_mul(t, ad_scale(t, ad_sum_axis(t, ad_square(t, z), 1), 0.5), inv);
+}
+
+ad_tensor *flow_prior_log_prob_rows(ad_tape *t, const flow_prior *p, ad_tensor *z,
+                                    const ad_real *kT)
+{
+    ad_tensor *e = flow_prior_energy_rows(t, p, z, kT);
+    if (!ad_tape_ok(t)) return ad_tape_poison(t);
+    int batch = z->shape[0];
+    int shape[1] = {batch};
+    ad_tensor *c = ad_zeros(t, 1, shape);
+    if (!ad_tape_ok(t)) return ad_tape_poison(t);
+    for (int b = 0; b < batch; b++) c->data[b] = (ad_real)(-0.5 * p->dim * log(TWO_PI * kT[b]));
+    return ad_add(t, ad_neg(t, e), c);
+}
+
+int flow_prior_sample_rows(const flow_prior *p, ad_rng *rng, const ad_real *kT, ad_real *z, int n)
+{
+    if (!p || !rng || (!z && n > 0) || (!kT && n > 0) || n < 0 || p->dim < 1) return AD_ERR_ARG;
+    for (int b = 0; b < n; b++)
+        if (!(kT[b] > 0) || !isfinite((double)kT[b])) return AD_ERR_ARG;
+    /* one row at a time, in order: the same stream as flow_prior_sample when
+     * every kT[b] equals the prior's */
+    for (int b = 0; b < n; b++)
+        ad_rng_fill_normal(rng, z + (size_t)b * p->dim, (size_t)p->dim, 0,
+                           (ad_real)sqrt((double)kT[b]));
+    return AD_OK;
+}

@@ -21,4 +21,22 @@ ad_tensor *flow_prior_energy(ad_tape *t, const flow_prior *p, ad_tensor *z);
 /* n samples into z[n * dim] (row-major).  AD_OK or AD_ERR_ARG. */
 int flow_prior_sample(const flow_prior *p, ad_rng *rng, ad_real *z, int n);
 
+/* ---- one temperature per row (multi-temperature training) ----
+ * Row b of z belongs to temperature kT[b] (energy units, finite > 0; the
+ * prior's own kT is not used, its dim is): the prior of that row is
+ * N(0, kT[b] I), so its latent standard deviation is sqrt(kT[b]).  A bad
+ * kT[b] (or kT NULL) is a tape error naming the row. */
+
+/* |z_b|^2 / (2 kT[b]) per row: z [batch, dim] -> [batch], on the tape. */
+ad_tensor *flow_prior_energy_rows(ad_tape *t, const flow_prior *p, ad_tensor *z,
+                                  const ad_real *kT);
+/* log N(z_b; 0, kT[b] I) = -|z_b|^2 / (2 kT[b]) - dim/2 log(2 pi kT[b]) per
+ * row, on the tape. */
+ad_tensor *flow_prior_log_prob_rows(ad_tape *t, const flow_prior *p, ad_tensor *z,
+                                    const ad_real *kT);
+/* n rows into z[n * dim], row b drawn from N(0, kT[b] I).  AD_OK or
+ * AD_ERR_ARG (NULL arrays, n < 0, dim < 1, a kT[b] not finite > 0). */
+int flow_prior_sample_rows(const flow_prior *p, ad_rng *rng, const ad_real *kT, ad_real *z,
+                           int n);
+
 #endif
