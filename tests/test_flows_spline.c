@@ -19,9 +19,10 @@
 #include "ck_util.h"
 #include "flows/flow_check.h"
 #include "flows/flow_model.h"
+#include "flows/flow_prior.h"
 #include "flows/flow_realnvp.h"
 #include "flows/flow_sequential.h"
-#include "flows/flow_spline_op.h"
+#include "flows/flow_spline.h"
 #include "nn/nn.h"
 #include "test_flows_util.h"
 
@@ -456,6 +457,453 @@ START_TEST(test_op_errors)
 }
 END_TEST
 
+/* The op's results do not depend on the thread count (rows are split over
+ * the pool; no sum crosses a row): bit-identical values and gradients. */
+START_TEST(test_op_threads_same_bits)
+{
+    op_ctx c = {.s = flow_spline_spec_default()};
+    ad_tensor *x, *th;
+    op_inputs(&c.s, 1000, 4, 0, 50, &x, &th); /* 1000 4 8 = 32000: above the threshold */
+    size_t total = 1000 * 5 + x->size + th->size;
+    ad_real *one = malloc(total * sizeof *one), *two = malloc(total * sizeof *two);
+    int before = ad_threads_get();
+    for (int inverse = 0; inverse < 2; inverse++) {
+        c.inverse = inverse;
+        ad_threads_set(1);
+        op_run(&c, x, th, one, NULL);
+        ad_threads_set(3);
+        op_run(&c, x, th, two, NULL);
+        ck_assert_int_eq(memcmp(one, two, total * sizeof *one), 0);
+    }
+    ad_threads_set(before);
+    free(one);
+    free(two);
+    ad_tensor_free(x);
+    ad_tensor_free(th);
+}
+END_TEST
+
+/* ------------------------------------------------------------ the layer */
+
+typedef struct spline_fixture {
+    flow_model *m;           /* owns the layer and its parameters */
+    const flow_layer *layer;
+    nn_mlp net;              /* the conditioner (views)           */
+    flow_split split;
+    flow_spline_spec spec;
+} spline_fixture;
+
+/* One spline coupling (5 bins on [-2, 2], conditioner of two hidden
+ * layers of 12 tanh units) in a fresh model; with gain > 0 the parameters
+ * are redrawn so that the conditioner's outputs are O(gain). */
+static void spline_layer(spline_fixture *f, int dim, flow_split_kind split, int flip,
+                         double gain, uint64_t seed)
+{
+    char msg[256];
+    static const int widths[2] = {12, 12};
+    f->spec = spec_small();
+    f->m = flow_model_new(dim);
+    ck_assert_int_eq(flow_split_init(&f->split, dim, split, NULL, flip, msg, sizeof msg), AD_OK);
+    flow_coupling_nets_config nets = {.n_hidden = 2, .hidden_widths = widths,
+                                      .s_activation = NN_ACT_TANH};
+    ck_assert_int_eq(flow_spline_net_init(&f->net, f->m->params, f->split.n_cond,
+                                          f->split.n_trans, f->spec.bins, &nets, msg, sizeof msg),
+                     AD_OK);
+    flow_spline_config sc = {.dim = dim, .split = split, .flip = flip, .net = &f->net,
+                             .spec = f->spec};
+    flow_layer *l = flow_spline_new(&sc, msg, sizeof msg);
+    ck_assert_msg(l != NULL, "%s", msg);
+    ck_assert_int_eq(flow_model_append(f->m, l, msg, sizeof msg), AD_OK);
+    ck_assert_int_eq(flow_model_finalize(f->m, seed, msg, sizeof msg), AD_OK);
+    if (gain > 0) fc_randomize_fanin(f->m->params, seed + 1, gain);
+    f->layer = flow_sequential_get(f->m->flow, 0);
+    ck_assert_str_eq(flow_layer_name(f->layer), "spline-coupling");
+}
+
+static void fixture_free(spline_fixture *f)
+{
+    flow_split_release(&f->split);
+    flow_model_free(f->m);
+}
+
+/* The conditioner's spline parameters for one row of the layer's input. */
+static void row_theta(const spline_fixture *f, const ad_real *row, ad_real *theta)
+{
+    ad_tape *t = ad_tape_new(0);
+    ad_tape_set_grad_enabled(t, 0);
+    ad_real cond[16];
+    for (int i = 0; i < f->split.n_cond; i++) cond[i] = row[f->split.cond[i]];
+    ad_tensor *th = nn_mlp_forward(t, &f->net, ad_constant(t, 2, (int[]){1, f->split.n_cond},
+                                                           cond));
+    ck_assert(ad_tape_ok(t));
+    memcpy(theta, th->data, th->size * sizeof *theta);
+    ad_tape_free(t);
+}
+
+/* Every check of flows/flow_check.h on random layers, with inputs wide
+ * enough (std 1.3 against B = 2) that about one in eight elements lies in
+ * a tail. */
+START_TEST(test_layer_check)
+{
+    static const struct {
+        int dim, flip;
+        flow_split_kind split;
+    } cases[] = {{2, 0, FLOW_SPLIT_ALTERNATE}, {5, 1, FLOW_SPLIT_HALF}, {4, 0, FLOW_SPLIT_HALF}};
+    for (int i = 0; i < 3; i++) {
+        spline_fixture f;
+        spline_layer(&f, cases[i].dim, cases[i].split, cases[i].flip, 1.0, 20 + (uint64_t)i);
+        flow_check_config cfg = flow_check_default();
+        cfg.batch = 16;
+        cfg.z_scale = cfg.x_scale = 1.3;
+        cfg.seed = 5 + (uint64_t)i;
+        flow_check_report rep;
+        char msg[512];
+        int status = flow_check_layer(f.layer, &cfg, &rep, msg, sizeof msg);
+        ck_assert_msg(status == AD_OK && rep.passed, "case %d: %s", i, msg);
+        ck_assert_msg(rep.max_abs_logdet > 0.1, "max |logdet| %g", rep.max_abs_logdet);
+        if (getenv("BG_TEST_REPORT"))
+            fprintf(stderr, "spline layer dim %d: round trip %.2e (tol %.2e), fd log-det %.2e "
+                    "(%.2f of tol), max |logdet| %.3g\n", cases[i].dim, rep.roundtrip_z_error,
+                    rep.roundtrip_z_tol, rep.logdet_fd_error, rep.logdet_fd_ratio,
+                    rep.max_abs_logdet);
+        fixture_free(&f);
+    }
+}
+END_TEST
+
+/* Inputs at the special places, in a 3-D layer transforming coordinate 1:
+ * far in both tails, just beyond the bound, exactly at -B and B, exactly on
+ * every interior knot.  Round trips in both directions (the inverse at the
+ * knots of y), and the log-det against the Jacobian from the tape and from
+ * finite differences, with the tolerances of tests/test_flows.c and of
+ * flow_check.h; the tails are exact, the slopes at +-B exactly 1 (the
+ * tails join smoothly) and at a knot the knot's slope. */
+START_TEST(test_layer_edges)
+{
+    spline_fixture f;
+    spline_layer(&f, 3, FLOW_SPLIT_ALTERNATE, 0, 1.0, 31);
+    ck_assert_int_eq(f.split.n_trans, 1);
+    const int K = f.spec.bins, d = 3, rows = 6 + (K - 1);
+    const ad_real B = (ad_real)f.spec.bound;
+    ad_real *z = fc_normal(rows, d, 9), theta[3 * KMAX];
+    for (int dir = 0; dir < 2; dir++) {
+        ad_real xk[KMAX], yk[KMAX], dk[KMAX][KMAX];
+        for (int r = 0; r < rows; r++) {
+            ad_real *row = z + r * d, kx[KMAX], ky[KMAX];
+            row_theta(&f, row, theta);
+            ck_assert_int_eq(flow_spline_knots(&f.spec, theta, kx, ky, dk[r]), AD_OK);
+            static const double special[6] = {-1e6, 1e6, -1, 1, -1, 1};
+            if (r < 2) row[1] = (ad_real)special[r];
+            else if (r < 4) row[1] = (ad_real)special[r] * B * (1 + 4 * (ad_real)EPS);
+            else if (r < 6) row[1] = (ad_real)special[r] * B;
+            else row[1] = dir ? ky[r - 5] : kx[r - 5];
+            xk[r] = kx[r < 6 ? 0 : r - 5];
+            yk[r] = ky[r < 6 ? 0 : r - 5];
+        }
+        fc_roundtrip rt;
+        fc_roundtrip_run(f.layer, z, rows, dir, &rt);
+        /* the amplification A = max(||J||_1, ||J^-1||_1) and the FD log-dets */
+        double ld[16], ld_fd[16], tol_fd[16], norm[16], inv_norm[16], ld_jac[16], cond[16];
+        char msg[256];
+        ck_assert_int_eq(flow_check_jacobian_fd(f.layer, z, rows, 64, ld, ld_fd, tol_fd, norm,
+                                                inv_norm, msg, sizeof msg), AD_OK);
+        fc_jacobian_logdet(f.layer, z, rows, ld, ld_jac, cond);
+        double amp = 1;
+        for (int r = 0; r < rows; r++) amp = fmax(amp, fmax(norm[r], inv_norm[r]));
+        double tol_rt = 64 * EPS * (1 + amp) * fmax(1, rt.max_abs);
+        ck_assert_msg(rt.max_error <= tol_rt, "%s: round trip %.3g > %.3g",
+                      dir ? "forward(inverse(x))" : "inverse(forward(z))", rt.max_error, tol_rt);
+        ck_assert(rt.max_logdet_sum <= 64 * EPS * (rt.max_abs_logdet + (1 + amp) * rt.max_abs));
+        for (int r = 0; r < rows; r++) {
+            double tol = 16.0 * d * EPS * (cond[r] + fabs(ld[r]));
+            ck_assert_msg(fabs(ld[r] - ld_jac[r]) <= tol, "row %d: logdet %.17g, tape %.17g", r,
+                          ld[r], ld_jac[r]);
+            ck_assert_msg(fabs(ld[r] - ld_fd[r]) <= tol_fd[r], "row %d: logdet %.17g, fd %.17g "
+                          "(tol %.3g)", r, ld[r], ld_fd[r], tol_fd[r]);
+        }
+        /* the values themselves, forward: tails exact, +-B onto +-B, knots
+         * onto knots (the inverse direction maps y-knots onto x-knots) */
+        ad_tape *t = ad_tape_new(0);
+        ad_tensor *in = ad_constant(t, 2, (int[]){rows, d}, z), *l;
+        ad_tensor *out = dir ? flow_layer_inverse(f.layer, t, in, &l)
+                             : flow_layer_forward(f.layer, t, in, &l);
+        ck_assert(ad_tape_ok(t));
+        for (int r = 0; r < rows; r++) {
+            ad_real v = z[r * d + 1], o = out->data[r * d + 1];
+            ck_assert(out->data[r * d] == z[r * d] && out->data[r * d + 2] == z[r * d + 2]);
+            if (r < 4) {
+                ck_assert(o == v && l->data[r] == 0);
+            } else if (r < 6) {
+                ck_assert_close(o, v, 4 * EPS * B, 0, "bound", r);
+                ck_assert(l->data[r] == 0); /* g'(+-B) = 1 exactly */
+            } else {
+                ad_real target = dir ? xk[r] : yk[r];
+                ck_assert_close(o, target, 16 * EPS * B * amp, 0, "knot", r);
+                double want = (dir ? -1 : 1) * log(dk[r][r - 5]);
+                ck_assert_close(l->data[r], want, 16 * EPS * (1 + fabs(want)), 0, "knot slope", r);
+            }
+        }
+        ad_tape_free(t);
+    }
+    free(z);
+    fixture_free(&f);
+}
+END_TEST
+
+/* A fresh layer (zero output layer) is the identity to rounding (8 eps B
+ * per value, 8 eps per element of a log-det, as for the op at theta = 0);
+ * in the tails exactly. */
+START_TEST(test_layer_identity_at_init)
+{
+    spline_fixture f;
+    spline_layer(&f, 4, FLOW_SPLIT_HALF, 0, 0, 3);
+    enum { ROWS = 32 };
+    ad_real *z = fc_normal(ROWS, 4, 12);
+    for (int k = 0; k < ROWS * 4; k++) z[k] *= (ad_real)1.5;
+    for (int dir = 0; dir < 2; dir++) {
+        ad_tape *t = ad_tape_new(0);
+        ad_tensor *l, *in = ad_constant(t, 2, (int[]){ROWS, 4}, z);
+        ad_tensor *out = dir ? flow_layer_inverse(f.layer, t, in, &l)
+                             : flow_layer_forward(f.layer, t, in, &l);
+        ck_assert(ad_tape_ok(t));
+        for (int k = 0; k < ROWS * 4; k++) {
+            if (fabs(z[k]) > f.spec.bound)
+                ck_assert(out->data[k] == z[k]);
+            else
+                ck_assert_close(out->data[k], z[k], 8 * EPS * f.spec.bound, 0, "identity", k);
+        }
+        for (int r = 0; r < ROWS; r++) ck_assert_close(l->data[r], 0, 16 * EPS, 0, "log-det", r);
+        ad_tape_free(t);
+    }
+    free(z);
+    fixture_free(&f);
+}
+END_TEST
+
+static flow_realnvp_config spline_realnvp(int dim)
+{
+    flow_realnvp_config c = flow_realnvp_config_default(dim);
+    c.coupling = FLOW_COUPLING_SPLINE;
+    return c;
+}
+
+/* The builder's spline option: the default stays affine, the spline fields
+ * hold the spec's defaults; a spline RealNVP has the right layers and
+ * parameters, starts as the identity and passes the layer checks. */
+START_TEST(test_realnvp_spline)
+{
+    char msg[512];
+    flow_realnvp_config d = flow_realnvp_config_default(4);
+    ck_assert_int_eq(d.coupling, FLOW_COUPLING_AFFINE);
+    flow_spline_spec sd = flow_spline_spec_default();
+    ck_assert_int_eq(memcmp(&d.spline, &sd, sizeof sd), 0);
+    ck_assert_int_eq(sd.bins, 8);
+    ck_assert(sd.bound == 5 && sd.min_width == 1e-3 && sd.min_height == 1e-3 &&
+              sd.min_slope == 1e-3);
+
+    flow_realnvp_config c = spline_realnvp(4);
+    flow_model *m = flow_realnvp_new(&c, msg, sizeof msg);
+    ck_assert_msg(m != NULL, "%s", msg);
+    ck_assert_int_eq(flow_sequential_length(m->flow), 6);
+    for (int k = 0; k < 6; k++)
+        ck_assert_str_eq(flow_layer_name(flow_sequential_get(m->flow, k)), "spline-coupling");
+    /* 6 couplings, each one conditioner 2 -> 100 -> 100 -> 2 (3 8 - 1) */
+    ck_assert_uint_eq(nn_params_size(m->params),
+                      6 * (2 * 100 + 100 + 100 * 100 + 100 + 100 * 46 + 46));
+    /* identity at the start, to rounding: 6 layers of 8 eps B each */
+    ad_real *z = fc_normal(8, 4, 2);
+    ad_tape *t = ad_tape_new(0);
+    ad_tensor *ld, *x = flow_model_forward(m, t, ad_constant(t, 2, (int[]){8, 4}, z), &ld);
+    ck_assert(ad_tape_ok(t));
+    for (int k = 0; k < 32; k++) ck_assert_close(x->data[k], z[k], 6 * 8 * EPS * 5, 0, "x", k);
+    for (int b = 0; b < 8; b++) ck_assert_close(ld->data[b], 0, 6 * 16 * EPS, 0, "log-det", b);
+    ad_tape_free(t);
+    free(z);
+    /* random weights: the whole flow passes the layer checks */
+    fc_randomize_fanin(m->params, 3, 1.0);
+    flow_check_config cfg = flow_check_default();
+    cfg.z_scale = cfg.x_scale = 2;
+    flow_check_report rep;
+    ck_assert_msg(flow_check_layer(m->flow, &cfg, &rep, msg, sizeof msg) == AD_OK, "%s", msg);
+    ck_assert_msg(rep.max_abs_logdet > 0.1, "max |logdet| %g", rep.max_abs_logdet);
+    flow_model_free(m);
+
+    /* a whitened spline flow on the dimer's split builds too */
+    c = spline_realnvp(6);
+    c.split = FLOW_SPLIT_HALF;
+    c.spline.bins = 3;
+    c.spline.bound = 3;
+    c.n_blocks = 1;
+    m = flow_realnvp_new(&c, msg, sizeof msg);
+    ck_assert_msg(m != NULL, "%s", msg);
+    flow_model_free(m);
+}
+END_TEST
+
+/* Invalid spline fields are named when the spline family is chosen, and
+ * ignored otherwise. */
+START_TEST(test_realnvp_spline_fields)
+{
+    char msg[300];
+    static const struct {
+        int field;
+        const char *expect;
+    } cases[] = {
+        {0, "flow_realnvp_new: bad config: coupling = 2 (need FLOW_COUPLING_AFFINE or "
+            "FLOW_COUPLING_SPLINE)"},
+        {1, "flow_realnvp_new: bad config: spline.bins = 1 (need 2 .. 64)"},
+        {2, "flow_realnvp_new: bad config: spline.bins = 100 (need 2 .. 64)"},
+        {3, "flow_realnvp_new: bad config: spline.bound = -1 (need finite, > 0)"},
+        {4, "flow_realnvp_new: bad config: spline.min_width = 0.2 (need >= "},
+        {5, "flow_realnvp_new: bad config: spline.min_height = 0.5 (need >= "},
+        {6, "flow_realnvp_new: bad config: spline.min_slope = 1.5 (need 0 < min_slope < 1)"},
+        {7, "flow_realnvp_new: bad config: spline.bins = 0 (need 2 .. 64)"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        flow_realnvp_config c = spline_realnvp(2);
+        switch (cases[i].field) {
+        case 0: c.coupling = (flow_coupling_kind)2; break;
+        case 1: c.spline.bins = 1; break;
+        case 2: c.spline.bins = 100; break;
+        case 3: c.spline.bound = -1; break;
+        case 4: c.spline.min_width = 0.2; break;
+        case 5: c.spline.min_height = 0.5; break;
+        case 6: c.spline.min_slope = 1.5; break;
+        default: /* designated initializers without the spline fields */
+            c = (flow_realnvp_config){.dim = 2, .n_blocks = 1, .coupling = FLOW_COUPLING_SPLINE};
+            break;
+        }
+        ck_assert_ptr_null(flow_realnvp_new(&c, msg, sizeof msg));
+        ck_assert_msg(strstr(msg, cases[i].expect) == msg, "case %zu: %s", i, msg);
+        if (cases[i].field >= 1 && cases[i].field <= 6) {
+            /* the same fields are not looked at for affine couplings */
+            c.coupling = FLOW_COUPLING_AFFINE;
+            flow_model *m = flow_realnvp_new(&c, msg, sizeof msg);
+            ck_assert_msg(m != NULL, "%s", msg);
+            flow_model_free(m);
+        }
+    }
+}
+END_TEST
+
+typedef struct nvp_ctx {
+    flow_model *m;
+    int inverse;
+} nvp_ctx;
+
+/* sum |x|^2 + logdet (forward) or log p(x) (inverse): every parameter and
+ * the input reach the output through both the values and the log-dets */
+static ad_tensor *nvp_fn(ad_tape *t, ad_tensor *const *in, int n, void *ctx)
+{
+    (void)n;
+    const nvp_ctx *c = ctx;
+    ad_tensor *ld;
+    if (c->inverse) {
+        flow_prior prior = {.dim = c->m->dim_z, .kT = 1.0};
+        return flow_model_log_prob(c->m, t, &prior, in[1]);
+    }
+    ad_tensor *x = flow_model_forward(c->m, t, in[1], &ld);
+    return ad_add(t, ad_sum_axis(t, ad_square(t, x), 1), ld);
+}
+
+/* Gradients with respect to every parameter and the input through a small
+ * spline RealNVP (tanh conditioners), both directions. */
+START_TEST(test_realnvp_spline_gradcheck)
+{
+    char msg[200];
+    int widths[1] = {6};
+    flow_realnvp_config rc = spline_realnvp(3);
+    rc.n_blocks = 2;
+    rc.n_hidden = 1;
+    rc.hidden_widths = widths;
+    rc.s_activation = NN_ACT_TANH;
+    rc.spline = spec_small();
+    rc.seed = 3;
+    flow_model *m = flow_realnvp_new(&rc, msg, sizeof msg);
+    ck_assert_msg(m != NULL, "%s", msg);
+    fc_randomize(m->params, 5, 0.4);
+    ad_tensor *z = ad_tensor_new(2, (int[]){3, 3});
+    ad_rng rng;
+    ad_rng_seed(&rng, 4, 0);
+    ad_rng_fill_normal(&rng, z->data, z->size, 0, 1);
+    z->data[4] = 2.7; /* one input in a tail */
+    for (int inverse = 0; inverse < 2; inverse++) {
+        nvp_ctx c = {m, inverse};
+        ad_tensor *in[2] = {nn_params_flat(m->params), z};
+        ad_gradcheck_report rep;
+        ck_assert_int_eq(ad_gradcheck(nvp_fn, &c, 2, in, NULL, &rep), AD_OK);
+        ck_assert_msg(rep.ok, "%s: %s", inverse ? "inverse" : "forward", rep.message);
+        ck_assert_uint_eq(rep.n_checked, nn_params_size(m->params) + 9);
+    }
+    ad_tensor_free(z);
+    flow_model_free(m);
+}
+END_TEST
+
+/* A training step of a spline flow mallocs nothing after the first one:
+ * the op's saved state lives in the tape's arena. */
+START_TEST(test_spline_training_no_malloc)
+{
+    char msg[200];
+    flow_realnvp_config rc = spline_realnvp(2);
+    flow_model *m = flow_realnvp_new(&rc, msg, sizeof msg);
+    ck_assert_msg(m != NULL, "%s", msg);
+    nn_optim_config oc = {.kind = NN_OPTIM_ADAM, .lr = 1e-3, .clip_norm = 10};
+    nn_optim *o = nn_optim_new(m->params, &oc, msg, sizeof msg);
+    ad_tape *t = ad_tape_new(0);
+    ad_real *x = fc_normal(64, 2, 5);
+    flow_prior prior = {.dim = 2, .kT = 1.0};
+    long before = 0;
+    for (int it = 0; it < 4; it++) {
+        if (it == 1) before = ad_alloc_count();
+        ad_tape_reset(t);
+        ad_tensor *loss = ad_neg(t, ad_mean(t, flow_model_log_prob(m, t, &prior,
+                                 ad_constant(t, 2, (int[]){64, 2}, x))));
+        nn_params_zero_grad(m->params);
+        ck_assert_int_eq(ad_backward(t, loss), AD_OK);
+        ck_assert_int_eq(nn_optim_step(o, NULL), AD_OK);
+    }
+    ck_assert_int_eq(ad_alloc_count(), before);
+    free(x);
+    ad_tape_free(t);
+    nn_optim_free(o);
+    flow_model_free(m);
+}
+END_TEST
+
+/* Layer constructor errors. */
+START_TEST(test_layer_errors)
+{
+    char msg[256];
+    nn_params *p = nn_params_new();
+    nn_mlp net;
+    static const int widths[1] = {4};
+    flow_coupling_nets_config nets = {.n_hidden = 1, .hidden_widths = widths};
+    ck_assert_int_eq(flow_spline_net_init(&net, p, 2, 2, 1, &nets, msg, sizeof msg), AD_ERR_ARG);
+    ck_assert_str_eq(msg, "flow_spline_net_init: bins = 1 (need 2 .. 64)");
+    ck_assert_int_eq(flow_spline_net_init(&net, p, 2, 2, 4, &nets, msg, sizeof msg), AD_OK);
+    flow_spline_config sc = {.dim = 5, .split = FLOW_SPLIT_HALF, .net = &net,
+                             .spec = flow_spline_spec_default()};
+    sc.spec.bins = 4;
+    ck_assert_ptr_null(flow_spline_new(&sc, msg, sizeof msg));
+    ck_assert_str_eq(msg, "flow_spline_new: the net maps 2 -> 22; the split and 4 bins need "
+                     "2 -> 33");
+    sc.dim = 4;
+    sc.spec.bound = 0;
+    ck_assert_ptr_null(flow_spline_new(&sc, msg, sizeof msg));
+    ck_assert_str_eq(msg, "flow_spline_new: bad config: spec.bound = 0 (need finite, > 0)");
+    sc.spec.bound = 1;
+    sc.net = NULL;
+    ck_assert_ptr_null(flow_spline_new(&sc, msg, sizeof msg));
+    ck_assert_str_eq(msg, "flow_spline_new: net is NULL");
+    sc.net = &net;
+    flow_layer *l = flow_spline_new(&sc, msg, sizeof msg);
+    ck_assert_msg(l != NULL, "%s", msg);
+    flow_layer_free(l);
+    nn_params_free(p);
+}
+END_TEST
+
 Suite *flows_spline_suite(void)
 {
     Suite *s = suite_create("flows-spline");
@@ -466,6 +914,19 @@ Suite *flows_spline_suite(void)
     tcase_add_test(tc, test_op_identity_at_zero);
     tcase_add_test(tc, test_knots);
     tcase_add_test(tc, test_op_errors);
+    tcase_add_test(tc, test_op_threads_same_bits);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("layer");
+    tcase_add_test(tc, test_layer_check);
+    tcase_add_test(tc, test_layer_edges);
+    tcase_add_test(tc, test_layer_identity_at_init);
+    tcase_add_test(tc, test_layer_errors);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("realnvp");
+    tcase_add_test(tc, test_realnvp_spline);
+    tcase_add_test(tc, test_realnvp_spline_fields);
+    tcase_add_test(tc, test_realnvp_spline_gradcheck);
+    tcase_add_test(tc, test_spline_training_no_malloc);
     suite_add_tcase(s, tc);
     return s;
 }
