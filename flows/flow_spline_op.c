@@ -14,9 +14,11 @@
  * cancellation of (-b + sqrt(.)) / 2a when a is small (a = 0 at the
  * identity).
  *
- * Saved for the backward: the bin of each element (-1 in the tails) and
- * the two softmax vectors (2K values per element) in the tape's arena; the
- * knots are recomputed from them by the same arithmetic, bit for bit.
+ * Saved for the backward, in the tape's arena: the bin of each element (-1
+ * in the tails), the two softmax vectors and the bin's two slopes with
+ * their derivatives (2K + 4 values per element); the knots are recomputed
+ * from the softmaxes by the same arithmetic, bit for bit.  The backward
+ * calls no exp or log.
  */
 #include "flow_spline_op.h"
 
@@ -76,20 +78,14 @@ typedef struct rq_consts {
     ad_real mw, sw; /* m_w and 1 - K m_w */
     ad_real mh, sh; /* m_h and 1 - K m_h */
     ad_real md, sd; /* m_d and 1 - m_d   */
-    ad_real sp0;    /* softplus(0) as softplus() computes it */
+    ad_real sp0;    /* softplus(0) as softplus_e() computes it */
 } rq_consts;
 
-/* log(1 + e^v) = max(v, 0) + log1p(e^-|v|), without overflow */
-static ad_real softplus(ad_real v)
+/* log(1 + e^v) = max(v, 0) + log1p(e^-|v|) with e = e^-|v| given, without
+ * overflow */
+static ad_real softplus_e(ad_real v, ad_real e)
 {
-    return (v > 0 ? v : 0) + AD_MATH(log1p)(AD_MATH(exp)(-AD_MATH(fabs)(v)));
-}
-
-static ad_real sigmoid(ad_real v)
-{
-    if (v >= 0) return 1 / (1 + AD_MATH(exp)(-v));
-    ad_real e = AD_MATH(exp)(v);
-    return e / (1 + e);
+    return (v > 0 ? v : 0) + AD_MATH(log1p)(e);
 }
 
 static void consts_init(rq_consts *c, const flow_spline_spec *s)
@@ -110,25 +106,25 @@ static void consts_init(rq_consts *c, const flow_spline_spec *s)
     c->md = (ad_real)s->min_slope;
     c->sd = 1 - c->md;
     volatile ad_real zero = 0;
-    c->sp0 = softplus(zero);
+    ad_real z = zero;
+    c->sp0 = softplus_e(z, AD_MATH(exp)(-AD_MATH(fabs)(z)));
 }
 
-/* Interior slope d = m_d + (1 - m_d) softplus(v) / softplus(0) */
-static ad_real slope(const rq_consts *c, ad_real v) { return c->md + c->sd * (softplus(v) / c->sp0); }
+/* Interior slope d = m_d + (1 - m_d) softplus(v) / softplus(0) and, when
+ * dd is not NULL, dd/dv = (1 - m_d) sigmoid(v) / softplus(0), from one
+ * exponential. */
+static ad_real slope(const rq_consts *c, ad_real v, ad_real *dd)
+{
+    ad_real e = AD_MATH(exp)(-AD_MATH(fabs)(v));
+    if (dd) *dd = c->sd * (v >= 0 ? 1 / (1 + e) : e / (1 + e)) / c->sp0;
+    return c->md + c->sd * (softplus_e(v, e) / c->sp0);
+}
 
-/* dd/dv = (1 - m_d) sigmoid(v) / softplus(0) */
-static ad_real slope_deriv(const rq_consts *c, ad_real v) { return c->sd * sigmoid(v) / c->sp0; }
-
-/* Softmax of v[0..K-1] into p; 0 when a value is not finite. */
-static int softmax(const ad_real *v, int K, ad_real *p)
+/* Softmax of v[0..K-1] (finite) into p. */
+static void softmax(const ad_real *v, int K, ad_real *p)
 {
     ad_real mx = v[0];
-    int finite = 1;
-    for (int i = 0; i < K; i++) {
-        finite &= isfinite(v[i]) != 0;
-        mx = v[i] > mx ? v[i] : mx;
-    }
-    if (!finite) return 0;
+    for (int i = 1; i < K; i++) mx = v[i] > mx ? v[i] : mx;
     ad_real sum = 0;
     for (int i = 0; i < K; i++) {
         p[i] = AD_MATH(exp)(v[i] - mx);
@@ -136,7 +132,14 @@ static int softmax(const ad_real *v, int K, ad_real *p)
     }
     ad_real inv = 1 / sum;
     for (int i = 0; i < K; i++) p[i] *= inv;
-    return 1;
+}
+
+/* 1 when the P values are all finite. */
+static int all_finite(const ad_real *v, int P)
+{
+    int ok = 1;
+    for (int i = 0; i < P; i++) ok &= isfinite(v[i]) != 0;
+    return ok;
 }
 
 /* The knot after a cumulative fraction `cum`: -B + 2B cum.  One function for
@@ -185,31 +188,38 @@ static int bin_of(const ad_real *k, int K, ad_real v)
     return lo;
 }
 
+/* The state of one element kept for the backward: the two softmaxes, the
+ * slopes at the bin's ends and their derivatives by their theta (0 at the
+ * ends of the spline). */
+#define SAVED_D0(K) (2 * (K))
+#define SAVED_LEN(K) (2 * (K) + 4)
+
 /* One element: the mapped value into *out and log g' (0 in the tails) as
- * the result; pw and ph get the softmax probabilities and *bin the bin (-1:
- * tail).  0 into *finite when theta holds a non-finite value. */
-static ad_real rq_elem(const rq_consts *c, const ad_real *th, ad_real v, int inverse, ad_real *pw,
-                       ad_real *ph, int *bin, ad_real *out, int *finite)
+ * the result, the bin (-1: tail) into *bin; sv (SAVED_LEN(K) values)
+ * receives the state for the backward.  0 into *finite when theta holds a
+ * non-finite value (then the element is left as in a tail). */
+static ad_real rq_elem(const rq_consts *c, const ad_real *th, ad_real v, int inverse, ad_real *sv,
+                       int *bin, ad_real *out, int *finite)
 {
     const int K = c->K;
-    int ok = 1;
-    for (int i = 2 * K; i < c->P; i++) ok &= isfinite(th[i]) != 0;
-    ok &= softmax(th, K, pw);
-    ok &= softmax(th + K, K, ph);
-    *finite = ok;
-    if (!ok || !(v >= -c->B && v <= c->B)) { /* a NaN input takes the tail */
+    *finite = all_finite(th, c->P);
+    if (!*finite || !(v >= -c->B && v <= c->B)) { /* a NaN input takes the tail */
         *bin = -1;
         *out = v;
         return 0;
     }
+    ad_real *pw = sv, *ph = sv + K, *ds = sv + SAVED_D0(K);
     ad_real xs[K_MAX + 1], ys[K_MAX + 1];
+    softmax(th, K, pw);
+    softmax(th + K, K, ph);
     knots(c, pw, c->mw, c->sw, xs);
     knots(c, ph, c->mh, c->sh, ys);
     int k = bin_of(inverse ? ys : xs, K, v);
     *bin = k;
     ad_real w = xs[k + 1] - xs[k], h = ys[k + 1] - ys[k], s = h / w;
-    ad_real d0 = k > 0 ? slope(c, th[2 * K + k - 1]) : 1;
-    ad_real d1 = k + 1 < K ? slope(c, th[2 * K + k]) : 1;
+    ds[2] = ds[3] = 0;
+    ad_real d0 = ds[0] = k > 0 ? slope(c, th[2 * K + k - 1], &ds[2]) : 1;
+    ad_real d1 = ds[1] = k + 1 < K ? slope(c, th[2 * K + k], &ds[3]) : 1;
     ad_real sum = d0 + d1 - 2 * s, xi;
     if (inverse) {
         ad_real dy = v - ys[k];
@@ -250,19 +260,18 @@ static ad_real rq_elem(const rq_consts *c, const ad_real *th, ad_real v, int inv
  * f_i = m_w + (1 - K m_w) p_i, p = softmax(theta[0..K-1]), so with
  * G_i = 2B (dx_k [i < k] + dw [i = k]):
  *   dtheta_i = (1 - K m_w) p_i (G_i - sum_j p_j G_j);  heights alike. */
-static ad_real rq_elem_backward(const rq_consts *c, const ad_real *th, const ad_real *pw,
-                                const ad_real *ph, int k, ad_real x, ad_real g, ad_real gl,
-                                int inverse, ad_real *gth)
+static ad_real rq_elem_backward(const rq_consts *c, const ad_real *sv, int k, ad_real x,
+                                ad_real g, ad_real gl, int inverse, ad_real *gth)
 {
     const int K = c->K;
+    const ad_real *pw = sv, *ph = sv + K, *ds = sv + SAVED_D0(K);
     ad_real xk, xk1, yk, yk1, pw_below, ph_below;
     knot_pair(c, pw, c->mw, c->sw, k, &xk, &xk1, &pw_below);
     knot_pair(c, ph, c->mh, c->sh, k, &yk, &yk1, &ph_below);
-    ad_real w = xk1 - xk, h = yk1 - yk, s = h / w;
-    ad_real d0 = k > 0 ? slope(c, th[2 * K + k - 1]) : 1;
-    ad_real d1 = k + 1 < K ? slope(c, th[2 * K + k]) : 1;
+    ad_real w = xk1 - xk, h = yk1 - yk, s = h / w, iw = 1 / w;
+    ad_real d0 = ds[0], d1 = ds[1];
     ad_real sum = d0 + d1 - 2 * s;
-    ad_real xi = (x - xk) / w, omx = 1 - xi, t = xi * omx;
+    ad_real xi = (x - xk) * iw, omx = 1 - xi, t = xi * omx;
     ad_real num = s * xi * xi + d0 * t, den = s + sum * t;
     ad_real dnum = d1 * xi * xi + 2 * s * t + d0 * omx * omx;
     ad_real iden = 1 / den, idnum = 1 / dnum, iden2 = iden * iden;
@@ -276,17 +285,17 @@ static ad_real rq_elem_backward(const rq_consts *c, const ad_real *th, const ad_
     ad_real L_d0 = omx * omx * idnum - 2 * t * iden, L_d1 = xi * xi * idnum - 2 * t * iden;
     ad_real alpha, beta, gx;
     if (inverse) {
-        gx = (g - gl * L_xi / w) / gprime;
+        gx = (g - gl * L_xi * iw) / gprime;
         alpha = -gx;
         beta = -gl;
     } else {
         alpha = g;
         beta = gl;
-        gx = (alpha * F_xi + beta * L_xi) / w;
+        gx = (alpha * F_xi + beta * L_xi) * iw;
     }
     ad_real A_xi = alpha * F_xi + beta * L_xi, A_s = alpha * F_s + beta * L_s;
-    ad_real g_xk = -A_xi / w, g_w = -(xi * A_xi + s * A_s) / w;
-    ad_real g_yk = alpha, g_h = alpha * num * iden + A_s / w;
+    ad_real g_xk = -A_xi * iw, g_w = -(xi * A_xi + s * A_s) * iw;
+    ad_real g_yk = alpha, g_h = alpha * num * iden + A_s * iw;
     /* widths: G_i = 2B g_xk for i < k, 2B g_w at k, 0 above */
     ad_real Gl = c->two_b * g_xk, Gk = c->two_b * g_w;
     ad_real mean = Gl * pw_below + Gk * pw[k];
@@ -298,8 +307,8 @@ static ad_real rq_elem_backward(const rq_consts *c, const ad_real *th, const ad_
     for (int i = 0; i < K; i++)
         gth[K + i] = c->sh * ph[i] * ((i < k ? Gl : i == k ? Gk : 0) - mean);
     for (int i = 2 * K; i < c->P; i++) gth[i] = 0;
-    if (k > 0) gth[2 * K + k - 1] = (alpha * F_d0 + beta * L_d0) * slope_deriv(c, th[2 * K + k - 1]);
-    if (k + 1 < K) gth[2 * K + k] = (alpha * F_d1 + beta * L_d1) * slope_deriv(c, th[2 * K + k]);
+    if (k > 0) gth[2 * K + k - 1] = (alpha * F_d0 + beta * L_d0) * ds[2];
+    if (k + 1 < K) gth[2 * K + k] = (alpha * F_d1 + beta * L_d1) * ds[3];
     return gx;
 }
 
@@ -311,13 +320,13 @@ int flow_spline_knots(const flow_spline_spec *s, const ad_real *theta, ad_real *
     rq_consts c;
     consts_init(&c, s);
     ad_real pw[K_MAX], ph[K_MAX];
-    for (int i = 2 * c.K; i < c.P; i++)
-        if (!isfinite(theta[i])) return AD_ERR_NUMERIC;
-    if (!softmax(theta, c.K, pw) || !softmax(theta + c.K, c.K, ph)) return AD_ERR_NUMERIC;
+    if (!all_finite(theta, c.P)) return AD_ERR_NUMERIC;
+    softmax(theta, c.K, pw);
+    softmax(theta + c.K, c.K, ph);
     knots(&c, pw, c.mw, c.sw, xk);
     knots(&c, ph, c.mh, c.sh, yk);
     d[0] = d[c.K] = 1;
-    for (int i = 1; i < c.K; i++) d[i] = slope(&c, theta[2 * c.K + i - 1]);
+    for (int i = 1; i < c.K; i++) d[i] = slope(&c, theta[2 * c.K + i - 1], NULL);
     return AD_OK;
 }
 
@@ -330,7 +339,7 @@ typedef struct rq_job {
     const ad_real *in;    /* [batch, n]: the op's input                        */
     const ad_real *theta; /* [batch, n * P]                                    */
     ad_real *out;         /* forward: [batch, n + 1], the op's output          */
-    ad_real *probs;       /* [batch * n * 2K] saved softmaxes, or NULL         */
+    ad_real *saved;       /* [batch * n * SAVED_LEN(K)] for the backward, or NULL */
     int *bins;            /* [batch * n] saved bins (-1: tail), or NULL        */
     long *bad;            /* forward: per task, first non-finite element or -1 */
     /* backward */
@@ -349,16 +358,15 @@ static void rq_forward_rows(void *ctx, int task, int worker)
     const rq_consts *c = j->c;
     const int n = j->n, K = c->K;
     int b1 = (task + 1) * RQ_CHUNK < j->batch ? (task + 1) * RQ_CHUNK : j->batch;
-    ad_real pw_local[K_MAX], ph_local[K_MAX];
+    ad_real sv_local[SAVED_LEN(K_MAX)];
     j->bad[task] = -1;
     for (int b = task * RQ_CHUNK; b < b1; b++) {
         double ld = 0; /* the row's log-det is summed in double in either build */
         for (int e = 0; e < n; e++) {
             size_t el = (size_t)b * n + e;
-            ad_real *pw = j->probs ? j->probs + el * 2 * K : pw_local;
-            ad_real *ph = j->probs ? pw + K : ph_local;
+            ad_real *sv = j->saved ? j->saved + el * SAVED_LEN(K) : sv_local;
             int bin, finite;
-            ld += rq_elem(c, j->theta + el * c->P, j->in[el], j->inverse, pw, ph, &bin,
+            ld += rq_elem(c, j->theta + el * c->P, j->in[el], j->inverse, sv, &bin,
                           &j->out[(size_t)b * (n + 1) + e], &finite);
             if (j->bins) j->bins[el] = bin;
             if (!finite && j->bad[task] < 0) j->bad[task] = (long)el;
@@ -386,8 +394,7 @@ static void rq_backward_rows(void *ctx, int task, int worker)
                 if (j->gtheta && j->fresh_theta)
                     for (int i = 0; i < P; i++) gth[i] = 0;
             } else {
-                const ad_real *pw = j->probs + el * 2 * K;
-                gx = rq_elem_backward(c, j->theta + el * P, pw, pw + K, k,
+                gx = rq_elem_backward(c, j->saved + el * SAVED_LEN(K), k,
                                       j->at[(size_t)b * j->at_stride + e], grow[e], grow[n],
                                       j->inverse, gth);
                 if (j->gtheta && !j->fresh_theta)
@@ -417,7 +424,7 @@ static void rq_run(rq_job *job, ad_task_fn fn)
 /* Saved state of one node. */
 typedef struct rq_saved {
     rq_consts c;
-    ad_real *probs;
+    ad_real *saved;
     int *bins;
 } rq_saved;
 
@@ -428,7 +435,7 @@ static void rq_backward(ad_tape *t, ad_node *nd)
     int inverse = nd->saved_int[0];
     /* x and theta differ in width (n vs n (3K - 1)), so never the same tensor */
     rq_job job = {.c = &sv->c, .batch = x->shape[0], .n = x->shape[1], .inverse = inverse,
-                  .in = x->data, .theta = theta->data, .probs = sv->probs, .bins = sv->bins,
+                  .in = x->data, .theta = theta->data, .saved = sv->saved, .bins = sv->bins,
                   .at = inverse ? y->data : x->data, .at_stride = inverse ? x->shape[1] + 1
                                                                           : x->shape[1],
                   .gout = y->grad};
@@ -471,10 +478,10 @@ static ad_tensor *rq_op(ad_tape *t, const char *name, ad_tensor *x, ad_tensor *t
     if (nd) {
         /* what the backward needs, only when there will be one */
         size_t els = (size_t)batch * n;
-        job.probs = ad_tape_alloc(t, (els * 2 * s->bins + 1) * sizeof(ad_real));
+        job.saved = ad_tape_alloc(t, (els * SAVED_LEN(s->bins) + 1) * sizeof(ad_real));
         job.bins = ad_tape_alloc(t, (els + 1) * sizeof(int));
-        if (!job.probs || !job.bins) return ad_tape_poison(t);
-        sv->probs = job.probs;
+        if (!job.saved || !job.bins) return ad_tape_poison(t);
+        sv->saved = job.saved;
         sv->bins = job.bins;
         nd->ctx = sv;
         nd->saved_int[0] = inverse;
