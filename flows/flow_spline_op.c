@@ -34,8 +34,13 @@
 
 flow_spline_spec flow_spline_spec_default(void)
 {
-    flow_spline_spec s = {.bins = 8, .bound = 5, .min_width = 1e-3, .min_height = 1e-3,
-                          .min_slope = 1e-3};
+    flow_spline_spec s;
+    memset(&s, 0, sizeof s); /* padding too: configs holding a spec compare with memcmp */
+    s.bins = 8;
+    s.bound = 5;
+    s.min_width = 1e-3;
+    s.min_height = 1e-3;
+    s.min_slope = 1e-3;
     return s;
 }
 
