@@ -869,6 +869,31 @@ START_TEST(test_spline_training_no_malloc)
 }
 END_TEST
 
+/* Building a spline RealNVP with every allocation failing in turn: NULL
+ * and a message, no crash, no leak (ASan); then success. */
+START_TEST(test_spline_builder_alloc_failures)
+{
+    char msg[256];
+    static const int widths[2] = {8, 8};
+    flow_realnvp_config rc = spline_realnvp(4);
+    rc.n_blocks = 2;
+    rc.hidden_widths = widths;
+    rc.split = FLOW_SPLIT_HALF;
+    flow_model *m = NULL;
+    long n;
+    for (n = 0; n < 2000 && !m; n++) {
+        msg[0] = 0;
+        ad_alloc_fail_after(n);
+        m = flow_realnvp_new(&rc, msg, sizeof msg);
+        ad_alloc_fail_after(-1);
+        if (!m) ck_assert_msg(strstr(msg, "out of memory") != NULL, "n = %ld: %s", n, msg);
+    }
+    ck_assert_ptr_nonnull(m);
+    ck_assert_int_gt(n, 10);
+    flow_model_free(m);
+}
+END_TEST
+
 /* Layer constructor errors. */
 START_TEST(test_layer_errors)
 {
@@ -925,6 +950,7 @@ Suite *flows_spline_suite(void)
     tcase_add_test(tc, test_realnvp_spline_fields);
     tcase_add_test(tc, test_realnvp_spline_gradcheck);
     tcase_add_test(tc, test_spline_training_no_malloc);
+    tcase_add_test(tc, test_spline_builder_alloc_failures);
     suite_add_tcase(s, tc);
     return s;
 }
