@@ -476,6 +476,7 @@ START_TEST(test_op_threads_same_bits)
         ck_assert_int_eq(memcmp(one, two, total * sizeof *one), 0);
     }
     ad_threads_set(before);
+    ad_threads_shutdown();
     free(one);
     free(two);
     ad_tensor_free(x);
