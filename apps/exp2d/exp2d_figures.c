@@ -295,11 +295,8 @@ static int figure_temperatures(const exp2d_run *run, char *msg, size_t len)
     double *y = ad_malloc(sizeof(double) * (run->n_curve > nt ? run->n_curve : nt));
     double *e = ad_malloc(sizeof(double) * nt);
     if (f && x && y && e) {
-        char title[256], text[128];
-        app_temperatures_text(&run->opt.temperatures, 0, text, sizeof text);
-        snprintf(title, sizeof title,
-                 "%s: free-energy differences at each temperature (one generator per model, "
-                 "trained at kT = %s) against quadrature", sys->title, text);
+        char title[256];
+        snprintf(title, sizeof title, "%s: free-energy differences against kT", sys->title);
         app_svg_figure_title(f, title);
         double span = run->temps[nt - 1].kT - run->temps[0].kT;
         double dx = 0.015 * (span > 0 ? span : run->temps[0].kT);
