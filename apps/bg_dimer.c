@@ -59,8 +59,8 @@ int main(int argc, char **argv)
          "directory is refused)",
          NULL, 0, 0, 0, 0, 0},
         {"ais-chains", APP_OPT_INT, &o.ais_chains,
-         "chains of annealed importance sampling in the latent space (0: none; default 4000, "
-         "--quick 200)",
+         "chains of annealed importance sampling in the latent space at each temperature (0: "
+         "none; default 4000, --quick 200; half that with --temperatures of two or more)",
          "N", 1, 1, 0, 10000000, 0},
         {"ais-temps", APP_OPT_INT, &o.ais_temps,
          "annealing steps from the flow to the Boltzmann density (default 1600, --quick 10)", "K", 1,

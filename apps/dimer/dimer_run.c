@@ -66,7 +66,10 @@ int dimer_run_open(dimer_run *r, char *msg, size_t len)
         r->temps[j].kT = r->opt.temperatures.kT[j];
         r->temps[j].is_main = r->temps[j].kT == r->opt.kT;
     }
-    if (r->opt.ais_chains >= 0) r->sc.ais_chains = r->opt.ais_chains;
+    if (r->opt.ais_chains >= 0)
+        r->sc.ais_chains = r->opt.ais_chains;
+    else if (r->n_temps > 1) /* annealing at every temperature: half the chains at each */
+        r->sc.ais_chains /= 2; /* (docs/experiments.md, "Several temperatures")        */
     if (r->opt.ais_temps > 0) r->sc.ais.n_temps = r->opt.ais_temps;
     dimer_settings *d = ad_calloc(1, sizeof *d);
     if (!d) return ad_status_fail(msg, len, AD_ERR_NOMEM, "out of memory");
