@@ -11,6 +11,9 @@
  *   dimer_analysis.c  samples, ESS, reweighted dF and F(d), the training log
  *   dimer_figures.c   the SVG figures
  *   dimer_report.c    summary.json and report.md
+ * With --temperatures the data, the umbrella reference and the analysis are
+ * repeated at every temperature of the list (dimer_temperature) and the one
+ * generator is trained at all of them.
  * A dimer_run owns every array and object it points to (dimer_run_release
  * frees them); every step returns AD_OK or an error code with msg filled.
  */

@@ -11,6 +11,13 @@
  * and maps errors to exit codes (0 success, 1 runtime failure, 2 usage).
  * Everything the run computes lives in an exp2d_run owned by exp2d_main.
  *
+ * Several temperatures: with --temperatures LIST (exp2d_options.temperatures)
+ * every model is one generator trained at all the temperatures of the list,
+ * on Monte Carlo data made at each, and is sampled at each against the
+ * quadrature reference there (exp2d_temperature); summary.json, report.md,
+ * temperatures.svg, temperature_profiles.svg, temperatures.csv and
+ * profiles_kT<kT>.csv report it.  Without the option nothing changes.
+ *
  * The kit is installed with the library (make install): a program outside
  * the tree includes "apps/exp2d/exp2d.h" and links with pkg-config's libbg
  * (docs/examples/exp2d_hat.c).  Its files: exp2d_main.c (options, --out,
