@@ -33,7 +33,7 @@
 
 int main(int argc, char **argv)
 {
-    dimer_options o = {"out/dimer", 1, 1.0, 0, 2, 0, 0, "paper", -1, -1};
+    dimer_options o = {"out/dimer", 1, 1.0, 0, 2, 0, 0, "paper", -1, -1, {0}};
     const app_option opts[] = {
         {"out", APP_OPT_STRING, &o.out,
          "output directory, with manifest.json and a lock (at most " APP_RUN_STR(
@@ -59,12 +59,17 @@ int main(int argc, char **argv)
          "directory is refused)",
          NULL, 0, 0, 0, 0, 0},
         {"ais-chains", APP_OPT_INT, &o.ais_chains,
-         "chains of annealed importance sampling in the latent space (0: none; default 4000, "
-         "--quick 200)",
+         "chains of annealed importance sampling in the latent space at each temperature (0: "
+         "none; default 4000, --quick 200; half that with --temperatures of two or more)",
          "N", 1, 1, 0, 10000000, 0},
         {"ais-temps", APP_OPT_INT, &o.ais_temps,
          "annealing steps from the flow to the Boltzmann density (default 1600, --quick 10)", "K", 1,
          1, 1, 100000, 0},
+        {"temperatures", APP_OPT_TEMPERATURES, &o.temperatures,
+         "train the generator at these temperatures (comma-separated kT values, 0.1 to 10, at "
+         "most " APP_RUN_STR(APP_MAX_TEMPERATURES) ", e.g. 0.5,1,2: MC data and an umbrella "
+         "reference at each) and report it at each of them; default: --kT alone",
+         "LIST", 1, 1, 0.1, 10, 0},
     };
     const app_cli cli = {DIMER_PROGRAM,
                          "The bistable dimer in a repulsive Lennard-Jones bath (76 coordinates): "

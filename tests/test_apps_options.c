@@ -240,6 +240,109 @@ START_TEST(test_help)
 }
 END_TEST
 
+/* ---- --temperatures: the list kind ---- */
+
+static app_temperatures temps;
+static const app_option temp_table[] = {
+    {"temperatures", APP_OPT_TEMPERATURES, &temps, "training temperatures", NULL, 1, 1, 0.1, 10,
+     0},
+    {"quick", APP_OPT_FLAG, &quick, "short run", NULL, 0, 0, 0, 0, 0},
+};
+static const app_cli temp_cli = {"bg-doublewell", NULL, temp_table, 2};
+
+static int parse_temps(char *msg, size_t size, const char *value)
+{
+    char *argv[3] = {"bg-doublewell", "--temperatures", (char *)value};
+    return app_options_parse(&temp_cli, 3, argv, msg, size);
+}
+
+START_TEST(test_temperature_list)
+{
+    char msg[256], text[512];
+    temps = (app_temperatures){0};
+    ck_assert_int_eq(parse_temps(msg, sizeof msg, "2,0.5,1.5,1"), AD_OK);
+    ck_assert_int_eq(temps.n, 4); /* sorted */
+    ck_assert_double_eq(temps.kT[0], 0.5);
+    ck_assert_double_eq(temps.kT[1], 1);
+    ck_assert_double_eq(temps.kT[2], 1.5);
+    ck_assert_double_eq(temps.kT[3], 2);
+    ck_assert_uint_eq(app_temperatures_text(&temps, 0, text, sizeof text), 11);
+    ck_assert_str_eq(text, "0.5,1,1.5,2");
+    ck_assert_int_eq(parse_temps(msg, sizeof msg, "0.1,+0.3,10"), AD_OK);
+    ck_assert_int_eq(temps.n, 3);
+    app_temperatures_text(&temps, 1, text, sizeof text); /* %.17g reads back exactly */
+    ck_assert_str_eq(text, "0.10000000000000001,0.29999999999999999,10");
+    char small[6];
+    ck_assert_uint_eq(app_temperatures_text(&temps, 0, small, sizeof small), 10);
+    ck_assert_str_eq(small, "0.1"); /* cut between values, never inside one */
+    /* sixteen values are fine, the same as one value */
+    ck_assert_int_eq(parse_temps(msg, sizeof msg, "1,2,3,4,5,6,7,8,9,10,1.5,2.5,3.5,4.5,5.5,6.5"),
+                     AD_OK);
+    ck_assert_int_eq(temps.n, 16);
+    ck_assert_int_eq(parse_temps(msg, sizeof msg, "0.7"), AD_OK);
+    ck_assert_int_eq(temps.n, 1);
+    /* --help shows the value name and, given, the list as the default */
+    char usage[1024];
+    app_options_usage(&temp_cli, usage, sizeof usage);
+    ck_assert_ptr_nonnull(strstr(usage, "--temperatures LIST"));
+    ck_assert_ptr_nonnull(strstr(usage, "(default 0.7)"));
+    /* the equals form and the last-one-wins rule of every option */
+    char *argv[] = {"p", "--temperatures=1,2", "--temperatures", "3", NULL};
+    ck_assert_int_eq(app_options_parse(&temp_cli, 4, argv, msg, sizeof msg), AD_OK);
+    ck_assert_int_eq(temps.n, 1);
+    ck_assert_double_eq(temps.kT[0], 3);
+}
+END_TEST
+
+/* Each bad list is refused with one message naming the problem, and the
+ * destination keeps its earlier value. */
+static const char *const BAD_TEMPS[][2] = {
+    {"", "--temperatures: empty value"},
+    {",", "an empty entry in ','"},
+    {"1,,2", "an empty entry in '1,,2'"},
+    {"1,2,", "an empty entry in '1,2,'"},
+    {"0.5,-1", "'-1' is not positive"},
+    {"0", "'0' is not positive"},
+    {"-0", "'-0' is not positive"},
+    {"1,inf", "'inf' is not a finite number"},
+    {"nan", "'nan' is not a finite number"},
+    {"1e999", "'1e999' is too large"},
+    {"1,abc", "'abc' is not a number"},
+    {"1, 2", "' 2' is not a number"},
+    {"0x1p1", "'0x1p1' is not a number"},
+    {"1,1.0", "1 is given twice"},
+    {"0.5,2,0.50", "0.5 is given twice"},
+    {"0.05", "0.05 is out of range [0.1, 10]"},
+    {"1,2,3,4,5,6,7,8,9,10,1.5,2.5,3.5,4.5,5.5,6.5,7.5", "17 values (at most 16)"},
+    {"1,2,3,4,5,6,7,8,9,10,1.5,2.5,3.5,4.5,5.5,6.5,7.5,8.5,,", "20 values (at most 16)"},
+};
+
+START_TEST(test_temperature_list_errors)
+{
+    char msg[256];
+    temps = (app_temperatures){.n = 1, .kT = {0.7}};
+    ck_assert_int_eq(parse_temps(msg, sizeof msg, BAD_TEMPS[_i][0]), AD_ERR_ARG);
+    ck_assert_msg(strstr(msg, BAD_TEMPS[_i][1]) != NULL, "'%s': %s", BAD_TEMPS[_i][0], msg);
+    ck_assert_msg(strncmp(msg, "bg-doublewell: --temperatures: ", 31) == 0, "%s", msg);
+    ck_assert_ptr_nonnull(strstr(msg, "(try --help)"));
+    ck_assert_int_eq(temps.n, 1);
+    ck_assert_double_eq(temps.kT[0], 0.7);
+    /* the parser on its own says the same, without the program's frame */
+    char why[160];
+    app_temperatures out = {0};
+    if (BAD_TEMPS[_i][0][0]) {
+        ck_assert_int_eq(app_temperatures_parse(BAD_TEMPS[_i][0], 1, 0.1, 1, 10, &out, why,
+                                                sizeof why),
+                         AD_ERR_ARG);
+        ck_assert_msg(strstr(msg, why) != NULL, "%s vs %s", why, msg);
+        ck_assert_int_eq(out.n, 0);
+    }
+    ck_assert_int_eq(app_temperatures_parse(NULL, 0, 0, 0, 0, &out, why, sizeof why),
+                     AD_ERR_ARG);
+    ck_assert_str_eq(why, "an empty list");
+}
+END_TEST
+
 Suite *apps_options_suite(void)
 {
     Suite *s = suite_create("apps-options");
@@ -254,6 +357,11 @@ Suite *apps_options_suite(void)
     tcase_add_test(tc, test_bad_numbers);
     tcase_add_test(tc, test_range);
     tcase_add_test(tc, test_huge_integers);
+    tcase_add_loop_test(tc, test_temperature_list_errors, 0,
+                        (int)(sizeof BAD_TEMPS / sizeof *BAD_TEMPS));
+    suite_add_tcase(s, tc);
+    tc = tcase_create("temperatures");
+    tcase_add_test(tc, test_temperature_list);
     suite_add_tcase(s, tc);
     return s;
 }

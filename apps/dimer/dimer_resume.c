@@ -272,7 +272,7 @@ void dimer_stage_seconds_io(dimer_run *r, int write)
 
 void dimer_resume_stages(dimer_run *r)
 {
-    char name[64], log_name[64], path[APP_RUN_PATH_MAX], why[512], want[128];
+    char name[64], log_name[64], path[APP_RUN_PATH_MAX], why[512], want[1024];
     r->first_stage = 0;
     if (r->opt.resume && !r->data_reused)
         fprintf(stderr, "%s: new MC data: stage checkpoints in %s are not reused\n", DIMER_PROGRAM,
@@ -305,7 +305,7 @@ void dimer_resume_stages(dimer_run *r)
                 fprintf(stderr, "%s: --resume: ignoring %s: %s\n", DIMER_PROGRAM, name, why);
                 continue;
             }
-            app_run_label(r->run, stage, want, sizeof want);
+            dimer_ckpt_label(r, stage, want, sizeof want);
             if (bg_generator_load_label(r->gen, path, want, why, sizeof why) != AD_OK) {
                 fprintf(stderr, "%s: --resume: ignoring %s: %s\n", DIMER_PROGRAM, name, why);
                 continue;

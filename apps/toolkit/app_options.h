@@ -34,8 +34,35 @@ typedef enum {
     APP_OPT_INT,    /* int *: decimal, within INT_MIN..INT_MAX             */
     APP_OPT_DOUBLE, /* double *: finite unless allow_nonfinite             */
     APP_OPT_STRING, /* const char **: points into argv                     */
-    APP_OPT_UINT64  /* uint64_t *: decimal, 0..UINT64_MAX, no sign         */
+    APP_OPT_UINT64, /* uint64_t *: decimal, 0..UINT64_MAX, no sign         */
+    APP_OPT_TEMPERATURES /* app_temperatures *: a comma-separated list of    */
+                    /* temperatures (see below); min / max bound each one  */
 } app_opt_kind;
+
+/* A list of temperatures (kT in energy units), as --temperatures 0.5,1,2
+ * gives it: 1 .. APP_MAX_TEMPERATURES decimal numbers separated by commas
+ * (no spaces, no empty entries), each finite, > 0 and within the option's
+ * min / max, no value twice ("1" and "1.0" are the same value).  The parser
+ * sorts the list in increasing order, so that the same set gives the same
+ * run whatever its order on the command line.  n = 0: the option was not
+ * given (initialise the destination to {0}). */
+#define APP_MAX_TEMPERATURES 16
+typedef struct app_temperatures {
+    int n;
+    double kT[APP_MAX_TEMPERATURES];
+} app_temperatures;
+
+/* The list as text, the values joined by commas: with exact != 0 in %.17g
+ * (reads back to the same doubles: the form for settings and records),
+ * otherwise in %g (for messages and titles).  "" for an empty list.
+ * Returns the length it needed, like snprintf. */
+size_t app_temperatures_text(const app_temperatures *t, int exact, char *buf, size_t size);
+
+/* Parse text as APP_OPT_TEMPERATURES does, the values bounded by
+ * [min, max] when has_min / has_max.  AD_OK, or AD_ERR_ARG with the reason
+ * in why ("'-1' is not positive"); *out is changed only on success. */
+int app_temperatures_parse(const char *text, int has_min, double min, int has_max, double max,
+                           app_temperatures *out, char *why, size_t why_size);
 
 typedef struct {
     const char *name;       /* long name without the leading "--"            */
