@@ -14,7 +14,7 @@
 #include "apps/app_fs.h"
 #include "apps/app_options.h"
 #include "apps/app_progress.h"
-#include "autodiff/ad_pool.h"
+#include "autodiff/fast/ad_pool.h"
 #include "flows/bg_generator.h"
 #include "flows/bg_sample.h"
 #include "sampling/smp_basins.h"

@@ -26,18 +26,22 @@
 #ifndef LIBBG_AUTODIFF_AD_H
 #define LIBBG_AUTODIFF_AD_H
 
+/* the core */
+#include "ad_act.h"
 #include "ad_alloc.h"
 #include "ad_config.h"
 #include "ad_file.h"
-#include "ad_gemm.h"
 #include "ad_gradcheck.h"
 #include "ad_op.h"
-#include "ad_pool.h"
 #include "ad_ops.h"
 #include "ad_print.h"
 #include "ad_rng.h"
 #include "ad_status.h"
 #include "ad_tape.h"
 #include "ad_tensor.h"
+/* the fast path */
+#include "fast/ad_fused.h"
+#include "fast/ad_gemm.h"
+#include "fast/ad_pool.h"
 
 #endif

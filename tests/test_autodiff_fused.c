@@ -17,7 +17,7 @@
 #include <string.h>
 
 #include "autodiff/ad.h"
-#include "autodiff/ad_rows.h"
+#include "autodiff/fast/ad_rows.h"
 #include "ck_util.h"
 
 typedef struct dense_case {

@@ -17,7 +17,7 @@
 #include <time.h>
 
 #include "autodiff/ad.h"
-#include "autodiff/ad_pool.h"
+#include "autodiff/fast/ad_pool.h"
 #include "ck_util.h"
 
 static double gamma_n(double n) { return n * AD_REAL_EPS / (1 - n * AD_REAL_EPS); }

@@ -1,5 +1,10 @@
 /* ad_pool.c - the persistent worker pool behind ad_parallel_for.
  *
+ * Fast path.  Speeds up: every parallel loop (ad_gemm, the fused ops, the
+ * optimizers, the pair potentials).  Must agree with: the same tasks run
+ * one after another on one thread, bit for bit (ad_pool.h says what a task
+ * must do for that).
+ *
  * One job at a time: the caller publishes (fn, ctx, n_tasks), bumps a
  * job ticket and wakes any sleeping workers; every participating
  * thread, the caller included, takes task indices from a shared atomic
@@ -25,9 +30,9 @@
 #include <stdlib.h>
 #include <time.h>
 
-#include "ad_alloc.h"
-#include "ad_config.h"
-#include "ad_status.h"
+#include "autodiff/ad_alloc.h"
+#include "autodiff/ad_config.h"
+#include "autodiff/ad_status.h"
 
 /* How long an idle worker spins before it sleeps, and how long the caller
  * spins on the check-ins before it starts yielding. */

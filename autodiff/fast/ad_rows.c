@@ -1,5 +1,10 @@
 /* ad_rows.c - the row loops of the dense layer ops (ad_rows.h).
  *
+ * Fast path.  Speeds up: the element-wise work of ad_dense and ad_mlp.  Must
+ * agree with: ad_add for the bias and ad_relu / ad_tanh and their backward
+ * for the activation (the formulas are ad_act.h's), bit for bit, in every
+ * instruction-set copy.
+ *
  * Each kernel is built three times, for AVX-512, AVX2 and the baseline
  * (ad_rows_impl.h, included once per instruction set with a target
  * attribute), and the set is picked once, at the first call, from what the
@@ -24,7 +29,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 
-#include "ad_alloc.h"
+#include "autodiff/ad_alloc.h"
 
 typedef struct {
     ad_real (*dot)(const ad_real *a, const ad_real *b, int n);

@@ -1,15 +1,20 @@
 /* ad_rows.h - the row loops of the dense layer ops (ops_dense.c, ops_mlp.c):
  * element-wise work on one row of a [batch, n] matrix, built for AVX-512,
- * AVX2 and the baseline and picked at the first call (ad_rows.c).  Internal
- * to autodiff/.
+ * AVX2 and the baseline and picked at the first call (ad_rows.c).  Used by
+ * autodiff/fast/ only (and its tests).
+ *
+ * Fast path.  Speeds up: the bias, activation and activation-gradient passes
+ * of the fused dense layers, and their thin products.  Must agree with: the
+ * core's ad_add, ad_relu, ad_tanh and their backward (ad_act.h), bit for
+ * bit; the thin products with ad_matmul to rounding.
  */
 #ifndef LIBBG_AUTODIFF_AD_ROWS_H
 #define LIBBG_AUTODIFF_AD_ROWS_H
 
 #include <stddef.h>
 
-#include "ad_config.h"
-#include "ad_ops.h"
+#include "autodiff/ad_act.h"
+#include "autodiff/ad_config.h"
 
 /* The instruction-set copies of the row kernels.  Every copy gives
  * bit-identical results; the choice is a matter of speed only. */

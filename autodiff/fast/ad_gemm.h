@@ -1,5 +1,10 @@
 /* ad_gemm.h - the one matrix-product kernel every dense layer goes through.
  *
+ * Fast path.  Speeds up: ad_matmul (ops_matmul.c) and the products of the
+ * fused dense layers.  Must agree with: ad_gemm_reference, the plain triple
+ * loop below (to rounding: sums are blocked over k and contracted into
+ * multiply-adds where the processor has them).
+ *
  * Row-major: C[m x n] = alpha * op(A) * op(B) + beta * C, where op(A) is
  * A [m x k] (lda >= k) or, with trans_a, A^T for A stored [k x m] (lda >= m);
  * likewise op(B) is B [k x n] or B^T for B stored [n x k].  With beta == 0,
@@ -25,7 +30,7 @@
 #ifndef LIBBG_AUTODIFF_AD_GEMM_H
 #define LIBBG_AUTODIFF_AD_GEMM_H
 
-#include "ad_config.h"
+#include "autodiff/ad_config.h"
 
 void ad_gemm(int trans_a, int trans_b, int m, int n, int k, ad_real alpha,
              const ad_real *a, int lda, const ad_real *b, int ldb, ad_real beta,

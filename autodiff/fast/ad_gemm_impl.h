@@ -1,6 +1,6 @@
 /* ad_gemm_impl.h - shared between ad_gemm.c (blocking, threads, dispatch) and
  * ad_gemm_kernel.c (the register-tiled micro-kernels and the packing, built
- * once per instruction set).
+ * once per instruction set).  Internal to autodiff/fast/ (not installed).
  *
  * A micro-kernel computes one MR x W tile of C, W = nv * VL columns (nv
  * vectors of VL reals; the full tile has nv = NR / VL), from
@@ -21,7 +21,7 @@
 
 #include <stddef.h>
 
-#include "ad_config.h"
+#include "autodiff/ad_config.h"
 
 typedef void (*ad_gemm_kernel_fn)(int kc, const ad_real *a, ptrdiff_t lda, const ad_real *b,
                                   ad_real *c, ptrdiff_t ldc, ad_real alpha, ad_real beta,

@@ -2,6 +2,9 @@
  * matmul, broadcast add and activation (three outputs, three gradient
  * buffers and three passes over [batch, n] in each direction).
  *
+ * Fast path.  Speeds up: ad_matmul + ad_add + ad_relu / ad_tanh.  Must agree
+ * with: those ops composed (to rounding; tests/test_autodiff_fused.c).
+ *
  * The product goes through ad_gemm, except for the thin shapes of the 2-D
  * flows (n = 1: one dot product per row; k = 1: an outer product), which a
  * register-tiled kernel would pad to a whole tile.  The bias and activation
@@ -17,12 +20,12 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "ad_alloc.h"
+#include "ad_fused.h"
 #include "ad_gemm.h"
-#include "ad_impl.h"
-#include "ad_ops.h"
 #include "ad_pool.h"
 #include "ad_rows.h"
+#include "autodiff/ad_alloc.h"
+#include "autodiff/ad_impl.h"
 
 /* Rows per parallel task: fixed, so that partial sums never depend on the
  * number of threads. */

@@ -1,5 +1,8 @@
 /* ad_pool.h - a small persistent pthread pool and a parallel-for on top of it.
  *
+ * Fast path.  Speeds up: work split over the batch.  Must agree with: one
+ * thread, bit for bit (the determinism contract below).
+ *
  * The thread count is one process-wide setting: ad_threads_set(n), default 1,
  * or the environment variable BG_THREADS (read once, at the first use, and
  * only if ad_threads_set has not been called).  Workers are created lazily by

@@ -2,6 +2,9 @@
  *
  *   h_0 = x,   h_l = act_l(h_{l-1} W_l + b_l)  (l = 1..L),   y = h_L
  *
+ * Fast path.  Speeds up: L ad_dense calls.  Must agree with: them, values
+ * bit for bit and gradients to rounding (tests/test_autodiff_mlp.c).
+ *
  * The values are those of L ad_dense calls.  What differs is the order of
  * the work: ad_dense makes one pass over the batch per layer, so every
  * [batch, width] matrix between the layers is written to memory and read
@@ -27,11 +30,11 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "ad_fused.h"
 #include "ad_gemm.h"
-#include "ad_impl.h"
-#include "ad_ops.h"
 #include "ad_pool.h"
 #include "ad_rows.h"
+#include "autodiff/ad_impl.h"
 
 /* Groups of blocks whose weight-gradient sums are kept apart. */
 #define MLP_GROUPS 8
