@@ -29,7 +29,9 @@ ad_tensor *ad_dense(ad_tape *t, ad_tensor *x, ad_tensor *w, ad_tensor *b, ad_act
  * each block of rows through all the layers while the block is in cache,
  * in both directions, instead of a pass over the batch per layer.  The
  * weight and bias gradients are summed in another order than ad_dense's
- * (equal to rounding); they too are the same for any thread count. */
+ * (equal to rounding); they too are the same for any thread count.  Its
+ * 1 + 2 n_layers inputs are more than a node holds (AD_MAX_INPUTS): the
+ * list is kept in the op's context in the arena (ad_tape_record_wide). */
 #define AD_MLP_MAX_LAYERS 16
 ad_tensor *ad_mlp(ad_tape *t, ad_tensor *x, int n_layers, ad_tensor *const *w,
                   ad_tensor *const *b, const ad_activation *act);

@@ -46,8 +46,10 @@ typedef struct {
     ad_activation act;
 } mlp_layer;
 
-/* Saved with the node (in the tape's arena). */
+/* The op's context, in the tape's arena: the layers and, since a node holds
+ * only AD_MAX_INPUTS inputs, the node's input list (ad_tape_record_wide). */
 typedef struct {
+    ad_tensor *inputs[1 + 2 * AD_MLP_MAX_LAYERS]; /* x, w[0], b[0], w[1], ...  */
     int n_layers, m, rows, max_width;
     /* h_1 is not stored but recomputed by the backward pass: a first layer
      * with one input column costs two operations per output, less than
@@ -344,7 +346,7 @@ ad_tensor *ad_mlp(ad_tape *t, ad_tensor *x, int n_layers, ad_tensor *const *w,
         return ad_tape_fail(t, AD_ERR_ARG,
                             "ad_mlp: bad argument #2 (%d layers, or NULL arrays; 1 to %d layers)",
                             n_layers, AD_MLP_MAX_LAYERS);
-    ad_tensor *in[AD_MAX_INPUTS];
+    ad_tensor *in[1 + 2 * AD_MLP_MAX_LAYERS];
     int n_in = 1 + 2 * n_layers;
     in[0] = x;
     for (int l = 0; l < n_layers; l++) {
@@ -369,6 +371,7 @@ ad_tensor *ad_mlp(ad_tape *t, ad_tensor *x, int n_layers, ad_tensor *const *w,
     }
     mlp_saved *s = ad_tape_alloc(t, sizeof *s);
     if (!s) return ad_tape_fail(t, AD_ERR_NOMEM, "ad_mlp: out of memory");
+    memcpy(s->inputs, in, (size_t)n_in * sizeof in[0]);
     s->n_layers = n_layers;
     s->m = m;
     s->rows = ad_block_rows(m);
@@ -408,7 +411,7 @@ ad_tensor *ad_mlp(ad_tape *t, ad_tensor *x, int n_layers, ad_tensor *const *w,
         else forward_block(&f, 0, 0); /* the scratch is ours: any worker index */
         if (locked) ad_scratch_unlock();
     }
-    ad_node *nd = ad_tape_record(t, &OP_MLP, y, n_in, in);
+    ad_node *nd = ad_tape_record_wide(t, &OP_MLP, y, n_in, s->inputs);
     if (nd) nd->ctx = s;
     return ad_op_return(t, y);
 }
