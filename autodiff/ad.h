@@ -43,5 +43,6 @@
 #include "fast/ad_fused.h"
 #include "fast/ad_gemm.h"
 #include "fast/ad_pool.h"
+#include "fast/ad_state.h"
 
 #endif

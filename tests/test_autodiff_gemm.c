@@ -262,7 +262,7 @@ START_TEST(test_variants_listed)
                                      &c, 1),
                      AD_ERR_ARG);
     ck_assert(c == 5);
-#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__)) && !defined(AD_GEMM_PLAIN_C)
+#if AD_FAST_X86 /* ad_state.h */
     __builtin_cpu_init();
     ck_assert_int_eq(ad_gemm_variant_supported(AD_GEMM_AVX512),
                      __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("fma"));

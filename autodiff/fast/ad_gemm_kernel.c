@@ -110,7 +110,7 @@
         }                                                                                       \
     }
 
-#if AD_GEMM_HAVE_X86
+#if AD_FAST_X86
 
 /* The kernel body for vector type VT of VL reals (VTU: the same, for
  * unaligned memory), tile MR x (NV * VL), A read by A_AT. */

@@ -8,8 +8,8 @@
  * Each kernel is built three times, for AVX-512, AVX2 and the baseline
  * (ad_rows_impl.h, included once per instruction set with a target
  * attribute), and the set is picked once, at the first call, from what the
- * processor supports (__builtin_cpu_supports), through a table of function
- * pointers.  That works with GCC and Clang on any x86-64 system; other
+ * processor supports (ad_cpu_features_get, ad_state.h), through a table of
+ * function pointers.  That works with GCC and Clang on any x86-64 system; other
  * compilers and processors get the baseline copy only.  Contraction into
  * multiply-adds is off in this file, so all three copies round alike and a
  * result does not depend on the copy that ran (nor on the thread count). */
@@ -29,7 +29,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 
-#include "autodiff/ad_alloc.h"
+#include "ad_state.h"
 
 typedef struct {
     ad_real (*dot)(const ad_real *a, const ad_real *b, int n);
@@ -44,21 +44,15 @@ typedef struct {
                              ad_real *restrict colsum, int n, ad_activation act);
 } ad_row_kernels;
 
-/* The instruction-set copies: GCC and Clang on x86-64 (as for the GEMM
- * kernels, -DAD_GEMM_PLAIN_C leaves them out). */
-#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__)) && !defined(AD_GEMM_PLAIN_C)
-#define AD_ROWS_HAVE_X86 1
-#else
-#define AD_ROWS_HAVE_X86 0
-#endif
-
+/* The instruction-set copies are built where AD_FAST_X86 says (ad_state.h),
+ * as the GEMM kernels are. */
 #define ROW_TARGET
 #define ROW_NAME(f) row_##f##_baseline
 #include "ad_rows_impl.h"
 #undef ROW_TARGET
 #undef ROW_NAME
 
-#if AD_ROWS_HAVE_X86
+#if AD_FAST_X86
 #define ROW_TARGET __attribute__((target("avx2")))
 #define ROW_NAME(f) row_##f##_avx2
 #include "ad_rows_impl.h"
@@ -74,7 +68,7 @@ typedef struct {
 
 static const ad_row_kernels *const row_sets[AD_ROWS_N_ISA] = {
     [AD_ROWS_BASELINE] = &row_kernels_baseline,
-#if AD_ROWS_HAVE_X86
+#if AD_FAST_X86
     [AD_ROWS_AVX2] = &row_kernels_avx2,
     [AD_ROWS_AVX512] = &row_kernels_avx512,
 #endif
@@ -91,10 +85,10 @@ static _Atomic(const ad_row_kernels *) rows_active;
 static void rows_detect(void)
 {
     rows_supported[AD_ROWS_BASELINE] = 1;
-#if AD_ROWS_HAVE_X86
-    __builtin_cpu_init();
-    rows_supported[AD_ROWS_AVX2] = __builtin_cpu_supports("avx2");
-    rows_supported[AD_ROWS_AVX512] = __builtin_cpu_supports("avx512f");
+#if AD_FAST_X86
+    const ad_cpu_features *f = ad_cpu_features_get();
+    rows_supported[AD_ROWS_AVX2] = f->avx2;
+    rows_supported[AD_ROWS_AVX512] = f->avx512f;
 #endif
     for (int i = AD_ROWS_BASELINE; i < AD_ROWS_N_ISA; i++)
         if (rows_supported[i] && row_sets[i]) rows_best = (ad_rows_isa)i;
@@ -211,26 +205,3 @@ int ad_block_rows(int m)
     int r = (m / 4 + 7) / 8 * 8;
     return r < 64 ? 64 : r > 256 ? 256 : r;
 }
-
-static struct {
-    ad_real *data;
-    size_t cap; /* elements */
-} scratch;
-static pthread_mutex_t scratch_mutex = PTHREAD_MUTEX_INITIALIZER;
-
-ad_real *ad_scratch_lock(size_t n)
-{
-    pthread_mutex_lock(&scratch_mutex);
-    if (scratch.cap < n || !scratch.data) {
-        ad_free_aligned(scratch.data);
-        scratch.data = ad_malloc_aligned((n ? n : 1) * sizeof(ad_real), 64);
-        scratch.cap = scratch.data ? n : 0;
-    }
-    if (!scratch.data) {
-        pthread_mutex_unlock(&scratch_mutex);
-        return NULL;
-    }
-    return scratch.data;
-}
-
-void ad_scratch_unlock(void) { pthread_mutex_unlock(&scratch_mutex); }

@@ -8,8 +8,8 @@
  * core's ad_add, ad_relu, ad_tanh and their backward (ad_act.h), bit for
  * bit; the thin products with ad_matmul to rounding.
  */
-#ifndef LIBBG_AUTODIFF_AD_ROWS_H
-#define LIBBG_AUTODIFF_AD_ROWS_H
+#ifndef LIBBG_AUTODIFF_FAST_AD_ROWS_H
+#define LIBBG_AUTODIFF_FAST_AD_ROWS_H
 
 #include <stddef.h>
 
@@ -64,13 +64,5 @@ void ad_row_thin_dx(ad_real *gx, const ad_real *g, const ad_real *w, int k, int 
  * 400 KiB, half a core's L2).  Depends on m only, so that sums over blocks
  * are the same for any thread count. */
 int ad_block_rows(int m);
-
-/* A scratch buffer of at least n elements for one backward pass at a time:
- * kept between calls (grown, never shrunk), like the GEMM's packing
- * buffers, so a training loop allocates nothing after its first iteration.
- * Returns it locked, or NULL (and not locked) when it cannot be allocated;
- * ad_scratch_unlock hands it back.  Not to be taken twice by one thread. */
-ad_real *ad_scratch_lock(size_t n);
-void ad_scratch_unlock(void);
 
 #endif

@@ -24,7 +24,7 @@
 #include "ad_gemm.h"
 #include "ad_pool.h"
 #include "ad_rows.h"
-#include "autodiff/ad_alloc.h"
+#include "ad_state.h"
 #include "autodiff/ad_impl.h"
 
 /* Rows per parallel task: fixed, so that partial sums never depend on the

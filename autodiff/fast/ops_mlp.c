@@ -34,6 +34,7 @@
 #include "ad_gemm.h"
 #include "ad_pool.h"
 #include "ad_rows.h"
+#include "ad_state.h"
 #include "autodiff/ad_impl.h"
 
 /* Groups of blocks whose weight-gradient sums are kept apart. */
