@@ -55,12 +55,6 @@ ad_tensor *ad_logsumexp(ad_tape *t, ad_tensor *x, int axis); /* stabilised  */
  * The fused dense layers ad_dense and ad_mlp are in fast/ad_fused.h. */
 ad_tensor *ad_matmul(ad_tape *t, ad_tensor *a, ad_tensor *b, int trans_a, int trans_b);
 
-/* The affine coupling's update as one op (ops_affine.c); the three inputs
- * have the same shape.  Forward: y = z e^s + shift.  Inverse:
- * y = (x - shift) e^-s. */
-ad_tensor *ad_affine_exp(ad_tape *t, ad_tensor *z, ad_tensor *s, ad_tensor *shift);
-ad_tensor *ad_affine_exp_inv(ad_tape *t, ad_tensor *x, ad_tensor *s, ad_tensor *shift);
-
 /* Shape ops (ops_shape.c). */
 ad_tensor *ad_reshape(ad_tape *t, ad_tensor *x, int n_dims, const int *shape);
 ad_tensor *ad_transpose(ad_tape *t, ad_tensor *x); /* 2-D */
