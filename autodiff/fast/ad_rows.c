@@ -172,6 +172,13 @@ void ad_row_act_grad_inplace(ad_real *restrict g, const ad_real *restrict y,
     rows()->act_grad_inplace(g, y, colsum, n, act);
 }
 
+void ad_rows_bias_act_block(void *ctx, ad_real *y, int ldy, int r0, int rows, int c0, int cols)
+{
+    const ad_bias_act *f = ctx;
+    for (int i = r0; i < r0 + rows; i++)
+        ad_row_bias_act(y + (size_t)i * ldy + c0, f->b ? f->b + c0 : NULL, cols, f->act);
+}
+
 void ad_row_thin_forward(ad_real *y, const ad_real *x, const ad_real *w, const ad_real *b, int k,
                          int n, ad_activation act)
 {

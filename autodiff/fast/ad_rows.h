@@ -49,6 +49,17 @@ void ad_row_act_grad(ad_real *restrict g, const ad_real *restrict y, const ad_re
 void ad_row_act_grad_inplace(ad_real *restrict g, const ad_real *restrict y,
                              ad_real *restrict colsum, int n, ad_activation act);
 
+/* The bias and activation of a dense layer on a block of a [batch, n]
+ * matrix: y = act(y + b) on rows [r0, r0 + rows), columns [c0, c0 + cols)
+ * (y's rows ldy apart).  It is an ad_gemm_epilogue_fn (ad_gemm.h), so that
+ * the fused layers apply it to each block of x W as the product finishes
+ * it; ctx is an ad_bias_act. */
+typedef struct {
+    const ad_real *b; /* [n], or NULL: no bias */
+    ad_activation act;
+} ad_bias_act;
+void ad_rows_bias_act_block(void *ctx, ad_real *y, int ldy, int r0, int rows, int c0, int cols);
+
 /* One row of a thin dense layer (k = 1: an outer product; n = 1: a dot
  * product), x the row's k inputs, y its n outputs, g its n output gradients:
  *   forward  y = act(x W + b)        (b may be NULL)

@@ -53,15 +53,6 @@ static void dense_forward_rows(void *ctx, int task, int worker)
     }
 }
 
-/* The bias and activation as the GEMM's epilogue, on each block of y the
- * product has just finished (still in cache). */
-static void bias_act_block(void *ctx, ad_real *y, int ldy, int r0, int rows, int c0, int cols)
-{
-    const dense_fwd *f = ctx;
-    for (int i = r0; i < r0 + rows; i++)
-        ad_row_bias_act(y + (size_t)i * ldy + c0, f->b ? f->b + c0 : NULL, cols, f->act);
-}
-
 /* Split rows over the pool when the work is worth waking it for. */
 static void rows_parallel(int m, size_t row_cost, ad_task_fn fn, void *ctx)
 {
@@ -258,9 +249,12 @@ ad_tensor *ad_dense(ad_tape *t, ad_tensor *x, ad_tensor *w, ad_tensor *b, ad_act
     if (!y->valid) return y;
     dense_fwd f = {x->data, w->data, b ? b->data : NULL, y->data, m, k, n, act};
     if (n != 1 && k != 1) {
+        /* the bias and activation as the GEMM's epilogue, on each block of
+         * y the product has just finished (still in cache) */
+        ad_bias_act ba = {f.b, act};
         if (b || act != AD_ACT_IDENTITY)
             ad_gemm_epilogue(0, 0, m, n, k, 1, x->data, k, w->data, n, 0, y->data, n,
-                             bias_act_block, &f);
+                             ad_rows_bias_act_block, &ba);
         else
             ad_gemm(0, 0, m, n, k, 1, x->data, k, w->data, n, 0, y->data, n);
     } else if (y->size)

@@ -69,13 +69,6 @@ static size_t scratch_per_worker(const mlp_saved *s)
 
 /* ---- forward ---------------------------------------------------------------- */
 
-static void bias_act_block(void *ctx, ad_real *y, int ldy, int r0, int rows, int c0, int cols)
-{
-    const mlp_layer *L = ctx;
-    for (int i = r0; i < r0 + rows; i++)
-        ad_row_bias_act(y + (size_t)i * ldy + c0, L->b + c0, cols, L->act);
-}
-
 /* out = act(in W + b) for `rows` rows (called inside a pool task, or
  * alone: ad_gemm then runs on the calling thread only or splits itself). */
 static void layer_forward(const mlp_layer *L, const ad_real *in, ad_real *out, int rows)
@@ -85,8 +78,9 @@ static void layer_forward(const mlp_layer *L, const ad_real *in, ad_real *out, i
         for (int i = 0; i < rows; i++)
             ad_row_thin_forward(out + (size_t)i * n, in + (size_t)i * k, L->w, L->b, k, n, L->act);
     } else {
-        ad_gemm_epilogue(0, 0, rows, n, k, 1, in, k, L->w, n, 0, out, n, bias_act_block,
-                         (void *)L);
+        ad_bias_act ba = {L->b, L->act};
+        ad_gemm_epilogue(0, 0, rows, n, k, 1, in, k, L->w, n, 0, out, n, ad_rows_bias_act_block,
+                         &ba);
     }
 }
 
