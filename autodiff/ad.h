@@ -1,5 +1,7 @@
-/* ad.h - the autodiff engine: tensors, the tape, ops, GEMM, RNG, gradcheck,
- * tape printing.  This umbrella header only includes the others.
+/* ad.h - the autodiff engine: the core (tensors, the tape, ops, RNG,
+ * gradcheck, tape printing, in autodiff/) and the fast path (GEMM, thread
+ * pool, fused dense layers, in autodiff/fast/).  This umbrella header only
+ * includes the others; docs/autodiff.md opens with a map of both folders.
  *
  * Tutorial (the same program is docs/examples/tutorial.c, compiled and run by
  * `make test`): f(x) = a x^2 + b, gradient with respect to x, a and b.

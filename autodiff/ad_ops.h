@@ -1,4 +1,5 @@
-/* ad_ops.h - the differentiable operations.
+/* ad_ops.h - the differentiable operations of the core (the fused dense
+ * layers of the fast path are in fast/ad_fused.h).
  *
  * Every op takes the tape first and returns a tensor owned by the tape (valid
  * until ad_tape_reset).  If the tape already holds an error, or the arguments

@@ -71,11 +71,12 @@ static ad_tensor *affine(ad_tape *t, const char *name, const ad_op *op, ad_tenso
         for (int d = 0; same && d < a->n_dims; d++) same = in[k]->shape[d] == a->shape[d];
         if (!same) {
             char got[64], want[64];
+            ad_shape_str(in[k]->n_dims, in[k]->shape, got, sizeof got);
+            ad_shape_str(a->n_dims, a->shape, want, sizeof want);
             return ad_tape_fail(t, AD_ERR_SHAPE,
                                 "%s: bad argument #%d (shape %s, expected the shape of "
                                 "argument #1, %s)",
-                                name, k + 1, ad_shape_str(in[k]->n_dims, in[k]->shape, got, sizeof got),
-                                ad_shape_str(a->n_dims, a->shape, want, sizeof want));
+                                name, k + 1, got, want);
         }
     }
     ad_tensor *y = ad_tape_tensor(t, a->n_dims, a->shape);

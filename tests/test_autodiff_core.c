@@ -114,7 +114,8 @@ static ad_tensor *wide_op(ad_tape *t, ad_tensor *const *in, int stack_list)
     ad_tensor *y = ad_zeros(t, in[0]->n_dims, in[0]->shape);
     if (!y->valid) return y;
     for (int i = 0; i < WIDE; i++)
-        for (size_t j = 0; j < y->size; j++) y->data[j] += (i + 1) * in[i]->data[j] * in[i]->data[j];
+        for (size_t j = 0; j < y->size; j++)
+            y->data[j] += (i + 1) * in[i]->data[j] * in[i]->data[j];
     ad_tensor *on_stack[WIDE];
     ad_tensor **list = stack_list ? on_stack : ad_tape_alloc(t, sizeof(ad_tensor *[WIDE]));
     if (!list) return ad_tape_poison(t);

@@ -2,7 +2,7 @@
  * every activation and for the thin shapes that bypass ad_gemm (one output
  * column, one input column), agreement with the composed ops (matmul, add,
  * activation), bit-identical results for 1 and 2 threads and for every
- * instruction-set copy of the row kernels (autodiff/ad_rows.h), and errors.
+ * instruction-set copy of the row kernels (autodiff/fast/ad_rows.h), and errors.
  *
  * Tolerances: ad_gradcheck's own (derived from the finite-difference error;
  * autodiff/ad_gradcheck.h).  ReLU inputs: the pre-activations are checked to
