@@ -29,7 +29,7 @@
 #include "apps/dimer/dimer_run.h"
 #include "autodiff/ad.h"
 #include "autodiff/ad_alloc.h"
-#include "autodiff/ad_pool.h"
+#include "autodiff/fast/ad_pool.h"
 
 int main(int argc, char **argv)
 {

@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "autodiff/ad.h"
-#include "autodiff/ad_pool.h"
+#include "autodiff/fast/ad_pool.h"
 #include "ck_util.h"
 #include "flows/bg_ais.h"
 #include "flows/bg_sample.h"

@@ -14,7 +14,7 @@
 #include <stdint.h>
 
 #include "autodiff/ad.h"
-#include "autodiff/ad_pool.h"
+#include "autodiff/fast/ad_pool.h"
 #include "potentials/pot_dimer.h"
 
 /* Solvent on the paper's lattice (6 x 6 sites of spacing 1.2, outermost

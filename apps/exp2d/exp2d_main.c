@@ -14,7 +14,7 @@
 #include "apps/toolkit/app_options.h"
 #include "apps/toolkit/app_progress.h"
 #include "autodiff/ad_alloc.h"
-#include "autodiff/ad_pool.h"
+#include "autodiff/fast/ad_pool.h"
 
 /* ---- the whole run ----------------------------------------------------- */
 
