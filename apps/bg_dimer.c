@@ -33,7 +33,7 @@
 
 int main(int argc, char **argv)
 {
-    dimer_options o = {"out/dimer", 1, 1.0, 0, 2, 0, 0, "paper", -1, -1, {0}};
+    dimer_options o = {"out/dimer", 1, 1.0, 0, 2, 0, 0, "paper", -1, -1, {0}, {0, 0, 0}};
     const app_option opts[] = {
         {"out", APP_OPT_STRING, &o.out,
          "output directory, with manifest.json and a lock (at most " APP_RUN_STR(
@@ -70,6 +70,7 @@ int main(int argc, char **argv)
          "most " APP_RUN_STR(APP_MAX_TEMPERATURES) ", e.g. 0.5,1,2: MC data and an umbrella "
          "reference at each) and report it at each of them; default: --kT alone",
          "LIST", 1, 1, 0.1, 10, 0},
+        APP_COUPLING_OPTIONS(&o.coupling),
     };
     const app_cli cli = {DIMER_PROGRAM,
                          "The bistable dimer in a repulsive Lennard-Jones bath (76 coordinates): "
@@ -85,6 +86,10 @@ int main(int argc, char **argv)
         return 2;
     }
     char msg[1024];
+    if (app_coupling_check(DIMER_PROGRAM, &o.coupling, msg, sizeof msg) != AD_OK) {
+        fprintf(stderr, "%s\n", msg);
+        return 2;
+    }
     dimer_run *r = ad_calloc(1, sizeof *r);
     if (!r) {
         fprintf(stderr, "%s: out of memory\n", DIMER_PROGRAM);

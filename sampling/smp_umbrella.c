@@ -174,6 +174,8 @@ int smp_umbrella_run(const smp_umbrella_config *cfg, smp_energy_fn energy, void 
             if (rc != AD_OK)
                 ad_status_fail(msg, msg_len, rc, "%s: window %d (r0 = %g), repeat %d: %s", fn, k,
                          res->center[k], q, sub);
+            else if (cfg->progress)
+                cfg->progress((long)k * R + q + 1, (long)K * R, cfg->progress_ctx);
         }
     }
     smp_wham_config wc = cfg->wham;

@@ -209,6 +209,34 @@ START_TEST(test_quick_seed_bond)
 }
 END_TEST
 
+/* --coupling spline: the run completes with every output, its summary names
+ * the coupling, and the directory of an affine run is refused for it. */
+START_TEST(test_quick_spline)
+{
+    const char *dir = ck_tmpdir("bg_dimer_spline");
+    char out[1024], err[1024], path[1024];
+    snprintf(out, sizeof out, "%s.stdout", dir);
+    snprintf(err, sizeof err, "%s.stderr", dir);
+    ck_tmp_track(out);
+    ck_tmp_track(err);
+    const char *args[] = {"--quick", "--coupling", "spline", "--spline-bins", "4",
+                          "--ais-chains", "0", "--out", dir, NULL};
+    int rc = run_dimer(out, err, args);
+    char *log = ck_slurp(err, NULL);
+    ck_assert_msg(rc == 0, "exit %d: %s", rc, log ? log : "");
+    ad_free(log);
+    check_outputs(dir, "paper", 0);
+    snprintf(path, sizeof path, "%s/summary.json", dir);
+    char *summary = ck_slurp(path, NULL);
+    ck_assert_ptr_nonnull(summary);
+    ck_assert_msg(strstr(summary, "\"coupling\": \"spline bins 4 bound 5\""), "%s", summary);
+    ad_free(summary);
+    const char *affine[] = {"--quick", "--ais-chains", "0", "--resume", "--out", dir, NULL};
+    rc = run_dimer(out, err, affine);
+    ck_assert_int_eq(rc, 2);
+}
+END_TEST
+
 /* A run whose flow gives no usable profile (--kT 2 with the tiny --quick
  * training: no generated sample has a finite weight in the split window)
  * still completes, writes no bg_profile.csv and removes one left by an
@@ -327,6 +355,10 @@ static const char *const BAD_ARGS[][4] = {
     {"--temperatures", "inf", NULL},       /* not finite */
     {"--temperatures", "2,0.5,2.0", NULL}, /* a duplicate */
     {"--temperatures", "1,2,3,4,5,6,7,8,9,10,1.5,2.5,3.5,4.5,5.5,6.5,7.5", NULL}, /* 17 */
+    {"--coupling", "nvp", NULL},
+    {"--coupling", "spline", "--spline-bins", "1"},
+    {"--coupling", "spline", "--spline-bins", "65"},
+    {"--spline-bins", "4", NULL}, /* a spline setting without --coupling spline */
 };
 
 START_TEST(test_usage_errors)
@@ -383,6 +415,7 @@ Suite *apps_dimer_suite(void)
     tcase_add_test(tc, test_quick_seed_bond);
     tcase_add_test(tc, test_quick_without_profile);
     tcase_add_test(tc, test_quick_temperatures);
+    tcase_add_test(tc, test_quick_spline);
     suite_add_tcase(s, tc);
     return s;
 }

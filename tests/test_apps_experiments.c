@@ -284,6 +284,46 @@ START_TEST(test_doublewell_temperatures)
 }
 END_TEST
 
+/* --coupling spline with --quick: every output, the coupling in
+ * summary.json; --resume with the affine coupling (or other bins) is
+ * refused with exit 2, with the same settings it reloads the four models. */
+START_TEST(test_doublewell_spline)
+{
+    static const char *const pairs[] = {"right-left"};
+    const char *tmp = ck_tmpdir("doublewell_spline");
+    ck_assert_ptr_nonnull(tmp);
+    char dir[600], out[700], err[700], path[800];
+    snprintf(dir, sizeof dir, "%s/out", tmp);
+    snprintf(out, sizeof out, "%s/stdout", tmp);
+    snprintf(err, sizeof err, "%s/stderr", tmp);
+    const char *args[] = {"--quick", "--out", dir, "--coupling", "spline", "--spline-bins", "6",
+                          NULL};
+    int code = ck_run_program("bg-doublewell", out, err, args, 0);
+    char *log = ck_slurp(err, NULL);
+    ck_assert_msg(code == 0, "exit %d: %s", code, log ? log : "");
+    ad_free(log);
+    check_outputs(dir, "doublewell", pairs, 1, 1.0, 0);
+    snprintf(path, sizeof path, "%s/summary.json", dir);
+    char *summary = ck_slurp(path, NULL);
+    ck_assert_ptr_nonnull(summary);
+    ck_assert_msg(strstr(summary, "\"coupling\": \"spline bins 6 bound 5\""), "%s", summary);
+    ad_free(summary);
+    const char *affine[] = {"--quick", "--out", dir, "--resume", NULL};
+    ck_assert_int_eq(ck_run_program("bg-doublewell", out, err, affine, 0), 2);
+    const char *bins[] = {"--quick", "--out", dir, "--resume", "--coupling", "spline", NULL};
+    ck_assert_int_eq(ck_run_program("bg-doublewell", out, err, bins, 0), 2);
+    const char *same[] = {"--quick", "--out", dir, "--resume", "--coupling", "spline",
+                          "--spline-bins", "6", NULL};
+    code = ck_run_program("bg-doublewell", out, err, same, 0);
+    log = ck_slurp(err, NULL);
+    ck_assert_msg(code == 0, "exit %d: %s", code, log ? log : "");
+    int reloaded = 0;
+    for (const char *c = log; (c = strstr(c, "model reloaded")); c++) reloaded++;
+    ck_assert_msg(reloaded == 4, "%d models reloaded: %s", reloaded, log);
+    ad_free(log);
+}
+END_TEST
+
 /* A usage error: exit 2, one line on stderr, nothing written to the output
  * directory (which is not even created). */
 static const char *const USAGE_CASES[][4] = {
@@ -300,6 +340,11 @@ static const char *const USAGE_CASES[][4] = {
     {"--temperatures", "nan", NULL, NULL},
     {"--temperatures", "0.5,1,1.0", NULL, NULL}, /* a duplicate */
     {"--temperatures", "0.5,1,1.5,2,2.5,3,3.5,4,4.5,5,5.5,6,6.5,7,7.5,8,8.5", NULL, NULL},
+    {"--coupling", "realnvp", NULL, NULL},
+    {"--coupling", "spline", "--spline-bins", "1"},
+    {"--coupling", "spline", "--spline-bins", "65"},
+    {"--spline-bins", "8", NULL, NULL}, /* a spline setting for an affine run */
+    {"--coupling", "spline", "--spline-bound", "-1"},
     {"UNWRITABLE", NULL, NULL, NULL},
 };
 #define N_USAGE_CASES ((int)(sizeof USAGE_CASES / sizeof *USAGE_CASES))
@@ -361,7 +406,8 @@ START_TEST(test_help)
     char *text = ck_slurp(out, NULL);
     ck_assert_ptr_nonnull(text);
     ck_assert_msg(strstr(text, "--quick") && strstr(text, "--kT") && strstr(text, "--out") &&
-                      strstr(text, "--temperatures LIST"),
+                      strstr(text, "--temperatures LIST") &&
+                      strstr(text, "--coupling affine|spline") && strstr(text, "--spline-bins K"),
                   "%s", text);
     ad_free(text);
     ck_assert_int_eq(dir_entries(tmp), 2);
@@ -380,6 +426,7 @@ Suite *apps_experiments_suite(void)
     tcase_add_test(tc, test_doublewell_quick_hot);
     tcase_add_test(tc, test_mullerbrown_quick);
     tcase_add_test(tc, test_doublewell_temperatures);
+    tcase_add_test(tc, test_doublewell_spline);
     tcase_add_test(tc, test_help);
     suite_add_tcase(s, tc);
     TCase *te = tcase_create("errors");

@@ -343,6 +343,73 @@ START_TEST(test_temperature_list_errors)
 }
 END_TEST
 
+/* ---- --coupling: the choice kind and the shared coupling options ---- */
+
+static app_coupling coupling;
+static const app_option coupling_table[] = {APP_COUPLING_OPTIONS(&coupling)};
+static const app_cli coupling_cli = {"bg-dimer", NULL, coupling_table, 3};
+
+static int parse_coupling(char *msg, size_t size, int argc, const char *a1, const char *a2,
+                          const char *a3, const char *a4)
+{
+    char *argv[5] = {"bg-dimer", (char *)a1, (char *)a2, (char *)a3, (char *)a4};
+    coupling = (app_coupling){0, 0, 0};
+    int rc = app_options_parse(&coupling_cli, argc, argv, msg, size);
+    if (rc == AD_OK) rc = app_coupling_check("bg-dimer", &coupling, msg, size);
+    return rc;
+}
+
+START_TEST(test_coupling)
+{
+    char msg[256], text[96];
+    /* nothing given: affine, empty settings text */
+    ck_assert_int_eq(parse_coupling(msg, sizeof msg, 1, NULL, NULL, NULL, NULL), AD_OK);
+    ck_assert_int_eq(coupling.kind, APP_COUPLING_AFFINE);
+    ck_assert_int_eq(app_coupling_text(&coupling, text, sizeof text), 0);
+    ck_assert_str_eq(text, "");
+    ck_assert_int_eq(parse_coupling(msg, sizeof msg, 3, "--coupling", "affine", NULL, NULL), AD_OK);
+    ck_assert_int_eq(coupling.kind, APP_COUPLING_AFFINE);
+    /* spline: the defaults filled in */
+    ck_assert_int_eq(parse_coupling(msg, sizeof msg, 2, "--coupling=spline", NULL, NULL, NULL),
+                     AD_OK);
+    ck_assert_int_eq(coupling.kind, APP_COUPLING_SPLINE);
+    ck_assert_int_eq(coupling.bins, 8);
+    ck_assert(coupling.bound == 5.0);
+    app_coupling_text(&coupling, text, sizeof text);
+    ck_assert_str_eq(text, "spline bins 8 bound 5");
+    ck_assert_int_eq(
+        parse_coupling(msg, sizeof msg, 5, "--spline-bins", "64", "--coupling", "spline"), AD_OK);
+    ck_assert_int_eq(coupling.bins, 64);
+    /* errors */
+    ck_assert_int_eq(parse_coupling(msg, sizeof msg, 3, "--coupling", "Spline", NULL, NULL),
+                     AD_ERR_ARG);
+    ck_assert_str_eq(msg, "bg-dimer: --coupling: 'Spline' is not one of affine/spline (try --help)");
+    ck_assert_int_eq(parse_coupling(msg, sizeof msg, 3, "--coupling", "affine|spline", NULL, NULL),
+                     AD_ERR_ARG);
+    ck_assert_int_eq(parse_coupling(msg, sizeof msg, 2, "--coupling=", NULL, NULL, NULL),
+                     AD_ERR_ARG);
+    ck_assert_int_eq(
+        parse_coupling(msg, sizeof msg, 5, "--coupling", "spline", "--spline-bins", "1"),
+        AD_ERR_ARG);
+    ck_assert_str_eq(msg, "bg-dimer: --spline-bins: 1 is out of range [2, 64] (try --help)");
+    ck_assert_int_eq(
+        parse_coupling(msg, sizeof msg, 5, "--coupling", "spline", "--spline-bins", "65"),
+        AD_ERR_ARG);
+    ck_assert_int_eq(parse_coupling(msg, sizeof msg, 3, "--spline-bins", "8", NULL, NULL),
+                     AD_ERR_ARG);
+    ck_assert_str_eq(msg, "bg-dimer: --spline-bins needs --coupling spline (try --help)");
+    ck_assert_int_eq(parse_coupling(msg, sizeof msg, 3, "--spline-bound", "3", NULL, NULL),
+                     AD_ERR_ARG);
+    ck_assert_str_eq(msg, "bg-dimer: --spline-bound needs --coupling spline (try --help)");
+    /* --help shows the choices and the current choice as the default */
+    coupling = (app_coupling){APP_COUPLING_SPLINE, 0, 0};
+    char usage[2048];
+    app_options_usage(&coupling_cli, usage, sizeof usage);
+    ck_assert_msg(strstr(usage, "--coupling affine|spline") && strstr(usage, "(default spline)"),
+                  "%s", usage);
+}
+END_TEST
+
 Suite *apps_options_suite(void)
 {
     Suite *s = suite_create("apps-options");
@@ -362,6 +429,7 @@ Suite *apps_options_suite(void)
     suite_add_tcase(s, tc);
     tc = tcase_create("temperatures");
     tcase_add_test(tc, test_temperature_list);
+    tcase_add_test(tc, test_coupling);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -135,11 +135,21 @@ static int dimer_state(const ad_real *x, void *ctx)
     return pot_dimer_is_closed(x);
 }
 
-static void on_ais_batch(int done, int n, void *ctx)
+/* Progress of latent AIS on stderr, as training reports: an iteration is
+ * one annealing temperature of one batch of chains. */
+typedef struct ais_progress {
+    app_progress pg;
+    int n_temps, batch, n;
+} ais_progress;
+
+static void on_ais_step(long done, long total, void *ctx)
 {
-    double *t0 = ctx;
-    fprintf(stderr, "%s: latent AIS: %d of %d chains, %.0f s\n", DIMER_PROGRAM, done, n,
-            app_clock_seconds() - *t0);
+    ais_progress *a = ctx;
+    if (done == 1) app_progress_stage(&a->pg, 0, 0, "latent AIS", total);
+    long chains = done / a->n_temps * a->batch;
+    app_progress_value v = {"chains done", (double)(chains < a->n ? chains : a->n)};
+    app_progress_update(&a->pg, done, &v, 1);
+    if (done == total) app_progress_done(&a->pg);
 }
 
 /* The flow's samples annealed to the Boltzmann density at kT (bg_ais.h):
@@ -151,9 +161,12 @@ static int ais_at(dimer_run *r, double kT, uint64_t seed, bg_samples **out, bg_a
     const bg_generator *g = r->gen;
     bg_ais_config c = s->ais;
     double t0 = app_clock_seconds();
+    ais_progress ap = {.n_temps = c.n_temps, .batch = s->ais_batch, .n = s->ais_chains};
+    app_progress_init(&ap.pg, stderr, 10.0);
     c.state = dimer_state;
-    c.progress = on_ais_batch;
-    c.progress_ctx = &t0;
+    c.progress = NULL;
+    c.progress_step = on_ais_step;
+    c.progress_ctx = &ap;
     if (kT == g->kT)
         fprintf(stderr,
                 "%s: latent AIS: %d chains x %d temperatures x %d HMC step(s) of %d leapfrog "
@@ -167,6 +180,7 @@ static int ais_at(dimer_run *r, double kT, uint64_t seed, bg_samples **out, bg_a
     flow_prior prior = {g->prior.dim, kT};
     int rc = bg_ais_sample(g->model, kT == g->kT ? &g->prior : &prior, g->potential, kT,
                            s->ais_chains, s->ais_batch, &c, seed, out, stats, msg, len);
+    if (rc != AD_OK) app_progress_done(&ap.pg);
     *seconds = app_clock_seconds() - t0;
     return rc;
 }

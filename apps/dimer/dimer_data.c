@@ -123,6 +123,15 @@ int dimer_mc(dimer_run *r, char *msg, size_t len)
 
 /* ---- 2. umbrella reference ---- */
 
+/* Progress of the umbrella windows on stderr, as training reports. */
+static void on_umbrella_run(long done, long total, void *ctx)
+{
+    app_progress *pg = ctx;
+    if (done == 1) app_progress_stage(pg, 0, 0, "umbrella windows", total);
+    app_progress_update(pg, done, NULL, 0);
+    if (done == total) app_progress_done(pg);
+}
+
 /* The umbrella reference at kT from start frames data (closed rows first)
  * into *out, its profile into DIR/profile_name (recorded). */
 static int umbrella_at(dimer_run *r, double kT, const ad_real *data, int n_closed, int n_open,
@@ -156,8 +165,15 @@ static int umbrella_at(dimer_run *r, double kT, const ad_real *data, int n_close
                 "%s: umbrella sampling at kT = %g (%d windows x %d chains x %ld steps x %d "
                 "repeats)\n",
                 DIMER_PROGRAM, kT, uc.n_windows, uc.n_chains, uc.n_steps, uc.n_repeats);
+    app_progress pg;
+    app_progress_init(&pg, stderr, 10.0);
+    uc.progress = on_umbrella_run;
+    uc.progress_ctx = &pg;
     int rc = dimer_umbrella(&r->ectx, &uc, out, msg, len);
-    if (rc != AD_OK) return rc;
+    if (rc != AD_OK) {
+        app_progress_done(&pg);
+        return rc;
+    }
     ad_real *prof = ad_malloc((size_t)3 * out->n_bins * sizeof *prof);
     if (!prof) return ad_status_fail(msg, len, AD_ERR_NOMEM, "out of memory");
     for (int j = 0; j < out->n_bins; j++) {

@@ -107,6 +107,9 @@ int dimer_summary_write(dimer_run *r, char *msg, size_t len)
     app_run_u64_str(r->opt.seed, seed, sizeof seed);
     app_json_key_string(&w, "seed", seed);
     app_json_key_bool(&w, "quick", r->opt.quick);
+    char coupling[96]; /* only for a spline run: an affine run's summary stays as it was */
+    if (app_coupling_text(&r->opt.coupling, coupling, sizeof coupling) > 0)
+        app_json_key_string(&w, "coupling", coupling);
     app_json_key_int(&w, "dim", r->dim);
     app_json_key(&w, "reference");
     app_json_object_begin(&w);
@@ -269,6 +272,11 @@ int dimer_report_write(dimer_run *r, char *msg, size_t len)
     const dimer_model_result *m = &r->res;
     snprintf(t, sizeof t, "Dimer in a repulsive LJ bath (%s bond%s), kT = %g", r->opt.bond,
              r->opt.quick ? ", --quick" : "", r->opt.kT);
+    if (r->opt.coupling.kind == APP_COUPLING_SPLINE) {
+        size_t n = strlen(t);
+        snprintf(t + n, sizeof t - n, ", spline couplings (%d bins on [-%g, %g])",
+                 r->opt.coupling.bins, r->opt.coupling.bound, r->opt.coupling.bound);
+    }
     app_report_heading(&b, 1, t);
     snprintf(t, sizeof t,
              "76 coordinates (2 dimer + 36 solvent particles). Seed %llu, %d thread(s), wall time "

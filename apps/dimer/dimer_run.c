@@ -13,7 +13,7 @@
  * thread count is not: results do not depend on it). */
 enum { N_SETTINGS = 9 }; /* and "temperatures" when given */
 typedef struct dimer_settings {
-    char seed[32], kT[40], mc[96], us[160], stages[8 * 96], flow[64], analysis[256], ais[128];
+    char seed[32], kT[40], mc[96], us[160], stages[8 * 96], flow[160], analysis[256], ais[128];
     char temps[APP_MAX_TEMPERATURES * 26];
     app_run_setting list[N_SETTINGS + 1];
 } dimer_settings;
@@ -41,6 +41,12 @@ static void make_settings(const dimer_run *r, dimer_settings *d)
         at += (size_t)n;
     }
     snprintf(d->flow, sizeof d->flow, "blocks %d split %d", s->n_blocks, (int)s->split);
+    if (r->opt.coupling.kind != APP_COUPLING_AFFINE) { /* an affine run keeps its fingerprint */
+        size_t n = strlen(d->flow);
+        snprintf(d->flow + n, sizeof d->flow - n, " coupling ");
+        n = strlen(d->flow);
+        app_coupling_text(&r->opt.coupling, d->flow + n, sizeof d->flow - n);
+    }
     snprintf(d->analysis, sizeof d->analysis, "samples %d batch %d bootstrap %d bins %d",
              s->n_samples, s->sample_batch, s->n_bootstrap, s->profile_bins);
     snprintf(d->ais, sizeof d->ais, "chains %d batch %d temps %d leapfrog %d pilot %d accept %.17g",

@@ -76,6 +76,7 @@ typedef struct dimer_options {
     const char *bond;
     int ais_chains, ais_temps; /* -1: the schedule's */
     app_temperatures temperatures; /* --temperatures (n = 0: kT alone) */
+    app_coupling coupling;         /* --coupling (default affine)      */
 } dimer_options;
 
 typedef struct dimer_model_result {

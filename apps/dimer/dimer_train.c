@@ -27,6 +27,11 @@ int dimer_model_build(dimer_run *r, char *msg, size_t len)
     c.whiten_data = r->data;
     c.whiten_n = r->n_closed + r->n_open;
     c.seed = ad_rng_derive_seed(r->opt.seed, 30);
+    if (r->opt.coupling.kind == APP_COUPLING_SPLINE) {
+        c.coupling = FLOW_COUPLING_SPLINE;
+        c.spline.bins = r->opt.coupling.bins;
+        c.spline.bound = r->opt.coupling.bound;
+    }
     bg_generator_config gc = bg_generator_config_default(&r->pot, r->opt.kT);
     gc.flow = c;
     gc.sample_batch = r->sc.sample_batch;

@@ -98,6 +98,8 @@ typedef struct exp2d_options {
     app_temperatures temperatures; /* --temperatures: the training          */
                        /* temperatures of one multi-temperature generator   */
                        /* per model; n = 0 (default): kT alone, as before   */
+    app_coupling coupling; /* --coupling, --spline-bins, --spline-bound:  */
+                       /* the flow's coupling family (default affine)       */
 } exp2d_options;
 
 /* Version of the files in --out (manifest.json records it). */

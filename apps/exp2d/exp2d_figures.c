@@ -485,6 +485,9 @@ int exp2d_write_summary(const exp2d_run *run, char *msg, size_t msg_len)
     app_run_u64_str(run->opt.seed, seed, sizeof seed);
     app_json_key_string(&w, "seed", seed);
     app_json_key_bool(&w, "quick", run->opt.quick);
+    char coupling[96]; /* only for a spline run: an affine run's summary stays as it was */
+    if (app_coupling_text(&run->opt.coupling, coupling, sizeof coupling) > 0)
+        app_json_key_string(&w, "coupling", coupling);
     app_json_key(&w, "reference");
     app_json_object_begin(&w);
     app_json_key(&w, "delta_f");
@@ -634,6 +637,11 @@ int exp2d_write_report(const exp2d_run *run, char *msg, size_t msg_len)
     app_buf_init(&b);
     char text[1024];
     snprintf(text, sizeof text, "%s: Boltzmann generators at kT = %g", sys->title, run->kT);
+    if (run->opt.coupling.kind == APP_COUPLING_SPLINE) {
+        size_t n = strlen(text);
+        snprintf(text + n, sizeof text - n, ", spline couplings (%d bins on [-%g, %g])",
+                 run->opt.coupling.bins, run->opt.coupling.bound, run->opt.coupling.bound);
+    }
     app_report_heading(&b, 1, text);
     snprintf(text, sizeof text,
              "Seed %llu%s. %d Monte Carlo frames (acceptance %.2f). Models: ML (%d iterations, "

@@ -71,6 +71,12 @@ static void model_label(const exp2d_run *run, int k, char *buf, size_t len)
         n = strlen(buf);
         app_temperatures_text(&run->opt.temperatures, 1, buf + n, len - n);
     }
+    if (run->opt.coupling.kind != APP_COUPLING_AFFINE) {
+        size_t n = strlen(buf);
+        snprintf(buf + n, len - n, " coupling=");
+        n = strlen(buf);
+        app_coupling_text(&run->opt.coupling, buf + n, len - n);
+    }
 }
 
 static int model_path(const exp2d_run *run, const exp2d_model *m, const char *what,
@@ -270,6 +276,11 @@ int exp2d_train_all(exp2d_run *run, char *msg, size_t len)
     bg_generator_config gc = bg_generator_config_default(&sys->potential, run->kT);
     gc.flow = flow_realnvp_preset_config(sys->preset);
     gc.flow.seed = exp2d_seed(run->opt.seed, 2);
+    if (run->opt.coupling.kind == APP_COUPLING_SPLINE) {
+        gc.flow.coupling = FLOW_COUPLING_SPLINE;
+        gc.flow.spline.bins = run->opt.coupling.bins;
+        gc.flow.spline.bound = run->opt.coupling.bound;
+    }
     bg_temperature temps[APP_MAX_TEMPERATURES];
     if (run->n_temps) { /* one generator for every temperature, equal weights */
         for (int j = 0; j < run->n_temps; j++)

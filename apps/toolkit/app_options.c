@@ -227,6 +227,25 @@ static int assign(const app_cli *cli, const app_option *o, const char *text, cha
             return fail(cli, msg, size, "--%s: %s", o->name, why);
         return AD_OK;
     }
+    case APP_OPT_CHOICE: {
+        const char *names = o->value_name ? o->value_name : "";
+        int index = 0;
+        for (const char *p = names;; index++) {
+            const char *bar = strchr(p, '|');
+            size_t n = bar ? (size_t)(bar - p) : strlen(p);
+            if (n && strlen(text) == n && strncmp(text, p, n) == 0) {
+                *(int *)o->dest = index;
+                return AD_OK;
+            }
+            if (!bar) break;
+            p = bar + 1;
+        }
+        char list[128];
+        snprintf(list, sizeof list, "%s", names);
+        for (char *c = list; *c; c++)
+            if (*c == '|') *c = '/';
+        return fail(cli, msg, size, "--%s: '%s' is not one of %s", o->name, q, list);
+    }
     case APP_OPT_FLAG:
         break;
     }
@@ -277,7 +296,8 @@ int app_options_parse(const app_cli *cli, int argc, char **argv, char *msg, size
                 return fail(cli, msg, msg_size, "--%s: missing value", o->name);
             value = argv[++i];
         }
-        if ((o->kind == APP_OPT_STRING || o->kind == APP_OPT_TEMPERATURES) && value[0] == '\0')
+        if ((o->kind == APP_OPT_STRING || o->kind == APP_OPT_TEMPERATURES ||
+             o->kind == APP_OPT_CHOICE) && value[0] == '\0')
             return fail(cli, msg, msg_size, "--%s: empty value", o->name);
         if (assign(cli, o, value, msg, msg_size)) return AD_ERR_ARG;
     }
@@ -292,6 +312,7 @@ static const char *kind_value_name(app_opt_kind k)
     case APP_OPT_DOUBLE: return "X";
     case APP_OPT_STRING: return "S";
     case APP_OPT_TEMPERATURES: return "LIST";
+    case APP_OPT_CHOICE: return "NAME";
     case APP_OPT_FLAG: break;
     }
     return "";
@@ -313,6 +334,16 @@ static void current_value(const app_option *o, char *out, size_t size)
         break;
     }
     case APP_OPT_TEMPERATURES: app_temperatures_text(o->dest, 0, out, size); break;
+    case APP_OPT_CHOICE: {
+        /* the index-th name of value_name */
+        const char *p = o->value_name ? o->value_name : "";
+        for (int k = *(const int *)o->dest; k > 0 && p; k--) {
+            p = strchr(p, '|');
+            if (p) p++;
+        }
+        if (p) snprintf(out, size, "%.*s", (int)strcspn(p, "|"), p);
+        break;
+    }
     case APP_OPT_FLAG: break;
     }
 }
@@ -378,4 +409,27 @@ int app_options_handle(const app_cli *cli, int argc, char **argv)
         return 2;
     }
     return -1;
+}
+
+/* ---- the coupling family ---- */
+
+int app_coupling_check(const char *program, app_coupling *c, char *msg, size_t size)
+{
+    const app_cli cli = {program, NULL, NULL, 0};
+    if (c->kind != APP_COUPLING_AFFINE && c->kind != APP_COUPLING_SPLINE)
+        return fail(&cli, msg, size, "--coupling: unknown coupling %d", c->kind);
+    if (c->kind == APP_COUPLING_AFFINE) {
+        if (c->bins) return fail(&cli, msg, size, "--spline-bins needs --coupling spline");
+        if (c->bound != 0) return fail(&cli, msg, size, "--spline-bound needs --coupling spline");
+        return AD_OK;
+    }
+    if (!c->bins) c->bins = APP_COUPLING_DEFAULT_BINS;
+    if (c->bound == 0) c->bound = APP_COUPLING_DEFAULT_BOUND;
+    return AD_OK;
+}
+
+int app_coupling_text(const app_coupling *c, char *buf, size_t size)
+{
+    if (!c || c->kind == APP_COUPLING_AFFINE) return snprintf(buf, size, "%s", "");
+    return snprintf(buf, size, "spline bins %d bound %.17g", c->bins, c->bound);
 }
