@@ -393,6 +393,23 @@ static void draw_contour_lines(app_buf *b, const svg_contour *c, const levels *l
 static int inside_y(const frame *fr, double y) { return y >= fr->y_lo && y <= fr->y_hi; }
 static int inside_x(const frame *fr, double x) { return x >= fr->x_lo && x <= fr->x_hi; }
 
+/* The series' points inside the frame as filled circles, in one group. */
+static void draw_markers(app_buf *b, const svg_series *s, const frame *fr)
+{
+    app_buf_puts(b, "<g stroke=\"none\" fill=\"");
+    app_svg_put_text(b, s->color);
+    app_buf_printf(b, "\" fill-opacity=\"%g\">\n", s->alpha);
+    for (size_t i = 0; i < s->n; i++) {
+        if (!inside_x(fr, s->x[i]) || !inside_y(fr, s->y[i])) continue;
+        app_buf_puts(b, "<circle cx=\"");
+        num(b, map_x(fr, s->x[i]));
+        app_buf_puts(b, "\" cy=\"");
+        num(b, map_y(fr, s->y[i]));
+        app_buf_printf(b, "\" r=\"%g\"/>\n", s->radius);
+    }
+    app_buf_puts(b, "</g>\n");
+}
+
 static void draw_series(app_buf *b, const svg_series *s, const frame *fr)
 {
     switch (s->kind) {
@@ -414,18 +431,7 @@ static void draw_series(app_buf *b, const svg_series *s, const frame *fr)
         break;
     }
     case SVG_SCATTER:
-        app_buf_puts(b, "<g stroke=\"none\" fill=\"");
-        app_svg_put_text(b, s->color);
-        app_buf_printf(b, "\" fill-opacity=\"%g\">\n", s->alpha);
-        for (size_t i = 0; i < s->n; i++) {
-            if (!inside_x(fr, s->x[i]) || !inside_y(fr, s->y[i])) continue;
-            app_buf_puts(b, "<circle cx=\"");
-            num(b, map_x(fr, s->x[i]));
-            app_buf_puts(b, "\" cy=\"");
-            num(b, map_y(fr, s->y[i]));
-            app_buf_printf(b, "\" r=\"%g\"/>\n", s->radius);
-        }
-        app_buf_puts(b, "</g>\n");
+        draw_markers(b, s, fr);
         break;
     case SVG_BAND: {
         app_buf_puts(b, "<path stroke=\"none\" fill=\"");
@@ -501,18 +507,8 @@ static void draw_series(app_buf *b, const svg_series *s, const frame *fr)
                 num(b, 2 * cap);
             }
         }
-        app_buf_puts(b, "\"/>\n<g stroke=\"none\" fill=\"");
-        app_svg_put_text(b, s->color);
-        app_buf_printf(b, "\" fill-opacity=\"%g\">\n", s->alpha);
-        for (size_t i = 0; i < s->n; i++) {
-            if (!inside_x(fr, s->x[i]) || !inside_y(fr, s->y[i])) continue;
-            app_buf_puts(b, "<circle cx=\"");
-            num(b, map_x(fr, s->x[i]));
-            app_buf_puts(b, "\" cy=\"");
-            num(b, map_y(fr, s->y[i]));
-            app_buf_printf(b, "\" r=\"%g\"/>\n", s->radius);
-        }
-        app_buf_puts(b, "</g>\n");
+        app_buf_puts(b, "\"/>\n");
+        draw_markers(b, s, fr);
         break;
     }
     case SVG_HLINE:
