@@ -272,11 +272,7 @@ int dimer_report_write(dimer_run *r, char *msg, size_t len)
     const dimer_model_result *m = &r->res;
     snprintf(t, sizeof t, "Dimer in a repulsive LJ bath (%s bond%s), kT = %g", r->opt.bond,
              r->opt.quick ? ", --quick" : "", r->opt.kT);
-    if (r->opt.coupling.kind == APP_COUPLING_SPLINE) {
-        size_t n = strlen(t);
-        snprintf(t + n, sizeof t - n, ", spline couplings (%d bins on [-%g, %g])",
-                 r->opt.coupling.bins, r->opt.coupling.bound, r->opt.coupling.bound);
-    }
+    app_coupling_append_title(&r->opt.coupling, t, sizeof t);
     app_report_heading(&b, 1, t);
     snprintf(t, sizeof t,
              "76 coordinates (2 dimer + 36 solvent particles). Seed %llu, %d thread(s), wall time "

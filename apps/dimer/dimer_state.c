@@ -28,18 +28,7 @@ void dimer_ckpt_label(const dimer_run *r, int stage, char *buf, size_t len)
     buf[0] = '\0';
     if (!r->run) return;
     app_run_label(r->run, stage, buf, len);
-    if (r->n_temps) {
-        size_t n = strlen(buf);
-        snprintf(buf + n, len - n, " temperatures=");
-        n = strlen(buf);
-        app_temperatures_text(&r->opt.temperatures, 1, buf + n, len - n);
-    }
-    if (r->opt.coupling.kind != APP_COUPLING_AFFINE) {
-        size_t n = strlen(buf);
-        snprintf(buf + n, len - n, " coupling=");
-        n = strlen(buf);
-        app_coupling_text(&r->opt.coupling, buf + n, len - n);
-    }
+    app_label_append_settings(&r->opt.temperatures, &r->opt.coupling, buf, len);
 }
 
 void dimer_temp_file(double kT, const char *stem, const char *suffix, char *buf, size_t len)

@@ -637,11 +637,7 @@ int exp2d_write_report(const exp2d_run *run, char *msg, size_t msg_len)
     app_buf_init(&b);
     char text[1024];
     snprintf(text, sizeof text, "%s: Boltzmann generators at kT = %g", sys->title, run->kT);
-    if (run->opt.coupling.kind == APP_COUPLING_SPLINE) {
-        size_t n = strlen(text);
-        snprintf(text + n, sizeof text - n, ", spline couplings (%d bins on [-%g, %g])",
-                 run->opt.coupling.bins, run->opt.coupling.bound, run->opt.coupling.bound);
-    }
+    app_coupling_append_title(&run->opt.coupling, text, sizeof text);
     app_report_heading(&b, 1, text);
     snprintf(text, sizeof text,
              "Seed %llu%s. %d Monte Carlo frames (acceptance %.2f). Models: ML (%d iterations, "

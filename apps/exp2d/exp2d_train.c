@@ -65,18 +65,7 @@ static void model_label(const exp2d_run *run, int k, char *buf, size_t len)
     buf[0] = '\0';
     if (!run->run) return;
     app_run_label(run->run, k + 1, buf, len);
-    if (run->n_temps) {
-        size_t n = strlen(buf);
-        snprintf(buf + n, len - n, " temperatures=");
-        n = strlen(buf);
-        app_temperatures_text(&run->opt.temperatures, 1, buf + n, len - n);
-    }
-    if (run->opt.coupling.kind != APP_COUPLING_AFFINE) {
-        size_t n = strlen(buf);
-        snprintf(buf + n, len - n, " coupling=");
-        n = strlen(buf);
-        app_coupling_text(&run->opt.coupling, buf + n, len - n);
-    }
+    app_label_append_settings(&run->opt.temperatures, &run->opt.coupling, buf, len);
 }
 
 static int model_path(const exp2d_run *run, const exp2d_model *m, const char *what,

@@ -433,3 +433,28 @@ int app_coupling_text(const app_coupling *c, char *buf, size_t size)
     if (!c || c->kind == APP_COUPLING_AFFINE) return snprintf(buf, size, "%s", "");
     return snprintf(buf, size, "spline bins %d bound %.17g", c->bins, c->bound);
 }
+
+void app_label_append_settings(const app_temperatures *t, const app_coupling *c, char *buf,
+                               size_t size)
+{
+    if (t && t->n) {
+        size_t n = strlen(buf);
+        snprintf(buf + n, size - n, " temperatures=");
+        n = strlen(buf);
+        app_temperatures_text(t, 1, buf + n, size - n);
+    }
+    if (c && c->kind != APP_COUPLING_AFFINE) {
+        size_t n = strlen(buf);
+        snprintf(buf + n, size - n, " coupling=");
+        n = strlen(buf);
+        app_coupling_text(c, buf + n, size - n);
+    }
+}
+
+void app_coupling_append_title(const app_coupling *c, char *buf, size_t size)
+{
+    if (!c || c->kind != APP_COUPLING_SPLINE) return;
+    size_t n = strlen(buf);
+    snprintf(buf + n, size - n, ", spline couplings (%d bins on [-%g, %g])", c->bins, c->bound,
+             c->bound);
+}

@@ -104,6 +104,17 @@ int app_coupling_check(const char *program, app_coupling *c, char *msg, size_t s
  * "spline bins 8 bound 5" (bound in %.17g).  Returns what snprintf returns. */
 int app_coupling_text(const app_coupling *c, char *buf, size_t size);
 
+/* Append to the string in buf the settings a checkpoint label carries
+ * beyond the run's own label: " temperatures=LIST" when t holds a list
+ * (exact values), " coupling=TEXT" for a spline run; nothing otherwise. */
+void app_label_append_settings(const app_temperatures *t, const app_coupling *c, char *buf,
+                               size_t size);
+
+/* Append to the string in buf the coupling as a title reads it:
+ * ", spline couplings (8 bins on [-5, 5])" for a spline run, nothing for
+ * affine. */
+void app_coupling_append_title(const app_coupling *c, char *buf, size_t size);
+
 typedef struct {
     const char *name;       /* long name without the leading "--"            */
     app_opt_kind kind;      /* what the value is                             */
