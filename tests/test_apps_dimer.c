@@ -269,7 +269,8 @@ END_TEST
 /* --quick --temperatures 1,2: the MC data and umbrella reference at kT 2
  * beside those of the run's kT 1, one generator for both, the temperature
  * section of summary.json (the run's own temperature repeating the run's
- * numbers), the figures, the table and the files of kT 2. */
+ * numbers), the figures, the table and the files of kT 2; then --resume
+ * reuses everything of both temperatures and reproduces the numbers. */
 START_TEST(test_quick_temperatures)
 {
     const char *dir = ck_tmpdir("bg_dimer_temperatures");
@@ -287,7 +288,7 @@ START_TEST(test_quick_temperatures)
     static const char *const files[] = {
         "fig_temperatures.svg", "fig_temperature_profiles.svg", "temperatures.csv",
         "data_closed_kT2.csv",  "data_open_kT2.csv",            "umbrella_profile_kT2.csv",
-        "bg_profile_kT2.csv",   "ais_profile_kT2.csv"};
+        "bg_profile_kT2.csv",   "ais_profile_kT2.csv",          "cache_kT2.json"};
     for (size_t i = 0; i < sizeof files / sizeof *files; i++) {
         snprintf(path, sizeof path, "%s/%s", target, files[i]);
         ck_assert_msg(ck_count_lines(path) >= 2, "missing or empty %s", path);
@@ -335,6 +336,28 @@ START_TEST(test_quick_temperatures)
     ck_assert(v && v->type == APP_JSON_STRING && strstr(v->string, "AIS"));
     v = app_json_lookup(root, "temperatures[1].models[0].extrapolation");
     ck_assert(v && v->type == APP_JSON_BOOL && v->boolean == 0);
+    /* --resume: the data and reference of kT 2 are reused too, the numbers
+     * are the same */
+    double before[sizeof at2 / sizeof *at2];
+    for (size_t k = 0; k < sizeof at2 / sizeof *at2; k++)
+        app_json_get_number(root, at2[k], &before[k]);
+    app_json_value_free(root);
+    const char *again[] = {"--quick", "--temperatures", "1,2", "--ais-chains", "50", "--out",
+                           target, "--resume", NULL};
+    rc = run_dimer(out, err, again);
+    log = ck_slurp(err, NULL);
+    ck_assert_msg(rc == 0, "exit %d: %s", rc, log ? log : "");
+    ck_assert_msg(strstr(log, "reusing the MC data and the umbrella reference at kT = 2"), "%s",
+                  log);
+    ck_assert_msg(strstr(log, "resuming after stage"), "%s", log);
+    ad_free(log);
+    root = ck_load_summary(target);
+    ck_assert_ptr_nonnull(root);
+    for (size_t k = 0; k < sizeof at2 / sizeof *at2; k++) {
+        ck_assert_int_eq(app_json_get_number(root, at2[k], &a), AD_OK);
+        ck_assert_msg(a == before[k], "%s: %.17g after --resume, %.17g before", at2[k], a,
+                      before[k]);
+    }
     app_json_value_free(root);
 }
 END_TEST

@@ -210,27 +210,39 @@ int dimer_temperature_data(dimer_run *r, char *msg, size_t len)
     for (int j = 0; j < r->n_temps && rc == AD_OK; j++) {
         dimer_temperature *t = &r->temps[j];
         if (t->is_main) continue; /* the run's own data and reference */
-        double t0 = app_clock_seconds();
-        mc_both_out o;
-        rc = mc_both(r, t->kT, 200 + 2 * (uint64_t)j, &o, msg, len);
-        if (rc != AD_OK) return rc;
-        t->data = o.data;
-        t->n_closed = o.n_closed;
-        t->n_open = o.n_open;
-        t->mc_acc[0] = o.acc[0];
-        t->mc_acc[1] = o.acc[1];
-        t->mc_seconds = app_clock_seconds() - t0;
         char closed[96], open[96], prof[96];
         dimer_temp_file(t->kT, "data_closed", ".csv", closed, sizeof closed);
         dimer_temp_file(t->kT, "data_open", ".csv", open, sizeof open);
         dimer_temp_file(t->kT, "umbrella_profile", ".csv", prof, sizeof prof);
-        rc = write_data(r, t->data, t->n_closed, t->n_open, closed, open, msg, len);
-        if (rc != AD_OK) return rc;
-        t0 = app_clock_seconds();
-        rc = umbrella_at(r, t->kT, t->data, t->n_closed, t->n_open,
-                         ad_rng_derive_seed(r->opt.seed, 300 + (uint64_t)j), &t->us, prof, msg,
-                         len);
-        t->us_seconds = app_clock_seconds() - t0;
+        /* --resume: this temperature's files, when the manifest verifies them
+         * (they are reused only with the run's own data) */
+        int cached = r->opt.resume && r->data_reused ? dimer_temp_cache_load(r, j) : 0;
+        if (cached)
+            fprintf(stderr, "%s: reusing the MC data%s at kT = %g\n", DIMER_PROGRAM,
+                    cached == 2 ? " and the umbrella reference" : "", t->kT);
+        if (cached < 1) {
+            double t0 = app_clock_seconds();
+            mc_both_out o;
+            rc = mc_both(r, t->kT, 200 + 2 * (uint64_t)j, &o, msg, len);
+            if (rc != AD_OK) return rc;
+            t->data = o.data;
+            t->n_closed = o.n_closed;
+            t->n_open = o.n_open;
+            t->mc_acc[0] = o.acc[0];
+            t->mc_acc[1] = o.acc[1];
+            t->mc_seconds = app_clock_seconds() - t0;
+            rc = write_data(r, t->data, t->n_closed, t->n_open, closed, open, msg, len);
+            if (rc == AD_OK) rc = dimer_temp_cache_write(r, j, 0, msg, len);
+            if (rc != AD_OK) return rc;
+        }
+        if (cached < 2) {
+            double t0 = app_clock_seconds();
+            rc = umbrella_at(r, t->kT, t->data, t->n_closed, t->n_open,
+                             ad_rng_derive_seed(r->opt.seed, 300 + (uint64_t)j), &t->us, prof,
+                             msg, len);
+            t->us_seconds = app_clock_seconds() - t0;
+            if (rc == AD_OK) rc = dimer_temp_cache_write(r, j, 1, msg, len);
+        }
         if (rc == AD_OK)
             fprintf(stderr, "%s: umbrella reference at kT = %g: dF(closed - open) = %.3f +- %.3f\n",
                     DIMER_PROGRAM, t->kT, t->us.dF, t->us.dF_se);

@@ -261,7 +261,7 @@ static void report_temperatures(app_buf *b, const dimer_run *r)
                             "annealed dF, SE and ESS / n); at each other temperature "
                             "data_closed_kT<kT>.csv, data_open_kT<kT>.csv, "
                             "umbrella_profile_kT<kT>.csv, bg_profile_kT<kT>.csv, "
-                            "ais_profile_kT<kT>.csv.");
+                            "ais_profile_kT<kT>.csv, cache_kT<kT>.json (for --resume).");
 }
 
 int dimer_report_write(dimer_run *r, char *msg, size_t len)
