@@ -6,7 +6,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "apps/dimer/dimer_run.h"
+#include "apps/dimer/dimer_data.h"
+#include "apps/dimer/dimer_resume.h"
 #include "apps/toolkit/app_progress.h"
 #include "autodiff/ad_alloc.h"
 #include "sampling/smp_data.h"

@@ -1,4 +1,4 @@
-/* dimer_resume.c - what bg-dimer --resume reuses from --out (dimer_run.h):
+/* dimer_resume.c - what bg-dimer --resume reuses from --out (dimer_resume.h):
  * cache.json with the MC data's and the umbrella reference's statistics (the
  * data and the profile themselves are the CSV files), the last readable stage
  * checkpoint under ckpt/, the training log cut back to the stages kept, and
@@ -13,7 +13,7 @@
 #include "apps/toolkit/app_buf.h"
 #include "apps/toolkit/app_fs.h"
 #include "apps/toolkit/app_json.h"
-#include "apps/dimer/dimer_run.h"
+#include "apps/dimer/dimer_resume.h"
 #include "autodiff/ad_alloc.h"
 #include "sampling/smp_data.h"
 

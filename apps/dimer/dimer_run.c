@@ -6,7 +6,13 @@
 #include <string.h>
 
 #include "apps/toolkit/app_progress.h"
+#include "apps/dimer/dimer_analysis.h"
+#include "apps/dimer/dimer_data.h"
+#include "apps/dimer/dimer_figures.h"
+#include "apps/dimer/dimer_report.h"
+#include "apps/dimer/dimer_resume.h"
 #include "apps/dimer/dimer_run.h"
+#include "apps/dimer/dimer_train.h"
 #include "autodiff/ad_alloc.h"
 
 /* The settings of the manifest: everything the numbers depend on (the
