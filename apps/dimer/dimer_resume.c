@@ -13,6 +13,7 @@
 #include "apps/toolkit/app_buf.h"
 #include "apps/toolkit/app_fs.h"
 #include "apps/toolkit/app_json.h"
+#include "apps/toolkit/app_record.h"
 #include "apps/dimer/dimer_resume.h"
 #include "autodiff/ad_alloc.h"
 #include "sampling/smp_data.h"
@@ -82,22 +83,26 @@ static void view_of(dimer_run *r, int j, cache_view *v)
     v->us_seconds = &t->us_seconds;
 }
 
+/* Who wrote a cache: its format, the run's seed and schedule, its kT. */
+static app_record_id cache_id(const dimer_run *r, const cache_view *v)
+{
+    app_record_id id = {.version = DIMER_CACHE_VERSION, .seed = r->opt.seed, .kT = v->kT,
+                        .quick = r->opt.quick};
+    return id;
+}
+
 int dimer_cache_write(dimer_run *r, int j, int us, char *msg, size_t len)
 {
     cache_view v;
     view_of(r, j, &v);
-    char fp[256], fp_us[256], seed[32];
+    char fp[256], fp_us[256];
     schedule_fingerprint(&r->sc, 0, fp, sizeof fp);
     schedule_fingerprint(&r->sc, 1, fp_us, sizeof fp_us);
-    app_run_u64_str(r->opt.seed, seed, sizeof seed);
+    app_record_id id = cache_id(r, &v);
     app_json w;
     app_json_init(&w, 1);
-    app_json_object_begin(&w);
-    app_json_key_int(&w, "version", DIMER_CACHE_VERSION);
+    app_record_begin(&w, &id);
     app_json_key_string(&w, "bond", r->opt.bond);
-    app_json_key_number(&w, "kT", v.kT);
-    app_json_key_string(&w, "seed", seed);
-    app_json_key_int(&w, "quick", r->opt.quick);
     app_json_key_string(&w, "mc_schedule", fp);
     app_json_key_int(&w, "n_closed", *v.n_closed);
     app_json_key_int(&w, "n_open", *v.n_open);
@@ -122,14 +127,9 @@ int dimer_cache_write(dimer_run *r, int j, int us, char *msg, size_t len)
         app_json_key_number(&w, "us_seconds", *v.us_seconds);
         app_json_key_int(&w, "us_bins", v.us->n_bins);
     }
-    app_json_object_end(&w);
-    int rc = app_json_finish(&w, msg, len);
-    char path[APP_RUN_PATH_MAX];
-    dimer_out_path(r, v.cache, path, sizeof path);
-    if (rc == AD_OK) rc = app_fs_write_atomic(path, w.out.data, w.out.len, msg, len);
+    int rc = app_record_finish(r->run, r->opt.out, &w, v.cache,
+                               us ? DIMER_STAGE_UMBRELLA : DIMER_STAGE_MC, msg, len);
     app_json_free(&w);
-    if (rc == AD_OK)
-        rc = dimer_record(r, v.cache, us ? DIMER_STAGE_UMBRELLA : DIMER_STAGE_MC, msg, len);
     return rc;
 }
 
@@ -142,48 +142,6 @@ static int read_csv_exact(const char *path, int dim, int n, ad_real *dst, int al
     if (ok) memcpy(dst, d->x, (size_t)n * dim * sizeof *dst);
     smp_dataset_free(d);
     return ok;
-}
-
-static int json_string_is(const app_json_value *root, const char *key, const char *want)
-{
-    const app_json_value *v = app_json_member(root, key);
-    return v && v->type == APP_JSON_STRING && strcmp(v->string, want) == 0;
-}
-
-/* The number at key, finite and within [lo, hi]. */
-static int get_real(const app_json_value *root, const char *key, double lo, double hi, double *out)
-{
-    double v;
-    if (app_json_get_number(root, key, &v) != AD_OK || !isfinite(v) || v < lo || v > hi) return 0;
-    *out = v;
-    return 1;
-}
-
-/* The integer at key within [lo, hi]. */
-static int get_int(const app_json_value *root, const char *key, long long lo, long long hi,
-                   long long *out)
-{
-    double v;
-    return app_json_get_number(root, key, &v) == AD_OK &&
-           app_run_double_to_long(v, lo, hi, out) == AD_OK;
-}
-
-/* An array of exactly n finite numbers (n < 0: at least one, at most -n). */
-static int get_reals(const app_json_value *root, const char *key, long n, double **dst,
-                     size_t *count)
-{
-    const app_json_value *a = app_json_member(root, key);
-    if (!a || a->type != APP_JSON_ARRAY) return 0;
-    if (n >= 0 ? a->n_items != (size_t)n : a->n_items < 1 || a->n_items > (size_t)-n) return 0;
-    for (size_t i = 0; i < a->n_items; i++)
-        if (a->items[i].type != APP_JSON_NUMBER || !isfinite(a->items[i].number)) return 0;
-    if (!*dst) {
-        *dst = ad_malloc(a->n_items * sizeof **dst);
-        if (!*dst) return 0;
-    }
-    for (size_t i = 0; i < a->n_items; i++) (*dst)[i] = a->items[i].number;
-    if (count) *count = a->n_items;
-    return 1;
 }
 
 /* Whether the manifest verifies every name; otherwise one line on stderr
@@ -208,26 +166,21 @@ static int verified(dimer_run *r, const char *const *names, int n, const char *w
  * finite and in range (then *v->data is allocated and filled). */
 static int load_mc(dimer_run *r, const app_json_value *root, const cache_view *v)
 {
-    char path[APP_RUN_PATH_MAX], fp[256], seed[32];
+    char path[APP_RUN_PATH_MAX], fp[256];
     long long i = 0, nc = 0, no = 0;
-    double kT = 0;
     schedule_fingerprint(&r->sc, 0, fp, sizeof fp);
-    app_run_u64_str(r->opt.seed, seed, sizeof seed);
-    int ok = json_string_is(root, "bond", r->opt.bond) && json_string_is(root, "mc_schedule", fp) &&
-             get_int(root, "version", DIMER_CACHE_VERSION, DIMER_CACHE_VERSION, &i) &&
-             get_real(root, "kT", 0, 1e300, &kT) && kT == v->kT &&
-             json_string_is(root, "seed", seed) &&
-             get_int(root, "quick", r->opt.quick, r->opt.quick, &i) &&
-             get_int(root, "n_closed", 1, 100000000, &nc) &&
-             get_int(root, "n_open", 1, 100000000, &no) &&
-             get_real(root, "mc_seconds", 0, 1e12, v->mc_seconds);
+    int ok = app_record_string_is(root, "bond", r->opt.bond) &&
+             app_record_string_is(root, "mc_schedule", fp) &&
+             app_record_int(root, "n_closed", 1, 100000000, &nc) &&
+             app_record_int(root, "n_open", 1, 100000000, &no) &&
+             app_record_real(root, "mc_seconds", 0, 1e12, v->mc_seconds);
     double *acc = v->mc_acc;
-    ok = ok && get_reals(root, "mc_acceptance", 2, &acc, NULL);
+    ok = ok && app_record_reals(root, "mc_acceptance", 2, &acc, NULL);
     if (ok && v->main) {
         double *u1 = r->mc_u_first, *u2 = r->mc_u_second;
-        ok = get_int(root, "mc_transitions", 0, 2000000000, &i) &&
-             get_reals(root, "mc_u_first", 2, &u1, NULL) &&
-             get_reals(root, "mc_u_second", 2, &u2, NULL);
+        ok = app_record_int(root, "mc_transitions", 0, 2000000000, &i) &&
+             app_record_reals(root, "mc_u_first", 2, &u1, NULL) &&
+             app_record_reals(root, "mc_u_second", 2, &u2, NULL);
         if (ok) r->mc_transitions = (int)i;
     }
     if (ok) {
@@ -260,22 +213,22 @@ static int load_umbrella(dimer_run *r, const app_json_value *root, const cache_v
     long long nb = 0, ns = 0;
     dimer_umbrella_out *u = v->us;
     schedule_fingerprint(&r->sc, 1, fp, sizeof fp);
-    int ok = json_string_is(root, "us_schedule", fp) && get_int(root, "us_bins", 1, 1000000, &nb);
+    int ok = app_record_string_is(root, "us_schedule", fp) && app_record_int(root, "us_bins", 1, 1000000, &nb);
     if (ok) {
         u->n_bins = (int)nb;
         u->center = ad_malloc((size_t)3 * u->n_bins * sizeof(ad_real));
         size_t n_rep = 0;
-        ok = u->center && get_reals(root, "us_dF_repeat", -100000, &u->dF_repeat, &n_rep);
+        ok = u->center && app_record_reals(root, "us_dF_repeat", -100000, &u->dF_repeat, &n_rep);
         u->n_repeats = (int)n_rep;
     }
     if (ok) {
         u->F = u->center + u->n_bins;
         u->F_se = u->F + u->n_bins;
-        ok = get_real(root, "us_dF", -1e300, 1e300, &u->dF) &&
-             get_real(root, "us_dF_se", 0, 1e300, &u->dF_se) &&
-             get_real(root, "us_acceptance", 0, 1, &u->acceptance) &&
-             get_real(root, "us_seconds", 0, 1e12, v->us_seconds) &&
-             get_int(root, "us_n_samples", 0, 9007199254740992LL, &ns);
+        ok = app_record_real(root, "us_dF", -1e300, 1e300, &u->dF) &&
+             app_record_real(root, "us_dF_se", 0, 1e300, &u->dF_se) &&
+             app_record_real(root, "us_acceptance", 0, 1, &u->acceptance) &&
+             app_record_real(root, "us_seconds", 0, 1e12, v->us_seconds) &&
+             app_record_int(root, "us_n_samples", 0, 9007199254740992LL, &ns);
         if (ok) u->n_samples = (long)ns;
     }
     if (ok) {
@@ -303,21 +256,18 @@ int dimer_cache_load(dimer_run *r, int j)
 {
     cache_view v;
     view_of(r, j, &v);
-    char what[64], path[APP_RUN_PATH_MAX], msg[512];
+    char what[64], msg[512];
     snprintf(what, sizeof what, v.main ? "MC data" : "MC data at kT = %g", v.kT);
     const char *const mc_files[3] = {v.closed, v.open, v.cache};
     app_json_value *root = NULL;
     int ok = verified(r, mc_files, 3, what, DIMER_STAGE_MC);
     if (ok) {
-        char *text = NULL;
-        size_t tl = 0;
-        dimer_out_path(r, v.cache, path, sizeof path);
-        ok = app_fs_read_file(path, &text, &tl, msg, sizeof msg) == AD_OK &&
-             app_json_parse(text, tl, &root, msg, sizeof msg) == AD_OK && load_mc(r, root, &v);
-        ad_free(text);
+        app_record_id id = cache_id(r, &v);
+        ok = app_record_read(r->run, v.cache, &id, &root, NULL, msg, sizeof msg) == AD_OK;
+        if (ok && !(ok = load_mc(r, root, &v)))
+            snprintf(msg, sizeof msg, "%s or the data files hold unusable values", v.cache);
         if (!ok)
-            fprintf(stderr, "%s: --resume: %s or the data files hold unusable values; "
-                            "recomputing the %s\n", DIMER_PROGRAM, v.cache, what);
+            fprintf(stderr, "%s: --resume: %s; recomputing the %s\n", DIMER_PROGRAM, msg, what);
     }
     if (!ok) {
         app_json_value_free(root);
