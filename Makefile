@@ -84,7 +84,7 @@ EXAMPLES := $(patsubst docs/examples/%.c,$(BUILD)/examples/%,$(EXAMPLE_SRC))
 # built on the 2-D kit runs its quick schedule into $$e.out, its progress in
 # $$e.log (shown when it fails).
 EXAMPLE_RUN = case $$e in \
-	  */exp2d_*) $(1) $$e --quick --out $$e.out > $$e.log 2>&1 || { cat $$e.log; exit 1; } ;; \
+	  */exp2d_*) rm -rf $$e.out; $(1) $$e --quick --out $$e.out > $$e.log 2>&1 || { cat $$e.log; exit 1; } ;; \
 	  *) $(1) $$e > /dev/null || exit 1 ;; esac
 
 PKG_CONFIG  ?= pkg-config
