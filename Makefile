@@ -174,9 +174,9 @@ $(TEST_BIN): $(TEST_OBJ) $(APP_LIB_OBJ) $(KIT_LIB) $(LIB) $(PROGRAMS)
 ifeq ($(MPI),1)
 DIST_CHECK := $(BUILD)/bin/dist-check
 endif
-$(BUILD)/bin/dist-check: tests/mpi/dist_check.c $(LIB) $(REAL_STAMP)
+$(BUILD)/bin/dist-check: $(BUILD)/obj/tests/mpi/dist_check.o $(LIB)
 	@mkdir -p $(@D)
-	$(CC) $(ALL_CFLAGS) $< $(LIB) -o $@ $(LDLIBS)
+	$(CC) $(ALL_CFLAGS) $^ -o $@ $(LDLIBS)
 
 $(BUILD)/examples/%: docs/examples/%.c $(KIT_LIB) $(LIB) $(REAL_STAMP)
 	@mkdir -p $(@D)

@@ -24,6 +24,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "apps/toolkit/app_dist.h"
 #include "apps/toolkit/app_fs.h"
 #include "apps/toolkit/app_options.h"
 #include "apps/dimer/dimer_run.h"
@@ -31,9 +32,9 @@
 #include "autodiff/ad_alloc.h"
 #include "autodiff/ad_pool.h"
 
-int main(int argc, char **argv)
+static int dimer_main(int argc, char **argv)
 {
-    dimer_options o = {"out/dimer", 1, 1.0, 0, 2, 0, 0, "paper", -1, -1};
+    dimer_options o = {"out/dimer", 1, 1.0, 0, app_dist_threads(2), 0, 0, "paper", -1, -1};
     const app_option opts[] = {
         {"out", APP_OPT_STRING, &o.out,
          "output directory, with manifest.json and a lock (at most " APP_RUN_STR(
@@ -115,4 +116,11 @@ int main(int argc, char **argv)
     ad_free(r);
     ad_threads_shutdown();
     return status == AD_OK ? 0 : 1;
+}
+
+/* Under mpirun (the MPI build) every rank runs dimer_main; rank 0 writes. */
+int main(int argc, char **argv)
+{
+    app_dist_begin(DIMER_PROGRAM, &argc, &argv);
+    return app_dist_end(dimer_main(argc, argv));
 }

@@ -63,7 +63,7 @@ int ad_dist_root_end(int status, char *msg, size_t msg_len)
         if (n_root < ROOT_STACK && root_entered[n_root]) ad_dist_local_end();
     }
     if (ad_dist_size() == 1) return status;
-    return ad_dist_agree(status, msg, msg_len);
+    return ad_dist_agree_at(AD_DIST_SITE_ROOT, status, msg, msg_len);
 }
 
 void ad_dist_impl_fold(const ad_real *blocks, long count, size_t len, size_t j0, size_t j1,
@@ -143,6 +143,14 @@ int ad_dist_node_size(void) { return 1; }
 
 int ad_dist_agree(int status, char *msg, size_t msg_len)
 {
+    (void)msg;
+    (void)msg_len;
+    return status;
+}
+
+int ad_dist_agree_at(int site, int status, char *msg, size_t msg_len)
+{
+    (void)site;
     (void)msg;
     (void)msg_len;
     return status;

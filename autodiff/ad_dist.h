@@ -92,6 +92,9 @@ int ad_dist_root_end(int status, char *msg, size_t msg_len);
  * the lowest rank that did not, with its message copied into msg (msg may
  * be NULL).  Serial: returns status. */
 int ad_dist_agree(int status, char *msg, size_t msg_len);
+/* The same, marked with `site` (any int): ranks that reach agreements of
+ * different sites are out of step.  ad_dist_agree is site 0. */
+int ad_dist_agree_at(int site, int status, char *msg, size_t msg_len);
 
 /* buf holds n items of item_bytes bytes; this rank has filled the items of
  * its share (ad_dist_share(n)).  After the agreement on status, if it is

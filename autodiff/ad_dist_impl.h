@@ -9,6 +9,9 @@
 #include "ad_config.h"
 #include "ad_dist.h"
 
+/* The site of the agreement that ends a root section. */
+#define AD_DIST_SITE_ROOT (-1)
+
 /* 1 inside a local region (ad_dist_local_begin). */
 int ad_dist_impl_local(void);
 /* The ordered fold of ad_dist_sum_blocks over `count` blocks of len values

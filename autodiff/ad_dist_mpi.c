@@ -131,8 +131,13 @@ static int open_collective(int kind, long size_tag, int status, char *msg, size_
 
 int ad_dist_agree(int status, char *msg, size_t msg_len)
 {
+    return ad_dist_agree_at(0, status, msg, msg_len);
+}
+
+int ad_dist_agree_at(int site, int status, char *msg, size_t msg_len)
+{
     if (!multi()) return status;
-    return open_collective(K_AGREE, 0, status, msg, msg_len);
+    return open_collective(K_AGREE, site, status, msg, msg_len);
 }
 
 int ad_dist_gather(int status, void *buf, size_t item_bytes, long n, char *msg, size_t msg_len)

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "autodiff/ad_dist.h"
 #include "nn/nn_checkpoint.h"
 #include "nn/nn_optim.h"
 #include "sampling/smp_data.h"
@@ -518,6 +519,20 @@ static int run_stage(trainer *tr, int s, nn_optim *opt, bg_train_result *res, ch
         nn_params_zero_grad(params);
         int status = tr->multi ? step_loss_rows(tr, st, &rng, &loss, &ml, &kl, &rc)
                                : step_loss(tr, st, &rng, &loss, &ml, &kl, &rc);
+        /* Under MPI every rank takes the same step: one that any rank
+         * cannot take is skipped (or fails) on all, with that rank's reason
+         * (BG_DIST_FAULT=nan-loss@R tests it, ad_dist.h). */
+        if (status == AD_OK && ad_dist_fault("nan-loss")) {
+            loss = NAN;
+            status = AD_ERR_NUMERIC;
+        }
+        char why[256] = "";
+        if (status != AD_OK && status != AD_ERR_NUMERIC)
+            snprintf(why, sizeof why, "%s",
+                     ad_tape_ok(tr->tape) ? "loss evaluation failed" : ad_tape_error(tr->tape));
+        int mine = status;
+        status = ad_dist_agree(status, why, sizeof why);
+        if (status == AD_ERR_NUMERIC && mine != AD_ERR_NUMERIC) loss = NAN;
         int skipped = 0;
         if (status == AD_OK) {
             status = nn_optim_step(opt, &gnorm); /* refuses a non-finite gradient */
@@ -528,8 +543,9 @@ static int run_stage(trainer *tr, int s, nn_optim *opt, bg_train_result *res, ch
         if (status != AD_OK && !skipped)
             return ad_status_fail(msg, len, status, "bg_train: stage %d (%s), iteration %ld: %s",
                                   s + 1, st->name ? st->name : "", it + 1,
-                                  ad_tape_ok(tr->tape) ? "loss evaluation failed"
-                                                       : ad_tape_error(tr->tape));
+                                  why[0] ? why
+                                  : ad_tape_ok(tr->tape) ? "loss evaluation failed"
+                                                         : ad_tape_error(tr->tape));
         if (skipped) {
             res->skipped++;
             if (++bad_in_a_row > c->max_bad_in_a_row)
@@ -564,9 +580,12 @@ static int run_stage(trainer *tr, int s, nn_optim *opt, bg_train_result *res, ch
         c->progress(&p, c->progress_ctx);
     }
     res->final_loss = tail_n ? tail_sum / (double)tail_n : NAN;
+    int flushed = AD_OK; /* rank 0 alone holds the log under MPI */
     if (tr->log && fflush(tr->log) != 0)
-        return ad_status_fail(msg, len, AD_ERR_IO, "bg_train: cannot write the log %s",
-                              c->log_path);
+        flushed = ad_status_fail(msg, len, AD_ERR_IO, "bg_train: cannot write the log %s",
+                                 c->log_path);
+    flushed = ad_dist_agree(flushed, msg, len);
+    if (flushed != AD_OK) return flushed;
     if (c->checkpoint_prefix) {
         char *path = bg_checkpoint_path_new(c->checkpoint_prefix, s);
         if (!path) return ad_status_fail(msg, len, AD_ERR_NOMEM, "bg_train: out of memory");
@@ -631,16 +650,21 @@ int bg_train(const bg_train_config *cfg, int first_stage, bg_train_result *resul
         (tr.multi && (!tr.row_kT || !tr.row_w || !tr.row_eh || !tr.row_em || !tr.row_group))) {
         /* the configuration was checked above, so only memory can be short */
         status = ad_status_fail(msg, msg_len, AD_ERR_NOMEM, "bg_train: out of memory");
-        goto done;
     }
+    status = ad_dist_agree(status, msg, msg_len);
+    if (status != AD_OK) goto done;
     if (c.log_path) {
-        tr.log = fopen(c.log_path, first_stage > 0 ? "a" : "w");
-        if (!tr.log) {
-            status = ad_status_fail(msg, msg_len, AD_ERR_IO, "bg_train: cannot open the log %s",
-                                    c.log_path);
-            goto done;
+        /* under MPI rank 0 writes the log (ad_dist.h) */
+        if (ad_dist_root_begin()) {
+            tr.log = fopen(c.log_path, first_stage > 0 ? "a" : "w");
+            if (!tr.log)
+                status = ad_status_fail(msg, msg_len, AD_ERR_IO,
+                                        "bg_train: cannot open the log %s", c.log_path);
+            else if (first_stage == 0)
+                fprintf(tr.log, "stage,iteration,loss,ml,kl,rc,grad_norm,skipped\n");
         }
-        if (first_stage == 0) fprintf(tr.log, "stage,iteration,loss,ml,kl,rc,grad_norm,skipped\n");
+        status = ad_dist_root_end(status, msg, msg_len);
+        if (status != AD_OK) goto done;
     }
     double t0 = now_seconds();
     res.stages_done = first_stage;
@@ -654,6 +678,7 @@ done:
     if (tr.log && fclose(tr.log) != 0 && status == AD_OK)
         status = ad_status_fail(msg, msg_len, AD_ERR_IO, "bg_train: cannot write the log %s",
                                 c.log_path);
+    if (c.log_path) status = ad_dist_agree(status, msg, msg_len);
     ad_free(tr.x_batch);
     ad_free(tr.z_batch);
     ad_free(tr.row_kT);

@@ -11,6 +11,7 @@
 
 #include <unistd.h>
 
+#include "apps/toolkit/app_dist.h"
 #include "apps/toolkit/app_options.h"
 #include "apps/toolkit/app_progress.h"
 #include "autodiff/ad_alloc.h"
@@ -93,11 +94,11 @@ static int open_out(exp2d_run *run, char *msg, size_t len)
     return app_run_open(&run->run, &c, msg, len);
 }
 
-int exp2d_main(const exp2d_system *sys, int argc, char **argv)
+static int run_main(const exp2d_system *sys, int argc, char **argv)
 {
     char default_out[256];
     snprintf(default_out, sizeof default_out, "out/%s", sys->name);
-    exp2d_options o = {.out = default_out, .seed = 1, .kT = 1.0, .threads = default_threads()};
+    exp2d_options o = {.out = default_out, .seed = 1, .kT = 1.0, .threads = app_dist_threads(default_threads())};
     const app_option opts[] = {
         {"out", APP_OPT_STRING, &o.out,
          "output directory, with manifest.json and a lock (at most " APP_RUN_STR(
@@ -163,4 +164,12 @@ int exp2d_main(const exp2d_system *sys, int argc, char **argv)
     ad_free(run);
     ad_threads_shutdown();
     return status == AD_OK ? 0 : 1;
+}
+
+/* Under mpirun (the MPI build) every rank runs the whole program; rank 0
+ * writes (apps/toolkit/app_dist.h). */
+int exp2d_main(const exp2d_system *sys, int argc, char **argv)
+{
+    app_dist_begin(sys->program, &argc, &argv);
+    return app_dist_end(run_main(sys, argc, argv));
 }
