@@ -34,7 +34,7 @@
 
 static int dimer_main(int argc, char **argv)
 {
-    dimer_options o = {"out/dimer", 1, 1.0, 0, app_dist_threads(2), 0, 0, "paper", -1, -1};
+    dimer_options o = {"out/dimer", 1, 1.0, 0, app_dist_threads(2), 0, 0, "paper", -1, -1, 1};
     const app_option opts[] = {
         {"out", APP_OPT_STRING, &o.out,
          "output directory, with manifest.json and a lock (at most " APP_RUN_STR(
@@ -63,6 +63,11 @@ static int dimer_main(int argc, char **argv)
          "chains of annealed importance sampling in the latent space (0: none; default 4000, "
          "--quick 200)",
          "N", 1, 1, 0, 10000000, 0},
+        {"grad-blocks", APP_OPT_INT, &o.grad_blocks,
+         "cut every training batch into G blocks of rows whose gradients are added in block "
+         "order: the numbers are then the same for any number of MPI ranks, which share the "
+         "blocks (default 1: the whole batch at once)",
+         "G", 1, 1, 1, 4096, 0},
         {"ais-temps", APP_OPT_INT, &o.ais_temps,
          "annealing steps from the flow to the Boltzmann density (default 1600, --quick 10)", "K", 1,
          1, 1, 100000, 0},

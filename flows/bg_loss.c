@@ -223,6 +223,14 @@ ad_tensor *bg_loss_rc(ad_tape *t, ad_tensor *r, const bg_rc_loss_config *cfg)
     return ad_neg(t, ad_sum(t, ad_log(t, h)));
 }
 
+ad_tensor *bg_loss_rc_sums(ad_tape *t, ad_tensor *r, const bg_rc_loss_config *cfg)
+{
+    if (!ad_op_begin(t, "bg_loss_rc_sums", 1, &r)) return ad_tape_poison(t);
+    ad_tensor *member = rc_members(t, r, cfg, "bg_loss_rc_sums");
+    if (!member) return ad_tape_poison(t);
+    return ad_sum_axis(t, member, 0); /* [K] */
+}
+
 ad_tensor *bg_loss_rc_groups(ad_tape *t, ad_tensor *r, const bg_rc_loss_config *cfg,
                              const int *group, int n_groups, const ad_real *group_weight)
 {

@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "autodiff/ad_dist.h"
+#include "bg_train_impl.h"
 #include "nn/nn_checkpoint.h"
 #include "nn/nn_optim.h"
 #include "sampling/smp_data.h"
@@ -247,6 +248,9 @@ static int check_config(const bg_train_config *c, int first_stage, char *msg, si
                               (int)c->cut_ref);
     int multi = uses_temperatures(c);
     int n_kl = 1, n_ml = 1;
+    if (c->grad_blocks < 0 || (c->grad_blocks > 1 && multi))
+        return ad_status_fail(msg, len, AD_ERR_ARG, "bg_train: grad_blocks = %d (need >= 0%s)",
+                              c->grad_blocks, multi ? "; 0 or 1 with several temperatures" : "");
     if (multi) {
         if (c->temperatures || c->n_temperatures != 0) {
             int status = bg_temperatures_check("bg_train", "temperatures", c->temperatures,
@@ -314,6 +318,11 @@ static int check_config(const bg_train_config *c, int first_stage, char *msg, si
             int status = bg_rc_loss_config_check("bg_train", &c->rc_loss, msg, len);
             if (status != AD_OK) return status;
         }
+        if (c->grad_blocks > st->batch_size)
+            return ad_status_fail(msg, len, AD_ERR_ARG,
+                                  "bg_train: stage %d: batch_size = %d is less than grad_blocks "
+                                  "= %d (each block needs a row)",
+                                  s + 1, st->batch_size, c->grad_blocks);
     }
     return AD_OK;
 }
@@ -361,6 +370,8 @@ typedef struct trainer {
     double ml_share[BG_MAX_TEMPERATURES];
     ad_real *row_kT, *row_w, *row_eh, *row_em; /* [max batch]                    */
     int *row_group;                     /* [max batch]                           */
+    bg_blocks *blocks;                  /* grad_blocks > 1 only                  */
+    char why[256];                      /* a step's error, when it has one       */
 } trainer;
 
 /* The rows of each group: kT, loss share and group index for a batch split
@@ -499,6 +510,28 @@ static int step_loss(trainer *tr, const bg_stage *st, ad_rng *rng, double *loss,
     return ad_backward(t, total);
 }
 
+/* One loss evaluation with the batch cut into blocks (bg_train_impl.h):
+ * the same draws as step_loss (the data batch, then the prior), every row
+ * on every rank. */
+static int step_blocks(trainer *tr, const bg_stage *st, ad_rng *rng, double *loss, double *ml,
+                       double *kl, double *rc)
+{
+    const bg_train_config *c = tr->cfg;
+    const flow_model *m = c->model;
+    *ml = *kl = *rc = 0;
+    int status = AD_OK;
+    if (st->w_ml > 0)
+        status = smp_sample_rows(c->data, c->n_data, m->dim_x, rng, st->batch_size, tr->x_batch,
+                                 NULL);
+    if (status == AD_OK && (st->w_kl > 0 || st->w_rc > 0))
+        status = flow_prior_sample(&c->prior, rng, tr->z_batch, st->batch_size);
+    double e_high, e_max;
+    stage_cut(c, st, &e_high, &e_max);
+    if (status != AD_OK) snprintf(tr->why, sizeof tr->why, "cannot draw the batch");
+    return bg_blocks_step(tr->blocks, st, e_high, e_max, tr->x_batch, tr->z_batch, loss, ml, kl,
+                          rc, tr->why, sizeof tr->why);
+}
+
 static int run_stage(trainer *tr, int s, nn_optim *opt, bg_train_result *res, char *msg, size_t len)
 {
     const bg_train_config *c = tr->cfg;
@@ -517,8 +550,10 @@ static int run_stage(trainer *tr, int s, nn_optim *opt, bg_train_result *res, ch
     for (long it = 0; it < st->n_iterations; it++) {
         double loss = NAN, ml = 0, kl = 0, rc = 0, gnorm = NAN;
         nn_params_zero_grad(params);
-        int status = tr->multi ? step_loss_rows(tr, st, &rng, &loss, &ml, &kl, &rc)
-                               : step_loss(tr, st, &rng, &loss, &ml, &kl, &rc);
+        tr->why[0] = '\0';
+        int status = tr->blocks  ? step_blocks(tr, st, &rng, &loss, &ml, &kl, &rc)
+                     : tr->multi ? step_loss_rows(tr, st, &rng, &loss, &ml, &kl, &rc)
+                                 : step_loss(tr, st, &rng, &loss, &ml, &kl, &rc);
         /* Under MPI every rank takes the same step: one that any rank
          * cannot take is skipped (or fails) on all, with that rank's reason
          * (BG_DIST_FAULT=nan-loss@R tests it, ad_dist.h). */
@@ -529,7 +564,9 @@ static int run_stage(trainer *tr, int s, nn_optim *opt, bg_train_result *res, ch
         char why[256] = "";
         if (status != AD_OK && status != AD_ERR_NUMERIC)
             snprintf(why, sizeof why, "%s",
-                     ad_tape_ok(tr->tape) ? "loss evaluation failed" : ad_tape_error(tr->tape));
+                     tr->why[0]             ? tr->why
+                     : ad_tape_ok(tr->tape) ? "loss evaluation failed"
+                                            : ad_tape_error(tr->tape));
         int mine = status;
         status = ad_dist_agree(status, why, sizeof why);
         if (status == AD_ERR_NUMERIC && mine != AD_ERR_NUMERIC) loss = NAN;
@@ -646,7 +683,8 @@ int bg_train(const bg_train_config *cfg, int first_stage, bg_train_result *resul
     tr.tape = ad_tape_new(0);
     tr.x_batch = ad_malloc((size_t)max_batch * c.model->dim_x * sizeof(ad_real));
     tr.z_batch = ad_malloc((size_t)max_batch * c.model->dim_z * sizeof(ad_real));
-    if (!opt || !tr.tape || !tr.x_batch || !tr.z_batch ||
+    int blocks_ok = c.grad_blocks <= 1 || (tr.blocks = bg_blocks_new(&c, c.grad_blocks)) != NULL;
+    if (!opt || !tr.tape || !tr.x_batch || !tr.z_batch || !blocks_ok ||
         (tr.multi && (!tr.row_kT || !tr.row_w || !tr.row_eh || !tr.row_em || !tr.row_group))) {
         /* the configuration was checked above, so only memory can be short */
         status = ad_status_fail(msg, msg_len, AD_ERR_NOMEM, "bg_train: out of memory");
@@ -686,6 +724,7 @@ done:
     ad_free(tr.row_eh);
     ad_free(tr.row_em);
     ad_free(tr.row_group);
+    bg_blocks_free(tr.blocks);
     ad_tape_free(tr.tape);
     nn_optim_free(opt);
     if (result) *result = res;

@@ -39,6 +39,8 @@ static void make_settings(const dimer_run *r, dimer_settings *d)
         if (n < 0 || (size_t)n >= sizeof d->stages - at) break;
         at += (size_t)n;
     }
+    if (r->opt.grad_blocks > 1 && at < sizeof d->stages) /* only when it changes the numbers */
+        snprintf(d->stages + at, sizeof d->stages - at, "; grad_blocks %d", r->opt.grad_blocks);
     snprintf(d->flow, sizeof d->flow, "blocks %d split %d", s->n_blocks, (int)s->split);
     snprintf(d->analysis, sizeof d->analysis, "samples %d batch %d bootstrap %d bins %d",
              s->n_samples, s->sample_batch, s->n_bootstrap, s->profile_bins);

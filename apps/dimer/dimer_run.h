@@ -71,6 +71,7 @@ typedef struct dimer_options {
     int quick, threads, resume, restart;
     const char *bond;
     int ais_chains, ais_temps; /* -1: the schedule's */
+    int grad_blocks;           /* the training batch cut into blocks (bg_train.h) */
 } dimer_options;
 
 typedef struct dimer_model_result {

@@ -87,6 +87,8 @@ typedef struct exp2d_options {
     int threads;       /* ad_threads_set                   */
     int resume;        /* reuse trained models found in out */
     int restart;       /* discard a run of other settings in out */
+    int grad_blocks;   /* the training batch cut into blocks (bg_train.h; */
+                       /* 0 or 1: the whole batch)                       */
 } exp2d_options;
 
 /* Version of the files in --out (manifest.json records it). */

@@ -227,6 +227,7 @@ static int fit_model(exp2d_run *run, int k, const bg_stage *stage, app_progress 
     tc.seed = exp2d_seed(run->opt.seed, 20 + (uint64_t)k);
     tc.progress = on_progress;
     tc.progress_ctx = &ctx;
+    tc.grad_blocks = run->opt.grad_blocks;
     bg_train_result res;
     char why[512];
     int status = bg_generator_train(m->gen, &tc, &res, why, sizeof why);
