@@ -171,10 +171,15 @@ $(TEST_BIN): $(TEST_OBJ) $(APP_LIB_OBJ) $(KIT_LIB) $(LIB) $(PROGRAMS)
 	$(CC) $(ALL_CFLAGS) $(TEST_OBJ) $(APP_LIB_OBJ) $(KIT_LIB) $(LIB) -o $@ $(CHECK_LIBS) $(LDLIBS)
 
 # MPI=1: the distribution layer's own check, run under mpirun by tests/mpi_test.sh.
+# same-run compares two output directories (the runs under mpirun with the
+# serial build's).
 ifeq ($(MPI),1)
-DIST_CHECK := $(BUILD)/bin/dist-check
+DIST_CHECK := $(BUILD)/bin/dist-check $(BUILD)/bin/same-run
 endif
 $(BUILD)/bin/dist-check: $(BUILD)/obj/tests/mpi/dist_check.o $(LIB)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) $^ -o $@ $(LDLIBS)
+$(BUILD)/bin/same-run: $(BUILD)/obj/tests/mpi/same_run.o $(KIT_LIB) $(LIB)
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) $^ -o $@ $(LDLIBS)
 
@@ -220,8 +225,19 @@ test: check-deps $(MPI_DEPS)
 	@sh tests/install_test.sh "$(MAKE)" "$(BUILD)" "$(MODULES)" "$(CC)" "$(LDLIBS)" "$(REAL)"
 	$(TEST_ENV) $(TEST_BIN)
 ifeq ($(MPI),1)
-	sh tests/mpi_test.sh "$(MAKE)" "$(BUILD)" "$(REAL)"
+	sh tests/mpi_test.sh "$(MAKE)" "$(BUILD)" "$(REAL)" "$(SERIAL_BUILD)"
 endif
+
+# The MPI build's programs against the serial build's: everything
+# (test-mpi, what `make MPI=1 test` ends with) or the dimer --quick on 2
+# ranks alone (test-mpi-quick, for CI).  The serial build goes to
+# SERIAL_BUILD (build/ for build-mpi/).
+SERIAL_BUILD ?= $(if $(filter %-mpi,$(BUILD)),$(patsubst %-mpi,%,$(BUILD)),$(BUILD)/serial)
+.PHONY: test-mpi test-mpi-quick
+test-mpi test-mpi-quick: $(MPI_DEPS)
+	@if [ "$(MPI)" != 1 ]; then echo "$@ needs MPI=1"; exit 1; fi
+	@$(MAKE) --no-print-directory programs $(DIST_CHECK)
+	sh tests/mpi_test.sh "$(MAKE)" "$(BUILD)" "$(REAL)" "$(SERIAL_BUILD)" $(if $(filter test-mpi-quick,$@),quick)
 
 SAN_FLAGS := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 sanitize: check-deps
