@@ -58,15 +58,20 @@ long smp_mc_n_frames(const smp_mc_config *cfg)
     return (cfg->keep_initial ? 1 : 0) + cfg->n_steps / cfg->stride;
 }
 
-/* The energies of the n configurations x.  Under MPI each rank evaluates
- * its share of them and every rank receives all (autodiff/ad_dist.h), so
- * the chains run identically on every rank whatever their number; this
- * needs an energy that computes each configuration alone, as every
- * potential here does. */
+/* Chains per rank below which every rank computes every energy itself:
+ * an exchange per step costs more than a few energies save. */
+#define DIST_MIN_CHAINS 16
+
+/* The energies of the n configurations x.  Under MPI, with at least
+ * DIST_MIN_CHAINS chains per rank, each rank evaluates its share of them and
+ * every rank receives all (autodiff/ad_dist.h), so the chains run
+ * identically on every rank whatever their number; this needs an energy
+ * that computes each configuration alone, as every potential here does. */
 static int energies(smp_energy_fn energy, void *ctx, const ad_real *x, int n, int dim, ad_real *u,
                     char *msg, size_t msg_len)
 {
-    if (ad_dist_size() == 1) return energy(ctx, x, n, dim, u, msg, msg_len);
+    if (ad_dist_size() == 1 || n < DIST_MIN_CHAINS * ad_dist_size())
+        return energy(ctx, x, n, dim, u, msg, msg_len);
     long lo, hi;
     ad_dist_share(n, &lo, &hi);
     int status = AD_OK;

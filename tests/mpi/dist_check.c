@@ -1,7 +1,8 @@
 /* dist_check.c - the distribution layer (autodiff/ad_dist.h) under
  * `mpirun -np N`: shares, gathers, agreements, broadcasts, sums, local
- * regions, root sections, and the ordered block sum, which must give the
- * bits of the serial loop for every N.  Run by tests/mpi_test.sh for
+ * regions, root sections, the ordered block sum, which must give the bits
+ * of the serial loop for every N, and Monte Carlo with its energies spread
+ * over the ranks against one rank's run.  Run by tests/mpi_test.sh for
  * N = 1, 2, 3 and 4; prints one line and exits 0 when everything holds.
  * With the argument "desync" rank 1 skips a collective: the job must end
  * (the handler aborts it) instead of hanging. */
@@ -12,6 +13,8 @@
 
 #include "autodiff/ad.h"
 #include "autodiff/ad_dist.h"
+#include "potentials/pot_double_well.h"
+#include "sampling/smp_mc.h"
 
 static int failures;
 
@@ -164,6 +167,40 @@ static void check_blocks(void)
         }
 }
 
+/* Monte Carlo with enough chains to split their energies over the ranks
+ * gives the frames of a run in a local region (one rank's serial loop). */
+static void check_mc(void)
+{
+    pot_potential u = pot_double_well(NULL);
+    enum { CHAINS = 96 };
+    smp_mc_config c = smp_mc_config_default(2, 1.0);
+    c.n_chains = CHAINS;
+    c.n_steps = 200;
+    c.stride = 5;
+    c.seed = 7;
+    ad_real x0[2 * CHAINS];
+    for (int k = 0; k < CHAINS; k++) {
+        x0[2 * k] = (ad_real)(k % 2 ? 1.7 : -1.8);
+        x0[2 * k + 1] = (ad_real)(0.01 * k);
+    }
+    smp_dataset *spread = NULL, *alone = NULL;
+    smp_mc_stats s1, s2;
+    char msg[256] = "";
+    int st = smp_mc_sample(&c, &u, x0, &spread, &s1, msg, sizeof msg);
+    CHECK(st == AD_OK, "smp_mc_sample over the ranks: %s", msg);
+    ad_dist_local_begin();
+    int st2 = smp_mc_sample(&c, &u, x0, &alone, &s2, msg, sizeof msg);
+    ad_dist_local_end();
+    CHECK(st2 == AD_OK, "smp_mc_sample alone: %s", msg);
+    if (spread && alone)
+        CHECK(spread->n == alone->n &&
+                  memcmp(spread->x, alone->x, (size_t)alone->n * 2 * sizeof(ad_real)) == 0 &&
+                  s1.n_accepted == s2.n_accepted,
+              "Monte Carlo over %d ranks differs from one rank's", ad_dist_size());
+    smp_dataset_free(spread);
+    smp_dataset_free(alone);
+}
+
 int main(int argc, char **argv)
 {
     char msg[256];
@@ -186,6 +223,7 @@ int main(int argc, char **argv)
     check_root_and_local();
     check_bcast_and_sums();
     check_blocks();
+    check_mc();
     long bad = failures;
     ad_dist_sum_long(AD_OK, &bad, 1, msg, sizeof msg);
     if (ad_dist_is_root())
