@@ -7,6 +7,10 @@
  * from (seed, q * n_windows + k) by splitmix64.
  * Ownership: a smp_umbrella_result is allocated here and released with
  * smp_umbrella_result_free; callbacks and contexts stay the caller's.
+ * Under MPI (autodiff/ad_dist.h) a collective call: the runs (window,
+ * repeat) are shared out, each run done by one rank alone (the callbacks are
+ * called in a local region), and every rank receives every coordinate, so
+ * the result is the serial one for any number of ranks.
  */
 #ifndef LIBBG_SAMPLING_SMP_UMBRELLA_H
 #define LIBBG_SAMPLING_SMP_UMBRELLA_H
