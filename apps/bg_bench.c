@@ -412,6 +412,6 @@ static int bench_main(int argc, char **argv)
  * and writes (apps/toolkit/app_dist.h). */
 int main(int argc, char **argv)
 {
-    app_dist_begin("bg-bench", &argc, &argv);
+    if (app_dist_begin("bg-bench", &argc, &argv) != 0) return 1;
     return app_dist_end(bench_main(argc, argv));
 }

@@ -126,6 +126,6 @@ static int dimer_main(int argc, char **argv)
 /* Under mpirun (the MPI build) every rank runs dimer_main; rank 0 writes. */
 int main(int argc, char **argv)
 {
-    app_dist_begin(DIMER_PROGRAM, &argc, &argv);
+    if (app_dist_begin(DIMER_PROGRAM, &argc, &argv) != 0) return 1;
     return app_dist_end(dimer_main(argc, argv));
 }

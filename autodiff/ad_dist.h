@@ -123,13 +123,15 @@ int ad_dist_sum_blocks(int status, const ad_real *mine, long n_blocks, size_t le
 
 /* The handler called when ranks fall out of step, with the status and
  * message of the lowest failing rank (AD_ERR_ARG "ranks out of step" if
- * none failed).  It must not return to the library (e.g. print and call
- * ad_dist_abort); the default aborts with exit code 1.  NULL restores it. */
+ * none failed).  A program ends the job there (print, then ad_dist_abort:
+ * apps/toolkit/app_dist.h does); the library never does by itself: the
+ * default handler returns, and so does the collective call, with that
+ * status.  NULL restores the default. */
 typedef void (*ad_dist_desync_fn)(int status, const char *msg);
 void ad_dist_on_desync(ad_dist_desync_fn fn);
 
-/* End every rank at once (MPI_Abort) with this exit code; exit(code) in
- * the serial build. */
+/* For programs: end every rank at once (MPI_Abort) with this exit code.
+ * A no-op in the serial build (one process ends itself). */
 void ad_dist_abort(int code);
 
 /* Testing aid for the failure paths: 1 when the environment variable

@@ -54,8 +54,11 @@ int ad_dist_init(int *argc, char ***argv, char *msg, size_t msg_len)
     D.counts = malloc((size_t)D.size * sizeof *D.counts);
     D.displs = malloc((size_t)D.size * sizeof *D.displs);
     if (!D.counts || !D.displs) {
-        MPI_Abort(MPI_COMM_WORLD, 1);
-        return AD_ERR_NOMEM;
+        free(D.counts);
+        free(D.displs);
+        D.counts = D.displs = NULL;
+        MPI_Comm_free(&D.comm);
+        return ad_status_fail(msg, msg_len, AD_ERR_NOMEM, "out of memory");
     }
     D.active = 1;
     return AD_OK;
@@ -87,7 +90,6 @@ int ad_dist_size(void) { return multi() ? D.size : 1; }
 void ad_dist_abort(int code)
 {
     if (D.active) MPI_Abort(MPI_COMM_WORLD, code);
-    exit(code);
 }
 
 /* The opening of every collective: the status of the lowest failing rank
@@ -124,7 +126,7 @@ static int open_collective(int kind, long size_tag, int status, char *msg, size_
                      "ranks out of step (a rank called another collective operation)");
         }
         ad_dist_impl_desync()(result, m.text);
-        ad_dist_abort(1); /* a handler must not return */
+        if (msg && msg_len) snprintf(msg, msg_len, "%s", m.text);
     }
     return result;
 }

@@ -8,6 +8,7 @@
 #include "apps/toolkit/app_progress.h"
 #include "apps/dimer/dimer_run.h"
 #include "autodiff/ad_alloc.h"
+#include "autodiff/ad_dist.h"
 
 /* The settings of the manifest: everything the numbers depend on (the
  * thread count is not: results do not depend on it). */
@@ -100,7 +101,10 @@ int dimer_run_all(dimer_run *r, char *msg, size_t len)
     fprintf(stderr, "%s: umbrella reference dF(closed - open) = %.3f +- %.3f\n", DIMER_PROGRAM,
             r->us.dF, r->us.dF_se);
     rc = dimer_model_build(r, msg, len);
-    if (rc == AD_OK) rc = dimer_measure_timing(r, msg, len);
+    if (rc == AD_OK) { /* timings only: rank 0 measures them (autodiff/ad_dist.h) */
+        if (ad_dist_root_begin()) rc = dimer_measure_timing(r, msg, len);
+        rc = ad_dist_root_end(rc, msg, len);
+    }
     if (rc == AD_OK)
         fprintf(stderr, "%s: timing at batch 1000: energy+forces %.2f ms, flow fwd+bwd %.1f ms\n",
                 DIMER_PROGRAM, r->t_energy_ms, r->t_flow_ms);

@@ -180,6 +180,6 @@ static int run_main(const exp2d_system *sys, int argc, char **argv)
  * writes (apps/toolkit/app_dist.h). */
 int exp2d_main(const exp2d_system *sys, int argc, char **argv)
 {
-    app_dist_begin(sys->program, &argc, &argv);
+    if (app_dist_begin(sys->program, &argc, &argv) != 0) return 1;
     return app_dist_end(run_main(sys, argc, argv));
 }

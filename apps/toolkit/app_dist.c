@@ -35,13 +35,13 @@ static void on_desync(int status, const char *msg)
     ad_dist_abort(code_of(status));
 }
 
-void app_dist_begin(const char *prog, int *argc, char ***argv)
+int app_dist_begin(const char *prog, int *argc, char ***argv)
 {
     program = prog ? prog : "";
     char msg[256];
     if (ad_dist_init(argc, argv, msg, sizeof msg) != AD_OK) {
         fprintf(stderr, "%s: %s\n", program, msg);
-        exit(1);
+        return 1;
     }
     ad_dist_on_desync(on_desync);
     if (ad_dist_world_rank() != 0) {
@@ -59,6 +59,7 @@ void app_dist_begin(const char *prog, int *argc, char ***argv)
         const char *n = getenv("BG_DIST_FAULT_ALLOC");
         ad_alloc_fail_after(n ? atol(n) : 0);
     }
+    return 0;
 }
 
 /* The last non-empty line this rank wrote to its standard error. */

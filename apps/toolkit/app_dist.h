@@ -3,7 +3,7 @@
  *
  *     int main(int argc, char **argv)
  *     {
- *         app_dist_begin("bg-x", &argc, &argv);
+ *         if (app_dist_begin("bg-x", &argc, &argv) != 0) return 1;
  *         return app_dist_end(x_main(argc, argv));
  *     }
  *
@@ -24,8 +24,9 @@
 #ifndef LIBBG_APPS_TOOLKIT_APP_DIST_H
 #define LIBBG_APPS_TOOLKIT_APP_DIST_H
 
-/* Start (see above).  Exits with code 1 when MPI cannot start. */
-void app_dist_begin(const char *program, int *argc, char ***argv);
+/* Start (see above): 0, or 1 with a line on stderr when MPI cannot start
+ * (the program then exits with that code). */
+int app_dist_begin(const char *program, int *argc, char ***argv);
 /* The agreed exit code (see above), after MPI is finished. */
 int app_dist_end(int code);
 /* A default thread count: `cores` divided between the ranks on this
