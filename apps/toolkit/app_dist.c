@@ -35,10 +35,25 @@ static void on_desync(int status, const char *msg)
     ad_dist_abort(code_of(status));
 }
 
+/* Started by an MPI launcher (mpirun, mpiexec, srun with PMI or PMIx), or
+ * asked to start MPI anyway. */
+static int launched(void)
+{
+    static const char *const names[] = {"OMPI_COMM_WORLD_SIZE", "PMI_RANK", "PMI_SIZE",
+                                        "PMIX_RANK"};
+    for (size_t i = 0; i < sizeof names / sizeof *names; i++) {
+        const char *v = getenv(names[i]);
+        if (v && *v) return 1;
+    }
+    const char *force = getenv("BG_MPI");
+    return force && strcmp(force, "1") == 0;
+}
+
 int app_dist_begin(const char *prog, int *argc, char ***argv)
 {
     program = prog ? prog : "";
     char msg[256];
+    if (ad_dist_compiled() && !launched()) return 0; /* one process, MPI not started */
     if (ad_dist_init(argc, argv, msg, sizeof msg) != AD_OK) {
         fprintf(stderr, "%s: %s\n", program, msg);
         return 1;

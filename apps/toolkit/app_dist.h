@@ -7,7 +7,10 @@
  *         return app_dist_end(x_main(argc, argv));
  *     }
  *
- * app_dist_begin starts MPI (autodiff/ad_dist.h) and makes every rank but
+ * app_dist_begin starts MPI (autodiff/ad_dist.h) when an MPI launcher
+ * started the program (the environment names a rank: OMPI_COMM_WORLD_SIZE,
+ * PMI_RANK, PMI_SIZE or PMIX_RANK) or BG_MPI=1 asks for it; otherwise the
+ * program runs as one process without starting MPI.  It makes every rank but
  * rank 0 quiet: its standard output goes to /dev/null, its standard error
  * to a scratch file kept for its last line.  So the progress, the messages
  * and the --help text appear once; files are written by rank 0 (the
