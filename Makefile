@@ -70,7 +70,8 @@ CFLAGS  ?=
 ALL_CFLAGS = -std=c11 $(WARN) $(OPT) -MMD -MP -I. -D_POSIX_C_SOURCE=200809L $(REAL_CFLAGS) $(MPI_CFLAGS) $(CFLAGS)
 LDLIBS  := -lpthread -lm
 
-LIB_DIRS := $(filter-out apps,$(MODULES))
+# autodiff/fast (the fast path: GEMM, thread pool, fused ops) goes with autodiff.
+LIB_DIRS := $(patsubst autodiff,autodiff autodiff/fast,$(filter-out apps,$(MODULES)))
 LIB_SRC  := $(foreach d,$(LIB_DIRS),$(wildcard $(d)/*.c))
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
 LIB      := $(BUILD)/lib$(LIBNAME).a
@@ -311,7 +312,7 @@ FUZZ_ARGS    ?= -max_len=4096 -rss_limit_mb=2048
 FUZZ_DIR     := $(BUILD)/fuzz
 FUZZ_CFLAGS  := -std=c11 $(WARN) -O1 -g -I. -D_POSIX_C_SOURCE=200809L -fno-omit-frame-pointer \
                 -fno-sanitize-recover=undefined -DLIBBG_FUZZ_MAIN
-FUZZ_LIB_SRC := $(foreach d,autodiff nn potentials sampling,$(wildcard $(d)/*.c)) apps/toolkit/app_options.c apps/toolkit/app_buf.c
+FUZZ_LIB_SRC := $(foreach d,autodiff autodiff/fast nn potentials sampling,$(wildcard $(d)/*.c)) apps/toolkit/app_options.c apps/toolkit/app_buf.c
 FUZZ_OBJ     := $(FUZZ_LIB_SRC:%.c=$(FUZZ_DIR)/obj/%.o)
 FUZZ_BINS    := $(FUZZ_TARGETS:%=$(FUZZ_DIR)/fuzz_%)
 

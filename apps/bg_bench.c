@@ -198,6 +198,7 @@ static int run_table(const char *only, const char *json_path, const timing_confi
     app_json_key_int(&w, "threads", ad_threads_get());
     app_json_key(&w, "results");
     app_json_array_begin(&w);
+    double coupling_ms[2] = {NAN, NAN}, coupling_cpu[2] = {NAN, NAN}; /* affine, spline */
     for (int i = 0; i < BENCH_N_SPECS; i++) {
         const bench_spec *s = &BENCH_SPECS[i];
         if (only && !listed(only, s->name)) continue;
@@ -208,6 +209,11 @@ static int run_table(const char *only, const char *json_path, const timing_confi
             return 1;
         }
         print_row(stdout, s, &t);
+        if (s->kind == BENCH_COUPLING_AFFINE || s->kind == BENCH_COUPLING_SPLINE) {
+            int k = s->kind == BENCH_COUPLING_SPLINE;
+            coupling_ms[k] = t.median_ms;
+            coupling_cpu[k] = t.cpu_ms;
+        }
         app_json_object_begin(&w);
         app_json_key_string(&w, "name", s->name);
         app_json_key_number(&w, "median_ms", t.median_ms);
@@ -219,6 +225,16 @@ static int run_table(const char *only, const char *json_path, const timing_confi
         app_json_object_end(&w);
     }
     app_json_array_end(&w);
+    /* the spline coupling's cost relative to the affine one (both timed):
+     * of the median wall time, and of the CPU time, which a machine shared
+     * with other jobs inflates less */
+    if (isfinite(coupling_ms[0]) && isfinite(coupling_ms[1]) && coupling_ms[0] > 0) {
+        double ratio = coupling_ms[1] / coupling_ms[0];
+        double cpu = coupling_cpu[0] > 0 ? coupling_cpu[1] / coupling_cpu[0] : NAN;
+        printf("cpl_spline / cpl_affine: %.2fx (median ms), %.2fx (cpu ms)\n", ratio, cpu);
+        app_json_key_number(&w, "spline_affine_ratio", ratio);
+        app_json_key_number(&w, "spline_affine_cpu_ratio", cpu);
+    }
     app_json_object_end(&w);
     int code = 0;
     if (json_path) {

@@ -30,11 +30,12 @@
 #include "apps/dimer/dimer_run.h"
 #include "autodiff/ad.h"
 #include "autodiff/ad_alloc.h"
-#include "autodiff/ad_pool.h"
+#include "autodiff/fast/ad_pool.h"
 
 static int dimer_main(int argc, char **argv)
 {
-    dimer_options o = {"out/dimer", 1, 1.0, 0, app_dist_threads(2), 0, 0, "paper", -1, -1, 1};
+    dimer_options o = {
+        "out/dimer", 1, 1.0, 0, app_dist_threads(2), 0, 0, "paper", -1, -1, 1, {0}, {0, 0, 0}};
     const app_option opts[] = {
         {"out", APP_OPT_STRING, &o.out,
          "output directory, with manifest.json and a lock (at most " APP_RUN_STR(
@@ -60,8 +61,8 @@ static int dimer_main(int argc, char **argv)
          "directory is refused)",
          NULL, 0, 0, 0, 0, 0},
         {"ais-chains", APP_OPT_INT, &o.ais_chains,
-         "chains of annealed importance sampling in the latent space (0: none; default 4000, "
-         "--quick 200)",
+         "chains of annealed importance sampling in the latent space at each temperature (0: "
+         "none; default 4000, --quick 200; half that with --temperatures of two or more)",
          "N", 1, 1, 0, 10000000, 0},
         {"grad-blocks", APP_OPT_INT, &o.grad_blocks,
          "cut every training batch into G blocks of rows whose gradients are added in block "
@@ -71,6 +72,12 @@ static int dimer_main(int argc, char **argv)
         {"ais-temps", APP_OPT_INT, &o.ais_temps,
          "annealing steps from the flow to the Boltzmann density (default 1600, --quick 10)", "K", 1,
          1, 1, 100000, 0},
+        {"temperatures", APP_OPT_TEMPERATURES, &o.temperatures,
+         "train the generator at these temperatures (comma-separated kT values, 0.1 to 10, at "
+         "most " APP_RUN_STR(APP_MAX_TEMPERATURES) ", e.g. 0.5,1,2: MC data and an umbrella "
+         "reference at each) and report it at each of them; default: --kT alone",
+         "LIST", 1, 1, 0.1, 10, 0},
+        APP_COUPLING_OPTIONS(&o.coupling),
     };
     const app_cli cli = {DIMER_PROGRAM,
                          "The bistable dimer in a repulsive Lennard-Jones bath (76 coordinates): "
@@ -86,6 +93,10 @@ static int dimer_main(int argc, char **argv)
         return 2;
     }
     char msg[1024];
+    if (app_coupling_check(DIMER_PROGRAM, &o.coupling, msg, sizeof msg) != AD_OK) {
+        fprintf(stderr, "%s\n", msg);
+        return 2;
+    }
     dimer_run *r = ad_calloc(1, sizeof *r);
     if (!r) {
         fprintf(stderr, "%s: out of memory\n", DIMER_PROGRAM);

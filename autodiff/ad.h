@@ -1,5 +1,7 @@
-/* ad.h - the autodiff engine: tensors, the tape, ops, GEMM, RNG, gradcheck,
- * tape printing.  This umbrella header only includes the others.
+/* ad.h - the autodiff engine: the core (tensors, the tape, ops, RNG,
+ * gradcheck, tape printing, in autodiff/) and the fast path (GEMM, thread
+ * pool, fused dense layers, in autodiff/fast/).  This umbrella header only
+ * includes the others; docs/autodiff.md opens with a map of both folders.
  *
  * Tutorial (the same program is docs/examples/tutorial.c, compiled and run by
  * `make test`): f(x) = a x^2 + b, gradient with respect to x, a and b.
@@ -26,18 +28,23 @@
 #ifndef LIBBG_AUTODIFF_AD_H
 #define LIBBG_AUTODIFF_AD_H
 
+/* the core */
+#include "ad_act.h"
 #include "ad_alloc.h"
 #include "ad_config.h"
 #include "ad_file.h"
-#include "ad_gemm.h"
 #include "ad_gradcheck.h"
 #include "ad_op.h"
-#include "ad_pool.h"
 #include "ad_ops.h"
 #include "ad_print.h"
 #include "ad_rng.h"
 #include "ad_status.h"
 #include "ad_tape.h"
 #include "ad_tensor.h"
+/* the fast path */
+#include "fast/ad_fused.h"
+#include "fast/ad_gemm.h"
+#include "fast/ad_pool.h"
+#include "fast/ad_state.h"
 
 #endif

@@ -24,9 +24,12 @@ typedef double ad_real;
 
 /* Largest number of dimensions a tensor may have. */
 #define AD_MAX_DIMS 4
-/* Largest number of tensor inputs one tape node may have (room for an
- * ad_mlp of 16 layers: x and a weight and a bias per layer). */
-#define AD_MAX_INPUTS 33
+/* Number of tensor inputs a tape node holds itself: enough for every
+ * primitive op (ad_where's mask and two operands; ad_dense's x, W and b) and
+ * a custom op of four.  An op with more (ad_mlp: x and a weight and a bias
+ * per layer) keeps its list in its own context (ad_tape_record_wide), so
+ * that an ordinary node stays small. */
+#define AD_MAX_INPUTS 4
 /* Number of scalar slots a node can save for its backward pass. */
 #define AD_MAX_SAVED 4
 

@@ -8,7 +8,7 @@
  * well.  No other file of the library calls MPI.
  *
  * How results stay the same for any number of ranks (as they do for any
- * number of threads, ad_pool.h):
+ * number of threads, autodiff/fast/ad_pool.h):
  *   - work is split over items (chains, windows, rows of a batch, blocks of
  *     a batch) by a fixed partition: rank r of N owns items
  *     [floor(n r / N), floor(n (r + 1) / N)) (ad_dist_share);

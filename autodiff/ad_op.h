@@ -30,7 +30,8 @@ typedef struct ad_op {
 struct ad_node {
     const ad_op *op;                    /* what produced the output           */
     int n_inputs;                       /* number of entries in inputs[]      */
-    ad_tensor *inputs[AD_MAX_INPUTS];   /* operands, in argument order        */
+    ad_tensor **inputs;                 /* operands, in argument order: slots,
+                                           or a wide op's list in its ctx     */
     ad_tensor *output;                  /* the op's result                    */
     ad_real saved[AD_MAX_SAVED];        /* scalars kept for backward          */
     int saved_int[AD_MAX_SAVED];        /* integers kept for backward         */
@@ -38,6 +39,7 @@ struct ad_node {
     int index;                          /* position on the tape, from 0       */
     ad_node *prev, *next;               /* recording order                    */
     int reached;                        /* ad_backward: leads to its output   */
+    ad_tensor *slots[AD_MAX_INPUTS];    /* where inputs points for most ops   */
 };
 
 /* Step 1: returns 0 (after recording an error if needed) when the tape holds
@@ -47,9 +49,16 @@ int ad_op_begin(ad_tape *t, const char *op_name, int n_inputs, ad_tensor *const 
  * gradient; marks the output as requiring one.  NULL when nothing recorded
  * (or out of memory, which sets the tape error and marks `out` invalid, so an
  * op that returns `out` regardless still returns an invalid tensor).
- * n_inputs must be 1..AD_MAX_INPUTS. */
+ * n_inputs must be 1..AD_MAX_INPUTS; the node copies them into its slots. */
 ad_node *ad_tape_record(ad_tape *t, const ad_op *op, ad_tensor *out,
                         int n_inputs, ad_tensor *const *inputs);
+/* Step 5 for an op with more inputs than a node holds: the same, except
+ * that the node keeps `inputs` itself (n->inputs == inputs) instead of a
+ * copy, so the list must live as long as the recording: in t's arena,
+ * usually inside the op's context (ad_tape_alloc).  A list anywhere else is
+ * refused (AD_ERR_ARG).  ad_mlp records its 1 + 2 L inputs this way. */
+ad_node *ad_tape_record_wide(ad_tape *t, const ad_op *op, ad_tensor *out,
+                             int n_inputs, ad_tensor **inputs);
 /* In backward: the gradient buffer of x (zero-filled on first use), or NULL
  * if x does not require a gradient. */
 ad_real *ad_node_grad(ad_tape *t, ad_tensor *x);

@@ -1,4 +1,5 @@
-/* ad_ops.h - the differentiable operations.
+/* ad_ops.h - the differentiable operations of the core (the fused dense
+ * layers of the fast path are in fast/ad_fused.h).
  *
  * Every op takes the tape first and returns a tensor owned by the tape (valid
  * until ad_tape_reset).  If the tape already holds an error, or the arguments
@@ -51,36 +52,9 @@ ad_tensor *ad_mean_axis(ad_tape *t, ad_tensor *x, int axis);
 ad_tensor *ad_logsumexp(ad_tape *t, ad_tensor *x, int axis); /* stabilised  */
 
 /* Matrix product of 2-D tensors (ops_matmul.c): op(a) @ op(b) where op
- * transposes when the flag is set.  Goes through ad_gemm. */
+ * transposes when the flag is set.  Goes through ad_gemm (fast/ad_gemm.h).
+ * The fused dense layers ad_dense and ad_mlp are in fast/ad_fused.h. */
 ad_tensor *ad_matmul(ad_tape *t, ad_tensor *a, ad_tensor *b, int trans_a, int trans_b);
-
-/* The fused dense layer (ops_dense.c): y = act(x W + b) for x [m,k], W [k,n]
- * and b [n] (NULL: no bias), one node whose backward gives dx, dW and db.
- * relu's derivative at 0 is 0, as ad_relu's. */
-typedef enum ad_activation {
-    AD_ACT_IDENTITY = 0, /* y = x W + b          */
-    AD_ACT_RELU,         /* y = max(x W + b, 0)  */
-    AD_ACT_TANH          /* y = tanh(x W + b)    */
-} ad_activation;
-ad_tensor *ad_dense(ad_tape *t, ad_tensor *x, ad_tensor *w, ad_tensor *b, ad_activation act);
-
-/* A chain of dense layers as one op (ops_mlp.c): h_0 = x,
- * h_l = act[l-1](h_{l-1} w[l-1] + b[l-1]) for l = 1..n_layers, y = h_n_layers,
- * with w[l] [k_l, n_l] (k_0 = x's columns, k_{l+1} = n_l) and b[l] [n_l]
- * (required).  Its values are those of n_layers ad_dense calls; it takes
- * each block of rows through all the layers while the block is in cache,
- * in both directions, instead of a pass over the batch per layer.  The
- * weight and bias gradients are summed in another order than ad_dense's
- * (equal to rounding); they too are the same for any thread count. */
-#define AD_MLP_MAX_LAYERS ((AD_MAX_INPUTS - 1) / 2)
-ad_tensor *ad_mlp(ad_tape *t, ad_tensor *x, int n_layers, ad_tensor *const *w,
-                  ad_tensor *const *b, const ad_activation *act);
-
-/* The affine coupling's update as one op (ops_affine.c); the three inputs
- * have the same shape.  Forward: y = z e^s + shift.  Inverse:
- * y = (x - shift) e^-s. */
-ad_tensor *ad_affine_exp(ad_tape *t, ad_tensor *z, ad_tensor *s, ad_tensor *shift);
-ad_tensor *ad_affine_exp_inv(ad_tape *t, ad_tensor *x, ad_tensor *s, ad_tensor *shift);
 
 /* Shape ops (ops_shape.c). */
 ad_tensor *ad_reshape(ad_tape *t, ad_tensor *x, int n_dims, const int *shape);

@@ -1,6 +1,7 @@
 /* ad_tape.c - the arena, the node list, the sticky error and ad_backward. */
 #include "ad_tape.h"
 
+#include <limits.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdint.h>
@@ -261,9 +262,9 @@ int ad_op_begin(ad_tape *t, const char *op_name, int n_inputs, ad_tensor *const 
 {
     if (!t) return 0;
     if (t->status != AD_OK) return 0;
-    if (n_inputs < 0 || n_inputs > AD_MAX_INPUTS || (n_inputs > 0 && !inputs)) {
-        ad_tape_fail(t, AD_ERR_ARG, "%s: %d inputs (an op takes 0..%d)", op_name, n_inputs,
-                     AD_MAX_INPUTS);
+    if (n_inputs < 0 || (n_inputs > 0 && !inputs)) {
+        ad_tape_fail(t, AD_ERR_ARG, "%s: %d inputs%s", op_name, n_inputs,
+                     n_inputs < 0 ? "" : " and a NULL list");
         return 0;
     }
     for (int i = 0; i < n_inputs; i++) {
@@ -280,13 +281,32 @@ int ad_op_begin(ad_tape *t, const char *op_name, int n_inputs, ad_tensor *const 
     return 1;
 }
 
-ad_node *ad_tape_record(ad_tape *t, const ad_op *op, ad_tensor *out,
-                        int n_inputs, ad_tensor *const *inputs)
+/* 1 when the `bytes` at p lie in one of t's arena blocks. */
+static int in_arena(const ad_tape *t, const void *p, size_t bytes)
+{
+    const unsigned char *c = p;
+    for (const block *b = t->first; b; b = b->next)
+        if (c >= b->mem && c < b->mem + b->size && bytes <= (size_t)(b->mem + b->size - c))
+            return 1;
+    return 0;
+}
+
+/* Append a node for `out`; wide: the node keeps `inputs` (in the arena)
+ * instead of copying it into its slots. */
+static ad_node *record(ad_tape *t, const ad_op *op, ad_tensor *out, int n_inputs,
+                       ad_tensor *const *inputs, ad_tensor **wide)
 {
     if (!t || !out || !t->grad_enabled || t->status != AD_OK || !out->valid) return NULL;
-    if (n_inputs < 1 || n_inputs > AD_MAX_INPUTS || !inputs || !op || !op->backward) {
+    if (n_inputs < 1 || (!wide && n_inputs > AD_MAX_INPUTS) || !inputs || !op || !op->backward) {
         ad_tape_fail(t, AD_ERR_ARG, "%s: cannot record %d inputs (1..%d, with a backward)",
-                     op && op->name ? op->name : "ad_tape_record", n_inputs, AD_MAX_INPUTS);
+                     op && op->name ? op->name : "ad_tape_record", n_inputs,
+                     wide ? INT_MAX : AD_MAX_INPUTS);
+        out->valid = 0;
+        return NULL;
+    }
+    if (wide && !in_arena(t, wide, (size_t)n_inputs * sizeof *wide)) {
+        ad_tape_fail(t, AD_ERR_ARG, "%s: the input list of a wide node must be in the tape's "
+                     "arena (ad_tape_alloc)", op->name ? op->name : "ad_tape_record_wide");
         out->valid = 0;
         return NULL;
     }
@@ -301,7 +321,12 @@ ad_node *ad_tape_record(ad_tape *t, const ad_op *op, ad_tensor *out,
     memset(n, 0, sizeof *n);
     n->op = op;
     n->n_inputs = n_inputs;
-    for (int i = 0; i < n_inputs; i++) n->inputs[i] = inputs[i];
+    if (wide) {
+        n->inputs = wide;
+    } else {
+        for (int i = 0; i < n_inputs; i++) n->slots[i] = inputs[i];
+        n->inputs = n->slots;
+    }
     n->output = out;
     n->index = t->n_nodes++;
     n->prev = t->tail;
@@ -311,6 +336,18 @@ ad_node *ad_tape_record(ad_tape *t, const ad_op *op, ad_tensor *out,
     out->node = n;
     out->requires_grad = 1;
     return n;
+}
+
+ad_node *ad_tape_record(ad_tape *t, const ad_op *op, ad_tensor *out,
+                        int n_inputs, ad_tensor *const *inputs)
+{
+    return record(t, op, out, n_inputs, inputs, NULL);
+}
+
+ad_node *ad_tape_record_wide(ad_tape *t, const ad_op *op, ad_tensor *out,
+                             int n_inputs, ad_tensor **inputs)
+{
+    return record(t, op, out, n_inputs, inputs, inputs);
 }
 
 ad_real *ad_node_grad_fresh(ad_tape *t, ad_tensor *x, int *fresh)

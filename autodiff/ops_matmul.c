@@ -1,7 +1,7 @@
 /* ops_matmul.c - the matrix product op, through ad_gemm. */
 #include <stdio.h>
 
-#include "ad_gemm.h"
+#include "fast/ad_gemm.h"
 #include "ad_impl.h"
 #include "ad_ops.h"
 

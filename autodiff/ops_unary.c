@@ -1,8 +1,11 @@
 /* ops_unary.c - elementwise unary ops.  Each backward sits directly above its
  * op, with the derivative on its first line.  Ops whose derivative is cheaper
- * from the output (exp, tanh, sigmoid, sqrt) read the saved output. */
+ * from the output (exp, tanh, sigmoid, sqrt) read the saved output.  relu and
+ * tanh take their values and derivatives from ad_act.h, which the fused dense
+ * layers (fast/) use too. */
 #include <math.h>
 
+#include "ad_act.h"
 #include "ad_impl.h"
 #include "ad_ops.h"
 
@@ -96,10 +99,10 @@ ad_tensor *ad_log(ad_tape *t, ad_tensor *x)
     return ad_op_return(t, y);
 }
 
-/* y = tanh x;  dx += dy * (1 - y^2) */
+/* y = tanh x;  dx += dy * (1 - y^2)   (ad_act.h) */
 static void tanh_backward(ad_tape *t, ad_node *n)
 {
-    UNARY_BACKWARD(t, n, gx[i] += gy[i] * (1 - y[i] * y[i]));
+    UNARY_BACKWARD(t, n, gx[i] += gy[i] * ad_act_tanh_slope(y[i]));
 }
 static const ad_op OP_TANH = {"tanh", tanh_backward};
 
@@ -107,15 +110,15 @@ ad_tensor *ad_tanh(ad_tape *t, ad_tensor *x)
 {
     ad_tensor *y = unary_begin(t, "ad_tanh", x);
     if (!y->valid) return y;
-    for (size_t i = 0; i < y->size; i++) y->data[i] = AD_MATH(tanh)(x->data[i]);
+    for (size_t i = 0; i < y->size; i++) y->data[i] = ad_act_tanh(x->data[i]);
     ad_tape_record(t, &OP_TANH, y, 1, &x);
     return ad_op_return(t, y);
 }
 
-/* y = max(x, 0);  dx += dy where x > 0 */
+/* y = max(x, 0);  dx += dy where x > 0   (ad_act.h) */
 static void relu_backward(ad_tape *t, ad_node *n)
 {
-    UNARY_BACKWARD(t, n, if (x[i] > 0) gx[i] += gy[i]);
+    UNARY_BACKWARD(t, n, if (ad_act_relu_passes(x[i])) gx[i] += gy[i]);
 }
 static const ad_op OP_RELU = {"relu", relu_backward};
 
@@ -123,7 +126,7 @@ ad_tensor *ad_relu(ad_tape *t, ad_tensor *x)
 {
     ad_tensor *y = unary_begin(t, "ad_relu", x);
     if (!y->valid) return y;
-    for (size_t i = 0; i < y->size; i++) y->data[i] = x->data[i] > 0 ? x->data[i] : 0;
+    for (size_t i = 0; i < y->size; i++) y->data[i] = ad_act_relu(x->data[i]);
     ad_tape_record(t, &OP_RELU, y, 1, &x);
     return ad_op_return(t, y);
 }

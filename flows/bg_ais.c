@@ -12,7 +12,8 @@ bg_ais_config bg_ais_config_default(void)
 {
     bg_ais_config c = {.n_temps = 100, .mcmc_steps = 1, .beta_power = 1.0, .step = 0.1,
                        .target_acceptance = 0.3, .n_pilot = 256, .leapfrog = 0, .state = NULL,
-                       .state_ctx = NULL, .progress = NULL, .progress_ctx = NULL};
+                       .state_ctx = NULL, .progress = NULL, .progress_ctx = NULL,
+                       .progress_step = NULL};
     return c;
 }
 
@@ -34,6 +35,7 @@ typedef struct ais_work {
     int *label;     /* start state of each chain (with cfg->state) */
     ad_real *pack;  /* MPI only: rows passed between ranks         */
     const bg_ais_config *cfg;
+    long steps_done, steps_total; /* for cfg->progress_step */
     int status; /* of the first failed evaluation  */
     char why[256];
 } ais_work;
@@ -284,6 +286,8 @@ static int run_chains(ais_work *w, const bg_ais_config *c, ad_rng *rng, int b, a
             steps[k - 1] = s;
             double a = (double)acc_k / ((double)b * c->mcmc_steps);
             s *= exp(2.0 * (a - c->target_acceptance));
+        } else if (c->progress_step) {
+            c->progress_step(++w->steps_done, w->steps_total, c->progress_ctx);
         }
     }
     return AD_OK;
@@ -338,7 +342,8 @@ int bg_ais_sample(const flow_model *m, const flow_prior *prior, const pot_potent
     const int dz = m->dim_z, dx = m->dim_x, K = cfg->n_temps, hmc = cfg->leapfrog > 0;
     if (batch > n) batch = n;
     int b_pilot = cfg->n_pilot < batch ? cfg->n_pilot : batch;
-    ais_work w = {m, u, kT, ad_tape_new(0), {0}, NULL, NULL, NULL, NULL, NULL, cfg, AD_OK, {0}};
+    ais_work w = {m, u, kT, ad_tape_new(0), {0}, NULL, NULL, NULL, NULL, NULL, cfg, 0, 0, AD_OK,
+                  {0}};
     bg_samples *s = bg_samples_new(n, dx, dz);
     bg_samples *prop = bg_samples_new(batch, dx, dz);
     bg_samples *pilot = bg_samples_new(b_pilot > 0 ? b_pilot : 1, dx, dz);
@@ -378,6 +383,7 @@ int bg_ais_sample(const flow_model *m, const flow_prior *prior, const pot_potent
         n_eval += (long)b_pilot * (1 + (long)K * cfg->mcmc_steps * per_step);
         n_acc = n_prop = 0;
     }
+    w.steps_total = (long)((n + batch - 1) / batch) * K;
     for (int start = 0, bi = 1; st == AD_OK && start < n; start += batch, bi++) {
         int b = n - start < batch ? n - start : batch;
         ais_rows cur = rows_of(s, start, g_cur);

@@ -52,6 +52,10 @@ typedef struct bg_ais_config {
     /* Optional: called after each batch with the chains done and n. */
     void (*progress)(int done, int n, void *ctx);
     void *progress_ctx;
+    /* Optional, finer (same ctx): called after every temperature of every
+     * batch with the temperature steps done and their total (batches x K;
+     * the pilot is not counted).  Neither callback changes the results. */
+    void (*progress_step)(long done, long total, void *ctx);
 } bg_ais_config;
 
 /* A sensible start: K = 100, one random-walk step each, linear, s = 0.1, 30 %

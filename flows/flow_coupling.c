@@ -4,6 +4,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "flow_affine.h"
+
 typedef struct flow_coupling {
     flow_layer base;
     flow_split split;        /* owned index arrays                 */
@@ -43,7 +45,7 @@ static ad_tensor *coupling_forward(const flow_layer *l, ad_tape *t, ad_tensor *z
     ad_tensor *z2 = ad_gather_cols(t, z, c->split.trans, c->split.n_trans);
     ad_tensor *s = log_scale(c, t, zc);
     ad_tensor *shift = nn_mlp_forward(t, &c->t_net, zc);
-    ad_tensor *x2 = ad_affine_exp(t, z2, s, shift);
+    ad_tensor *x2 = flow_affine_exp(t, z2, s, shift);
     *logdet = ad_sum_axis(t, s, 1);
     return merge(c, t, zc, x2);
 }
@@ -57,7 +59,7 @@ static ad_tensor *coupling_inverse(const flow_layer *l, ad_tape *t, ad_tensor *x
     ad_tensor *x2 = ad_gather_cols(t, x, c->split.trans, c->split.n_trans);
     ad_tensor *s = log_scale(c, t, xc);
     ad_tensor *shift = nn_mlp_forward(t, &c->t_net, xc);
-    ad_tensor *z2 = ad_affine_exp_inv(t, x2, s, shift);
+    ad_tensor *z2 = flow_affine_exp_inv(t, x2, s, shift);
     *logdet = ad_neg(t, ad_sum_axis(t, s, 1));
     return merge(c, t, xc, z2);
 }

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "flow_spline.h"
 #include "flow_whiten.h"
 
 static const int WIDTHS_100[2] = {100, 100};
@@ -22,6 +23,8 @@ flow_realnvp_config flow_realnvp_config_default(int dim)
     c.t_activation = NN_ACT_RELU;
     c.log_scale_bound = 1;
     c.t_output_random = 0;
+    c.coupling = FLOW_COUPLING_AFFINE;
+    c.spline = flow_spline_spec_default();
     c.split = FLOW_SPLIT_ALTERNATE;
     c.mask = NULL;
     c.whiten = 0;
@@ -71,6 +74,12 @@ static const char *config_error(const flow_realnvp_config *cfg, char *why, size_
         snprintf(why, len, "log_scale_bound = %g (need finite, >= 0)", cfg->log_scale_bound);
     else if (cfg->t_output_random != 0 && cfg->t_output_random != 1)
         snprintf(why, len, "t_output_random = %d (need 0 or 1)", cfg->t_output_random);
+    else if (cfg->coupling != FLOW_COUPLING_AFFINE && cfg->coupling != FLOW_COUPLING_SPLINE)
+        snprintf(why, len, "coupling = %d (need FLOW_COUPLING_AFFINE or FLOW_COUPLING_SPLINE)",
+                 (int)cfg->coupling);
+    else if (cfg->coupling == FLOW_COUPLING_SPLINE &&
+             flow_spline_spec_check(&cfg->spline, "spline.", why, len) != AD_OK)
+        return why;
     else if (cfg->whiten != 0 && cfg->whiten != 1)
         snprintf(why, len, "whiten = %d (need 0 or 1)", cfg->whiten);
     else if (cfg->whiten_keep < 0 || cfg->whiten_keep > cfg->dim ||
@@ -122,13 +131,23 @@ flow_model *flow_realnvp_new(const flow_realnvp_config *cfg, char *msg, size_t m
                 flow_split_release(&s);
                 break;
             }
-            status = flow_coupling_nets_init(&s_net, &t_net, m->params, n_cond, n_trans, &nets, msg,
-                                             msg_len);
-            if (status != AD_OK) break;
-            flow_coupling_config cc = {.dim = dim_z, .split = cfg->split, .mask = cfg->mask,
-                                       .flip = flip, .s_net = &s_net, .t_net = &t_net,
-                                       .log_scale_bound = cfg->log_scale_bound};
-            flow_layer *l = flow_coupling_new(&cc, msg, msg_len);
+            flow_layer *l;
+            if (cfg->coupling == FLOW_COUPLING_SPLINE) {
+                status = flow_spline_net_init(&s_net, m->params, n_cond, n_trans,
+                                              cfg->spline.bins, &nets, msg, msg_len);
+                if (status != AD_OK) break;
+                flow_spline_config sc = {.dim = dim_z, .split = cfg->split, .mask = cfg->mask,
+                                         .flip = flip, .net = &s_net, .spec = cfg->spline};
+                l = flow_spline_new(&sc, msg, msg_len);
+            } else {
+                status = flow_coupling_nets_init(&s_net, &t_net, m->params, n_cond, n_trans,
+                                                 &nets, msg, msg_len);
+                if (status != AD_OK) break;
+                flow_coupling_config cc = {.dim = dim_z, .split = cfg->split, .mask = cfg->mask,
+                                           .flip = flip, .s_net = &s_net, .t_net = &t_net,
+                                           .log_scale_bound = cfg->log_scale_bound};
+                l = flow_coupling_new(&cc, msg, msg_len);
+            }
             status = l ? flow_model_append(m, l, msg, msg_len) : AD_ERR_ARG;
         }
     if (status == AD_OK && cfg->whiten) {

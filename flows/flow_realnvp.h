@@ -1,6 +1,9 @@
-/* flow_realnvp.h - the RealNVP builder: n blocks of two affine couplings
+/* flow_realnvp.h - the RealNVP builder: n blocks of two coupling layers
  * (the second with the channels exchanged), optionally with a fixed
- * whitening layer at the data end (x -> W -> couplings -> z).
+ * whitening layer at the data end (x -> W -> couplings -> z).  The
+ * couplings are affine (flow_coupling.h, the default) or rational-quadratic
+ * splines (flow_spline.h; coupling = FLOW_COUPLING_SPLINE), whose
+ * conditioner has the hidden layers of the S nets.
  *
  * Presets match the seed's architectures (docs/science.md §1.4, §2.3, §3.6):
  *   FLOW_REALNVP_DOUBLE_WELL   2-D, 3 blocks, S/T 2 -> 100 -> 100 -> 1, ReLU,
@@ -18,8 +21,15 @@
 
 #include "flow_coupling.h"
 #include "flow_model.h"
+#include "flow_spline_op.h"
 #include "flow_split.h"
 #include "nn/nn_dense.h"
+
+/* The family of the coupling layers. */
+typedef enum flow_coupling_kind {
+    FLOW_COUPLING_AFFINE = 0, /* x_2 = z_2 e^s + t (flow_coupling.h)                 */
+    FLOW_COUPLING_SPLINE      /* x_2 = g(z_2), rational-quadratic (flow_spline.h)    */
+} flow_coupling_kind;
 
 /* Start from flow_realnvp_config_default(dim) (or a preset) and change the
  * fields you need; flow_realnvp_new rejects an invalid field by name.
@@ -32,12 +42,19 @@ typedef struct flow_realnvp_config {
                                  /* (0 .. NN_MLP_MAX_LAYERS - 1)                      */
     const int *hidden_widths;    /* [n_hidden], each >= 1        default {100, 100}   */
                                  /* (static storage)                                  */
-    nn_activation s_activation;  /* hidden activation of S                default ReLU*/
+    nn_activation s_activation;  /* hidden activation of S (and of the    default ReLU*/
+                                 /* spline conditioner)                               */
     nn_activation t_activation;  /* hidden activation of T                default ReLU*/
     double log_scale_bound;      /* 0: none; b > 0: s = b tanh(S/b)       default 1   */
                                  /* (finite, >= 0; the seed's 1)                      */
     int t_output_random;         /* 0: T's output layer zero too          default 0   */
                                  /* (identity start); 0 or 1                          */
+    flow_coupling_kind coupling; /* AFFINE or SPLINE; log_scale_bound,  default AFFINE*/
+                                 /* t_activation and t_output_random are affine only  */
+    flow_spline_spec spline;     /* SPLINE only: bins, bound, minimums, checked by    */
+                                 /* name ("spline.bins")   default                    */
+                                 /* flow_spline_spec_default(): 8 bins on [-5, 5],    */
+                                 /* minimum widths, heights and slopes 1e-3           */
     flow_split_kind split;       /* channel split of the couplings  default ALTERNATE */
     const int *mask;             /* [dim_z] for FLOW_SPLIT_MASK           default NULL*/
     int whiten;                  /* 1: whitening layer at the data end;   default 0   */
@@ -57,9 +74,11 @@ typedef enum flow_realnvp_preset {
 } flow_realnvp_preset;
 
 /* The documented default architecture for dim coordinates, the fields'
- * defaults above: 3 blocks, S and T nets of two hidden layers of 100 ReLU
- * units, log-scale bound 1, alternating split, no whitening, seed 1 (the
- * double-well preset with this dim). */
+ * defaults above: 3 blocks of affine couplings, S and T nets of two hidden
+ * layers of 100 ReLU units, log-scale bound 1, alternating split, no
+ * whitening, seed 1 (the double-well preset with this dim); the spline
+ * fields hold flow_spline_spec_default() for when coupling is set to
+ * FLOW_COUPLING_SPLINE. */
 flow_realnvp_config flow_realnvp_config_default(int dim);
 
 /* The config of a preset (hidden_widths points at static storage; seed 0). */

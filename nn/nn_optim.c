@@ -5,7 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "autodiff/ad_pool.h"
+#include "autodiff/fast/ad_pool.h"
 
 struct nn_optim {
     nn_params *params;     /* the model's parameters (not owned)      */

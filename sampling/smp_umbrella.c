@@ -189,6 +189,8 @@ int smp_umbrella_run(const smp_umbrella_config *cfg, smp_energy_fn energy, void 
         if (rc != AD_OK)
             ad_status_fail(msg, msg_len, rc, "%s: window %d (r0 = %g), repeat %d: %s", fn, k,
                            res->center[k], q, sub);
+        else if (cfg->progress) /* this rank's runs (all of them when serial) */
+            cfg->progress(j - lo + 1, hi - lo, cfg->progress_ctx);
     }
     ad_dist_local_end();
     rc = ad_dist_gather(rc, res->r, (size_t)m * sizeof *res->r, (long)K * R, msg, msg_len);

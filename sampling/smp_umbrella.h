@@ -62,6 +62,11 @@ typedef struct smp_umbrella_config {
     smp_wham_config wham;   /* bins, range, tol, r_split, n_blocks; its kT is    */
                             /* ignored (kT above is used)   default: 50 bins,    */
                             /* tol and max_iter 0 (their defaults), range unset  */
+    /* Optional: called after each window of each repeat with the runs done
+     * and their total (n_windows x n_repeats; under MPI, this rank's runs
+     * and their count); it does not change results.                       */
+    void (*progress)(long done, long total, void *ctx); /* default NULL    */
+    void *progress_ctx;
 } smp_umbrella_config;
 
 /* The defaults above for dim coordinates at kT: one window at 0 with k = 0,

@@ -69,6 +69,26 @@ START_TEST(test_json_unwritable_exits_2_first)
 }
 END_TEST
 
+/* The coupling workloads run, and with both timed the ratio of the spline
+ * coupling to the affine one is printed and in the JSON. */
+START_TEST(test_coupling_ratio)
+{
+    char json[1100];
+    snprintf(json, sizeof json, "%s/coupling.json", ck_tmpdir("bench-coupling"));
+    const char *args[] = {"--only", "cpl_affine,cpl_spline", "--warmup", "0", "--min-iters", "1",
+                          "--iters", "1", "--json", json, NULL};
+    ck_assert_int_eq(bench(args), 0);
+    char *out = slurp(out_file);
+    ck_assert_msg(strstr(out, "cpl_affine") && strstr(out, "cpl_spline") &&
+                      strstr(out, "cpl_spline / cpl_affine: "),
+                  "%s", out);
+    free(out);
+    char *text = slurp(json);
+    ck_assert_msg(strstr(text, "spline_affine_ratio"), "%s", text);
+    free(text);
+}
+END_TEST
+
 START_TEST(test_bg_threads_junk_warns)
 {
     static const struct {
@@ -169,6 +189,7 @@ Suite *apps_bench_suite(void)
     tcase_set_timeout(tc, 300);
     tcase_add_test(tc, test_json_unwritable_exits_2_first);
     tcase_add_test(tc, test_bg_threads_junk_warns);
+    tcase_add_test(tc, test_coupling_ratio);
     tcase_add_test(tc, test_out_of_memory_message);
     suite_add_tcase(s, tc);
     return s;

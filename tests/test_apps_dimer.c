@@ -209,6 +209,34 @@ START_TEST(test_quick_seed_bond)
 }
 END_TEST
 
+/* --coupling spline: the run completes with every output, its summary names
+ * the coupling, and the directory of an affine run is refused for it. */
+START_TEST(test_quick_spline)
+{
+    const char *dir = ck_tmpdir("bg_dimer_spline");
+    char out[1024], err[1024], path[1024];
+    snprintf(out, sizeof out, "%s.stdout", dir);
+    snprintf(err, sizeof err, "%s.stderr", dir);
+    ck_tmp_track(out);
+    ck_tmp_track(err);
+    const char *args[] = {"--quick", "--coupling", "spline", "--spline-bins", "4",
+                          "--ais-chains", "0", "--out", dir, NULL};
+    int rc = run_dimer(out, err, args);
+    char *log = ck_slurp(err, NULL);
+    ck_assert_msg(rc == 0, "exit %d: %s", rc, log ? log : "");
+    ad_free(log);
+    check_outputs(dir, "paper", 0);
+    snprintf(path, sizeof path, "%s/summary.json", dir);
+    char *summary = ck_slurp(path, NULL);
+    ck_assert_ptr_nonnull(summary);
+    ck_assert_msg(strstr(summary, "\"coupling\": \"spline bins 4 bound 5\""), "%s", summary);
+    ad_free(summary);
+    const char *affine[] = {"--quick", "--ais-chains", "0", "--resume", "--out", dir, NULL};
+    rc = run_dimer(out, err, affine);
+    ck_assert_int_eq(rc, 2);
+}
+END_TEST
+
 /* A run whose flow gives no usable profile (--kT 2 with the tiny --quick
  * training: no generated sample has a finite weight in the split window)
  * still completes, writes no bg_profile.csv and removes one left by an
@@ -238,6 +266,102 @@ START_TEST(test_quick_without_profile)
 }
 END_TEST
 
+/* --quick --temperatures 1,2: the MC data and umbrella reference at kT 2
+ * beside those of the run's kT 1, one generator for both, the temperature
+ * section of summary.json (the run's own temperature repeating the run's
+ * numbers), the figures, the table and the files of kT 2; then --resume
+ * reuses everything of both temperatures and reproduces the numbers. */
+START_TEST(test_quick_temperatures)
+{
+    const char *dir = ck_tmpdir("bg_dimer_temperatures");
+    char target[1024], out[1024], err[1024], path[1200];
+    snprintf(target, sizeof target, "%s/run", dir);
+    snprintf(out, sizeof out, "%s/stdout", dir);
+    snprintf(err, sizeof err, "%s/stderr", dir);
+    const char *args[] = {"--quick", "--temperatures", "2,1", "--ais-chains", "50", "--out",
+                          target, NULL};
+    int rc = run_dimer(out, err, args);
+    char *log = ck_slurp(err, NULL);
+    ck_assert_msg(rc == 0, "exit %d: %s", rc, log ? log : "");
+    ad_free(log);
+    check_outputs(target, "paper", 1);
+    static const char *const files[] = {
+        "fig_temperatures.svg", "fig_temperature_profiles.svg", "temperatures.csv",
+        "data_closed_kT2.csv",  "data_open_kT2.csv",            "umbrella_profile_kT2.csv",
+        "bg_profile_kT2.csv",   "ais_profile_kT2.csv",          "cache_kT2.json"};
+    for (size_t i = 0; i < sizeof files / sizeof *files; i++) {
+        snprintf(path, sizeof path, "%s/%s", target, files[i]);
+        ck_assert_msg(ck_count_lines(path) >= 2, "missing or empty %s", path);
+    }
+    snprintf(path, sizeof path, "%s/temperatures.csv", target);
+    ck_assert_int_eq(ck_count_lines(path), 3);
+    snprintf(path, sizeof path, "%s/report.md", target);
+    char *report = ck_slurp(path, NULL);
+    ck_assert_ptr_nonnull(report);
+    ck_assert_ptr_nonnull(strstr(report, "## Several temperatures"));
+    ck_assert_ptr_nonnull(strstr(report, "| 2 | "));
+    ck_assert_ptr_nonnull(strstr(report, "](fig_temperatures.svg)"));
+    ad_free(report);
+    app_json_value *root = ck_load_summary(target);
+    ck_assert_ptr_nonnull(root);
+    const app_json_value *t = app_json_lookup(root, "temperatures");
+    ck_assert(t && t->type == APP_JSON_ARRAY && t->n_items == 2);
+    double a, b;
+    ck_assert_int_eq(app_json_get_number(root, "temperatures[0].kT", &a), AD_OK);
+    ck_assert_int_eq(app_json_get_number(root, "temperatures[1].kT", &b), AD_OK);
+    ck_assert(a == 1 && b == 2);
+    /* the run's own temperature is the run's reference and model */
+    static const char *const same[][2] = {
+        {"reference.delta_f.\"closed-open\"",
+         "temperatures[0].reference.delta_f.\"closed-open\""},
+        {"models[0].delta_f.\"closed-open\"",
+         "temperatures[0].models[0].delta_f.\"closed-open\""},
+        {"models[1].ess_fraction", "temperatures[0].models[1].ess_fraction"},
+    };
+    for (size_t k = 0; k < sizeof same / sizeof *same; k++) {
+        ck_assert_int_eq(app_json_get_number(root, same[k][0], &a), AD_OK);
+        ck_assert_int_eq(app_json_get_number(root, same[k][1], &b), AD_OK);
+        ck_assert_msg(a == b, "%s %g vs %s %g", same[k][0], a, same[k][1], b);
+    }
+    static const char *const at2[] = {
+        "temperatures[1].reference.delta_f.\"closed-open\"",
+        "temperatures[1].reference.delta_f_stderr.\"closed-open\"",
+        "temperatures[1].models[0].delta_f_stderr.\"closed-open\"",
+        "temperatures[1].models[0].ess_fraction", "temperatures[1].models[1].ess_fraction",
+        "temperatures[1].paper_umbrella_mean", "temperatures[1].mc.acceptance[1]"};
+    for (size_t k = 0; k < sizeof at2 / sizeof *at2; k++)
+        ck_assert_msg(app_json_get_number(root, at2[k], &a) == AD_OK && isfinite(a), "no %s",
+                      at2[k]);
+    const app_json_value *v = app_json_lookup(root, "temperatures[1].models[1].name");
+    ck_assert(v && v->type == APP_JSON_STRING && strstr(v->string, "AIS"));
+    v = app_json_lookup(root, "temperatures[1].models[0].extrapolation");
+    ck_assert(v && v->type == APP_JSON_BOOL && v->boolean == 0);
+    /* --resume: the data and reference of kT 2 are reused too, the numbers
+     * are the same */
+    double before[sizeof at2 / sizeof *at2];
+    for (size_t k = 0; k < sizeof at2 / sizeof *at2; k++)
+        app_json_get_number(root, at2[k], &before[k]);
+    app_json_value_free(root);
+    const char *again[] = {"--quick", "--temperatures", "1,2", "--ais-chains", "50", "--out",
+                           target, "--resume", NULL};
+    rc = run_dimer(out, err, again);
+    log = ck_slurp(err, NULL);
+    ck_assert_msg(rc == 0, "exit %d: %s", rc, log ? log : "");
+    ck_assert_msg(strstr(log, "reusing the MC data and the umbrella reference at kT = 2"), "%s",
+                  log);
+    ck_assert_msg(strstr(log, "resuming after stage"), "%s", log);
+    ad_free(log);
+    root = ck_load_summary(target);
+    ck_assert_ptr_nonnull(root);
+    for (size_t k = 0; k < sizeof at2 / sizeof *at2; k++) {
+        ck_assert_int_eq(app_json_get_number(root, at2[k], &a), AD_OK);
+        ck_assert_msg(a == before[k], "%s: %.17g after --resume, %.17g before", at2[k], a,
+                      before[k]);
+    }
+    app_json_value_free(root);
+}
+END_TEST
+
 /* Usage errors: exit 2, exactly one line on stderr, nothing on stdout, the
  * output directory not created. */
 static const char *const BAD_ARGS[][4] = {
@@ -249,6 +373,15 @@ static const char *const BAD_ARGS[][4] = {
     {"--quick", "extra", NULL},
     {"--ais-chains", "-1", NULL},
     {"--ais-temps", "0", NULL},
+    {"--temperatures", "", NULL},          /* an empty list */
+    {"--temperatures", "0.5,-2", NULL},    /* not positive */
+    {"--temperatures", "inf", NULL},       /* not finite */
+    {"--temperatures", "2,0.5,2.0", NULL}, /* a duplicate */
+    {"--temperatures", "1,2,3,4,5,6,7,8,9,10,1.5,2.5,3.5,4.5,5.5,6.5,7.5", NULL}, /* 17 */
+    {"--coupling", "nvp", NULL},
+    {"--coupling", "spline", "--spline-bins", "1"},
+    {"--coupling", "spline", "--spline-bins", "65"},
+    {"--spline-bins", "4", NULL}, /* a spline setting without --coupling spline */
 };
 
 START_TEST(test_usage_errors)
@@ -285,6 +418,7 @@ START_TEST(test_help)
     ck_assert_ptr_nonnull(text);
     ck_assert(strstr(text, "--bond") && strstr(text, "--resume") && strstr(text, "--quick"));
     ck_assert(strstr(text, "--ais-chains") && strstr(text, "--ais-temps"));
+    ck_assert(strstr(text, "--temperatures LIST"));
     ad_free(text);
 }
 END_TEST
@@ -303,6 +437,8 @@ Suite *apps_dimer_suite(void)
     tcase_add_test(tc, test_quick_and_resume);
     tcase_add_test(tc, test_quick_seed_bond);
     tcase_add_test(tc, test_quick_without_profile);
+    tcase_add_test(tc, test_quick_temperatures);
+    tcase_add_test(tc, test_quick_spline);
     suite_add_tcase(s, tc);
     return s;
 }

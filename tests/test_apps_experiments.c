@@ -37,7 +37,7 @@ static const char *const SLUGS[4] = {"ml", "kl", "ml_kl", "ml_kl_rc"};
 /* Every output file exists and is non-empty; the SVGs are SVG; no temporary
  * file is left; summary.json has the documented fields, all finite. */
 static void check_outputs(const char *dir, const char *system, const char *const *pairs,
-                          int n_pairs, double kT)
+                          int n_pairs, double kT, int with_temperatures)
 {
     static const char *const fixed[] = {"summary.json",  "report.md",   "mc_data.csv",
                                         "mc_data.svg",   "samples.svg", "profiles.svg",
@@ -95,6 +95,13 @@ static void check_outputs(const char *dir, const char *system, const char *const
     ck_assert_int_eq((int)models->n_items, 4);
     static const char *const numbers[] = {"ess_fraction", "n_samples", "final_loss",
                                           "train_seconds"};
+    /* without --temperatures there is no temperature section */
+    if (!with_temperatures) {
+        ck_assert_ptr_null(app_json_lookup(root, "temperatures"));
+        ck_assert_ptr_null(app_json_lookup(root, "trained_range"));
+        snprintf(path, sizeof path, "%s/temperatures.csv", dir);
+        ck_assert_msg(access(path, F_OK) != 0, "%s written without --temperatures", path);
+    }
     for (int k = 0; k < 4; k++) {
         snprintf(key, sizeof key, "models[%d].name", k);
         v = app_json_lookup(root, key);
@@ -131,7 +138,7 @@ static void quick_run(const char *prog, const char *system, const char *const *p
     char *log = ck_slurp(err, NULL);
     ck_assert_msg(code == 0, "%s exited %d: %s", prog, code, log ? log : "");
     ad_free(log);
-    check_outputs(dir, system, pairs, n_pairs, atof(kT));
+    check_outputs(dir, system, pairs, n_pairs, atof(kT), 0);
 }
 
 START_TEST(test_doublewell_quick)
@@ -155,6 +162,168 @@ START_TEST(test_mullerbrown_quick)
 }
 END_TEST
 
+/* --temperatures 0.8,1.6 with --quick: the summary's temperature section
+ * (every model at both temperatures, with the quadrature reference there),
+ * the figure, the table and the CSV files; the ML and ML+KL+RC models within
+ * 4 bootstrap SE of quadrature at both temperatures.  Then --resume with
+ * another list is refused (exit 2) and with the same list reloads the four
+ * models and reproduces the numbers. */
+START_TEST(test_doublewell_temperatures)
+{
+    const char *tmp = ck_tmpdir("doublewell_temperatures");
+    ck_assert_ptr_nonnull(tmp);
+    char dir[600], out[700], err[700], path[800];
+    snprintf(dir, sizeof dir, "%s/out", tmp);
+    snprintf(out, sizeof out, "%s/stdout", tmp);
+    snprintf(err, sizeof err, "%s/stderr", tmp);
+    const char *args[] = {"--quick", "--out", dir, "--threads", "2", "--seed", "3",
+                          "--temperatures", "1.6,0.8", NULL};
+    int code = ck_run_program("bg-doublewell", out, err, args, 0);
+    char *log = ck_slurp(err, NULL);
+    ck_assert_msg(code == 0, "exit %d: %s", code, log ? log : "");
+    ad_free(log);
+    static const char *const pairs[] = {"right-left"};
+    check_outputs(dir, "doublewell", pairs, 1, 1.0, 1);
+    static const char *const files[] = {"temperatures.svg", "temperature_profiles.svg",
+                                        "temperatures.csv", "profiles_kT0.8.csv",
+                                        "profiles_kT1.6.csv"};
+    for (size_t i = 0; i < sizeof files / sizeof *files; i++) {
+        snprintf(path, sizeof path, "%s/%s", dir, files[i]);
+        char *text = ck_slurp(path, NULL);
+        ck_assert_msg(text != NULL, "missing %s", path);
+        if (strstr(files[i], ".svg"))
+            ck_assert_msg(strstr(text, "<svg") && strstr(text, "</svg>"), "%s", path);
+        ad_free(text);
+    }
+    snprintf(path, sizeof path, "%s/temperatures.csv", dir);
+    ck_assert_int_eq(ck_count_lines(path), 3); /* header, 0.8, 1.6 */
+    snprintf(path, sizeof path, "%s/profiles_kT0.8.csv", dir);
+    ck_assert_int_eq(ck_count_lines(path), 101); /* header and 100 bins */
+    snprintf(path, sizeof path, "%s/report.md", dir);
+    char *report = ck_slurp(path, NULL);
+    ck_assert_ptr_nonnull(report);
+    ck_assert_ptr_nonnull(strstr(report, "## Several temperatures"));
+    ck_assert_ptr_nonnull(strstr(report, "| kT | model | dF(right-left) | quadrature | ESS / n |"));
+    ck_assert_ptr_nonnull(strstr(report, "| 0.8 | ML+KL+RC | "));
+    ck_assert_ptr_nonnull(strstr(report, "| 1.6 | ML | "));
+    ck_assert_ptr_nonnull(strstr(report, "](temperatures.svg)"));
+    ad_free(report);
+
+    app_json_value *root = ck_load_summary(dir);
+    ck_assert_ptr_nonnull(root);
+    const app_json_value *t = app_json_lookup(root, "temperatures");
+    ck_assert(t && t->type == APP_JSON_ARRAY && t->n_items == 2);
+    double x, lo, hi;
+    ck_assert_int_eq(app_json_get_number(root, "trained_range[0]", &lo), AD_OK);
+    ck_assert_int_eq(app_json_get_number(root, "trained_range[1]", &hi), AD_OK);
+    ck_assert(lo == 0.8 && hi == 1.6);
+    const app_json_value *v = app_json_lookup(root, "kT_extrapolation");
+    ck_assert(v && v->type == APP_JSON_BOOL && v->boolean == 0);
+    static const double kTs[2] = {0.8, 1.6};
+    char key[256];
+    for (int j = 0; j < 2; j++) {
+        snprintf(key, sizeof key, "temperatures[%d].kT", j);
+        ck_assert_int_eq(app_json_get_number(root, key, &x), AD_OK);
+        ck_assert(x == kTs[j]); /* sorted */
+        double ref;
+        snprintf(key, sizeof key, "temperatures[%d].reference.delta_f.\"right-left\"", j);
+        ck_assert_int_eq(app_json_get_number(root, key, &ref), AD_OK);
+        ck_assert(ref > 1 && ref < 6);
+        for (int k = 0; k < 4; k++) {
+            snprintf(key, sizeof key, "temperatures[%d].models[%d].name", j, k);
+            v = app_json_lookup(root, key);
+            ck_assert(v && v->type == APP_JSON_STRING && strcmp(v->string, MODEL_NAMES[k]) == 0);
+            double dF, se, ess;
+            snprintf(key, sizeof key, "temperatures[%d].models[%d].delta_f.\"right-left\"", j, k);
+            ck_assert_int_eq(app_json_get_number(root, key, &dF), AD_OK);
+            snprintf(key, sizeof key, "temperatures[%d].models[%d].delta_f_stderr.\"right-left\"",
+                     j, k);
+            ck_assert_int_eq(app_json_get_number(root, key, &se), AD_OK);
+            snprintf(key, sizeof key, "temperatures[%d].models[%d].ess_fraction", j, k);
+            ck_assert_int_eq(app_json_get_number(root, key, &ess), AD_OK);
+            ck_assert_msg(se > 0 && ess > 0 && ess <= 1, "kT %g %s: SE %g, ESS/n %g", kTs[j],
+                          MODEL_NAMES[k], se, ess);
+            snprintf(key, sizeof key, "temperatures[%d].models[%d].extrapolation", j, k);
+            v = app_json_lookup(root, key);
+            ck_assert(v && v->type == APP_JSON_BOOL && v->boolean == 0);
+            /* ML and ML+KL+RC: a 4-SE bound on the bootstrap error of 2000
+             * samples (these quick models carry a bias of about 2 SE) */
+            if (k == 0 || k == 3)
+                ck_assert_msg(fabs(dF - ref) <= 4 * se, "kT %g %s: dF %.4f +- %.4f vs %.4f",
+                              kTs[j], MODEL_NAMES[k], dF, se, ref);
+        }
+    }
+    app_json_value_free(root);
+
+    /* another list on --resume: refused, naming the setting */
+    snprintf(path, sizeof path, "%s/temperatures.csv", dir);
+    char *before = ck_slurp(path, NULL);
+    ck_assert_ptr_nonnull(before);
+    const char *other[] = {"--quick", "--out", dir, "--seed", "3", "--temperatures", "0.8,2",
+                           "--resume", NULL};
+    code = ck_run_program("bg-doublewell", out, err, other, 0);
+    log = ck_slurp(err, NULL);
+    ck_assert_msg(code == 2 && log && strstr(log, "temperatures"), "exit %d: %s", code,
+                  log ? log : "");
+    ad_free(log);
+    /* the same list (in another order): every model reloaded, the same numbers */
+    const char *same[] = {"--quick", "--out", dir, "--seed", "3", "--temperatures", "0.8,1.6",
+                          "--resume", NULL};
+    code = ck_run_program("bg-doublewell", out, err, same, 0);
+    log = ck_slurp(err, NULL);
+    ck_assert_msg(code == 0, "exit %d: %s", code, log ? log : "");
+    int reloaded = 0;
+    for (const char *c = log; (c = strstr(c, "model reloaded")); c++) reloaded++;
+    ck_assert_msg(reloaded == 4, "%d models reloaded: %s", reloaded, log);
+    ad_free(log);
+    char *after = ck_slurp(path, NULL);
+    ck_assert_ptr_nonnull(after);
+    ck_assert_str_eq(before, after);
+    ad_free(before);
+    ad_free(after);
+}
+END_TEST
+
+/* --coupling spline with --quick: every output, the coupling in
+ * summary.json; --resume with the affine coupling (or other bins) is
+ * refused with exit 2, with the same settings it reloads the four models. */
+START_TEST(test_doublewell_spline)
+{
+    static const char *const pairs[] = {"right-left"};
+    const char *tmp = ck_tmpdir("doublewell_spline");
+    ck_assert_ptr_nonnull(tmp);
+    char dir[600], out[700], err[700], path[800];
+    snprintf(dir, sizeof dir, "%s/out", tmp);
+    snprintf(out, sizeof out, "%s/stdout", tmp);
+    snprintf(err, sizeof err, "%s/stderr", tmp);
+    const char *args[] = {"--quick", "--out", dir, "--coupling", "spline", "--spline-bins", "6",
+                          NULL};
+    int code = ck_run_program("bg-doublewell", out, err, args, 0);
+    char *log = ck_slurp(err, NULL);
+    ck_assert_msg(code == 0, "exit %d: %s", code, log ? log : "");
+    ad_free(log);
+    check_outputs(dir, "doublewell", pairs, 1, 1.0, 0);
+    snprintf(path, sizeof path, "%s/summary.json", dir);
+    char *summary = ck_slurp(path, NULL);
+    ck_assert_ptr_nonnull(summary);
+    ck_assert_msg(strstr(summary, "\"coupling\": \"spline bins 6 bound 5\""), "%s", summary);
+    ad_free(summary);
+    const char *affine[] = {"--quick", "--out", dir, "--resume", NULL};
+    ck_assert_int_eq(ck_run_program("bg-doublewell", out, err, affine, 0), 2);
+    const char *bins[] = {"--quick", "--out", dir, "--resume", "--coupling", "spline", NULL};
+    ck_assert_int_eq(ck_run_program("bg-doublewell", out, err, bins, 0), 2);
+    const char *same[] = {"--quick", "--out", dir, "--resume", "--coupling", "spline",
+                          "--spline-bins", "6", NULL};
+    code = ck_run_program("bg-doublewell", out, err, same, 0);
+    log = ck_slurp(err, NULL);
+    ck_assert_msg(code == 0, "exit %d: %s", code, log ? log : "");
+    int reloaded = 0;
+    for (const char *c = log; (c = strstr(c, "model reloaded")); c++) reloaded++;
+    ck_assert_msg(reloaded == 4, "%d models reloaded: %s", reloaded, log);
+    ad_free(log);
+}
+END_TEST
+
 /* A usage error: exit 2, one line on stderr, nothing written to the output
  * directory (which is not even created). */
 static const char *const USAGE_CASES[][4] = {
@@ -164,6 +333,18 @@ static const char *const USAGE_CASES[][4] = {
     {"--kT", "warm", NULL, NULL},
     {"--threads", "0", NULL, NULL},
     {"--out", NULL, NULL, NULL}, /* missing value */
+    {"--temperatures", "", NULL, NULL},       /* an empty list */
+    {"--temperatures", "0.5,-1", NULL, NULL}, /* not positive */
+    {"--temperatures", "0,1", NULL, NULL},
+    {"--temperatures", "1,inf", NULL, NULL},  /* not finite */
+    {"--temperatures", "nan", NULL, NULL},
+    {"--temperatures", "0.5,1,1.0", NULL, NULL}, /* a duplicate */
+    {"--temperatures", "0.5,1,1.5,2,2.5,3,3.5,4,4.5,5,5.5,6,6.5,7,7.5,8,8.5", NULL, NULL},
+    {"--coupling", "realnvp", NULL, NULL},
+    {"--coupling", "spline", "--spline-bins", "1"},
+    {"--coupling", "spline", "--spline-bins", "65"},
+    {"--spline-bins", "8", NULL, NULL}, /* a spline setting for an affine run */
+    {"--coupling", "spline", "--spline-bound", "-1"},
     {"UNWRITABLE", NULL, NULL, NULL},
 };
 #define N_USAGE_CASES ((int)(sizeof USAGE_CASES / sizeof *USAGE_CASES))
@@ -224,7 +405,9 @@ START_TEST(test_help)
     ck_assert_int_eq(ck_run_program("bg-doublewell", out, err, args, 0), 0);
     char *text = ck_slurp(out, NULL);
     ck_assert_ptr_nonnull(text);
-    ck_assert_msg(strstr(text, "--quick") && strstr(text, "--kT") && strstr(text, "--out"),
+    ck_assert_msg(strstr(text, "--quick") && strstr(text, "--kT") && strstr(text, "--out") &&
+                      strstr(text, "--temperatures LIST") &&
+                      strstr(text, "--coupling affine|spline") && strstr(text, "--spline-bins K"),
                   "%s", text);
     ad_free(text);
     ck_assert_int_eq(dir_entries(tmp), 2);
@@ -242,6 +425,8 @@ Suite *apps_experiments_suite(void)
     tcase_add_test(tc, test_doublewell_quick);
     tcase_add_test(tc, test_doublewell_quick_hot);
     tcase_add_test(tc, test_mullerbrown_quick);
+    tcase_add_test(tc, test_doublewell_temperatures);
+    tcase_add_test(tc, test_doublewell_spline);
     tcase_add_test(tc, test_help);
     suite_add_tcase(s, tc);
     TCase *te = tcase_create("errors");

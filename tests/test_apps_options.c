@@ -240,6 +240,176 @@ START_TEST(test_help)
 }
 END_TEST
 
+/* ---- --temperatures: the list kind ---- */
+
+static app_temperatures temps;
+static const app_option temp_table[] = {
+    {"temperatures", APP_OPT_TEMPERATURES, &temps, "training temperatures", NULL, 1, 1, 0.1, 10,
+     0},
+    {"quick", APP_OPT_FLAG, &quick, "short run", NULL, 0, 0, 0, 0, 0},
+};
+static const app_cli temp_cli = {"bg-doublewell", NULL, temp_table, 2};
+
+static int parse_temps(char *msg, size_t size, const char *value)
+{
+    char *argv[3] = {"bg-doublewell", "--temperatures", (char *)value};
+    return app_options_parse(&temp_cli, 3, argv, msg, size);
+}
+
+START_TEST(test_temperature_list)
+{
+    char msg[256], text[512];
+    temps = (app_temperatures){0};
+    ck_assert_int_eq(parse_temps(msg, sizeof msg, "2,0.5,1.5,1"), AD_OK);
+    ck_assert_int_eq(temps.n, 4); /* sorted */
+    ck_assert_double_eq(temps.kT[0], 0.5);
+    ck_assert_double_eq(temps.kT[1], 1);
+    ck_assert_double_eq(temps.kT[2], 1.5);
+    ck_assert_double_eq(temps.kT[3], 2);
+    ck_assert_uint_eq(app_temperatures_text(&temps, 0, text, sizeof text), 11);
+    ck_assert_str_eq(text, "0.5,1,1.5,2");
+    ck_assert_int_eq(parse_temps(msg, sizeof msg, "0.1,+0.3,10"), AD_OK);
+    ck_assert_int_eq(temps.n, 3);
+    app_temperatures_text(&temps, 1, text, sizeof text); /* %.17g reads back exactly */
+    ck_assert_str_eq(text, "0.10000000000000001,0.29999999999999999,10");
+    char small[6];
+    ck_assert_uint_eq(app_temperatures_text(&temps, 0, small, sizeof small), 10);
+    ck_assert_str_eq(small, "0.1"); /* cut between values, never inside one */
+    /* sixteen values are fine, the same as one value */
+    ck_assert_int_eq(parse_temps(msg, sizeof msg, "1,2,3,4,5,6,7,8,9,10,1.5,2.5,3.5,4.5,5.5,6.5"),
+                     AD_OK);
+    ck_assert_int_eq(temps.n, 16);
+    ck_assert_int_eq(parse_temps(msg, sizeof msg, "0.7"), AD_OK);
+    ck_assert_int_eq(temps.n, 1);
+    /* --help shows the value name and, given, the list as the default */
+    char usage[1024];
+    app_options_usage(&temp_cli, usage, sizeof usage);
+    ck_assert_ptr_nonnull(strstr(usage, "--temperatures LIST"));
+    ck_assert_ptr_nonnull(strstr(usage, "(default 0.7)"));
+    /* the equals form and the last-one-wins rule of every option */
+    char *argv[] = {"p", "--temperatures=1,2", "--temperatures", "3", NULL};
+    ck_assert_int_eq(app_options_parse(&temp_cli, 4, argv, msg, sizeof msg), AD_OK);
+    ck_assert_int_eq(temps.n, 1);
+    ck_assert_double_eq(temps.kT[0], 3);
+}
+END_TEST
+
+/* Each bad list is refused with one message naming the problem, and the
+ * destination keeps its earlier value. */
+static const char *const BAD_TEMPS[][2] = {
+    {"", "--temperatures: empty value"},
+    {",", "an empty entry in ','"},
+    {"1,,2", "an empty entry in '1,,2'"},
+    {"1,2,", "an empty entry in '1,2,'"},
+    {"0.5,-1", "'-1' is not positive"},
+    {"0", "'0' is not positive"},
+    {"-0", "'-0' is not positive"},
+    {"1,inf", "'inf' is not a finite number"},
+    {"nan", "'nan' is not a finite number"},
+    {"1e999", "'1e999' is too large"},
+    {"1,abc", "'abc' is not a number"},
+    {"1, 2", "' 2' is not a number"},
+    {"0x1p1", "'0x1p1' is not a number"},
+    {"1,1.0", "1 is given twice"},
+    {"0.5,2,0.50", "0.5 is given twice"},
+    {"0.05", "0.05 is out of range [0.1, 10]"},
+    {"1,2,3,4,5,6,7,8,9,10,1.5,2.5,3.5,4.5,5.5,6.5,7.5", "17 values (at most 16)"},
+    {"1,2,3,4,5,6,7,8,9,10,1.5,2.5,3.5,4.5,5.5,6.5,7.5,8.5,,", "20 values (at most 16)"},
+};
+
+START_TEST(test_temperature_list_errors)
+{
+    char msg[256];
+    temps = (app_temperatures){.n = 1, .kT = {0.7}};
+    ck_assert_int_eq(parse_temps(msg, sizeof msg, BAD_TEMPS[_i][0]), AD_ERR_ARG);
+    ck_assert_msg(strstr(msg, BAD_TEMPS[_i][1]) != NULL, "'%s': %s", BAD_TEMPS[_i][0], msg);
+    ck_assert_msg(strncmp(msg, "bg-doublewell: --temperatures: ", 31) == 0, "%s", msg);
+    ck_assert_ptr_nonnull(strstr(msg, "(try --help)"));
+    ck_assert_int_eq(temps.n, 1);
+    ck_assert_double_eq(temps.kT[0], 0.7);
+    /* the parser on its own says the same, without the program's frame */
+    char why[160];
+    app_temperatures out = {0};
+    if (BAD_TEMPS[_i][0][0]) {
+        ck_assert_int_eq(app_temperatures_parse(BAD_TEMPS[_i][0], 1, 0.1, 1, 10, &out, why,
+                                                sizeof why),
+                         AD_ERR_ARG);
+        ck_assert_msg(strstr(msg, why) != NULL, "%s vs %s", why, msg);
+        ck_assert_int_eq(out.n, 0);
+    }
+    ck_assert_int_eq(app_temperatures_parse(NULL, 0, 0, 0, 0, &out, why, sizeof why),
+                     AD_ERR_ARG);
+    ck_assert_str_eq(why, "an empty list");
+}
+END_TEST
+
+/* ---- --coupling: the choice kind and the shared coupling options ---- */
+
+static app_coupling coupling;
+static const app_option coupling_table[] = {APP_COUPLING_OPTIONS(&coupling)};
+static const app_cli coupling_cli = {"bg-dimer", NULL, coupling_table, 3};
+
+static int parse_coupling(char *msg, size_t size, int argc, const char *a1, const char *a2,
+                          const char *a3, const char *a4)
+{
+    char *argv[5] = {"bg-dimer", (char *)a1, (char *)a2, (char *)a3, (char *)a4};
+    coupling = (app_coupling){0, 0, 0};
+    int rc = app_options_parse(&coupling_cli, argc, argv, msg, size);
+    if (rc == AD_OK) rc = app_coupling_check("bg-dimer", &coupling, msg, size);
+    return rc;
+}
+
+START_TEST(test_coupling)
+{
+    char msg[256], text[96];
+    /* nothing given: affine, empty settings text */
+    ck_assert_int_eq(parse_coupling(msg, sizeof msg, 1, NULL, NULL, NULL, NULL), AD_OK);
+    ck_assert_int_eq(coupling.kind, APP_COUPLING_AFFINE);
+    ck_assert_int_eq(app_coupling_text(&coupling, text, sizeof text), 0);
+    ck_assert_str_eq(text, "");
+    ck_assert_int_eq(parse_coupling(msg, sizeof msg, 3, "--coupling", "affine", NULL, NULL), AD_OK);
+    ck_assert_int_eq(coupling.kind, APP_COUPLING_AFFINE);
+    /* spline: the defaults filled in */
+    ck_assert_int_eq(parse_coupling(msg, sizeof msg, 2, "--coupling=spline", NULL, NULL, NULL),
+                     AD_OK);
+    ck_assert_int_eq(coupling.kind, APP_COUPLING_SPLINE);
+    ck_assert_int_eq(coupling.bins, 8);
+    ck_assert(coupling.bound == 5.0);
+    app_coupling_text(&coupling, text, sizeof text);
+    ck_assert_str_eq(text, "spline bins 8 bound 5");
+    ck_assert_int_eq(
+        parse_coupling(msg, sizeof msg, 5, "--spline-bins", "64", "--coupling", "spline"), AD_OK);
+    ck_assert_int_eq(coupling.bins, 64);
+    /* errors */
+    ck_assert_int_eq(parse_coupling(msg, sizeof msg, 3, "--coupling", "Spline", NULL, NULL),
+                     AD_ERR_ARG);
+    ck_assert_str_eq(msg, "bg-dimer: --coupling: 'Spline' is not one of affine/spline (try --help)");
+    ck_assert_int_eq(parse_coupling(msg, sizeof msg, 3, "--coupling", "affine|spline", NULL, NULL),
+                     AD_ERR_ARG);
+    ck_assert_int_eq(parse_coupling(msg, sizeof msg, 2, "--coupling=", NULL, NULL, NULL),
+                     AD_ERR_ARG);
+    ck_assert_int_eq(
+        parse_coupling(msg, sizeof msg, 5, "--coupling", "spline", "--spline-bins", "1"),
+        AD_ERR_ARG);
+    ck_assert_str_eq(msg, "bg-dimer: --spline-bins: 1 is out of range [2, 64] (try --help)");
+    ck_assert_int_eq(
+        parse_coupling(msg, sizeof msg, 5, "--coupling", "spline", "--spline-bins", "65"),
+        AD_ERR_ARG);
+    ck_assert_int_eq(parse_coupling(msg, sizeof msg, 3, "--spline-bins", "8", NULL, NULL),
+                     AD_ERR_ARG);
+    ck_assert_str_eq(msg, "bg-dimer: --spline-bins needs --coupling spline (try --help)");
+    ck_assert_int_eq(parse_coupling(msg, sizeof msg, 3, "--spline-bound", "3", NULL, NULL),
+                     AD_ERR_ARG);
+    ck_assert_str_eq(msg, "bg-dimer: --spline-bound needs --coupling spline (try --help)");
+    /* --help shows the choices and the current choice as the default */
+    coupling = (app_coupling){APP_COUPLING_SPLINE, 0, 0};
+    char usage[2048];
+    app_options_usage(&coupling_cli, usage, sizeof usage);
+    ck_assert_msg(strstr(usage, "--coupling affine|spline") && strstr(usage, "(default spline)"),
+                  "%s", usage);
+}
+END_TEST
+
 Suite *apps_options_suite(void)
 {
     Suite *s = suite_create("apps-options");
@@ -254,6 +424,12 @@ Suite *apps_options_suite(void)
     tcase_add_test(tc, test_bad_numbers);
     tcase_add_test(tc, test_range);
     tcase_add_test(tc, test_huge_integers);
+    tcase_add_loop_test(tc, test_temperature_list_errors, 0,
+                        (int)(sizeof BAD_TEMPS / sizeof *BAD_TEMPS));
+    suite_add_tcase(s, tc);
+    tc = tcase_create("temperatures");
+    tcase_add_test(tc, test_temperature_list);
+    tcase_add_test(tc, test_coupling);
     suite_add_tcase(s, tc);
     return s;
 }

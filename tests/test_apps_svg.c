@@ -244,6 +244,46 @@ START_TEST(test_well_formed)
 }
 END_TEST
 
+/* Error bars: one bar with two caps per point whose error is finite and
+ * positive, a marker per point inside the panel, the y range grown to hold
+ * the bars, and a legend entry; the output stays well formed. */
+START_TEST(test_errorbars)
+{
+    app_svg_figure *f = app_svg_figure_new(1, 1, 400, 300);
+    app_svg_panel *p = app_svg_panel_at(f, 0, 0);
+    const double x[4] = {0.5, 1, 1.5, 2}, y[4] = {6.8, 3.4, 2.2, 1.6};
+    const double e[4] = {0.5, NAN, 0, 0.25};
+    app_svg_panel_xrange(p, 0, 2.5);
+    ck_assert_int_eq(app_svg_errorbars(p, x, y, e, 4,
+                                       &(app_svg_style){.label = "model", .color = "#d62728"}),
+                     AD_OK);
+    app_buf b;
+    app_buf_init(&b);
+    ck_assert_int_eq(app_svg_render(f, &b), AD_OK);
+    char why[128] = "";
+    int elements = 0;
+    ck_assert_msg(well_formed(b.data, &elements, why, sizeof why), "%s", why);
+    /* four markers and the legend's; bars only for the points 0 and 3 */
+    ck_assert_int_eq(count(b.data, "<circle"), 5);
+    const char *path = strstr(b.data, "stroke=\"#d62728\"");
+    ck_assert_ptr_nonnull(path);
+    const char *d = strstr(path, " d=\"");
+    int moves = 0, verticals = 0;
+    for (const char *c = d + 4; *c != '"'; c++) {
+        moves += *c == 'M';
+        verticals += *c == 'V';
+    }
+    ck_assert_int_eq(verticals, 2);
+    ck_assert_int_eq(moves, 6); /* a bar and its two caps, twice */
+    ck_assert_ptr_null(strstr(b.data, "nan"));
+    app_buf_free(&b);
+    /* bad arguments are sticky errors */
+    ck_assert_int_eq(app_svg_errorbars(p, x, y, NULL, 4, NULL), AD_ERR_ARG);
+    ck_assert_int_eq(app_svg_errorbars(NULL, x, y, e, 4, NULL), AD_ERR_ARG);
+    app_svg_figure_free(f);
+}
+END_TEST
+
 START_TEST(test_deterministic)
 {
     app_svg_figure *f = sample_figure(), *g = sample_figure();
@@ -379,6 +419,7 @@ Suite *apps_svg_suite(void)
     tcase_add_test(tc, test_nice_ticks);
     tcase_add_test(tc, test_well_formed);
     tcase_add_test(tc, test_deterministic);
+    tcase_add_test(tc, test_errorbars);
     tcase_add_test(tc, test_text_escaping);
     suite_add_tcase(s, tc);
     tc = tcase_create("errors");

@@ -1,11 +1,12 @@
 /* test_autodiff_fresh.c - the backward passes that write a new gradient
- * buffer instead of zero-filling it and adding (ad_node_grad_fresh): concat,
- * a column permutation (gather_cols) and the affine coupling ops, each with
+ * buffer instead of zero-filling it and adding (ad_node_grad_fresh): concat
+ * and a column permutation (gather_cols), each with
  * an intermediate (tape) input that has another consumer recorded before it
  * (its gradient exists when the op's backward runs: it must add) or after
  * it (the op's backward comes first: it writes), and with the same tensor
  * passed as two arguments (it must add both parts).  Checked against finite
- * differences with ad_gradcheck's tolerances.
+ * differences with ad_gradcheck's tolerances.  The coupling's update, a
+ * custom op in flows/, is checked the same way in test_flows_affine.c.
  */
 #include <check.h>
 #include <stdlib.h>
@@ -20,14 +21,10 @@ typedef enum {
     CONCAT_SAME,
     PERMUTE,
     GATHER_PART,
-    AFFINE,
-    AFFINE_INV,
-    AFFINE_SAME,
     N_OPS
 } fresh_op;
 
-static const char *NAMES[N_OPS] = {"concat", "concat(h, h)", "permutation", "partial gather",
-                                   "affine_exp", "affine_exp_inv", "affine_exp(h, h, k)"};
+static const char *NAMES[N_OPS] = {"concat", "concat(h, h)", "permutation", "partial gather"};
 
 /* case = op * 2 + order; order 0: the other consumer (sum h^2) recorded
  * before the op, 1: after. */
@@ -45,9 +42,6 @@ static ad_tensor *build(ad_tape *t, ad_tensor *const *in, int n_inputs, void *ct
     case CONCAT_SAME: y = ad_concat_cols(t, h, h); break;
     case PERMUTE: y = ad_gather_cols(t, h, perm, N); break;
     case GATHER_PART: y = ad_gather_cols(t, h, part, 2); break;
-    case AFFINE: y = ad_affine_exp(t, h, k, ad_scale(t, ad_exp(t, in[0]), 0.5)); break;
-    case AFFINE_INV: y = ad_affine_exp_inv(t, k, h, ad_scale(t, ad_exp(t, in[1]), 0.5)); break;
-    case AFFINE_SAME: y = ad_affine_exp(t, h, h, k); break;
     default: break;
     }
     if (order == 1) other = ad_sum(t, ad_square(t, h));

@@ -2,7 +2,7 @@
  * every activation and for the thin shapes that bypass ad_gemm (one output
  * column, one input column), agreement with the composed ops (matmul, add,
  * activation), bit-identical results for 1 and 2 threads and for every
- * instruction-set copy of the row kernels (autodiff/ad_rows.h), and errors.
+ * instruction-set copy of the row kernels (autodiff/fast/ad_rows.h), and errors.
  *
  * Tolerances: ad_gradcheck's own (derived from the finite-difference error;
  * autodiff/ad_gradcheck.h).  ReLU inputs: the pre-activations are checked to
@@ -17,7 +17,7 @@
 #include <string.h>
 
 #include "autodiff/ad.h"
-#include "autodiff/ad_rows.h"
+#include "autodiff/fast/ad_rows.h"
 #include "ck_util.h"
 
 typedef struct dense_case {
@@ -358,77 +358,6 @@ START_TEST(test_dense_errors)
 }
 END_TEST
 
-/* ---- the affine coupling update ------------------------------------------ */
-
-/* y = z e^s + t (inverse: (x - t) e^-s) from the fused op or from the
- * separate ops, and L = sum(y w) for fixed weights w; out gets y, then the
- * gradients of the three inputs. */
-static void affine_run(int fused, int inverse, ad_real *out, int m, int n)
-{
-    ad_tensor *in[3], *wts;
-    ad_rng r;
-    ad_rng_seed(&r, 5, 0);
-    for (int i = 0; i < 3; i++) {
-        in[i] = ad_tensor_new(2, (int[]){m, n});
-        ad_rng_fill_uniform(&r, in[i]->data, in[i]->size, -2, 2);
-        ad_tensor_require_grad(in[i]);
-    }
-    wts = ad_tensor_new(2, (int[]){m, n});
-    ad_rng_fill_uniform(&r, wts->data, wts->size, -1, 1);
-    ad_tape *t = ad_tape_new(0);
-    ad_tensor *y;
-    if (fused)
-        y = inverse ? ad_affine_exp_inv(t, in[0], in[1], in[2]) : ad_affine_exp(t, in[0], in[1], in[2]);
-    else if (inverse)
-        y = ad_mul(t, ad_sub(t, in[0], in[2]), ad_exp(t, ad_neg(t, in[1])));
-    else
-        y = ad_add(t, ad_mul(t, in[0], ad_exp(t, in[1])), in[2]);
-    ck_assert_int_eq(ad_backward(t, ad_sum(t, ad_mul(t, y, wts))), AD_OK);
-    size_t sz = (size_t)m * n;
-    memcpy(out, y->data, sz * sizeof(ad_real));
-    for (int i = 0; i < 3; i++) memcpy(out + (i + 1) * sz, in[i]->grad, sz * sizeof(ad_real));
-    for (int i = 0; i < 3; i++) ad_tensor_free(in[i]);
-    ad_tensor_free(wts);
-    ad_tape_free(t);
-}
-
-/* The fused op gives the separate ops' values and gradients: the same
- * operations in the same order, so equal but for a compiler contracting
- * a * b + c into one rounding: 1e-14 relative is ~50 ulps. */
-START_TEST(test_affine_matches_composed)
-{
-    enum { M = 7, NC = 5, SZ = M * NC };
-    static const char *what[4] = {"y", "d(first)", "ds", "dshift"};
-    for (int inverse = 0; inverse < 2; inverse++) {
-        ad_real fused[4 * SZ], sep[4 * SZ];
-        affine_run(1, inverse, fused, M, NC);
-        affine_run(0, inverse, sep, M, NC);
-        for (int j = 0; j < 4 * SZ; j++)
-            ck_assert_close(fused[j], sep[j], 1e-14 * (1 + fabs(sep[j])), 0, what[j / SZ], j % SZ);
-    }
-}
-END_TEST
-
-START_TEST(test_affine_errors)
-{
-    ad_tape *t = ad_tape_new(0);
-    ad_tensor *z = ad_zeros(t, 2, (int[]){4, 3}), *s = ad_zeros(t, 2, (int[]){4, 3});
-    ad_tensor *sh = ad_zeros(t, 2, (int[]){3, 4});
-    ck_assert(!ad_affine_exp(t, z, s, sh)->valid);
-    ck_assert_msg(strstr(ad_tape_error(t), "ad_affine_exp: bad argument #3 (shape [3,4], "
-                                           "expected the shape of argument #1, [4,3])"),
-                  "%s", ad_tape_error(t));
-    ad_tape_reset(t);
-    z = ad_zeros(t, 2, (int[]){4, 3});
-    s = ad_zeros(t, 1, (int[]){12});
-    sh = ad_zeros(t, 2, (int[]){4, 3});
-    ck_assert(!ad_affine_exp_inv(t, z, s, sh)->valid);
-    ck_assert_msg(strstr(ad_tape_error(t), "ad_affine_exp_inv: bad argument #2"), "%s",
-                  ad_tape_error(t));
-    ad_tape_free(t);
-}
-END_TEST
-
 Suite *ad_fused_suite(void)
 {
     Suite *s = suite_create("autodiff-fused");
@@ -440,11 +369,9 @@ Suite *ad_fused_suite(void)
     tcase_add_loop_test(tc, test_dense_shared_input, 0, N_CASES);
     tcase_add_test(tc, test_dense_threads_same_bits);
     tcase_add_test(tc, test_row_copies_same_bits);
-    tcase_add_test(tc, test_affine_matches_composed);
     suite_add_tcase(s, tc);
     tc = tcase_create("errors");
     tcase_add_test(tc, test_dense_errors);
-    tcase_add_test(tc, test_affine_errors);
     suite_add_tcase(s, tc);
     return s;
 }

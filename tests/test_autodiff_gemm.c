@@ -17,7 +17,7 @@
 #include <time.h>
 
 #include "autodiff/ad.h"
-#include "autodiff/ad_pool.h"
+#include "autodiff/fast/ad_pool.h"
 #include "ck_util.h"
 
 static double gamma_n(double n) { return n * AD_REAL_EPS / (1 - n * AD_REAL_EPS); }
@@ -262,7 +262,7 @@ START_TEST(test_variants_listed)
                                      &c, 1),
                      AD_ERR_ARG);
     ck_assert(c == 5);
-#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__)) && !defined(AD_GEMM_PLAIN_C)
+#if AD_FAST_X86 /* ad_state.h */
     __builtin_cpu_init();
     ck_assert_int_eq(ad_gemm_variant_supported(AD_GEMM_AVX512),
                      __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("fma"));

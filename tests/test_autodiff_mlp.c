@@ -270,6 +270,55 @@ START_TEST(test_mlp_shared_input)
 }
 END_TEST
 
+/* The deepest chain, AD_MLP_MAX_LAYERS tanh layers of width 2: its
+ * 1 + 2 L inputs, more than a node holds, are kept in the op's context;
+ * gradient-checked.  One layer more is refused. */
+enum { DEEP = AD_MLP_MAX_LAYERS };
+
+static ad_tensor *deep(ad_tape *t, ad_tensor *const *in, int n_inputs, void *ctx)
+{
+    (void)ctx;
+    const int layers = (n_inputs - 1) / 2;
+    ad_tensor *w[DEEP + 1], *b[DEEP + 1];
+    ad_activation act[DEEP + 1];
+    for (int l = 0; l < layers; l++) {
+        w[l] = in[1 + 2 * l];
+        b[l] = in[2 + 2 * l];
+        act[l] = AD_ACT_TANH;
+    }
+    return ad_mlp(t, in[0], layers, w, b, act);
+}
+
+START_TEST(test_mlp_deepest)
+{
+    ad_tensor *in[1 + 2 * (DEEP + 1)];
+    ad_rng r;
+    ad_rng_seed(&r, 41, 0);
+    in[0] = ad_tensor_new(2, (int[]){3, 2});
+    for (int l = 0; l <= DEEP; l++) {
+        in[1 + 2 * l] = ad_tensor_new(2, (int[]){2, 2});
+        in[2 + 2 * l] = ad_tensor_new(1, (int[]){2});
+    }
+    for (int i = 0; i < 1 + 2 * (DEEP + 1); i++)
+        ad_rng_fill_uniform(&r, in[i]->data, in[i]->size, -1, 1);
+    ad_gradcheck_report rep;
+    ck_assert_int_eq(ad_gradcheck(deep, NULL, 1 + 2 * DEEP, in, NULL, &rep), AD_OK);
+    ck_assert_msg(rep.ok, "%s", rep.message);
+    ad_tape *t = ad_tape_new(0);
+    ad_tensor *y = deep(t, in, 1 + 2 * DEEP, NULL);
+    ck_assert(ad_tape_ok(t));
+    ck_assert_int_eq(y->node->n_inputs, 1 + 2 * DEEP);
+    ck_assert_ptr_ne(y->node->inputs, y->node->slots);
+    for (int i = 0; i < 1 + 2 * DEEP; i++) ck_assert_ptr_eq(y->node->inputs[i], in[i]);
+    ad_tape_reset(t);
+    ck_assert(!deep(t, in, 1 + 2 * (DEEP + 1), NULL)->valid);
+    ck_assert_msg(strstr(ad_tape_error(t), "ad_mlp: bad argument #2 (17 layers"), "%s",
+                  ad_tape_error(t));
+    ad_tape_free(t);
+    for (int i = 0; i < 1 + 2 * (DEEP + 1); i++) ad_tensor_free(in[i]);
+}
+END_TEST
+
 START_TEST(test_mlp_errors)
 {
     ad_tape *t = ad_tape_new(0);
@@ -325,6 +374,7 @@ Suite *ad_mlp_suite(void)
     Suite *s = suite_create("autodiff-mlp");
     TCase *tc = tcase_create("gradcheck");
     tcase_add_loop_test(tc, test_mlp_gradcheck, 0, N_CASES);
+    tcase_add_test(tc, test_mlp_deepest);
     suite_add_tcase(s, tc);
     tc = tcase_create("forward");
     tcase_add_loop_test(tc, test_mlp_matches_dense, 0, N_CASES + 1);

@@ -169,10 +169,6 @@ static ad_tensor *b_logsumexp(ad_tape *t, ad_tensor *const *x, const op_case *c)
 {
     return ad_logsumexp(t, x[0], c->iarg[0]);
 }
-static ad_tensor *b_affine_exp(ad_tape *t, ad_tensor *const *x, const op_case *c)
-{
-    return c->iarg[0] ? ad_affine_exp_inv(t, x[0], x[1], x[2]) : ad_affine_exp(t, x[0], x[1], x[2]);
-}
 static ad_tensor *b_matmul(ad_tape *t, ad_tensor *const *x, const op_case *c)
 {
     return ad_matmul(t, x[0], x[1], c->iarg[0], c->iarg[1]);
@@ -314,12 +310,6 @@ static const op_case cases[] = {
     {"logsumexp 1 of [2,3,4]", b_logsumexp, 1, {3}, {S3(2, 3, 4)}, {N}, {1}, {0}},
     {"logsumexp 0 of [5]", b_logsumexp, 1, {1}, {S1(5)}, {N}, {0}, {0}},
     /* matrix product, all four transpose combinations */
-    {"affine_exp [3,4]", b_affine_exp, 3, {2, 2, 2}, {S2(3, 4), S2(3, 4), S2(3, 4)}, {N, N, N},
-     {0}, {0}},
-    {"affine_exp_inv [3,4]", b_affine_exp, 3, {2, 2, 2}, {S2(3, 4), S2(3, 4), S2(3, 4)},
-     {N, N, N}, {1}, {0}},
-    {"affine_exp_inv [5]", b_affine_exp, 3, {1, 1, 1}, {S1(5), S1(5), S1(5)}, {N, N, N}, {1},
-     {0}},
     {"matmul [3,4]@[4,5]", b_matmul, 2, {2, 2}, {S2(3, 4), S2(4, 5)}, {N, N}, {0, 0}, {0}},
     {"matmul [4,3]^T@[4,5]", b_matmul, 2, {2, 2}, {S2(4, 3), S2(4, 5)}, {N, N}, {1, 0}, {0}},
     {"matmul [3,4]@[5,4]^T", b_matmul, 2, {2, 2}, {S2(3, 4), S2(5, 4)}, {N, N}, {0, 1}, {0}},

@@ -705,25 +705,7 @@ START_TEST(test_training_step_no_malloc)
     char msg[200];
     flow_realnvp_config rc = flow_realnvp_preset_config(FLOW_REALNVP_DOUBLE_WELL);
     flow_model *m = flow_realnvp_new(&rc, msg, sizeof msg);
-    nn_optim_config oc = {.kind = NN_OPTIM_ADAM, .lr = 1e-3, .clip_norm = 10};
-    nn_optim *o = nn_optim_new(m->params, &oc, msg, sizeof msg);
-    ad_tape *t = ad_tape_new(0);
-    ad_real *x = fc_normal(64, 2, 5);
-    flow_prior prior = {.dim = 2, .kT = 1.0};
-    long before = 0;
-    for (int it = 0; it < 4; it++) {
-        if (it == 1) before = ad_alloc_count();
-        ad_tape_reset(t);
-        ad_tensor *loss = ad_neg(t, ad_mean(t, flow_model_log_prob(m, t, &prior,
-                                 ad_constant(t, 2, (int[]){64, 2}, x))));
-        nn_params_zero_grad(m->params);
-        ck_assert_int_eq(ad_backward(t, loss), AD_OK);
-        ck_assert_int_eq(nn_optim_step(o, NULL), AD_OK);
-    }
-    ck_assert_int_eq(ad_alloc_count(), before);
-    free(x);
-    ad_tape_free(t);
-    nn_optim_free(o);
+    fc_assert_step_no_malloc(m);
     flow_model_free(m);
 }
 END_TEST

@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "autodiff/ad.h"
-#include "autodiff/ad_pool.h"
+#include "autodiff/fast/ad_pool.h"
 #include "ck_util.h"
 #include "flows/bg_ais.h"
 #include "flows/bg_sample.h"
@@ -228,8 +228,31 @@ START_TEST(test_ais_hmc_small_steps_accepted)
 }
 END_TEST
 
+/* Counts of the progress callbacks, and the last values seen. */
+typedef struct ais_count {
+    int batches, steps;
+    long last_done, last_total;
+} ais_count;
+
+static void count_batch(int done, int n, void *ctx)
+{
+    (void)done;
+    (void)n;
+    ((ais_count *)ctx)->batches++;
+}
+
+static void count_step(long done, long total, void *ctx)
+{
+    ais_count *c = ctx;
+    ck_assert_int_eq(done, c->last_done + 1);
+    c->steps++;
+    c->last_done = done;
+    c->last_total = total;
+}
+
 /* The same seed gives the same samples, bit for bit, at 1 and 2 threads,
- * for the random-walk kernel (_i = 0) and HMC with 1 and 2 leapfrog steps. */
+ * for the random-walk kernel (_i = 0) and HMC with 1 and 2 leapfrog steps;
+ * the progress callbacks (on the second run) change nothing. */
 START_TEST(test_ais_deterministic)
 {
     flow_model *m = random_flow(5);
@@ -239,11 +262,23 @@ START_TEST(test_ais_deterministic)
     bg_samples *s[3] = {NULL, NULL, NULL};
     char msg[256];
     int threads = ad_threads_get();
+    ais_count count = {0, 0, 0, 0};
     for (int k = 0; k < 3; k++) {
         ad_threads_set(k == 2 ? 2 : 1);
-        ck_assert(bg_ais_sample(m, &prior, &GAUSS, 1.0, 600, 256, &c, 9, &s[k], NULL, msg,
+        bg_ais_config ck = c;
+        if (k == 1) {
+            ck.progress = count_batch;
+            ck.progress_step = count_step;
+            ck.progress_ctx = &count;
+        }
+        ck_assert(bg_ais_sample(m, &prior, &GAUSS, 1.0, 600, 256, &ck, 9, &s[k], NULL, msg,
                                 sizeof msg) == AD_OK);
     }
+    /* 600 chains in batches of 256: 3 batches of K = 5 temperatures */
+    ck_assert_int_eq(count.batches, 3);
+    ck_assert_int_eq(count.steps, 15);
+    ck_assert_int_eq(count.last_done, 15);
+    ck_assert_int_eq(count.last_total, 15);
     ad_threads_set(threads);
     ad_threads_shutdown(); /* later tests start from a fresh pool, as after the other thread tests */
     for (int k = 1; k < 3; k++) {

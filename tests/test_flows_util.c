@@ -6,6 +6,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "autodiff/ad_alloc.h"
+#include "flows/flow_model.h"
+#include "flows/flow_prior.h"
+#include "nn/nn_optim.h"
+
 void fc_roundtrip_run(const flow_layer *l, const ad_real *in, int batch, int inverse_first,
                       fc_roundtrip *r)
 {
@@ -64,4 +69,31 @@ ad_tensor *fc_gauss_energy(ad_tape *t, ad_tensor *x, const void *params)
     ad_tensor *d = ad_sub(t, x, ad_constant(t, 1, (int[]){2}, mu));
     ad_tensor *pd = ad_matmul(t, d, ad_constant(t, 2, (int[]){2, 2}, p), 0, 0);
     return ad_scale(t, ad_sum_axis(t, ad_mul(t, d, pd), 1), 0.5);
+}
+
+/* Four training steps of a 2-D flow (forward, ML-like loss, backward, Adam)
+ * on a batch of 64: after the first, no allocation. */
+void fc_assert_step_no_malloc(flow_model *m)
+{
+    char msg[200];
+    nn_optim_config oc = {.kind = NN_OPTIM_ADAM, .lr = 1e-3, .clip_norm = 10};
+    nn_optim *o = nn_optim_new(m->params, &oc, msg, sizeof msg);
+    ck_assert_msg(o != NULL, "%s", msg);
+    ad_tape *t = ad_tape_new(0);
+    ad_real *x = fc_normal(64, 2, 5);
+    flow_prior prior = {.dim = 2, .kT = 1.0};
+    long before = 0;
+    for (int it = 0; it < 4; it++) {
+        if (it == 1) before = ad_alloc_count();
+        ad_tape_reset(t);
+        ad_tensor *loss = ad_neg(t, ad_mean(t, flow_model_log_prob(m, t, &prior,
+                                 ad_constant(t, 2, (int[]){64, 2}, x))));
+        nn_params_zero_grad(m->params);
+        ck_assert_int_eq(ad_backward(t, loss), AD_OK);
+        ck_assert_int_eq(nn_optim_step(o, NULL), AD_OK);
+    }
+    ck_assert_int_eq(ad_alloc_count(), before);
+    free(x);
+    ad_tape_free(t);
+    nn_optim_free(o);
 }

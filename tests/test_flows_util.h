@@ -6,6 +6,7 @@
 #include "autodiff/ad.h"
 #include "flows/flow.h"
 #include "flows/flow_check.h"
+#include "flows/flow_model.h"
 #include "nn/nn_params.h"
 
 /* The round trip, log-det and LU pieces are the library's layer checks
@@ -46,5 +47,9 @@ ad_tensor *fc_gauss_energy(ad_tape *t, ad_tensor *x, const void *params);
 
 /* n rows of width dim of N(0, 1) draws (caller frees with free()). */
 ad_real *fc_normal(int n, int dim, uint64_t seed);
+
+/* Four training steps of the 2-D flow m (forward, ML-like loss, backward,
+ * Adam) on a batch of 64; asserts that none after the first allocates. */
+void fc_assert_step_no_malloc(flow_model *m);
 
 #endif

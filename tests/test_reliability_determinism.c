@@ -4,7 +4,7 @@
  * memcmp-identical parameters, samples, energies and log weights.  The
  * layers are wide enough (128 x 128 products of 128 rows, above the
  * 2^20 multiply-adds from which ad_gemm uses the pool) that the matrix
- * products really are split over the threads (autodiff/ad_gemm.c splits
+ * products really are split over the threads (autodiff/fast/ad_gemm.c splits
  * over independent output tiles, never over a sum). */
 #include <check.h>
 #include <math.h>

@@ -276,6 +276,14 @@ static int start_at_center(void *ctx, int window, double center, int repeat, int
     return AD_OK;
 }
 
+static void count_runs(long done, long total, void *ctx)
+{
+    long *seen = ctx;
+    ck_assert_int_eq(done, seen[0] + 1);
+    seen[0] = done;
+    seen[1] = total;
+}
+
 START_TEST(test_umbrella_deterministic)
 {
     /* Same seed -> bitwise the same result (x0 array or the equivalent
@@ -289,7 +297,13 @@ START_TEST(test_umbrella_deterministic)
     ck_assert_int_eq(smp_umbrella_run(&c, bond_energy, NULL, &a, msg, sizeof msg), AD_OK);
     c.x0 = NULL;
     c.start = start_at_center;
+    long seen[2] = {0, 0}; /* the progress callback changes nothing */
+    c.progress = count_runs;
+    c.progress_ctx = seen;
     ck_assert_int_eq(smp_umbrella_run(&c, bond_energy, NULL, &b, msg, sizeof msg), AD_OK);
+    ck_assert_int_eq(seen[0], (long)N_WIN * 2);
+    ck_assert_int_eq(seen[1], (long)N_WIN * 2);
+    c.progress = NULL;
     c.seed++;
     ck_assert_int_eq(smp_umbrella_run(&c, bond_energy, NULL, &d, msg, sizeof msg), AD_OK);
     size_t n = (size_t)N_WIN * 2 * a->n_per_window;

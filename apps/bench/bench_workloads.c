@@ -45,6 +45,10 @@ const bench_spec BENCH_SPECS[] = {
      "1024x1024x1024 matrix product"},
     {"gemm_flow", BENCH_GEMM, BENCH_NO_SYSTEM, 0, 0, 8000, 0, 200, 200,
      "[8000x200] x [200x200], as in dimer_ml"},
+    {"cpl_affine", BENCH_COUPLING_AFFINE, BENCH_DIMER, 1, 200, 1000, 0, 0, 0,
+     "one block of affine couplings at dim 76, forward + backward"},
+    {"cpl_spline", BENCH_COUPLING_SPLINE, BENCH_DIMER, 1, 200, 1000, 0, 0, 0,
+     "the same with 8-bin spline couplings (one conditioner)"},
 };
 const int BENCH_N_SPECS = (int)(sizeof BENCH_SPECS / sizeof BENCH_SPECS[0]);
 
@@ -92,10 +96,16 @@ double bench_spec_gflop(const bench_spec *s)
 {
     if (s->kind == BENCH_GEMM) return 2.0 * s->batch * s->gemm_n * s->gemm_k / 1e9;
     if (s->kind == BENCH_ENERGY) return 0;
-    /* S and T of both couplings of a block: d1 -> w -> w -> d2 and back. */
+    /* S and T of both couplings of a block: d1 -> w -> w -> d2 and back;
+     * a spline coupling has one conditioner d1 -> w -> w -> d2 (3K - 1). */
     int dim = bench_spec_dim(s), d1 = dim / 2, d2 = dim - d1;
     double w = s->width;
     double net12 = 2 * (d1 * w + w * w + w * d2), net21 = 2 * (d2 * w + w * w + w * d1);
+    if (s->kind == BENCH_COUPLING_SPLINE) {
+        double k = 3 * BENCH_SPLINE_BINS - 1;
+        net12 = d1 * w + w * w + w * d2 * k;
+        net21 = d2 * w + w * w + w * d1 * k;
+    }
     double per_sample = s->blocks * 2 * (net12 + net21);
     return (s->kind == BENCH_SAMPLE ? 1 : 3) * per_sample * s->batch / 1e9;
 }
@@ -190,6 +200,10 @@ static int setup_flow(bench_run *r, char *msg, size_t msg_len)
      * map prior draws where the Mueller-Brown energy overflows. */
     cfg.t_output_random = 0;
     cfg.seed = 1;
+    if (r->spec.kind == BENCH_COUPLING_SPLINE) {
+        cfg.coupling = FLOW_COUPLING_SPLINE;
+        cfg.spline.bins = BENCH_SPLINE_BINS;
+    }
     r->model = flow_realnvp_new(&cfg, msg, msg_len);
     if (!r->model) return AD_ERR_ARG;
     r->prior.dim = r->model->dim_z;
@@ -238,6 +252,9 @@ bench_run *bench_setup(const bench_spec *s, char *msg, size_t msg_len)
             status = make_data(r, msg, msg_len);
         if (status == AD_OK && s->kind == BENCH_ENERGY)
             memcpy(r->batch, r->data, (size_t)s->batch * r->dim * sizeof(ad_real));
+        if (status == AD_OK &&
+            (s->kind == BENCH_COUPLING_AFFINE || s->kind == BENCH_COUPLING_SPLINE))
+            status = flow_prior_sample(&r->prior, &r->rng, r->batch, s->batch);
     }
     if (status != AD_OK) {
         bench_free(r);
@@ -275,6 +292,22 @@ static int train_iteration(bench_run *r, char *msg, size_t msg_len)
     return AD_OK;
 }
 
+/* The couplings alone: z (fixed prior draws) -> x on a fresh tape,
+ * sum(x) + sum(log det), backward to the parameters; no optimizer step. */
+static int coupling_iteration(bench_run *r, char *msg, size_t msg_len)
+{
+    ad_tape *t = r->tape;
+    nn_params_zero_grad(r->model->params);
+    ad_tape_reset(t);
+    int shape[2] = {r->spec.batch, r->dim};
+    ad_tensor *logdet = NULL;
+    ad_tensor *x = flow_model_forward(r->model, t, ad_constant(t, 2, shape, r->batch), &logdet);
+    ad_tensor *loss = ad_add(t, ad_sum(t, x), ad_sum(t, logdet));
+    if (ad_backward(t, loss) != AD_OK)
+        return ad_status_fail(msg, msg_len, ad_tape_status(t), "%s", ad_tape_error(t));
+    return AD_OK;
+}
+
 int bench_iteration(bench_run *r, char *msg, size_t msg_len)
 {
     const bench_spec *s = &r->spec;
@@ -292,6 +325,9 @@ int bench_iteration(bench_run *r, char *msg, size_t msg_len)
         bg_samples_free(out);
         return status;
     }
+    case BENCH_COUPLING_AFFINE:
+    case BENCH_COUPLING_SPLINE:
+        return coupling_iteration(r, msg, msg_len);
     case BENCH_GEMM:
         ad_gemm(0, 0, s->batch, s->gemm_n, s->gemm_k, 1, r->a, s->gemm_k, r->b, s->gemm_n, 0,
                 r->c, s->gemm_n);

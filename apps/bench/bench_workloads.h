@@ -18,8 +18,14 @@ typedef enum {
     BENCH_TRAIN_KL,  /* KL loss against the system's energy       */
     BENCH_ENERGY,    /* energies and forces of a batch            */
     BENCH_SAMPLE,    /* generation, energies, log weights         */
-    BENCH_GEMM       /* one matrix product m x k times k x n      */
+    BENCH_GEMM,      /* one matrix product m x k times k x n      */
+    BENCH_COUPLING_AFFINE, /* forward + backward of `blocks` blocks of */
+    BENCH_COUPLING_SPLINE  /* affine / spline couplings (the same      */
+                           /* hidden layers), sum(x) + sum(log det)    */
 } bench_kind;
+
+/* Bins of the spline couplings of BENCH_COUPLING_SPLINE (the default). */
+#define BENCH_SPLINE_BINS 8
 
 typedef enum { BENCH_DOUBLE_WELL, BENCH_MUELLER_BROWN, BENCH_DIMER, BENCH_NO_SYSTEM } bench_system;
 

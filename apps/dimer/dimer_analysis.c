@@ -135,31 +135,61 @@ static int dimer_state(const ad_real *x, void *ctx)
     return pot_dimer_is_closed(x);
 }
 
-static void on_ais_batch(int done, int n, void *ctx)
+/* Progress of latent AIS on stderr, as training reports: an iteration is
+ * one annealing temperature of one batch of chains. */
+typedef struct ais_progress {
+    app_progress pg;
+    int n_temps, batch, n;
+} ais_progress;
+
+static void on_ais_step(long done, long total, void *ctx)
 {
-    double *t0 = ctx;
-    fprintf(stderr, "%s: latent AIS: %d of %d chains, %.0f s\n", DIMER_PROGRAM, done, n,
-            app_clock_seconds() - *t0);
+    ais_progress *a = ctx;
+    if (done == 1) app_progress_stage(&a->pg, 0, 0, "latent AIS", total);
+    long chains = done / a->n_temps * a->batch;
+    app_progress_value v = {"chains done", (double)(chains < a->n ? chains : a->n)};
+    app_progress_update(&a->pg, done, &v, 1);
+    if (done == total) app_progress_done(&a->pg);
 }
 
-/* 5. the flow's samples annealed to the Boltzmann density (bg_ais.h) */
-static int dimer_analyse_ais(dimer_run *r, char *msg, size_t len)
+/* The flow's samples annealed to the Boltzmann density at kT (bg_ais.h):
+ * chains from z ~ N(0, kT I), seed `seed`, into *out (the caller's). */
+static int ais_at(dimer_run *r, double kT, uint64_t seed, bg_samples **out, bg_ais_stats *stats,
+                  double *seconds, char *msg, size_t len)
 {
     const dimer_schedule *s = &r->sc;
     const bg_generator *g = r->gen;
     bg_ais_config c = s->ais;
     double t0 = app_clock_seconds();
+    ais_progress ap = {.n_temps = c.n_temps, .batch = s->ais_batch, .n = s->ais_chains};
+    app_progress_init(&ap.pg, stderr, 10.0);
     c.state = dimer_state;
-    c.progress = on_ais_batch;
-    c.progress_ctx = &t0;
-    fprintf(stderr,
-            "%s: latent AIS: %d chains x %d temperatures x %d HMC step(s) of %d leapfrog "
-            "steps, each chain kept in its starting state\n",
-            DIMER_PROGRAM, s->ais_chains, c.n_temps, c.mcmc_steps, c.leapfrog);
-    int rc =
-        bg_ais_sample(g->model, &g->prior, g->potential, g->kT, s->ais_chains, s->ais_batch, &c,
-                      ad_rng_derive_seed(r->opt.seed, 70), &r->ais_samples, &r->ais_stats, msg, len);
-    r->ais_seconds = app_clock_seconds() - t0;
+    c.progress = NULL;
+    c.progress_step = on_ais_step;
+    c.progress_ctx = &ap;
+    if (kT == g->kT)
+        fprintf(stderr,
+                "%s: latent AIS: %d chains x %d temperatures x %d HMC step(s) of %d leapfrog "
+                "steps, each chain kept in its starting state\n",
+                DIMER_PROGRAM, s->ais_chains, c.n_temps, c.mcmc_steps, c.leapfrog);
+    else
+        fprintf(stderr,
+                "%s: latent AIS at kT = %g: %d chains x %d temperatures x %d HMC step(s) of %d "
+                "leapfrog steps\n",
+                DIMER_PROGRAM, kT, s->ais_chains, c.n_temps, c.mcmc_steps, c.leapfrog);
+    flow_prior prior = {g->prior.dim, kT};
+    int rc = bg_ais_sample(g->model, kT == g->kT ? &g->prior : &prior, g->potential, kT,
+                           s->ais_chains, s->ais_batch, &c, seed, out, stats, msg, len);
+    if (rc != AD_OK) app_progress_done(&ap.pg);
+    *seconds = app_clock_seconds() - t0;
+    return rc;
+}
+
+/* 5. the flow's samples annealed to the Boltzmann density (bg_ais.h) */
+static int dimer_analyse_ais(dimer_run *r, char *msg, size_t len)
+{
+    int rc = ais_at(r, r->gen->kT, ad_rng_derive_seed(r->opt.seed, 70), &r->ais_samples,
+                    &r->ais_stats, &r->ais_seconds, msg, len);
     if (rc != AD_OK) return rc;
     rc = analyse_set(r, r->ais_samples, ad_rng_derive_seed(r->opt.seed, 71), &r->d_ais,
                      &r->ais_profile, &r->ais_res, msg, len);
@@ -293,5 +323,128 @@ int dimer_samples_csv_write(dimer_run *r, char *msg, size_t len)
     if (rc == AD_OK && r->ais_samples)
         rc = set_csv_write(r, r->ais_samples, r->d_ais, r->ais_profile, "ais_samples.csv",
                            "ais_profile.csv", msg, len);
+    return rc;
+}
+
+/* ---- several temperatures (--temperatures) ---- */
+
+int dimer_analyse_temperatures(dimer_run *r, char *msg, size_t len)
+{
+    const dimer_schedule *s = &r->sc;
+    int rc = AD_OK;
+    for (int j = 0; j < r->n_temps && rc == AD_OK; j++) {
+        dimer_temperature *t = &r->temps[j];
+        t->extrapolation = bg_generator_extrapolates(r->gen, t->kT);
+        if (t->is_main) { /* the run's own results */
+            t->has_ais = r->ais_samples != NULL;
+            continue;
+        }
+        /* the energies of this temperature's MC data, for their median */
+        int nd = t->n_closed + t->n_open;
+        ad_real *u = ad_malloc((size_t)nd * sizeof *u);
+        if (!u) return ad_status_fail(msg, len, AD_ERR_NOMEM, "out of memory");
+        rc = dimer_energy(&r->ectx, t->data, nd, r->dim, u, msg, len);
+        t->mc_median = median_of(u, nd);
+        ad_free(u);
+        if (rc != AD_OK) return rc;
+        bg_samples *b = NULL;
+        ad_real *d = NULL;
+        fprintf(stderr, "%s: %d samples at kT = %g\n", DIMER_PROGRAM, s->n_samples, t->kT);
+        rc = bg_generator_sample_at(r->gen, t->kT, s->n_samples,
+                                    ad_rng_derive_seed(r->opt.seed, 400 + (uint64_t)j), &b, msg,
+                                    len);
+        if (rc == AD_OK)
+            rc = analyse_set(r, b, ad_rng_derive_seed(r->opt.seed, 500 + (uint64_t)j), &d,
+                             &t->profile, &t->res, msg, len);
+        bg_samples_free(b);
+        ad_free(d);
+        b = NULL;
+        d = NULL;
+        if (rc == AD_OK && s->ais_chains > 0) {
+            bg_ais_stats st;
+            rc = ais_at(r, t->kT, ad_rng_derive_seed(r->opt.seed, 600 + (uint64_t)j), &b, &st,
+                        &t->ais_seconds, msg, len);
+            if (rc == AD_OK)
+                rc = analyse_set(r, b, ad_rng_derive_seed(r->opt.seed, 700 + (uint64_t)j), &d,
+                                 &t->ais_profile, &t->ais_res, msg, len);
+            t->has_ais = rc == AD_OK;
+            t->ais_acceptance = st.acceptance;
+            bg_samples_free(b);
+            ad_free(d);
+        }
+        if (rc == AD_OK)
+            fprintf(stderr, "%s: at kT = %g: umbrella %.3f +- %.3f; BG %.3f +- %.3f (ESS/n %.4f)%s\n",
+                    DIMER_PROGRAM, t->kT, t->us.dF, t->us.dF_se, t->res.dF, t->res.dF_se,
+                    t->res.ess_fraction, t->has_ais ? "; with latent AIS:" : "");
+        if (rc == AD_OK && t->has_ais)
+            fprintf(stderr, "%s:   BG + latent AIS %.3f +- %.3f (ESS/n %.4f)\n", DIMER_PROGRAM,
+                    t->ais_res.dF, t->ais_res.dF_se, t->ais_res.ess_fraction);
+    }
+    return rc;
+}
+
+/* A profile as DIR/name (d, F, F_se), recorded by the caller. */
+static int profile_csv_write(dimer_run *r, const smp_profile *pr, const char *name, char *msg,
+                             size_t len)
+{
+    int nb = pr->n_bins;
+    ad_real *v = ad_malloc((size_t)nb * 3 * sizeof *v);
+    if (!v) return ad_status_fail(msg, len, AD_ERR_NOMEM, "out of memory");
+    for (int j = 0; j < nb; j++) {
+        v[3 * j] = pr->center[j];
+        v[3 * j + 1] = pr->F[j];
+        v[3 * j + 2] = pr->se[j];
+    }
+    char path[1024];
+    dimer_out_path(r, name, path, sizeof path);
+    const char *pnames[3] = {"d", "F", "F_se"};
+    int rc = smp_csv_write(path, v, nb, 3, pnames, msg, len);
+    ad_free(v);
+    return rc;
+}
+
+int dimer_temperature_csvs_write(dimer_run *r, char *msg, size_t len)
+{
+    /* temperatures.csv: kT, the umbrella dF and SE, the BG's dF, SE, ESS / n,
+     * and the same after latent AIS (NaN without) */
+    enum { COLS = 9 };
+    ad_real *v = ad_malloc((size_t)r->n_temps * COLS * sizeof *v);
+    if (!v) return ad_status_fail(msg, len, AD_ERR_NOMEM, "out of memory");
+    for (int j = 0; j < r->n_temps; j++) {
+        const dimer_temperature *t = &r->temps[j];
+        const dimer_umbrella_out *us = t->is_main ? &r->us : &t->us;
+        const dimer_model_result *bg = t->is_main ? &r->res : &t->res;
+        const dimer_model_result *ais = t->is_main ? &r->ais_res : &t->ais_res;
+        ad_real *row = v + (size_t)j * COLS;
+        row[0] = (ad_real)t->kT;
+        row[1] = (ad_real)us->dF;
+        row[2] = (ad_real)us->dF_se;
+        row[3] = (ad_real)bg->dF;
+        row[4] = (ad_real)bg->dF_se;
+        row[5] = (ad_real)bg->ess_fraction;
+        row[6] = (ad_real)(t->has_ais ? ais->dF : NAN);
+        row[7] = (ad_real)(t->has_ais ? ais->dF_se : NAN);
+        row[8] = (ad_real)(t->has_ais ? ais->ess_fraction : NAN);
+    }
+    static const char *const cols[COLS] = {"kT",     "umbrella", "umbrella_se",
+                                           "bg",     "bg_se",    "bg_ess",
+                                           "bg_ais", "bg_ais_se", "bg_ais_ess"};
+    char path[1024];
+    dimer_out_path(r, "temperatures.csv", path, sizeof path);
+    int rc = smp_csv_write(path, v, r->n_temps, COLS, cols, msg, len);
+    ad_free(v);
+    for (int j = 0; j < r->n_temps && rc == AD_OK; j++) {
+        const dimer_temperature *t = &r->temps[j];
+        if (t->is_main) continue; /* bg_profile.csv, ais_profile.csv */
+        char name[96];
+        if (t->profile) {
+            dimer_temp_file(t->kT, "bg_profile", ".csv", name, sizeof name);
+            rc = profile_csv_write(r, t->profile, name, msg, len);
+        }
+        if (rc == AD_OK && t->ais_profile) {
+            dimer_temp_file(t->kT, "ais_profile", ".csv", name, sizeof name);
+            rc = profile_csv_write(r, t->ais_profile, name, msg, len);
+        }
+    }
     return rc;
 }

@@ -322,6 +322,126 @@ static int figure_loss(dimer_run *r, const dimer_log_rows *lr, char *msg, size_t
     return rc;
 }
 
+/* ---- several temperatures (--temperatures) ---- */
+
+/* The published umbrella dF(closed - open) of the paper's energy at kT
+ * (the mean of its three repeats, in units of that kT; science.md §3.7),
+ * NAN where it gave none. */
+double dimer_paper_umbrella(double kT)
+{
+    static const double table[5][2] = {{0.15, -60.8}, {0.25, -33.8}, {0.5, -14.4}, {1.0, -7.10},
+                                       {2.0, -3.25}};
+    for (int i = 0; i < 5; i++)
+        if (kT == table[i][0]) return table[i][1];
+    return NAN;
+}
+
+static int figure_temperatures(dimer_run *r, char *msg, size_t len)
+{
+    int nt = r->n_temps;
+    double *v = ad_malloc((size_t)nt * 3 * sizeof *v);
+    if (!v) return ad_status_fail(msg, len, AD_ERR_NOMEM, "out of memory");
+    double *x = v, *y = v + nt, *e = v + 2 * nt;
+    app_svg_figure *f = app_svg_figure_new(1, 1, 600, 420);
+    app_svg_panel *p = app_svg_panel_at(f, 0, 0);
+    app_svg_figure_title(f, "dF(closed - open) against kT, bars +-1 SE");
+    app_svg_panel_labels(p, "kT", "dF(closed - open) / kT");
+    double span = r->temps[nt - 1].kT - r->temps[0].kT;
+    double dx = 0.015 * (span > 0 ? span : r->temps[0].kT);
+    /* the reference: umbrella + WHAM, a line through its points */
+    for (int j = 0; j < nt; j++) {
+        const dimer_temperature *t = &r->temps[j];
+        const dimer_umbrella_out *us = t->is_main ? &r->us : &t->us;
+        x[j] = t->kT;
+        y[j] = us->dF;
+        e[j] = us->dF_se;
+    }
+    app_svg_line(p, x, y, (size_t)nt, &(app_svg_style){.color = "#000000", .dash = APP_SVG_DASHED});
+    app_svg_errorbars(p, x, y, e, (size_t)nt,
+                      &(app_svg_style){.label = "umbrella + WHAM (reference)", .color = "#000000"});
+    int n_paper = 0;
+    if (strcmp(r->opt.bond, "paper") == 0)
+        for (int j = 0; j < nt; j++) {
+            double pv = dimer_paper_umbrella(r->temps[j].kT);
+            if (isfinite(pv)) {
+                x[n_paper] = r->temps[j].kT;
+                y[n_paper++] = pv;
+            }
+        }
+    if (n_paper)
+        app_svg_scatter(p, x, y, (size_t)n_paper,
+                        &(app_svg_style){.label = "paper's umbrella (mean of 3 runs)",
+                                         .color = "#7f7f7f", .alpha = 1, .radius = 4});
+    for (int w = 0; w < 2; w++) {
+        int n = 0;
+        for (int j = 0; j < nt; j++) {
+            const dimer_temperature *t = &r->temps[j];
+            const dimer_model_result *m = w == 0 ? (t->is_main ? &r->res : &t->res)
+                                                 : (t->is_main ? &r->ais_res : &t->ais_res);
+            if (w == 1 && !t->has_ais) continue;
+            x[n] = t->kT + (w == 0 ? -dx : dx);
+            y[n] = m->dF;
+            e[n] = m->dF_se;
+            n++;
+        }
+        if (n)
+            app_svg_errorbars(p, x, y, e, (size_t)n,
+                              &(app_svg_style){.label = w == 0 ? "BG reweighted" : "BG + latent AIS",
+                                               .color = w == 0 ? "#d62728" : "#2ca02c"});
+    }
+    app_svg_panel_legend(p, APP_SVG_LEGEND_AUTO);
+    char path[1024];
+    dimer_out_path(r, "fig_temperatures.svg", path, sizeof path);
+    int rc = app_svg_save(f, path, msg, len);
+    app_svg_figure_free(f);
+    ad_free(v);
+    return rc;
+}
+
+static int figure_temperature_profiles(dimer_run *r, char *msg, size_t len)
+{
+    int nt = r->n_temps, cols = nt < 3 ? nt : 3, rows = (nt + cols - 1) / cols;
+    app_svg_figure *f = app_svg_figure_new(rows, cols, 420, 320);
+    app_svg_figure_title(f, "F(d) at each temperature, bands +-2 SE: umbrella + WHAM (blue), BG "
+                            "reweighted (red), BG + latent AIS (green)");
+    int rc = AD_OK;
+    for (int j = 0; j < nt && rc == AD_OK; j++) {
+        const dimer_temperature *t = &r->temps[j];
+        const dimer_umbrella_out *us = t->is_main ? &r->us : &t->us;
+        app_svg_panel *p = app_svg_panel_at(f, j / cols, j % cols);
+        char title[64];
+        snprintf(title, sizeof title, "kT = %g", t->kT);
+        app_svg_panel_title(p, title);
+        app_svg_panel_labels(p, "dimer distance d", "F(d) / kT");
+        app_svg_panel_xrange(p, 0.5, 2.5);
+        int nb = us->n_bins;
+        double *x = ad_malloc((size_t)nb * 2 * sizeof *x);
+        if (!x) {
+            rc = ad_status_fail(msg, len, AD_ERR_NOMEM, "out of memory");
+            break;
+        }
+        double ymax = 0;
+        for (int b = 0; b < nb; b++) {
+            x[b] = us->center[b];
+            x[nb + b] = us->F[b];
+            if (isfinite(x[nb + b]) && x[nb + b] > ymax) ymax = x[nb + b];
+        }
+        app_svg_line(p, x, x + nb, (size_t)nb,
+                     &(app_svg_style){.label = "umbrella", .color = "#1f77b4"});
+        ad_free(x);
+        profile_curve(p, t->is_main ? r->profile : t->profile, "BG", "#d62728");
+        profile_curve(p, t->is_main ? r->ais_profile : t->ais_profile, "BG + AIS", "#2ca02c");
+        app_svg_panel_yrange(p, -1, ymax + 3 > 5 ? ymax + 3 : 5);
+        app_svg_vline(p, POT_DIMER_D_SPLIT, &(app_svg_style){.dash = APP_SVG_DASHED});
+        app_svg_panel_legend(p, APP_SVG_LEGEND_AUTO);
+    }
+    char path[1024];
+    dimer_out_path(r, "fig_temperature_profiles.svg", path, sizeof path);
+    if (rc == AD_OK) rc = app_svg_save(f, path, msg, len);
+    app_svg_figure_free(f);
+    return rc;
+}
+
 int dimer_figures_write(dimer_run *r, const dimer_log_rows *lr, char *msg, size_t len)
 {
     int rc = figure_energy(r, msg, len);
@@ -329,5 +449,7 @@ int dimer_figures_write(dimer_run *r, const dimer_log_rows *lr, char *msg, size_
     if (rc == AD_OK) rc = figure_configurations(r, msg, len);
     if (rc == AD_OK) rc = figure_free_energy(r, msg, len);
     if (rc == AD_OK) rc = figure_loss(r, lr, msg, len);
+    if (rc == AD_OK && r->n_temps) rc = figure_temperatures(r, msg, len);
+    if (rc == AD_OK && r->n_temps) rc = figure_temperature_profiles(r, msg, len);
     return rc;
 }

@@ -1,7 +1,9 @@
 /* dimer_report.c - the summary.json and report.md of bg-dimer
  * (dimer_run.h), both written atomically.
  */
+#include <math.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "apps/toolkit/app_buf.h"
 #include "apps/toolkit/app_fs.h"
@@ -18,7 +20,7 @@ static void json_dict1(app_json *w, const char *key, const char *name, double v)
 }
 
 /* Opens a model's object and writes the entries every model has. */
-static void json_model(app_json *w, const dimer_run *r, const char *name,
+static void json_model(app_json *w, double mc_median, const char *name,
                        const dimer_model_result *m)
 {
     app_json_object_begin(w);
@@ -30,9 +32,67 @@ static void json_model(app_json *w, const dimer_run *r, const char *name,
     app_json_key_int(w, "n_samples", m->n_samples);
     app_json_key_int(w, "n_nonfinite", m->n_nonfinite);
     app_json_key_number(w, "median_energy", m->median_energy);
-    app_json_key_number(w, "mc_median_energy", r->mc_median);
+    app_json_key_number(w, "mc_median_energy", mc_median);
     app_json_key_number(w, "transitions_per_1000", m->transitions_per_1000);
     app_json_key_number(w, "closed_fraction_unweighted", m->closed_fraction_raw);
+}
+
+/* "trained_range", "kT_extrapolation" and "temperatures": the umbrella
+ * reference and the generator's plain and annealed estimates at every
+ * temperature of --temperatures. */
+static void json_temperatures(app_json *w, const dimer_run *r)
+{
+    double range[2] = {r->temps[0].kT, r->temps[r->n_temps - 1].kT};
+    app_json_key(w, "trained_range");
+    app_json_number_array(w, range, 2);
+    app_json_key_bool(w, "kT_extrapolation", bg_generator_extrapolates(r->gen, r->opt.kT));
+    app_json_key(w, "temperatures");
+    app_json_array_begin(w);
+    for (int j = 0; j < r->n_temps; j++) {
+        const dimer_temperature *t = &r->temps[j];
+        const dimer_umbrella_out *us = t->is_main ? &r->us : &t->us;
+        app_json_object_begin(w);
+        app_json_key_number(w, "kT", t->kT);
+        app_json_key(w, "reference");
+        app_json_object_begin(w);
+        json_dict1(w, "delta_f", "closed-open", us->dF);
+        json_dict1(w, "delta_f_stderr", "closed-open", us->dF_se);
+        app_json_key(w, "delta_f_repeats");
+        app_json_number_array(w, us->dF_repeat, (size_t)us->n_repeats);
+        dimer_umbrella_hysteresis h;
+        dimer_umbrella_starts(us, &h);
+        app_json_key_number(w, "start_state_difference", h.difference);
+        app_json_key_number(w, "start_state_difference_stderr", h.difference_se);
+        app_json_key_string(w, "method", "umbrella+WHAM");
+        app_json_key_number(w, "acceptance", us->acceptance);
+        app_json_key_number(w, "seconds", t->is_main ? r->us_seconds : t->us_seconds);
+        app_json_object_end(w);
+        double paper = strcmp(r->opt.bond, "paper") == 0 ? dimer_paper_umbrella(t->kT) : NAN;
+        if (isfinite(paper)) app_json_key_number(w, "paper_umbrella_mean", paper);
+        app_json_key(w, "mc");
+        app_json_object_begin(w);
+        app_json_key_int(w, "n_closed", t->is_main ? r->n_closed : t->n_closed);
+        app_json_key_int(w, "n_open", t->is_main ? r->n_open : t->n_open);
+        app_json_key(w, "acceptance");
+        app_json_number_array(w, t->is_main ? r->mc_acc : t->mc_acc, 2);
+        app_json_object_end(w);
+        app_json_key(w, "models");
+        app_json_array_begin(w);
+        double mc_median = t->is_main ? r->mc_median : t->mc_median;
+        json_model(w, mc_median, "ML+KL+RC", t->is_main ? &r->res : &t->res);
+        app_json_key_bool(w, "extrapolation", t->extrapolation);
+        app_json_object_end(w);
+        if (t->has_ais) {
+            json_model(w, mc_median, "ML+KL+RC, latent AIS",
+                       t->is_main ? &r->ais_res : &t->ais_res);
+            app_json_key_bool(w, "extrapolation", t->extrapolation);
+            app_json_key_number(w, "seconds", t->is_main ? r->ais_seconds : t->ais_seconds);
+            app_json_object_end(w);
+        }
+        app_json_array_end(w);
+        app_json_object_end(w);
+    }
+    app_json_array_end(w);
 }
 
 int dimer_summary_write(dimer_run *r, char *msg, size_t len)
@@ -47,6 +107,9 @@ int dimer_summary_write(dimer_run *r, char *msg, size_t len)
     app_run_u64_str(r->opt.seed, seed, sizeof seed);
     app_json_key_string(&w, "seed", seed);
     app_json_key_bool(&w, "quick", r->opt.quick);
+    char coupling[96]; /* only for a spline run: an affine run's summary stays as it was */
+    if (app_coupling_text(&r->opt.coupling, coupling, sizeof coupling) > 0)
+        app_json_key_string(&w, "coupling", coupling);
     app_json_key_int(&w, "dim", r->dim);
     app_json_key(&w, "reference");
     app_json_object_begin(&w);
@@ -85,7 +148,7 @@ int dimer_summary_write(dimer_run *r, char *msg, size_t len)
     app_json_object_end(&w);
     app_json_key(&w, "models");
     app_json_array_begin(&w);
-    json_model(&w, r, "ML+KL+RC", &r->res);
+    json_model(&w, r->mc_median, "ML+KL+RC", &r->res);
     app_json_key_number(&w, "final_loss", r->res.final_loss);
     app_json_key_number(&w, "train_seconds", r->res.train_seconds);
     app_json_key_int(&w, "skipped_steps", r->res.skipped);
@@ -94,7 +157,7 @@ int dimer_summary_write(dimer_run *r, char *msg, size_t len)
     app_json_object_end(&w);
     if (r->ais_samples) {
         const bg_ais_config *c = &r->sc.ais;
-        json_model(&w, r, "ML+KL+RC, latent AIS", &r->ais_res);
+        json_model(&w, r->mc_median, "ML+KL+RC, latent AIS", &r->ais_res);
         app_json_key(&w, "ais");
         app_json_object_begin(&w);
         app_json_key_int(&w, "temperatures", c->n_temps);
@@ -113,6 +176,7 @@ int dimer_summary_write(dimer_run *r, char *msg, size_t len)
         app_json_object_end(&w);
     }
     app_json_array_end(&w);
+    if (r->n_temps) json_temperatures(&w, r);
     app_json_key(&w, "timing");
     app_json_object_begin(&w);
     app_json_key_number(&w, "energy_forces_ms_batch1000", r->t_energy_ms);
@@ -129,6 +193,77 @@ int dimer_summary_write(dimer_run *r, char *msg, size_t len)
     return rc;
 }
 
+/* "Several temperatures": the reference and the estimates at each. */
+static void report_temperatures(app_buf *b, const dimer_run *r)
+{
+    char t[1024], list[128];
+    app_temperatures_text(&r->opt.temperatures, 0, list, sizeof list);
+    app_report_heading(b, 2, "Several temperatures");
+    snprintf(t, sizeof t,
+             "One generator trained at kT = %s (--temperatures): every batch split evenly over "
+             "the temperatures, a row at kT drawing its latent point from N(0, kT I) and its J_ML "
+             "data from the MC frames of that kT (sigma 0.02 sqrt(kT)), the energy cut the same "
+             "absolute energy at every kT. At each temperature: MC data in both states and the "
+             "umbrella + WHAM reference with the schedule above, %d generated samples and, with "
+             "latent AIS, %d annealed chains. Every dF in units of its own kT.",
+             list, r->sc.n_samples, r->sc.ais_chains);
+    app_report_paragraph(b, t);
+    int paper = strcmp(r->opt.bond, "paper") == 0;
+    const char *hdr[8] = {"kT", "umbrella + WHAM", "BG reweighted", "ESS / n",
+                          "BG + latent AIS", "ESS / n, AIS", "paper's umbrella"};
+    int n_cols = paper ? 7 : 6;
+    char cells[APP_MAX_TEMPERATURES][7][64];
+    const char *cp[APP_MAX_TEMPERATURES * 7];
+    for (int j = 0; j < r->n_temps; j++) {
+        const dimer_temperature *tp = &r->temps[j];
+        const dimer_umbrella_out *us = tp->is_main ? &r->us : &tp->us;
+        const dimer_model_result *bg = tp->is_main ? &r->res : &tp->res;
+        const dimer_model_result *ais = tp->is_main ? &r->ais_res : &tp->ais_res;
+        snprintf(cells[j][0], 64, "%g", tp->kT);
+        snprintf(cells[j][1], 64, "%.3f ± %.3f", us->dF, us->dF_se);
+        snprintf(cells[j][2], 64, "%.3f ± %.3f", bg->dF, bg->dF_se);
+        snprintf(cells[j][3], 64, "%.4f", bg->ess_fraction);
+        if (tp->has_ais) {
+            snprintf(cells[j][4], 64, "%.3f ± %.3f", ais->dF, ais->dF_se);
+            snprintf(cells[j][5], 64, "%.4f", ais->ess_fraction);
+        } else {
+            snprintf(cells[j][4], 64, "-");
+            snprintf(cells[j][5], 64, "-");
+        }
+        double pv = dimer_paper_umbrella(tp->kT);
+        if (isfinite(pv)) snprintf(cells[j][6], 64, "%.2f", pv);
+        else snprintf(cells[j][6], 64, "-");
+        for (int c = 0; c < n_cols; c++) cp[j * n_cols + c] = cells[j][c];
+    }
+    app_report_table(b, n_cols, hdr, cp, r->n_temps);
+    app_buf low;
+    app_buf_init(&low);
+    for (int j = 0; j < r->n_temps; j++) {
+        const dimer_temperature *tp = &r->temps[j];
+        const dimer_model_result *bg = tp->is_main ? &r->res : &tp->res;
+        const dimer_model_result *ais = tp->is_main ? &r->ais_res : &tp->ais_res;
+        if (!(bg->ess_fraction >= 0.01))
+            app_buf_printf(&low, "%sBG at kT = %g", low.len ? ", " : "", tp->kT);
+        if (tp->has_ais && !(ais->ess_fraction >= 0.01))
+            app_buf_printf(&low, "%sBG + latent AIS at kT = %g", low.len ? ", " : "", tp->kT);
+    }
+    snprintf(t, sizeof t,
+             "ESS / n below 1 %%: %s. Where it is, a few samples carry the estimate and its "
+             "bootstrap SE understates its error.%s",
+             low.err ? "?" : low.len ? low.data : "none",
+             paper ? " The paper's column: the mean of its three umbrella runs for this energy "
+                     "(spread about +-0.5 kT)." : "");
+    app_buf_free(&low);
+    app_report_paragraph(b, t);
+    app_report_image(b, "dF(closed - open) against temperature", "fig_temperatures.svg");
+    app_report_image(b, "F(d) at each temperature", "fig_temperature_profiles.svg");
+    app_report_paragraph(b, "Files: temperatures.csv (kT, umbrella dF and SE, the BG's and the "
+                            "annealed dF, SE and ESS / n); at each other temperature "
+                            "data_closed_kT<kT>.csv, data_open_kT<kT>.csv, "
+                            "umbrella_profile_kT<kT>.csv, bg_profile_kT<kT>.csv, "
+                            "ais_profile_kT<kT>.csv, cache_kT<kT>.json (for --resume).");
+}
+
 int dimer_report_write(dimer_run *r, char *msg, size_t len)
 {
     app_buf b;
@@ -137,6 +272,7 @@ int dimer_report_write(dimer_run *r, char *msg, size_t len)
     const dimer_model_result *m = &r->res;
     snprintf(t, sizeof t, "Dimer in a repulsive LJ bath (%s bond%s), kT = %g", r->opt.bond,
              r->opt.quick ? ", --quick" : "", r->opt.kT);
+    app_coupling_append_title(&r->opt.coupling, t, sizeof t);
     app_report_heading(&b, 1, t);
     snprintf(t, sizeof t,
              "76 coordinates (2 dimer + 36 solvent particles). Seed %llu, %d thread(s), wall time "
@@ -198,6 +334,7 @@ int dimer_report_write(dimer_run *r, char *msg, size_t len)
                    "energy (paper bond, kT = 1) gave -6.63, -7.12 and -7.55.\n\n",
                    h.closed_starts, h.closed_starts_se, h.open_starts, h.open_starts_se,
                    h.difference, h.difference_se);
+    if (r->n_temps) report_temperatures(&b, r);
     app_report_heading(&b, 2, "Setup");
     snprintf(t, sizeof t,
              "Monte Carlo: %d chains per state x %ld steps (sigma = 0.02 sqrt(kT), every "

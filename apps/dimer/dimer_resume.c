@@ -272,7 +272,7 @@ void dimer_stage_seconds_io(dimer_run *r, int write)
 
 void dimer_resume_stages(dimer_run *r)
 {
-    char name[64], log_name[64], path[APP_RUN_PATH_MAX], why[512], want[128];
+    char name[64], log_name[64], path[APP_RUN_PATH_MAX], why[512], want[1024];
     r->first_stage = 0;
     if (r->opt.resume && !r->data_reused)
         fprintf(stderr, "%s: new MC data: stage checkpoints in %s are not reused\n", DIMER_PROGRAM,
@@ -305,7 +305,7 @@ void dimer_resume_stages(dimer_run *r)
                 fprintf(stderr, "%s: --resume: ignoring %s: %s\n", DIMER_PROGRAM, name, why);
                 continue;
             }
-            app_run_label(r->run, stage, want, sizeof want);
+            dimer_ckpt_label(r, stage, want, sizeof want);
             if (bg_generator_load_label(r->gen, path, want, why, sizeof why) != AD_OK) {
                 fprintf(stderr, "%s: --resume: ignoring %s: %s\n", DIMER_PROGRAM, name, why);
                 continue;
@@ -325,4 +325,158 @@ void dimer_resume_stages(dimer_run *r)
     } else if (r->run) {
         app_run_forget_from(r->run, DIMER_STAGE_TRAIN + 1);
     }
+}
+
+/* ---- the other temperatures of --temperatures ---- */
+
+/* cache_kT<kT>.json: what cache.json is for the run's kT, for temperature j
+ * (its MC statistics, then its umbrella reference's); us != 0 once the
+ * reference is done. */
+int dimer_temp_cache_write(dimer_run *r, int j, int us, char *msg, size_t len)
+{
+    const dimer_temperature *t = &r->temps[j];
+    char fp[256], fp_us[256], name[96];
+    schedule_fingerprint(&r->sc, 0, fp, sizeof fp);
+    schedule_fingerprint(&r->sc, 1, fp_us, sizeof fp_us);
+    app_json w;
+    app_json_init(&w, 1);
+    app_json_object_begin(&w);
+    app_json_key_int(&w, "version", DIMER_CACHE_VERSION);
+    app_json_key_string(&w, "bond", r->opt.bond);
+    app_json_key_number(&w, "kT", t->kT);
+    char seed[32];
+    app_run_u64_str(r->opt.seed, seed, sizeof seed);
+    app_json_key_string(&w, "seed", seed);
+    app_json_key_int(&w, "quick", r->opt.quick);
+    app_json_key_string(&w, "mc_schedule", fp);
+    app_json_key_int(&w, "n_closed", t->n_closed);
+    app_json_key_int(&w, "n_open", t->n_open);
+    app_json_key(&w, "mc_acceptance");
+    app_json_number_array(&w, t->mc_acc, 2);
+    app_json_key_number(&w, "mc_seconds", t->mc_seconds);
+    if (us) {
+        app_json_key_string(&w, "us_schedule", fp_us);
+        app_json_key_number(&w, "us_dF", t->us.dF);
+        app_json_key_number(&w, "us_dF_se", t->us.dF_se);
+        app_json_key(&w, "us_dF_repeat");
+        app_json_number_array(&w, t->us.dF_repeat, (size_t)t->us.n_repeats);
+        app_json_key_number(&w, "us_acceptance", t->us.acceptance);
+        app_json_key_number(&w, "us_n_samples", (double)t->us.n_samples);
+        app_json_key_number(&w, "us_seconds", t->us_seconds);
+        app_json_key_int(&w, "us_bins", t->us.n_bins);
+    }
+    app_json_object_end(&w);
+    int rc = app_json_finish(&w, msg, len);
+    char path[APP_RUN_PATH_MAX];
+    dimer_temp_file(t->kT, "cache", ".json", name, sizeof name);
+    dimer_out_path(r, name, path, sizeof path);
+    if (rc == AD_OK) rc = app_fs_write_atomic(path, w.out.data, w.out.len, msg, len);
+    app_json_free(&w);
+    if (rc == AD_OK)
+        rc = dimer_record(r, name, us ? DIMER_STAGE_UMBRELLA : DIMER_STAGE_MC, msg, len);
+    return rc;
+}
+
+/* Whether the manifest verifies every name (written at stage >= stage). */
+static int all_reusable(dimer_run *r, const char *const *names, int n, int stage)
+{
+    char why[512];
+    for (int i = 0; i < n; i++) {
+        int st = 0;
+        if (!r->run || !app_run_reusable(r->run, names[i], &st, why, sizeof why) || st < stage)
+            return 0;
+    }
+    return 1;
+}
+
+int dimer_temp_cache_load(dimer_run *r, int j)
+{
+    dimer_temperature *t = &r->temps[j];
+    char closed[96], open[96], prof[96], cache[96], path[APP_RUN_PATH_MAX], msg[512], fp[256];
+    dimer_temp_file(t->kT, "data_closed", ".csv", closed, sizeof closed);
+    dimer_temp_file(t->kT, "data_open", ".csv", open, sizeof open);
+    dimer_temp_file(t->kT, "umbrella_profile", ".csv", prof, sizeof prof);
+    dimer_temp_file(t->kT, "cache", ".json", cache, sizeof cache);
+    const char *const mc_files[3] = {closed, open, cache};
+    if (!all_reusable(r, mc_files, 3, DIMER_STAGE_MC)) return 0;
+    dimer_out_path(r, cache, path, sizeof path);
+    char *text = NULL;
+    size_t tl = 0;
+    app_json_value *root = NULL;
+    int ok = app_fs_read_file(path, &text, &tl, msg, sizeof msg) == AD_OK &&
+             app_json_parse(text, tl, &root, msg, sizeof msg) == AD_OK;
+    ad_free(text);
+    long long v = 0, nc = 0, no = 0, nb = 0, ns = 0;
+    double kT = 0;
+    schedule_fingerprint(&r->sc, 0, fp, sizeof fp);
+    ok = ok && json_string_is(root, "bond", r->opt.bond) && json_string_is(root, "mc_schedule", fp);
+    ok = ok && get_int(root, "version", DIMER_CACHE_VERSION, DIMER_CACHE_VERSION, &v);
+    ok = ok && get_real(root, "kT", 0, 1e300, &kT) && kT == t->kT;
+    char seed[32];
+    app_run_u64_str(r->opt.seed, seed, sizeof seed);
+    ok = ok && json_string_is(root, "seed", seed);
+    ok = ok && get_int(root, "quick", r->opt.quick, r->opt.quick, &v);
+    ok = ok && get_int(root, "n_closed", 1, 100000000, &nc) &&
+         get_int(root, "n_open", 1, 100000000, &no);
+    ok = ok && get_real(root, "mc_seconds", 0, 1e12, &t->mc_seconds);
+    double *acc = t->mc_acc;
+    ok = ok && get_reals(root, "mc_acceptance", 2, &acc, NULL);
+    if (ok) {
+        t->n_closed = (int)nc;
+        t->n_open = (int)no;
+        t->data = ad_malloc((size_t)(t->n_closed + t->n_open) * r->dim * sizeof *t->data);
+        ok = t->data != NULL;
+    }
+    if (ok) {
+        dimer_out_path(r, closed, path, sizeof path);
+        ok = read_csv_exact(path, r->dim, t->n_closed, t->data, 0);
+    }
+    if (ok) {
+        dimer_out_path(r, open, path, sizeof path);
+        ok = read_csv_exact(path, r->dim, t->n_open, t->data + (size_t)t->n_closed * r->dim, 0);
+    }
+    if (!ok) {
+        ad_free(t->data);
+        t->data = NULL;
+        t->n_closed = t->n_open = 0;
+        app_json_value_free(root);
+        return 0;
+    }
+    /* the umbrella reference */
+    const char *const us_files[2] = {prof, cache};
+    int us = all_reusable(r, us_files, 2, DIMER_STAGE_UMBRELLA);
+    schedule_fingerprint(&r->sc, 1, fp, sizeof fp);
+    us = us && json_string_is(root, "us_schedule", fp) && get_int(root, "us_bins", 1, 1000000, &nb);
+    dimer_umbrella_out *u = &t->us;
+    if (us) {
+        u->n_bins = (int)nb;
+        u->center = ad_malloc((size_t)3 * u->n_bins * sizeof(ad_real));
+        size_t n_rep = 0;
+        us = u->center && get_reals(root, "us_dF_repeat", -100000, &u->dF_repeat, &n_rep);
+        u->n_repeats = (int)n_rep;
+    }
+    if (us) {
+        u->F = u->center + u->n_bins;
+        u->F_se = u->F + u->n_bins;
+        us = get_real(root, "us_dF", -1e300, 1e300, &u->dF) &&
+             get_real(root, "us_dF_se", 0, 1e300, &u->dF_se) &&
+             get_real(root, "us_acceptance", 0, 1, &u->acceptance) &&
+             get_real(root, "us_seconds", 0, 1e12, &t->us_seconds) &&
+             get_int(root, "us_n_samples", 0, 9007199254740992LL, &ns);
+        if (us) u->n_samples = (long)ns;
+    }
+    app_json_value_free(root);
+    if (us) {
+        ad_real *p = ad_malloc((size_t)3 * u->n_bins * sizeof *p);
+        dimer_out_path(r, prof, path, sizeof path);
+        us = p && read_csv_exact(path, 3, u->n_bins, p, 1);
+        for (int b = 0; us && b < u->n_bins; b++) {
+            u->center[b] = p[3 * b];
+            u->F[b] = p[3 * b + 1];
+            u->F_se[b] = p[3 * b + 2];
+        }
+        ad_free(p);
+    }
+    if (!us) dimer_umbrella_out_release(u);
+    return us ? 2 : 1;
 }

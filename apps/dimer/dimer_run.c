@@ -12,10 +12,11 @@
 
 /* The settings of the manifest: everything the numbers depend on (the
  * thread count is not: results do not depend on it). */
-enum { N_SETTINGS = 9 };
+enum { N_SETTINGS = 9 }; /* and "temperatures" when given */
 typedef struct dimer_settings {
-    char seed[32], kT[40], mc[96], us[160], stages[8 * 96], flow[64], analysis[256], ais[128];
-    app_run_setting list[N_SETTINGS];
+    char seed[32], kT[40], mc[96], us[160], stages[8 * 96], flow[160], analysis[256], ais[128];
+    char temps[APP_MAX_TEMPERATURES * 26];
+    app_run_setting list[N_SETTINGS + 1];
 } dimer_settings;
 
 static void make_settings(const dimer_run *r, dimer_settings *d)
@@ -43,6 +44,12 @@ static void make_settings(const dimer_run *r, dimer_settings *d)
     if (r->opt.grad_blocks > 1 && at < sizeof d->stages) /* only when it changes the numbers */
         snprintf(d->stages + at, sizeof d->stages - at, "; grad_blocks %d", r->opt.grad_blocks);
     snprintf(d->flow, sizeof d->flow, "blocks %d split %d", s->n_blocks, (int)s->split);
+    if (r->opt.coupling.kind != APP_COUPLING_AFFINE) { /* an affine run keeps its fingerprint */
+        size_t n = strlen(d->flow);
+        snprintf(d->flow + n, sizeof d->flow - n, " coupling ");
+        n = strlen(d->flow);
+        app_coupling_text(&r->opt.coupling, d->flow + n, sizeof d->flow - n);
+    }
     snprintf(d->analysis, sizeof d->analysis, "samples %d batch %d bootstrap %d bins %d",
              s->n_samples, s->sample_batch, s->n_bootstrap, s->profile_bins);
     snprintf(d->ais, sizeof d->ais, "chains %d batch %d temps %d leapfrog %d pilot %d accept %.17g",
@@ -55,12 +62,23 @@ static void make_settings(const dimer_run *r, dimer_settings *d)
         {"analysis", d->analysis},
     };
     memcpy(d->list, list, sizeof list);
+    /* only when given, so that a run without it keeps its fingerprint */
+    app_temperatures_text(&r->opt.temperatures, 1, d->temps, sizeof d->temps);
+    d->list[N_SETTINGS] = (app_run_setting){"temperatures", d->temps};
 }
 
 int dimer_run_open(dimer_run *r, char *msg, size_t len)
 {
     dimer_schedule_make(&r->sc, r->opt.quick, r->opt.kT);
-    if (r->opt.ais_chains >= 0) r->sc.ais_chains = r->opt.ais_chains;
+    r->n_temps = r->opt.temperatures.n;
+    for (int j = 0; j < r->n_temps; j++) {
+        r->temps[j].kT = r->opt.temperatures.kT[j];
+        r->temps[j].is_main = r->temps[j].kT == r->opt.kT;
+    }
+    if (r->opt.ais_chains >= 0)
+        r->sc.ais_chains = r->opt.ais_chains;
+    else if (r->n_temps > 1) /* annealing at every temperature: half the chains at each */
+        r->sc.ais_chains /= 2; /* (docs/experiments.md, "Several temperatures")        */
     if (r->opt.ais_temps > 0) r->sc.ais.n_temps = r->opt.ais_temps;
     dimer_settings *d = ad_calloc(1, sizeof *d);
     if (!d) return ad_status_fail(msg, len, AD_ERR_NOMEM, "out of memory");
@@ -72,7 +90,7 @@ int dimer_run_open(dimer_run *r, char *msg, size_t len)
                         .format_version = DIMER_FORMAT_VERSION,
                         .out = r->opt.out,
                         .settings = d->list,
-                        .n_settings = N_SETTINGS,
+                        .n_settings = N_SETTINGS + (r->n_temps ? 1 : 0),
                         .resume = r->opt.resume,
                         .restart = r->opt.restart};
     int rc = app_run_open(&r->run, &c, msg, len);
@@ -100,7 +118,8 @@ int dimer_run_all(dimer_run *r, char *msg, size_t len)
     if (rc != AD_OK) return rc;
     fprintf(stderr, "%s: umbrella reference dF(closed - open) = %.3f +- %.3f\n", DIMER_PROGRAM,
             r->us.dF, r->us.dF_se);
-    rc = dimer_model_build(r, msg, len);
+    if (r->n_temps) rc = dimer_temperature_data(r, msg, len);
+    if (rc == AD_OK) rc = dimer_model_build(r, msg, len);
     if (rc == AD_OK) { /* timings only: rank 0 measures them (autodiff/ad_dist.h) */
         if (ad_dist_root_begin()) rc = dimer_measure_timing(r, msg, len);
         rc = ad_dist_root_end(rc, msg, len);
@@ -110,12 +129,14 @@ int dimer_run_all(dimer_run *r, char *msg, size_t len)
                 DIMER_PROGRAM, r->t_energy_ms, r->t_flow_ms);
     if (rc == AD_OK) rc = dimer_train(r, msg, len);
     if (rc == AD_OK) rc = dimer_analyse(r, msg, len);
+    if (rc == AD_OK && r->n_temps) rc = dimer_analyse_temperatures(r, msg, len);
     dimer_log_rows lr = {0, NULL};
     if (rc == AD_OK) {
         dimer_log_read(r, &lr);
         r->res.final_loss = dimer_final_loss(&lr, r->sc.n_stages);
     }
     if (rc == AD_OK) rc = dimer_samples_csv_write(r, msg, len);
+    if (rc == AD_OK && r->n_temps) rc = dimer_temperature_csvs_write(r, msg, len);
     if (rc == AD_OK) rc = dimer_figures_write(r, &lr, msg, len);
     ad_free(lr.v);
     r->wall_seconds = app_clock_seconds() - r->start_clock;
@@ -133,6 +154,23 @@ int dimer_run_all(dimer_run *r, char *msg, size_t len)
             (!r->ais_profile && strcmp(outputs[i], "ais_profile.csv") == 0))
             continue;
         rc = app_run_note(r->run, outputs[i], outputs[i], 0, DIMER_STAGE_OUTPUTS, msg, len);
+    }
+    if (r->n_temps) {
+        static const char *const more[] = {"temperatures.csv", "fig_temperatures.svg",
+                                           "fig_temperature_profiles.svg"};
+        for (size_t i = 0; rc == AD_OK && r->run && i < sizeof more / sizeof *more; i++)
+            rc = app_run_note(r->run, more[i], more[i], 0, DIMER_STAGE_OUTPUTS, msg, len);
+        for (int j = 0; rc == AD_OK && r->run && j < r->n_temps; j++) {
+            const dimer_temperature *t = &r->temps[j];
+            static const char *const stems[2] = {"bg_profile", "ais_profile"};
+            const smp_profile *have[2] = {t->profile, t->ais_profile};
+            for (int w = 0; rc == AD_OK && w < 2 && !t->is_main; w++) {
+                if (!have[w]) continue;
+                char name[96];
+                dimer_temp_file(t->kT, stems[w], ".csv", name, sizeof name);
+                rc = app_run_note(r->run, name, name, 0, DIMER_STAGE_OUTPUTS, msg, len);
+            }
+        }
     }
     if (rc == AD_OK && r->run) rc = app_run_save(r->run, msg, len);
     return rc;

@@ -333,6 +333,8 @@ int dimer_umbrella(dimer_energy_ctx *c, const dimer_umbrella_config *cfg,
     uc.wham.hi = cfg->hi;
     uc.wham.r_split = POT_DIMER_D_SPLIT;
     uc.wham.n_blocks = 4;
+    uc.progress = cfg->progress;
+    uc.progress_ctx = cfg->progress_ctx;
     smp_umbrella_result *res = NULL;
     int rc = smp_umbrella_run(&uc, dimer_energy, c, &res, msg, msg_len);
     if (rc != AD_OK) return rc;

@@ -14,7 +14,7 @@
 #include <stdint.h>
 
 #include "autodiff/ad.h"
-#include "autodiff/ad_pool.h"
+#include "autodiff/fast/ad_pool.h"
 #include "potentials/pot_dimer.h"
 
 /* Solvent on the paper's lattice (6 x 6 sites of spacing 1.2, outermost
@@ -82,6 +82,9 @@ typedef struct dimer_umbrella_config {
     uint64_t seed;
     const ad_real *closed; int n_closed;  /* start frames, closed state       */
     const ad_real *open; int n_open;      /* start frames, open state         */
+    /* optional: smp_umbrella_config's progress callback (runs done, total) */
+    void (*progress)(long done, long total, void *ctx);
+    void *progress_ctx;
 } dimer_umbrella_config;
 
 typedef struct dimer_umbrella_out {

@@ -4,6 +4,7 @@
  * dimer_figures.c, dimer_report.c) call into this file and dimer_sim.c;
  * dimer_run.c runs them in order. */
 #include <stdio.h>
+#include <string.h>
 
 #include "apps/dimer/dimer_run.h"
 #include "apps/toolkit/app_fs.h"
@@ -22,6 +23,19 @@ int dimer_record(dimer_run *r, const char *name, int stage, char *msg, size_t le
 
 void dimer_ckpt_name(int k, char *buf, size_t len) { snprintf(buf, len, "ckpt/stage-stage%d.ckpt", k); }
 
+void dimer_ckpt_label(const dimer_run *r, int stage, char *buf, size_t len)
+{
+    buf[0] = '\0';
+    if (!r->run) return;
+    app_run_label(r->run, stage, buf, len);
+    app_label_append_settings(&r->opt.temperatures, &r->opt.coupling, buf, len);
+}
+
+void dimer_temp_file(double kT, const char *stem, const char *suffix, char *buf, size_t len)
+{
+    snprintf(buf, len, "%s_kT%g%s", stem, kT, suffix);
+}
+
 void dimer_run_release(dimer_run *r)
 {
     app_run_close(r->run);
@@ -37,4 +51,12 @@ void dimer_run_release(dimer_run *r)
     ad_free(r->data);
     ad_free(r->data_u);
     ad_free(r->d_bg);
+    for (int j = 0; j < r->n_temps; j++) {
+        dimer_temperature *t = &r->temps[j];
+        ad_free(t->data);
+        dimer_umbrella_out_release(&t->us);
+        smp_profile_free(t->profile);
+        smp_profile_free(t->ais_profile);
+    }
+    r->n_temps = 0;
 }

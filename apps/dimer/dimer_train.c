@@ -27,9 +27,21 @@ int dimer_model_build(dimer_run *r, char *msg, size_t len)
     c.whiten_data = r->data;
     c.whiten_n = r->n_closed + r->n_open;
     c.seed = ad_rng_derive_seed(r->opt.seed, 30);
+    if (r->opt.coupling.kind == APP_COUPLING_SPLINE) {
+        c.coupling = FLOW_COUPLING_SPLINE;
+        c.spline.bins = r->opt.coupling.bins;
+        c.spline.bound = r->opt.coupling.bound;
+    }
     bg_generator_config gc = bg_generator_config_default(&r->pot, r->opt.kT);
     gc.flow = c;
     gc.sample_batch = r->sc.sample_batch;
+    bg_temperature temps[APP_MAX_TEMPERATURES];
+    if (r->n_temps) { /* one generator for every temperature, equal weights */
+        for (int j = 0; j < r->n_temps; j++)
+            temps[j] = (bg_temperature){.kT = r->temps[j].kT, .weight = 1};
+        gc.temperatures = temps;
+        gc.n_temperatures = r->n_temps;
+    }
     r->gen = bg_generator_new(&gc, msg, len);
     return r->gen ? AD_OK : AD_ERR_ARG;
 }
@@ -69,7 +81,21 @@ int dimer_train(dimer_run *r, char *msg, size_t len)
         progress_ctx pc = {&pg, r};
         bg_rc rc_d = bg_rc_distance(0, 1);
         bg_generator_train_config tc = bg_generator_train_default(r->data, r->n_closed + r->n_open);
-        tc.cut_ref = BG_CUT_ABSOLUTE; /* make_schedule gives e_high as energies */
+        bg_temperature_data sets[APP_MAX_TEMPERATURES];
+        if (r->n_temps) { /* J_ML on the MC data of every temperature */
+            for (int j = 0; j < r->n_temps; j++) {
+                const dimer_temperature *t = &r->temps[j];
+                sets[j] = (bg_temperature_data){
+                    .kT = t->kT, .weight = 1, .data = t->is_main ? r->data : t->data,
+                    .n_data = t->is_main ? r->n_closed + r->n_open : t->n_closed + t->n_open};
+            }
+            tc.data = NULL;
+            tc.n_data = 0;
+            tc.data_sets = sets;
+            tc.n_data_sets = r->n_temps;
+        }
+        tc.cut_ref = BG_CUT_ABSOLUTE; /* make_schedule gives e_high as energies, the same */
+                                      /* cut for every temperature of --temperatures  */
         tc.rc = &rc_d;
         tc.rc_loss = bg_rc_loss_config_default(0.5, 2.5);
         tc.stages = r->sc.stages;
@@ -91,12 +117,11 @@ int dimer_train(dimer_run *r, char *msg, size_t len)
             rc = bg_generator_train(r->gen, &tc, &res, why, sizeof why);
             if (rc != AD_OK) return ad_status_fail(msg, len, rc, "training: %s", why);
             r->res.skipped += res.skipped;
-            char name[64], label[128], log_name[64];
+            char name[64], label[1024], log_name[64];
             dimer_ckpt_name(k + 1, name, sizeof name);
             dimer_out_path(r, name, path, sizeof path);
             int stage = DIMER_STAGE_TRAIN + k + 1;
-            if (r->run) app_run_label(r->run, stage, label, sizeof label);
-            else label[0] = '\0';
+            dimer_ckpt_label(r, stage, label, sizeof label);
             /* the stage times (only timings; they go with the stage) */
             dimer_stage_seconds_io(r, 1);
             if (r->run)

@@ -11,6 +11,13 @@
  * and maps errors to exit codes (0 success, 1 runtime failure, 2 usage).
  * Everything the run computes lives in an exp2d_run owned by exp2d_main.
  *
+ * Several temperatures: with --temperatures LIST (exp2d_options.temperatures)
+ * every model is one generator trained at all the temperatures of the list,
+ * on Monte Carlo data made at each, and is sampled at each against the
+ * quadrature reference there (exp2d_temperature); summary.json, report.md,
+ * temperatures.svg, temperature_profiles.svg, temperatures.csv and
+ * profiles_kT<kT>.csv report it.  Without the option nothing changes.
+ *
  * The kit is installed with the library (make install): a program outside
  * the tree includes "apps/exp2d/exp2d.h" and links with pkg-config's libbg
  * (docs/examples/exp2d_hat.c).  Its files: exp2d_main.c (options, --out,
@@ -24,6 +31,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "apps/toolkit/app_options.h"
 #include "apps/toolkit/app_run.h"
 #include "autodiff/ad.h"
 #include "flows/bg_generator.h"
@@ -89,6 +97,11 @@ typedef struct exp2d_options {
     int restart;       /* discard a run of other settings in out */
     int grad_blocks;   /* the training batch cut into blocks (bg_train.h; */
                        /* 0 or 1: the whole batch)                       */
+    app_temperatures temperatures; /* --temperatures: the training          */
+                       /* temperatures of one multi-temperature generator   */
+                       /* per model; n = 0 (default): kT alone, as before   */
+    app_coupling coupling; /* --coupling, --spline-bins, --spline-bound:  */
+                       /* the flow's coupling family (default affine)       */
 } exp2d_options;
 
 /* Version of the files in --out (manifest.json records it). */
@@ -125,6 +138,30 @@ typedef struct exp2d_model {
 
 #define EXP2D_N_INTERP 10
 
+/* One model at one temperature of --temperatures. */
+typedef struct exp2d_temp_model {
+    double delta_f[EXP2D_MAX_MINIMA], delta_f_se[EXP2D_MAX_MINIMA]; /* kT of this temperature */
+    double ess_fraction;
+    int n_samples, n_nonfinite;
+    int extrapolation;     /* the temperature lies outside the trained range */
+    double *profile;       /* [bins * 2]: F_hist, se_hist along the RC       */
+} exp2d_temp_model;
+
+/* One temperature of --temperatures: its Monte Carlo data (the ML data of
+ * that temperature), its quadrature reference and the four models sampled
+ * there.  The temperature equal to the run's kT shares the run's data,
+ * reference and results. */
+typedef struct exp2d_temperature {
+    double kT;
+    int is_main;           /* kT == run->kT: the fields below are the run's  */
+    smp_quad_basins ref;
+    double *profile_exact; /* [bins], shifted to min 0                       */
+    int n_data;
+    ad_real *data;         /* [n_data * 2]                                   */
+    double mc_acceptance;
+    exp2d_temp_model models[EXP2D_N_MODELS];
+} exp2d_temperature;
+
 typedef struct exp2d_run {
     const exp2d_system *sys;
     exp2d_options opt;
@@ -150,6 +187,11 @@ typedef struct exp2d_run {
     double ml_seconds;
     /* interpolation end points */
     ad_real interp_ends[EXP2D_N_INTERP * 4];
+    /* --temperatures (n_temps = 0 without) */
+    int n_temps;
+    exp2d_temperature temps[APP_MAX_TEMPERATURES];
+    int n_curve;            /* the reference dF(kT) curve of the figure      */
+    double *curve;          /* [n_curve * n_minima]: kT, dF(pair 1), ...     */
     double wall_seconds;
     double start_clock;
 } exp2d_run;

@@ -236,3 +236,164 @@ int exp2d_write_csvs(const exp2d_run *run, char *msg, size_t len)
     ad_free(tab);
     return status;
 }
+
+/* ---- several temperatures (--temperatures) ----------------------------- */
+
+/* Model k at temperature j: samples at that kT, state free energies and
+ * the histogram profile along the RC, in units of that kT.  The run's own kT
+ * takes the results of the analysis above (the same samples). */
+static int analyse_model_at(exp2d_run *run, int k, int j, char *msg, size_t len)
+{
+    const exp2d_system *sys = run->sys;
+    const exp2d_schedule *sc = &run->sched;
+    const exp2d_model *m = &run->models[k];
+    exp2d_temperature *t = &run->temps[j];
+    exp2d_temp_model *tm = &t->models[k];
+    int bins = sys->profile_bins;
+    tm->profile = ad_malloc(sizeof(double) * 2 * (size_t)bins);
+    if (!tm->profile) return ad_status_fail(msg, len, AD_ERR_NOMEM, "out of memory");
+    if (t->is_main) {
+        for (int st = 0; st < sys->n_minima; st++) {
+            tm->delta_f[st] = m->delta_f[st];
+            tm->delta_f_se[st] = m->delta_f_se[st];
+        }
+        tm->ess_fraction = m->ess_fraction;
+        tm->n_samples = m->n_samples;
+        tm->n_nonfinite = m->n_nonfinite;
+        tm->extrapolation = bg_generator_extrapolates(m->gen, t->kT);
+        for (int b = 0; b < bins; b++) {
+            tm->profile[2 * b] = m->profile[4 * b];
+            tm->profile[2 * b + 1] = m->profile[4 * b + 1];
+        }
+        return AD_OK;
+    }
+    uint64_t tag = 4 * (uint64_t)j + (uint64_t)k;
+    bg_samples *s = NULL;
+    smp_profile *hist = NULL;
+    char why[512];
+    int status = bg_generator_sample_at(m->gen, t->kT, sc->n_samples,
+                                        exp2d_seed(run->opt.seed, 300 + tag), &s, why, sizeof why);
+    if (status != AD_OK)
+        return ad_status_fail(msg, len, status, "sampling %s at kT = %g: %s", m->name, t->kT, why);
+    bg_states states = bg_states_basins(sys->minima, sys->n_minima);
+    states.boot = (smp_bootstrap_config){sc->n_bootstrap, exp2d_seed(run->opt.seed, 400 + tag)};
+    bg_free_energies fe;
+    status = bg_generator_free_energies(m->gen, s, &states, &fe, NULL, why, sizeof why);
+    if (status == AD_OK) {
+        for (int st = 0; st < sys->n_minima; st++) {
+            tm->delta_f[st] = fe.dF[st];
+            tm->delta_f_se[st] = fe.se[st];
+        }
+        tm->ess_fraction = fe.ess_fraction;
+        tm->n_samples = s->n;
+        tm->n_nonfinite = s->n_nonfinite;
+        tm->extrapolation = fe.extrapolation;
+        smp_profile_config pc = smp_profile_config_default(sys->profile_lo, sys->profile_hi);
+        pc.n_bins = bins;
+        pc.bandwidth = 0;
+        pc.boot = (smp_bootstrap_config){.n_bootstrap = sc->n_bootstrap,
+                                         .seed = exp2d_seed(run->opt.seed, 500 + tag)};
+        status = bg_generator_profile(m->gen, s, &sys->rc, &pc, &hist, NULL, why, sizeof why);
+        if (status == AD_OK)
+            for (int b = 0; b < bins; b++) {
+                tm->profile[2 * b] = hist->F[b];
+                tm->profile[2 * b + 1] = hist->se[b];
+            }
+    }
+    if (status != AD_OK)
+        ad_status_fail(msg, len, status, "%s at kT = %g: %s", m->name, t->kT, why);
+    smp_profile_free(hist);
+    bg_samples_free(s);
+    return status;
+}
+
+int exp2d_analyse_temperatures(exp2d_run *run, char *msg, size_t len)
+{
+    int status = AD_OK;
+    for (int j = 0; j < run->n_temps && status == AD_OK; j++)
+        for (int k = 0; k < EXP2D_N_MODELS && status == AD_OK; k++)
+            status = analyse_model_at(run, k, j, msg, len);
+    return status;
+}
+
+int exp2d_write_temperature_csvs(const exp2d_run *run, char *msg, size_t len)
+{
+    const exp2d_system *sys = run->sys;
+    int n_pairs = sys->n_minima - 1, bins = sys->profile_bins;
+    /* temperatures.csv: kT, the reference dF of every pair, then for every
+     * model its dF and SE of every pair and its ESS / n */
+    int cols = 1 + n_pairs + EXP2D_N_MODELS * (2 * n_pairs + 1);
+    enum { NAME = 64 };
+    char *names = ad_malloc((size_t)cols * NAME);
+    const char **colp = ad_malloc(sizeof(char *) * (size_t)(cols > 2 + 2 * EXP2D_N_MODELS
+                                                               ? cols
+                                                               : 2 + 2 * EXP2D_N_MODELS));
+    size_t rows = (size_t)(run->n_temps > bins ? run->n_temps : bins);
+    ad_real *tab = ad_malloc(sizeof(ad_real) * rows * (size_t)(cols > 10 ? cols : 10));
+    int status = AD_OK;
+    if (!names || !colp || !tab) {
+        status = ad_status_fail(msg, len, AD_ERR_NOMEM, "out of memory");
+        goto done;
+    }
+    char pair[48];
+    int c = 0;
+    snprintf(names + NAME * c++, NAME, "kT");
+    for (int p = 0; p < n_pairs; p++) {
+        exp2d_pair_name(sys, p, pair, sizeof pair);
+        snprintf(names + NAME * c++, NAME, "ref_%s", pair);
+    }
+    for (int k = 0; k < EXP2D_N_MODELS; k++) {
+        for (int p = 0; p < n_pairs; p++) {
+            exp2d_pair_name(sys, p, pair, sizeof pair);
+            snprintf(names + NAME * c++, NAME, "%s_%s", run->models[k].slug, pair);
+            snprintf(names + NAME * c++, NAME, "%s_%s_se", run->models[k].slug, pair);
+        }
+        snprintf(names + NAME * c++, NAME, "%s_ess", run->models[k].slug);
+    }
+    for (int i = 0; i < cols; i++) colp[i] = names + NAME * i;
+    for (int j = 0; j < run->n_temps; j++) {
+        const exp2d_temperature *t = &run->temps[j];
+        ad_real *row = tab + (size_t)j * cols;
+        c = 0;
+        row[c++] = (ad_real)t->kT;
+        for (int p = 0; p < n_pairs; p++) row[c++] = (ad_real)t->ref.delta_f[p + 1];
+        for (int k = 0; k < EXP2D_N_MODELS; k++) {
+            for (int p = 0; p < n_pairs; p++) {
+                row[c++] = (ad_real)t->models[k].delta_f[p + 1];
+                row[c++] = (ad_real)t->models[k].delta_f_se[p + 1];
+            }
+            row[c++] = (ad_real)t->models[k].ess_fraction;
+        }
+    }
+    status = exp2d_write_csv(run, "temperatures.csv", tab, run->n_temps, cols, colp, msg, len);
+    /* profiles_kT<kT>.csv: coordinate, F_exact, F and SE of every model */
+    int pcols = 2 + 2 * EXP2D_N_MODELS;
+    c = 0;
+    snprintf(names + NAME * c++, NAME, "%s", sys->rc_name);
+    snprintf(names + NAME * c++, NAME, "F_exact");
+    for (int k = 0; k < EXP2D_N_MODELS; k++) {
+        snprintf(names + NAME * c++, NAME, "F_%s", run->models[k].slug);
+        snprintf(names + NAME * c++, NAME, "se_%s", run->models[k].slug);
+    }
+    for (int i = 0; i < pcols; i++) colp[i] = names + NAME * i;
+    for (int j = 0; j < run->n_temps && status == AD_OK; j++) {
+        const exp2d_temperature *t = &run->temps[j];
+        for (int b = 0; b < bins; b++) {
+            ad_real *row = tab + (size_t)b * pcols;
+            row[0] = (ad_real)run->profile_center[b];
+            row[1] = (ad_real)t->profile_exact[b];
+            for (int k = 0; k < EXP2D_N_MODELS; k++) {
+                row[2 + 2 * k] = (ad_real)t->models[k].profile[2 * b];
+                row[3 + 2 * k] = (ad_real)t->models[k].profile[2 * b + 1];
+            }
+        }
+        char name[96];
+        exp2d_temp_file(t->kT, "profiles", ".csv", name, sizeof name);
+        status = exp2d_write_csv(run, name, tab, bins, pcols, colp, msg, len);
+    }
+done:
+    ad_free(names);
+    ad_free(colp);
+    ad_free(tab);
+    return status;
+}

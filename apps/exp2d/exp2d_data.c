@@ -45,29 +45,41 @@ static smp_grid2d scaled_grid(const exp2d_system *sys, double kT)
 
 static double rc_coord(void *ctx, const ad_real *x) { return bg_rc_value(ctx, x, 2); }
 
+/* The quadrature reference at kT: basin free energies into *ref and the
+ * profile along the RC (minimum 0) into exact[bins]. */
+static int reference_at(const exp2d_system *sys, ad_tape *scratch, double kT,
+                        const smp_grid2d *grid, smp_quad_basins *ref, double *exact, char *msg,
+                        size_t len)
+{
+    smp_potential_ctx pctx = {&sys->potential, scratch};
+    int status = smp_quad_basins_compute(smp_potential_energy, &pctx, grid, kT, sys->minima,
+                                         sys->n_minima, ref, msg, len);
+    if (status != AD_OK || !exact) return status;
+    int bins = sys->profile_bins;
+    status = smp_quad_profile(smp_potential_energy, &pctx, grid, kT, rc_coord, (void *)&sys->rc,
+                              sys->profile_lo, sys->profile_hi, bins, exact, msg, len);
+    if (status != AD_OK) return status;
+    double fmin = INFINITY;
+    for (int j = 0; j < bins; j++)
+        if (exact[j] < fmin) fmin = exact[j];
+    for (int j = 0; j < bins; j++) exact[j] -= fmin;
+    return AD_OK;
+}
+
 int exp2d_references(exp2d_run *run, ad_tape *scratch, char *msg, size_t len)
 {
     const exp2d_system *sys = run->sys;
-    smp_potential_ctx pctx = {&sys->potential, scratch};
     smp_grid2d grid = scaled_grid(sys, run->kT);
-    int status = smp_quad_basins_compute(smp_potential_energy, &pctx, &grid, run->kT, sys->minima,
-                                         sys->n_minima, &run->ref, msg, len);
-    if (status != AD_OK) return status;
     int bins = sys->profile_bins;
     run->profile_center = ad_malloc(sizeof(double) * bins);
     run->profile_exact = ad_malloc(sizeof(double) * bins);
     if (!run->profile_center || !run->profile_exact)
         return ad_status_fail(msg, len, AD_ERR_NOMEM, "out of memory");
-    status = smp_quad_profile(smp_potential_energy, &pctx, &grid, run->kT, rc_coord,
-                              (void *)&sys->rc, sys->profile_lo, sys->profile_hi, bins,
-                              run->profile_exact, msg, len);
+    int status =
+        reference_at(sys, scratch, run->kT, &grid, &run->ref, run->profile_exact, msg, len);
     if (status != AD_OK) return status;
-    double fmin = INFINITY, w = (sys->profile_hi - sys->profile_lo) / bins;
-    for (int j = 0; j < bins; j++) {
-        run->profile_center[j] = sys->profile_lo + (j + 0.5) * w;
-        if (run->profile_exact[j] < fmin) fmin = run->profile_exact[j];
-    }
-    for (int j = 0; j < bins; j++) run->profile_exact[j] -= fmin;
+    double w = (sys->profile_hi - sys->profile_lo) / bins;
+    for (int j = 0; j < bins; j++) run->profile_center[j] = sys->profile_lo + (j + 0.5) * w;
 
     /* the energy map for the contour plots, and the lowest minimum */
     run->map_nx = 101;
@@ -100,25 +112,29 @@ int exp2d_references(exp2d_run *run, ad_tape *scratch, char *msg, size_t len)
 
 /* ---- Monte Carlo data -------------------------------------------------- */
 
-int exp2d_mc(exp2d_run *run, ad_tape *scratch, char *msg, size_t len)
+/* Metropolis data at kT, one chain from each minimum with the step
+ * mc_sigma sqrt(kT), stored by chain: *data [n * 2], and when asked the
+ * energies *u [n] and chain numbers *chain [n] (the caller's arrays). */
+static int mc_at(const exp2d_system *sys, ad_tape *scratch, double kT, uint64_t seed,
+                 ad_real **data, ad_real **u_out, int **chain, int *n_out, double *acceptance,
+                 char *msg, size_t len)
 {
-    const exp2d_system *sys = run->sys;
     smp_potential_ctx pctx = {&sys->potential, scratch};
-    smp_mc_config mc = smp_mc_config_default(2, run->kT);
+    smp_mc_config mc = smp_mc_config_default(2, kT);
     mc.n_chains = sys->n_minima;
-    mc.sigma = sys->mc_sigma * sqrt(run->kT);
+    mc.sigma = sys->mc_sigma * sqrt(kT);
     mc.n_steps = sys->mc_steps;
     mc.stride = sys->mc_stride;
     mc.keep_initial = 1;
-    mc.seed = exp2d_seed(run->opt.seed, 1);
+    mc.seed = seed;
     long frames = smp_mc_n_frames(&mc);
     int n = (int)(frames * sys->n_minima);
     ad_real *out = ad_malloc(sizeof(ad_real) * 2 * (size_t)n);
     ad_real *u = ad_malloc(sizeof(ad_real) * (size_t)n);
-    run->data = ad_malloc(sizeof(ad_real) * 2 * (size_t)n);
-    run->data_u = ad_malloc(sizeof(ad_real) * (size_t)n);
-    run->data_chain = ad_malloc(sizeof(int) * (size_t)n);
-    if (!out || !u || !run->data || !run->data_u || !run->data_chain) {
+    *data = ad_malloc(sizeof(ad_real) * 2 * (size_t)n);
+    if (u_out) *u_out = ad_malloc(sizeof(ad_real) * (size_t)n);
+    if (chain) *chain = ad_malloc(sizeof(int) * (size_t)n);
+    if (!out || !u || !*data || (u_out && !*u_out) || (chain && !*chain)) {
         ad_free(out);
         ad_free(u);
         return ad_status_fail(msg, len, AD_ERR_NOMEM, "out of memory for %d MC frames", n);
@@ -132,15 +148,79 @@ int exp2d_mc(exp2d_run *run, ad_tape *scratch, char *msg, size_t len)
         for (int c = 0; c < sys->n_minima; c++)
             for (long f = 0; f < frames; f++, i++) {
                 size_t src = (size_t)f * sys->n_minima + c;
-                run->data[2 * i] = out[2 * src];
-                run->data[2 * i + 1] = out[2 * src + 1];
-                run->data_u[i] = u[src];
-                run->data_chain[i] = c;
+                (*data)[2 * i] = out[2 * src];
+                (*data)[2 * i + 1] = out[2 * src + 1];
+                if (u_out) (*u_out)[i] = u[src];
+                if (chain) (*chain)[i] = c;
             }
-        run->n_data = n;
-        run->mc_acceptance = stats.acceptance;
+        *n_out = n;
+        *acceptance = stats.acceptance;
     }
     ad_free(out);
     ad_free(u);
+    return status;
+}
+
+int exp2d_mc(exp2d_run *run, ad_tape *scratch, char *msg, size_t len)
+{
+    return mc_at(run->sys, scratch, run->kT, exp2d_seed(run->opt.seed, 1), &run->data,
+                 &run->data_u, &run->data_chain, &run->n_data, &run->mc_acceptance, msg, len);
+}
+
+/* ---- several temperatures --------------------------------------------- */
+
+/* Points of the reference curve dF(kT) between the lowest and the highest
+ * temperature, and the grid coarsening used for them (a picture: the
+ * numbers compared with the generators use the full grid). */
+#define CURVE_POINTS 41
+#define CURVE_COARSEN 4
+
+static smp_grid2d coarsened(smp_grid2d g, int f)
+{
+    double hx = (g.x_max - g.x_min) / (g.nx - 1), hy = (g.y_max - g.y_min) / (g.ny - 1);
+    g.nx = (g.nx - 1) / f + 1;
+    g.ny = (g.ny - 1) / f + 1;
+    g.x_max = g.x_min + (g.nx - 1) * f * hx;
+    g.y_max = g.y_min + (g.ny - 1) * f * hy;
+    return g;
+}
+
+int exp2d_temperature_data(exp2d_run *run, ad_tape *scratch, char *msg, size_t len)
+{
+    const exp2d_system *sys = run->sys;
+    int bins = sys->profile_bins, status = AD_OK;
+    for (int j = 0; j < run->n_temps && status == AD_OK; j++) {
+        exp2d_temperature *t = &run->temps[j];
+        if (t->is_main) { /* the run's own data and reference */
+            t->ref = run->ref;
+            t->profile_exact = run->profile_exact;
+            t->data = run->data;
+            t->n_data = run->n_data;
+            t->mc_acceptance = run->mc_acceptance;
+            continue;
+        }
+        smp_grid2d grid = scaled_grid(sys, t->kT);
+        t->profile_exact = ad_malloc(sizeof(double) * bins);
+        if (!t->profile_exact) return ad_status_fail(msg, len, AD_ERR_NOMEM, "out of memory");
+        status = reference_at(sys, scratch, t->kT, &grid, &t->ref, t->profile_exact, msg, len);
+        if (status == AD_OK)
+            status = mc_at(sys, scratch, t->kT, exp2d_seed(run->opt.seed, 200 + (uint64_t)j),
+                           &t->data, NULL, NULL, &t->n_data, &t->mc_acceptance, msg, len);
+    }
+    if (status != AD_OK) return status;
+    /* the curve */
+    double lo = run->temps[0].kT, hi = run->temps[run->n_temps - 1].kT;
+    int n = run->n_temps > 1 ? CURVE_POINTS : 1, stride = sys->n_minima;
+    run->curve = ad_malloc(sizeof(double) * (size_t)n * stride);
+    if (!run->curve) return ad_status_fail(msg, len, AD_ERR_NOMEM, "out of memory");
+    for (int i = 0; i < n && status == AD_OK; i++) {
+        double kT = n > 1 ? lo + (hi - lo) * i / (n - 1) : lo;
+        smp_grid2d grid = coarsened(scaled_grid(sys, kT), CURVE_COARSEN);
+        smp_quad_basins ref;
+        status = reference_at(sys, scratch, kT, &grid, &ref, NULL, msg, len);
+        run->curve[(size_t)i * stride] = kT;
+        for (int p = 1; p < sys->n_minima; p++) run->curve[(size_t)i * stride + p] = ref.delta_f[p];
+    }
+    run->n_curve = n;
     return status;
 }

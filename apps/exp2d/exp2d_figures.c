@@ -281,6 +281,100 @@ static int figure_loss(const exp2d_run *run, char *msg, size_t len)
     return save(f, run, "loss.svg", msg, len);
 }
 
+/* ---- several temperatures (--temperatures) ---- */
+
+/* dF of every pair against kT: the quadrature curve, and every model's
+ * estimate with its bootstrap SE at each training temperature (the models
+ * side by side about the temperature). */
+static int figure_temperatures(const exp2d_run *run, char *msg, size_t len)
+{
+    const exp2d_system *sys = run->sys;
+    int n_pairs = sys->n_minima - 1, nt = run->n_temps, stride = sys->n_minima;
+    app_svg_figure *f = app_svg_figure_new(1, n_pairs, 480, 380);
+    double *x = ad_malloc(sizeof(double) * (run->n_curve > nt ? run->n_curve : nt));
+    double *y = ad_malloc(sizeof(double) * (run->n_curve > nt ? run->n_curve : nt));
+    double *e = ad_malloc(sizeof(double) * nt);
+    if (f && x && y && e) {
+        char title[256];
+        snprintf(title, sizeof title, "%s: free-energy differences against kT", sys->title);
+        app_svg_figure_title(f, title);
+        double span = run->temps[nt - 1].kT - run->temps[0].kT;
+        double dx = 0.015 * (span > 0 ? span : run->temps[0].kT);
+        for (int p = 0; p < n_pairs; p++) {
+            char pair[64], label[96];
+            exp2d_pair_name(sys, p, pair, sizeof pair);
+            app_svg_panel *pn = app_svg_panel_at(f, 0, p);
+            snprintf(label, sizeof label, "dF(%s) / kT", pair);
+            app_svg_panel_title(pn, pair);
+            app_svg_panel_labels(pn, "kT", label);
+            for (int i = 0; i < run->n_curve; i++) {
+                x[i] = run->curve[(size_t)i * stride];
+                y[i] = run->curve[(size_t)i * stride + 1 + p];
+            }
+            app_svg_style ref = {"quadrature", "#000000", 1.4, APP_SVG_DASHED, 0, 0};
+            app_svg_line(pn, x, y, (size_t)run->n_curve, &ref);
+            for (int k = 0; k < EXP2D_N_MODELS; k++) {
+                for (int j = 0; j < nt; j++) {
+                    x[j] = run->temps[j].kT + (k - 0.5 * (EXP2D_N_MODELS - 1)) * dx;
+                    y[j] = run->temps[j].models[k].delta_f[p + 1];
+                    e[j] = run->temps[j].models[k].delta_f_se[p + 1];
+                }
+                app_svg_style st = {run->models[k].name, app_svg_color(k), 1.2, APP_SVG_SOLID, 0,
+                                    0};
+                app_svg_errorbars(pn, x, y, e, (size_t)nt, &st);
+            }
+            app_svg_panel_legend(pn, APP_SVG_LEGEND_AUTO);
+        }
+    }
+    ad_free(x);
+    ad_free(y);
+    ad_free(e);
+    return save(f, run, "temperatures.svg", msg, len);
+}
+
+/* The profile along the RC at each temperature: every model's histogram
+ * against the exact profile, four panels to a row. */
+static int figure_temperature_profiles(const exp2d_run *run, char *msg, size_t len)
+{
+    const exp2d_system *sys = run->sys;
+    int nt = run->n_temps, bins = sys->profile_bins;
+    int cols = nt < 4 ? nt : 4, rows = (nt + cols - 1) / cols;
+    app_svg_figure *f = app_svg_figure_new(rows, cols, 360, 320);
+    double *y = ad_malloc(sizeof(double) * bins);
+    if (f && y) {
+        char title[256];
+        snprintf(title, sizeof title,
+                 "%s: free energy along %s at each temperature, reweighted samples against the "
+                 "exact profile", sys->title, sys->rc_name);
+        app_svg_figure_title(f, title);
+        for (int j = 0; j < nt; j++) {
+            const exp2d_temperature *t = &run->temps[j];
+            app_svg_panel *p = app_svg_panel_at(f, j / cols, j % cols);
+            char name[64];
+            snprintf(name, sizeof name, "kT = %g", t->kT);
+            app_svg_panel_title(p, name);
+            app_svg_panel_labels(p, sys->rc_name, "F / kT");
+            app_svg_panel_xrange(p, sys->profile_lo, sys->profile_hi);
+            double ymax = 0;
+            for (int b = 0; b < bins; b++)
+                if (isfinite(t->profile_exact[b]) && t->profile_exact[b] > ymax)
+                    ymax = t->profile_exact[b];
+            app_svg_panel_yrange(p, -0.5, ymax > 16 ? 16 : ymax * 1.1 + 0.5);
+            for (int k = 0; k < EXP2D_N_MODELS; k++) {
+                for (int b = 0; b < bins; b++) y[b] = t->models[k].profile[2 * b];
+                app_svg_style st = {run->models[k].name, app_svg_color(k), 1.4, APP_SVG_SOLID, 0,
+                                    0};
+                app_svg_line(p, run->profile_center, y, (size_t)bins, &st);
+            }
+            app_svg_style ex = {"exact", "#000000", 1.4, APP_SVG_DASHED, 0, 0};
+            app_svg_line(p, run->profile_center, t->profile_exact, (size_t)bins, &ex);
+            app_svg_panel_legend(p, APP_SVG_LEGEND_AUTO);
+        }
+    }
+    ad_free(y);
+    return save(f, run, "temperature_profiles.svg", msg, len);
+}
+
 int exp2d_write_figures(const exp2d_run *run, char *msg, size_t msg_len)
 {
     int status = figure_mc(run, msg, msg_len);
@@ -288,6 +382,8 @@ int exp2d_write_figures(const exp2d_run *run, char *msg, size_t msg_len)
     if (status == AD_OK) status = figure_profiles(run, msg, msg_len);
     if (status == AD_OK) status = figure_interpolation(run, msg, msg_len);
     if (status == AD_OK) status = figure_loss(run, msg, msg_len);
+    if (status == AD_OK && run->n_temps) status = figure_temperatures(run, msg, msg_len);
+    if (status == AD_OK && run->n_temps) status = figure_temperature_profiles(run, msg, msg_len);
     return status;
 }
 
@@ -320,6 +416,62 @@ static int write_text(const exp2d_run *run, const char *name, const app_buf *b, 
     return app_fs_write_atomic(path, b->data ? b->data : "", b->len, msg, len);
 }
 
+/* {PAIR: v[1], ...} for the pairs of the system. */
+static void json_pairs(app_json *w, const exp2d_system *sys, const char *key, const double *v)
+{
+    char pair[64];
+    app_json_key(w, key);
+    app_json_object_begin(w);
+    for (int p = 0; p + 1 < sys->n_minima; p++) {
+        exp2d_pair_name(sys, p, pair, sizeof pair);
+        app_json_key_number(w, pair, v[p + 1]);
+    }
+    app_json_object_end(w);
+}
+
+/* "trained_range", "kT_extrapolation" (the run's kT, of "models" above,
+ * lies outside it) and "temperatures": every model at every temperature. */
+static void write_temperatures_json(const exp2d_run *run, app_json *w)
+{
+    const exp2d_system *sys = run->sys;
+    double range[2] = {run->temps[0].kT, run->temps[run->n_temps - 1].kT};
+    app_json_key(w, "trained_range");
+    app_json_number_array(w, range, 2);
+    app_json_key_bool(w, "kT_extrapolation", bg_generator_extrapolates(run->models[0].gen, run->kT));
+    app_json_key(w, "temperatures");
+    app_json_array_begin(w);
+    for (int j = 0; j < run->n_temps; j++) {
+        const exp2d_temperature *t = &run->temps[j];
+        app_json_object_begin(w);
+        app_json_key_number(w, "kT", t->kT);
+        app_json_key(w, "reference");
+        app_json_object_begin(w);
+        json_pairs(w, sys, "delta_f", t->ref.delta_f);
+        json_pairs(w, sys, "delta_f_error", t->ref.error);
+        app_json_key_number(w, "log_z", t->ref.log_z);
+        app_json_object_end(w);
+        app_json_key_int(w, "n_mc_samples", t->n_data);
+        app_json_key_number(w, "mc_acceptance", t->mc_acceptance);
+        app_json_key(w, "models");
+        app_json_array_begin(w);
+        for (int k = 0; k < EXP2D_N_MODELS; k++) {
+            const exp2d_temp_model *m = &t->models[k];
+            app_json_object_begin(w);
+            app_json_key_string(w, "name", run->models[k].name);
+            json_pairs(w, sys, "delta_f", m->delta_f);
+            json_pairs(w, sys, "delta_f_stderr", m->delta_f_se);
+            app_json_key_number(w, "ess_fraction", m->ess_fraction);
+            app_json_key_int(w, "n_samples", m->n_samples);
+            app_json_key_int(w, "n_nonfinite", m->n_nonfinite);
+            app_json_key_bool(w, "extrapolation", m->extrapolation);
+            app_json_object_end(w);
+        }
+        app_json_array_end(w);
+        app_json_object_end(w);
+    }
+    app_json_array_end(w);
+}
+
 int exp2d_write_summary(const exp2d_run *run, char *msg, size_t msg_len)
 {
     const exp2d_system *sys = run->sys;
@@ -333,6 +485,9 @@ int exp2d_write_summary(const exp2d_run *run, char *msg, size_t msg_len)
     app_run_u64_str(run->opt.seed, seed, sizeof seed);
     app_json_key_string(&w, "seed", seed);
     app_json_key_bool(&w, "quick", run->opt.quick);
+    char coupling[96]; /* only for a spline run: an affine run's summary stays as it was */
+    if (app_coupling_text(&run->opt.coupling, coupling, sizeof coupling) > 0)
+        app_json_key_string(&w, "coupling", coupling);
     app_json_key(&w, "reference");
     app_json_object_begin(&w);
     app_json_key(&w, "delta_f");
@@ -385,6 +540,7 @@ int exp2d_write_summary(const exp2d_run *run, char *msg, size_t msg_len)
         app_json_object_end(&w);
     }
     app_json_array_end(&w);
+    if (run->n_temps) write_temperatures_json(run, &w);
     app_json_key_string(&w, "best_model", run->models[best_model(run)].name);
     app_json_key_number(&w, "wall_seconds", run->wall_seconds);
     app_json_object_end(&w);
@@ -396,6 +552,83 @@ int exp2d_write_summary(const exp2d_run *run, char *msg, size_t msg_len)
 
 /* ---- report.md -------------------------------------------------------- */
 
+/* "Several temperatures": one row per temperature and model. */
+static void write_temperatures_report(const exp2d_run *run, app_buf *b)
+{
+    const exp2d_system *sys = run->sys;
+    int n_pairs = sys->n_minima - 1, nt = run->n_temps;
+    char text[1024], list[128];
+    app_temperatures_text(&run->opt.temperatures, 0, list, sizeof list);
+    app_report_heading(b, 2, "Several temperatures");
+    int extrap = bg_generator_extrapolates(run->models[0].gen, run->kT);
+    snprintf(text, sizeof text,
+             "Each model is one generator trained at kT = %s (--temperatures): every batch is "
+             "split evenly over the temperatures, a row at kT draws its latent point from "
+             "N(0, kT I) and its J_ML data from Monte Carlo at that kT (step %g sqrt(kT)). "
+             "At each temperature %d samples per model, reweighted to exp(-u/kT); free "
+             "energies in units of that kT against quadrature at that kT. The results above "
+             "are at kT = %g%s.",
+             list, sys->mc_sigma, run->sched.n_samples, run->kT,
+             extrap ? ", outside the trained range: extrapolation (see ESS / n)" : "");
+    app_report_paragraph(b, text);
+    int n_cols = 2 + 2 * n_pairs + 1;
+    const char *header[2 + 2 * EXP2D_MAX_MINIMA + 1];
+    char hbuf[2 * EXP2D_MAX_MINIMA][96];
+    header[0] = "kT";
+    header[1] = "model";
+    for (int p = 0; p < n_pairs; p++) {
+        char pair[64];
+        exp2d_pair_name(sys, p, pair, sizeof pair);
+        snprintf(hbuf[2 * p], sizeof hbuf[0], "dF(%s)", pair);
+        snprintf(hbuf[2 * p + 1], sizeof hbuf[0], "quadrature");
+        header[2 + 2 * p] = hbuf[2 * p];
+        header[3 + 2 * p] = hbuf[2 * p + 1];
+    }
+    header[n_cols - 1] = "ESS / n";
+    int n_rows = nt * EXP2D_N_MODELS;
+    char(*cells)[48] = ad_malloc(sizeof *cells * (size_t)n_rows * n_cols);
+    const char **cellp = ad_malloc(sizeof *cellp * (size_t)n_rows * n_cols);
+    if (cells && cellp) {
+        for (int j = 0; j < nt; j++)
+            for (int k = 0; k < EXP2D_N_MODELS; k++) {
+                const exp2d_temperature *t = &run->temps[j];
+                const exp2d_temp_model *m = &t->models[k];
+                int r = j * EXP2D_N_MODELS + k;
+                char(*row)[48] = cells + (size_t)r * n_cols;
+                snprintf(row[0], 48, "%g", t->kT);
+                snprintf(row[1], 48, "%s", run->models[k].name);
+                for (int p = 0; p < n_pairs; p++) {
+                    snprintf(row[2 + 2 * p], 48, "%.3f ± %.3f", m->delta_f[p + 1],
+                             m->delta_f_se[p + 1]);
+                    snprintf(row[3 + 2 * p], 48, "%.3f", t->ref.delta_f[p + 1]);
+                }
+                snprintf(row[n_cols - 1], 48, "%.3f", m->ess_fraction);
+                for (int c = 0; c < n_cols; c++) cellp[(size_t)r * n_cols + c] = row[c];
+            }
+        app_report_table(b, n_cols, header, cellp, n_rows);
+    }
+    ad_free(cells);
+    ad_free(cellp);
+    app_buf low;
+    app_buf_init(&low);
+    for (int j = 0; j < nt; j++)
+        for (int k = 0; k < EXP2D_N_MODELS; k++)
+            if (!(run->temps[j].models[k].ess_fraction >= 0.01))
+                app_buf_printf(&low, "%s%s at kT = %g", low.len ? ", " : "", run->models[k].name,
+                               run->temps[j].kT);
+    snprintf(text, sizeof text,
+             "ESS / n below 1 %%: %s. Where it is, a few samples carry the estimate and its "
+             "bootstrap SE understates its error.",
+             low.err ? "?" : low.len ? low.data : "none");
+    app_buf_free(&low);
+    app_report_paragraph(b, text);
+    app_report_image(b, "Free-energy differences against temperature", "temperatures.svg");
+    app_report_image(b, "Profiles at each temperature", "temperature_profiles.svg");
+    app_report_paragraph(b, "Data: temperatures.csv (kT, the quadrature dF, every model's dF, SE "
+                            "and ESS / n), profiles_kT<kT>.csv (coordinate, F_exact, then F and "
+                            "SE of every model).");
+}
+
 int exp2d_write_report(const exp2d_run *run, char *msg, size_t msg_len)
 {
     const exp2d_system *sys = run->sys;
@@ -404,6 +637,7 @@ int exp2d_write_report(const exp2d_run *run, char *msg, size_t msg_len)
     app_buf_init(&b);
     char text[1024];
     snprintf(text, sizeof text, "%s: Boltzmann generators at kT = %g", sys->title, run->kT);
+    app_coupling_append_title(&run->opt.coupling, text, sizeof text);
     app_report_heading(&b, 1, text);
     snprintf(text, sizeof text,
              "Seed %llu%s. %d Monte Carlo frames (acceptance %.2f). Models: ML (%d iterations, "
@@ -453,6 +687,7 @@ int exp2d_write_report(const exp2d_run *run, char *msg, size_t msg_len)
              "those bins is ranked after those that do.",
              run->models[best_model(run)].name);
     app_report_paragraph(&b, text);
+    if (run->n_temps) write_temperatures_report(run, &b);
     app_report_heading(&b, 2, "Figures");
     app_report_image(&b, "Monte Carlo data on the potential", "mc_data.svg");
     app_report_image(&b, "Generated samples in latent and configuration space", "samples.svg");

@@ -15,7 +15,7 @@
 #include "apps/toolkit/app_options.h"
 #include "apps/toolkit/app_progress.h"
 #include "autodiff/ad_alloc.h"
-#include "autodiff/ad_pool.h"
+#include "autodiff/fast/ad_pool.h"
 
 /* ---- the whole run ----------------------------------------------------- */
 
@@ -27,10 +27,13 @@ int exp2d_run_all(exp2d_run *run, char *msg, size_t len)
     if (!scratch) return ad_status_fail(msg, len, AD_ERR_NOMEM, "out of memory");
     int status = exp2d_references(run, scratch, msg, len);
     if (status == AD_OK) status = exp2d_mc(run, scratch, msg, len);
+    if (status == AD_OK && run->n_temps) status = exp2d_temperature_data(run, scratch, msg, len);
     ad_tape_free(scratch);
     if (status == AD_OK) status = exp2d_train_all(run, msg, len);
     if (status == AD_OK) status = exp2d_analyse_all(run, msg, len);
+    if (status == AD_OK && run->n_temps) status = exp2d_analyse_temperatures(run, msg, len);
     if (status == AD_OK) status = exp2d_write_csvs(run, msg, len);
+    if (status == AD_OK && run->n_temps) status = exp2d_write_temperature_csvs(run, msg, len);
     if (status == AD_OK) status = exp2d_write_figures(run, msg, len);
     run->wall_seconds = app_clock_seconds() - run->start_clock;
     if (status == AD_OK) status = exp2d_write_summary(run, msg, len);
@@ -46,6 +49,17 @@ int exp2d_run_all(exp2d_run *run, char *msg, size_t len)
         for (int w = 0; status == AD_OK && w < 2; w++) {
             char name[128];
             snprintf(name, sizeof name, "%s_%s.csv", what[w], run->models[k].slug);
+            status = app_run_note(run->run, name, name, 0, EXP2D_STAGE_OUTPUTS, msg, len);
+        }
+    }
+    if (run->n_temps) {
+        static const char *const more[] = {"temperatures.csv", "temperatures.svg",
+                                           "temperature_profiles.svg"};
+        for (size_t i = 0; status == AD_OK && run->run && i < sizeof more / sizeof *more; i++)
+            status = app_run_note(run->run, more[i], more[i], 0, EXP2D_STAGE_OUTPUTS, msg, len);
+        for (int j = 0; status == AD_OK && run->run && j < run->n_temps; j++) {
+            char name[96];
+            exp2d_temp_file(run->temps[j].kT, "profiles", ".csv", name, sizeof name);
             status = app_run_note(run->run, name, name, 0, EXP2D_STAGE_OUTPUTS, msg, len);
         }
     }
@@ -68,6 +82,9 @@ static int open_out(exp2d_run *run, char *msg, size_t len)
     const exp2d_system *sys = run->sys;
     const exp2d_schedule *s = run->opt.quick ? &sys->quick : &sys->full;
     char seed[32], kT[40], mc[128], train[256], analysis[160];
+    char temps[APP_MAX_TEMPERATURES * 26], coupling[96];
+    app_temperatures_text(&run->opt.temperatures, 1, temps, sizeof temps);
+    app_coupling_text(&run->opt.coupling, coupling, sizeof coupling);
     app_run_u64_str(run->opt.seed, seed, sizeof seed);
     snprintf(kT, sizeof kT, "%.17g", run->opt.kT);
     snprintf(mc, sizeof mc, "steps %ld stride %d sigma %.17g", sys->mc_steps, sys->mc_stride,
@@ -83,16 +100,21 @@ static int open_out(exp2d_run *run, char *msg, size_t len)
     }
     snprintf(analysis, sizeof analysis, "samples %d bootstrap %d bootstrap_kde %d interp %d",
              s->n_samples, s->n_bootstrap, s->n_bootstrap_kde, s->interp_points);
-    const app_run_setting set[] = {
+    /* the temperature list and a spline coupling only when given, so that a
+     * run without them keeps its fingerprint */
+    app_run_setting set[10] = {
         {"system", sys->name}, {"seed", seed},   {"kT", kT},
         {"schedule", run->opt.quick ? "quick" : "full"}, {"mc", mc},
         {"training", train},   {"analysis", analysis},
     };
+    int n_set = 7;
+    if (run->opt.temperatures.n) set[n_set++] = (app_run_setting){"temperatures", temps};
+    if (coupling[0]) set[n_set++] = (app_run_setting){"coupling", coupling};
     app_run_config c = {.program = sys->program,
                         .format_version = EXP2D_FORMAT_VERSION,
                         .out = run->opt.out,
                         .settings = set,
-                        .n_settings = (int)(sizeof set / sizeof *set),
+                        .n_settings = n_set,
                         .resume = run->opt.resume,
                         .restart = run->opt.restart};
     return app_run_open(&run->run, &c, msg, len);
@@ -131,11 +153,21 @@ static int run_main(const exp2d_system *sys, int argc, char **argv)
          "discard the files of an earlier run with other settings in DIR (without it such a "
          "directory is refused)",
          NULL, 0, 0, 0, 0, 0},
+        {"temperatures", APP_OPT_TEMPERATURES, &o.temperatures,
+         "train one generator per model at these temperatures (comma-separated kT values, "
+         "0.1 to 10, at most " APP_RUN_STR(APP_MAX_TEMPERATURES) ", e.g. 0.5,1,2) and report "
+         "every model at each of them against quadrature; default: --kT alone",
+         "LIST", 1, 1, 0.1, 10, 0},
+        APP_COUPLING_OPTIONS(&o.coupling),
     };
     const app_cli cli = {sys->program, sys->description, opts, (int)(sizeof opts / sizeof *opts)};
     int code = app_options_handle(&cli, argc, argv);
     if (code >= 0) return code;
     char msg[1024];
+    if (app_coupling_check(sys->program, &o.coupling, msg, sizeof msg) != AD_OK) {
+        fprintf(stderr, "%s\n", msg);
+        return 2;
+    }
     exp2d_run *run = ad_calloc(1, sizeof *run);
     if (!run) {
         fprintf(stderr, "%s: out of memory\n", sys->program);
@@ -166,6 +198,21 @@ static int run_main(const exp2d_system *sys, int argc, char **argv)
                         m->delta_f_se[p + 1], run->ref.delta_f[p + 1]);
             }
             fprintf(stderr, "  ESS/n %.3f\n", m->ess_fraction);
+        }
+        for (int j = 0; j < run->n_temps; j++) {
+            const exp2d_temperature *t = &run->temps[j];
+            fprintf(stderr, "  at kT %g:\n", t->kT);
+            for (int k = 0; k < EXP2D_N_MODELS; k++) {
+                const exp2d_temp_model *m = &t->models[k];
+                fprintf(stderr, "    %-9s", run->models[k].name);
+                for (int p = 0; p + 1 < sys->n_minima; p++) {
+                    char pair[64];
+                    exp2d_pair_name(sys, p, pair, sizeof pair);
+                    fprintf(stderr, "  dF(%s) %6.3f +- %.3f (exact %.3f)", pair,
+                            m->delta_f[p + 1], m->delta_f_se[p + 1], t->ref.delta_f[p + 1]);
+                }
+                fprintf(stderr, "  ESS/n %.3f\n", m->ess_fraction);
+            }
         }
     } else {
         fprintf(stderr, "%s: %s\n", sys->program, msg);

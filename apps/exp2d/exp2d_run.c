@@ -36,10 +36,18 @@ static const struct {
     {"ML+KL+RC", "ml_kl_rc", 1, 1, 1},
 };
 
+_Static_assert(APP_MAX_TEMPERATURES == BG_MAX_TEMPERATURES,
+               "--temperatures holds as many values as a generator");
+
 void exp2d_run_init(exp2d_run *run)
 {
     run->kT = run->opt.kT;
     run->sched = run->opt.quick ? run->sys->quick : run->sys->full;
+    run->n_temps = run->opt.temperatures.n;
+    for (int j = 0; j < run->n_temps; j++) {
+        run->temps[j].kT = run->opt.temperatures.kT[j];
+        run->temps[j].is_main = run->temps[j].kT == run->kT;
+    }
     for (int k = 0; k < EXP2D_N_MODELS; k++) {
         exp2d_model *m = &run->models[k];
         m->name = MODEL_SPECS[k].name;
@@ -48,6 +56,11 @@ void exp2d_run_init(exp2d_run *run)
         m->w_kl = MODEL_SPECS[k].w_kl;
         m->w_rc = MODEL_SPECS[k].w_rc > 0 ? run->sched.w_rc : 0;
     }
+}
+
+void exp2d_temp_file(double kT, const char *stem, const char *suffix, char *buf, size_t len)
+{
+    snprintf(buf, len, "%s_kT%g%s", stem, kT, suffix);
 }
 
 void exp2d_pair_name(const exp2d_system *sys, int k, char *buf, size_t len)
@@ -102,5 +115,14 @@ void exp2d_run_release(exp2d_run *run)
         ad_free(m->plot_state);
         ad_free(m->interp);
     }
+    for (int j = 0; j < run->n_temps; j++) {
+        exp2d_temperature *t = &run->temps[j];
+        if (!t->is_main) {
+            ad_free(t->profile_exact);
+            ad_free(t->data);
+        }
+        for (int k = 0; k < EXP2D_N_MODELS; k++) ad_free(t->models[k].profile);
+    }
+    ad_free(run->curve);
     memset(run, 0, sizeof *run);
 }

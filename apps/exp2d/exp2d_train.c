@@ -51,7 +51,24 @@ static void on_progress(const bg_progress *p, void *vctx)
  * its random numbers from the seed alone, so a resumed run produces the same
  * numbers as an uninterrupted one. */
 
-enum { RECORD_COLS = 7 }; /* seed_lo, seed_hi, kT, quick, iterations, final_loss, skipped */
+/* seed_lo, seed_hi, kT, quick, iterations, final_loss, skipped; with
+ * --temperatures also n_temperatures and the temperatures */
+enum { RECORD_COLS = 7, RECORD_COLS_MAX = RECORD_COLS + 1 + APP_MAX_TEMPERATURES };
+
+static int record_cols(const exp2d_run *run)
+{
+    return run->n_temps ? RECORD_COLS + 1 + run->n_temps : RECORD_COLS;
+}
+
+/* The label of model k's checkpoint: the run's fingerprint and the stage,
+ * and with --temperatures the list (the generator's training set). */
+static void model_label(const exp2d_run *run, int k, char *buf, size_t len)
+{
+    buf[0] = '\0';
+    if (!run->run) return;
+    app_run_label(run->run, k + 1, buf, len);
+    app_label_append_settings(&run->opt.temperatures, &run->opt.coupling, buf, len);
+}
 
 static int model_path(const exp2d_run *run, const exp2d_model *m, const char *what,
                       char *path, size_t size)
@@ -61,7 +78,7 @@ static int model_path(const exp2d_run *run, const exp2d_model *m, const char *wh
     return app_fs_join(path, size, run->opt.out, name);
 }
 
-static void record_row(const exp2d_run *run, const exp2d_model *m, ad_real row[RECORD_COLS])
+static void record_row(const exp2d_run *run, const exp2d_model *m, ad_real row[RECORD_COLS_MAX])
 {
     row[0] = (double)(run->opt.seed & 0xffffffffu);
     row[1] = (double)(run->opt.seed >> 32);
@@ -70,6 +87,10 @@ static void record_row(const exp2d_run *run, const exp2d_model *m, ad_real row[R
     row[4] = m->n_iterations;
     row[5] = m->final_loss;
     row[6] = (double)m->skipped;
+    if (run->n_temps) {
+        row[7] = run->n_temps;
+        for (int j = 0; j < run->n_temps; j++) row[8 + j] = (ad_real)run->temps[j].kT;
+    }
 }
 
 /* Record DIR/name<suffix> of model k in the manifest. */
@@ -84,18 +105,21 @@ static int record_file(const exp2d_run *run, const exp2d_model *m, const char *w
 
 static int save_model(const exp2d_run *run, const exp2d_model *m, int k, char *msg, size_t len)
 {
-    char path[APP_RUN_PATH_MAX], label[128] = "";
+    char path[APP_RUN_PATH_MAX], label[1024] = "";
     if (model_path(run, m, "model", path, sizeof path) != AD_OK ||
         strlen(path) + 16 > sizeof path)
         return ad_status_fail(msg, len, AD_ERR_ARG, "output path too long: %s", run->opt.out);
     strcat(path, ".ckpt");
-    if (run->run) app_run_label(run->run, k + 1, label, sizeof label);
+    model_label(run, k, label, sizeof label);
     int status = bg_generator_save_label(m->gen, path, label, msg, len);
     if (status == AD_OK) status = record_file(run, m, "model", ".ckpt", k, msg, len);
     if (status != AD_OK) return status;
-    static const char *const rec_cols[RECORD_COLS] = {"seed_lo", "seed_hi", "kT", "quick",
-                                                      "iterations", "final_loss", "skipped"};
-    ad_real row[RECORD_COLS];
+    static const char *const rec_cols[RECORD_COLS_MAX] = {
+        "seed_lo", "seed_hi", "kT", "quick", "iterations", "final_loss", "skipped",
+        "n_temperatures", "kT_1", "kT_2", "kT_3", "kT_4", "kT_5", "kT_6", "kT_7", "kT_8",
+        "kT_9", "kT_10", "kT_11", "kT_12", "kT_13", "kT_14", "kT_15", "kT_16"};
+    _Static_assert(APP_MAX_TEMPERATURES == 16, "rec_cols names 16 temperatures");
+    ad_real row[RECORD_COLS_MAX];
     record_row(run, m, row);
     status = exp2d_write_loss_csv(run, m, msg, len);
     if (status == AD_OK) status = record_file(run, m, "loss", ".csv", k, msg, len);
@@ -103,7 +127,7 @@ static int save_model(const exp2d_run *run, const exp2d_model *m, int k, char *m
     /* The record goes last: it marks the model as complete. */
     model_path(run, m, "train", path, sizeof path);
     strcat(path, "_record.csv");
-    status = smp_csv_write(path, row, 1, RECORD_COLS, rec_cols, msg, len);
+    status = smp_csv_write(path, row, 1, record_cols(run), rec_cols, msg, len);
     if (status == AD_OK) status = record_file(run, m, "train", "_record.csv", k, msg, len);
     return status;
 }
@@ -114,10 +138,10 @@ static int save_model(const exp2d_run *run, const exp2d_model *m, int k, char *m
  * numbers must be finite and in range. */
 static int reload_model(exp2d_run *run, exp2d_model *m, int k, char *why, size_t why_len)
 {
-    char path[APP_RUN_PATH_MAX], name[128], want[128];
+    char path[APP_RUN_PATH_MAX], name[128], want[1024];
     smp_dataset *rec = NULL, *loss = NULL;
     int ok = 0;
-    ad_real wanted[RECORD_COLS];
+    ad_real wanted[RECORD_COLS_MAX];
     m->final_loss = 0;
     m->skipped = 0;
     record_row(run, m, wanted);
@@ -137,8 +161,10 @@ static int reload_model(exp2d_run *run, exp2d_model *m, int k, char *why, size_t
     strcat(path, "_record.csv");
     snprintf(why, why_len, "train_%s_record.csv holds unusable values", m->slug);
     if (smp_csv_read(path, 1, &rec, why, why_len) != AD_OK) goto done;
-    if (rec->n != 1 || rec->dim != RECORD_COLS) goto done;
+    if (rec->n != 1 || rec->dim != record_cols(run)) goto done;
     for (int c = 0; c < 5; c++)
+        if (rec->x[c] != wanted[c]) goto done;
+    for (int c = RECORD_COLS; c < record_cols(run); c++) /* the temperatures */
         if (rec->x[c] != wanted[c]) goto done;
     long long skipped = 0;
     if (!isfinite(rec->x[5]) ||
@@ -153,7 +179,7 @@ static int reload_model(exp2d_run *run, exp2d_model *m, int k, char *why, size_t
     strcat(path, ".ckpt");
     /* only a checkpoint labelled with this run's fingerprint and the model's
      * stage is loaded; otherwise the model keeps its parameters */
-    app_run_label(run->run, k + 1, want, sizeof want);
+    model_label(run, k, want, sizeof want);
     if (bg_generator_load_label(m->gen, path, want, why, why_len) != AD_OK) goto done;
     for (int i = 0; i < m->n_iterations; i++)
         for (int c = 0; c < 4; c++) m->loss[4 * i + c] = loss->x[5 * i + 1 + c];
@@ -218,6 +244,17 @@ static int fit_model(exp2d_run *run, int k, const bg_stage *stage, app_progress 
     train_ctx ctx = {pg, m};
     app_progress_stage(pg, k + 1, EXP2D_N_MODELS, m->name, st.n_iterations);
     bg_generator_train_config tc = bg_generator_train_default(run->data, run->n_data);
+    bg_temperature_data sets[APP_MAX_TEMPERATURES];
+    if (run->n_temps) { /* J_ML on the MC data of every temperature */
+        for (int j = 0; j < run->n_temps; j++)
+            sets[j] = (bg_temperature_data){.kT = run->temps[j].kT, .weight = 1,
+                                            .data = run->temps[j].data,
+                                            .n_data = run->temps[j].n_data};
+        tc.data = NULL;
+        tc.n_data = 0;
+        tc.data_sets = sets;
+        tc.n_data_sets = run->n_temps;
+    }
     tc.cut_ref = BG_CUT_KT_ABOVE_REF;
     tc.e_ref = run->u_min;
     tc.rc = &sys->rc;
@@ -301,6 +338,18 @@ int exp2d_train_all(exp2d_run *run, char *msg, size_t len)
     bg_generator_config gc = bg_generator_config_default(&sys->potential, run->kT);
     gc.flow = flow_realnvp_preset_config(sys->preset);
     gc.flow.seed = exp2d_seed(run->opt.seed, 2);
+    if (run->opt.coupling.kind == APP_COUPLING_SPLINE) {
+        gc.flow.coupling = FLOW_COUPLING_SPLINE;
+        gc.flow.spline.bins = run->opt.coupling.bins;
+        gc.flow.spline.bound = run->opt.coupling.bound;
+    }
+    bg_temperature temps[APP_MAX_TEMPERATURES];
+    if (run->n_temps) { /* one generator for every temperature, equal weights */
+        for (int j = 0; j < run->n_temps; j++)
+            temps[j] = (bg_temperature){.kT = run->temps[j].kT, .weight = 1};
+        gc.temperatures = temps;
+        gc.n_temperatures = run->n_temps;
+    }
     app_progress pg;
     app_progress_init(&pg, stderr, 2.0);
     const int ranks = ad_dist_size();

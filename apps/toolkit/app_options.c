@@ -57,6 +57,99 @@ static const app_option *find(const app_cli *cli, const char *name, size_t len)
 
 static int is_digit(char c) { return c >= '0' && c <= '9'; }
 
+/* A decimal number (strtod also skips spaces and reads hex; accept a
+ * decimal form only, plus the nan / inf spellings, which callers reject
+ * unless allowed).  REAL_OK: finite; REAL_SPECIAL: nan or inf spelt out;
+ * REAL_OVERFLOW: a decimal literal beyond the double range (1e999);
+ * REAL_BAD: not a number. */
+enum { REAL_OK, REAL_SPECIAL, REAL_OVERFLOW, REAL_BAD };
+static int read_real(const char *text, double *out)
+{
+    const char *d = (*text == '-' || *text == '+') ? text + 1 : text;
+    int decimal = is_digit(*d) || (*d == '.' && is_digit(d[1]));
+    int special = (*d == 'n' || *d == 'N' || *d == 'i' || *d == 'I');
+    if ((!decimal && !special) || (d[0] == '0' && (d[1] == 'x' || d[1] == 'X'))) return REAL_BAD;
+    char *end = NULL;
+    errno = 0;
+    double v = strtod(text, &end);
+    if (*end || end == text) return REAL_BAD;
+    *out = v;
+    if (!isfinite(v)) return decimal ? REAL_OVERFLOW : REAL_SPECIAL;
+    return REAL_OK;
+}
+
+/* ---- temperature lists ---- */
+
+int app_temperatures_parse(const char *text, int has_min, double min, int has_max, double max,
+                           app_temperatures *out, char *why, size_t why_size)
+{
+    app_temperatures t = {0};
+    char q[48];
+#define WHY(...) (snprintf(why, why_size, __VA_ARGS__), AD_ERR_ARG)
+    if (!text || !*text) return WHY("an empty list");
+    const char *p = text;
+    for (;;) {
+        const char *comma = strchr(p, ',');
+        size_t len = comma ? (size_t)(comma - p) : strlen(p);
+        if (len == 0) {
+            quote(q, sizeof q, text);
+            return WHY("an empty entry in '%s'", q);
+        }
+        if (t.n == APP_MAX_TEMPERATURES) {
+            int n = t.n + 1;
+            for (const char *c = strchr(p, ','); c; c = strchr(c + 1, ',')) n++;
+            return WHY("%d values (at most %d)", n, APP_MAX_TEMPERATURES);
+        }
+        char item[64];
+        quote_n(q, sizeof q, p, len);
+        double v = 0;
+        int kind = REAL_BAD;
+        if (len < sizeof item) {
+            memcpy(item, p, len);
+            item[len] = '\0';
+            kind = read_real(item, &v);
+        }
+        if (kind == REAL_BAD) return WHY("'%s' is not a number", q);
+        if (kind == REAL_OVERFLOW) return WHY("'%s' is too large", q);
+        if (kind == REAL_SPECIAL) return WHY("'%s' is not a finite number", q);
+        if (!(v > 0)) return WHY("'%s' is not positive (a temperature)", q);
+        if (has_min && has_max && (v < min || v > max))
+            return WHY("%s is out of range [%.15g, %.15g]", q, min, max);
+        if (has_min && v < min) return WHY("%s is below the minimum %.15g", q, min);
+        if (has_max && v > max) return WHY("%s is above the maximum %.15g", q, max);
+        for (int k = 0; k < t.n; k++)
+            if (t.kT[k] == v) return WHY("%.15g is given twice", v);
+        /* insert in increasing order */
+        int at = t.n;
+        while (at > 0 && t.kT[at - 1] > v) {
+            t.kT[at] = t.kT[at - 1];
+            at--;
+        }
+        t.kT[at] = v;
+        t.n++;
+        if (!comma) break;
+        p = comma + 1;
+    }
+#undef WHY
+    *out = t;
+    return AD_OK;
+}
+
+size_t app_temperatures_text(const app_temperatures *t, int exact, char *buf, size_t size)
+{
+    size_t need = 0;
+    if (size) buf[0] = '\0';
+    for (int k = 0; t && k < t->n; k++) {
+        char one[40];
+        int n = snprintf(one, sizeof one, exact ? "%s%.17g" : "%s%g", k ? "," : "", t->kT[k]);
+        if (n < 0) break;
+        if (need + (size_t)n < size) memcpy(buf + need, one, (size_t)n + 1);
+        else if (size && need < size) buf[need] = '\0';
+        need += (size_t)n;
+    }
+    return need;
+}
+
 /* Check the bounds of a numeric value already converted to double. */
 static int check_range(const app_cli *cli, const app_option *o, double v, const char *text,
                        char *msg, size_t size)
@@ -117,26 +210,41 @@ static int assign(const app_cli *cli, const app_option *o, const char *text, cha
         return AD_OK;
     }
     case APP_OPT_DOUBLE: {
-        /* strtod also skips spaces and reads hex; accept a decimal form only,
-         * plus nan/inf spellings that are rejected below unless allowed */
-        const char *d = (*text == '-' || *text == '+') ? text + 1 : text;
-        int decimal = is_digit(*d) || (*d == '.' && is_digit(d[1]));
-        int special = (*d == 'n' || *d == 'N' || *d == 'i' || *d == 'I');
-        if ((!decimal && !special) || (d[0] == '0' && (d[1] == 'x' || d[1] == 'X')))
-            return fail(cli, msg, size, "--%s: '%s' is not a number", o->name, q);
-        errno = 0;
-        double v = strtod(text, &end);
-        if (*end || end == text)
-            return fail(cli, msg, size, "--%s: '%s' is not a number", o->name, q);
-        if (!isfinite(v)) {
-            if (decimal) /* overflow of a decimal literal, e.g. 1e999 */
-                return fail(cli, msg, size, "--%s: '%s' is too large", o->name, q);
-            if (!o->allow_nonfinite)
-                return fail(cli, msg, size, "--%s: '%s' is not a finite number", o->name, q);
-        }
+        double v;
+        int kind = read_real(text, &v);
+        if (kind == REAL_BAD) return fail(cli, msg, size, "--%s: '%s' is not a number", o->name, q);
+        if (kind == REAL_OVERFLOW) return fail(cli, msg, size, "--%s: '%s' is too large", o->name, q);
+        if (kind == REAL_SPECIAL && !o->allow_nonfinite)
+            return fail(cli, msg, size, "--%s: '%s' is not a finite number", o->name, q);
         if (!isnan(v) && check_range(cli, o, v, text, msg, size)) return AD_ERR_ARG;
         *(double *)o->dest = v;
         return AD_OK;
+    }
+    case APP_OPT_TEMPERATURES: {
+        char why[160];
+        if (app_temperatures_parse(text, o->has_min, o->min, o->has_max, o->max,
+                                   (app_temperatures *)o->dest, why, sizeof why) != AD_OK)
+            return fail(cli, msg, size, "--%s: %s", o->name, why);
+        return AD_OK;
+    }
+    case APP_OPT_CHOICE: {
+        const char *names = o->value_name ? o->value_name : "";
+        int index = 0;
+        for (const char *p = names;; index++) {
+            const char *bar = strchr(p, '|');
+            size_t n = bar ? (size_t)(bar - p) : strlen(p);
+            if (n && strlen(text) == n && strncmp(text, p, n) == 0) {
+                *(int *)o->dest = index;
+                return AD_OK;
+            }
+            if (!bar) break;
+            p = bar + 1;
+        }
+        char list[128];
+        snprintf(list, sizeof list, "%s", names);
+        for (char *c = list; *c; c++)
+            if (*c == '|') *c = '/';
+        return fail(cli, msg, size, "--%s: '%s' is not one of %s", o->name, q, list);
     }
     case APP_OPT_FLAG:
         break;
@@ -188,7 +296,8 @@ int app_options_parse(const app_cli *cli, int argc, char **argv, char *msg, size
                 return fail(cli, msg, msg_size, "--%s: missing value", o->name);
             value = argv[++i];
         }
-        if (o->kind == APP_OPT_STRING && value[0] == '\0')
+        if ((o->kind == APP_OPT_STRING || o->kind == APP_OPT_TEMPERATURES ||
+             o->kind == APP_OPT_CHOICE) && value[0] == '\0')
             return fail(cli, msg, msg_size, "--%s: empty value", o->name);
         if (assign(cli, o, value, msg, msg_size)) return AD_ERR_ARG;
     }
@@ -202,6 +311,8 @@ static const char *kind_value_name(app_opt_kind k)
     case APP_OPT_UINT64: return "N";
     case APP_OPT_DOUBLE: return "X";
     case APP_OPT_STRING: return "S";
+    case APP_OPT_TEMPERATURES: return "LIST";
+    case APP_OPT_CHOICE: return "NAME";
     case APP_OPT_FLAG: break;
     }
     return "";
@@ -220,6 +331,17 @@ static void current_value(const app_option *o, char *out, size_t size)
     case APP_OPT_STRING: {
         const char *s = *(const char *const *)o->dest;
         if (s) snprintf(out, size, "%s", s);
+        break;
+    }
+    case APP_OPT_TEMPERATURES: app_temperatures_text(o->dest, 0, out, size); break;
+    case APP_OPT_CHOICE: {
+        /* the index-th name of value_name */
+        const char *p = o->value_name ? o->value_name : "";
+        for (int k = *(const int *)o->dest; k > 0 && p; k--) {
+            p = strchr(p, '|');
+            if (p) p++;
+        }
+        if (p) snprintf(out, size, "%.*s", (int)strcspn(p, "|"), p);
         break;
     }
     case APP_OPT_FLAG: break;
@@ -287,4 +409,52 @@ int app_options_handle(const app_cli *cli, int argc, char **argv)
         return 2;
     }
     return -1;
+}
+
+/* ---- the coupling family ---- */
+
+int app_coupling_check(const char *program, app_coupling *c, char *msg, size_t size)
+{
+    const app_cli cli = {program, NULL, NULL, 0};
+    if (c->kind != APP_COUPLING_AFFINE && c->kind != APP_COUPLING_SPLINE)
+        return fail(&cli, msg, size, "--coupling: unknown coupling %d", c->kind);
+    if (c->kind == APP_COUPLING_AFFINE) {
+        if (c->bins) return fail(&cli, msg, size, "--spline-bins needs --coupling spline");
+        if (c->bound != 0) return fail(&cli, msg, size, "--spline-bound needs --coupling spline");
+        return AD_OK;
+    }
+    if (!c->bins) c->bins = APP_COUPLING_DEFAULT_BINS;
+    if (c->bound == 0) c->bound = APP_COUPLING_DEFAULT_BOUND;
+    return AD_OK;
+}
+
+int app_coupling_text(const app_coupling *c, char *buf, size_t size)
+{
+    if (!c || c->kind == APP_COUPLING_AFFINE) return snprintf(buf, size, "%s", "");
+    return snprintf(buf, size, "spline bins %d bound %.17g", c->bins, c->bound);
+}
+
+void app_label_append_settings(const app_temperatures *t, const app_coupling *c, char *buf,
+                               size_t size)
+{
+    if (t && t->n) {
+        size_t n = strlen(buf);
+        snprintf(buf + n, size - n, " temperatures=");
+        n = strlen(buf);
+        app_temperatures_text(t, 1, buf + n, size - n);
+    }
+    if (c && c->kind != APP_COUPLING_AFFINE) {
+        size_t n = strlen(buf);
+        snprintf(buf + n, size - n, " coupling=");
+        n = strlen(buf);
+        app_coupling_text(c, buf + n, size - n);
+    }
+}
+
+void app_coupling_append_title(const app_coupling *c, char *buf, size_t size)
+{
+    if (!c || c->kind != APP_COUPLING_SPLINE) return;
+    size_t n = strlen(buf);
+    snprintf(buf + n, size - n, ", spline couplings (%d bins on [-%g, %g])", c->bins, c->bound,
+             c->bound);
 }

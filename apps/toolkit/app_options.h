@@ -34,8 +34,86 @@ typedef enum {
     APP_OPT_INT,    /* int *: decimal, within INT_MIN..INT_MAX             */
     APP_OPT_DOUBLE, /* double *: finite unless allow_nonfinite             */
     APP_OPT_STRING, /* const char **: points into argv                     */
-    APP_OPT_UINT64  /* uint64_t *: decimal, 0..UINT64_MAX, no sign         */
+    APP_OPT_UINT64, /* uint64_t *: decimal, 0..UINT64_MAX, no sign         */
+    APP_OPT_TEMPERATURES, /* app_temperatures *: a comma-separated list of   */
+                    /* temperatures (see below); min / max bound each one  */
+    APP_OPT_CHOICE  /* int *: the index of the value among the names that  */
+                    /* value_name lists, separated by '|' ("affine|spline") */
 } app_opt_kind;
+
+/* A list of temperatures (kT in energy units), as --temperatures 0.5,1,2
+ * gives it: 1 .. APP_MAX_TEMPERATURES decimal numbers separated by commas
+ * (no spaces, no empty entries), each finite, > 0 and within the option's
+ * min / max, no value twice ("1" and "1.0" are the same value).  The parser
+ * sorts the list in increasing order, so that the same set gives the same
+ * run whatever its order on the command line.  n = 0: the option was not
+ * given (initialise the destination to {0}). */
+#define APP_MAX_TEMPERATURES 16
+typedef struct app_temperatures {
+    int n;
+    double kT[APP_MAX_TEMPERATURES];
+} app_temperatures;
+
+/* The list as text, the values joined by commas: with exact != 0 in %.17g
+ * (reads back to the same doubles: the form for settings and records),
+ * otherwise in %g (for messages and titles).  "" for an empty list.
+ * Returns the length it needed, like snprintf. */
+size_t app_temperatures_text(const app_temperatures *t, int exact, char *buf, size_t size);
+
+/* Parse text as APP_OPT_TEMPERATURES does, the values bounded by
+ * [min, max] when has_min / has_max.  AD_OK, or AD_ERR_ARG with the reason
+ * in why ("'-1' is not positive"); *out is changed only on success. */
+int app_temperatures_parse(const char *text, int has_min, double min, int has_max, double max,
+                           app_temperatures *out, char *why, size_t why_size);
+
+/* The coupling family of the flows, as --coupling, --spline-bins and
+ * --spline-bound give it (the same three options in every program: put
+ * APP_COUPLING_OPTIONS(&c) in the option table, then call
+ * app_coupling_check after parsing).  kind: APP_COUPLING_AFFINE (the
+ * default) or APP_COUPLING_SPLINE; bins and bound are 0 until given, and
+ * app_coupling_check sets them to the spline's defaults (8 bins on [-5, 5],
+ * flows/flow_spline_op.h) for a spline run. */
+enum { APP_COUPLING_AFFINE = 0, APP_COUPLING_SPLINE = 1 };
+#define APP_COUPLING_DEFAULT_BINS 8
+#define APP_COUPLING_DEFAULT_BOUND 5.0
+typedef struct app_coupling {
+    int kind;     /* APP_COUPLING_AFFINE or APP_COUPLING_SPLINE          */
+    int bins;     /* spline bins, 2 .. 64 (0: not given)                 */
+    double bound; /* the splines live on [-bound, bound] (0: not given)  */
+} app_coupling;
+
+#define APP_COUPLING_OPTIONS(c)                                                                \
+    {"coupling", APP_OPT_CHOICE, &(c)->kind,                                                \
+     "the coupling layers of the flow: affine (RealNVP) or spline (rational-quadratic)",     \
+     "affine|spline", 0, 0, 0, 0, 0},                                                        \
+    {"spline-bins", APP_OPT_INT, &(c)->bins,                                                \
+     "bins of each spline, 2 to 64 (--coupling spline only; default 8)", "K", 1, 1, 2, 64,  \
+     0},                                                                                     \
+    {"spline-bound", APP_OPT_DOUBLE, &(c)->bound,                                           \
+     "the splines act on [-B, B] of the latent coordinates and are the identity outside "   \
+     "(--coupling spline only; default 5)",                                                  \
+     "B", 1, 1, 0.1, 1000, 0}
+
+/* After parsing: AD_ERR_ARG with "program: --spline-bins needs --coupling
+ * spline (try --help)" when a spline setting was given for an affine run;
+ * otherwise AD_OK, the spline's unset fields set to their defaults. */
+int app_coupling_check(const char *program, app_coupling *c, char *msg, size_t size);
+
+/* The coupling as settings text: "" for affine (so that an affine run keeps
+ * the fingerprint it had before the option existed), otherwise
+ * "spline bins 8 bound 5" (bound in %.17g).  Returns what snprintf returns. */
+int app_coupling_text(const app_coupling *c, char *buf, size_t size);
+
+/* Append to the string in buf the settings a checkpoint label carries
+ * beyond the run's own label: " temperatures=LIST" when t holds a list
+ * (exact values), " coupling=TEXT" for a spline run; nothing otherwise. */
+void app_label_append_settings(const app_temperatures *t, const app_coupling *c, char *buf,
+                               size_t size);
+
+/* Append to the string in buf the coupling as a title reads it:
+ * ", spline couplings (8 bins on [-5, 5])" for a spline run, nothing for
+ * affine. */
+void app_coupling_append_title(const app_coupling *c, char *buf, size_t size);
 
 typedef struct {
     const char *name;       /* long name without the leading "--"            */

@@ -241,7 +241,8 @@ static int add_points(app_svg_panel *p, svg_kind kind, const double *x, const do
 {
     if (!p) return AD_ERR_ARG;
     if (p->fig->err) return p->fig->err;
-    if ((n && (!x || !y || (kind == SVG_BAND && !y2)))) return fig_error(p->fig, AD_ERR_ARG);
+    if ((n && (!x || !y || ((kind == SVG_BAND || kind == SVG_ERRORBAR) && !y2))))
+        return fig_error(p->fig, AD_ERR_ARG);
     svg_series *s = add_series(p, kind, style);
     if (!s) return p->fig->err;
     size_t keep = n > APP_SVG_MAX_POINTS ? APP_SVG_MAX_POINTS : n;
@@ -250,7 +251,7 @@ static int add_points(app_svg_panel *p, svg_kind kind, const double *x, const do
     s->n = keep;
     s->x = gather(p->fig, x, idx, keep);
     s->y = gather(p->fig, y, idx, keep);
-    if (kind == SVG_BAND) s->y2 = gather(p->fig, y2, idx, keep);
+    if (kind == SVG_BAND || kind == SVG_ERRORBAR) s->y2 = gather(p->fig, y2, idx, keep);
     ad_free(idx);
     return p->fig->err;
 }
@@ -271,6 +272,14 @@ int app_svg_band(app_svg_panel *p, const double *x, const double *lower, const d
                  size_t n, const app_svg_style *style)
 {
     return add_points(p, SVG_BAND, x, lower, upper, n, style);
+}
+
+int app_svg_errorbars(app_svg_panel *p, const double *x, const double *y, const double *err,
+                      size_t n, const app_svg_style *style)
+{
+    app_svg_style st = style ? *style : (app_svg_style){0};
+    if (!(st.radius > 0)) st.radius = 3;
+    return add_points(p, SVG_ERRORBAR, x, y, err, n, &st);
 }
 
 int app_svg_histogram(app_svg_panel *p, const double *edges, const double *values,

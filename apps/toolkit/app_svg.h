@@ -92,6 +92,11 @@ int app_svg_band(app_svg_panel *p, const double *x, const double *lower, const d
 /* A histogram drawn as a step line: n_bins values between n_bins + 1 edges. */
 int app_svg_histogram(app_svg_panel *p, const double *edges, const double *values,
                       size_t n_bins, const app_svg_style *style);
+/* Points with vertical error bars: a marker (style radius, 0: 3 px) at
+ * (x[i], y[i]) and a bar with caps from y[i] - err[i] to y[i] + err[i]; a
+ * point whose err[i] is not finite and > 0 gets the marker alone. */
+int app_svg_errorbars(app_svg_panel *p, const double *x, const double *y, const double *err,
+                      size_t n, const app_svg_style *style);
 int app_svg_hline(app_svg_panel *p, double y, const app_svg_style *style);
 int app_svg_vline(app_svg_panel *p, double x, const app_svg_style *style);
 /* A filled-contour map of z on a grid: z[j * nx + i] is the value at

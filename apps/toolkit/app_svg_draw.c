@@ -154,6 +154,17 @@ static void panel_ranges(const app_svg_panel *p, frame *fr)
             break;
         case SVG_HLINE: grow_extent(&ey, s->value); break;
         case SVG_VLINE: grow_extent(&ex, s->value); break;
+        case SVG_ERRORBAR:
+            for (size_t i = 0; i < s->n; i++) {
+                if (!isfinite(s->x[i]) || !isfinite(s->y[i])) continue;
+                grow_extent(&ex, s->x[i]);
+                grow_extent(&ey, s->y[i]);
+                if (isfinite(s->y2[i]) && s->y2[i] > 0) {
+                    grow_extent(&ey, s->y[i] - s->y2[i]);
+                    grow_extent(&ey, s->y[i] + s->y2[i]);
+                }
+            }
+            break;
         }
     }
     pad_extent(&ex, &fr->x_lo, &fr->x_hi);
@@ -382,6 +393,23 @@ static void draw_contour_lines(app_buf *b, const svg_contour *c, const levels *l
 static int inside_y(const frame *fr, double y) { return y >= fr->y_lo && y <= fr->y_hi; }
 static int inside_x(const frame *fr, double x) { return x >= fr->x_lo && x <= fr->x_hi; }
 
+/* The series' points inside the frame as filled circles, in one group. */
+static void draw_markers(app_buf *b, const svg_series *s, const frame *fr)
+{
+    app_buf_puts(b, "<g stroke=\"none\" fill=\"");
+    app_svg_put_text(b, s->color);
+    app_buf_printf(b, "\" fill-opacity=\"%g\">\n", s->alpha);
+    for (size_t i = 0; i < s->n; i++) {
+        if (!inside_x(fr, s->x[i]) || !inside_y(fr, s->y[i])) continue;
+        app_buf_puts(b, "<circle cx=\"");
+        num(b, map_x(fr, s->x[i]));
+        app_buf_puts(b, "\" cy=\"");
+        num(b, map_y(fr, s->y[i]));
+        app_buf_printf(b, "\" r=\"%g\"/>\n", s->radius);
+    }
+    app_buf_puts(b, "</g>\n");
+}
+
 static void draw_series(app_buf *b, const svg_series *s, const frame *fr)
 {
     switch (s->kind) {
@@ -403,18 +431,7 @@ static void draw_series(app_buf *b, const svg_series *s, const frame *fr)
         break;
     }
     case SVG_SCATTER:
-        app_buf_puts(b, "<g stroke=\"none\" fill=\"");
-        app_svg_put_text(b, s->color);
-        app_buf_printf(b, "\" fill-opacity=\"%g\">\n", s->alpha);
-        for (size_t i = 0; i < s->n; i++) {
-            if (!inside_x(fr, s->x[i]) || !inside_y(fr, s->y[i])) continue;
-            app_buf_puts(b, "<circle cx=\"");
-            num(b, map_x(fr, s->x[i]));
-            app_buf_puts(b, "\" cy=\"");
-            num(b, map_y(fr, s->y[i]));
-            app_buf_printf(b, "\" r=\"%g\"/>\n", s->radius);
-        }
-        app_buf_puts(b, "</g>\n");
+        draw_markers(b, s, fr);
         break;
     case SVG_BAND: {
         app_buf_puts(b, "<path stroke=\"none\" fill=\"");
@@ -457,6 +474,41 @@ static void draw_series(app_buf *b, const svg_series *s, const frame *fr)
             pen = 1;
         }
         app_buf_puts(b, "\"/>\n");
+        break;
+    }
+    case SVG_ERRORBAR: {
+        /* the bars (clipped to the panel), then the markers on top */
+        app_buf_puts(b, "<path");
+        stroke_attrs(b, s);
+        app_buf_puts(b, " d=\"");
+        for (size_t i = 0; i < s->n; i++) {
+            if (!inside_x(fr, s->x[i]) || !isfinite(s->y[i]) || !isfinite(s->y2[i]) ||
+                !(s->y2[i] > 0))
+                continue;
+            double lo = s->y[i] - s->y2[i], hi = s->y[i] + s->y2[i];
+            if (hi < fr->y_lo || lo > fr->y_hi) continue;
+            double X = map_x(fr, s->x[i]), cap = s->radius + 1.5;
+            double Ylo = map_y(fr, lo > fr->y_lo ? lo : fr->y_lo);
+            double Yhi = map_y(fr, hi < fr->y_hi ? hi : fr->y_hi);
+            app_buf_putc(b, 'M');
+            pt(b, X, Ylo);
+            app_buf_putc(b, 'V');
+            num(b, Yhi);
+            if (hi <= fr->y_hi) {
+                app_buf_putc(b, 'M');
+                pt(b, X - cap, Yhi);
+                app_buf_putc(b, 'h');
+                num(b, 2 * cap);
+            }
+            if (lo >= fr->y_lo) {
+                app_buf_putc(b, 'M');
+                pt(b, X - cap, Ylo);
+                app_buf_putc(b, 'h');
+                num(b, 2 * cap);
+            }
+        }
+        app_buf_puts(b, "\"/>\n");
+        draw_markers(b, s, fr);
         break;
     }
     case SVG_HLINE:
@@ -507,7 +559,7 @@ static long points_in_box(const app_svg_panel *p, const frame *fr, double x0, do
     for (int k = 0; k < p->n_series; k++) {
         const svg_series *s = &p->series[k];
         if (s->kind != SVG_LINE && s->kind != SVG_SCATTER && s->kind != SVG_BAND &&
-            s->kind != SVG_HIST)
+            s->kind != SVG_HIST && s->kind != SVG_ERRORBAR)
             continue;
         for (size_t i = 0; i < s->n; i++) {
             double X = map_x(fr, s->x[i]);
@@ -562,7 +614,23 @@ static void draw_legend(app_buf *b, const app_svg_panel *p, const frame *fr)
         const svg_series *s = &p->series[k];
         if (!s->label) continue;
         double cy = y + 6 + 16.0 * row + 8, sx = x + 8;
-        if (s->kind == SVG_SCATTER) {
+        if (s->kind == SVG_ERRORBAR) {
+            app_buf_puts(b, "<path");
+            stroke_attrs(b, s);
+            app_buf_puts(b, " d=\"M");
+            pt(b, sx + 12, cy - 6);
+            app_buf_puts(b, "v12M");
+            pt(b, sx + 8, cy - 6);
+            app_buf_puts(b, "h8M");
+            pt(b, sx + 8, cy + 6);
+            app_buf_puts(b, "h8\"/>\n<circle cx=\"");
+            num(b, sx + 12);
+            app_buf_puts(b, "\" cy=\"");
+            num(b, cy);
+            app_buf_puts(b, "\" r=\"3\" fill=\"");
+            app_svg_put_text(b, s->color);
+            app_buf_puts(b, "\"/>\n");
+        } else if (s->kind == SVG_SCATTER) {
             app_buf_puts(b, "<circle cx=\"");
             num(b, sx + 12);
             app_buf_puts(b, "\" cy=\"");

@@ -11,14 +11,15 @@ typedef enum {
     SVG_BAND,
     SVG_HIST,
     SVG_HLINE,
-    SVG_VLINE
+    SVG_VLINE,
+    SVG_ERRORBAR
 } svg_kind;
 
 typedef struct {
     svg_kind kind;
     size_t n;          /* points (bins for a histogram)                     */
     double *x, *y;     /* points; band: x, lower; hist: edges (n+1), values */
-    double *y2;        /* band: upper                                       */
+    double *y2;        /* band: upper; error bars: the error                */
     double value;      /* reference line position                           */
     char *label;       /* legend text or NULL                               */
     char *color;       /* resolved colour                                   */

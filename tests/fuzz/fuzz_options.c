@@ -6,7 +6,9 @@
  * APP_OPTIONS_HELP or AD_ERR_ARG; an error gives one printable line that
  * names the program and ends in "(try --help)"; success leaves every value
  * within its bounds, doubles finite unless allowed, strings pointing into
- * argv; the --help text is generated without trouble afterwards.
+ * argv, a temperature list of at most APP_MAX_TEMPERATURES finite values in
+ * its bounds in strictly increasing order; the --help text is generated
+ * without trouble afterwards.
  */
 #include <math.h>
 #include <stdint.h>
@@ -40,6 +42,7 @@ static int fuzz_options_run(const uint8_t *data, size_t size, const char *scratc
     double kT = 1, lr = 1e-3, shift = 0;
     uint64_t seed = 1, count = 5;
     const char *out = "out/fuzz", *name = NULL;
+    app_temperatures temps = {0};
     const app_option opts[] = {
         {"quick", APP_OPT_FLAG, &quick, "a short run", NULL, 0, 0, 0, 0, 0},
         {"steps", APP_OPT_INT, &steps, "iterations", "N", 1, 0, 1, 0, 0},
@@ -51,6 +54,7 @@ static int fuzz_options_run(const uint8_t *data, size_t size, const char *scratc
         {"count", APP_OPT_UINT64, &count, "count", NULL, 1, 1, 1, 1000, 0},
         {"out", APP_OPT_STRING, &out, "output directory", "DIR", 0, 0, 0, 0, 0},
         {"name", APP_OPT_STRING, &name, "a name", NULL, 0, 0, 0, 0, 0},
+        {"temperatures", APP_OPT_TEMPERATURES, &temps, "a list", "LIST", 1, 1, 0.1, 10, 0},
     };
     const app_cli cli = {"bg-fuzz", "Fuzzing the option parser.", opts,
                          (int)(sizeof opts / sizeof opts[0])};
@@ -79,6 +83,13 @@ static int fuzz_options_run(const uint8_t *data, size_t size, const char *scratc
             bad = fuzz_violation(why, why_len, "a string does not point into argv");
         if (st == AD_OK && name && !name[0])
             bad = fuzz_violation(why, why_len, "an empty string was accepted");
+        if (st == AD_OK && (temps.n < 0 || temps.n > APP_MAX_TEMPERATURES))
+            bad = fuzz_violation(why, why_len, "a list of %d temperatures", temps.n);
+        for (int k = 0; st == AD_OK && !bad && k < temps.n && k < APP_MAX_TEMPERATURES; k++)
+            if (!(isfinite(temps.kT[k]) && temps.kT[k] >= 0.1 && temps.kT[k] <= 10) ||
+                (k > 0 && !(temps.kT[k] > temps.kT[k - 1])))
+                bad = fuzz_violation(why, why_len, "temperature %d (%g) out of bounds or order",
+                                     k, temps.kT[k]);
     } else {
         bad = fuzz_violation(why, why_len, "undocumented status %d", st);
     }

@@ -1,11 +1,12 @@
 /* same_run.c - do two output directories of a program hold the same
  * results?  Every file of the first (the subfolders included) must be in the
  * second with the same bytes, except those that record timings or the
- * machine (report.md, manifest.json, cache.json, ckpt/stage_seconds.csv, the
- * lock); summary.json must hold the same values apart from members whose
- * name holds "seconds", "timing", "threads" or "resumed" (a resumed run
- * says where it resumed).  Used by tests/mpi_test.sh
- * to compare runs under mpirun with the serial build's.
+ * machine (report.md, manifest.json, ckpt/stage_seconds.csv, the lock); the
+ * JSON files that hold timings beside results (summary.json, the dimer's
+ * cache.json and cache_kT<kT>.json) must hold the same values apart from
+ * members whose name holds "seconds", "timing", "threads" or "resumed" (a
+ * resumed run says where it resumed).  Used by tests/mpi_test.sh to compare
+ * runs under mpirun with the serial build's.
  *     same-run DIR_A DIR_B      exit 0: the same; 1: differences (listed) */
 #include <dirent.h>
 #include <math.h>
@@ -23,11 +24,20 @@ static int differences;
 
 static int skipped_file(const char *rel)
 {
-    static const char *const skip[] = {"report.md", "manifest.json", "cache.json",
-                                       "ckpt/stage_seconds.csv", ".lock", "summary.json"};
+    static const char *const skip[] = {"report.md", "manifest.json", "ckpt/stage_seconds.csv",
+                                       ".lock"};
     for (size_t i = 0; i < sizeof skip / sizeof *skip; i++)
         if (strcmp(rel, skip[i]) == 0) return 1;
     return 0;
+}
+
+/* summary.json, cache.json, cache_kT<kT>.json: compared by value */
+static int json_with_timings(const char *rel)
+{
+    size_t n = strlen(rel);
+    return strcmp(rel, "summary.json") == 0 ||
+           (strncmp(rel, "cache", 5) == 0 && !strchr(rel, '/') && n > 5 &&
+            strcmp(rel + n - 5, ".json") == 0);
 }
 
 static int skipped_key(const char *key)
@@ -36,49 +46,50 @@ static int skipped_key(const char *key)
            strstr(key, "resumed");
 }
 
-static void compare_json(const app_json_value *a, const app_json_value *b, const char *at)
+static void compare_json(const app_json_value *a, const app_json_value *b, const char *file,
+                         const char *at)
 {
     char path[512];
     if (!b || a->type != b->type) {
-        printf("summary.json: %s differs in kind\n", at);
+        printf("%s: %s differs in kind\n", file, at);
         differences++;
         return;
     }
     switch (a->type) {
     case APP_JSON_NUMBER:
         if (a->number != b->number && !(isnan(a->number) && isnan(b->number))) {
-            printf("summary.json: %s: %.17g vs %.17g\n", at, a->number, b->number);
+            printf("%s: %s: %.17g vs %.17g\n", file, at, a->number, b->number);
             differences++;
         }
         break;
     case APP_JSON_STRING:
         if (a->length != b->length || memcmp(a->string, b->string, a->length) != 0) {
-            printf("summary.json: %s: \"%s\" vs \"%s\"\n", at, a->string, b->string);
+            printf("%s: %s: \"%s\" vs \"%s\"\n", file, at, a->string, b->string);
             differences++;
         }
         break;
     case APP_JSON_BOOL:
         if (a->boolean != b->boolean) {
-            printf("summary.json: %s differs\n", at);
+            printf("%s: %s differs\n", file, at);
             differences++;
         }
         break;
     case APP_JSON_ARRAY:
         if (a->n_items != b->n_items) {
-            printf("summary.json: %s: %zu vs %zu items\n", at, a->n_items, b->n_items);
+            printf("%s: %s: %zu vs %zu items\n", file, at, a->n_items, b->n_items);
             differences++;
             break;
         }
         for (size_t i = 0; i < a->n_items; i++) {
             snprintf(path, sizeof path, "%s[%zu]", at, i);
-            compare_json(&a->items[i], &b->items[i], path);
+            compare_json(&a->items[i], &b->items[i], file, path);
         }
         break;
     case APP_JSON_OBJECT:
         for (size_t i = 0; i < a->n_items; i++) {
             if (skipped_key(a->keys[i])) continue;
             snprintf(path, sizeof path, "%s.%s", at, a->keys[i]);
-            compare_json(&a->items[i], app_json_member(b, a->keys[i]), path);
+            compare_json(&a->items[i], app_json_member(b, a->keys[i]), file, path);
         }
         break;
     default:
@@ -86,10 +97,9 @@ static void compare_json(const app_json_value *a, const app_json_value *b, const
     }
 }
 
-static app_json_value *load(const char *dir)
+static app_json_value *load(const char *path)
 {
-    char path[2048], msg[256];
-    snprintf(path, sizeof path, "%s/summary.json", dir);
+    char msg[256];
     char *text = NULL;
     size_t len = 0;
     app_json_value *v = NULL;
@@ -98,6 +108,16 @@ static app_json_value *load(const char *dir)
         printf("%s\n", msg);
     ad_free(text);
     return v;
+}
+
+/* The values of a JSON file of both runs, timings aside. */
+static void compare_values(const char *a, const char *b, const char *rel)
+{
+    app_json_value *va = load(a), *vb = load(b);
+    if (!va || !vb) differences++;
+    else compare_json(va, vb, rel, rel);
+    app_json_value_free(va);
+    app_json_value_free(vb);
 }
 
 static void compare_file(const char *a, const char *b, const char *rel)
@@ -139,6 +159,8 @@ static void compare_dir(const char *root_a, const char *root_b, const char *rel,
         if (stat(a, &st) != 0) continue;
         if (S_ISDIR(st.st_mode)) {
             if (depth < 4) compare_dir(root_a, root_b, sub, depth + 1);
+        } else if (json_with_timings(sub)) {
+            compare_values(a, b, sub);
         } else if (!skipped_file(sub)) {
             compare_file(a, b, sub);
         }
@@ -153,11 +175,14 @@ int main(int argc, char **argv)
         return 2;
     }
     compare_dir(argv[1], argv[2], "", 0);
-    app_json_value *a = load(argv[1]), *b = load(argv[2]);
-    if (!a || !b) differences++;
-    else compare_json(a, b, "summary");
-    app_json_value_free(a);
-    app_json_value_free(b);
+    /* a run without summary.json is not complete (with one, it was compared) */
+    char a[2048];
+    snprintf(a, sizeof a, "%s/summary.json", argv[1]);
+    struct stat st;
+    if (stat(a, &st) != 0) {
+        printf("%s: missing\n", a);
+        differences++;
+    }
     if (differences) printf("%s and %s: %d difference(s)\n", argv[1], argv[2], differences);
     return differences ? 1 : 0;
 }

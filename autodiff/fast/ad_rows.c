@@ -1,10 +1,15 @@
 /* ad_rows.c - the row loops of the dense layer ops (ad_rows.h).
  *
+ * Fast path.  Speeds up: the element-wise work of ad_dense and ad_mlp.  Must
+ * agree with: ad_add for the bias and ad_relu / ad_tanh and their backward
+ * for the activation (the formulas are ad_act.h's), bit for bit, in every
+ * instruction-set copy.
+ *
  * Each kernel is built three times, for AVX-512, AVX2 and the baseline
  * (ad_rows_impl.h, included once per instruction set with a target
  * attribute), and the set is picked once, at the first call, from what the
- * processor supports (__builtin_cpu_supports), through a table of function
- * pointers.  That works with GCC and Clang on any x86-64 system; other
+ * processor supports (ad_cpu_features_get, ad_state.h), through a table of
+ * function pointers.  That works with GCC and Clang on any x86-64 system; other
  * compilers and processors get the baseline copy only.  Contraction into
  * multiply-adds is off in this file, so all three copies round alike and a
  * result does not depend on the copy that ran (nor on the thread count). */
@@ -24,7 +29,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 
-#include "ad_alloc.h"
+#include "ad_state.h"
 
 typedef struct {
     ad_real (*dot)(const ad_real *a, const ad_real *b, int n);
@@ -39,21 +44,15 @@ typedef struct {
                              ad_real *restrict colsum, int n, ad_activation act);
 } ad_row_kernels;
 
-/* The instruction-set copies: GCC and Clang on x86-64 (as for the GEMM
- * kernels, -DAD_GEMM_PLAIN_C leaves them out). */
-#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__)) && !defined(AD_GEMM_PLAIN_C)
-#define AD_ROWS_HAVE_X86 1
-#else
-#define AD_ROWS_HAVE_X86 0
-#endif
-
+/* The instruction-set copies are built where AD_FAST_X86 says (ad_state.h),
+ * as the GEMM kernels are. */
 #define ROW_TARGET
 #define ROW_NAME(f) row_##f##_baseline
 #include "ad_rows_impl.h"
 #undef ROW_TARGET
 #undef ROW_NAME
 
-#if AD_ROWS_HAVE_X86
+#if AD_FAST_X86
 #define ROW_TARGET __attribute__((target("avx2")))
 #define ROW_NAME(f) row_##f##_avx2
 #include "ad_rows_impl.h"
@@ -69,7 +68,7 @@ typedef struct {
 
 static const ad_row_kernels *const row_sets[AD_ROWS_N_ISA] = {
     [AD_ROWS_BASELINE] = &row_kernels_baseline,
-#if AD_ROWS_HAVE_X86
+#if AD_FAST_X86
     [AD_ROWS_AVX2] = &row_kernels_avx2,
     [AD_ROWS_AVX512] = &row_kernels_avx512,
 #endif
@@ -86,10 +85,10 @@ static _Atomic(const ad_row_kernels *) rows_active;
 static void rows_detect(void)
 {
     rows_supported[AD_ROWS_BASELINE] = 1;
-#if AD_ROWS_HAVE_X86
-    __builtin_cpu_init();
-    rows_supported[AD_ROWS_AVX2] = __builtin_cpu_supports("avx2");
-    rows_supported[AD_ROWS_AVX512] = __builtin_cpu_supports("avx512f");
+#if AD_FAST_X86
+    const ad_cpu_features *f = ad_cpu_features_get();
+    rows_supported[AD_ROWS_AVX2] = f->avx2;
+    rows_supported[AD_ROWS_AVX512] = f->avx512f;
 #endif
     for (int i = AD_ROWS_BASELINE; i < AD_ROWS_N_ISA; i++)
         if (rows_supported[i] && row_sets[i]) rows_best = (ad_rows_isa)i;
@@ -173,6 +172,13 @@ void ad_row_act_grad_inplace(ad_real *restrict g, const ad_real *restrict y,
     rows()->act_grad_inplace(g, y, colsum, n, act);
 }
 
+void ad_rows_bias_act_block(void *ctx, ad_real *y, int ldy, int r0, int rows, int c0, int cols)
+{
+    const ad_bias_act *f = ctx;
+    for (int i = r0; i < r0 + rows; i++)
+        ad_row_bias_act(y + (size_t)i * ldy + c0, f->b ? f->b + c0 : NULL, cols, f->act);
+}
+
 void ad_row_thin_forward(ad_real *y, const ad_real *x, const ad_real *w, const ad_real *b, int k,
                          int n, ad_activation act)
 {
@@ -206,26 +212,3 @@ int ad_block_rows(int m)
     int r = (m / 4 + 7) / 8 * 8;
     return r < 64 ? 64 : r > 256 ? 256 : r;
 }
-
-static struct {
-    ad_real *data;
-    size_t cap; /* elements */
-} scratch;
-static pthread_mutex_t scratch_mutex = PTHREAD_MUTEX_INITIALIZER;
-
-ad_real *ad_scratch_lock(size_t n)
-{
-    pthread_mutex_lock(&scratch_mutex);
-    if (scratch.cap < n || !scratch.data) {
-        ad_free_aligned(scratch.data);
-        scratch.data = ad_malloc_aligned((n ? n : 1) * sizeof(ad_real), 64);
-        scratch.cap = scratch.data ? n : 0;
-    }
-    if (!scratch.data) {
-        pthread_mutex_unlock(&scratch_mutex);
-        return NULL;
-    }
-    return scratch.data;
-}
-
-void ad_scratch_unlock(void) { pthread_mutex_unlock(&scratch_mutex); }

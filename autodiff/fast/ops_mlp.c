@@ -2,6 +2,9 @@
  *
  *   h_0 = x,   h_l = act_l(h_{l-1} W_l + b_l)  (l = 1..L),   y = h_L
  *
+ * Fast path.  Speeds up: L ad_dense calls.  Must agree with: them, values
+ * bit for bit and gradients to rounding (tests/test_autodiff_mlp.c).
+ *
  * The values are those of L ad_dense calls.  What differs is the order of
  * the work: ad_dense makes one pass over the batch per layer, so every
  * [batch, width] matrix between the layers is written to memory and read
@@ -27,11 +30,12 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "ad_fused.h"
 #include "ad_gemm.h"
-#include "ad_impl.h"
-#include "ad_ops.h"
 #include "ad_pool.h"
 #include "ad_rows.h"
+#include "ad_state.h"
+#include "autodiff/ad_impl.h"
 
 /* Groups of blocks whose weight-gradient sums are kept apart. */
 #define MLP_GROUPS 8
@@ -43,8 +47,10 @@ typedef struct {
     ad_activation act;
 } mlp_layer;
 
-/* Saved with the node (in the tape's arena). */
+/* The op's context, in the tape's arena: the layers and, since a node holds
+ * only AD_MAX_INPUTS inputs, the node's input list (ad_tape_record_wide). */
 typedef struct {
+    ad_tensor *inputs[1 + 2 * AD_MLP_MAX_LAYERS]; /* x, w[0], b[0], w[1], ...  */
     int n_layers, m, rows, max_width;
     /* h_1 is not stored but recomputed by the backward pass: a first layer
      * with one input column costs two operations per output, less than
@@ -63,13 +69,6 @@ static size_t scratch_per_worker(const mlp_saved *s)
 
 /* ---- forward ---------------------------------------------------------------- */
 
-static void bias_act_block(void *ctx, ad_real *y, int ldy, int r0, int rows, int c0, int cols)
-{
-    const mlp_layer *L = ctx;
-    for (int i = r0; i < r0 + rows; i++)
-        ad_row_bias_act(y + (size_t)i * ldy + c0, L->b + c0, cols, L->act);
-}
-
 /* out = act(in W + b) for `rows` rows (called inside a pool task, or
  * alone: ad_gemm then runs on the calling thread only or splits itself). */
 static void layer_forward(const mlp_layer *L, const ad_real *in, ad_real *out, int rows)
@@ -79,8 +78,9 @@ static void layer_forward(const mlp_layer *L, const ad_real *in, ad_real *out, i
         for (int i = 0; i < rows; i++)
             ad_row_thin_forward(out + (size_t)i * n, in + (size_t)i * k, L->w, L->b, k, n, L->act);
     } else {
-        ad_gemm_epilogue(0, 0, rows, n, k, 1, in, k, L->w, n, 0, out, n, bias_act_block,
-                         (void *)L);
+        ad_bias_act ba = {L->b, L->act};
+        ad_gemm_epilogue(0, 0, rows, n, k, 1, in, k, L->w, n, 0, out, n, ad_rows_bias_act_block,
+                         &ba);
     }
 }
 
@@ -341,7 +341,7 @@ ad_tensor *ad_mlp(ad_tape *t, ad_tensor *x, int n_layers, ad_tensor *const *w,
         return ad_tape_fail(t, AD_ERR_ARG,
                             "ad_mlp: bad argument #2 (%d layers, or NULL arrays; 1 to %d layers)",
                             n_layers, AD_MLP_MAX_LAYERS);
-    ad_tensor *in[AD_MAX_INPUTS];
+    ad_tensor *in[1 + 2 * AD_MLP_MAX_LAYERS];
     int n_in = 1 + 2 * n_layers;
     in[0] = x;
     for (int l = 0; l < n_layers; l++) {
@@ -366,6 +366,7 @@ ad_tensor *ad_mlp(ad_tape *t, ad_tensor *x, int n_layers, ad_tensor *const *w,
     }
     mlp_saved *s = ad_tape_alloc(t, sizeof *s);
     if (!s) return ad_tape_fail(t, AD_ERR_NOMEM, "ad_mlp: out of memory");
+    memcpy(s->inputs, in, (size_t)n_in * sizeof in[0]);
     s->n_layers = n_layers;
     s->m = m;
     s->rows = ad_block_rows(m);
@@ -405,7 +406,7 @@ ad_tensor *ad_mlp(ad_tape *t, ad_tensor *x, int n_layers, ad_tensor *const *w,
         else forward_block(&f, 0, 0); /* the scratch is ours: any worker index */
         if (locked) ad_scratch_unlock();
     }
-    ad_node *nd = ad_tape_record(t, &OP_MLP, y, n_in, in);
+    ad_node *nd = ad_tape_record_wide(t, &OP_MLP, y, n_in, s->inputs);
     if (nd) nd->ctx = s;
     return ad_op_return(t, y);
 }

@@ -1,6 +1,6 @@
 /* ad_gemm_impl.h - shared between ad_gemm.c (blocking, threads, dispatch) and
  * ad_gemm_kernel.c (the register-tiled micro-kernels and the packing, built
- * once per instruction set).
+ * once per instruction set).  Internal to autodiff/fast/ (not installed).
  *
  * A micro-kernel computes one MR x W tile of C, W = nv * VL columns (nv
  * vectors of VL reals; the full tile has nv = NR / VL), from
@@ -16,12 +16,13 @@
  * multiply-add per step, whatever the tile width, so every element of C sees
  * the same sequence of operations wherever its tile lies.
  */
-#ifndef LIBBG_AUTODIFF_AD_GEMM_IMPL_H
-#define LIBBG_AUTODIFF_AD_GEMM_IMPL_H
+#ifndef LIBBG_AUTODIFF_FAST_AD_GEMM_IMPL_H
+#define LIBBG_AUTODIFF_FAST_AD_GEMM_IMPL_H
 
 #include <stddef.h>
 
-#include "ad_config.h"
+#include "ad_state.h"
+#include "autodiff/ad_config.h"
 
 typedef void (*ad_gemm_kernel_fn)(int kc, const ad_real *a, ptrdiff_t lda, const ad_real *b,
                                   ad_real *c, ptrdiff_t ldc, ad_real alpha, ad_real beta,
@@ -98,17 +99,10 @@ typedef struct {
 #define AD_GEMM_AVX512W_BLOCKS 256, 960, 480
 #endif
 
-/* 1 when this compiler can build the x86-64 instruction-set variants
- * (-DAD_GEMM_PLAIN_C builds only the plain-C kernel, as other compilers and
- * processors get it, to test that one here). */
-#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__)) && !defined(AD_GEMM_PLAIN_C)
-#define AD_GEMM_HAVE_X86 1
-#else
-#define AD_GEMM_HAVE_X86 0
-#endif
-
+/* The x86-64 instruction-set variants are built where AD_FAST_X86 says
+ * (ad_state.h): GCC or Clang on x86-64, unless -DAD_GEMM_PLAIN_C. */
 extern const ad_gemm_kernels ad_gemm_kernels_portable;
-#if AD_GEMM_HAVE_X86
+#if AD_FAST_X86
 extern const ad_gemm_kernels ad_gemm_kernels_avx2;
 extern const ad_gemm_kernels ad_gemm_kernels_avx512;
 extern const ad_gemm_kernels ad_gemm_kernels_avx512w;

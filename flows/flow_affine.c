@@ -1,19 +1,20 @@
-/* ops_affine.c - the affine coupling's update as one op, in both directions:
+/* flow_affine.c - the affine coupling's update as one custom op, in both
+ * directions (flow_affine.h):
  *
- *   ad_affine_exp(z, s, t)      y = z e^s + t        (a coupling, forward)
- *   ad_affine_exp_inv(x, s, t)  y = (x - t) e^-s     (its inverse)
+ *   flow_affine_exp(z, s, t)      y = z e^s + t        (a coupling, forward)
+ *   flow_affine_exp_inv(x, s, t)  y = (x - t) e^-s     (its inverse)
  *
  * One node, one output and one pass instead of exp, mul and add (or sub,
  * neg, exp and mul): three or four outputs, gradient buffers and passes
  * over the batch in each direction.  e = e^(+-s) is kept for the backward.
  * The three inputs have the same shape; the values are those of the
- * separate ops, operation for operation.
+ * separate ops, operation for operation.  Only the public node interface
+ * (autodiff/ad_op.h) is used.
  */
+#include "flow_affine.h"
+
 #include <math.h>
 #include <stdio.h>
-
-#include "ad_impl.h"
-#include "ad_ops.h"
 
 static void affine_backward(ad_tape *t, ad_node *n);
 static const ad_op OP_AFFINE_EXP = {"affine_exp", affine_backward};
@@ -65,12 +66,18 @@ static ad_tensor *affine(ad_tape *t, const char *name, const ad_op *op, ad_tenso
     const int inverse = op == &OP_AFFINE_EXP_INV;
     ad_tensor *in[3] = {a, s, sh};
     if (!ad_op_begin(t, name, 3, in)) return ad_tape_poison(t);
-    char sa[64], expected[96];
-    snprintf(expected, sizeof expected, "the shape of argument #1, %s", AD_SHAPE_STR(a, sa));
     for (int k = 1; k < 3; k++) {
         int same = in[k]->n_dims == a->n_dims;
         for (int d = 0; same && d < a->n_dims; d++) same = in[k]->shape[d] == a->shape[d];
-        if (!same) return ad_fail_shape(t, name, k + 1, in[k], expected);
+        if (!same) {
+            char got[64], want[64];
+            ad_shape_str(in[k]->n_dims, in[k]->shape, got, sizeof got);
+            ad_shape_str(a->n_dims, a->shape, want, sizeof want);
+            return ad_tape_fail(t, AD_ERR_SHAPE,
+                                "%s: bad argument #%d (shape %s, expected the shape of "
+                                "argument #1, %s)",
+                                name, k + 1, got, want);
+        }
     }
     ad_tensor *y = ad_tape_tensor(t, a->n_dims, a->shape);
     if (!y->valid) return y;
@@ -79,7 +86,7 @@ static ad_tensor *affine(ad_tape *t, const char *name, const ad_op *op, ad_tenso
     ad_real *e = nd ? ad_tape_alloc(t, y->size * sizeof(ad_real)) : NULL;
     if (nd && !e) { /* out of memory: the tape holds the error */
         y->valid = 0;
-        return ad_op_return(t, y);
+        return ad_tape_poison(t);
     }
     if (nd) nd->ctx = e;
     for (size_t i = 0; i < y->size; i++) {
@@ -87,15 +94,15 @@ static ad_tensor *affine(ad_tape *t, const char *name, const ad_op *op, ad_tenso
         if (e) e[i] = ei;
         y->data[i] = inverse ? (a->data[i] - sh->data[i]) * ei : a->data[i] * ei + sh->data[i];
     }
-    return ad_op_return(t, y);
+    return y->valid ? y : ad_tape_poison(t);
 }
 
-ad_tensor *ad_affine_exp(ad_tape *t, ad_tensor *z, ad_tensor *s, ad_tensor *shift)
+ad_tensor *flow_affine_exp(ad_tape *t, ad_tensor *z, ad_tensor *s, ad_tensor *shift)
 {
-    return affine(t, "ad_affine_exp", &OP_AFFINE_EXP, z, s, shift);
+    return affine(t, "flow_affine_exp", &OP_AFFINE_EXP, z, s, shift);
 }
 
-ad_tensor *ad_affine_exp_inv(ad_tape *t, ad_tensor *x, ad_tensor *s, ad_tensor *shift)
+ad_tensor *flow_affine_exp_inv(ad_tape *t, ad_tensor *x, ad_tensor *s, ad_tensor *shift)
 {
-    return affine(t, "ad_affine_exp_inv", &OP_AFFINE_EXP_INV, x, s, shift);
+    return affine(t, "flow_affine_exp_inv", &OP_AFFINE_EXP_INV, x, s, shift);
 }

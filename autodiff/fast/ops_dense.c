@@ -2,6 +2,9 @@
  * matmul, broadcast add and activation (three outputs, three gradient
  * buffers and three passes over [batch, n] in each direction).
  *
+ * Fast path.  Speeds up: ad_matmul + ad_add + ad_relu / ad_tanh.  Must agree
+ * with: those ops composed (to rounding; tests/test_autodiff_fused.c).
+ *
  * The product goes through ad_gemm, except for the thin shapes of the 2-D
  * flows (n = 1: one dot product per row; k = 1: an outer product), which a
  * register-tiled kernel would pad to a whole tile.  The bias and activation
@@ -17,12 +20,12 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "ad_alloc.h"
+#include "ad_fused.h"
 #include "ad_gemm.h"
-#include "ad_impl.h"
-#include "ad_ops.h"
 #include "ad_pool.h"
 #include "ad_rows.h"
+#include "ad_state.h"
+#include "autodiff/ad_impl.h"
 
 /* Rows per parallel task: fixed, so that partial sums never depend on the
  * number of threads. */
@@ -48,15 +51,6 @@ static void dense_forward_rows(void *ctx, int task, int worker)
         const ad_real *x = f->x + (size_t)i * k;
         ad_row_thin_forward(y, x, f->w, f->b, k, n, f->act);
     }
-}
-
-/* The bias and activation as the GEMM's epilogue, on each block of y the
- * product has just finished (still in cache). */
-static void bias_act_block(void *ctx, ad_real *y, int ldy, int r0, int rows, int c0, int cols)
-{
-    const dense_fwd *f = ctx;
-    for (int i = r0; i < r0 + rows; i++)
-        ad_row_bias_act(y + (size_t)i * ldy + c0, f->b ? f->b + c0 : NULL, cols, f->act);
 }
 
 /* Split rows over the pool when the work is worth waking it for. */
@@ -255,9 +249,12 @@ ad_tensor *ad_dense(ad_tape *t, ad_tensor *x, ad_tensor *w, ad_tensor *b, ad_act
     if (!y->valid) return y;
     dense_fwd f = {x->data, w->data, b ? b->data : NULL, y->data, m, k, n, act};
     if (n != 1 && k != 1) {
+        /* the bias and activation as the GEMM's epilogue, on each block of
+         * y the product has just finished (still in cache) */
+        ad_bias_act ba = {f.b, act};
         if (b || act != AD_ACT_IDENTITY)
             ad_gemm_epilogue(0, 0, m, n, k, 1, x->data, k, w->data, n, 0, y->data, n,
-                             bias_act_block, &f);
+                             ad_rows_bias_act_block, &ba);
         else
             ad_gemm(0, 0, m, n, k, 1, x->data, k, w->data, n, 0, y->data, n);
     } else if (y->size)

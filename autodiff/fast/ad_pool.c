@@ -1,5 +1,10 @@
 /* ad_pool.c - the persistent worker pool behind ad_parallel_for.
  *
+ * Fast path.  Speeds up: every parallel loop (ad_gemm, the fused ops, the
+ * optimizers, the pair potentials).  Must agree with: the same tasks run
+ * one after another on one thread, bit for bit (ad_pool.h says what a task
+ * must do for that).
+ *
  * One job at a time: the caller publishes (fn, ctx, n_tasks), bumps a
  * job ticket and wakes any sleeping workers; every participating
  * thread, the caller included, takes task indices from a shared atomic
@@ -18,16 +23,12 @@
  */
 #include "ad_pool.h"
 
-#include <errno.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
-#include <stdlib.h>
 #include <time.h>
 
-#include "ad_alloc.h"
-#include "ad_config.h"
-#include "ad_status.h"
+#include "autodiff/ad_alloc.h"
 
 /* How long an idle worker spins before it sleeps, and how long the caller
  * spins on the check-ins before it starts yielding. */
@@ -64,10 +65,6 @@ _Static_assert(AD_THREADS_MAX < (1 << TICKET_SHIFT), "worker count must fit the 
 /* Serialises whole parallel-for calls made by different user threads. */
 static pthread_mutex_t job_lock = PTHREAD_MUTEX_INITIALIZER;
 
-/* The thread count: 0 until first read or set. */
-static atomic_int thread_setting = 0;
-static pthread_mutex_t setting_lock = PTHREAD_MUTEX_INITIALIZER;
-
 /* Worker index of the current thread while it runs a task, else -1. */
 static _Thread_local int current_worker = -1;
 
@@ -83,50 +80,6 @@ static long elapsed_ns(const struct timespec *since)
     struct timespec now;
     clock_gettime(CLOCK_MONOTONIC, &now);
     return (long)(now.tv_sec - since->tv_sec) * 1000000000L + (now.tv_nsec - since->tv_nsec);
-}
-
-int ad_threads_set(int n)
-{
-    if (n < 1 || n > AD_THREADS_MAX) return AD_ERR_ARG;
-    atomic_store(&thread_setting, n);
-    return AD_OK;
-}
-
-/* BG_THREADS as a thread count: 0 when unset or empty, -1 when it is not a
- * whole number in [1, AD_THREADS_MAX]. */
-static int env_threads(void)
-{
-    const char *s = getenv("BG_THREADS");
-    if (!s || !*s) return 0;
-    char *end;
-    errno = 0;
-    long v = strtol(s, &end, 10);
-    if (end == s || *end != '\0' || errno || v < 1 || v > AD_THREADS_MAX) return -1;
-    return (int)v;
-}
-
-int ad_threads_env_check(char *msg, size_t msg_len)
-{
-    if (env_threads() >= 0) return AD_OK;
-    return ad_status_fail(msg, msg_len, AD_ERR_ARG,
-                          "BG_THREADS=\"%.40s\" is not a thread count in 1..%d (ignored)",
-                          getenv("BG_THREADS"), AD_THREADS_MAX);
-}
-
-int ad_threads_get(void)
-{
-    int n = atomic_load_explicit(&thread_setting, memory_order_relaxed);
-    if (n) return n;
-    pthread_mutex_lock(&setting_lock);
-    n = atomic_load(&thread_setting);
-    if (n == 0) {
-        n = 1;
-        int v = env_threads();
-        if (v > 0) n = v;
-        atomic_store(&thread_setting, n);
-    }
-    pthread_mutex_unlock(&setting_lock);
-    return n;
 }
 
 /* Take task indices until none are left (or, for parallel_each, run the

@@ -1,15 +1,20 @@
 /* ad_rows.h - the row loops of the dense layer ops (ops_dense.c, ops_mlp.c):
  * element-wise work on one row of a [batch, n] matrix, built for AVX-512,
- * AVX2 and the baseline and picked at the first call (ad_rows.c).  Internal
- * to autodiff/.
+ * AVX2 and the baseline and picked at the first call (ad_rows.c).  Used by
+ * autodiff/fast/ only (and its tests).
+ *
+ * Fast path.  Speeds up: the bias, activation and activation-gradient passes
+ * of the fused dense layers, and their thin products.  Must agree with: the
+ * core's ad_add, ad_relu, ad_tanh and their backward (ad_act.h), bit for
+ * bit; the thin products with ad_matmul to rounding.
  */
-#ifndef LIBBG_AUTODIFF_AD_ROWS_H
-#define LIBBG_AUTODIFF_AD_ROWS_H
+#ifndef LIBBG_AUTODIFF_FAST_AD_ROWS_H
+#define LIBBG_AUTODIFF_FAST_AD_ROWS_H
 
 #include <stddef.h>
 
-#include "ad_config.h"
-#include "ad_ops.h"
+#include "autodiff/ad_act.h"
+#include "autodiff/ad_config.h"
 
 /* The instruction-set copies of the row kernels.  Every copy gives
  * bit-identical results; the choice is a matter of speed only. */
@@ -44,6 +49,17 @@ void ad_row_act_grad(ad_real *restrict g, const ad_real *restrict y, const ad_re
 void ad_row_act_grad_inplace(ad_real *restrict g, const ad_real *restrict y,
                              ad_real *restrict colsum, int n, ad_activation act);
 
+/* The bias and activation of a dense layer on a block of a [batch, n]
+ * matrix: y = act(y + b) on rows [r0, r0 + rows), columns [c0, c0 + cols)
+ * (y's rows ldy apart).  It is an ad_gemm_epilogue_fn (ad_gemm.h), so that
+ * the fused layers apply it to each block of x W as the product finishes
+ * it; ctx is an ad_bias_act. */
+typedef struct {
+    const ad_real *b; /* [n], or NULL: no bias */
+    ad_activation act;
+} ad_bias_act;
+void ad_rows_bias_act_block(void *ctx, ad_real *y, int ldy, int r0, int rows, int c0, int cols);
+
 /* One row of a thin dense layer (k = 1: an outer product; n = 1: a dot
  * product), x the row's k inputs, y its n outputs, g its n output gradients:
  *   forward  y = act(x W + b)        (b may be NULL)
@@ -59,13 +75,5 @@ void ad_row_thin_dx(ad_real *gx, const ad_real *g, const ad_real *w, int k, int 
  * 400 KiB, half a core's L2).  Depends on m only, so that sums over blocks
  * are the same for any thread count. */
 int ad_block_rows(int m);
-
-/* A scratch buffer of at least n elements for one backward pass at a time:
- * kept between calls (grown, never shrunk), like the GEMM's packing
- * buffers, so a training loop allocates nothing after its first iteration.
- * Returns it locked, or NULL (and not locked) when it cannot be allocated;
- * ad_scratch_unlock hands it back.  Not to be taken twice by one thread. */
-ad_real *ad_scratch_lock(size_t n);
-void ad_scratch_unlock(void);
 
 #endif

@@ -1,6 +1,10 @@
 /* ad_gemm.c - the blocked matrix product: loops over cache blocks, packing,
  * thread split and run-time choice of micro-kernel (ad_gemm_kernel.c).
  *
+ * Fast path.  Speeds up: ad_matmul and the fused dense layers' products.
+ * Must agree with: ad_gemm_reference (to rounding), and with itself bit for
+ * bit whatever the thread count.
+ *
  * The loop nest is that of optimised BLAS (Goto's algorithm), for the part
  * of C one task owns (a range of rows or of columns):
  *
@@ -38,9 +42,9 @@
 #include <stdatomic.h>
 #include <stddef.h>
 
-#include "ad_alloc.h"
 #include "ad_gemm_impl.h"
 #include "ad_pool.h"
+#include "ad_state.h"
 
 typedef struct {
     const char *name;
@@ -50,7 +54,7 @@ typedef struct {
 
 static const gemm_variant variants[AD_GEMM_N_VARIANTS] = {
     [AD_GEMM_PORTABLE] = {"portable", AD_GEMM_PORTABLE_BLOCKS, &ad_gemm_kernels_portable},
-#if AD_GEMM_HAVE_X86
+#if AD_FAST_X86
     [AD_GEMM_AVX2] = {"avx2", AD_GEMM_AVX2_BLOCKS, &ad_gemm_kernels_avx2},
     [AD_GEMM_AVX512] = {"avx512", AD_GEMM_AVX512_BLOCKS, &ad_gemm_kernels_avx512},
     [AD_GEMM_AVX512W] = {"avx512w", AD_GEMM_AVX512W_BLOCKS, &ad_gemm_kernels_avx512w},
@@ -70,11 +74,10 @@ static ad_gemm_variant_id best_variant = AD_GEMM_PORTABLE;
 static void detect(void)
 {
     cpu_has[AD_GEMM_PORTABLE] = 1;
-#if AD_GEMM_HAVE_X86
-    __builtin_cpu_init();
-    int fma = __builtin_cpu_supports("fma");
-    cpu_has[AD_GEMM_AVX2] = fma && __builtin_cpu_supports("avx2");
-    cpu_has[AD_GEMM_AVX512] = fma && __builtin_cpu_supports("avx512f");
+#if AD_FAST_X86
+    const ad_cpu_features *f = ad_cpu_features_get();
+    cpu_has[AD_GEMM_AVX2] = f->fma && f->avx2;
+    cpu_has[AD_GEMM_AVX512] = f->fma && f->avx512f;
     cpu_has[AD_GEMM_AVX512W] = cpu_has[AD_GEMM_AVX512];
 #endif
     for (int v = AD_GEMM_PORTABLE; v <= AD_GEMM_AVX512; v++)
@@ -130,12 +133,6 @@ void ad_gemm_reference(int trans_a, int trans_b, int m, int n, int k, ad_real al
 
 /* ---- one task: a block of C ------------------------------------------------ */
 
-/* One thread's packing buffers. */
-typedef struct {
-    ad_real *a, *b;
-    size_t a_cap, b_cap; /* in elements */
-} slot;
-
 typedef struct {
     const gemm_variant *v;
     int trans_a, trans_b, m, n, k;
@@ -147,16 +144,8 @@ typedef struct {
     int chunk;      /* rows or columns per task                  */
     ad_gemm_epilogue_fn epi; /* NULL: none                       */
     void *epi_ctx;
-    slot *buffers;  /* slots or task_slots, indexed by worker    */
+    ad_gemm_buffers *buffers; /* the caller's or the task buffers (ad_state.h), by worker */
 } gemm_job;
-
-/* Per-thread packing buffers, grown by the calling thread before a job. */
-static slot slots[AD_THREADS_MAX];
-static pthread_mutex_t gemm_lock = PTHREAD_MUTEX_INITIALIZER;
-/* The buffers of products computed inside a task of ad_parallel_for (one
- * thread each, indexed by the worker): only that worker touches its slot
- * while the job runs, and one job runs at a time, so they need no lock. */
-static slot task_slots[AD_THREADS_MAX];
 
 static int round_up(int x, int to) { return (x + to - 1) / to * to; }
 static int min_int(int x, int y) { return x < y ? x : y; }
@@ -212,57 +201,11 @@ static void gemm_task(void *ctx, int task, int worker)
 {
     const gemm_job *job = ctx;
     int lo = task * job->chunk;
-    slot *s = &job->buffers[worker];
+    const ad_gemm_buffers *s = &job->buffers[worker];
     if (job->split_rows)
         gemm_block(job, lo, min_int(job->m, lo + job->chunk), 0, job->n, s->a, s->b);
     else
         gemm_block(job, 0, job->m, lo, min_int(job->n, lo + job->chunk), s->a, s->b);
-}
-
-/* Make sure s[w0 .. w1-1] hold a_need and b_need elements. */
-static int reserve_slots(slot *s, int w0, int w1, size_t a_need, size_t b_need)
-{
-    for (int w = w0; w < w1; w++) {
-        if (s[w].a_cap < a_need) {
-            ad_free_aligned(s[w].a);
-            s[w].a = ad_malloc_aligned(sizeof(ad_real) * a_need, 64);
-            s[w].a_cap = s[w].a ? a_need : 0;
-            if (!s[w].a) return 0;
-        }
-        if (s[w].b_cap < b_need) {
-            ad_free_aligned(s[w].b);
-            s[w].b = ad_malloc_aligned(sizeof(ad_real) * b_need, 64);
-            s[w].b_cap = s[w].b ? b_need : 0;
-            if (!s[w].b) return 0;
-        }
-    }
-    return 1;
-}
-
-static void free_slot(slot *s)
-{
-    ad_free_aligned(s->a);
-    ad_free_aligned(s->b);
-    *s = (slot){NULL, NULL, 0, 0};
-}
-
-/* What every pool thread's task slot is known to hold (ad_gemm_reserve_tasks);
- * guarded by gemm_lock. */
-static struct {
-    int threads;
-    size_t a, b;
-} task_reserved;
-
-void ad_gemm_release_buffers(void)
-{
-    pthread_mutex_lock(&gemm_lock);
-    for (int w = 0; w < AD_THREADS_MAX; w++) {
-        free_slot(&slots[w]);
-        free_slot(&task_slots[w]);
-    }
-    task_reserved.threads = 0;
-    task_reserved.a = task_reserved.b = 0;
-    pthread_mutex_unlock(&gemm_lock);
 }
 
 /* How a product of m x n x k on `threads` threads is split (the job's
@@ -298,8 +241,9 @@ static void gemm_run(const gemm_variant *v, int trans_a, int trans_b, int m, int
         if (epi) epi(epi_ctx, c, ldc, 0, m, 0, n);
         return;
     }
+    ad_gemm_state *st = ad_gemm_state_get();
     gemm_job job = {v, trans_a, trans_b, m, n, k, alpha, beta, a, b, c,
-                    (size_t)lda, (size_t)ldb, (size_t)ldc, 1, 0, epi, epi_ctx, slots};
+                    (size_t)lda, (size_t)ldb, (size_t)ldc, 1, 0, epi, epi_ctx, st->caller};
     /* Inside a task of ad_parallel_for: this thread alone, with its own
      * buffers. */
     const int worker = ad_pool_worker();
@@ -309,53 +253,55 @@ static void gemm_run(const gemm_variant *v, int trans_a, int trans_b, int m, int
     int n_tasks = plan_split(v, m, n, k, threads, &job, &a_need, &b_need);
     if (threads > n_tasks) threads = n_tasks;
 
-    if (worker >= 0) job.buffers = task_slots;
-    else pthread_mutex_lock(&gemm_lock);
+    /* Inside a task: the worker's own task buffers, without the lock (see
+     * ad_state.h); otherwise the caller's buffers, taking turns. */
+    if (worker >= 0) job.buffers = st->task;
+    else ad_gemm_state_lock();
     int w0 = worker >= 0 ? worker : 0, w1 = worker >= 0 ? worker + 1 : threads;
-    if (reserve_slots(job.buffers, w0, w1, a_need, b_need)) {
+    if (ad_gemm_buffers_grow(job.buffers, w0, w1, a_need, b_need)) {
         ad_parallel_for(n_tasks, gemm_task, &job); /* inline inside a task */
     } else { /* out of memory: still compute the product */
         ad_gemm_reference(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
         if (epi) epi(epi_ctx, c, ldc, 0, m, 0, n);
     }
-    if (worker < 0) pthread_mutex_unlock(&gemm_lock);
+    if (worker < 0) ad_gemm_state_unlock();
 }
 
 typedef struct {
     size_t a_need, b_need;
-    atomic_int failed; /* set by a thread that could not grow its slot */
+    atomic_int failed; /* set by a thread that could not grow its buffers */
 } reserve_job;
 
-static void reserve_own_slot(void *ctx, int task, int worker)
+static void reserve_own_buffers(void *ctx, int task, int worker)
 {
     (void)task;
     reserve_job *r = ctx;
-    if (!reserve_slots(task_slots, worker, worker + 1, r->a_need, r->b_need))
+    if (!ad_gemm_buffers_grow(ad_gemm_state_get()->task, worker, worker + 1, r->a_need, r->b_need))
         atomic_store(&r->failed, 1);
 }
 
 int ad_gemm_reserve_tasks(int m, int n, int k)
 {
-    if (ad_pool_worker() >= 0) return 1; /* a task reserves its own slot as it goes */
+    if (ad_pool_worker() >= 0) return 1; /* a task grows its own buffers as it goes */
     int threads = ad_threads_get();
-    if (threads <= 1 || m <= 0 || n <= 0 || k <= 0) return 1; /* serial: no task slots */
+    if (threads <= 1 || m <= 0 || n <= 0 || k <= 0) return 1; /* serial: no task buffers */
     gemm_job plan;
     reserve_job r = {0, 0, 0};
     plan_split(&variants[ad_gemm_variant_auto(n)], m, n, k, 1, &plan, &r.a_need, &r.b_need);
-    pthread_mutex_lock(&gemm_lock);
-    if (threads > task_reserved.threads || r.a_need > task_reserved.a ||
-        r.b_need > task_reserved.b) {
+    ad_gemm_state *st = ad_gemm_state_get();
+    ad_gemm_state_lock();
+    if (threads > st->task_threads || r.a_need > st->task_a || r.b_need > st->task_b) {
         /* Grow to the largest need seen, so that alternating shapes settle. */
-        if (task_reserved.a > r.a_need) r.a_need = task_reserved.a;
-        if (task_reserved.b > r.b_need) r.b_need = task_reserved.b;
-        ad_parallel_each(reserve_own_slot, &r);
+        if (st->task_a > r.a_need) r.a_need = st->task_a;
+        if (st->task_b > r.b_need) r.b_need = st->task_b;
+        ad_parallel_each(reserve_own_buffers, &r);
         if (!atomic_load(&r.failed)) {
-            task_reserved.threads = threads;
-            task_reserved.a = r.a_need;
-            task_reserved.b = r.b_need;
+            st->task_threads = threads;
+            st->task_a = r.a_need;
+            st->task_b = r.b_need;
         }
     }
-    pthread_mutex_unlock(&gemm_lock);
+    ad_gemm_state_unlock();
     return !atomic_load(&r.failed);
 }
 

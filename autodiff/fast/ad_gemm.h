@@ -1,5 +1,10 @@
 /* ad_gemm.h - the one matrix-product kernel every dense layer goes through.
  *
+ * Fast path.  Speeds up: ad_matmul (ops_matmul.c) and the products of the
+ * fused dense layers.  Must agree with: ad_gemm_reference, the plain triple
+ * loop below (to rounding: sums are blocked over k and contracted into
+ * multiply-adds where the processor has them).
+ *
  * Row-major: C[m x n] = alpha * op(A) * op(B) + beta * C, where op(A) is
  * A [m x k] (lda >= k) or, with trans_a, A^T for A stored [k x m] (lda >= m);
  * likewise op(B) is B [k x n] or B^T for B stored [n x k].  With beta == 0,
@@ -11,21 +16,23 @@
  * last column tiles, when n is not a multiple of the tile width, get a
  * kernel only as wide as the vectors that cover them, so at most one vector
  * per row of C is partly padding.  Large
- * products are split over ad_threads_get() threads (ad_pool.h) by rows or
+ * products are split over ad_threads_get() threads (ad_state.h) by rows or
  * columns of C, never over k, and each element is summed in the same order
  * whatever its position, so results are bit-identical for any thread count.
- * Packing buffers are kept between calls (grown, never shrunk), so a training
- * loop allocates nothing after its first iteration.  Concurrent calls from
+ * Packing buffers are kept between calls (grown, never shrunk; ad_state.h,
+ * where ad_gemm_release_buffers frees them), so a training loop allocates
+ * nothing after its first iteration.  Concurrent calls from
  * several threads are safe (they take turns), and a call made inside a task
  * of ad_parallel_for runs on that thread alone with that worker's own
  * buffers, so the tasks of one parallel-for compute their products at the
  * same time.  If a buffer cannot be allocated, the product is still
  * computed, by the reference loop.
  */
-#ifndef LIBBG_AUTODIFF_AD_GEMM_H
-#define LIBBG_AUTODIFF_AD_GEMM_H
+#ifndef LIBBG_AUTODIFF_FAST_AD_GEMM_H
+#define LIBBG_AUTODIFF_FAST_AD_GEMM_H
 
-#include "ad_config.h"
+#include "ad_state.h" /* the packing buffers; ad_gemm_release_buffers */
+#include "autodiff/ad_config.h"
 
 void ad_gemm(int trans_a, int trans_b, int m, int n, int k, ad_real alpha,
              const ad_real *a, int lda, const ad_real *b, int ldb, ad_real beta,
@@ -89,8 +96,5 @@ int ad_gemm_variant(ad_gemm_variant_id variant, int trans_a, int trans_b, int m,
  * task.  Returns 0 when out of memory (tasks then fall back as ad_gemm
  * does), else 1. */
 int ad_gemm_reserve_tasks(int m, int n, int k);
-
-/* Free the kept packing buffers (they are allocated again when needed). */
-void ad_gemm_release_buffers(void);
 
 #endif

@@ -1,8 +1,13 @@
 /* ad_pool.h - a small persistent pthread pool and a parallel-for on top of it.
  *
- * The thread count is one process-wide setting: ad_threads_set(n), default 1,
- * or the environment variable BG_THREADS (read once, at the first use, and
- * only if ad_threads_set has not been called).  Workers are created lazily by
+ * Fast path.  Speeds up: work split over the batch.  Must agree with: one
+ * thread, bit for bit (the determinism contract below).
+ *
+ * The thread count is one process-wide setting, kept with the rest of the
+ * fast path's state in ad_state.h (included here): ad_threads_set(n),
+ * default 1, or the environment variable BG_THREADS (read once, at the first
+ * use, and only if ad_threads_set has not been called).  Workers are created
+ * lazily by
  * the first ad_parallel_for that needs them and then kept, sleeping on a
  * condition variable between jobs, so no thread is created per operation.
  * ad_threads_shutdown joins and frees them (the next parallel-for recreates
@@ -12,25 +17,13 @@
  * same thing whichever thread runs it (split work over independent outputs,
  * never over a sum), and then results do not depend on the thread count.
  */
-#ifndef LIBBG_AUTODIFF_AD_POOL_H
-#define LIBBG_AUTODIFF_AD_POOL_H
+#ifndef LIBBG_AUTODIFF_FAST_AD_POOL_H
+#define LIBBG_AUTODIFF_FAST_AD_POOL_H
 
 #include <stddef.h>
 
-/* Largest accepted thread count (the caller's thread included). */
-#define AD_THREADS_MAX 64
+#include "ad_state.h" /* ad_threads_set, ad_threads_get, AD_THREADS_MAX */
 
-/* Set the number of threads parallel work may use (the calling thread
- * included); 1 switches parallelism off.  Returns AD_OK, or AD_ERR_ARG (and
- * changes nothing) when n is outside [1, AD_THREADS_MAX]. */
-int ad_threads_set(int n);
-/* The current setting: the last ad_threads_set, else BG_THREADS when it holds
- * a valid count, else 1. */
-int ad_threads_get(void);
-/* AD_OK when BG_THREADS is unset, empty or a valid count; otherwise
- * AD_ERR_ARG with a message naming the value (which ad_threads_get then
- * ignores, using 1), so that a program can warn about it. */
-int ad_threads_env_check(char *msg, size_t msg_len);
 /* Join and free the worker threads.  Call it when no parallel-for is running
  * (for example before exit, so leak checkers see nothing); later parallel
  * work starts new workers. */

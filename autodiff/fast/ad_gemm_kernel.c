@@ -1,6 +1,10 @@
 /* ad_gemm_kernel.c - the register-tiled micro-kernels of ad_gemm and the
  * packing of its operands, built once per instruction set.
  *
+ * Fast path.  Speeds up: the inner loop of ad_gemm.  Must agree with:
+ * ad_gemm_reference (to rounding), each tile of a variant bit for bit with
+ * every other tile of it.
+ *
  * One kernel body, instantiated per instruction set and tile width.  An
  * MR x W tile of C is held in MR * nv vector accumulators (W = nv * VL
  * reals); each step p broadcasts MR values of A, loads nv vectors of B and
@@ -106,7 +110,7 @@
         }                                                                                       \
     }
 
-#if AD_GEMM_HAVE_X86
+#if AD_FAST_X86
 
 /* The kernel body for vector type VT of VL reals (VTU: the same, for
  * unaligned memory), tile MR x (NV * VL), A read by A_AT. */

@@ -6,7 +6,8 @@
  * The loops have no multiply-adds to contract (ad_rows.c turns contraction
  * off) and their sums have a fixed order (ad_row_dot's eight partial sums),
  * so every copy rounds the same way: which one runs changes no result.
- * Internal to autodiff/ad_rows.c.
+ * The activations' values and derivatives are ad_act.h's, the ones ad_relu
+ * and ad_tanh use.  Internal to autodiff/fast/ad_rows.c.
  */
 
 static ROW_TARGET ad_real ROW_NAME(dot)(const ad_real *a, const ad_real *b, int n)
@@ -35,8 +36,8 @@ static ROW_TARGET void ROW_NAME(outer_act)(ad_real *restrict y, ad_real x0,
     for (int j = 0; j < n; j++) {
         ad_real v = x0 * w[j];
         if (b) v = v + b[j];
-        if (act == AD_ACT_RELU) v = v > 0 ? v : 0;
-        else if (act == AD_ACT_TANH) v = AD_MATH(tanh)(v);
+        if (act == AD_ACT_RELU) v = ad_act_relu(v);
+        else if (act == AD_ACT_TANH) v = ad_act_tanh(v);
         y[j] = v;
     }
 }
@@ -53,9 +54,9 @@ static ROW_TARGET void ROW_NAME(bias_act)(ad_real *restrict y, const ad_real *re
     if (b)
         for (int j = 0; j < n; j++) y[j] += b[j];
     if (act == AD_ACT_RELU)
-        for (int j = 0; j < n; j++) y[j] = y[j] > 0 ? y[j] : 0;
+        for (int j = 0; j < n; j++) y[j] = ad_act_relu(y[j]);
     else if (act == AD_ACT_TANH)
-        for (int j = 0; j < n; j++) y[j] = AD_MATH(tanh)(y[j]);
+        for (int j = 0; j < n; j++) y[j] = ad_act_tanh(y[j]);
 }
 
 static ROW_TARGET void ROW_NAME(act_grad)(ad_real *restrict g, const ad_real *restrict y,
@@ -65,10 +66,10 @@ static ROW_TARGET void ROW_NAME(act_grad)(ad_real *restrict g, const ad_real *re
     if (act == AD_ACT_RELU) /* y > 0 exactly where x W + b > 0 */
         for (int j = 0; j < n; j++) {
             ad_real v = dy[j]; /* loaded unconditionally: a select, not a branch */
-            g[j] = y[j] > 0 ? v : 0;
+            g[j] = ad_act_relu_passes(y[j]) ? v : 0;
         }
     else if (act == AD_ACT_TANH)
-        for (int j = 0; j < n; j++) g[j] = dy[j] * (1 - y[j] * y[j]);
+        for (int j = 0; j < n; j++) g[j] = dy[j] * ad_act_tanh_slope(y[j]);
     if (colsum)
         for (int j = 0; j < n; j++) colsum[j] += (act == AD_ACT_IDENTITY ? dy : g)[j];
 }
@@ -78,9 +79,9 @@ static ROW_TARGET void ROW_NAME(act_grad_inplace)(ad_real *restrict g, const ad_
                                                   ad_activation act)
 {
     if (act == AD_ACT_RELU)
-        for (int j = 0; j < n; j++) g[j] = y[j] > 0 ? g[j] : 0;
+        for (int j = 0; j < n; j++) g[j] = ad_act_relu_passes(y[j]) ? g[j] : 0;
     else if (act == AD_ACT_TANH)
-        for (int j = 0; j < n; j++) g[j] *= 1 - y[j] * y[j];
+        for (int j = 0; j < n; j++) g[j] *= ad_act_tanh_slope(y[j]);
     if (colsum)
         for (int j = 0; j < n; j++) colsum[j] += g[j];
 }

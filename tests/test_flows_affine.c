@@ -1,0 +1,200 @@
+/* test_flows_affine.c - the coupling's update as one custom op
+ * (flows/flow_affine.c): gradient checks of both directions, the gradient
+ * buffers it writes fresh (an input with another consumer recorded before or
+ * after it, the same tensor passed twice), agreement with the composed ops,
+ * and its error messages.
+ *
+ * Tolerances: ad_gradcheck's own (derived from the finite-difference error;
+ * autodiff/ad_gradcheck.h).  Fused against composed: the same operations in
+ * the same order, so equal but for a compiler contracting a * b + c into
+ * one rounding: 1e-14 relative is ~50 ulps.
+ */
+#include <check.h>
+#include <math.h>
+#include <string.h>
+
+#include "autodiff/ad.h"
+#include "ck_util.h"
+#include "flows/flow_affine.h"
+
+/* ---- gradient checks -------------------------------------------------------- */
+
+typedef struct {
+    const char *what;
+    int inverse;
+    int n_dims, shape[2];
+} affine_case;
+
+static const affine_case CASES[] = {
+    {"affine_exp [3,4]", 0, 2, {3, 4}},
+    {"affine_exp_inv [3,4]", 1, 2, {3, 4}},
+    {"affine_exp_inv [5]", 1, 1, {5, 1}},
+};
+#define N_CASES (int)(sizeof CASES / sizeof CASES[0])
+
+static ad_tensor *run_case(ad_tape *t, ad_tensor *const *in, int n, void *ctx)
+{
+    (void)n;
+    const affine_case *c = ctx;
+    return c->inverse ? flow_affine_exp_inv(t, in[0], in[1], in[2])
+                      : flow_affine_exp(t, in[0], in[1], in[2]);
+}
+
+START_TEST(test_affine_gradcheck)
+{
+    const affine_case *c = &CASES[_i];
+    ad_rng r;
+    ad_rng_seed(&r, 2024, (uint64_t)_i);
+    ad_tensor *in[3];
+    for (int k = 0; k < 3; k++) {
+        in[k] = ad_tensor_new_param(c->n_dims, c->shape);
+        ad_rng_fill_uniform(&r, in[k]->data, in[k]->size, -2, 2);
+    }
+    ad_gradcheck_report rep;
+    ck_assert_int_eq(ad_gradcheck(run_case, (void *)c, 3, in, NULL, &rep), AD_OK);
+    ck_assert_msg(rep.ok, "%s: %s", c->what, rep.message);
+    for (int k = 0; k < 3; k++) ad_tensor_free(in[k]);
+}
+END_TEST
+
+/* ---- fresh gradient buffers ----------------------------------------------------- */
+
+/* The op's backward writes a gradient it creates instead of zero-filling and
+ * adding (ad_node_grad_fresh).  An intermediate (tape) input with another
+ * consumer recorded before the op (its gradient exists when the backward
+ * runs: it must add) or after it (the op's backward comes first: it
+ * writes), and the same tensor as two arguments (it must add both parts). */
+enum { M = 4, N = 3 };
+enum { AFFINE, AFFINE_INV, AFFINE_SAME, N_FRESH };
+static const char *FRESH_NAMES[N_FRESH] = {"affine_exp", "affine_exp_inv", "affine_exp(h, h, k)"};
+
+/* case = op * 2 + order; order 0: the other consumer (sum h^2) recorded
+ * before the op, 1: after. */
+static ad_tensor *build_fresh(ad_tape *t, ad_tensor *const *in, int n_inputs, void *ctx)
+{
+    (void)n_inputs;
+    const int c = *(const int *)ctx, op = c / 2, order = c % 2;
+    ad_tensor *h = ad_tanh(t, in[0]); /* on the tape: its gradient is made in backward */
+    ad_tensor *k = ad_sigmoid(t, in[1]);
+    ad_tensor *other = order == 0 ? ad_sum(t, ad_square(t, h)) : NULL;
+    ad_tensor *y = NULL;
+    switch (op) {
+    case AFFINE: y = flow_affine_exp(t, h, k, ad_scale(t, ad_exp(t, in[0]), 0.5)); break;
+    case AFFINE_INV: y = flow_affine_exp_inv(t, k, h, ad_scale(t, ad_exp(t, in[1]), 0.5)); break;
+    case AFFINE_SAME: y = flow_affine_exp(t, h, h, k); break;
+    default: break;
+    }
+    if (order == 1) other = ad_sum(t, ad_square(t, h));
+    /* weight each output element differently */
+    ad_tensor *w = ad_tanh(t, ad_scale(t, y, 0.7));
+    return ad_add(t, ad_sum(t, ad_mul(t, y, w)), other);
+}
+
+START_TEST(test_affine_fresh_gradients)
+{
+    int c = _i;
+    ad_tensor *in[2];
+    ad_rng r;
+    ad_rng_seed(&r, 85 + (uint64_t)c, 0);
+    for (int i = 0; i < 2; i++) {
+        in[i] = ad_tensor_new(2, (int[]){M, N});
+        ad_rng_fill_uniform(&r, in[i]->data, in[i]->size, -1, 1);
+        ad_tensor_require_grad(in[i]);
+    }
+    ad_gradcheck_report rep;
+    ck_assert_int_eq(ad_gradcheck(build_fresh, &c, 2, in, NULL, &rep), AD_OK);
+    ck_assert_msg(rep.ok, "%s, other consumer %s: %s", FRESH_NAMES[c / 2],
+                  c % 2 ? "after" : "before", rep.message);
+    for (int i = 0; i < 2; i++) ad_tensor_free(in[i]);
+}
+END_TEST
+
+/* ---- against the composed ops ----------------------------------------------------- */
+
+/* y = z e^s + t (inverse: (x - t) e^-s) from the fused op or from the
+ * separate ops, and L = sum(y w) for fixed weights w; out gets y, then the
+ * gradients of the three inputs. */
+static void affine_run(int fused, int inverse, ad_real *out, int m, int n)
+{
+    ad_tensor *in[3], *wts;
+    ad_rng r;
+    ad_rng_seed(&r, 5, 0);
+    for (int i = 0; i < 3; i++) {
+        in[i] = ad_tensor_new(2, (int[]){m, n});
+        ad_rng_fill_uniform(&r, in[i]->data, in[i]->size, -2, 2);
+        ad_tensor_require_grad(in[i]);
+    }
+    wts = ad_tensor_new(2, (int[]){m, n});
+    ad_rng_fill_uniform(&r, wts->data, wts->size, -1, 1);
+    ad_tape *t = ad_tape_new(0);
+    ad_tensor *y;
+    if (fused)
+        y = inverse ? flow_affine_exp_inv(t, in[0], in[1], in[2])
+                    : flow_affine_exp(t, in[0], in[1], in[2]);
+    else if (inverse)
+        y = ad_mul(t, ad_sub(t, in[0], in[2]), ad_exp(t, ad_neg(t, in[1])));
+    else
+        y = ad_add(t, ad_mul(t, in[0], ad_exp(t, in[1])), in[2]);
+    ck_assert_int_eq(ad_backward(t, ad_sum(t, ad_mul(t, y, wts))), AD_OK);
+    size_t sz = (size_t)m * n;
+    memcpy(out, y->data, sz * sizeof(ad_real));
+    for (int i = 0; i < 3; i++) memcpy(out + (i + 1) * sz, in[i]->grad, sz * sizeof(ad_real));
+    for (int i = 0; i < 3; i++) ad_tensor_free(in[i]);
+    ad_tensor_free(wts);
+    ad_tape_free(t);
+}
+
+START_TEST(test_affine_matches_composed)
+{
+    enum { AM = 7, AN = 5, SZ = AM * AN };
+    static const char *what[4] = {"y", "d(first)", "ds", "dshift"};
+    for (int inverse = 0; inverse < 2; inverse++) {
+        ad_real fused[4 * SZ], sep[4 * SZ];
+        affine_run(1, inverse, fused, AM, AN);
+        affine_run(0, inverse, sep, AM, AN);
+        for (int j = 0; j < 4 * SZ; j++)
+            ck_assert_close(fused[j], sep[j], 1e-14 * (1 + fabs(sep[j])), 0, what[j / SZ], j % SZ);
+    }
+}
+END_TEST
+
+START_TEST(test_affine_errors)
+{
+    ad_tape *t = ad_tape_new(0);
+    ad_tensor *z = ad_zeros(t, 2, (int[]){4, 3}), *s = ad_zeros(t, 2, (int[]){4, 3});
+    ad_tensor *sh = ad_zeros(t, 2, (int[]){3, 4});
+    ck_assert(!flow_affine_exp(t, z, s, sh)->valid);
+    ck_assert_msg(strstr(ad_tape_error(t), "flow_affine_exp: bad argument #3 (shape [3,4], "
+                                           "expected the shape of argument #1, [4,3])"),
+                  "%s", ad_tape_error(t));
+    ad_tape_reset(t);
+    z = ad_zeros(t, 2, (int[]){4, 3});
+    s = ad_zeros(t, 1, (int[]){12});
+    sh = ad_zeros(t, 2, (int[]){4, 3});
+    ck_assert(!flow_affine_exp_inv(t, z, s, sh)->valid);
+    ck_assert_msg(strstr(ad_tape_error(t), "flow_affine_exp_inv: bad argument #2"), "%s",
+                  ad_tape_error(t));
+    ad_tape_reset(t);
+    z = ad_zeros(t, 2, (int[]){4, 3});
+    ck_assert(!flow_affine_exp(t, z, NULL, z)->valid);
+    ck_assert_msg(strstr(ad_tape_error(t), "flow_affine_exp: bad argument #2 (NULL tensor)"),
+                  "%s", ad_tape_error(t));
+    ad_tape_free(t);
+}
+END_TEST
+
+Suite *flows_affine_suite(void)
+{
+    Suite *s = suite_create("flows-affine");
+    TCase *tc = tcase_create("gradcheck");
+    tcase_add_loop_test(tc, test_affine_gradcheck, 0, N_CASES);
+    tcase_add_loop_test(tc, test_affine_fresh_gradients, 0, 2 * N_FRESH);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("forward");
+    tcase_add_test(tc, test_affine_matches_composed);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("errors");
+    tcase_add_test(tc, test_affine_errors);
+    suite_add_tcase(s, tc);
+    return s;
+}
