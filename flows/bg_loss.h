@@ -101,4 +101,13 @@ ad_tensor *bg_loss_kl_rows(ad_tape *t, const flow_model *m, const pot_potential 
 ad_tensor *bg_loss_rc_groups(ad_tape *t, ad_tensor *r, const bg_rc_loss_config *cfg,
                              const int *group, int n_groups, const ad_real *group_weight);
 
+/* The soft histograms of bg_loss_rc_groups before their means: S_gk = sum
+ * over the rows b of group g of the normalised memberships of r_b in kernel
+ * k, [n_groups, K] (a group may have no row: its sums are 0).  For a batch
+ * cut into blocks (bg_train_config.grad_blocks) with several temperatures
+ * J_RC = -sum_g w_g sum_k log(S_gk / n_g), S the sum of the blocks' S and
+ * n_g the batch's rows of group g. */
+ad_tensor *bg_loss_rc_group_sums(ad_tape *t, ad_tensor *r, const bg_rc_loss_config *cfg,
+                                 const int *group, int n_groups);
+
 #endif

@@ -248,9 +248,9 @@ static int check_config(const bg_train_config *c, int first_stage, char *msg, si
                               (int)c->cut_ref);
     int multi = uses_temperatures(c);
     int n_kl = 1, n_ml = 1;
-    if (c->grad_blocks < 0 || (c->grad_blocks > 1 && multi))
-        return ad_status_fail(msg, len, AD_ERR_ARG, "bg_train: grad_blocks = %d (need >= 0%s)",
-                              c->grad_blocks, multi ? "; 0 or 1 with several temperatures" : "");
+    if (c->grad_blocks < 0)
+        return ad_status_fail(msg, len, AD_ERR_ARG, "bg_train: grad_blocks = %d (need >= 0)",
+                              c->grad_blocks);
     if (multi) {
         if (c->temperatures || c->n_temperatures != 0) {
             int status = bg_temperatures_check("bg_train", "temperatures", c->temperatures,
@@ -368,25 +368,65 @@ typedef struct trainer {
     bg_temperature_data ml[BG_MAX_TEMPERATURES];
     double kl_share[BG_MAX_TEMPERATURES]; /* normalised weights                  */
     double ml_share[BG_MAX_TEMPERATURES];
-    ad_real *row_kT, *row_w, *row_eh, *row_em; /* [max batch]                    */
+    ad_real *row_kT, *row_w, *row_eh, *row_em; /* [max batch] prior rows         */
     int *row_group;                     /* [max batch]                           */
+    ad_real *ml_kT, *ml_w;              /* [max batch] data rows                 */
     bg_blocks *blocks;                  /* grad_blocks > 1 only                  */
     char why[256];                      /* a step's error, when it has one       */
 } trainer;
 
-/* The rows of each group: kT, loss share and group index for a batch split
- * by bg_split_batch over n groups of normalised shares. */
-static void fill_rows(trainer *tr, int batch, int n, const double *kT, const double *share)
+/* The rows of each group: kT and loss share (into row_kT, row_w) and group
+ * index for a batch split by bg_split_batch over n groups of normalised
+ * shares. */
+static void fill_rows(trainer *tr, int batch, int n, const double *kT, const double *share,
+                      ad_real *row_kT, ad_real *row_w)
 {
     int counts[BG_MAX_TEMPERATURES];
     bg_split_batch(share, n, batch, counts); /* checked: batch >= n, shares > 0 */
     int b = 0;
     for (int k = 0; k < n; k++)
         for (int i = 0; i < counts[k]; i++, b++) {
-            tr->row_kT[b] = (ad_real)kT[k];
-            tr->row_w[b] = (ad_real)(share[k] / counts[k]);
+            row_kT[b] = (ad_real)kT[k];
+            row_w[b] = (ad_real)(share[k] / counts[k]);
             tr->row_group[b] = k;
         }
+}
+
+/* The random draws of a step with a temperature per row, in the order of
+ * step_loss: the data rows of every temperature (x_batch, with ml_kT and
+ * ml_w) when the stage uses J_ML, then the prior rows (z_batch, with row_kT,
+ * row_w, row_group and, with J_KL, the rows' energy cut) when it uses J_KL
+ * or J_RC. */
+static void draw_rows(trainer *tr, const bg_stage *st, ad_rng *rng)
+{
+    const bg_train_config *c = tr->cfg;
+    const flow_model *m = c->model;
+    int batch = st->batch_size;
+    double kT[BG_MAX_TEMPERATURES];
+    if (st->w_ml > 0) {
+        int counts[BG_MAX_TEMPERATURES];
+        bg_split_batch(tr->ml_share, tr->n_ml, batch, counts);
+        int b = 0;
+        for (int k = 0; k < tr->n_ml; k++) {
+            const bg_temperature_data *d = &tr->ml[k];
+            smp_sample_rows(d->data, d->n_data, m->dim_x, rng, counts[k],
+                            tr->x_batch + (size_t)b * m->dim_x, NULL);
+            b += counts[k];
+            kT[k] = d->kT;
+        }
+        fill_rows(tr, batch, tr->n_ml, kT, tr->ml_share, tr->ml_kT, tr->ml_w);
+    }
+    if (st->w_kl > 0 || st->w_rc > 0) {
+        for (int k = 0; k < tr->n_kl; k++) kT[k] = tr->kl[k].kT;
+        fill_rows(tr, batch, tr->n_kl, kT, tr->kl_share, tr->row_kT, tr->row_w);
+        flow_prior_sample_rows(&c->prior, rng, tr->row_kT, tr->z_batch, batch);
+        for (int b = 0; st->w_kl > 0 && b < batch; b++) {
+            double e_high, e_max;
+            stage_cut_at(c, st, tr->row_kT[b], &e_high, &e_max);
+            tr->row_eh[b] = (ad_real)e_high;
+            tr->row_em[b] = (ad_real)e_max;
+        }
+    }
 }
 
 /* One loss evaluation with a temperature per row (see bg_train.h); the same
@@ -401,39 +441,19 @@ static int step_loss_rows(trainer *tr, const bg_stage *st, ad_rng *rng, double *
     ad_tensor *total = NULL;
     *ml = *kl = *rc = 0;
     int batch = st->batch_size;
-    double kT[BG_MAX_TEMPERATURES];
+    draw_rows(tr, st, rng);
     if (st->w_ml > 0) {
-        int counts[BG_MAX_TEMPERATURES];
-        bg_split_batch(tr->ml_share, tr->n_ml, batch, counts);
-        int b = 0;
-        for (int k = 0; k < tr->n_ml; k++) {
-            const bg_temperature_data *d = &tr->ml[k];
-            smp_sample_rows(d->data, d->n_data, m->dim_x, rng, counts[k],
-                            tr->x_batch + (size_t)b * m->dim_x, NULL);
-            b += counts[k];
-            kT[k] = d->kT;
-        }
-        fill_rows(tr, batch, tr->n_ml, kT, tr->ml_share);
         int shape[2] = {batch, m->dim_x};
         ad_tensor *x = ad_constant(t, 2, shape, tr->x_batch);
-        ad_tensor *j = bg_loss_ml_rows(t, m, &c->prior, x, tr->row_kT, tr->row_w);
+        ad_tensor *j = bg_loss_ml_rows(t, m, &c->prior, x, tr->ml_kT, tr->ml_w);
         if (ad_tape_ok(t)) *ml = j->data[0];
         total = ad_scale(t, j, st->w_ml);
     }
     if (st->w_kl > 0 || st->w_rc > 0) {
-        for (int k = 0; k < tr->n_kl; k++) kT[k] = tr->kl[k].kT;
-        fill_rows(tr, batch, tr->n_kl, kT, tr->kl_share);
-        flow_prior_sample_rows(&c->prior, rng, tr->row_kT, tr->z_batch, batch);
         int shape[2] = {batch, m->dim_z};
         ad_tensor *z = ad_constant(t, 2, shape, tr->z_batch);
         ad_tensor *x = NULL;
         if (st->w_kl > 0) {
-            for (int b = 0; b < batch; b++) {
-                double e_high, e_max;
-                stage_cut_at(c, st, tr->row_kT[b], &e_high, &e_max);
-                tr->row_eh[b] = (ad_real)e_high;
-                tr->row_em[b] = (ad_real)e_max;
-            }
             bg_kl_terms terms = {0};
             ad_tensor *j = bg_loss_kl_rows(t, m, c->potential, tr->row_kT, tr->row_w, tr->row_eh,
                                            tr->row_em, z, &terms);
@@ -511,8 +531,8 @@ static int step_loss(trainer *tr, const bg_stage *st, ad_rng *rng, double *loss,
 }
 
 /* One loss evaluation with the batch cut into blocks (bg_train_impl.h):
- * the same draws as step_loss (the data batch, then the prior), every row
- * on every rank. */
+ * the same draws as step_loss (the data batch, then the prior) or, with a
+ * temperature per row, as step_loss_rows; every row on every rank. */
 static int step_blocks(trainer *tr, const bg_stage *st, ad_rng *rng, double *loss, double *ml,
                        double *kl, double *rc)
 {
@@ -520,16 +540,25 @@ static int step_blocks(trainer *tr, const bg_stage *st, ad_rng *rng, double *los
     const flow_model *m = c->model;
     *ml = *kl = *rc = 0;
     int status = AD_OK;
-    if (st->w_ml > 0)
-        status = smp_sample_rows(c->data, c->n_data, m->dim_x, rng, st->batch_size, tr->x_batch,
-                                 NULL);
-    if (status == AD_OK && (st->w_kl > 0 || st->w_rc > 0))
-        status = flow_prior_sample(&c->prior, rng, tr->z_batch, st->batch_size);
-    double e_high, e_max;
-    stage_cut(c, st, &e_high, &e_max);
+    double e_high = 0, e_max = 0;
+    bg_block_rows rows = {0};
+    ad_real gw[BG_MAX_TEMPERATURES];
+    if (tr->multi) {
+        draw_rows(tr, st, rng);
+        for (int k = 0; k < tr->n_kl; k++) gw[k] = (ad_real)tr->kl_share[k];
+        rows = (bg_block_rows){tr->ml_kT, tr->ml_w,     tr->row_kT, tr->row_w, tr->row_eh,
+                               tr->row_em, tr->row_group, tr->n_kl,  gw};
+    } else {
+        if (st->w_ml > 0)
+            status = smp_sample_rows(c->data, c->n_data, m->dim_x, rng, st->batch_size,
+                                     tr->x_batch, NULL);
+        if (status == AD_OK && (st->w_kl > 0 || st->w_rc > 0))
+            status = flow_prior_sample(&c->prior, rng, tr->z_batch, st->batch_size);
+        stage_cut(c, st, &e_high, &e_max);
+    }
     if (status != AD_OK) snprintf(tr->why, sizeof tr->why, "cannot draw the batch");
-    return bg_blocks_step(tr->blocks, st, e_high, e_max, tr->x_batch, tr->z_batch, loss, ml, kl,
-                          rc, tr->why, sizeof tr->why);
+    return bg_blocks_step(tr->blocks, st, e_high, e_max, tr->x_batch, tr->z_batch,
+                          tr->multi ? &rows : NULL, loss, ml, kl, rc, tr->why, sizeof tr->why);
 }
 
 static int run_stage(trainer *tr, int s, nn_optim *opt, bg_train_result *res, char *msg, size_t len)
@@ -676,6 +705,8 @@ int bg_train(const bg_train_config *cfg, int first_stage, bg_train_result *resul
         tr.row_eh = ad_malloc(rows);
         tr.row_em = ad_malloc(rows);
         tr.row_group = ad_malloc((size_t)max_batch * sizeof(int));
+        tr.ml_kT = ad_malloc(rows);
+        tr.ml_w = ad_malloc(rows);
     }
     nn_optim_config oc = nn_optim_config_default(c.stages[0].lr);
     oc.clip_norm = c.clip_norm;
@@ -683,9 +714,11 @@ int bg_train(const bg_train_config *cfg, int first_stage, bg_train_result *resul
     tr.tape = ad_tape_new(0);
     tr.x_batch = ad_malloc((size_t)max_batch * c.model->dim_x * sizeof(ad_real));
     tr.z_batch = ad_malloc((size_t)max_batch * c.model->dim_z * sizeof(ad_real));
-    int blocks_ok = c.grad_blocks <= 1 || (tr.blocks = bg_blocks_new(&c, c.grad_blocks)) != NULL;
+    int blocks_ok = c.grad_blocks <= 1 ||
+                    (tr.blocks = bg_blocks_new(&c, c.grad_blocks, tr.multi ? tr.n_kl : 1)) != NULL;
     if (!opt || !tr.tape || !tr.x_batch || !tr.z_batch || !blocks_ok ||
-        (tr.multi && (!tr.row_kT || !tr.row_w || !tr.row_eh || !tr.row_em || !tr.row_group))) {
+        (tr.multi && (!tr.row_kT || !tr.row_w || !tr.row_eh || !tr.row_em || !tr.row_group ||
+                      !tr.ml_kT || !tr.ml_w))) {
         /* the configuration was checked above, so only memory can be short */
         status = ad_status_fail(msg, msg_len, AD_ERR_NOMEM, "bg_train: out of memory");
     }
@@ -724,6 +757,8 @@ done:
     ad_free(tr.row_eh);
     ad_free(tr.row_em);
     ad_free(tr.row_group);
+    ad_free(tr.ml_kT);
+    ad_free(tr.ml_w);
     bg_blocks_free(tr.blocks);
     ad_tape_free(tr.tape);
     nn_optim_free(opt);

@@ -191,8 +191,9 @@ typedef struct bg_train_config {
     /* (flows/bg_train_blocks.c): the numbers differ from G = 1 by        */
     /* rounding only, and they are the same for any number of MPI ranks,  */
     /* which then share the blocks (data-parallel training; G <= every    */
-    /* stage's batch_size; one temperature only).  Under MPI with G = 1    */
-    /* every rank computes the whole batch.                                */
+    /* stage's batch_size; with per-row temperatures each block keeps its */
+    /* rows' temperatures and J_RC the histogram of each temperature).    */
+    /* Under MPI with G = 1 every rank computes the whole batch.           */
     int grad_blocks;
 } bg_train_config;
 
