@@ -8,9 +8,12 @@
 # 2. the programs under mpirun -np 2, 3 and 4 (more ranks than cores:
 #    --oversubscribe) write the same files and summary.json numbers as the
 #    serial build (SERIAL_BUILD, built here if needed), timings aside: the
-#    dimer --quick (also with --grad-blocks 4, data-parallel training), the
-#    double well --quick and the Mueller-Brown potential --quick;
-# 3. a run killed after a checkpoint resumes with another number of ranks;
+#    dimer --quick (also with --grad-blocks 4, data-parallel training, and
+#    at three temperatures with the spline coupling), the double well by
+#    default, --quick, and --quick at three temperatures with --grad-blocks
+#    4, and the Mueller-Brown potential --quick (also with the spline);
+# 3. a run killed after a checkpoint resumes with another number of ranks
+#    (the dimer also at three temperatures, reusing each one's data);
 # 4. a failure on rank 1 ends every rank with one message and exit code 1,
 #    never a hang (BG_DIST_FAULT, autodiff/ad_dist.h): non-finite losses,
 #    an unreadable file, memory running out.
@@ -97,14 +100,32 @@ for n in 2 3; do
     ranks $n dimer_g4_$n bg-dimer --quick --grad-blocks 4
     same "bg-dimer --quick --grad-blocks 4, $n ranks" "$tmp/dimer_g4" "$tmp/dimer_g4_$n"
 done
+temps="--temperatures 0.8,1,1.2 --coupling spline"
+serial dimer_t bg-dimer --quick $temps
+for n in 2 4; do
+    ranks $n dimer_t$n bg-dimer --quick $temps
+    same "bg-dimer --quick $temps, $n ranks" "$tmp/dimer_t" "$tmp/dimer_t$n"
+done
+serial dwd bg-doublewell
+for n in 2 4; do
+    ranks $n dwd$n bg-doublewell
+    same "bg-doublewell (default run), $n ranks" "$tmp/dwd" "$tmp/dwd$n"
+done
 serial dw bg-doublewell --quick
 for n in 2 3; do
     ranks $n dw$n bg-doublewell --quick
     same "bg-doublewell --quick, $n ranks" "$tmp/dw" "$tmp/dw$n"
 done
+serial dw_tg4 bg-doublewell --quick --temperatures 0.7,1,1.5 --grad-blocks 4
+ranks 3 dw_tg4_3 bg-doublewell --quick --temperatures 0.7,1,1.5 --grad-blocks 4
+same "bg-doublewell --quick --temperatures 0.7,1,1.5 --grad-blocks 4, 3 ranks" "$tmp/dw_tg4" \
+    "$tmp/dw_tg4_3"
 serial mb bg-mullerbrown --quick
 ranks 2 mb2 bg-mullerbrown --quick
 same "bg-mullerbrown --quick, 2 ranks" "$tmp/mb" "$tmp/mb2"
+serial mb_s bg-mullerbrown --quick --coupling spline
+ranks 2 mb_s2 bg-mullerbrown --quick --coupling spline
+same "bg-mullerbrown --quick --coupling spline, 2 ranks" "$tmp/mb_s" "$tmp/mb_s2"
 
 # ---- 3. --resume with another number of ranks ----
 BG_STOP_AFTER=ckpt/stage-stage2.ckpt mpirun_n 2 "$bin/bg-dimer" --quick --out "$tmp/dimer_kill" \
@@ -114,6 +135,15 @@ BG_STOP_AFTER=ckpt/stage-stage2.ckpt mpirun_n 2 "$bin/bg-dimer" --quick --out "$
 ranks 3 dimer_kill bg-dimer --quick --resume
 grep -q "resuming after stage 2" "$tmp/dimer_kill.log" || fail "--resume on 3 ranks did not resume"
 same "bg-dimer --quick stopped on 2 ranks, resumed on 3" "$tmp/dimer" "$tmp/dimer_kill"
+BG_STOP_AFTER=ckpt/stage-stage2.ckpt mpirun_n 2 "$bin/bg-dimer" --quick $temps \
+    --out "$tmp/dimer_t_kill" > "$tmp/kill.log" 2>&1
+[ -f "$tmp/dimer_t_kill/ckpt/stage-stage2.ckpt" ] && [ ! -f "$tmp/dimer_t_kill/summary.json" ] \
+    || fail "the run at three temperatures on 2 ranks was not stopped after stage 2"
+ranks 3 dimer_t_kill bg-dimer --quick $temps --resume
+grep -q "reusing the MC data and the umbrella reference at kT = 1.2" "$tmp/dimer_t_kill.log" \
+    || fail "--resume on 3 ranks did not reuse the data of kT = 1.2"
+same "bg-dimer --quick $temps stopped on 2 ranks, resumed on 3" "$tmp/dimer_t" \
+    "$tmp/dimer_t_kill"
 BG_STOP_AFTER=loss_kl.csv mpirun_n 3 "$bin/bg-doublewell" --quick --out "$tmp/dw_kill" \
     > "$tmp/kill.log" 2>&1
 ranks 1 dw_kill bg-doublewell --quick --resume

@@ -124,8 +124,8 @@ static int run_main(const exp2d_system *sys, int argc, char **argv)
 {
     char default_out[256];
     snprintf(default_out, sizeof default_out, "out/%s", sys->name);
-    exp2d_options o = {.out = default_out, .seed = 1, .kT = 1.0, .threads = app_dist_threads(default_threads()),
-                       .grad_blocks = 1};
+    exp2d_options o = {.out = default_out, .seed = 1, .kT = 1.0,
+                       .threads = app_dist_threads(default_threads()), .grad_blocks = 1};
     const app_option opts[] = {
         {"out", APP_OPT_STRING, &o.out,
          "output directory, with manifest.json and a lock (at most " APP_RUN_STR(
