@@ -4,7 +4,8 @@
 #   sh tests/mpi_test.sh MAKE BUILD REAL SERIAL_BUILD [quick]
 #
 # 1. the distribution layer's check (build/bin/dist-check) on 1 to 4 ranks,
-#    and ranks out of step end the job instead of hanging;
+#    and ranks out of step: the calls return the failure, and a program's
+#    handler then ends the job instead of hanging;
 # 2. the programs under mpirun -np 2, 3 and 4 (more ranks than cores:
 #    --oversubscribe) write the same files and summary.json numbers as the
 #    serial build (SERIAL_BUILD, built here if needed), timings aside: the
@@ -83,10 +84,11 @@ for n in 1 2 3 4; do
 done
 mpirun_n 2 "$bin/dist-check" desync > "$tmp/desync.log" 2>&1
 code=$?
-if [ $code = 0 ] || [ $code = 124 ]; then
-    fail "ranks out of step: exit $code (0: not detected, 124: hung)"
+if [ $code = 3 ]; then
+    ok "ranks out of step return the failure, then end the job (exit $code)"
 else
-    ok "ranks out of step end the job (exit $code)"
+    cat "$tmp/desync.log" >&2
+    fail "ranks out of step: exit $code (3 wanted; 0: not detected, 124: hung)"
 fi
 
 # ---- 2. the same numbers for any number of ranks ----

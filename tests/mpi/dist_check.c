@@ -4,8 +4,11 @@
  * of the serial loop for every N, and Monte Carlo with its energies spread
  * over the ranks against one rank's run.  Run by tests/mpi_test.sh for
  * N = 1, 2, 3 and 4; prints one line and exits 0 when everything holds.
- * With the argument "desync" rank 1 skips a collective: the job must end
- * (the handler aborts it) instead of hanging. */
+ * With the argument "desync" rank 1 skips a collective: with the library's
+ * default handler the calls out of step return the failure on every rank;
+ * with a program's handler (print, then ad_dist_abort, as
+ * apps/toolkit/app_dist.c does) the job ends with exit code 3 (1 if those
+ * returns were wrong) instead of hanging. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -201,6 +204,30 @@ static void check_mc(void)
     smp_dataset_free(alone);
 }
 
+/* A program's out-of-step handler: print once, end every rank. */
+static void end_job(int status, const char *msg)
+{
+    (void)status;
+    if (ad_dist_world_rank() == 0) fprintf(stderr, "dist-check: %s\n", msg);
+    ad_dist_abort(failures ? 1 : 3);
+}
+
+/* The two calls of each rank, rank 1's in the other order: both pairs are
+ * out of step, and each call returns that failure. */
+static void check_desync_returns(void)
+{
+    char msg[256] = "";
+    double v[8] = {0};
+    for (int call = 0; call < 2; call++) {
+        int agree_first = ad_dist_world_rank() != 1;
+        int st = (call == 0) == agree_first ? ad_dist_agree(AD_OK, msg, sizeof msg)
+                                            : ad_dist_gather(AD_OK, v, sizeof *v, 8, msg,
+                                                             sizeof msg);
+        CHECK(st == AD_ERR_ARG && strstr(msg, "out of step"),
+              "call %d out of step returned %d (%s)", call + 1, st, msg);
+    }
+}
+
 int main(int argc, char **argv)
 {
     char msg[256];
@@ -209,6 +236,8 @@ int main(int argc, char **argv)
         return 1;
     }
     if (argc > 1 && strcmp(argv[1], "desync") == 0) {
+        check_desync_returns();
+        ad_dist_on_desync(end_job);
         /* rank 1 skips the first agreement: the second one is out of step */
         if (ad_dist_world_rank() != 1) ad_dist_agree(AD_OK, msg, sizeof msg);
         double v[8] = {0};
