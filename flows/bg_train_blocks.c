@@ -213,7 +213,8 @@ int bg_blocks_step(bg_blocks *b, const bg_stage *st, double e_high, double e_max
         ad_tensor *total = b->part[i];
         if (st->w_rc > 0) {
             ad_tensor *s = b->sums[i];
-            ad_tensor *share = ad_sum(t, ad_mul(t, s, ad_constant(t, s->n_dims, s->shape, b->coef)));
+            ad_tensor *share =
+                ad_sum(t, ad_mul(t, s, ad_constant(t, s->n_dims, s->shape, b->coef)));
             total = total ? ad_add(t, total, share) : share;
         }
         nn_params_zero_grad(params);
