@@ -59,27 +59,6 @@ static ad_tensor *weighted_rows(ad_tape *t, ad_tensor *per_sample, const ad_real
     return ad_sum(t, ad_mul(t, per_sample, c));
 }
 
-/* 1 / kT_b as a [batch] constant, or NULL with a tape error naming the row. */
-static ad_tensor *inverse_kT(ad_tape *t, const ad_real *kT, int batch, const char *fn)
-{
-    if (!kT) {
-        ad_tape_fail(t, AD_ERR_ARG, "%s: kT is NULL", fn);
-        return NULL;
-    }
-    int shape[1] = {batch};
-    ad_tensor *inv = ad_zeros(t, 1, shape);
-    if (!ad_tape_ok(t)) return NULL;
-    for (int b = 0; b < batch; b++) {
-        if (!(kT[b] > 0) || !isfinite((double)kT[b])) {
-            ad_tape_fail(t, AD_ERR_ARG, "%s: kT[%d] = %g (need finite > 0)", fn, b,
-                         (double)kT[b]);
-            return NULL;
-        }
-        inv->data[b] = (ad_real)(1.0 / kT[b]);
-    }
-    return inv;
-}
-
 ad_tensor *bg_loss_ml_rows(ad_tape *t, const flow_model *m, const flow_prior *prior, ad_tensor *x,
                            const ad_real *kT, const ad_real *weight)
 {
@@ -141,7 +120,7 @@ ad_tensor *bg_loss_kl_rows(ad_tape *t, const flow_model *m, const pot_potential 
     if (!ad_op_begin(t, fn, 1, &z)) return ad_tape_poison(t);
     if (!m || !u) return ad_tape_fail(t, AD_ERR_ARG, "%s: %s is NULL", fn, m ? "u" : "m");
     if (z->n_dims != 2) return ad_tape_fail(t, AD_ERR_SHAPE, "%s: z must be [batch, dim]", fn);
-    ad_tensor *inv = inverse_kT(t, kT, z->shape[0], fn);
+    ad_tensor *inv = flow_prior_inverse_kT(t, kT, z->shape[0], fn);
     if (!inv) return ad_tape_poison(t);
     ad_tensor *log_det = NULL;
     ad_tensor *x = flow_model_forward(m, t, z, &log_det);

@@ -75,32 +75,47 @@ bg_train_config bg_train_config_default(void)
     return c;
 }
 
-int bg_temperatures_check(const char *who, const char *field, const bg_temperature *temps, int n,
-                          char *msg, size_t len)
+/* The checks shared by the temperature and data-set lists: the list and its
+ * length, then each entry's kT and weight (finite > 0). */
+static int list_check(const char *who, const char *field, const void *list, int n, char *msg,
+                      size_t len)
 {
-    if (!who) who = "bg_temperatures_check";
-    if (!field) field = "temperatures";
-    if (!temps)
+    if (!list)
         return ad_status_fail(msg, len, AD_ERR_ARG, "%s: %s is NULL (n_%s = %d)", who, field,
                               field, n);
     if (n < 1 || n > BG_MAX_TEMPERATURES)
         return ad_status_fail(msg, len, AD_ERR_ARG, "%s: n_%s = %d (%s; need 1 .. %d)", who, field,
                               n, n < 1 ? "an empty list" : "too many", BG_MAX_TEMPERATURES);
-    for (int k = 0; k < n; k++) {
-        if (!(temps[k].kT > 0) || !isfinite(temps[k].kT))
-            return ad_status_fail(msg, len, AD_ERR_ARG, "%s: %s[%d].kT = %g (need finite > 0)",
-                                  who, field, k, temps[k].kT);
-        if (!(temps[k].weight > 0) || !isfinite(temps[k].weight))
-            return ad_status_fail(msg, len, AD_ERR_ARG,
-                                  "%s: %s[%d].weight = %g (need finite > 0)", who, field, k,
-                                  temps[k].weight);
-        for (int j = 0; j < k; j++)
-            if (temps[j].kT == temps[k].kT)
-                return ad_status_fail(msg, len, AD_ERR_ARG,
-                                      "%s: %s[%d].kT = %g repeats %s[%d].kT (need distinct)", who,
-                                      field, k, temps[k].kT, field, j);
-    }
     return AD_OK;
+}
+
+static int entry_check(const char *who, const char *field, int k, double kT, double weight,
+                       char *msg, size_t len)
+{
+    if (!(kT > 0) || !isfinite(kT))
+        return ad_status_fail(msg, len, AD_ERR_ARG, "%s: %s[%d].kT = %g (need finite > 0)", who,
+                              field, k, kT);
+    if (!(weight > 0) || !isfinite(weight))
+        return ad_status_fail(msg, len, AD_ERR_ARG, "%s: %s[%d].weight = %g (need finite > 0)",
+                              who, field, k, weight);
+    return AD_OK;
+}
+
+int bg_temperatures_check(const char *who, const char *field, const bg_temperature *temps, int n,
+                          char *msg, size_t len)
+{
+    if (!who) who = "bg_temperatures_check";
+    if (!field) field = "temperatures";
+    int rc = list_check(who, field, temps, n, msg, len);
+    for (int k = 0; rc == AD_OK && k < n; k++) {
+        rc = entry_check(who, field, k, temps[k].kT, temps[k].weight, msg, len);
+        for (int j = 0; rc == AD_OK && j < k; j++)
+            if (temps[j].kT == temps[k].kT)
+                rc = ad_status_fail(msg, len, AD_ERR_ARG,
+                                    "%s: %s[%d].kT = %g repeats %s[%d].kT (need distinct)", who,
+                                    field, k, temps[k].kT, field, j);
+    }
+    return rc;
 }
 
 int bg_temperature_data_check(const char *who, const char *field, const bg_temperature_data *sets,
@@ -108,27 +123,16 @@ int bg_temperature_data_check(const char *who, const char *field, const bg_tempe
 {
     if (!who) who = "bg_temperature_data_check";
     if (!field) field = "data_sets";
-    if (!sets)
-        return ad_status_fail(msg, len, AD_ERR_ARG, "%s: %s is NULL (n_%s = %d)", who, field,
-                              field, n);
-    if (n < 1 || n > BG_MAX_TEMPERATURES)
-        return ad_status_fail(msg, len, AD_ERR_ARG, "%s: n_%s = %d (%s; need 1 .. %d)", who, field,
-                              n, n < 1 ? "an empty list" : "too many", BG_MAX_TEMPERATURES);
-    for (int k = 0; k < n; k++) {
-        if (!(sets[k].kT > 0) || !isfinite(sets[k].kT))
-            return ad_status_fail(msg, len, AD_ERR_ARG, "%s: %s[%d].kT = %g (need finite > 0)",
-                                  who, field, k, sets[k].kT);
-        if (!(sets[k].weight > 0) || !isfinite(sets[k].weight))
-            return ad_status_fail(msg, len, AD_ERR_ARG,
-                                  "%s: %s[%d].weight = %g (need finite > 0)", who, field, k,
-                                  sets[k].weight);
-        if (!sets[k].data || sets[k].n_data < 1)
-            return ad_status_fail(msg, len, AD_ERR_ARG,
-                                  "%s: %s[%d].data is %s with n_data = %d (need data and "
-                                  "n_data > 0)",
-                                  who, field, k, sets[k].data ? "set" : "NULL", sets[k].n_data);
+    int rc = list_check(who, field, sets, n, msg, len);
+    for (int k = 0; rc == AD_OK && k < n; k++) {
+        rc = entry_check(who, field, k, sets[k].kT, sets[k].weight, msg, len);
+        if (rc == AD_OK && (!sets[k].data || sets[k].n_data < 1))
+            rc = ad_status_fail(msg, len, AD_ERR_ARG,
+                                "%s: %s[%d].data is %s with n_data = %d (need data and "
+                                "n_data > 0)",
+                                who, field, k, sets[k].data ? "set" : "NULL", sets[k].n_data);
     }
-    return AD_OK;
+    return rc;
 }
 
 int bg_split_batch(const double *weight, int n, int batch, int *counts)

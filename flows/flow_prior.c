@@ -45,12 +45,10 @@ int flow_prior_sample(const flow_prior *p, ad_rng *rng, ad_real *z, int n)
     return AD_OK;
 }
 
-/* The per-row temperatures as a [batch] tape constant of 1 / kT[b] (NULL and
- * a tape error when one is not finite > 0). */
-static ad_tensor *inverse_rows(ad_tape *t, const ad_real *kT, int batch, const char *fn)
+ad_tensor *flow_prior_inverse_kT(ad_tape *t, const ad_real *kT, int batch, const char *fn)
 {
     if (!kT) {
-        ad_tape_fail(t, AD_ERR_ARG, "%s: bad argument #4 (kT is NULL)", fn);
+        ad_tape_fail(t, AD_ERR_ARG, "%s: kT is NULL", fn);
         return NULL;
     }
     int shape[1] = {batch};
@@ -58,8 +56,8 @@ static ad_tensor *inverse_rows(ad_tape *t, const ad_real *kT, int batch, const c
     if (!ad_tape_ok(t)) return NULL;
     for (int b = 0; b < batch; b++) {
         if (!(kT[b] > 0) || !isfinite((double)kT[b])) {
-            ad_tape_fail(t, AD_ERR_ARG, "%s: bad argument #4 (kT[%d] = %g, need finite > 0)", fn,
-                         b, (double)kT[b]);
+            ad_tape_fail(t, AD_ERR_ARG, "%s: kT[%d] = %g (need finite > 0)", fn, b,
+                         (double)kT[b]);
             return NULL;
         }
         inv->data[b] = (ad_real)(1.0 / kT[b]);
@@ -76,7 +74,7 @@ ad_tensor *flow_prior_energy_rows(ad_tape *t, const flow_prior *p, ad_tensor *z,
         return ad_tape_fail(t, AD_ERR_ARG, "%s: bad argument #2 (prior needs dim >= 1)", fn);
     flow_prior one = {p->dim, 1.0}; /* the shape checks of the one-temperature prior */
     if (!check(t, &one, z, fn)) return ad_tape_poison(t);
-    ad_tensor *inv = inverse_rows(t, kT, z->shape[0], fn);
+    ad_tensor *inv = flow_prior_inverse_kT(t, kT, z->shape[0], fn);
     if (!inv) return ad_tape_poison(t);
     /* 1/2 |z_b|^2 * (1 / kT_b) */
     return ad_mul(t, ad_scale(t, ad_sum_axis(t, ad_square(t, z), 1), 0.5), inv);

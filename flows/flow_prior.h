@@ -34,6 +34,10 @@ ad_tensor *flow_prior_energy_rows(ad_tape *t, const flow_prior *p, ad_tensor *z,
  * row, on the tape. */
 ad_tensor *flow_prior_log_prob_rows(ad_tape *t, const flow_prior *p, ad_tensor *z,
                                     const ad_real *kT);
+/* 1 / kT[b] as a [batch] tape constant (the factor of each row's reduced
+ * energy, here and in the losses of bg_loss.h); NULL and a tape error
+ * naming fn and the row when kT is NULL or a kT[b] is not finite > 0. */
+ad_tensor *flow_prior_inverse_kT(ad_tape *t, const ad_real *kT, int batch, const char *fn);
 /* n rows into z[n * dim], row b drawn from N(0, kT[b] I).  AD_OK or
  * AD_ERR_ARG (NULL arrays, n < 0, dim < 1, a kT[b] not finite > 0). */
 int flow_prior_sample_rows(const flow_prior *p, ad_rng *rng, const ad_real *kT, ad_real *z,

@@ -785,26 +785,6 @@ START_TEST(test_realnvp_spline_fields)
 }
 END_TEST
 
-typedef struct nvp_ctx {
-    flow_model *m;
-    int inverse;
-} nvp_ctx;
-
-/* sum |x|^2 + logdet (forward) or log p(x) (inverse): every parameter and
- * the input reach the output through both the values and the log-dets */
-static ad_tensor *nvp_fn(ad_tape *t, ad_tensor *const *in, int n, void *ctx)
-{
-    (void)n;
-    const nvp_ctx *c = ctx;
-    ad_tensor *ld;
-    if (c->inverse) {
-        flow_prior prior = {.dim = c->m->dim_z, .kT = 1.0};
-        return flow_model_log_prob(c->m, t, &prior, in[1]);
-    }
-    ad_tensor *x = flow_model_forward(c->m, t, in[1], &ld);
-    return ad_add(t, ad_sum_axis(t, ad_square(t, x), 1), ld);
-}
-
 /* Gradients with respect to every parameter and the input through a small
  * spline RealNVP (tanh conditioners), both directions. */
 START_TEST(test_realnvp_spline_gradcheck)
@@ -827,10 +807,10 @@ START_TEST(test_realnvp_spline_gradcheck)
     ad_rng_fill_normal(&rng, z->data, z->size, 0, 1);
     z->data[4] = 2.7; /* one input in a tail */
     for (int inverse = 0; inverse < 2; inverse++) {
-        nvp_ctx c = {m, inverse};
+        fc_flow_objective c = {m, inverse};
         ad_tensor *in[2] = {nn_params_flat(m->params), z};
         ad_gradcheck_report rep;
-        ck_assert_int_eq(ad_gradcheck(nvp_fn, &c, 2, in, NULL, &rep), AD_OK);
+        ck_assert_int_eq(ad_gradcheck(fc_flow_objective_fn, &c, 2, in, NULL, &rep), AD_OK);
         ck_assert_msg(rep.ok, "%s: %s", inverse ? "inverse" : "forward", rep.message);
         ck_assert_uint_eq(rep.n_checked, nn_params_size(m->params) + 9);
     }

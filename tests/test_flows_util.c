@@ -71,6 +71,19 @@ ad_tensor *fc_gauss_energy(ad_tape *t, ad_tensor *x, const void *params)
     return ad_scale(t, ad_sum_axis(t, ad_mul(t, d, pd), 1), 0.5);
 }
 
+ad_tensor *fc_flow_objective_fn(ad_tape *t, ad_tensor *const *in, int n, void *ctx)
+{
+    (void)n;
+    const fc_flow_objective *c = ctx;
+    ad_tensor *ld;
+    if (c->inverse) {
+        flow_prior prior = {.dim = c->m->dim_z, .kT = 1.0};
+        return flow_model_log_prob(c->m, t, &prior, in[1]);
+    }
+    ad_tensor *x = flow_model_forward(c->m, t, in[1], &ld);
+    return ad_add(t, ad_sum_axis(t, ad_square(t, x), 1), ld);
+}
+
 /* Four training steps of a 2-D flow (forward, ML-like loss, backward, Adam)
  * on a batch of 64: after the first, no allocation. */
 void fc_assert_step_no_malloc(flow_model *m)

@@ -48,6 +48,17 @@ ad_tensor *fc_gauss_energy(ad_tape *t, ad_tensor *x, const void *params);
 /* n rows of width dim of N(0, 1) draws (caller frees with free()). */
 ad_real *fc_normal(int n, int dim, uint64_t seed);
 
+/* An objective of a flow model for ad_gradcheck (ctx an fc_flow_objective,
+ * in[1] the model's input): sum_b (|x_b|^2 + log det_b) of the forward map
+ * (inverse = 0, KL-like), or the standard-normal log p(x) of the inverse map
+ * (inverse = 1, ML-like), so that every parameter and the input reach the
+ * output through both the values and the log-determinants. */
+typedef struct fc_flow_objective {
+    const flow_model *m;
+    int inverse;
+} fc_flow_objective;
+ad_tensor *fc_flow_objective_fn(ad_tape *t, ad_tensor *const *in, int n, void *ctx);
+
 /* Four training steps of the 2-D flow m (forward, ML-like loss, backward,
  * Adam) on a batch of 64; asserts that none after the first allocates. */
 void fc_assert_step_no_malloc(flow_model *m);

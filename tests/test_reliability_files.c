@@ -597,7 +597,7 @@ START_TEST(test_fifo_refused_at_once)
     ckpt_fixture f;
     fixture_open(&f, "rel-fifo");
     char path[700];
-    snprintf(path, sizeof path, "%s/train_ml_record.csv", f.dir);
+    snprintf(path, sizeof path, "%s/train_ml_record.json", f.dir);
     ck_assert_int_eq(mkfifo(path, 0600), 0);
     alarm(20);
     expect_every_reader_refuses(&f, path, AD_ERR_IO, ": cannot read: is a FIFO, not a regular file");

@@ -80,7 +80,7 @@ START_TEST(test_kill_and_resume)
     /* Killed (SIGKILL, by the testing aid BG_STOP_AFTER of apps/toolkit/app_run.h)
      * right after a checkpoint, between a model's files, and after a
      * model's last file. */
-    static const char *const stops[] = {"model_ml.ckpt", "loss_kl.csv", "train_ml_kl_record.csv"};
+    static const char *const stops[] = {"model_ml.ckpt", "loss_kl.csv", "train_ml_kl_record.json"};
     for (int trial = 0; trial < 3; trial++) {
         char dir[600];
         snprintf(dir, sizeof dir, "%s/killed%d", tmp, trial);

@@ -151,7 +151,7 @@ START_TEST(test_dw_copied_checkpoint_not_reused)
     const char *args[] = {"--quick", "--seed", "3", "--threads", "1", "--out", dir, NULL};
     const char *resume[] = {"--quick", "--seed", "3", "--threads", "1", "--out", dir, "--resume",
                             NULL};
-    ck_assert_int_eq(run_prog("bg-doublewell", tmp, "train_kl_record.csv", args), -1);
+    ck_assert_int_eq(run_prog("bg-doublewell", tmp, "train_kl_record.json", args), -1);
     ck_assert(exists(dir, "model_kl.ckpt") && !exists(dir, "model_ml_kl.ckpt"));
     ck_assert_int_eq(run_prog("bg-doublewell", tmp, NULL, resume), 0);
     assert_err_has(tmp, "KL model reloaded");
@@ -163,24 +163,27 @@ START_TEST(test_dw_copied_checkpoint_not_reused)
     assert_err_has(tmp, "model_ml.ckpt does not match its checksum");
     assert_same_summary(ref, dir);
     /* a record edited to skipped = 1e300 is not reused either */
-    snprintf(a, sizeof a, "%s/train_ml_kl_record.csv", dir);
+    snprintf(a, sizeof a, "%s/train_ml_kl_record.json", dir);
     size_t len = 0;
     char *rec = ck_slurp(a, &len);
     ck_assert_ptr_nonnull(rec);
-    char *last = strrchr(rec, ',');
-    ck_assert_ptr_nonnull(last);
+    char *at = strstr(rec, "\"skipped\": ");
+    ck_assert_ptr_nonnull(at);
+    at += strlen("\"skipped\": ");
     /* the edited record may be longer than the original: build it anew */
-    size_t keep = (size_t)(last - rec);
-    char *edited = ad_malloc(keep + sizeof ",1e300\n");
+    size_t keep = (size_t)(at - rec);
+    const char *rest = at + strspn(at, "0123456789");
+    char *edited = ad_malloc(keep + strlen("1e300") + strlen(rest) + 1);
     ck_assert_ptr_nonnull(edited);
     memcpy(edited, rec, keep);
-    memcpy(edited + keep, ",1e300\n", sizeof ",1e300\n");
+    strcpy(edited + keep, "1e300");
+    strcat(edited, rest);
     char msg[256];
     ck_assert(app_fs_write_atomic(a, edited, strlen(edited), msg, sizeof msg) == AD_OK);
     ad_free(edited);
     ad_free(rec);
     ck_assert_int_eq(run_prog("bg-doublewell", tmp, NULL, resume), 0);
-    assert_err_has(tmp, "train_ml_kl_record.csv");
+    assert_err_has(tmp, "train_ml_kl_record.json");
     assert_same_summary(ref, dir);
 }
 END_TEST
@@ -195,7 +198,7 @@ START_TEST(test_dw_other_settings_refused)
     const char *a3[] = {"--quick", "--seed", "3", "--out", dir, NULL};
     const char *a4[] = {"--quick", "--seed", "4", "--out", dir, "--resume", NULL};
     const char *a4r[] = {"--quick", "--seed", "4", "--out", dir, "--restart", NULL};
-    ck_assert_int_eq(run_prog("bg-doublewell", tmp, "train_ml_record.csv", a3), -1);
+    ck_assert_int_eq(run_prog("bg-doublewell", tmp, "train_ml_record.json", a3), -1);
     ck_assert_int_eq(run_prog("bg-doublewell", tmp, NULL, a4), 2);
     assert_err_has(tmp, "seed (3 -> 4)");
     ck_assert(exists(dir, "model_ml.ckpt"));

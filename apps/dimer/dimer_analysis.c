@@ -1,4 +1,4 @@
-/* dimer_analysis.c - the analysis of bg-dimer (dimer_run.h): the
+/* dimer_analysis.c - the analysis of bg-dimer (dimer_analysis.h): the
  * generator's samples, their log weights and ESS, the reweighted
  * dF(closed - open) and F(d) with bootstrap errors (bg_generator.h, the
  * states split by the dimer distance), energies and transitions, the same
@@ -14,7 +14,7 @@
 
 #include "apps/toolkit/app_fs.h"
 #include "apps/toolkit/app_progress.h"
-#include "apps/dimer/dimer_run.h"
+#include "apps/dimer/dimer_analysis.h"
 #include "autodiff/ad_alloc.h"
 #include "sampling/smp_data.h"
 #include "sampling/smp_reweight.h"

@@ -6,7 +6,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "apps/dimer/dimer_run.h"
+#include "apps/dimer/dimer_data.h"
+#include "apps/dimer/dimer_resume.h"
 #include "apps/toolkit/app_progress.h"
 #include "autodiff/ad_alloc.h"
 #include "sampling/smp_data.h"
@@ -116,8 +117,7 @@ int dimer_mc(dimer_run *r, char *msg, size_t len)
                     len);
     /* the data's statistics, so that a run killed during the umbrella
      * sampling can reuse the data */
-    if (rc == AD_OK) rc = dimer_cache_write(r, msg, len);
-    if (rc == AD_OK) rc = dimer_record(r, "cache.json", DIMER_STAGE_MC, msg, len);
+    if (rc == AD_OK) rc = dimer_cache_write(r, -1, 0, msg, len);
     return rc;
 }
 
@@ -197,8 +197,7 @@ int dimer_reference(dimer_run *r, char *msg, size_t len)
                          ad_rng_derive_seed(r->opt.seed, 10), &r->us, "umbrella_profile.csv", msg,
                          len);
     r->us_seconds = app_clock_seconds() - t0;
-    if (rc == AD_OK) rc = dimer_cache_write(r, msg, len);
-    if (rc == AD_OK) rc = dimer_record(r, "cache.json", DIMER_STAGE_UMBRELLA, msg, len);
+    if (rc == AD_OK) rc = dimer_cache_write(r, -1, 1, msg, len);
     return rc;
 }
 
@@ -216,7 +215,7 @@ int dimer_temperature_data(dimer_run *r, char *msg, size_t len)
         dimer_temp_file(t->kT, "umbrella_profile", ".csv", prof, sizeof prof);
         /* --resume: this temperature's files, when the manifest verifies them
          * (they are reused only with the run's own data) */
-        int cached = r->opt.resume && r->data_reused ? dimer_temp_cache_load(r, j) : 0;
+        int cached = r->opt.resume && r->data_reused ? dimer_cache_load(r, j) : 0;
         if (cached)
             fprintf(stderr, "%s: reusing the MC data%s at kT = %g\n", DIMER_PROGRAM,
                     cached == 2 ? " and the umbrella reference" : "", t->kT);
@@ -232,7 +231,7 @@ int dimer_temperature_data(dimer_run *r, char *msg, size_t len)
             t->mc_acc[1] = o.acc[1];
             t->mc_seconds = app_clock_seconds() - t0;
             rc = write_data(r, t->data, t->n_closed, t->n_open, closed, open, msg, len);
-            if (rc == AD_OK) rc = dimer_temp_cache_write(r, j, 0, msg, len);
+            if (rc == AD_OK) rc = dimer_cache_write(r, j, 0, msg, len);
             if (rc != AD_OK) return rc;
         }
         if (cached < 2) {
@@ -241,7 +240,7 @@ int dimer_temperature_data(dimer_run *r, char *msg, size_t len)
                              ad_rng_derive_seed(r->opt.seed, 300 + (uint64_t)j), &t->us, prof,
                              msg, len);
             t->us_seconds = app_clock_seconds() - t0;
-            if (rc == AD_OK) rc = dimer_temp_cache_write(r, j, 1, msg, len);
+            if (rc == AD_OK) rc = dimer_cache_write(r, j, 1, msg, len);
         }
         if (rc == AD_OK)
             fprintf(stderr, "%s: umbrella reference at kT = %g: dF(closed - open) = %.3f +- %.3f\n",

@@ -1,4 +1,4 @@
-/* dimer_figures.c - the SVG figures of bg-dimer (dimer_run.h): energy and
+/* dimer_figures.c - the SVG figures of bg-dimer (dimer_figures.h): energy and
  * dimer-distance histograms of the MC data and the BG samples, relabelled
  * configurations, the free-energy profiles and the training losses.  Every
  * file is written atomically (app_svg_save).
@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "apps/toolkit/app_svg.h"
-#include "apps/dimer/dimer_run.h"
+#include "apps/dimer/dimer_figures.h"
 #include "autodiff/ad_alloc.h"
 
 /* Normalised histogram density of v[n] (optionally only where keep(i)) on

@@ -1,5 +1,5 @@
 /* dimer_report.c - the summary.json and report.md of bg-dimer
- * (dimer_run.h), both written atomically.
+ * (dimer_report.h), both written atomically.
  */
 #include <math.h>
 #include <stdio.h>
@@ -9,7 +9,8 @@
 #include "apps/toolkit/app_fs.h"
 #include "apps/toolkit/app_json.h"
 #include "apps/toolkit/app_report.h"
-#include "apps/dimer/dimer_run.h"
+#include "apps/dimer/dimer_figures.h"
+#include "apps/dimer/dimer_report.h"
 
 static void json_dict1(app_json *w, const char *key, const char *name, double v)
 {

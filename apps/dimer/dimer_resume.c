@@ -1,4 +1,4 @@
-/* dimer_resume.c - what bg-dimer --resume reuses from --out (dimer_run.h):
+/* dimer_resume.c - what bg-dimer --resume reuses from --out (dimer_resume.h):
  * cache.json with the MC data's and the umbrella reference's statistics (the
  * data and the profile themselves are the CSV files), the last readable stage
  * checkpoint under ckpt/, the training log cut back to the stages kept, and
@@ -13,7 +13,8 @@
 #include "apps/toolkit/app_buf.h"
 #include "apps/toolkit/app_fs.h"
 #include "apps/toolkit/app_json.h"
-#include "apps/dimer/dimer_run.h"
+#include "apps/toolkit/app_record.h"
+#include "apps/dimer/dimer_resume.h"
 #include "autodiff/ad_alloc.h"
 #include "sampling/smp_data.h"
 
@@ -33,46 +34,101 @@ static void schedule_fingerprint(const dimer_schedule *s, int part, char *buf, s
                  s->us_steps, s->us_stride, s->us_discard, s->us_repeats, s->us_bins);
 }
 
-int dimer_cache_write(dimer_run *r, char *msg, size_t len)
+/* One temperature's cache as the code sees it: the run's own kT (cache.json,
+ * data_closed.csv, ..., and the MC data's energies and transitions, which
+ * only the run's kT keeps) or temperature j of --temperatures
+ * (cache_kT<kT>.json, data_closed_kT<kT>.csv, ...): its file names and
+ * pointers to where its numbers live in the run. */
+typedef struct cache_view {
+    int main;  /* the run's kT */
+    double kT;
+    char cache[96], closed[96], open[96], profile[96];
+    ad_real **data;
+    int *n_closed, *n_open;
+    double *mc_acc, *mc_seconds, *us_seconds;
+    dimer_umbrella_out *us;
+} cache_view;
+
+/* j < 0: the run's kT; otherwise temperature j of --temperatures. */
+static void view_of(dimer_run *r, int j, cache_view *v)
 {
+    v->main = j < 0;
+    if (v->main) {
+        v->kT = r->opt.kT;
+        snprintf(v->cache, sizeof v->cache, "cache.json");
+        snprintf(v->closed, sizeof v->closed, "data_closed.csv");
+        snprintf(v->open, sizeof v->open, "data_open.csv");
+        snprintf(v->profile, sizeof v->profile, "umbrella_profile.csv");
+        v->data = &r->data;
+        v->n_closed = &r->n_closed;
+        v->n_open = &r->n_open;
+        v->mc_acc = r->mc_acc;
+        v->mc_seconds = &r->mc_seconds;
+        v->us = &r->us;
+        v->us_seconds = &r->us_seconds;
+        return;
+    }
+    dimer_temperature *t = &r->temps[j];
+    v->kT = t->kT;
+    dimer_temp_file(t->kT, "cache", ".json", v->cache, sizeof v->cache);
+    dimer_temp_file(t->kT, "data_closed", ".csv", v->closed, sizeof v->closed);
+    dimer_temp_file(t->kT, "data_open", ".csv", v->open, sizeof v->open);
+    dimer_temp_file(t->kT, "umbrella_profile", ".csv", v->profile, sizeof v->profile);
+    v->data = &t->data;
+    v->n_closed = &t->n_closed;
+    v->n_open = &t->n_open;
+    v->mc_acc = t->mc_acc;
+    v->mc_seconds = &t->mc_seconds;
+    v->us = &t->us;
+    v->us_seconds = &t->us_seconds;
+}
+
+/* Who wrote a cache: its format, the run's seed and schedule, its kT. */
+static app_record_id cache_id(const dimer_run *r, const cache_view *v)
+{
+    app_record_id id = {.version = DIMER_CACHE_VERSION, .seed = r->opt.seed, .kT = v->kT,
+                        .quick = r->opt.quick};
+    return id;
+}
+
+int dimer_cache_write(dimer_run *r, int j, int us, char *msg, size_t len)
+{
+    cache_view v;
+    view_of(r, j, &v);
     char fp[256], fp_us[256];
     schedule_fingerprint(&r->sc, 0, fp, sizeof fp);
     schedule_fingerprint(&r->sc, 1, fp_us, sizeof fp_us);
+    app_record_id id = cache_id(r, &v);
     app_json w;
     app_json_init(&w, 1);
-    app_json_object_begin(&w);
-    app_json_key_int(&w, "version", DIMER_CACHE_VERSION);
+    app_record_begin(&w, &id);
     app_json_key_string(&w, "bond", r->opt.bond);
-    app_json_key_number(&w, "kT", r->opt.kT);
-    char seed[32];
-    app_run_u64_str(r->opt.seed, seed, sizeof seed);
-    app_json_key_string(&w, "seed", seed);
-    app_json_key_int(&w, "quick", r->opt.quick);
     app_json_key_string(&w, "mc_schedule", fp);
-    app_json_key_string(&w, "us_schedule", fp_us);
-    app_json_key_int(&w, "n_closed", r->n_closed);
-    app_json_key_int(&w, "n_open", r->n_open);
+    app_json_key_int(&w, "n_closed", *v.n_closed);
+    app_json_key_int(&w, "n_open", *v.n_open);
     app_json_key(&w, "mc_acceptance");
-    app_json_number_array(&w, r->mc_acc, 2);
-    app_json_key(&w, "mc_u_first");
-    app_json_number_array(&w, r->mc_u_first, 2);
-    app_json_key(&w, "mc_u_second");
-    app_json_number_array(&w, r->mc_u_second, 2);
-    app_json_key_int(&w, "mc_transitions", r->mc_transitions);
-    app_json_key_number(&w, "mc_seconds", r->mc_seconds);
-    app_json_key_number(&w, "us_dF", r->us.dF);
-    app_json_key_number(&w, "us_dF_se", r->us.dF_se);
-    app_json_key(&w, "us_dF_repeat");
-    app_json_number_array(&w, r->us.dF_repeat, (size_t)r->us.n_repeats);
-    app_json_key_number(&w, "us_acceptance", r->us.acceptance);
-    app_json_key_number(&w, "us_n_samples", (double)r->us.n_samples);
-    app_json_key_number(&w, "us_seconds", r->us_seconds);
-    app_json_key_int(&w, "us_bins", r->us.n_bins);
-    app_json_object_end(&w);
-    int rc = app_json_finish(&w, msg, len);
-    char path[APP_RUN_PATH_MAX];
-    dimer_out_path(r, "cache.json", path, sizeof path);
-    if (rc == AD_OK) rc = app_fs_write_atomic(path, w.out.data, w.out.len, msg, len);
+    app_json_number_array(&w, v.mc_acc, 2);
+    app_json_key_number(&w, "mc_seconds", *v.mc_seconds);
+    if (v.main) {
+        app_json_key(&w, "mc_u_first");
+        app_json_number_array(&w, r->mc_u_first, 2);
+        app_json_key(&w, "mc_u_second");
+        app_json_number_array(&w, r->mc_u_second, 2);
+        app_json_key_int(&w, "mc_transitions", r->mc_transitions);
+    }
+    if (us) {
+        app_json_key_string(&w, "us_schedule", fp_us);
+        app_json_key_number(&w, "us_dF", v.us->dF);
+        app_json_key_number(&w, "us_dF_se", v.us->dF_se);
+        app_json_key(&w, "us_dF_repeat");
+        app_json_number_array(&w, v.us->dF_repeat, (size_t)v.us->n_repeats);
+        app_json_key_number(&w, "us_acceptance", v.us->acceptance);
+        app_json_key_number(&w, "us_n_samples", (double)v.us->n_samples);
+        app_json_key_number(&w, "us_seconds", *v.us_seconds);
+        app_json_key_int(&w, "us_bins", v.us->n_bins);
+    }
+    int rc = app_record_finish(r->run, r->opt.out, &w, v.cache,
+                               us ? DIMER_STAGE_UMBRELLA : DIMER_STAGE_MC, msg, len);
     app_json_free(&w);
     return rc;
 }
@@ -86,48 +142,6 @@ static int read_csv_exact(const char *path, int dim, int n, ad_real *dst, int al
     if (ok) memcpy(dst, d->x, (size_t)n * dim * sizeof *dst);
     smp_dataset_free(d);
     return ok;
-}
-
-static int json_string_is(const app_json_value *root, const char *key, const char *want)
-{
-    const app_json_value *v = app_json_member(root, key);
-    return v && v->type == APP_JSON_STRING && strcmp(v->string, want) == 0;
-}
-
-/* The number at key, finite and within [lo, hi]. */
-static int get_real(const app_json_value *root, const char *key, double lo, double hi, double *out)
-{
-    double v;
-    if (app_json_get_number(root, key, &v) != AD_OK || !isfinite(v) || v < lo || v > hi) return 0;
-    *out = v;
-    return 1;
-}
-
-/* The integer at key within [lo, hi]. */
-static int get_int(const app_json_value *root, const char *key, long long lo, long long hi,
-                   long long *out)
-{
-    double v;
-    return app_json_get_number(root, key, &v) == AD_OK &&
-           app_run_double_to_long(v, lo, hi, out) == AD_OK;
-}
-
-/* An array of exactly n finite numbers (n < 0: at least one, at most -n). */
-static int get_reals(const app_json_value *root, const char *key, long n, double **dst,
-                     size_t *count)
-{
-    const app_json_value *a = app_json_member(root, key);
-    if (!a || a->type != APP_JSON_ARRAY) return 0;
-    if (n >= 0 ? a->n_items != (size_t)n : a->n_items < 1 || a->n_items > (size_t)-n) return 0;
-    for (size_t i = 0; i < a->n_items; i++)
-        if (a->items[i].type != APP_JSON_NUMBER || !isfinite(a->items[i].number)) return 0;
-    if (!*dst) {
-        *dst = ad_malloc(a->n_items * sizeof **dst);
-        if (!*dst) return 0;
-    }
-    for (size_t i = 0; i < a->n_items; i++) (*dst)[i] = a->items[i].number;
-    if (count) *count = a->n_items;
-    return 1;
 }
 
 /* Whether the manifest verifies every name; otherwise one line on stderr
@@ -148,105 +162,124 @@ static int verified(dimer_run *r, const char *const *names, int n, const char *w
     return 1;
 }
 
-/* Reload what --resume may reuse: returns 0 (nothing), 1 (the MC data and its
- * statistics) or 2 (the data and the umbrella reference).  Every file must
- * match its checksum in the manifest (written by a run of these settings)
- * and every number must be finite and in range. */
-int dimer_cache_load(dimer_run *r)
+/* The MC data of view v and its statistics from root: 1 when all are there,
+ * finite and in range (then *v->data is allocated and filled). */
+static int load_mc(dimer_run *r, const app_json_value *root, const cache_view *v)
 {
-    char path[APP_RUN_PATH_MAX], msg[512], fp[256];
-    static const char *const mc_files[3] = {"data_closed.csv", "data_open.csv", "cache.json"};
-    if (!verified(r, mc_files, 3, "MC data", DIMER_STAGE_MC)) {
-        if (r->run) app_run_forget_from(r->run, DIMER_STAGE_MC);
-        return 0;
-    }
-    dimer_out_path(r, "cache.json", path, sizeof path);
-    char *text = NULL;
-    size_t tl = 0;
-    app_json_value *root = NULL;
-    int ok = app_fs_read_file(path, &text, &tl, msg, sizeof msg) == AD_OK &&
-             app_json_parse(text, tl, &root, msg, sizeof msg) == AD_OK;
-    ad_free(text);
-    long long v = 0, nc = 0, no = 0, nb = 0, ns = 0;
-    double kT = 0;
+    char path[APP_RUN_PATH_MAX], fp[256];
+    long long i = 0, nc = 0, no = 0;
     schedule_fingerprint(&r->sc, 0, fp, sizeof fp);
-    ok = ok && json_string_is(root, "bond", r->opt.bond) && json_string_is(root, "mc_schedule", fp);
-    ok = ok && get_int(root, "version", DIMER_CACHE_VERSION, DIMER_CACHE_VERSION, &v);
-    ok = ok && get_real(root, "kT", 0, 1e300, &kT) && kT == r->opt.kT;
-    char seed[32];
-    app_run_u64_str(r->opt.seed, seed, sizeof seed);
-    ok = ok && json_string_is(root, "seed", seed);
-    ok = ok && get_int(root, "quick", r->opt.quick, r->opt.quick, &v);
-    ok = ok && get_int(root, "n_closed", 1, 100000000, &nc) &&
-         get_int(root, "n_open", 1, 100000000, &no);
-    ok = ok && get_real(root, "mc_seconds", 0, 1e12, &r->mc_seconds);
-    ok = ok && get_int(root, "mc_transitions", 0, 2000000000, &v);
-    if (ok) r->mc_transitions = (int)v;
-    const char *keys2[3] = {"mc_acceptance", "mc_u_first", "mc_u_second"};
-    double *dst[3] = {r->mc_acc, r->mc_u_first, r->mc_u_second};
-    for (int k = 0; k < 3 && ok; k++) ok = get_reals(root, keys2[k], 2, &dst[k], NULL);
-    if (ok) {
-        r->n_closed = (int)nc;
-        r->n_open = (int)no;
-        r->data = ad_malloc((size_t)(r->n_closed + r->n_open) * r->dim * sizeof *r->data);
-        ok = r->data != NULL;
+    int ok = app_record_string_is(root, "bond", r->opt.bond) &&
+             app_record_string_is(root, "mc_schedule", fp) &&
+             app_record_int(root, "n_closed", 1, 100000000, &nc) &&
+             app_record_int(root, "n_open", 1, 100000000, &no) &&
+             app_record_real(root, "mc_seconds", 0, 1e12, v->mc_seconds);
+    double *acc = v->mc_acc;
+    ok = ok && app_record_reals(root, "mc_acceptance", 2, &acc, NULL);
+    if (ok && v->main) {
+        double *u1 = r->mc_u_first, *u2 = r->mc_u_second;
+        ok = app_record_int(root, "mc_transitions", 0, 2000000000, &i) &&
+             app_record_reals(root, "mc_u_first", 2, &u1, NULL) &&
+             app_record_reals(root, "mc_u_second", 2, &u2, NULL);
+        if (ok) r->mc_transitions = (int)i;
     }
     if (ok) {
-        dimer_out_path(r, "data_closed.csv", path, sizeof path);
-        ok = read_csv_exact(path, r->dim, r->n_closed, r->data, 0);
+        *v->n_closed = (int)nc;
+        *v->n_open = (int)no;
+        *v->data = ad_malloc((size_t)(nc + no) * r->dim * sizeof **v->data);
+        ok = *v->data != NULL;
     }
     if (ok) {
-        dimer_out_path(r, "data_open.csv", path, sizeof path);
-        ok = read_csv_exact(path, r->dim, r->n_open, r->data + (size_t)r->n_closed * r->dim, 0);
+        dimer_out_path(r, v->closed, path, sizeof path);
+        ok = read_csv_exact(path, r->dim, (int)nc, *v->data, 0);
+    }
+    if (ok) {
+        dimer_out_path(r, v->open, path, sizeof path);
+        ok = read_csv_exact(path, r->dim, (int)no, *v->data + (size_t)nc * r->dim, 0);
     }
     if (!ok) {
-        fprintf(stderr, "%s: --resume: cache.json or the data files hold unusable values; "
-                        "recomputing the MC data\n", DIMER_PROGRAM);
-        ad_free(r->data);
-        r->data = NULL;
-        r->n_closed = r->n_open = 0;
+        ad_free(*v->data);
+        *v->data = NULL;
+        *v->n_closed = *v->n_open = 0;
+    }
+    return ok;
+}
+
+/* The umbrella reference of view v from root and its profile CSV: 1 when
+ * all are there, finite and in range (otherwise v->us is released). */
+static int load_umbrella(dimer_run *r, const app_json_value *root, const cache_view *v)
+{
+    char path[APP_RUN_PATH_MAX], fp[256];
+    long long nb = 0, ns = 0;
+    dimer_umbrella_out *u = v->us;
+    schedule_fingerprint(&r->sc, 1, fp, sizeof fp);
+    int ok = app_record_string_is(root, "us_schedule", fp) && app_record_int(root, "us_bins", 1, 1000000, &nb);
+    if (ok) {
+        u->n_bins = (int)nb;
+        u->center = ad_malloc((size_t)3 * u->n_bins * sizeof(ad_real));
+        size_t n_rep = 0;
+        ok = u->center && app_record_reals(root, "us_dF_repeat", -100000, &u->dF_repeat, &n_rep);
+        u->n_repeats = (int)n_rep;
+    }
+    if (ok) {
+        u->F = u->center + u->n_bins;
+        u->F_se = u->F + u->n_bins;
+        ok = app_record_real(root, "us_dF", -1e300, 1e300, &u->dF) &&
+             app_record_real(root, "us_dF_se", 0, 1e300, &u->dF_se) &&
+             app_record_real(root, "us_acceptance", 0, 1, &u->acceptance) &&
+             app_record_real(root, "us_seconds", 0, 1e12, v->us_seconds) &&
+             app_record_int(root, "us_n_samples", 0, 9007199254740992LL, &ns);
+        if (ok) u->n_samples = (long)ns;
+    }
+    if (ok) {
+        ad_real *p = ad_malloc((size_t)3 * u->n_bins * sizeof *p);
+        dimer_out_path(r, v->profile, path, sizeof path);
+        ok = p && read_csv_exact(path, 3, u->n_bins, p, 1);
+        for (int b = 0; ok && b < u->n_bins; b++) {
+            u->center[b] = p[3 * b];
+            u->F[b] = p[3 * b + 1];
+            u->F_se[b] = p[3 * b + 2];
+        }
+        ad_free(p);
+    }
+    if (!ok) dimer_umbrella_out_release(u);
+    return ok;
+}
+
+/* Reload what --resume may reuse of the run's kT (j < 0) or of temperature j:
+ * returns 0 (nothing), 1 (the MC data and its statistics) or 2 (the data and
+ * the umbrella reference).  Every file must match its checksum in the
+ * manifest (written by a run of these settings) and every number must be
+ * finite and in range.  What is not reused at the run's kT is forgotten in
+ * the manifest, from its stage on. */
+int dimer_cache_load(dimer_run *r, int j)
+{
+    cache_view v;
+    view_of(r, j, &v);
+    char what[64], msg[512];
+    snprintf(what, sizeof what, v.main ? "MC data" : "MC data at kT = %g", v.kT);
+    const char *const mc_files[3] = {v.closed, v.open, v.cache};
+    app_json_value *root = NULL;
+    int ok = verified(r, mc_files, 3, what, DIMER_STAGE_MC);
+    if (ok) {
+        app_record_id id = cache_id(r, &v);
+        ok = app_record_read(r->run, v.cache, &id, &root, NULL, msg, sizeof msg) == AD_OK;
+        if (ok && !(ok = load_mc(r, root, &v)))
+            snprintf(msg, sizeof msg, "%s or the data files hold unusable values", v.cache);
+        if (!ok)
+            fprintf(stderr, "%s: --resume: %s; recomputing the %s\n", DIMER_PROGRAM, msg, what);
+    }
+    if (!ok) {
         app_json_value_free(root);
-        if (r->run) app_run_forget_from(r->run, DIMER_STAGE_MC);
+        if (v.main && r->run) app_run_forget_from(r->run, DIMER_STAGE_MC);
         return 0;
     }
-    /* the umbrella reference */
-    static const char *const us_files[2] = {"umbrella_profile.csv", "cache.json"};
-    int us = verified(r, us_files, 2, "umbrella reference", DIMER_STAGE_UMBRELLA);
-    schedule_fingerprint(&r->sc, 1, fp, sizeof fp);
-    us = us && json_string_is(root, "us_schedule", fp) && get_int(root, "us_bins", 1, 1000000, &nb);
-    if (us) {
-        r->us.n_bins = (int)nb;
-        r->us.center = ad_malloc((size_t)3 * r->us.n_bins * sizeof(ad_real));
-        size_t n_rep = 0;
-        us = r->us.center && get_reals(root, "us_dF_repeat", -100000, &r->us.dF_repeat, &n_rep);
-        r->us.n_repeats = (int)n_rep;
-    }
-    if (us) {
-        r->us.F = r->us.center + r->us.n_bins;
-        r->us.F_se = r->us.F + r->us.n_bins;
-        us = get_real(root, "us_dF", -1e300, 1e300, &r->us.dF) &&
-             get_real(root, "us_dF_se", 0, 1e300, &r->us.dF_se) &&
-             get_real(root, "us_acceptance", 0, 1, &r->us.acceptance) &&
-             get_real(root, "us_seconds", 0, 1e12, &r->us_seconds) &&
-             get_int(root, "us_n_samples", 0, 9007199254740992LL, &ns);
-        if (us) r->us.n_samples = (long)ns;
-    }
+    snprintf(what, sizeof what, v.main ? "umbrella reference" : "umbrella reference at kT = %g",
+             v.kT);
+    const char *const us_files[2] = {v.profile, v.cache};
+    int us = verified(r, us_files, 2, what, DIMER_STAGE_UMBRELLA) && load_umbrella(r, root, &v);
     app_json_value_free(root);
-    if (us) {
-        ad_real *prof = ad_malloc((size_t)3 * r->us.n_bins * sizeof *prof);
-        dimer_out_path(r, "umbrella_profile.csv", path, sizeof path);
-        us = prof && read_csv_exact(path, 3, r->us.n_bins, prof, 1);
-        for (int j = 0; us && j < r->us.n_bins; j++) {
-            r->us.center[j] = prof[3 * j];
-            r->us.F[j] = prof[3 * j + 1];
-            r->us.F_se[j] = prof[3 * j + 2];
-        }
-        ad_free(prof);
-    }
-    if (!us) {
-        dimer_umbrella_out_release(&r->us);
-        if (r->run) app_run_forget_from(r->run, DIMER_STAGE_UMBRELLA);
-    }
+    if (!us && v.main && r->run) app_run_forget_from(r->run, DIMER_STAGE_UMBRELLA);
     return us ? 2 : 1;
 }
 
@@ -325,158 +358,4 @@ void dimer_resume_stages(dimer_run *r)
     } else if (r->run) {
         app_run_forget_from(r->run, DIMER_STAGE_TRAIN + 1);
     }
-}
-
-/* ---- the other temperatures of --temperatures ---- */
-
-/* cache_kT<kT>.json: what cache.json is for the run's kT, for temperature j
- * (its MC statistics, then its umbrella reference's); us != 0 once the
- * reference is done. */
-int dimer_temp_cache_write(dimer_run *r, int j, int us, char *msg, size_t len)
-{
-    const dimer_temperature *t = &r->temps[j];
-    char fp[256], fp_us[256], name[96];
-    schedule_fingerprint(&r->sc, 0, fp, sizeof fp);
-    schedule_fingerprint(&r->sc, 1, fp_us, sizeof fp_us);
-    app_json w;
-    app_json_init(&w, 1);
-    app_json_object_begin(&w);
-    app_json_key_int(&w, "version", DIMER_CACHE_VERSION);
-    app_json_key_string(&w, "bond", r->opt.bond);
-    app_json_key_number(&w, "kT", t->kT);
-    char seed[32];
-    app_run_u64_str(r->opt.seed, seed, sizeof seed);
-    app_json_key_string(&w, "seed", seed);
-    app_json_key_int(&w, "quick", r->opt.quick);
-    app_json_key_string(&w, "mc_schedule", fp);
-    app_json_key_int(&w, "n_closed", t->n_closed);
-    app_json_key_int(&w, "n_open", t->n_open);
-    app_json_key(&w, "mc_acceptance");
-    app_json_number_array(&w, t->mc_acc, 2);
-    app_json_key_number(&w, "mc_seconds", t->mc_seconds);
-    if (us) {
-        app_json_key_string(&w, "us_schedule", fp_us);
-        app_json_key_number(&w, "us_dF", t->us.dF);
-        app_json_key_number(&w, "us_dF_se", t->us.dF_se);
-        app_json_key(&w, "us_dF_repeat");
-        app_json_number_array(&w, t->us.dF_repeat, (size_t)t->us.n_repeats);
-        app_json_key_number(&w, "us_acceptance", t->us.acceptance);
-        app_json_key_number(&w, "us_n_samples", (double)t->us.n_samples);
-        app_json_key_number(&w, "us_seconds", t->us_seconds);
-        app_json_key_int(&w, "us_bins", t->us.n_bins);
-    }
-    app_json_object_end(&w);
-    int rc = app_json_finish(&w, msg, len);
-    char path[APP_RUN_PATH_MAX];
-    dimer_temp_file(t->kT, "cache", ".json", name, sizeof name);
-    dimer_out_path(r, name, path, sizeof path);
-    if (rc == AD_OK) rc = app_fs_write_atomic(path, w.out.data, w.out.len, msg, len);
-    app_json_free(&w);
-    if (rc == AD_OK)
-        rc = dimer_record(r, name, us ? DIMER_STAGE_UMBRELLA : DIMER_STAGE_MC, msg, len);
-    return rc;
-}
-
-/* Whether the manifest verifies every name (written at stage >= stage). */
-static int all_reusable(dimer_run *r, const char *const *names, int n, int stage)
-{
-    char why[512];
-    for (int i = 0; i < n; i++) {
-        int st = 0;
-        if (!r->run || !app_run_reusable(r->run, names[i], &st, why, sizeof why) || st < stage)
-            return 0;
-    }
-    return 1;
-}
-
-int dimer_temp_cache_load(dimer_run *r, int j)
-{
-    dimer_temperature *t = &r->temps[j];
-    char closed[96], open[96], prof[96], cache[96], path[APP_RUN_PATH_MAX], msg[512], fp[256];
-    dimer_temp_file(t->kT, "data_closed", ".csv", closed, sizeof closed);
-    dimer_temp_file(t->kT, "data_open", ".csv", open, sizeof open);
-    dimer_temp_file(t->kT, "umbrella_profile", ".csv", prof, sizeof prof);
-    dimer_temp_file(t->kT, "cache", ".json", cache, sizeof cache);
-    const char *const mc_files[3] = {closed, open, cache};
-    if (!all_reusable(r, mc_files, 3, DIMER_STAGE_MC)) return 0;
-    dimer_out_path(r, cache, path, sizeof path);
-    char *text = NULL;
-    size_t tl = 0;
-    app_json_value *root = NULL;
-    int ok = app_fs_read_file(path, &text, &tl, msg, sizeof msg) == AD_OK &&
-             app_json_parse(text, tl, &root, msg, sizeof msg) == AD_OK;
-    ad_free(text);
-    long long v = 0, nc = 0, no = 0, nb = 0, ns = 0;
-    double kT = 0;
-    schedule_fingerprint(&r->sc, 0, fp, sizeof fp);
-    ok = ok && json_string_is(root, "bond", r->opt.bond) && json_string_is(root, "mc_schedule", fp);
-    ok = ok && get_int(root, "version", DIMER_CACHE_VERSION, DIMER_CACHE_VERSION, &v);
-    ok = ok && get_real(root, "kT", 0, 1e300, &kT) && kT == t->kT;
-    char seed[32];
-    app_run_u64_str(r->opt.seed, seed, sizeof seed);
-    ok = ok && json_string_is(root, "seed", seed);
-    ok = ok && get_int(root, "quick", r->opt.quick, r->opt.quick, &v);
-    ok = ok && get_int(root, "n_closed", 1, 100000000, &nc) &&
-         get_int(root, "n_open", 1, 100000000, &no);
-    ok = ok && get_real(root, "mc_seconds", 0, 1e12, &t->mc_seconds);
-    double *acc = t->mc_acc;
-    ok = ok && get_reals(root, "mc_acceptance", 2, &acc, NULL);
-    if (ok) {
-        t->n_closed = (int)nc;
-        t->n_open = (int)no;
-        t->data = ad_malloc((size_t)(t->n_closed + t->n_open) * r->dim * sizeof *t->data);
-        ok = t->data != NULL;
-    }
-    if (ok) {
-        dimer_out_path(r, closed, path, sizeof path);
-        ok = read_csv_exact(path, r->dim, t->n_closed, t->data, 0);
-    }
-    if (ok) {
-        dimer_out_path(r, open, path, sizeof path);
-        ok = read_csv_exact(path, r->dim, t->n_open, t->data + (size_t)t->n_closed * r->dim, 0);
-    }
-    if (!ok) {
-        ad_free(t->data);
-        t->data = NULL;
-        t->n_closed = t->n_open = 0;
-        app_json_value_free(root);
-        return 0;
-    }
-    /* the umbrella reference */
-    const char *const us_files[2] = {prof, cache};
-    int us = all_reusable(r, us_files, 2, DIMER_STAGE_UMBRELLA);
-    schedule_fingerprint(&r->sc, 1, fp, sizeof fp);
-    us = us && json_string_is(root, "us_schedule", fp) && get_int(root, "us_bins", 1, 1000000, &nb);
-    dimer_umbrella_out *u = &t->us;
-    if (us) {
-        u->n_bins = (int)nb;
-        u->center = ad_malloc((size_t)3 * u->n_bins * sizeof(ad_real));
-        size_t n_rep = 0;
-        us = u->center && get_reals(root, "us_dF_repeat", -100000, &u->dF_repeat, &n_rep);
-        u->n_repeats = (int)n_rep;
-    }
-    if (us) {
-        u->F = u->center + u->n_bins;
-        u->F_se = u->F + u->n_bins;
-        us = get_real(root, "us_dF", -1e300, 1e300, &u->dF) &&
-             get_real(root, "us_dF_se", 0, 1e300, &u->dF_se) &&
-             get_real(root, "us_acceptance", 0, 1, &u->acceptance) &&
-             get_real(root, "us_seconds", 0, 1e12, &t->us_seconds) &&
-             get_int(root, "us_n_samples", 0, 9007199254740992LL, &ns);
-        if (us) u->n_samples = (long)ns;
-    }
-    app_json_value_free(root);
-    if (us) {
-        ad_real *p = ad_malloc((size_t)3 * u->n_bins * sizeof *p);
-        dimer_out_path(r, prof, path, sizeof path);
-        us = p && read_csv_exact(path, 3, u->n_bins, p, 1);
-        for (int b = 0; us && b < u->n_bins; b++) {
-            u->center[b] = p[3 * b];
-            u->F[b] = p[3 * b + 1];
-            u->F_se[b] = p[3 * b + 2];
-        }
-        ad_free(p);
-    }
-    if (!us) dimer_umbrella_out_release(u);
-    return us ? 2 : 1;
 }

@@ -6,7 +6,13 @@
 #include <string.h>
 
 #include "apps/toolkit/app_progress.h"
+#include "apps/dimer/dimer_analysis.h"
+#include "apps/dimer/dimer_data.h"
+#include "apps/dimer/dimer_figures.h"
+#include "apps/dimer/dimer_report.h"
+#include "apps/dimer/dimer_resume.h"
 #include "apps/dimer/dimer_run.h"
+#include "apps/dimer/dimer_train.h"
 #include "autodiff/ad_alloc.h"
 #include "autodiff/ad_dist.h"
 
@@ -107,7 +113,7 @@ int dimer_run_all(dimer_run *r, char *msg, size_t len)
     r->dim = r->pot.dim;
     int rc = dimer_energy_ctx_init(&r->ectx, &r->pot);
     if (rc != AD_OK) return ad_status_fail(msg, len, rc, "out of memory");
-    int cached = r->opt.resume ? dimer_cache_load(r) : 0;
+    int cached = r->opt.resume ? dimer_cache_load(r, -1) : 0;
     r->data_reused = cached >= 1;
     r->umbrella_reused = cached == 2;
     if (cached)

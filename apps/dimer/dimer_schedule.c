@@ -4,7 +4,7 @@
  * "The dimer's schedules". */
 #include <string.h>
 
-#include "apps/dimer/dimer_run.h"
+#include "apps/dimer/dimer_schedule.h"
 
 /* --quick: every stage runs, in seconds. */
 static const dimer_schedule DIMER_SCHEDULE_QUICK = {

@@ -1,12 +1,9 @@
-/* dimer_state.c - what every part of a dimer run shares: file names in
- * --out, manifest records and releasing the run state.  The parts
- * (dimer_data.c, dimer_train.c, dimer_resume.c, dimer_analysis.c,
- * dimer_figures.c, dimer_report.c) call into this file and dimer_sim.c;
- * dimer_run.c runs them in order. */
+/* dimer_state.c - what every part of a dimer run shares (dimer_state.h):
+ * file names in --out, manifest records and releasing the run state. */
 #include <stdio.h>
 #include <string.h>
 
-#include "apps/dimer/dimer_run.h"
+#include "apps/dimer/dimer_state.h"
 #include "apps/toolkit/app_fs.h"
 #include "autodiff/ad_alloc.h"
 

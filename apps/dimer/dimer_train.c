@@ -1,4 +1,4 @@
-/* dimer_train.c - the Boltzmann generator of bg-dimer (dimer_run.h): a
+/* dimer_train.c - the Boltzmann generator of bg-dimer (dimer_train.h): a
  * whitened RealNVP built from the MC data, its training in stages (by
  * example, then by energy) with a progress line and a labelled checkpoint
  * after each stage, and the timing of the energy and of the flow.
@@ -9,7 +9,8 @@
 
 #include "apps/toolkit/app_fs.h"
 #include "apps/toolkit/app_progress.h"
-#include "apps/dimer/dimer_run.h"
+#include "apps/dimer/dimer_resume.h"
+#include "apps/dimer/dimer_train.h"
 #include "autodiff/ad_alloc.h"
 #include "nn/nn_params.h"
 

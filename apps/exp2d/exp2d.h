@@ -105,7 +105,7 @@ typedef struct exp2d_options {
 } exp2d_options;
 
 /* Version of the files in --out (manifest.json records it). */
-#define EXP2D_FORMAT_VERSION 2
+#define EXP2D_FORMAT_VERSION 3
 /* Manifest stages: model k (0-based) is stage k + 1; the final outputs are
  * EXP2D_STAGE_OUTPUTS. */
 #define EXP2D_STAGE_OUTPUTS 100

@@ -4,6 +4,7 @@
 #include "apps/exp2d/exp2d.h"
 #include "apps/exp2d/exp2d_impl.h"
 
+#include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,6 +12,7 @@
 
 #include "apps/toolkit/app_fs.h"
 #include "apps/toolkit/app_progress.h"
+#include "apps/toolkit/app_record.h"
 #include "autodiff/ad_alloc.h"
 #include "autodiff/ad_dist.h"
 #include "flows/bg_generator.h"
@@ -51,15 +53,6 @@ static void on_progress(const bg_progress *p, void *vctx)
  * its random numbers from the seed alone, so a resumed run produces the same
  * numbers as an uninterrupted one. */
 
-/* seed_lo, seed_hi, kT, quick, iterations, final_loss, skipped; with
- * --temperatures also n_temperatures and the temperatures */
-enum { RECORD_COLS = 7, RECORD_COLS_MAX = RECORD_COLS + 1 + APP_MAX_TEMPERATURES };
-
-static int record_cols(const exp2d_run *run)
-{
-    return run->n_temps ? RECORD_COLS + 1 + run->n_temps : RECORD_COLS;
-}
-
 /* The label of model k's checkpoint: the run's fingerprint and the stage,
  * and with --temperatures the list (the generator's training set). */
 static void model_label(const exp2d_run *run, int k, char *buf, size_t len)
@@ -78,19 +71,12 @@ static int model_path(const exp2d_run *run, const exp2d_model *m, const char *wh
     return app_fs_join(path, size, run->opt.out, name);
 }
 
-static void record_row(const exp2d_run *run, const exp2d_model *m, ad_real row[RECORD_COLS_MAX])
+/* Who trained a model: the files' format, the run's seed, kT and schedule. */
+static app_record_id record_id(const exp2d_run *run)
 {
-    row[0] = (double)(run->opt.seed & 0xffffffffu);
-    row[1] = (double)(run->opt.seed >> 32);
-    row[2] = run->kT;
-    row[3] = run->opt.quick;
-    row[4] = m->n_iterations;
-    row[5] = m->final_loss;
-    row[6] = (double)m->skipped;
-    if (run->n_temps) {
-        row[7] = run->n_temps;
-        for (int j = 0; j < run->n_temps; j++) row[8 + j] = (ad_real)run->temps[j].kT;
-    }
+    app_record_id id = {.version = EXP2D_FORMAT_VERSION, .seed = run->opt.seed, .kT = run->kT,
+                        .quick = run->opt.quick};
+    return id;
 }
 
 /* Record DIR/name<suffix> of model k in the manifest. */
@@ -114,21 +100,27 @@ static int save_model(const exp2d_run *run, const exp2d_model *m, int k, char *m
     int status = bg_generator_save_label(m->gen, path, label, msg, len);
     if (status == AD_OK) status = record_file(run, m, "model", ".ckpt", k, msg, len);
     if (status != AD_OK) return status;
-    static const char *const rec_cols[RECORD_COLS_MAX] = {
-        "seed_lo", "seed_hi", "kT", "quick", "iterations", "final_loss", "skipped",
-        "n_temperatures", "kT_1", "kT_2", "kT_3", "kT_4", "kT_5", "kT_6", "kT_7", "kT_8",
-        "kT_9", "kT_10", "kT_11", "kT_12", "kT_13", "kT_14", "kT_15", "kT_16"};
-    _Static_assert(APP_MAX_TEMPERATURES == 16, "rec_cols names 16 temperatures");
-    ad_real row[RECORD_COLS_MAX];
-    record_row(run, m, row);
     status = exp2d_write_loss_csv(run, m, msg, len);
     if (status == AD_OK) status = record_file(run, m, "loss", ".csv", k, msg, len);
     if (status != AD_OK) return status;
     /* The record goes last: it marks the model as complete. */
-    model_path(run, m, "train", path, sizeof path);
-    strcat(path, "_record.csv");
-    status = smp_csv_write(path, row, 1, record_cols(run), rec_cols, msg, len);
-    if (status == AD_OK) status = record_file(run, m, "train", "_record.csv", k, msg, len);
+    char name[128];
+    snprintf(name, sizeof name, "train_%s_record.json", m->slug);
+    app_record_id id = record_id(run);
+    app_json w;
+    app_json_init(&w, 1);
+    app_record_begin(&w, &id);
+    app_json_key_int(&w, "iterations", m->n_iterations);
+    app_json_key_number(&w, "final_loss", m->final_loss);
+    app_json_key_int(&w, "skipped", m->skipped);
+    if (run->n_temps) {
+        double kT[APP_MAX_TEMPERATURES];
+        for (int j = 0; j < run->n_temps; j++) kT[j] = run->temps[j].kT;
+        app_json_key(&w, "temperatures");
+        app_json_number_array(&w, kT, (size_t)run->n_temps);
+    }
+    status = app_record_finish(run->run, run->opt.out, &w, name, k + 1, msg, len);
+    app_json_free(&w);
     return status;
 }
 
@@ -139,15 +131,13 @@ static int save_model(const exp2d_run *run, const exp2d_model *m, int k, char *m
 static int reload_model(exp2d_run *run, exp2d_model *m, int k, char *why, size_t why_len)
 {
     char path[APP_RUN_PATH_MAX], name[128], want[1024];
-    smp_dataset *rec = NULL, *loss = NULL;
+    smp_dataset *loss = NULL;
+    app_json_value *rec = NULL;
     int ok = 0;
-    ad_real wanted[RECORD_COLS_MAX];
     m->final_loss = 0;
     m->skipped = 0;
-    record_row(run, m, wanted);
-    static const char *const parts[3][2] = {
-        {"train", "_record.csv"}, {"loss", ".csv"}, {"model", ".ckpt"}};
-    for (int i = 0; i < 3; i++) {
+    static const char *const parts[2][2] = {{"loss", ".csv"}, {"model", ".ckpt"}};
+    for (int i = 0; i < 2; i++) {
         snprintf(name, sizeof name, "%s_%s%s", parts[i][0], m->slug, parts[i][1]);
         int st = 0;
         if (!run->run || !app_run_reusable(run->run, name, &st, why, why_len)) return 0;
@@ -156,20 +146,25 @@ static int reload_model(exp2d_run *run, exp2d_model *m, int k, char *why, size_t
             return 0;
         }
     }
-    if (model_path(run, m, "train", path, sizeof path) != AD_OK || strlen(path) + 16 > sizeof path)
-        return 0;
-    strcat(path, "_record.csv");
-    snprintf(why, why_len, "train_%s_record.csv holds unusable values", m->slug);
-    if (smp_csv_read(path, 1, &rec, why, why_len) != AD_OK) goto done;
-    if (rec->n != 1 || rec->dim != record_cols(run)) goto done;
-    for (int c = 0; c < 5; c++)
-        if (rec->x[c] != wanted[c]) goto done;
-    for (int c = RECORD_COLS; c < record_cols(run); c++) /* the temperatures */
-        if (rec->x[c] != wanted[c]) goto done;
-    long long skipped = 0;
-    if (!isfinite(rec->x[5]) ||
-        app_run_double_to_long(rec->x[6], 0, m->n_iterations, &skipped) != AD_OK)
+    snprintf(name, sizeof name, "train_%s_record.json", m->slug);
+    app_record_id id = record_id(run);
+    int st = 0;
+    if (app_record_read(run->run, name, &id, &rec, &st, why, why_len) != AD_OK) return 0;
+    snprintf(why, why_len, "%s holds unusable values", name);
+    double final_loss = 0, temps[APP_MAX_TEMPERATURES], *tp = temps;
+    long long iterations = 0, skipped = 0;
+    size_t n_temps = 0;
+    if (st != k + 1 ||
+        !app_record_int(rec, "iterations", m->n_iterations, m->n_iterations, &iterations) ||
+        !app_record_real(rec, "final_loss", -DBL_MAX, DBL_MAX, &final_loss) ||
+        !app_record_int(rec, "skipped", 0, m->n_iterations, &skipped))
         goto done;
+    /* the temperature list the model was trained at: none, or this run's */
+    if (run->n_temps ? !app_record_reals(rec, "temperatures", run->n_temps, &tp, &n_temps)
+                     : app_json_member(rec, "temperatures") != NULL)
+        goto done;
+    for (size_t j = 0; j < n_temps; j++)
+        if (temps[j] != run->temps[j].kT) goto done;
     model_path(run, m, "loss", path, sizeof path);
     strcat(path, ".csv");
     if (smp_csv_read(path, 1, &loss, why, why_len) != AD_OK) goto done;
@@ -183,11 +178,11 @@ static int reload_model(exp2d_run *run, exp2d_model *m, int k, char *why, size_t
     if (bg_generator_load_label(m->gen, path, want, why, why_len) != AD_OK) goto done;
     for (int i = 0; i < m->n_iterations; i++)
         for (int c = 0; c < 4; c++) m->loss[4 * i + c] = loss->x[5 * i + 1 + c];
-    m->final_loss = rec->x[5];
+    m->final_loss = final_loss;
     m->skipped = (long)skipped;
     ok = 1;
 done:
-    smp_dataset_free(rec);
+    app_json_value_free(rec);
     smp_dataset_free(loss);
     return ok;
 }

@@ -572,6 +572,18 @@ static long points_in_box(const app_svg_panel *p, const frame *fr, double x0, do
     return n;
 }
 
+/* The dot of a legend entry at (cx, cy): style gives its radius and outline. */
+static void legend_dot(app_buf *b, double cx, double cy, const char *style, const char *color)
+{
+    app_buf_puts(b, "<circle cx=\"");
+    num(b, cx);
+    app_buf_puts(b, "\" cy=\"");
+    num(b, cy);
+    app_buf_printf(b, "\" %s fill=\"", style);
+    app_svg_put_text(b, color);
+    app_buf_puts(b, "\"/>\n");
+}
+
 static void draw_legend(app_buf *b, const app_svg_panel *p, const frame *fr)
 {
     double w, h;
@@ -623,21 +635,11 @@ static void draw_legend(app_buf *b, const app_svg_panel *p, const frame *fr)
             pt(b, sx + 8, cy - 6);
             app_buf_puts(b, "h8M");
             pt(b, sx + 8, cy + 6);
-            app_buf_puts(b, "h8\"/>\n<circle cx=\"");
-            num(b, sx + 12);
-            app_buf_puts(b, "\" cy=\"");
-            num(b, cy);
-            app_buf_puts(b, "\" r=\"3\" fill=\"");
-            app_svg_put_text(b, s->color);
-            app_buf_puts(b, "\"/>\n");
+            app_buf_puts(b, "h8\"/>\n");
+            legend_dot(b, sx + 12, cy, "r=\"3\"", s->color);
         } else if (s->kind == SVG_SCATTER) {
-            app_buf_puts(b, "<circle cx=\"");
-            num(b, sx + 12);
-            app_buf_puts(b, "\" cy=\"");
-            num(b, cy);
-            app_buf_puts(b, "\" r=\"3.5\" stroke=\"#555555\" stroke-width=\"0.6\" fill=\"");
-            app_svg_put_text(b, s->color);
-            app_buf_puts(b, "\"/>\n");
+            legend_dot(b, sx + 12, cy, "r=\"3.5\" stroke=\"#555555\" stroke-width=\"0.6\"",
+                       s->color);
         } else if (s->kind == SVG_BAND) {
             app_buf_puts(b, "<rect x=\"");
             num(b, sx);
