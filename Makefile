@@ -18,18 +18,42 @@
 # pkg-config file libbg-f32.pc, headers under include/libbg-f32; every target
 # above works with it (`make REAL=float test`, `make install REAL=float`).
 #
+# MPI=1 builds everything with the system's MPI compiler wrapper (MPICC,
+# default mpicc; Open MPI from the distribution's packages, installed through
+# apt when missing, as Check is) and -DBG_MPI, side by side with the default
+# build: outputs under build-mpi/ (build-f32-mpi/ with REAL=float), programs
+# in build-mpi/bin/.  The programs then spread their work over the ranks of
+# `mpirun -np N` (docs/distributed.md).  `make MPI=1 test` runs the suite
+# there, then the programs under mpirun (tests/mpi_test.sh: the same files
+# as the default build's for 1, 2 and 4 ranks, and the failure paths).
+# Without MPI=1 nothing of this is built: libc, libm and pthreads only.
+#
 # BUILD=dir puts every output under dir; MODULES="autodiff nn" restricts the
 # build to some library folders (and their tests) while others are in progress.
 
+MPI     ?= 0
+MPICC   ?= mpicc
+ifeq ($(MPI),1)
+MPI_DEPS := mpi-deps
+# CC=clang on the command line (make MPI=1 test-clang) goes through the wrapper
+ifeq ($(origin CC),command line)
+export OMPI_CC := $(CC)
+endif
+override CC := $(MPICC)
+MPI_SUFFIX := -mpi
+MPI_CFLAGS := -DBG_MPI
+else ifneq ($(MPI),0)
+$(error MPI must be 0 or 1, not '$(MPI)')
+endif
 REAL    ?= double
 ifeq ($(REAL),float)
-BUILD   ?= build-f32
+BUILD   ?= build-f32$(MPI_SUFFIX)
 LIBNAME := bg_f32
 PCNAME  := libbg-f32
 KITNAME := bg-apps-f32
 REAL_CFLAGS := -DAD_REAL_FLOAT
 else ifeq ($(REAL),double)
-BUILD   ?= build
+BUILD   ?= build$(MPI_SUFFIX)
 LIBNAME := bg
 PCNAME  := libbg
 KITNAME := bg-apps
@@ -43,7 +67,7 @@ CC      ?= cc
 OPT     ?= -O2 -g
 WARN    := -Wall -Wextra -Wpedantic
 CFLAGS  ?=
-ALL_CFLAGS = -std=c11 $(WARN) $(OPT) -MMD -MP -I. -D_POSIX_C_SOURCE=200809L $(REAL_CFLAGS) $(CFLAGS)
+ALL_CFLAGS = -std=c11 $(WARN) $(OPT) -MMD -MP -I. -D_POSIX_C_SOURCE=200809L $(REAL_CFLAGS) $(MPI_CFLAGS) $(CFLAGS)
 LDLIBS  := -lpthread -lm
 
 # autodiff/fast (the fast path: GEMM, thread pool, fused ops) goes with autodiff.
@@ -102,7 +126,7 @@ all: lib programs
 
 lib: $(LIB) $(KIT_LIB)
 programs: $(PROGRAMS)
-tests: $(TEST_BIN) $(EXAMPLES)
+tests: $(TEST_BIN) $(EXAMPLES) $(DIST_CHECK)
 examples: $(EXAMPLES)
 
 # The archive is rebuilt whenever MODULES changes (the stamp holds its value).
@@ -110,7 +134,7 @@ MODULES_STAMP := $(BUILD)/modules.txt
 $(shell mkdir -p $(BUILD) && (echo "$(MODULES)" | cmp -s - $(MODULES_STAMP) || echo "$(MODULES)" > $(MODULES_STAMP)))
 # Every object is rebuilt when the scalar type of a build folder changes.
 REAL_STAMP := $(BUILD)/real.txt
-$(shell mkdir -p $(BUILD) && (echo "$(REAL)" | cmp -s - $(REAL_STAMP) || echo "$(REAL)" > $(REAL_STAMP)))
+$(shell mkdir -p $(BUILD) && (echo "$(REAL)$(MPI_SUFFIX)" | cmp -s - $(REAL_STAMP) || echo "$(REAL)$(MPI_SUFFIX)" > $(REAL_STAMP)))
 
 $(LIB): $(LIB_OBJ) $(MODULES_STAMP) Makefile
 	@mkdir -p $(@D)
@@ -122,7 +146,7 @@ $(KIT_LIB): $(KIT_OBJ) $(MODULES_STAMP) Makefile
 	rm -f $@
 	ar rcs $@ $(KIT_OBJ)
 
-$(BUILD)/obj/%.o: %.c $(REAL_STAMP)
+$(BUILD)/obj/%.o: %.c $(REAL_STAMP) | $(MPI_DEPS)
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) -c $< -o $@
 
@@ -132,7 +156,7 @@ $(BUILD)/bin/bg-%: $(BUILD)/obj/apps/bg_%.o $(APP_LIB_OBJ) $(KIT_LIB) $(LIB)
 
 # Test objects need Check's flags; the suite list is generated from the
 # `Suite *name_suite(void)` definitions of the test files that are built.
-$(BUILD)/obj/tests/%.o: tests/%.c $(REAL_STAMP) | check-deps
+$(BUILD)/obj/tests/%.o: tests/%.c $(REAL_STAMP) | check-deps $(MPI_DEPS)
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) -I$(BUILD)/gen $(CHECK_CFLAGS) -c $< -o $@
 
@@ -146,6 +170,19 @@ $(BUILD)/gen/suites.inc: $(filter-out tests/test_main.c tests/ck_util.c,$(TEST_S
 $(TEST_BIN): $(TEST_OBJ) $(APP_LIB_OBJ) $(KIT_LIB) $(LIB) $(PROGRAMS)
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) $(TEST_OBJ) $(APP_LIB_OBJ) $(KIT_LIB) $(LIB) -o $@ $(CHECK_LIBS) $(LDLIBS)
+
+# MPI=1: the distribution layer's own check, run under mpirun by tests/mpi_test.sh.
+# same-run compares two output directories (the runs under mpirun with the
+# serial build's).
+ifeq ($(MPI),1)
+DIST_CHECK := $(BUILD)/bin/dist-check $(BUILD)/bin/same-run
+endif
+$(BUILD)/bin/dist-check: $(BUILD)/obj/tests/mpi/dist_check.o $(LIB)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) $^ -o $@ $(LDLIBS)
+$(BUILD)/bin/same-run: $(BUILD)/obj/tests/mpi/same_run.o $(KIT_LIB) $(LIB)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) $^ -o $@ $(LDLIBS)
 
 $(BUILD)/examples/%: docs/examples/%.c $(KIT_LIB) $(LIB) $(REAL_STAMP)
 	@mkdir -p $(@D)
@@ -164,15 +201,44 @@ check-deps:
 	  fi; \
 	fi
 
+# MPI=1: Open MPI from the distribution's packages, installed on demand as
+# Check is (the wrapper MPICC and mpirun).
+MPI_PKGS := openmpi-bin libopenmpi-dev
+.PHONY: mpi-deps
+mpi-deps:
+	@if ! command -v $(firstword $(MPICC)) >/dev/null || ! command -v mpirun >/dev/null; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "MPI is missing: installing it (apt-get install -y $(MPI_PKGS))"; \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(MPI_PKGS)) \
+	      || { echo "installing MPI failed"; exit 1; }; \
+	  else \
+	    echo "MPI is missing; install it with: sudo apt-get install -y $(MPI_PKGS)"; exit 1; \
+	  fi; \
+	fi
+
 # Check runs each test in a forked child; timeouts are generous so that the
 # sanitizer build (several times slower) passes on a 2-core machine.
 TEST_ENV ?= CK_DEFAULT_TIMEOUT=120 BG_BIN_DIR=$(BUILD)/bin
 
-test: check-deps
+test: check-deps $(MPI_DEPS)
 	@$(MAKE) --no-print-directory tests
 	@for e in $(EXAMPLES); do echo "example: $$e"; $(call EXAMPLE_RUN,); done
 	@sh tests/install_test.sh "$(MAKE)" "$(BUILD)" "$(MODULES)" "$(CC)" "$(LDLIBS)" "$(REAL)"
 	$(TEST_ENV) $(TEST_BIN)
+ifeq ($(MPI),1)
+	sh tests/mpi_test.sh "$(MAKE)" "$(BUILD)" "$(REAL)" "$(SERIAL_BUILD)"
+endif
+
+# The MPI build's programs against the serial build's: everything
+# (test-mpi, what `make MPI=1 test` ends with) or the dimer --quick on 2
+# ranks alone (test-mpi-quick, for CI).  The serial build goes to
+# SERIAL_BUILD (build/ for build-mpi/).
+SERIAL_BUILD ?= $(if $(filter %-mpi,$(BUILD)),$(patsubst %-mpi,%,$(BUILD)),$(BUILD)/serial)
+.PHONY: test-mpi test-mpi-quick
+test-mpi test-mpi-quick: $(MPI_DEPS)
+	@if [ "$(MPI)" != 1 ]; then echo "$@ needs MPI=1"; exit 1; fi
+	@$(MAKE) --no-print-directory programs $(DIST_CHECK)
+	sh tests/mpi_test.sh "$(MAKE)" "$(BUILD)" "$(REAL)" "$(SERIAL_BUILD)" $(if $(filter test-mpi-quick,$@),quick)
 
 SAN_FLAGS := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 sanitize: check-deps

@@ -19,6 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "apps/toolkit/app_dist.h"
 #include "apps/toolkit/app_fs.h"
 #include "apps/toolkit/app_json.h"
 #include "apps/toolkit/app_options.h"
@@ -376,7 +377,7 @@ static int json_path_writable(const char *path, char *msg, size_t len)
     return app_fs_check_writable_dir(dir, msg, len);
 }
 
-int main(int argc, char **argv)
+static int bench_main(int argc, char **argv)
 {
     int threads = 0, scaling = 0;
     const char *only = NULL, *json = NULL, *out = "out/bench";
@@ -421,4 +422,12 @@ int main(int argc, char **argv)
     ad_threads_shutdown();
     ad_gemm_release_buffers();
     return code;
+}
+
+/* Under mpirun (the MPI build) every rank runs the benchmark; rank 0 prints
+ * and writes (apps/toolkit/app_dist.h). */
+int main(int argc, char **argv)
+{
+    if (app_dist_begin("bg-bench", &argc, &argv) != 0) return 1;
+    return app_dist_end(bench_main(argc, argv));
 }

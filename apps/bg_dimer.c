@@ -24,6 +24,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "apps/toolkit/app_dist.h"
 #include "apps/toolkit/app_fs.h"
 #include "apps/toolkit/app_options.h"
 #include "apps/dimer/dimer_run.h"
@@ -31,9 +32,10 @@
 #include "autodiff/ad_alloc.h"
 #include "autodiff/fast/ad_pool.h"
 
-int main(int argc, char **argv)
+static int dimer_main(int argc, char **argv)
 {
-    dimer_options o = {"out/dimer", 1, 1.0, 0, 2, 0, 0, "paper", -1, -1, {0}, {0, 0, 0}};
+    dimer_options o = {
+        "out/dimer", 1, 1.0, 0, app_dist_threads(2), 0, 0, "paper", -1, -1, 1, {0}, {0, 0, 0}};
     const app_option opts[] = {
         {"out", APP_OPT_STRING, &o.out,
          "output directory, with manifest.json and a lock (at most " APP_RUN_STR(
@@ -62,6 +64,11 @@ int main(int argc, char **argv)
          "chains of annealed importance sampling in the latent space at each temperature (0: "
          "none; default 4000, --quick 200; half that with --temperatures of two or more)",
          "N", 1, 1, 0, 10000000, 0},
+        {"grad-blocks", APP_OPT_INT, &o.grad_blocks,
+         "cut every training batch into G blocks of rows whose gradients are added in block "
+         "order: the numbers are then the same for any number of MPI ranks, which share the "
+         "blocks (default 1: the whole batch at once)",
+         "G", 1, 1, 1, 4096, 0},
         {"ais-temps", APP_OPT_INT, &o.ais_temps,
          "annealing steps from the flow to the Boltzmann density (default 1600, --quick 10)", "K", 1,
          1, 1, 100000, 0},
@@ -125,4 +132,11 @@ int main(int argc, char **argv)
     ad_free(r);
     ad_threads_shutdown();
     return status == AD_OK ? 0 : 1;
+}
+
+/* Under mpirun (the MPI build) every rank runs dimer_main; rank 0 writes. */
+int main(int argc, char **argv)
+{
+    if (app_dist_begin(DIMER_PROGRAM, &argc, &argv) != 0) return 1;
+    return app_dist_end(dimer_main(argc, argv));
 }

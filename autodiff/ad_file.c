@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "ad_alloc.h"
+#include "ad_dist.h"
 #include "ad_status.h"
 
 /* "who: " or nothing, for the front of a message. */
@@ -77,8 +78,10 @@ int ad_file_open_read(const char *path, const char *who, size_t max_bytes, FILE 
     if (!out) return ad_status_fail(msg, msg_len, AD_ERR_ARG, WHO_FMT "no stream to return",
                                     WHO_ARGS(who));
     /* O_NONBLOCK: opening a FIFO that has no writer would otherwise wait for
-     * one forever; a regular file ignores the flag. */
-    int fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+     * one forever; a regular file ignores the flag.  BG_DIST_FAULT=read@R
+     * makes every file unreadable on rank R (ad_dist.h, a testing aid). */
+    int fd = ad_dist_fault("read") ? (errno = EIO, -1)
+                                   : open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
     if (fd < 0)
         return ad_status_fail(msg, msg_len, AD_ERR_IO, WHO_FMT "%s: cannot open: %s",
                               WHO_ARGS(who), path, strerror(errno));

@@ -4,6 +4,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "autodiff/ad_dist.h"
 #include "nn/nn_params.h"
 #include "sampling/smp_reweight.h"
 
@@ -32,14 +33,54 @@ typedef struct ais_work {
     ad_real *h0;    /* HMC energies at the start       */
     ad_real *log_w; /* annealed log weights, one batch */
     int *label;     /* start state of each chain (with cfg->state) */
+    ad_real *pack;  /* MPI only: rows passed between ranks         */
     const bg_ais_config *cfg;
     long steps_done, steps_total; /* for cfg->progress_step */
     int status; /* of the first failed evaluation  */
     char why[256];
 } ais_work;
 
-/* x, log R_zx, u and l(z) of b rows whose z is set. */
-static int eval_rows(ais_work *w, ais_rows *r, int b)
+/* Rows [lo, lo + b) of r, as a block of rows of its own. */
+static ais_rows rows_from(const ais_rows *r, long lo, int dz, int dx)
+{
+    ais_rows s = {r->z + (size_t)lo * dz, r->x + (size_t)lo * dx, r->log_det + lo, r->u + lo,
+                  r->l + lo, r->g ? r->g + (size_t)lo * dz : NULL};
+    return s;
+}
+
+/* Under MPI each rank evaluates its share [lo, hi) of the b rows (the
+ * chains stay the same on every rank: each rank draws every random number
+ * and takes every decision); then every rank receives all rows' x, log R,
+ * u, l and, with_g, the gradient g (ad_dist.h).  A row's values do not
+ * depend on the other rows of its batch, so any split gives the same
+ * numbers.  Returns the agreed status. */
+static int share_rows(ais_work *w, ais_rows *r, int b, long lo, long hi, int with_g, int st)
+{
+    if (ad_dist_size() == 1) return st;
+    const int dz = w->m->dim_z, dx = w->m->dim_x;
+    const size_t width = (size_t)dx + 3 + (with_g ? (size_t)dz : 0);
+    for (long i = lo; i < hi && st == AD_OK; i++) {
+        ad_real *p = w->pack + (size_t)i * width;
+        memcpy(p, r->x + (size_t)i * dx, (size_t)dx * sizeof *p);
+        p[dx] = r->log_det[i];
+        p[dx + 1] = r->u[i];
+        p[dx + 2] = r->l[i];
+        if (with_g) memcpy(p + dx + 3, r->g + (size_t)i * dz, (size_t)dz * sizeof *p);
+    }
+    st = ad_dist_gather(st, w->pack, width * sizeof(ad_real), b, w->why, sizeof w->why);
+    for (int i = 0; i < b && st == AD_OK; i++) {
+        const ad_real *p = w->pack + (size_t)i * width;
+        memcpy(r->x + (size_t)i * dx, p, (size_t)dx * sizeof *p);
+        r->log_det[i] = p[dx];
+        r->u[i] = p[dx + 1];
+        r->l[i] = p[dx + 2];
+        if (with_g) memcpy(r->g + (size_t)i * dz, p + dx + 3, (size_t)dz * sizeof *p);
+    }
+    return st;
+}
+
+/* x, log R_zx, u and l(z) of n rows whose z is set (this rank's rows). */
+static int eval_own_rows(ais_work *w, ais_rows *r, int b)
 {
     int st = bg_map_batch(w->m, w->pot, w->t, r->z, b, r->x, r->log_det, r->u);
     if (st != AD_OK)
@@ -48,10 +89,23 @@ static int eval_rows(ais_work *w, ais_rows *r, int b)
     return smp_bg_log_weights(&in, r->l, NULL, w->why, sizeof w->why);
 }
 
+/* x, log R_zx, u and l(z) of b rows whose z is set. */
+static int eval_rows(ais_work *w, ais_rows *r, int b)
+{
+    long lo, hi;
+    ad_dist_share(b, &lo, &hi);
+    int st = AD_OK;
+    if (hi > lo) {
+        ais_rows mine = rows_from(r, lo, w->m->dim_z, w->m->dim_x);
+        st = eval_own_rows(w, &mine, (int)(hi - lo));
+    }
+    return share_rows(w, r, b, lo, hi, 0, st);
+}
+
 /* The same with the gradient of l in r->g, by a reverse pass through the
  * energy and the flow (weights switched off: input gradients only).  A
  * batch the potential rejects (a non-finite coordinate) gets l = NaN. */
-static int eval_rows_grad(ais_work *w, ais_rows *r, int b)
+static int eval_own_rows_grad(ais_work *w, ais_rows *r, int b)
 {
     const int dz = w->m->dim_z;
     ad_tape *t = w->t;
@@ -80,6 +134,18 @@ static int eval_rows_grad(ais_work *w, ais_rows *r, int b)
         r->g[j] = zt->grad[j] + r->z[j] / w->kT;
     smp_bg_weight_input in = {b, dz, r->u, r->z, r->log_det, w->kT};
     return smp_bg_log_weights(&in, r->l, NULL, w->why, sizeof w->why);
+}
+
+static int eval_rows_grad(ais_work *w, ais_rows *r, int b)
+{
+    long lo, hi;
+    ad_dist_share(b, &lo, &hi);
+    int st = AD_OK;
+    if (hi > lo) {
+        ais_rows mine = rows_from(r, lo, w->m->dim_z, w->m->dim_x);
+        st = eval_own_rows_grad(w, &mine, (int)(hi - lo));
+    }
+    return share_rows(w, r, b, lo, hi, 1, st);
 }
 
 static void copy_row(ais_rows *to, const ais_rows *from, int i, int dz, int dx)
@@ -276,7 +342,8 @@ int bg_ais_sample(const flow_model *m, const flow_prior *prior, const pot_potent
     const int dz = m->dim_z, dx = m->dim_x, K = cfg->n_temps, hmc = cfg->leapfrog > 0;
     if (batch > n) batch = n;
     int b_pilot = cfg->n_pilot < batch ? cfg->n_pilot : batch;
-    ais_work w = {m, u, kT, ad_tape_new(0), {0}, NULL, NULL, NULL, NULL, cfg, 0, 0, AD_OK, {0}};
+    ais_work w = {m, u, kT, ad_tape_new(0), {0}, NULL, NULL, NULL, NULL, NULL, cfg, 0, 0, AD_OK,
+                  {0}};
     bg_samples *s = bg_samples_new(n, dx, dz);
     bg_samples *prop = bg_samples_new(batch, dx, dz);
     bg_samples *pilot = bg_samples_new(b_pilot > 0 ? b_pilot : 1, dx, dz);
@@ -293,11 +360,14 @@ int bg_ais_sample(const flow_model *m, const flow_prior *prior, const pot_potent
         g_prop = ad_malloc((size_t)batch * dz * sizeof(ad_real));
         g_pilot = ad_malloc((size_t)(b_pilot > 0 ? b_pilot : 1) * dz * sizeof(ad_real));
     }
-    if (!ok || !w.log_w || !w.label || (hmc && (!w.mom || !w.h0 || !g_cur || !g_prop || !g_pilot))) {
+    if (ad_dist_size() > 1)
+        ok = ok && (w.pack = ad_malloc((size_t)batch * ((size_t)dx + 3 + (size_t)dz) *
+                                       sizeof(ad_real))) != NULL;
+    if (!ok || !w.log_w || !w.label || (hmc && (!w.mom || !w.h0 || !g_cur || !g_prop || !g_pilot)))
         st = ad_status_fail(msg, msg_len, AD_ERR_NOMEM, "bg_ais_sample: out of memory for %d chains",
                             n);
-        goto done;
-    }
+    st = ad_dist_agree(st, msg, msg_len);
+    if (st != AD_OK) goto done;
     s->kT = kT;
     w.prop = rows_of(prop, 0, g_prop);
     int grads_were_on = hmc ? nn_params_set_requires_grad(m->params, 0) : 1;
@@ -357,6 +427,7 @@ done:
     ad_free(g_pilot);
     ad_free(w.log_w);
     ad_free(w.label);
+    ad_free(w.pack);
     ad_free(w.mom);
     ad_free(w.h0);
     ad_free(g_cur);

@@ -286,6 +286,7 @@ int bg_generator_train(bg_generator *g, const bg_generator_train_config *tc,
     }
     c.data_sets = tc->data_sets;
     c.n_data_sets = tc->n_data_sets;
+    c.grad_blocks = tc->grad_blocks;
     return bg_train(&c, tc->first_stage, result, msg, msg_len);
 }
 

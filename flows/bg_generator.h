@@ -158,6 +158,9 @@ typedef struct bg_generator_train_config {
                              /* Either list (this or the generator's temperatures) */
                              /* switches training to per-row temperatures          */
     int n_data_sets;         /* 0 with NULL (default); else 1 .. BG_MAX_TEMPERATURES */
+    int grad_blocks;         /* the batch cut into blocks of rows whose gradients */
+                             /* are added in block order (bg_train_config; MPI    */
+                             /* ranks share them); default 0: the whole batch     */
 } bg_generator_train_config;
 
 /* The defaults above, with the data set (data may be NULL). */

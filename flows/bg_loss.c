@@ -202,6 +202,14 @@ ad_tensor *bg_loss_rc(ad_tape *t, ad_tensor *r, const bg_rc_loss_config *cfg)
     return ad_neg(t, ad_sum(t, ad_log(t, h)));
 }
 
+ad_tensor *bg_loss_rc_sums(ad_tape *t, ad_tensor *r, const bg_rc_loss_config *cfg)
+{
+    if (!ad_op_begin(t, "bg_loss_rc_sums", 1, &r)) return ad_tape_poison(t);
+    ad_tensor *member = rc_members(t, r, cfg, "bg_loss_rc_sums");
+    if (!member) return ad_tape_poison(t);
+    return ad_sum_axis(t, member, 0); /* [K] */
+}
+
 ad_tensor *bg_loss_rc_groups(ad_tape *t, ad_tensor *r, const bg_rc_loss_config *cfg,
                              const int *group, int n_groups, const ad_real *group_weight)
 {
@@ -240,6 +248,32 @@ ad_tensor *bg_loss_rc_groups(ad_tape *t, ad_tensor *r, const bg_rc_loss_config *
     ad_tensor *h = ad_matmul(t, gm, member, 1, 0);                          /* [G,K] */
     ad_tensor *per_group = ad_sum_axis(t, ad_log(t, h), 1);                 /* [G]   */
     return ad_neg(t, ad_sum(t, ad_mul(t, per_group, w)));
+}
+
+ad_tensor *bg_loss_rc_group_sums(ad_tape *t, ad_tensor *r, const bg_rc_loss_config *cfg,
+                                 const int *group, int n_groups)
+{
+    static const char fn[] = "bg_loss_rc_group_sums";
+    if (!ad_op_begin(t, fn, 1, &r)) return ad_tape_poison(t);
+    if (!cfg) return ad_tape_fail(t, AD_ERR_ARG, "%s: cfg is NULL", fn);
+    if (!group) return ad_tape_fail(t, AD_ERR_ARG, "%s: group is NULL", fn);
+    if (n_groups < 1) return ad_tape_fail(t, AD_ERR_ARG, "%s: n_groups = %d (need >= 1)", fn,
+                                          n_groups);
+    if (r->n_dims != 1) return ad_tape_fail(t, AD_ERR_SHAPE, "%s: r must be [batch]", fn);
+    int batch = r->shape[0];
+    /* G[b, g] = 1 for the rows of group g: G^T M sums each group */
+    int gshape[2] = {batch, n_groups};
+    ad_tensor *gm = ad_zeros(t, 2, gshape);
+    if (!ad_tape_ok(t)) return ad_tape_poison(t);
+    for (int b = 0; b < batch; b++) {
+        if (group[b] < 0 || group[b] >= n_groups)
+            return ad_tape_fail(t, AD_ERR_ARG, "%s: group[%d] = %d (need 0..%d)", fn, b, group[b],
+                                n_groups - 1);
+        gm->data[(size_t)b * n_groups + group[b]] = 1;
+    }
+    ad_tensor *member = rc_members(t, r, cfg, fn);
+    if (!member) return ad_tape_poison(t);
+    return ad_matmul(t, gm, member, 1, 0); /* [G,K] */
 }
 
 ad_tensor *bg_loss_rc_kde(ad_tape *t, ad_tensor *r, double bandwidth)

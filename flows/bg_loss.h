@@ -58,6 +58,12 @@ int bg_rc_loss_config_check(const char *who, const bg_rc_loss_config *cfg, char 
  * over k; h_k the batch mean.  Minimal (K log K) for a flat histogram. */
 ad_tensor *bg_loss_rc(ad_tape *t, ad_tensor *r, const bg_rc_loss_config *cfg);
 
+/* The soft histogram of bg_loss_rc before its mean: S_k = sum_b of the
+ * normalised memberships of r_b in kernel k, [K].  For a batch cut into
+ * blocks (bg_train_config.grad_blocks) J_RC = -sum_k log(S_k / batch) with
+ * S the sum of the blocks' S. */
+ad_tensor *bg_loss_rc_sums(ad_tape *t, ad_tensor *r, const bg_rc_loss_config *cfg);
+
 /* The seed report's variant, made differentiable: J = mean_b log p_KDE(r_b)
  * with a Gaussian KDE of the batch itself (leave-one-out, bandwidth h), so
  * minimising it lowers the density where samples crowd.  Choose h with
@@ -94,5 +100,14 @@ ad_tensor *bg_loss_kl_rows(ad_tape *t, const flow_model *m, const pot_potential 
  * (NULL: 1/n_groups each) finite >= 0.  With one group it is bg_loss_rc. */
 ad_tensor *bg_loss_rc_groups(ad_tape *t, ad_tensor *r, const bg_rc_loss_config *cfg,
                              const int *group, int n_groups, const ad_real *group_weight);
+
+/* The soft histograms of bg_loss_rc_groups before their means: S_gk = sum
+ * over the rows b of group g of the normalised memberships of r_b in kernel
+ * k, [n_groups, K] (a group may have no row: its sums are 0).  For a batch
+ * cut into blocks (bg_train_config.grad_blocks) with several temperatures
+ * J_RC = -sum_g w_g sum_k log(S_gk / n_g), S the sum of the blocks' S and
+ * n_g the batch's rows of group g. */
+ad_tensor *bg_loss_rc_group_sums(ad_tape *t, ad_tensor *r, const bg_rc_loss_config *cfg,
+                                 const int *group, int n_groups);
 
 #endif

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "autodiff/ad_dist.h"
 #include "sampling/smp_reweight.h"
 
 void bg_samples_free(bg_samples *s)
@@ -82,6 +83,16 @@ int bg_sample_check_args(const char *who, const flow_model *m, const flow_prior 
     return AD_OK;
 }
 
+/* Under MPI: every rank receives the rows [0, n) of x, log_det and energy
+ * that the ranks computed for their shares (ad_dist.h); status is agreed
+ * first. */
+static int gather_rows(bg_samples *s, int n, int status, char *msg, size_t msg_len)
+{
+    status = ad_dist_gather(status, s->x, (size_t)s->dim_x * sizeof(ad_real), n, msg, msg_len);
+    status = ad_dist_gather(status, s->log_det, sizeof(ad_real), n, msg, msg_len);
+    return ad_dist_gather(status, s->energy, sizeof(ad_real), n, msg, msg_len);
+}
+
 int bg_sample(const flow_model *m, const flow_prior *prior, const pot_potential *u, double kT,
               int n, int batch, uint64_t seed, bg_samples **out, char *msg, size_t msg_len)
 {
@@ -90,17 +101,25 @@ int bg_sample(const flow_model *m, const flow_prior *prior, const pot_potential 
     if (status != AD_OK) return status;
     bg_samples *s = bg_samples_new(n, m->dim_x, m->dim_z);
     ad_tape *t = ad_tape_new(0);
-    if (!s || !t) {
+    if (!s || !t)
+        status = ad_status_fail(msg, msg_len, AD_ERR_NOMEM,
+                                "bg_sample: out of memory for %d samples", n);
+    status = ad_dist_agree(status, msg, msg_len);
+    if (status != AD_OK) {
         bg_samples_free(s);
         ad_tape_free(t);
-        return ad_status_fail(msg, msg_len, AD_ERR_NOMEM, "bg_sample: out of memory for %d samples",
-                              n);
+        return status;
     }
     ad_rng rng;
     ad_rng_seed(&rng, seed, 0);
     status = flow_prior_sample(prior, &rng, s->z, n);
-    for (int start = 0; status == AD_OK && start < n; start += batch) {
-        int b = n - start < batch ? n - start : batch;
+    /* every rank draws all of z; under MPI each maps its share of the rows
+     * (a row's x, log_det and energy do not depend on the other rows of its
+     * batch, so any split gives the same numbers) */
+    long lo, hi;
+    ad_dist_share(n, &lo, &hi);
+    for (int start = (int)lo; status == AD_OK && start < hi; start += batch) {
+        int b = hi - start < batch ? (int)hi - start : batch;
         status =
             bg_map_batch(m, u, t, s->z + (size_t)start * m->dim_z, b,
                          s->x + (size_t)start * m->dim_x, s->log_det + start, s->energy + start);
@@ -108,6 +127,7 @@ int bg_sample(const flow_model *m, const flow_prior *prior, const pot_potential 
             ad_status_fail(msg, msg_len, status, "bg_sample: %s", ad_tape_error(t));
         }
     }
+    status = gather_rows(s, n, status, msg, msg_len);
     s->kT = kT;
     if (status == AD_OK) {
         smp_bg_weight_input in = {n, m->dim_z, s->energy, s->z, s->log_det, kT};

@@ -6,6 +6,13 @@
  * computed in log space (sampling/smp_reweight.h); a sample whose x, energy
  * or log-determinant is not finite gets a NaN log weight, is counted in
  * n_nonfinite and is excluded by every smp_ estimator.
+ *
+ * Under MPI (autodiff/ad_dist.h) bg_sample and bg_ais_sample are collective
+ * calls: every rank draws every latent vector, each maps (and, in the
+ * annealing, evaluates at every step) its share of the rows, and every rank
+ * receives all of them; a row's values do not depend on the other rows of
+ * its batch, so the samples are those of one process for any number of
+ * ranks.
  */
 #ifndef LIBBG_FLOWS_BG_SAMPLE_H
 #define LIBBG_FLOWS_BG_SAMPLE_H

@@ -7,6 +7,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "autodiff/ad_dist.h"
+#include "bg_train_impl.h"
 #include "nn/nn_checkpoint.h"
 #include "nn/nn_optim.h"
 #include "sampling/smp_data.h"
@@ -250,6 +252,9 @@ static int check_config(const bg_train_config *c, int first_stage, char *msg, si
                               (int)c->cut_ref);
     int multi = uses_temperatures(c);
     int n_kl = 1, n_ml = 1;
+    if (c->grad_blocks < 0)
+        return ad_status_fail(msg, len, AD_ERR_ARG, "bg_train: grad_blocks = %d (need >= 0)",
+                              c->grad_blocks);
     if (multi) {
         if (c->temperatures || c->n_temperatures != 0) {
             int status = bg_temperatures_check("bg_train", "temperatures", c->temperatures,
@@ -317,6 +322,11 @@ static int check_config(const bg_train_config *c, int first_stage, char *msg, si
             int status = bg_rc_loss_config_check("bg_train", &c->rc_loss, msg, len);
             if (status != AD_OK) return status;
         }
+        if (c->grad_blocks > st->batch_size)
+            return ad_status_fail(msg, len, AD_ERR_ARG,
+                                  "bg_train: stage %d: batch_size = %d is less than grad_blocks "
+                                  "= %d (each block needs a row)",
+                                  s + 1, st->batch_size, c->grad_blocks);
     }
     return AD_OK;
 }
@@ -362,23 +372,65 @@ typedef struct trainer {
     bg_temperature_data ml[BG_MAX_TEMPERATURES];
     double kl_share[BG_MAX_TEMPERATURES]; /* normalised weights                  */
     double ml_share[BG_MAX_TEMPERATURES];
-    ad_real *row_kT, *row_w, *row_eh, *row_em; /* [max batch]                    */
+    ad_real *row_kT, *row_w, *row_eh, *row_em; /* [max batch] prior rows         */
     int *row_group;                     /* [max batch]                           */
+    ad_real *ml_kT, *ml_w;              /* [max batch] data rows                 */
+    bg_blocks *blocks;                  /* grad_blocks > 1 only                  */
+    char why[256];                      /* a step's error, when it has one       */
 } trainer;
 
-/* The rows of each group: kT, loss share and group index for a batch split
- * by bg_split_batch over n groups of normalised shares. */
-static void fill_rows(trainer *tr, int batch, int n, const double *kT, const double *share)
+/* The rows of each group: kT and loss share (into row_kT, row_w) and group
+ * index for a batch split by bg_split_batch over n groups of normalised
+ * shares. */
+static void fill_rows(trainer *tr, int batch, int n, const double *kT, const double *share,
+                      ad_real *row_kT, ad_real *row_w)
 {
     int counts[BG_MAX_TEMPERATURES];
     bg_split_batch(share, n, batch, counts); /* checked: batch >= n, shares > 0 */
     int b = 0;
     for (int k = 0; k < n; k++)
         for (int i = 0; i < counts[k]; i++, b++) {
-            tr->row_kT[b] = (ad_real)kT[k];
-            tr->row_w[b] = (ad_real)(share[k] / counts[k]);
+            row_kT[b] = (ad_real)kT[k];
+            row_w[b] = (ad_real)(share[k] / counts[k]);
             tr->row_group[b] = k;
         }
+}
+
+/* The random draws of a step with a temperature per row, in the order of
+ * step_loss: the data rows of every temperature (x_batch, with ml_kT and
+ * ml_w) when the stage uses J_ML, then the prior rows (z_batch, with row_kT,
+ * row_w, row_group and, with J_KL, the rows' energy cut) when it uses J_KL
+ * or J_RC. */
+static void draw_rows(trainer *tr, const bg_stage *st, ad_rng *rng)
+{
+    const bg_train_config *c = tr->cfg;
+    const flow_model *m = c->model;
+    int batch = st->batch_size;
+    double kT[BG_MAX_TEMPERATURES];
+    if (st->w_ml > 0) {
+        int counts[BG_MAX_TEMPERATURES];
+        bg_split_batch(tr->ml_share, tr->n_ml, batch, counts);
+        int b = 0;
+        for (int k = 0; k < tr->n_ml; k++) {
+            const bg_temperature_data *d = &tr->ml[k];
+            smp_sample_rows(d->data, d->n_data, m->dim_x, rng, counts[k],
+                            tr->x_batch + (size_t)b * m->dim_x, NULL);
+            b += counts[k];
+            kT[k] = d->kT;
+        }
+        fill_rows(tr, batch, tr->n_ml, kT, tr->ml_share, tr->ml_kT, tr->ml_w);
+    }
+    if (st->w_kl > 0 || st->w_rc > 0) {
+        for (int k = 0; k < tr->n_kl; k++) kT[k] = tr->kl[k].kT;
+        fill_rows(tr, batch, tr->n_kl, kT, tr->kl_share, tr->row_kT, tr->row_w);
+        flow_prior_sample_rows(&c->prior, rng, tr->row_kT, tr->z_batch, batch);
+        for (int b = 0; st->w_kl > 0 && b < batch; b++) {
+            double e_high, e_max;
+            stage_cut_at(c, st, tr->row_kT[b], &e_high, &e_max);
+            tr->row_eh[b] = (ad_real)e_high;
+            tr->row_em[b] = (ad_real)e_max;
+        }
+    }
 }
 
 /* One loss evaluation with a temperature per row (see bg_train.h); the same
@@ -393,39 +445,19 @@ static int step_loss_rows(trainer *tr, const bg_stage *st, ad_rng *rng, double *
     ad_tensor *total = NULL;
     *ml = *kl = *rc = 0;
     int batch = st->batch_size;
-    double kT[BG_MAX_TEMPERATURES];
+    draw_rows(tr, st, rng);
     if (st->w_ml > 0) {
-        int counts[BG_MAX_TEMPERATURES];
-        bg_split_batch(tr->ml_share, tr->n_ml, batch, counts);
-        int b = 0;
-        for (int k = 0; k < tr->n_ml; k++) {
-            const bg_temperature_data *d = &tr->ml[k];
-            smp_sample_rows(d->data, d->n_data, m->dim_x, rng, counts[k],
-                            tr->x_batch + (size_t)b * m->dim_x, NULL);
-            b += counts[k];
-            kT[k] = d->kT;
-        }
-        fill_rows(tr, batch, tr->n_ml, kT, tr->ml_share);
         int shape[2] = {batch, m->dim_x};
         ad_tensor *x = ad_constant(t, 2, shape, tr->x_batch);
-        ad_tensor *j = bg_loss_ml_rows(t, m, &c->prior, x, tr->row_kT, tr->row_w);
+        ad_tensor *j = bg_loss_ml_rows(t, m, &c->prior, x, tr->ml_kT, tr->ml_w);
         if (ad_tape_ok(t)) *ml = j->data[0];
         total = ad_scale(t, j, st->w_ml);
     }
     if (st->w_kl > 0 || st->w_rc > 0) {
-        for (int k = 0; k < tr->n_kl; k++) kT[k] = tr->kl[k].kT;
-        fill_rows(tr, batch, tr->n_kl, kT, tr->kl_share);
-        flow_prior_sample_rows(&c->prior, rng, tr->row_kT, tr->z_batch, batch);
         int shape[2] = {batch, m->dim_z};
         ad_tensor *z = ad_constant(t, 2, shape, tr->z_batch);
         ad_tensor *x = NULL;
         if (st->w_kl > 0) {
-            for (int b = 0; b < batch; b++) {
-                double e_high, e_max;
-                stage_cut_at(c, st, tr->row_kT[b], &e_high, &e_max);
-                tr->row_eh[b] = (ad_real)e_high;
-                tr->row_em[b] = (ad_real)e_max;
-            }
             bg_kl_terms terms = {0};
             ad_tensor *j = bg_loss_kl_rows(t, m, c->potential, tr->row_kT, tr->row_w, tr->row_eh,
                                            tr->row_em, z, &terms);
@@ -502,6 +534,37 @@ static int step_loss(trainer *tr, const bg_stage *st, ad_rng *rng, double *loss,
     return ad_backward(t, total);
 }
 
+/* One loss evaluation with the batch cut into blocks (bg_train_impl.h):
+ * the same draws as step_loss (the data batch, then the prior) or, with a
+ * temperature per row, as step_loss_rows; every row on every rank. */
+static int step_blocks(trainer *tr, const bg_stage *st, ad_rng *rng, double *loss, double *ml,
+                       double *kl, double *rc)
+{
+    const bg_train_config *c = tr->cfg;
+    const flow_model *m = c->model;
+    *ml = *kl = *rc = 0;
+    int status = AD_OK;
+    double e_high = 0, e_max = 0;
+    bg_block_rows rows = {0};
+    ad_real gw[BG_MAX_TEMPERATURES];
+    if (tr->multi) {
+        draw_rows(tr, st, rng);
+        for (int k = 0; k < tr->n_kl; k++) gw[k] = (ad_real)tr->kl_share[k];
+        rows = (bg_block_rows){tr->ml_kT, tr->ml_w,     tr->row_kT, tr->row_w, tr->row_eh,
+                               tr->row_em, tr->row_group, tr->n_kl,  gw};
+    } else {
+        if (st->w_ml > 0)
+            status = smp_sample_rows(c->data, c->n_data, m->dim_x, rng, st->batch_size,
+                                     tr->x_batch, NULL);
+        if (status == AD_OK && (st->w_kl > 0 || st->w_rc > 0))
+            status = flow_prior_sample(&c->prior, rng, tr->z_batch, st->batch_size);
+        stage_cut(c, st, &e_high, &e_max);
+    }
+    if (status != AD_OK) snprintf(tr->why, sizeof tr->why, "cannot draw the batch");
+    return bg_blocks_step(tr->blocks, st, e_high, e_max, tr->x_batch, tr->z_batch,
+                          tr->multi ? &rows : NULL, loss, ml, kl, rc, tr->why, sizeof tr->why);
+}
+
 static int run_stage(trainer *tr, int s, nn_optim *opt, bg_train_result *res, char *msg, size_t len)
 {
     const bg_train_config *c = tr->cfg;
@@ -520,8 +583,26 @@ static int run_stage(trainer *tr, int s, nn_optim *opt, bg_train_result *res, ch
     for (long it = 0; it < st->n_iterations; it++) {
         double loss = NAN, ml = 0, kl = 0, rc = 0, gnorm = NAN;
         nn_params_zero_grad(params);
-        int status = tr->multi ? step_loss_rows(tr, st, &rng, &loss, &ml, &kl, &rc)
-                               : step_loss(tr, st, &rng, &loss, &ml, &kl, &rc);
+        tr->why[0] = '\0';
+        int status = tr->blocks  ? step_blocks(tr, st, &rng, &loss, &ml, &kl, &rc)
+                     : tr->multi ? step_loss_rows(tr, st, &rng, &loss, &ml, &kl, &rc)
+                                 : step_loss(tr, st, &rng, &loss, &ml, &kl, &rc);
+        /* Under MPI every rank takes the same step: one that any rank
+         * cannot take is skipped (or fails) on all, with that rank's reason
+         * (BG_DIST_FAULT=nan-loss@R tests it, ad_dist.h). */
+        if (status == AD_OK && ad_dist_fault("nan-loss")) {
+            loss = NAN;
+            status = AD_ERR_NUMERIC;
+        }
+        char why[256] = "";
+        if (status != AD_OK && status != AD_ERR_NUMERIC)
+            snprintf(why, sizeof why, "%s",
+                     tr->why[0]             ? tr->why
+                     : ad_tape_ok(tr->tape) ? "loss evaluation failed"
+                                            : ad_tape_error(tr->tape));
+        int mine = status;
+        status = ad_dist_agree(status, why, sizeof why);
+        if (status == AD_ERR_NUMERIC && mine != AD_ERR_NUMERIC) loss = NAN;
         int skipped = 0;
         if (status == AD_OK) {
             status = nn_optim_step(opt, &gnorm); /* refuses a non-finite gradient */
@@ -532,8 +613,9 @@ static int run_stage(trainer *tr, int s, nn_optim *opt, bg_train_result *res, ch
         if (status != AD_OK && !skipped)
             return ad_status_fail(msg, len, status, "bg_train: stage %d (%s), iteration %ld: %s",
                                   s + 1, st->name ? st->name : "", it + 1,
-                                  ad_tape_ok(tr->tape) ? "loss evaluation failed"
-                                                       : ad_tape_error(tr->tape));
+                                  why[0] ? why
+                                  : ad_tape_ok(tr->tape) ? "loss evaluation failed"
+                                                         : ad_tape_error(tr->tape));
         if (skipped) {
             res->skipped++;
             if (++bad_in_a_row > c->max_bad_in_a_row)
@@ -568,9 +650,12 @@ static int run_stage(trainer *tr, int s, nn_optim *opt, bg_train_result *res, ch
         c->progress(&p, c->progress_ctx);
     }
     res->final_loss = tail_n ? tail_sum / (double)tail_n : NAN;
+    int flushed = AD_OK; /* rank 0 alone holds the log under MPI */
     if (tr->log && fflush(tr->log) != 0)
-        return ad_status_fail(msg, len, AD_ERR_IO, "bg_train: cannot write the log %s",
-                              c->log_path);
+        flushed = ad_status_fail(msg, len, AD_ERR_IO, "bg_train: cannot write the log %s",
+                                 c->log_path);
+    flushed = ad_dist_agree(flushed, msg, len);
+    if (flushed != AD_OK) return flushed;
     if (c->checkpoint_prefix) {
         char *path = bg_checkpoint_path_new(c->checkpoint_prefix, s);
         if (!path) return ad_status_fail(msg, len, AD_ERR_NOMEM, "bg_train: out of memory");
@@ -624,6 +709,8 @@ int bg_train(const bg_train_config *cfg, int first_stage, bg_train_result *resul
         tr.row_eh = ad_malloc(rows);
         tr.row_em = ad_malloc(rows);
         tr.row_group = ad_malloc((size_t)max_batch * sizeof(int));
+        tr.ml_kT = ad_malloc(rows);
+        tr.ml_w = ad_malloc(rows);
     }
     nn_optim_config oc = nn_optim_config_default(c.stages[0].lr);
     oc.clip_norm = c.clip_norm;
@@ -631,20 +718,28 @@ int bg_train(const bg_train_config *cfg, int first_stage, bg_train_result *resul
     tr.tape = ad_tape_new(0);
     tr.x_batch = ad_malloc((size_t)max_batch * c.model->dim_x * sizeof(ad_real));
     tr.z_batch = ad_malloc((size_t)max_batch * c.model->dim_z * sizeof(ad_real));
-    if (!opt || !tr.tape || !tr.x_batch || !tr.z_batch ||
-        (tr.multi && (!tr.row_kT || !tr.row_w || !tr.row_eh || !tr.row_em || !tr.row_group))) {
+    int blocks_ok = c.grad_blocks <= 1 ||
+                    (tr.blocks = bg_blocks_new(&c, c.grad_blocks, tr.multi ? tr.n_kl : 1)) != NULL;
+    if (!opt || !tr.tape || !tr.x_batch || !tr.z_batch || !blocks_ok ||
+        (tr.multi && (!tr.row_kT || !tr.row_w || !tr.row_eh || !tr.row_em || !tr.row_group ||
+                      !tr.ml_kT || !tr.ml_w))) {
         /* the configuration was checked above, so only memory can be short */
         status = ad_status_fail(msg, msg_len, AD_ERR_NOMEM, "bg_train: out of memory");
-        goto done;
     }
+    status = ad_dist_agree(status, msg, msg_len);
+    if (status != AD_OK) goto done;
     if (c.log_path) {
-        tr.log = fopen(c.log_path, first_stage > 0 ? "a" : "w");
-        if (!tr.log) {
-            status = ad_status_fail(msg, msg_len, AD_ERR_IO, "bg_train: cannot open the log %s",
-                                    c.log_path);
-            goto done;
+        /* under MPI rank 0 writes the log (ad_dist.h) */
+        if (ad_dist_root_begin()) {
+            tr.log = fopen(c.log_path, first_stage > 0 ? "a" : "w");
+            if (!tr.log)
+                status = ad_status_fail(msg, msg_len, AD_ERR_IO,
+                                        "bg_train: cannot open the log %s", c.log_path);
+            else if (first_stage == 0)
+                fprintf(tr.log, "stage,iteration,loss,ml,kl,rc,grad_norm,skipped\n");
         }
-        if (first_stage == 0) fprintf(tr.log, "stage,iteration,loss,ml,kl,rc,grad_norm,skipped\n");
+        status = ad_dist_root_end(status, msg, msg_len);
+        if (status != AD_OK) goto done;
     }
     double t0 = now_seconds();
     res.stages_done = first_stage;
@@ -658,6 +753,7 @@ done:
     if (tr.log && fclose(tr.log) != 0 && status == AD_OK)
         status = ad_status_fail(msg, msg_len, AD_ERR_IO, "bg_train: cannot write the log %s",
                                 c.log_path);
+    if (c.log_path) status = ad_dist_agree(status, msg, msg_len);
     ad_free(tr.x_batch);
     ad_free(tr.z_batch);
     ad_free(tr.row_kT);
@@ -665,6 +761,9 @@ done:
     ad_free(tr.row_eh);
     ad_free(tr.row_em);
     ad_free(tr.row_group);
+    ad_free(tr.ml_kT);
+    ad_free(tr.ml_w);
+    bg_blocks_free(tr.blocks);
     ad_tape_free(tr.tape);
     nn_optim_free(opt);
     if (result) *result = res;

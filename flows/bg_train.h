@@ -185,6 +185,16 @@ typedef struct bg_train_config {
                                    /* (then data is required for J_ML; with  */
                                    /* data_sets, data must be NULL)          */
     int n_data_sets;               /* 0 with NULL; else 1 .. BG_MAX_...      */
+    /* The batch cut into grad_blocks blocks of rows (0 or 1: the whole    */
+    /* batch at once, the default).  With G > 1 each block's loss and     */
+    /* gradient are computed alone and the gradients added in block order */
+    /* (flows/bg_train_blocks.c): the numbers differ from G = 1 by        */
+    /* rounding only, and they are the same for any number of MPI ranks,  */
+    /* which then share the blocks (data-parallel training; G <= every    */
+    /* stage's batch_size; with per-row temperatures each block keeps its */
+    /* rows' temperatures and J_RC the histogram of each temperature).    */
+    /* Under MPI with G = 1 every rank computes the whole batch.           */
+    int grad_blocks;
 } bg_train_config;
 
 /* Every field zero or NULL except kT = 1, prior.kT = 1, rc_loss.n_kernels

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "autodiff/ad_dist.h"
 #include "autodiff/ad_file.h"
 
 static const char MAGIC[8] = {'L', 'I', 'B', 'B', 'G', 'C', 'K', 'P'};
@@ -43,8 +44,8 @@ int nn_checkpoint_save(const nn_params *p, const char *path, char *msg, size_t m
     return nn_checkpoint_save_label(p, path, NULL, msg, msg_len);
 }
 
-int nn_checkpoint_save_label(const nn_params *p, const char *path, const char *label, char *msg,
-                             size_t msg_len)
+static int save_here(const nn_params *p, const char *path, const char *label, char *msg,
+                     size_t msg_len)
 {
     if (!p || !path || !nn_params_finalized(p)) {
         SET_MSG("nn_checkpoint_save: %s", !p || !path ? "NULL argument"
@@ -109,6 +110,16 @@ int nn_checkpoint_save_label(const nn_params *p, const char *path, const char *l
         return AD_ERR_IO;
     }
     return AD_OK;
+}
+
+/* In the MPI build a collective call: rank 0 writes, every rank returns its
+ * status (autodiff/ad_dist.h). */
+int nn_checkpoint_save_label(const nn_params *p, const char *path, const char *label, char *msg,
+                             size_t msg_len)
+{
+    int status = AD_OK;
+    if (ad_dist_root_begin()) status = save_here(p, path, label, msg, msg_len);
+    return ad_dist_root_end(status, msg, msg_len);
 }
 
 /* A cursor over the file bytes: take() fails once the bytes run out. */

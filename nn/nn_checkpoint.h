@@ -40,7 +40,8 @@
 /* AD_OK; AD_ERR_IO (cannot write or rename), AD_ERR_NUMERIC (a non-finite
  * parameter: nothing is written), AD_ERR_ARG (NULL arguments; a path that is
  * "", ends in '/' or is longer than 4091 bytes: nothing is created).  msg says
- * which. */
+ * which.  In the MPI build a collective call: rank 0 writes, every rank
+ * returns its status (autodiff/ad_dist.h). */
 int nn_checkpoint_save(const nn_params *p, const char *path, char *msg, size_t msg_len);
 
 /* The same with a label stored in the file (NULL or "": none); AD_ERR_ARG

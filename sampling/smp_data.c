@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "autodiff/ad_dist.h"
 #include "autodiff/ad_file.h"
 
 static char *copy_string(const char *s, size_t len)
@@ -76,8 +77,8 @@ void smp_dataset_free(smp_dataset *d)
     ad_free(d);
 }
 
-int smp_csv_write(const char *path, const ad_real *x, int n, int dim, const char *const *names,
-                  char *msg, size_t msg_len)
+static int csv_write_here(const char *path, const ad_real *x, int n, int dim,
+                          const char *const *names, char *msg, size_t msg_len)
 {
     /* "" must not become ".tmp" in the current directory */
     int rc = ad_path_check(path, "smp_csv_write", "the file name", msg, msg_len);
@@ -125,6 +126,16 @@ int smp_csv_write(const char *path, const ad_real *x, int n, int dim, const char
     }
     ad_free(tmp);
     return status;
+}
+
+/* In the MPI build a collective call: rank 0 writes, every rank returns its
+ * status (autodiff/ad_dist.h). */
+int smp_csv_write(const char *path, const ad_real *x, int n, int dim, const char *const *names,
+                  char *msg, size_t msg_len)
+{
+    int rc = AD_OK;
+    if (ad_dist_root_begin()) rc = csv_write_here(path, x, n, dim, names, msg, msg_len);
+    return ad_dist_root_end(rc, msg, msg_len);
 }
 
 /* One line without its end-of-line characters into *buf (grown with

@@ -33,7 +33,8 @@ void smp_dataset_free(smp_dataset *d); /* accepts NULL */
  * as "" would write, then remove, ".tmp" in the current directory.  Names must not contain commas, quotes, newlines or
  * other control bytes (a tab is allowed): the reader refuses those.  A FIFO, a
  * device or a directory at "path.tmp" is refused (AD_ERR_IO), never written
- * into. */
+ * into.  In the MPI build a collective call: rank 0 writes, every rank returns
+ * its status (autodiff/ad_dist.h). */
 int smp_csv_write(const char *path, const ad_real *x, int n, int dim, const char *const *names,
                   char *msg, size_t msg_len);
 

@@ -7,6 +7,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "autodiff/ad_dist.h"
+
 static int fail(char *msg, size_t msg_len, int code, const char *text)
 {
     if (msg && msg_len) snprintf(msg, msg_len, "smp_mc_run: %s", text);
@@ -56,6 +58,28 @@ long smp_mc_n_frames(const smp_mc_config *cfg)
     return (cfg->keep_initial ? 1 : 0) + cfg->n_steps / cfg->stride;
 }
 
+/* Chains per rank below which every rank computes every energy itself:
+ * an exchange per step costs more than a few energies save. */
+#define DIST_MIN_CHAINS 16
+
+/* The energies of the n configurations x.  Under MPI, with at least
+ * DIST_MIN_CHAINS chains per rank, each rank evaluates its share of them and
+ * every rank receives all (autodiff/ad_dist.h), so the chains run
+ * identically on every rank whatever their number; this needs an energy
+ * that computes each configuration alone, as every potential here does. */
+static int energies(smp_energy_fn energy, void *ctx, const ad_real *x, int n, int dim, ad_real *u,
+                    char *msg, size_t msg_len)
+{
+    if (ad_dist_size() == 1 || n < DIST_MIN_CHAINS * ad_dist_size())
+        return energy(ctx, x, n, dim, u, msg, msg_len);
+    long lo, hi;
+    ad_dist_share(n, &lo, &hi);
+    int status = AD_OK;
+    if (hi > lo)
+        status = energy(ctx, x + (size_t)lo * dim, (int)(hi - lo), dim, u + lo, msg, msg_len);
+    return ad_dist_gather(status, u, sizeof *u, n, msg, msg_len);
+}
+
 int smp_mc_run(const smp_mc_config *cfg, smp_energy_fn energy, void *ctx, const ad_real *x0,
                ad_real *out, ad_real *u_out, smp_mc_stats *stats, char *msg, size_t msg_len)
 {
@@ -72,10 +96,16 @@ int smp_mc_run(const smp_mc_config *cfg, smp_energy_fn energy, void *ctx, const 
             return fail(msg, msg_len, AD_ERR_NUMERIC, text);
         }
     ad_real *x = ad_malloc(2 * size * sizeof(ad_real) + 2 * (size_t)nc * sizeof(ad_real));
-    if (!x) return fail(msg, msg_len, AD_ERR_NOMEM, "out of memory");
+    /* under MPI a rank without memory ends every rank here */
+    int status = ad_dist_agree(x ? AD_OK : fail(msg, msg_len, AD_ERR_NOMEM, "out of memory"),
+                               msg, msg_len);
+    if (status != AD_OK) {
+        ad_free(x);
+        return status;
+    }
     ad_real *x_new = x + size, *u = x_new + size, *u_new = u + nc;
     memcpy(x, x0, size * sizeof(ad_real));
-    int status = energy(ctx, x, nc, dim, u, msg, msg_len);
+    status = energies(energy, ctx, x, nc, dim, u, msg, msg_len);
     for (int c = 0; c < nc && status == AD_OK; c++)
         if (!isfinite(u[c])) {
             snprintf(text, sizeof text, "energy of the start of chain %d is not finite (%g)", c,
@@ -94,7 +124,7 @@ int smp_mc_run(const smp_mc_config *cfg, smp_energy_fn energy, void *ctx, const 
     for (long step = 1; step <= cfg->n_steps && status == AD_OK; step++) {
         for (size_t k = 0; k < size; k++)
             x_new[k] = x[k] + (ad_real)(cfg->sigma * ad_rng_normal(&rng));
-        status = energy(ctx, x_new, nc, dim, u_new, msg, msg_len);
+        status = energies(energy, ctx, x_new, nc, dim, u_new, msg, msg_len);
         if (status != AD_OK) break;
         proposed += nc;
         for (int c = 0; c < nc; c++) {

@@ -5,6 +5,13 @@
  * (smp_potential_energy below).  Each step moves every coordinate of every
  * chain by sigma * N(0,1) and accepts with probability min(1, exp(-du/kT));
  * a rejected step repeats the old frame, as in the seed report.
+ *
+ * Under MPI (autodiff/ad_dist.h) smp_mc_run is a collective call: with at
+ * least 16 chains per rank each rank computes the energies of its share of
+ * the chains at every step and receives the others' (fewer chains: every
+ * rank computes all); every rank draws the whole random stream and holds
+ * every frame, the same as one process for any number of ranks, given an
+ * energy that computes each configuration alone.
  */
 #ifndef LIBBG_SAMPLING_SMP_MC_H
 #define LIBBG_SAMPLING_SMP_MC_H

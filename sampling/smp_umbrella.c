@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "autodiff/ad_alloc.h"
+#include "autodiff/ad_dist.h"
 #include "sampling/smp_analysis_impl.h"
 
 /* The biased energy u(x) + k/2 (r(x) - r0)^2 as an smp_energy_fn. */
@@ -149,11 +150,17 @@ int smp_umbrella_run(const smp_umbrella_config *cfg, smp_energy_fn energy, void 
         sizeof *res + ((size_t)R + 2 * (size_t)K) * sizeof(double) + n_r * sizeof(ad_real));
     ad_real *frames = ad_malloc(((size_t)nf * nc + nc) * dim * sizeof *frames);
     smp_wham_window *win = ad_malloc((size_t)K * sizeof *win);
-    if (!res || !frames || !win) {
+    double *acc_run = ad_malloc((size_t)K * R * sizeof *acc_run);
+    rc = !res || !frames || !win || !acc_run
+             ? ad_status_fail(msg, msg_len, AD_ERR_NOMEM, "%s: out of memory", fn)
+             : AD_OK;
+    rc = ad_dist_agree(rc, msg, msg_len);
+    if (rc != AD_OK) {
         ad_free(res);
         ad_free(frames);
         ad_free(win);
-        return ad_status_fail(msg, msg_len, AD_ERR_NOMEM, "%s: out of memory", fn);
+        ad_free(acc_run);
+        return rc;
     }
     memset(res, 0, sizeof *res);
     res->dF_repeat = (double *)(res + 1);
@@ -165,18 +172,33 @@ int smp_umbrella_run(const smp_umbrella_config *cfg, smp_energy_fn energy, void 
     res->n_per_window = m;
     ad_real *x0 = frames + (size_t)nf * nc * dim;
     char sub[256] = "";
+    for (int k = 0; k < K; k++) res->center[k] = window_center(cfg, k);
+    /* The runs j = k R + q (window k, repeat q) are independent: under MPI
+     * each rank does its share of them alone (a local region, ad_dist.h:
+     * their Monte Carlo is not split further), then every rank receives
+     * all coordinates and acceptances.  The first failing run is the one
+     * the serial loop would report. */
+    long lo, hi;
+    ad_dist_share((long)K * R, &lo, &hi);
+    ad_dist_local_begin();
+    for (long j = lo; j < hi && rc == AD_OK; j++) {
+        int k = (int)(j / R), q = (int)(j % R);
+        acc_run[j] = 0.0;
+        rc = run_window(cfg, energy, energy_ctx, q, k, res->center[k], x0, frames,
+                        res->r + (size_t)j * m, &acc_run[j], sub, sizeof sub);
+        if (rc != AD_OK)
+            ad_status_fail(msg, msg_len, rc, "%s: window %d (r0 = %g), repeat %d: %s", fn, k,
+                           res->center[k], q, sub);
+        else if (cfg->progress) /* this rank's runs (all of them when serial) */
+            cfg->progress(j - lo + 1, hi - lo, cfg->progress_ctx);
+    }
+    ad_dist_local_end();
+    rc = ad_dist_gather(rc, res->r, (size_t)m * sizeof *res->r, (long)K * R, msg, msg_len);
+    rc = ad_dist_gather(rc, acc_run, sizeof *acc_run, (long)K * R, msg, msg_len);
+    /* each window's mean acceptance, summed over its repeats in order */
     for (int k = 0; k < K && rc == AD_OK; k++) {
-        res->center[k] = window_center(cfg, k);
         res->acceptance[k] = 0.0;
-        for (int q = 0; q < R && rc == AD_OK; q++) {
-            rc = run_window(cfg, energy, energy_ctx, q, k, res->center[k], x0, frames,
-                            res->r + ((size_t)k * R + q) * m, &res->acceptance[k], sub, sizeof sub);
-            if (rc != AD_OK)
-                ad_status_fail(msg, msg_len, rc, "%s: window %d (r0 = %g), repeat %d: %s", fn, k,
-                         res->center[k], q, sub);
-            else if (cfg->progress)
-                cfg->progress((long)k * R + q + 1, (long)K * R, cfg->progress_ctx);
-        }
+        for (int q = 0; q < R; q++) res->acceptance[k] += acc_run[(size_t)k * R + q];
     }
     smp_wham_config wc = cfg->wham;
     wc.kT = cfg->kT;
@@ -213,6 +235,7 @@ int smp_umbrella_run(const smp_umbrella_config *cfg, smp_energy_fn energy, void 
     }
     ad_free(frames);
     ad_free(win);
+    ad_free(acc_run);
     if (rc != AD_OK) {
         smp_umbrella_result_free(res);
         return rc;

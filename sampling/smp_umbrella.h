@@ -7,6 +7,10 @@
  * from (seed, q * n_windows + k) by splitmix64.
  * Ownership: a smp_umbrella_result is allocated here and released with
  * smp_umbrella_result_free; callbacks and contexts stay the caller's.
+ * Under MPI (autodiff/ad_dist.h) a collective call: the runs (window,
+ * repeat) are shared out, each run done by one rank alone (the callbacks are
+ * called in a local region), and every rank receives every coordinate, so
+ * the result is the serial one for any number of ranks.
  */
 #ifndef LIBBG_SAMPLING_SMP_UMBRELLA_H
 #define LIBBG_SAMPLING_SMP_UMBRELLA_H
@@ -59,7 +63,8 @@ typedef struct smp_umbrella_config {
                             /* ignored (kT above is used)   default: 50 bins,    */
                             /* tol and max_iter 0 (their defaults), range unset  */
     /* Optional: called after each window of each repeat with the runs done
-     * and their total (n_windows x n_repeats); it does not change results.  */
+     * and their total (n_windows x n_repeats; under MPI, this rank's runs
+     * and their count); it does not change results.                       */
     void (*progress)(long done, long total, void *ctx); /* default NULL    */
     void *progress_ctx;
 } smp_umbrella_config;

@@ -14,6 +14,7 @@
 #include "apps/dimer/dimer_run.h"
 #include "apps/dimer/dimer_train.h"
 #include "autodiff/ad_alloc.h"
+#include "autodiff/ad_dist.h"
 
 /* The settings of the manifest: everything the numbers depend on (the
  * thread count is not: results do not depend on it). */
@@ -46,6 +47,8 @@ static void make_settings(const dimer_run *r, dimer_settings *d)
         if (n < 0 || (size_t)n >= sizeof d->stages - at) break;
         at += (size_t)n;
     }
+    if (r->opt.grad_blocks > 1 && at < sizeof d->stages) /* only when it changes the numbers */
+        snprintf(d->stages + at, sizeof d->stages - at, "; grad_blocks %d", r->opt.grad_blocks);
     snprintf(d->flow, sizeof d->flow, "blocks %d split %d", s->n_blocks, (int)s->split);
     if (r->opt.coupling.kind != APP_COUPLING_AFFINE) { /* an affine run keeps its fingerprint */
         size_t n = strlen(d->flow);
@@ -123,7 +126,10 @@ int dimer_run_all(dimer_run *r, char *msg, size_t len)
             r->us.dF, r->us.dF_se);
     if (r->n_temps) rc = dimer_temperature_data(r, msg, len);
     if (rc == AD_OK) rc = dimer_model_build(r, msg, len);
-    if (rc == AD_OK) rc = dimer_measure_timing(r, msg, len);
+    if (rc == AD_OK) { /* timings only: rank 0 measures them (autodiff/ad_dist.h) */
+        if (ad_dist_root_begin()) rc = dimer_measure_timing(r, msg, len);
+        rc = ad_dist_root_end(rc, msg, len);
+    }
     if (rc == AD_OK)
         fprintf(stderr, "%s: timing at batch 1000: energy+forces %.2f ms, flow fwd+bwd %.1f ms\n",
                 DIMER_PROGRAM, r->t_energy_ms, r->t_flow_ms);

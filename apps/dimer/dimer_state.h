@@ -36,6 +36,7 @@ typedef struct dimer_options {
     int quick, threads, resume, restart;
     const char *bond;
     int ais_chains, ais_temps; /* -1: the schedule's */
+    int grad_blocks;           /* the training batch cut into blocks (bg_train.h) */
     app_temperatures temperatures; /* --temperatures (n = 0: kT alone) */
     app_coupling coupling;         /* --coupling (default affine)      */
 } dimer_options;

@@ -104,6 +104,7 @@ int dimer_train(dimer_run *r, char *msg, size_t len)
         tc.log_path = log_path;
         tc.progress = on_progress;
         tc.progress_ctx = &pc;
+        tc.grad_blocks = r->opt.grad_blocks;
         /* One stage per call, on the parameters the generator holds (stage k
          * draws from (seed, k) and starts Adam afresh, so this equals one
          * call over all stages), each followed by its checkpoint, labelled

@@ -95,6 +95,8 @@ typedef struct exp2d_options {
     int threads;       /* ad_threads_set                   */
     int resume;        /* reuse trained models found in out */
     int restart;       /* discard a run of other settings in out */
+    int grad_blocks;   /* the training batch cut into blocks (bg_train.h; */
+                       /* 0 or 1: the whole batch)                       */
     app_temperatures temperatures; /* --temperatures: the training          */
                        /* temperatures of one multi-temperature generator   */
                        /* per model; n = 0 (default): kT alone, as before   */

@@ -11,6 +11,7 @@
 
 #include <unistd.h>
 
+#include "apps/toolkit/app_dist.h"
 #include "apps/toolkit/app_options.h"
 #include "apps/toolkit/app_progress.h"
 #include "autodiff/ad_alloc.h"
@@ -93,6 +94,10 @@ static int open_out(exp2d_run *run, char *msg, size_t len)
              "e_high %.17g",
              s->ml_iterations, s->ml_batch, s->ml_lr, s->iterations, s->batch, s->lr, s->w_rc,
              s->e_high);
+    if (run->opt.grad_blocks > 1) { /* a setting only when it changes the numbers */
+        size_t n = strlen(train);
+        snprintf(train + n, sizeof train - n, " grad_blocks %d", run->opt.grad_blocks);
+    }
     snprintf(analysis, sizeof analysis, "samples %d bootstrap %d bootstrap_kde %d interp %d",
              s->n_samples, s->n_bootstrap, s->n_bootstrap_kde, s->interp_points);
     /* the temperature list and a spline coupling only when given, so that a
@@ -115,11 +120,12 @@ static int open_out(exp2d_run *run, char *msg, size_t len)
     return app_run_open(&run->run, &c, msg, len);
 }
 
-int exp2d_main(const exp2d_system *sys, int argc, char **argv)
+static int run_main(const exp2d_system *sys, int argc, char **argv)
 {
     char default_out[256];
     snprintf(default_out, sizeof default_out, "out/%s", sys->name);
-    exp2d_options o = {.out = default_out, .seed = 1, .kT = 1.0, .threads = default_threads()};
+    exp2d_options o = {.out = default_out, .seed = 1, .kT = 1.0,
+                       .threads = app_dist_threads(default_threads()), .grad_blocks = 1};
     const app_option opts[] = {
         {"out", APP_OPT_STRING, &o.out,
          "output directory, with manifest.json and a lock (at most " APP_RUN_STR(
@@ -138,6 +144,11 @@ int exp2d_main(const exp2d_system *sys, int argc, char **argv)
          "reuse the models already trained in DIR by an interrupted run with the same settings "
          "(each only when manifest.json verifies its files)",
          NULL, 0, 0, 0, 0, 0},
+        {"grad-blocks", APP_OPT_INT, &o.grad_blocks,
+         "cut every training batch into G blocks of rows whose gradients are added in block "
+         "order: the numbers are then the same for any number of MPI ranks, which share the "
+         "blocks (default 1: the whole batch at once)",
+         "G", 1, 1, 1, 4096, 0},
         {"restart", APP_OPT_FLAG, &o.restart,
          "discard the files of an earlier run with other settings in DIR (without it such a "
          "directory is refused)",
@@ -210,4 +221,12 @@ int exp2d_main(const exp2d_system *sys, int argc, char **argv)
     ad_free(run);
     ad_threads_shutdown();
     return status == AD_OK ? 0 : 1;
+}
+
+/* Under mpirun (the MPI build) every rank runs the whole program; rank 0
+ * writes (apps/toolkit/app_dist.h). */
+int exp2d_main(const exp2d_system *sys, int argc, char **argv)
+{
+    if (app_dist_begin(sys->program, &argc, &argv) != 0) return 1;
+    return app_dist_end(run_main(sys, argc, argv));
 }

@@ -14,7 +14,9 @@
 #include "apps/toolkit/app_progress.h"
 #include "apps/toolkit/app_record.h"
 #include "autodiff/ad_alloc.h"
+#include "autodiff/ad_dist.h"
 #include "flows/bg_generator.h"
+#include "nn/nn_params.h"
 #include "sampling/smp_data.h"
 
 /* ---- training ------------------------------------------------------- */
@@ -185,30 +187,35 @@ done:
     return ok;
 }
 
-static int train_model(exp2d_run *run, int k, app_progress *pg, char *msg, size_t len)
+/* The stage of model k, its loss curve and, with --resume, its reload:
+ * *done = 1 when a model saved by an earlier run was reloaded. */
+static int prepare_model(exp2d_run *run, int k, bg_stage *st, int *done, char *msg, size_t len)
 {
     const exp2d_system *sys = run->sys;
     const exp2d_schedule *sc = &run->sched;
     exp2d_model *m = &run->models[k];
     int is_ml = k == 0;
-    bg_stage st = bg_stage_default();
-    st.name = m->name;
-    st.n_iterations = is_ml ? sc->ml_iterations : sc->iterations;
-    st.batch_size = is_ml ? sc->ml_batch : sc->batch;
-    st.lr = is_ml ? sc->ml_lr : sc->lr;
-    st.w_ml = m->w_ml;
-    st.w_kl = m->w_kl;
-    st.w_rc = m->w_rc;
-    st.e_high = sc->e_high; /* kT above the lowest minimum (tc.e_ref) */
-    m->n_iterations = st.n_iterations;
-    m->loss = ad_calloc((size_t)(st.n_iterations > 0 ? st.n_iterations : 1) * 4, sizeof(double));
-    if (!m->loss) return ad_status_fail(msg, len, AD_ERR_NOMEM, "out of memory");
+    *done = 0;
+    *st = bg_stage_default();
+    st->name = m->name;
+    st->n_iterations = is_ml ? sc->ml_iterations : sc->iterations;
+    st->batch_size = is_ml ? sc->ml_batch : sc->batch;
+    st->lr = is_ml ? sc->ml_lr : sc->lr;
+    st->w_ml = m->w_ml;
+    st->w_kl = m->w_kl;
+    st->w_rc = m->w_rc;
+    st->e_high = sc->e_high; /* kT above the lowest minimum (tc.e_ref) */
+    m->n_iterations = st->n_iterations;
+    m->loss = ad_calloc((size_t)(st->n_iterations > 0 ? st->n_iterations : 1) * 4, sizeof(double));
+    if (ad_dist_agree(m->loss ? AD_OK : AD_ERR_NOMEM, msg, len) != AD_OK)
+        return ad_status_fail(msg, len, AD_ERR_NOMEM, "out of memory");
     if (run->opt.resume && run->run) {
         char why[512] = "";
         if (reload_model(run, m, k, why, sizeof why)) {
             fprintf(stderr, "%s: %s model reloaded from %s\n", sys->program, m->name,
                     run->opt.out);
             m->train_seconds = 0;
+            *done = 1;
             return AD_OK;
         }
         /* this model and every later one (they start from the ML model) are
@@ -218,6 +225,17 @@ static int train_model(exp2d_run *run, int k, app_progress *pg, char *msg, size_
         app_run_forget_from(run->run, k + 1);
         run->opt.resume = 0;
     }
+    return AD_OK;
+}
+
+/* Train model k (prepared) from the parameters its generator holds. */
+static int fit_model(exp2d_run *run, int k, const bg_stage *stage, app_progress *pg, char *msg,
+                     size_t len)
+{
+    const exp2d_system *sys = run->sys;
+    exp2d_model *m = &run->models[k];
+    int is_ml = k == 0;
+    bg_stage st = *stage;
     train_ctx ctx = {pg, m};
     app_progress_stage(pg, k + 1, EXP2D_N_MODELS, m->name, st.n_iterations);
     bg_generator_train_config tc = bg_generator_train_default(run->data, run->n_data);
@@ -241,6 +259,7 @@ static int train_model(exp2d_run *run, int k, app_progress *pg, char *msg, size_
     tc.seed = exp2d_seed(run->opt.seed, 20 + (uint64_t)k);
     tc.progress = on_progress;
     tc.progress_ctx = &ctx;
+    tc.grad_blocks = run->opt.grad_blocks;
     bg_train_result res;
     char why[512];
     int status = bg_generator_train(m->gen, &tc, &res, why, sizeof why);
@@ -251,7 +270,61 @@ static int train_model(exp2d_run *run, int k, app_progress *pg, char *msg, size_
     m->skipped = res.skipped;
     m->train_seconds = res.seconds + (is_ml ? 0 : run->ml_seconds);
     if (is_ml) run->ml_seconds = res.seconds;
-    return save_model(run, m, k, msg, len);
+    return AD_OK;
+}
+
+static int train_model(exp2d_run *run, int k, app_progress *pg, char *msg, size_t len)
+{
+    bg_stage st;
+    int done = 0;
+    int status = prepare_model(run, k, &st, &done, msg, len);
+    if (status != AD_OK || done) return status;
+    status = fit_model(run, k, &st, pg, msg, len);
+    if (status != AD_OK) return status;
+    return save_model(run, &run->models[k], k, msg, len);
+}
+
+/* Under MPI (ad_dist.h): the models after the ML one start from it and do
+ * not depend on each other, so each rank trains some of them alone (model k
+ * on rank (k - 1) mod N, in a local region), every rank then receives each
+ * model from the rank that trained it, and they are saved in order.  The
+ * numbers are those of a serial run; a failure is the first model's that
+ * failed, on every rank. */
+static int train_spread(exp2d_run *run, const bg_stage *stages, const int *done, app_progress *pg,
+                        char *msg, size_t len)
+{
+    const int ranks = ad_dist_size(), me = ad_dist_rank();
+    int status[EXP2D_N_MODELS];
+    char why[EXP2D_N_MODELS][512];
+    for (int k = 1; k < EXP2D_N_MODELS; k++) {
+        status[k] = AD_OK;
+        why[k][0] = '\0';
+        if (done[k] || (k - 1) % ranks != me) continue;
+        ad_dist_local_begin();
+        status[k] = fit_model(run, k, &stages[k], pg, why[k], sizeof why[k]);
+        ad_dist_local_end();
+    }
+    for (int k = 1; k < EXP2D_N_MODELS; k++) {
+        if (done[k]) continue;
+        exp2d_model *m = &run->models[k];
+        nn_params *p = m->gen->model->params;
+        int from = (k - 1) % ranks;
+        double stats[3] = {m->final_loss, (double)m->skipped, m->train_seconds};
+        int st = ad_dist_bcast(status[k], nn_params_values(p), nn_params_size(p) * sizeof(ad_real),
+                               from, why[k], sizeof why[k]);
+        st = ad_dist_bcast(st, m->loss, (size_t)m->n_iterations * 4 * sizeof *m->loss, from,
+                           why[k], sizeof why[k]);
+        st = ad_dist_bcast(st, stats, sizeof stats, from, why[k], sizeof why[k]);
+        if (st != AD_OK) return ad_status_fail(msg, len, st, "%s", why[k]);
+        m->final_loss = stats[0];
+        m->skipped = (long)stats[1];
+        m->train_seconds = stats[2];
+        if (from != 0)
+            fprintf(stderr, "%s: %s model trained on rank %d\n", run->sys->program, m->name, from);
+        st = save_model(run, m, k, msg, len);
+        if (st != AD_OK) return st;
+    }
+    return AD_OK;
 }
 
 int exp2d_train_all(exp2d_run *run, char *msg, size_t len)
@@ -274,15 +347,20 @@ int exp2d_train_all(exp2d_run *run, char *msg, size_t len)
     }
     app_progress pg;
     app_progress_init(&pg, stderr, 2.0);
+    const int ranks = ad_dist_size();
+    bg_stage stages[EXP2D_N_MODELS];
+    int done[EXP2D_N_MODELS] = {0};
     for (int k = 0; k < EXP2D_N_MODELS; k++) {
         exp2d_model *m = &run->models[k];
         m->gen = bg_generator_new(&gc, msg, len);
-        if (!m->gen) return AD_ERR_NOMEM;
-        int status = AD_OK;
+        int status = ad_dist_agree(m->gen ? AD_OK : AD_ERR_NOMEM, msg, len);
+        if (status != AD_OK) return status;
         if (k > 0) /* start from the trained ML model */
             status = bg_generator_copy_parameters(m->gen, run->models[0].gen, msg, len);
-        if (status == AD_OK) status = train_model(run, k, &pg, msg, len);
+        /* one rank: each model is trained and saved in turn */
+        if (status == AD_OK && (k == 0 || ranks == 1)) status = train_model(run, k, &pg, msg, len);
+        else if (status == AD_OK) status = prepare_model(run, k, &stages[k], &done[k], msg, len);
         if (status != AD_OK) return status;
     }
-    return AD_OK;
+    return ranks == 1 ? AD_OK : train_spread(run, stages, done, &pg, msg, len);
 }

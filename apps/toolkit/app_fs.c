@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "autodiff/ad.h"
+#include "autodiff/ad_dist.h"
 
 static int fail_errno(char *msg, size_t size, const char *what, const char *path, int err,
                       int code)
@@ -18,7 +19,7 @@ static int fail_errno(char *msg, size_t size, const char *what, const char *path
     return code;
 }
 
-int app_fs_mkdir_p(const char *path, char *msg, size_t msg_size)
+static int mkdir_here(const char *path, char *msg, size_t msg_size)
 {
     if (!path || !*path) {
         if (msg && msg_size) snprintf(msg, msg_size, "empty directory name");
@@ -51,7 +52,16 @@ int app_fs_mkdir_p(const char *path, char *msg, size_t msg_size)
     return rc;
 }
 
-int app_fs_check_writable_dir(const char *path, char *msg, size_t msg_size)
+/* In the MPI build the writers here are collective calls: rank 0 works,
+ * every rank returns its status (autodiff/ad_dist.h). */
+int app_fs_mkdir_p(const char *path, char *msg, size_t msg_size)
+{
+    int rc = AD_OK;
+    if (ad_dist_root_begin()) rc = mkdir_here(path, msg, msg_size);
+    return ad_dist_root_end(rc, msg, msg_size);
+}
+
+static int check_writable_here(const char *path, char *msg, size_t msg_size)
 {
     int rc = app_fs_mkdir_p(path, msg, msg_size);
     if (rc) return rc;
@@ -72,6 +82,13 @@ int app_fs_check_writable_dir(const char *path, char *msg, size_t msg_size)
     }
     ad_free(probe);
     return rc;
+}
+
+int app_fs_check_writable_dir(const char *path, char *msg, size_t msg_size)
+{
+    int rc = AD_OK;
+    if (ad_dist_root_begin()) rc = check_writable_here(path, msg, msg_size);
+    return ad_dist_root_end(rc, msg, msg_size);
 }
 
 int app_fs_join(char *out, size_t size, const char *dir, const char *name)
@@ -128,7 +145,7 @@ static void sync_parent(const char *path)
     ad_free(dir);
 }
 
-int app_fs_write_atomic_with(const char *path, app_fs_write_fn write, void *ctx, char *msg,
+static int write_atomic_here(const char *path, app_fs_write_fn write, void *ctx, char *msg,
                              size_t msg_size)
 {
     if (msg && msg_size) msg[0] = '\0';
@@ -180,6 +197,14 @@ int app_fs_write_atomic_with(const char *path, app_fs_write_fn write, void *ctx,
     ad_free(tmp);
     sync_parent(path);
     return AD_OK;
+}
+
+int app_fs_write_atomic_with(const char *path, app_fs_write_fn write, void *ctx, char *msg,
+                             size_t msg_size)
+{
+    int rc = AD_OK;
+    if (ad_dist_root_begin()) rc = write_atomic_here(path, write, ctx, msg, msg_size);
+    return ad_dist_root_end(rc, msg, msg_size);
 }
 
 typedef struct {

@@ -10,6 +10,9 @@
  * threads of one process must not write the same PATH at the same time.
  * Paths have no length limit here (names are built in memory sized to fit; the
  * system's own limit gives an ordinary error), and NULL or "" is refused.
+ * In the MPI build the functions that write (mkdir_p, check_writable_dir,
+ * the atomic writes) are collective calls: every rank calls them, rank 0
+ * does the work and every rank returns its status (autodiff/ad_dist.h).
  */
 #ifndef LIBBG_APPS_TOOLKIT_APP_FS_H
 #define LIBBG_APPS_TOOLKIT_APP_FS_H

@@ -18,6 +18,7 @@
 #include "apps/toolkit/app_json.h"
 #include "autodiff/ad.h"
 #include "autodiff/ad_alloc.h"
+#include "autodiff/ad_dist.h"
 #include "nn/nn_checkpoint.h"
 
 #define MANIFEST_FORMAT 1
@@ -214,8 +215,8 @@ int app_run_reusable(const app_run *r, const char *name, int *stage, char *why, 
     return 1;
 }
 
-int app_run_note(app_run *r, const char *name, const char *path, int prefix, int stage, char *msg,
-                 size_t msg_len)
+static int note_here(app_run *r, const char *name, const char *path, int prefix, int stage,
+                     char *msg, size_t msg_len)
 {
     char full[APP_RUN_PATH_MAX];
     app_run_path(r, path, full, sizeof full);
@@ -227,6 +228,18 @@ int app_run_note(app_run *r, const char *name, const char *path, int prefix, int
     int rc = add_item(r, name, path, prefix, stage, bytes, fnv);
     if (rc != AD_OK) SET_MSG("out of memory");
     return rc;
+}
+
+/* In the MPI build the writers of this file are collective calls: rank 0
+ * records and writes, every rank returns its status (autodiff/ad_dist.h).
+ * The other ranks keep the records loaded at app_run_open (what
+ * app_run_reusable checks) and leave out those of this run. */
+int app_run_note(app_run *r, const char *name, const char *path, int prefix, int stage, char *msg,
+                 size_t msg_len)
+{
+    int rc = AD_OK;
+    if (ad_dist_root_begin()) rc = note_here(r, name, path, prefix, stage, msg, msg_len);
+    return ad_dist_root_end(rc, msg, msg_len);
 }
 
 /* The testing aid BG_STOP_AFTER=NAME. */
@@ -244,13 +257,13 @@ int app_run_record(app_run *r, const char *name, const char *path, int prefix, i
 {
     int rc = app_run_note(r, name, path, prefix, stage, msg, msg_len);
     if (rc == AD_OK) rc = app_run_save(r, msg, msg_len);
-    if (rc == AD_OK) maybe_stop(name);
+    if (rc == AD_OK && ad_dist_is_root()) maybe_stop(name);
     return rc;
 }
 
 static void hex64(uint64_t v, char out[17]) { snprintf(out, 17, "%016llx", (unsigned long long)v); }
 
-int app_run_save(app_run *r, char *msg, size_t msg_len)
+static int save_here(app_run *r, char *msg, size_t msg_len)
 {
     app_json w;
     app_json_init(&w, 1);
@@ -289,7 +302,14 @@ int app_run_save(app_run *r, char *msg, size_t msg_len)
     return rc;
 }
 
-int app_run_truncate_to_record(const app_run *r, const char *name, char *msg, size_t msg_len)
+int app_run_save(app_run *r, char *msg, size_t msg_len)
+{
+    int rc = AD_OK;
+    if (ad_dist_root_begin()) rc = save_here(r, msg, msg_len);
+    return ad_dist_root_end(rc, msg, msg_len);
+}
+
+static int truncate_here(const app_run *r, const char *name, char *msg, size_t msg_len)
 {
     const artefact *a = find(r, name);
     if (!a) {
@@ -310,6 +330,13 @@ int app_run_truncate_to_record(const app_run *r, const char *name, char *msg, si
     rc = app_fs_write_atomic(path, data, (size_t)a->bytes, msg, msg_len);
     ad_free(data);
     return rc;
+}
+
+int app_run_truncate_to_record(const app_run *r, const char *name, char *msg, size_t msg_len)
+{
+    int rc = AD_OK;
+    if (ad_dist_root_begin()) rc = truncate_here(r, name, msg, msg_len);
+    return ad_dist_root_end(rc, msg, msg_len);
 }
 
 /* ---- reading an old manifest ---- */
@@ -531,52 +558,12 @@ static void delete_listed(const app_run *r, const char *program)
             r->out);
 }
 
-int app_run_open(app_run **out, const app_run_config *cfg, char *msg, size_t msg_len)
+/* Rank 0's part of app_run_open: the lock, the clean-up and the previous
+ * run's manifest (its records kept for --resume or dropped). */
+static int take_over(app_run *r, const app_run_config *cfg, char *msg, size_t msg_len)
 {
-    *out = NULL;
-    size_t out_len = cfg->out ? strlen(cfg->out) : 0;
-    if (out_len == 0) {
-        SET_MSG("--out: empty directory name (try --help)");
-        return AD_ERR_ARG;
-    }
-    if (out_len > APP_RUN_OUT_MAX) {
-        SET_MSG("--out: directory name of %zu characters is too long (at most %d)", out_len,
-                APP_RUN_OUT_MAX);
-        return AD_ERR_ARG;
-    }
-    if (cfg->n_settings < 0 || cfg->n_settings > APP_RUN_MAX_SETTINGS) {
-        SET_MSG("too many settings");
-        return AD_ERR_ARG;
-    }
-    int rc = app_fs_check_writable_dir(cfg->out, msg, msg_len);
-    if (rc != AD_OK) return AD_ERR_ARG;
-    app_run *r = ad_calloc(1, sizeof *r);
-    if (!r) {
-        SET_MSG("out of memory");
-        return AD_ERR_NOMEM;
-    }
-    r->lock_fd = -1;
-    r->program = dup_str(cfg->program);
-    r->out = dup_str(cfg->out);
-    r->format_version = cfg->format_version;
-    r->settings = ad_calloc((size_t)(cfg->n_settings ? cfg->n_settings : 1), sizeof *r->settings);
-    int copied = r->settings != NULL;
-    for (int i = 0; copied && i < cfg->n_settings; i++) {
-        r->settings[i].key = dup_str(cfg->settings[i].key);
-        r->settings[i].value = dup_str(cfg->settings[i].value);
-        r->n_settings = i + 1;
-        copied = r->settings[i].key && r->settings[i].value;
-    }
-    if (!copied || !r->program || !r->out || make_settings_text(r, cfg) != AD_OK) {
-        app_run_close(r);
-        SET_MSG("out of memory");
-        return AD_ERR_NOMEM;
-    }
-    rc = take_lock(r, msg, msg_len);
-    if (rc != AD_OK) {
-        app_run_close(r);
-        return rc;
-    }
+    int rc = take_lock(r, msg, msg_len);
+    if (rc != AD_OK) return rc;
     clean_dir(r->program, r->out, 0);
 
     /* the previous run's manifest */
@@ -612,7 +599,6 @@ int app_run_open(app_run **out, const app_run_config *cfg, char *msg, size_t msg
                     r->out, (int)(diff.len > 700 ? 700 : diff.len), diff.data ? diff.data : "");
             app_buf_free(&diff);
             app_json_value_free(m.root);
-            app_run_close(r);
             return AD_ERR_ARG;
         }
         if (diff.len || cfg->restart) delete_listed(r, r->program);
@@ -626,7 +612,83 @@ int app_run_open(app_run **out, const app_run_config *cfg, char *msg, size_t msg
         fprintf(stderr, "%s: --resume: no usable %s in %s; everything is computed afresh\n",
                 r->program, APP_RUN_MANIFEST, r->out);
     }
-    rc = app_run_save(r, msg, msg_len);
+    return AD_OK;
+}
+
+/* The other ranks' part: the records of the manifest rank 0 has written. */
+static int follow(app_run *r, char *msg, size_t msg_len)
+{
+    char path[APP_RUN_PATH_MAX];
+    app_run_path(r, APP_RUN_MANIFEST, path, sizeof path);
+    char *text = NULL;
+    size_t tl = 0;
+    app_json_value *root = NULL;
+    int rc = app_fs_read_file(path, &text, &tl, msg, msg_len);
+    if (rc == AD_OK) rc = app_json_parse(text, tl, &root, msg, msg_len);
+    if (rc == AD_OK && (root->type != APP_JSON_OBJECT ||
+                        !load_items(r, app_json_member(root, "artefacts")))) {
+        SET_MSG("%s: unreadable records", path);
+        rc = AD_ERR_FORMAT;
+    }
+    app_json_value_free(root);
+    ad_free(text);
+    return rc;
+}
+
+int app_run_open(app_run **out, const app_run_config *cfg, char *msg, size_t msg_len)
+{
+    *out = NULL;
+    size_t out_len = cfg->out ? strlen(cfg->out) : 0;
+    if (out_len == 0) {
+        SET_MSG("--out: empty directory name (try --help)");
+        return AD_ERR_ARG;
+    }
+    if (out_len > APP_RUN_OUT_MAX) {
+        SET_MSG("--out: directory name of %zu characters is too long (at most %d)", out_len,
+                APP_RUN_OUT_MAX);
+        return AD_ERR_ARG;
+    }
+    if (cfg->n_settings < 0 || cfg->n_settings > APP_RUN_MAX_SETTINGS) {
+        SET_MSG("too many settings");
+        return AD_ERR_ARG;
+    }
+    int rc = app_fs_check_writable_dir(cfg->out, msg, msg_len);
+    if (rc != AD_OK) return AD_ERR_ARG;
+    app_run *r = ad_calloc(1, sizeof *r);
+    int copied = r != NULL;
+    if (r) {
+        r->lock_fd = -1;
+        r->program = dup_str(cfg->program);
+        r->out = dup_str(cfg->out);
+        r->format_version = cfg->format_version;
+        r->settings =
+            ad_calloc((size_t)(cfg->n_settings ? cfg->n_settings : 1), sizeof *r->settings);
+        copied = r->settings != NULL;
+        for (int i = 0; copied && i < cfg->n_settings; i++) {
+            r->settings[i].key = dup_str(cfg->settings[i].key);
+            r->settings[i].value = dup_str(cfg->settings[i].value);
+            r->n_settings = i + 1;
+            copied = r->settings[i].key && r->settings[i].value;
+        }
+        copied = copied && r->program && r->out && make_settings_text(r, cfg) == AD_OK;
+    }
+    rc = AD_OK;
+    if (!copied) {
+        SET_MSG("out of memory");
+        rc = AD_ERR_NOMEM;
+    }
+    /* Rank 0 takes the lock, cleans up and settles the old manifest; under
+     * MPI the other ranks then read the manifest it writes (app_run_save is
+     * a collective call), so that every rank reuses the same files. */
+    rc = ad_dist_agree(rc, msg, msg_len);
+    if (rc == AD_OK) {
+        int here = ad_dist_root_begin();
+        if (here) rc = take_over(r, cfg, msg, msg_len);
+        rc = ad_dist_root_end(rc, msg, msg_len);
+        if (rc == AD_OK) rc = app_run_save(r, msg, msg_len);
+        if (rc == AD_OK && !here) rc = follow(r, msg, msg_len);
+        rc = ad_dist_agree(rc, msg, msg_len);
+    }
     if (rc != AD_OK) {
         app_run_close(r);
         return rc;

@@ -28,6 +28,12 @@
  *     recomputes and overwrites everything).
  * A directory without a manifest is used as it is; nothing in it is reused.
  *
+ * Under MPI (the MPI build, autodiff/ad_dist.h) rank 0 takes the lock,
+ * cleans up and writes the manifest; the other ranks read the manifest it
+ * wrote at open, so that every rank reuses the same files, and record
+ * nothing themselves.  app_run_open, _note, _record, _save and
+ * _truncate_to_record are collective calls.
+ *
  * Testing aid: with the environment variable BG_STOP_AFTER=NAME the
  * process kills itself (SIGKILL) right after recording the artefact NAME,
  * as if it had been killed there.
