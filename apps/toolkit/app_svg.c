@@ -7,7 +7,6 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "apps/toolkit/app_fs.h"
 #include "apps/toolkit/app_svg_impl.h"
 #include "autodiff/ad.h"
 
@@ -355,20 +354,4 @@ int app_svg_contour(app_svg_panel *p, const double *z, int nx, int ny, double x0
     c->lines = !opts->no_lines;
     p->contour = c;
     return AD_OK;
-}
-
-int app_svg_save(const app_svg_figure *f, const char *path, char *msg, size_t msg_size)
-{
-    app_buf b;
-    app_buf_init(&b);
-    int rc = app_svg_render(f, &b);
-    if (rc) {
-        if (msg && msg_size)
-            snprintf(msg, msg_size, "cannot make figure '%s': %s", path ? path : "",
-                     rc == AD_ERR_NOMEM ? "out of memory" : "bad plot data or settings");
-    } else {
-        rc = app_fs_write_atomic(path, b.data, b.len, msg, msg_size);
-    }
-    app_buf_free(&b);
-    return rc;
 }

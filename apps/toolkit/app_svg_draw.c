@@ -1,10 +1,11 @@
 /* app_svg_draw.c - rendering a figure to SVG text: layout, axes, ticks,
  * series, filled contours (discrete levels, marching-squares lines), colour
- * bar and legend. */
+ * bar and legend; and saving it (written atomically). */
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
 
+#include "apps/toolkit/app_fs.h"
 #include "apps/toolkit/app_svg.h"
 #include "apps/toolkit/app_svg_impl.h"
 #include "autodiff/ad.h"
@@ -849,4 +850,20 @@ int app_svg_render(const app_svg_figure *f, app_buf *out)
     }
     app_buf_puts(out, "</svg>\n");
     return out->err;
+}
+
+int app_svg_save(const app_svg_figure *f, const char *path, char *msg, size_t msg_size)
+{
+    app_buf b;
+    app_buf_init(&b);
+    int rc = app_svg_render(f, &b);
+    if (rc) {
+        if (msg && msg_size)
+            snprintf(msg, msg_size, "cannot make figure '%s': %s", path ? path : "",
+                     rc == AD_ERR_NOMEM ? "out of memory" : "bad plot data or settings");
+    } else {
+        rc = app_fs_write_atomic(path, b.data, b.len, msg, msg_size);
+    }
+    app_buf_free(&b);
+    return rc;
 }
