@@ -210,16 +210,24 @@ ad_tensor *bg_loss_rc_sums(ad_tape *t, ad_tensor *r, const bg_rc_loss_config *cf
     return ad_sum_axis(t, member, 0); /* [K] */
 }
 
+/* The arguments of the grouped J_RC terms; 0 with a tape error naming fn. */
+static int group_args_ok(ad_tape *t, const char *fn, ad_tensor *r, const bg_rc_loss_config *cfg,
+                         const int *group, int n_groups)
+{
+    if (!ad_op_begin(t, fn, 1, &r)) return 0;
+    if (!cfg) ad_tape_fail(t, AD_ERR_ARG, "%s: cfg is NULL", fn);
+    else if (!group) ad_tape_fail(t, AD_ERR_ARG, "%s: group is NULL", fn);
+    else if (n_groups < 1)
+        ad_tape_fail(t, AD_ERR_ARG, "%s: n_groups = %d (need >= 1)", fn, n_groups);
+    else if (r->n_dims != 1) ad_tape_fail(t, AD_ERR_SHAPE, "%s: r must be [batch]", fn);
+    return ad_tape_ok(t);
+}
+
 ad_tensor *bg_loss_rc_groups(ad_tape *t, ad_tensor *r, const bg_rc_loss_config *cfg,
                              const int *group, int n_groups, const ad_real *group_weight)
 {
     static const char fn[] = "bg_loss_rc_groups";
-    if (!ad_op_begin(t, fn, 1, &r)) return ad_tape_poison(t);
-    if (!cfg) return ad_tape_fail(t, AD_ERR_ARG, "%s: cfg is NULL", fn);
-    if (!group) return ad_tape_fail(t, AD_ERR_ARG, "%s: group is NULL", fn);
-    if (n_groups < 1) return ad_tape_fail(t, AD_ERR_ARG, "%s: n_groups = %d (need >= 1)", fn,
-                                          n_groups);
-    if (r->n_dims != 1) return ad_tape_fail(t, AD_ERR_SHAPE, "%s: r must be [batch]", fn);
+    if (!group_args_ok(t, fn, r, cfg, group, n_groups)) return ad_tape_poison(t);
     int batch = r->shape[0];
     /* G[b, g] = 1 / n_g for the rows of group g: G^T M averages each group */
     int gshape[2] = {batch, n_groups}, wshape[1] = {n_groups};
@@ -254,12 +262,7 @@ ad_tensor *bg_loss_rc_group_sums(ad_tape *t, ad_tensor *r, const bg_rc_loss_conf
                                  const int *group, int n_groups)
 {
     static const char fn[] = "bg_loss_rc_group_sums";
-    if (!ad_op_begin(t, fn, 1, &r)) return ad_tape_poison(t);
-    if (!cfg) return ad_tape_fail(t, AD_ERR_ARG, "%s: cfg is NULL", fn);
-    if (!group) return ad_tape_fail(t, AD_ERR_ARG, "%s: group is NULL", fn);
-    if (n_groups < 1) return ad_tape_fail(t, AD_ERR_ARG, "%s: n_groups = %d (need >= 1)", fn,
-                                          n_groups);
-    if (r->n_dims != 1) return ad_tape_fail(t, AD_ERR_SHAPE, "%s: r must be [batch]", fn);
+    if (!group_args_ok(t, fn, r, cfg, group, n_groups)) return ad_tape_poison(t);
     int batch = r->shape[0];
     /* G[b, g] = 1 for the rows of group g: G^T M sums each group */
     int gshape[2] = {batch, n_groups};
