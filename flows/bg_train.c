@@ -433,6 +433,27 @@ static void draw_rows(trainer *tr, const bg_stage *st, ad_rng *rng)
     }
 }
 
+/* total + weight * j (j alone when total is NULL), with j's value into
+ * *value: one term of a stage's loss. */
+static ad_tensor *add_term(ad_tape *t, ad_tensor *total, ad_tensor *j, double weight,
+                           double *value)
+{
+    if (ad_tape_ok(t)) *value = j->data[0];
+    ad_tensor *w = ad_scale(t, j, weight);
+    return total ? ad_add(t, total, w) : w;
+}
+
+/* The loss's value into *loss and its backward pass; AD_ERR_NUMERIC when it
+ * is not finite. */
+static int finish_loss(ad_tape *t, ad_tensor *total, double *loss)
+{
+    if (!total) return AD_ERR_ARG;
+    if (!ad_tape_ok(t)) return ad_tape_status(t);
+    *loss = total->data[0];
+    if (!isfinite(*loss)) return AD_ERR_NUMERIC;
+    return ad_backward(t, total);
+}
+
 /* One loss evaluation with a temperature per row (see bg_train.h); the same
  * order of random draws as step_loss: the data batch, then the prior. */
 static int step_loss_rows(trainer *tr, const bg_stage *st, ad_rng *rng, double *loss, double *ml,
@@ -450,8 +471,7 @@ static int step_loss_rows(trainer *tr, const bg_stage *st, ad_rng *rng, double *
         int shape[2] = {batch, m->dim_x};
         ad_tensor *x = ad_constant(t, 2, shape, tr->x_batch);
         ad_tensor *j = bg_loss_ml_rows(t, m, &c->prior, x, tr->ml_kT, tr->ml_w);
-        if (ad_tape_ok(t)) *ml = j->data[0];
-        total = ad_scale(t, j, st->w_ml);
+        total = add_term(t, total, j, st->w_ml, ml);
     }
     if (st->w_kl > 0 || st->w_rc > 0) {
         int shape[2] = {batch, m->dim_z};
@@ -461,9 +481,7 @@ static int step_loss_rows(trainer *tr, const bg_stage *st, ad_rng *rng, double *
             bg_kl_terms terms = {0};
             ad_tensor *j = bg_loss_kl_rows(t, m, c->potential, tr->row_kT, tr->row_w, tr->row_eh,
                                            tr->row_em, z, &terms);
-            if (ad_tape_ok(t)) *kl = j->data[0];
-            ad_tensor *w = ad_scale(t, j, st->w_kl);
-            total = total ? ad_add(t, total, w) : w;
+            total = add_term(t, total, j, st->w_kl, kl);
             x = terms.x;
         } else {
             x = flow_model_forward(m, t, z, NULL);
@@ -473,16 +491,10 @@ static int step_loss_rows(trainer *tr, const bg_stage *st, ad_rng *rng, double *
             for (int k = 0; k < tr->n_kl; k++) gw[k] = (ad_real)tr->kl_share[k];
             ad_tensor *j = bg_loss_rc_groups(t, bg_rc_eval(t, c->rc, x), &c->rc_loss,
                                              tr->row_group, tr->n_kl, gw);
-            if (ad_tape_ok(t)) *rc = j->data[0];
-            ad_tensor *w = ad_scale(t, j, st->w_rc);
-            total = total ? ad_add(t, total, w) : w;
+            total = add_term(t, total, j, st->w_rc, rc);
         }
     }
-    if (!total) return AD_ERR_ARG;
-    if (!ad_tape_ok(t)) return ad_tape_status(t);
-    *loss = total->data[0];
-    if (!isfinite(*loss)) return AD_ERR_NUMERIC;
-    return ad_backward(t, total);
+    return finish_loss(t, total, loss);
 }
 
 /* One loss evaluation and backward pass; components are written out. */
@@ -500,8 +512,7 @@ static int step_loss(trainer *tr, const bg_stage *st, ad_rng *rng, double *loss,
         int shape[2] = {st->batch_size, m->dim_x};
         ad_tensor *x = ad_constant(t, 2, shape, tr->x_batch);
         ad_tensor *j = bg_loss_ml(t, m, &c->prior, x);
-        if (ad_tape_ok(t)) *ml = j->data[0];
-        total = ad_scale(t, j, st->w_ml);
+        total = add_term(t, total, j, st->w_ml, ml);
     }
     if (st->w_kl > 0 || st->w_rc > 0) {
         flow_prior_sample(&c->prior, rng, tr->z_batch, st->batch_size);
@@ -513,25 +524,17 @@ static int step_loss(trainer *tr, const bg_stage *st, ad_rng *rng, double *loss,
             double e_high, e_max;
             stage_cut(c, st, &e_high, &e_max);
             ad_tensor *j = bg_loss_kl(t, m, c->potential, c->kT, e_high, e_max, z, &terms);
-            if (ad_tape_ok(t)) *kl = j->data[0];
-            ad_tensor *w = ad_scale(t, j, st->w_kl);
-            total = total ? ad_add(t, total, w) : w;
+            total = add_term(t, total, j, st->w_kl, kl);
             x = terms.x;
         } else {
             x = flow_model_forward(m, t, z, NULL);
         }
         if (st->w_rc > 0) {
             ad_tensor *j = bg_loss_rc(t, bg_rc_eval(t, c->rc, x), &c->rc_loss);
-            if (ad_tape_ok(t)) *rc = j->data[0];
-            ad_tensor *w = ad_scale(t, j, st->w_rc);
-            total = total ? ad_add(t, total, w) : w;
+            total = add_term(t, total, j, st->w_rc, rc);
         }
     }
-    if (!total) return AD_ERR_ARG;
-    if (!ad_tape_ok(t)) return ad_tape_status(t);
-    *loss = total->data[0];
-    if (!isfinite(*loss)) return AD_ERR_NUMERIC;
-    return ad_backward(t, total);
+    return finish_loss(t, total, loss);
 }
 
 /* One loss evaluation with the batch cut into blocks (bg_train_impl.h):
