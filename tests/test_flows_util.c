@@ -84,6 +84,18 @@ ad_tensor *fc_flow_objective_fn(ad_tape *t, ad_tensor *const *in, int n, void *c
     return ad_add(t, ad_sum_axis(t, ad_square(t, x), 1), ld);
 }
 
+void fc_assert_flow_gradcheck(const flow_model *m, ad_tensor *z)
+{
+    for (int inverse = 0; inverse < 2; inverse++) {
+        fc_flow_objective c = {m, inverse};
+        ad_tensor *in[2] = {nn_params_flat(m->params), z};
+        ad_gradcheck_report rep;
+        ck_assert_int_eq(ad_gradcheck(fc_flow_objective_fn, &c, 2, in, NULL, &rep), AD_OK);
+        ck_assert_msg(rep.ok, "%s: %s", inverse ? "inverse" : "forward", rep.message);
+        ck_assert_uint_eq(rep.n_checked, nn_params_size(m->params) + z->size);
+    }
+}
+
 /* Four training steps of a 2-D flow (forward, ML-like loss, backward, Adam)
  * on a batch of 64: after the first, no allocation. */
 void fc_assert_step_no_malloc(flow_model *m)

@@ -58,6 +58,9 @@ typedef struct fc_flow_objective {
     int inverse;
 } fc_flow_objective;
 ad_tensor *fc_flow_objective_fn(ad_tape *t, ad_tensor *const *in, int n, void *ctx);
+/* Gradient checks of that objective, forward and inverse, with respect to
+ * every parameter of m and every element of its input z. */
+void fc_assert_flow_gradcheck(const flow_model *m, ad_tensor *z);
 
 /* Four training steps of the 2-D flow m (forward, ML-like loss, backward,
  * Adam) on a batch of 64; asserts that none after the first allocates. */
