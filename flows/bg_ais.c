@@ -332,6 +332,41 @@ static int check_args(const flow_model *m, const flow_prior *prior, const pot_po
     return AD_OK;
 }
 
+/* After each rank ran the batches it owns (ad_dist_share over the nb
+ * batches of `batch` rows): every rank receives every row of s and the
+ * counts summed over ranks.  Returns the agreed status. */
+static int gather_batches(ais_work *w, bg_samples *s, int batch, long nb, int st, long *n_acc,
+                          long *n_prop, long *n_eval)
+{
+    const int dz = s->dim_z, dx = s->dim_x;
+    const size_t width = (size_t)dx + dz + 3, item = (size_t)batch * width;
+    long lo, hi;
+    ad_dist_share(nb, &lo, &hi);
+    for (long r = lo * batch; r < hi * batch && r < s->n && st == AD_OK; r++) {
+        ad_real *p = w->pack + (size_t)r * width;
+        memcpy(p, s->x + (size_t)r * dx, (size_t)dx * sizeof *p);
+        memcpy(p + dx, s->z + (size_t)r * dz, (size_t)dz * sizeof *p);
+        p[dx + dz] = s->log_det[r];
+        p[dx + dz + 1] = s->energy[r];
+        p[dx + dz + 2] = s->log_w[r];
+    }
+    st = ad_dist_gather(st, w->pack, item * sizeof(ad_real), nb, w->why, sizeof w->why);
+    for (long r = 0; r < s->n && st == AD_OK; r++) {
+        const ad_real *p = w->pack + (size_t)r * width;
+        memcpy(s->x + (size_t)r * dx, p, (size_t)dx * sizeof *p);
+        memcpy(s->z + (size_t)r * dz, p + dx, (size_t)dz * sizeof *p);
+        s->log_det[r] = p[dx + dz];
+        s->energy[r] = p[dx + dz + 1];
+        s->log_w[r] = p[dx + dz + 2];
+    }
+    long counts[3] = {*n_acc, *n_prop, *n_eval};
+    st = ad_dist_sum_long(st, counts, 3, w->why, sizeof w->why);
+    *n_acc = counts[0];
+    *n_prop = counts[1];
+    *n_eval = counts[2];
+    return st;
+}
+
 int bg_ais_sample(const flow_model *m, const flow_prior *prior, const pot_potential *u, double kT,
                   int n, int batch, const bg_ais_config *cfg, uint64_t seed, bg_samples **out,
                   bg_ais_stats *stats, char *msg, size_t msg_len)
@@ -360,9 +395,13 @@ int bg_ais_sample(const flow_model *m, const flow_prior *prior, const pot_potent
         g_prop = ad_malloc((size_t)batch * dz * sizeof(ad_real));
         g_pilot = ad_malloc((size_t)(b_pilot > 0 ? b_pilot : 1) * dz * sizeof(ad_real));
     }
-    if (ad_dist_size() > 1)
-        ok = ok && (w.pack = ad_malloc((size_t)batch * ((size_t)dx + 3 + (size_t)dz) *
-                                       sizeof(ad_real))) != NULL;
+    /* MPI: rows of one batch passed between ranks, or every batch's rows */
+    if (ad_dist_size() > 1) {
+        size_t nb = ((size_t)n + batch - 1) / batch;
+        size_t rows = nb >= (size_t)ad_dist_size() ? nb * batch : (size_t)batch;
+        ok = ok && (w.pack = ad_malloc(rows * ((size_t)dx + 3 + (size_t)dz) * sizeof(ad_real))) !=
+                       NULL;
+    }
     if (!ok || !w.log_w || !w.label || (hmc && (!w.mom || !w.h0 || !g_cur || !g_prop || !g_pilot)))
         st = ad_status_fail(msg, msg_len, AD_ERR_NOMEM, "bg_ais_sample: out of memory for %d chains",
                             n);
@@ -383,17 +422,38 @@ int bg_ais_sample(const flow_model *m, const flow_prior *prior, const pot_potent
         n_eval += (long)b_pilot * (1 + (long)K * cfg->mcmc_steps * per_step);
         n_acc = n_prop = 0;
     }
-    w.steps_total = (long)((n + batch - 1) / batch) * K;
-    for (int start = 0, bi = 1; st == AD_OK && start < n; start += batch, bi++) {
+    /* The production batches: with at least as many batches as ranks, each
+     * rank runs the batches it owns alone (a batch's chains depend only on
+     * its own random stream and the pilot's widths) and the rows are
+     * gathered at the end; with fewer, every batch is shared row by row. */
+    const long nb = (n + batch - 1) / batch;
+    const int by_batch = ad_dist_size() > 1 && nb >= ad_dist_size();
+    long b_lo = 0, b_hi = nb;
+    if (by_batch) ad_dist_share(nb, &b_lo, &b_hi);
+    const long own_rows = (b_hi > b_lo) ? (b_hi == nb ? n : b_hi * batch) - b_lo * batch : 0;
+    w.steps_total = (b_hi - b_lo) * K;
+    long n_eval_prod = 0;
+    if (by_batch) ad_dist_local_begin();
+    for (long bi = b_lo + 1; st == AD_OK && bi <= b_hi; bi++) {
+        int start = (int)((bi - 1) * batch);
         int b = n - start < batch ? n - start : batch;
         ais_rows cur = rows_of(s, start, g_cur);
         ad_rng_seed(&rng, seed, (uint64_t)bi);
         st = flow_prior_sample(prior, &rng, cur.z, b);
         if (st == AD_OK) st = run_chains(&w, cfg, &rng, b, &cur, steps, 0, &n_acc, &n_prop);
         if (st == AD_OK) memcpy(cur.l, w.log_w, (size_t)b * sizeof(ad_real));
-        n_eval += (long)b * (1 + (long)K * cfg->mcmc_steps * per_step);
-        if (st == AD_OK && cfg->progress) cfg->progress(start + b, n, cfg->progress_ctx);
+        n_eval_prod += (long)b * (1 + (long)K * cfg->mcmc_steps * per_step);
+        /* progress in chains of the whole run (each rank's share scaled) */
+        long done = start + b - b_lo * batch;
+        if (st == AD_OK && cfg->progress)
+            cfg->progress(by_batch ? (int)((double)done * n / own_rows) : start + b, n,
+                          cfg->progress_ctx);
     }
+    if (by_batch) {
+        ad_dist_local_end();
+        st = gather_batches(&w, s, batch, nb, st, &n_acc, &n_prop, &n_eval_prod);
+    }
+    n_eval += n_eval_prod;
     if (hmc) nn_params_set_requires_grad(m->params, grads_were_on);
     if (st != AD_OK) {
         if (msg && msg_len && w.why[0]) ad_status_fail(msg, msg_len, st, "%s", w.why);

@@ -25,6 +25,12 @@
  * (discarded) whose width is adapted towards target_acceptance at each
  * temperature; the production chains then use that fixed schedule, so their
  * transitions do not depend on one another.  Nothing is recorded on a tape.
+ *
+ * Under MPI (autodiff/ad_dist.h) each batch of chains draws from its own
+ * random stream, (seed, batch number), so the numbers are the same for any
+ * number of ranks: with at least as many batches as ranks, each rank runs
+ * the batches it owns alone and the rows are gathered at the end; with
+ * fewer, the ranks share the rows of every step (as does the pilot).
  */
 #ifndef LIBBG_FLOWS_BG_AIS_H
 #define LIBBG_FLOWS_BG_AIS_H
@@ -49,12 +55,14 @@ typedef struct bg_ais_config {
      * instead of losing them to the most probable one. */
     int (*state)(const ad_real *x, void *ctx);
     void *state_ctx;
-    /* Optional: called after each batch with the chains done and n. */
+    /* Optional: called after each batch with the chains done and n (under
+     * MPI, where ranks share out the batches: rank 0's share, scaled to n). */
     void (*progress)(int done, int n, void *ctx);
     void *progress_ctx;
     /* Optional, finer (same ctx): called after every temperature of every
      * batch with the temperature steps done and their total (batches x K;
-     * the pilot is not counted).  Neither callback changes the results. */
+     * the pilot is not counted; under MPI with the batches shared out, the
+     * calling rank's batches).  Neither callback changes the results. */
     void (*progress_step)(long done, long total, void *ctx);
 } bg_ais_config;
 

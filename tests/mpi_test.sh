@@ -9,8 +9,9 @@
 # 2. the programs under mpirun -np 2, 3 and 4 (more ranks than cores:
 #    --oversubscribe) write the same files and summary.json numbers as the
 #    serial build (SERIAL_BUILD, built here if needed), timings aside: the
-#    dimer --quick (also with --grad-blocks 4, data-parallel training, and
-#    at three temperatures with the spline coupling), the double well by
+#    dimer --quick (also with --grad-blocks 4, data-parallel training, with
+#    three batches of annealing chains, and at three temperatures with the
+#    spline coupling), the double well by
 #    default, --quick, and --quick at three temperatures with --grad-blocks
 #    4, and the Mueller-Brown potential --quick (also with the spline);
 # 3. a run killed after a checkpoint resumes with another number of ranks
@@ -19,7 +20,8 @@
 #    never a hang (BG_DIST_FAULT, autodiff/ad_dist.h): non-finite losses,
 #    an unreadable file, memory running out.
 # With "quick" as the fifth argument only the dimer --quick identity at 2
-# ranks runs (what CI checks).  Exits 0 when everything holds, 1 otherwise.
+# ranks (with two batches of annealing chains, one per rank) runs (what CI
+# checks).  Exits 0 when everything holds, 1 otherwise.
 set -u
 make_cmd=${1:-make}
 build=${2:-build-mpi}
@@ -68,9 +70,9 @@ ranks() {
 }
 
 if [ "$only_quick" = quick ]; then
-    serial dimer bg-dimer --quick
-    ranks 2 dimer2 bg-dimer --quick
-    same "bg-dimer --quick, 2 ranks" "$tmp/dimer" "$tmp/dimer2"
+    serial dimer bg-dimer --quick --ais-chains 400
+    ranks 2 dimer2 bg-dimer --quick --ais-chains 400
+    same "bg-dimer --quick --ais-chains 400, 2 ranks" "$tmp/dimer" "$tmp/dimer2"
     rm -rf "$tmp"
     [ $failed = 0 ] && echo "mpi test: ok (quick)"
     exit $failed
@@ -101,6 +103,13 @@ serial dimer_g4 bg-dimer --quick --grad-blocks 4
 for n in 2 3; do
     ranks $n dimer_g4_$n bg-dimer --quick --grad-blocks 4
     same "bg-dimer --quick --grad-blocks 4, $n ranks" "$tmp/dimer_g4" "$tmp/dimer_g4_$n"
+done
+# three batches of annealing chains: whole batches per rank on 2 and 3
+# ranks, rows of every batch shared on 4
+serial dimer_a bg-dimer --quick --ais-chains 600
+for n in 2 3 4; do
+    ranks $n dimer_a$n bg-dimer --quick --ais-chains 600
+    same "bg-dimer --quick --ais-chains 600, $n ranks" "$tmp/dimer_a" "$tmp/dimer_a$n"
 done
 temps="--temperatures 0.8,1,1.2 --coupling spline"
 serial dimer_t bg-dimer --quick $temps

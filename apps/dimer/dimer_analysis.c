@@ -139,15 +139,17 @@ static int dimer_state(const ad_real *x, void *ctx)
  * one annealing temperature of one batch of chains. */
 typedef struct ais_progress {
     app_progress pg;
-    int n_temps, batch, n;
+    int n_temps, n;
 } ais_progress;
 
 static void on_ais_step(long done, long total, void *ctx)
 {
     ais_progress *a = ctx;
     if (done == 1) app_progress_stage(&a->pg, 0, 0, "latent AIS", total);
-    long chains = done / a->n_temps * a->batch;
-    app_progress_value v = {"chains done", (double)(chains < a->n ? chains : a->n)};
+    /* the batches done, as a share of all chains (under MPI the counts are
+     * those of rank 0's batches) */
+    long batches = total / a->n_temps, chains = done / a->n_temps * a->n / (batches ? batches : 1);
+    app_progress_value v = {"chains done", (double)chains};
     app_progress_update(&a->pg, done, &v, 1);
     if (done == total) app_progress_done(&a->pg);
 }
@@ -161,7 +163,7 @@ static int ais_at(dimer_run *r, double kT, uint64_t seed, bg_samples **out, bg_a
     const bg_generator *g = r->gen;
     bg_ais_config c = s->ais;
     double t0 = app_clock_seconds();
-    ais_progress ap = {.n_temps = c.n_temps, .batch = s->ais_batch, .n = s->ais_chains};
+    ais_progress ap = {.n_temps = c.n_temps, .n = s->ais_chains};
     app_progress_init(&ap.pg, stderr, 10.0);
     c.state = dimer_state;
     c.progress = NULL;
