@@ -4,7 +4,7 @@
 #   make run          the main job: the double-well experiment end to end
 #   make test         build and run every test suite (installs Check if missing)
 #   make sanitize     the suite under AddressSanitizer + UndefinedBehaviorSanitizer
-#   make valgrind     the suite under valgrind (one process, "slow" cases left out)
+#   make valgrind     the suite under valgrind (no fork per test, "slow" cases left out)
 #   make test-clang   the suite built with Clang (CLANG=clang), in $(BUILD)/clang
 #   make sanitize-clang  the sanitizer run built with Clang, in $(BUILD)/clang/sanitize
 #   make cross-aarch64  cross-build for aarch64 and run the suite under qemu-user
@@ -219,12 +219,15 @@ mpi-deps:
 # Check runs each test in a forked child; timeouts are generous so that the
 # sanitizer build (several times slower) passes on a 2-core machine.
 TEST_ENV ?= CK_DEFAULT_TIMEOUT=120 BG_BIN_DIR=$(BUILD)/bin
+# The suites run in TEST_JOBS processes at once (tests/run_suites.sh); 1
+# runs them one after another in one runner, as Check does by itself.
+TEST_JOBS ?= $(shell nproc 2>/dev/null || echo 1)
 
 test: check-deps $(MPI_DEPS)
 	@$(MAKE) --no-print-directory tests
 	@for e in $(EXAMPLES); do echo "example: $$e"; $(call EXAMPLE_RUN,); done
 	@sh tests/install_test.sh "$(MAKE)" "$(BUILD)" "$(MODULES)" "$(CC)" "$(LDLIBS)" "$(REAL)"
-	$(TEST_ENV) $(TEST_BIN)
+	$(TEST_ENV) sh tests/run_suites.sh $(TEST_JOBS) $(TEST_BIN)
 ifeq ($(MPI),1)
 	sh tests/mpi_test.sh "$(MAKE)" "$(BUILD)" "$(REAL)" "$(SERIAL_BUILD)"
 endif
@@ -343,9 +346,9 @@ fuzz: fuzz-build
 
 -include $(wildcard $(FUZZ_DIR)/obj/*/*.d $(FUZZ_DIR)/obj/*/*/*.d)
 
-# The suite under valgrind (memcheck): a build without sanitizers, run in
-# one process (CK_FORK=no) without the cases tagged "slow".  Definite leaks
-# and every memory error fail it.
+# The suite under valgrind (memcheck): a build without sanitizers, each
+# suite run in one process (CK_FORK=no) without the cases tagged "slow".
+# Definite leaks and every memory error fail it.
 VALGRIND    ?= valgrind
 VG_FLAGS    ?= --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=definite \
                --show-leak-kinds=definite -q
@@ -362,7 +365,7 @@ valgrind: check-deps
 	fi
 	$(MAKE) --no-print-directory BUILD=$(BUILD)/valgrind OPT="-O1 -g" tests
 	CK_FORK=no CK_EXCLUDE_TAGS=slow BG_BIN_DIR=$(BUILD)/valgrind/bin BG_VALGRIND=1 \
-	  $(VALGRIND) $(VG_FLAGS) $(BUILD)/valgrind/bin/run-tests
+	  sh tests/run_suites.sh $(TEST_JOBS) $(VALGRIND) $(VG_FLAGS) $(BUILD)/valgrind/bin/run-tests
 
 run: programs
 	@if [ -x $(BUILD)/bin/bg-doublewell ]; then $(BUILD)/bin/bg-doublewell; \
