@@ -14,6 +14,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "apps/dimer/dimer_schedule.h"
 #include "apps/toolkit/app_fs.h"
 #include "apps/toolkit/app_json.h"
 #include "autodiff/ad.h"
@@ -423,12 +424,38 @@ START_TEST(test_help)
 }
 END_TEST
 
+/* The umbrella windows keep the table's length at kT >= 1 and grow as 1/kT
+ * below, in steps and in discarded frames alike. */
+START_TEST(test_umbrella_length)
+{
+    for (int quick = 0; quick <= 1; quick++) {
+        dimer_schedule s;
+        dimer_schedule_make(&s, quick, 1.0);
+        long steps, discard;
+        static const double hot[] = {1.0, 1.5, 2.0, 4.0};
+        for (size_t i = 0; i < sizeof hot / sizeof *hot; i++) {
+            dimer_umbrella_length(&s, hot[i], &steps, &discard);
+            ck_assert_int_eq(steps, s.us_steps);
+            ck_assert_int_eq(discard, s.us_discard);
+        }
+        dimer_umbrella_length(&s, 0.5, &steps, &discard);
+        ck_assert_int_eq(steps, 2 * s.us_steps);
+        ck_assert_int_eq(discard, 2 * s.us_discard);
+        /* not a whole multiple: rounded up, never shorter than 1/kT times */
+        dimer_umbrella_length(&s, 0.3, &steps, &discard);
+        ck_assert(steps >= s.us_steps / 0.3 && steps < s.us_steps / 0.3 + 1);
+        ck_assert(discard >= s.us_discard / 0.3 && discard < s.us_discard / 0.3 + 1);
+    }
+}
+END_TEST
+
 Suite *apps_dimer_suite(void)
 {
     Suite *s = suite_create("apps-dimer");
     TCase *tc = tcase_create("errors");
     tcase_add_loop_test(tc, test_usage_errors, 0, (int)(sizeof BAD_ARGS / sizeof *BAD_ARGS));
     tcase_add_test(tc, test_help);
+    tcase_add_test(tc, test_umbrella_length);
     suite_add_tcase(s, tc);
     tc = tcase_create("forward");
     tcase_set_tags(tc, "slow");

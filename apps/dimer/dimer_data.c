@@ -139,15 +139,17 @@ static int umbrella_at(dimer_run *r, double kT, const ad_real *data, int n_close
                        char *msg, size_t len)
 {
     const dimer_schedule *s = &r->sc;
+    long n_steps, n_discard;
+    dimer_umbrella_length(s, kT, &n_steps, &n_discard);
     dimer_umbrella_config uc = {.n_windows = s->us_windows,
                                 .lo = 0.5,
                                 .hi = 2.5,
                                 .k = s->us_k,
                                 .kT = kT,
                                 .sigma = 0.02 * sqrt(kT),
-                                .n_steps = s->us_steps,
+                                .n_steps = n_steps,
                                 .stride = s->us_stride,
-                                .n_discard = s->us_discard,
+                                .n_discard = n_discard,
                                 .n_chains = s->us_chains,
                                 .n_repeats = s->us_repeats,
                                 .n_bins = s->us_bins,

@@ -133,7 +133,9 @@ int dimer_summary_write(dimer_run *r, char *msg, size_t len)
     app_json_key_int(&w, "n_windows", r->sc.us_windows);
     app_json_key_number(&w, "force_constant", r->sc.us_k);
     app_json_key_int(&w, "n_chains", r->sc.us_chains);
-    app_json_key_int(&w, "steps_per_chain", (long long)r->sc.us_steps);
+    long us_steps, us_discard;
+    dimer_umbrella_length(&r->sc, r->opt.kT, &us_steps, &us_discard);
+    app_json_key_int(&w, "steps_per_chain", (long long)us_steps);
     app_json_key_int(&w, "n_repeats", r->sc.us_repeats);
     app_json_key_number(&w, "acceptance", r->us.acceptance);
     app_json_key_number(&w, "seconds", r->us_seconds);
@@ -346,14 +348,16 @@ int dimer_report_write(dimer_run *r, char *msg, size_t len)
              r->n_open, r->mc_acc[0], r->mc_acc[1], r->mc_u_first[0], r->mc_u_second[0],
              r->mc_u_first[1], r->mc_u_second[1]);
     app_report_paragraph(&b, t);
+    long us_steps, us_discard;
+    dimer_umbrella_length(&r->sc, r->opt.kT, &us_steps, &us_discard);
     snprintf(t, sizeof t,
              "Umbrella sampling: %d windows over d in [0.5, 2.5], k = %g, %d chains x %ld steps "
-             "per window and repeat (first %ld frames of stride %d dropped), %d independent "
+             "per window and repeat (first %ld frames of stride %d dropped; 1/kT times longer "
+             "below kT 1), %d independent "
              "repeats, every window of a repeat started from closed (even repeats) or open (odd "
              "repeats) MC frames, WHAM on %d bins; SE = std of the repeats / sqrt(repeats). Mean "
              "acceptance %.3f; %.1f s.",
-             r->sc.us_windows, r->sc.us_k, r->sc.us_chains, r->sc.us_steps, r->sc.us_discard,
-             r->sc.us_stride, r->sc.us_repeats, r->sc.us_bins, r->us.acceptance, r->us_seconds);
+             r->sc.us_windows, r->sc.us_k, r->sc.us_chains, us_steps, us_discard, r->sc.us_stride, r->sc.us_repeats, r->sc.us_bins, r->us.acceptance, r->us_seconds);
     app_report_paragraph(&b, t);
     snprintf(t, sizeof t,
              "Flow: whitening (PCA of the MC data, all 76 components) + RealNVP of %d blocks x 2 "

@@ -23,14 +23,16 @@
 /* ---- cache (for --resume) ---- */
 
 /* The settings the MC data (part 0) and the umbrella reference (part 1)
- * depend on; a cache written with other settings is not reused. */
+ * depend on; a cache written with other settings is not reused.  "us-kt":
+ * the windows are the table's at kT >= 1 and longer below
+ * (dimer_umbrella_length); caches from before that rule say "us-alt". */
 static void schedule_fingerprint(const dimer_schedule *s, int part, char *buf, size_t len)
 {
     if (part == 0)
         snprintf(buf, len, "mc %d %ld %d %ld", s->mc_chains, s->mc_steps, s->mc_stride,
                  s->mc_discard);
     else
-        snprintf(buf, len, "us-alt %d %g %d %ld %d %ld %d %d", s->us_windows, s->us_k, s->us_chains,
+        snprintf(buf, len, "us-kt %d %g %d %ld %d %ld %d %d", s->us_windows, s->us_k, s->us_chains,
                  s->us_steps, s->us_stride, s->us_discard, s->us_repeats, s->us_bins);
 }
 

@@ -28,13 +28,15 @@ typedef struct dimer_settings {
 static void make_settings(const dimer_run *r, dimer_settings *d)
 {
     const dimer_schedule *s = &r->sc;
+    long us_steps, us_discard;
+    dimer_umbrella_length(s, r->opt.kT, &us_steps, &us_discard);
     app_run_u64_str(r->opt.seed, d->seed, sizeof d->seed);
     snprintf(d->kT, sizeof d->kT, "%.17g", r->opt.kT);
     snprintf(d->mc, sizeof d->mc, "chains %d steps %ld stride %d discard %ld", s->mc_chains,
              s->mc_steps, s->mc_stride, s->mc_discard);
     snprintf(d->us, sizeof d->us,
              "windows %d k %.17g chains %d steps %ld stride %d discard %ld repeats %d bins %d",
-             s->us_windows, s->us_k, s->us_chains, s->us_steps, s->us_stride, s->us_discard,
+             s->us_windows, s->us_k, s->us_chains, us_steps, s->us_stride, us_discard,
              s->us_repeats, s->us_bins);
     size_t at = 0;
     d->stages[0] = '\0';

@@ -2,6 +2,7 @@
  * each setting has its value (the solvent's relaxation time, overfitting of
  * the data, the cost split of the annealing) is told in docs/experiments.md,
  * "The dimer's schedules". */
+#include <math.h>
 #include <string.h>
 
 #include "apps/dimer/dimer_schedule.h"
@@ -67,4 +68,11 @@ void dimer_schedule_make(dimer_schedule *s, int quick, double kT)
     s->ais.target_acceptance = t->ais.target_acceptance;
     /* the cuts are given at kT = 1 */
     for (int k = 0; k < s->n_stages; k++) s->stages[k].e_high *= kT;
+}
+
+void dimer_umbrella_length(const dimer_schedule *s, double kT, long *n_steps, long *n_discard)
+{
+    double stretch = kT < 1 ? 1 / kT : 1;
+    *n_steps = (long)ceil((double)s->us_steps * stretch);
+    *n_discard = (long)ceil((double)s->us_discard * stretch);
 }

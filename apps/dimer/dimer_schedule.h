@@ -36,4 +36,11 @@ typedef struct dimer_schedule {
 /* The quick or full schedule, its energy cuts at kT. */
 void dimer_schedule_make(dimer_schedule *s, int quick, double kT);
 
+/* The umbrella windows' length at kT: the table's steps per chain and
+ * discarded frames at kT >= 1, both stretched by 1/kT below (rounded up).
+ * The Metropolis step's width is 0.02 sqrt(kT), so the mean square
+ * displacement per step, and with it the rate at which the solvent
+ * relaxes, falls as kT: the same relaxation takes 1/kT times the steps. */
+void dimer_umbrella_length(const dimer_schedule *s, double kT, long *n_steps, long *n_discard);
+
 #endif
