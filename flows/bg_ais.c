@@ -48,6 +48,26 @@ static ais_rows rows_from(const ais_rows *r, long lo, int dz, int dx)
     return s;
 }
 
+/* Row i of r as one record of an exchange under MPI: x, log R, u, l, then
+ * the de values of row i of extra (the gradient or z; nothing when de is 0). */
+static void pack_row(const ais_rows *r, const ad_real *extra, long i, int dx, int de, ad_real *p)
+{
+    memcpy(p, r->x + (size_t)i * dx, (size_t)dx * sizeof *p);
+    p[dx] = r->log_det[i];
+    p[dx + 1] = r->u[i];
+    p[dx + 2] = r->l[i];
+    if (de) memcpy(p + dx + 3, extra + (size_t)i * de, (size_t)de * sizeof *p);
+}
+
+static void unpack_row(ais_rows *r, ad_real *extra, long i, int dx, int de, const ad_real *p)
+{
+    memcpy(r->x + (size_t)i * dx, p, (size_t)dx * sizeof *p);
+    r->log_det[i] = p[dx];
+    r->u[i] = p[dx + 1];
+    r->l[i] = p[dx + 2];
+    if (de) memcpy(extra + (size_t)i * de, p + dx + 3, (size_t)de * sizeof *p);
+}
+
 /* Under MPI each rank evaluates its share [lo, hi) of the b rows (the
  * chains stay the same on every rank: each rank draws every random number
  * and takes every decision); then every rank receives all rows' x, log R,
@@ -57,25 +77,13 @@ static ais_rows rows_from(const ais_rows *r, long lo, int dz, int dx)
 static int share_rows(ais_work *w, ais_rows *r, int b, long lo, long hi, int with_g, int st)
 {
     if (ad_dist_size() == 1) return st;
-    const int dz = w->m->dim_z, dx = w->m->dim_x;
-    const size_t width = (size_t)dx + 3 + (with_g ? (size_t)dz : 0);
-    for (long i = lo; i < hi && st == AD_OK; i++) {
-        ad_real *p = w->pack + (size_t)i * width;
-        memcpy(p, r->x + (size_t)i * dx, (size_t)dx * sizeof *p);
-        p[dx] = r->log_det[i];
-        p[dx + 1] = r->u[i];
-        p[dx + 2] = r->l[i];
-        if (with_g) memcpy(p + dx + 3, r->g + (size_t)i * dz, (size_t)dz * sizeof *p);
-    }
+    const int dx = w->m->dim_x, de = with_g ? w->m->dim_z : 0;
+    const size_t width = (size_t)dx + 3 + de;
+    for (long i = lo; i < hi && st == AD_OK; i++)
+        pack_row(r, r->g, i, dx, de, w->pack + (size_t)i * width);
     st = ad_dist_gather(st, w->pack, width * sizeof(ad_real), b, w->why, sizeof w->why);
-    for (int i = 0; i < b && st == AD_OK; i++) {
-        const ad_real *p = w->pack + (size_t)i * width;
-        memcpy(r->x + (size_t)i * dx, p, (size_t)dx * sizeof *p);
-        r->log_det[i] = p[dx];
-        r->u[i] = p[dx + 1];
-        r->l[i] = p[dx + 2];
-        if (with_g) memcpy(r->g + (size_t)i * dz, p + dx + 3, (size_t)dz * sizeof *p);
-    }
+    for (int i = 0; i < b && st == AD_OK; i++)
+        unpack_row(r, r->g, i, dx, de, w->pack + (size_t)i * width);
     return st;
 }
 
@@ -339,26 +347,16 @@ static int gather_batches(ais_work *w, bg_samples *s, int batch, long nb, int st
                           long *n_prop, long *n_eval)
 {
     const int dz = s->dim_z, dx = s->dim_x;
-    const size_t width = (size_t)dx + dz + 3, item = (size_t)batch * width;
+    const size_t width = (size_t)dx + 3 + dz;
+    ais_rows all = rows_of(s, 0, NULL);
     long lo, hi;
     ad_dist_share(nb, &lo, &hi);
-    for (long r = lo * batch; r < hi * batch && r < s->n && st == AD_OK; r++) {
-        ad_real *p = w->pack + (size_t)r * width;
-        memcpy(p, s->x + (size_t)r * dx, (size_t)dx * sizeof *p);
-        memcpy(p + dx, s->z + (size_t)r * dz, (size_t)dz * sizeof *p);
-        p[dx + dz] = s->log_det[r];
-        p[dx + dz + 1] = s->energy[r];
-        p[dx + dz + 2] = s->log_w[r];
-    }
-    st = ad_dist_gather(st, w->pack, item * sizeof(ad_real), nb, w->why, sizeof w->why);
-    for (long r = 0; r < s->n && st == AD_OK; r++) {
-        const ad_real *p = w->pack + (size_t)r * width;
-        memcpy(s->x + (size_t)r * dx, p, (size_t)dx * sizeof *p);
-        memcpy(s->z + (size_t)r * dz, p + dx, (size_t)dz * sizeof *p);
-        s->log_det[r] = p[dx + dz];
-        s->energy[r] = p[dx + dz + 1];
-        s->log_w[r] = p[dx + dz + 2];
-    }
+    for (long r = lo * batch; r < hi * batch && r < s->n && st == AD_OK; r++)
+        pack_row(&all, s->z, r, dx, dz, w->pack + (size_t)r * width);
+    st = ad_dist_gather(st, w->pack, (size_t)batch * width * sizeof(ad_real), nb, w->why,
+                        sizeof w->why);
+    for (long r = 0; r < s->n && st == AD_OK; r++)
+        unpack_row(&all, s->z, r, dx, dz, w->pack + (size_t)r * width);
     long counts[3] = {*n_acc, *n_prop, *n_eval};
     st = ad_dist_sum_long(st, counts, 3, w->why, sizeof w->why);
     *n_acc = counts[0];

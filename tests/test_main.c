@@ -3,7 +3,6 @@
  * CK_RUN_SUITE, CK_RUN_CASE, CK_VERBOSITY, CK_FORK, CK_INCLUDE_TAGS and
  * CK_EXCLUDE_TAGS work as Check documents.  Two more variables let
  * tests/run_suites.sh run the suites in parallel processes:
- *   BG_TEST_COUNT=1  print the number of suites and exit;
  *   BG_TEST_LIST=1   print "index function" for every suite and exit;
  *   BG_TEST_SUITE=i  run the i-th suite only (0-based, in suites.inc order). */
 #include <check.h>
@@ -29,12 +28,7 @@ enum { N_SUITES = sizeof SUITES / sizeof SUITES[0] };
 
 int main(void)
 {
-    const char *count = getenv("BG_TEST_COUNT"), *list = getenv("BG_TEST_LIST");
-    const char *only = getenv("BG_TEST_SUITE");
-    if (count && *count && *count != '0') {
-        printf("%d\n", (int)N_SUITES);
-        return EXIT_SUCCESS;
-    }
+    const char *list = getenv("BG_TEST_LIST"), *only = getenv("BG_TEST_SUITE");
     if (list && *list && *list != '0') {
         for (int i = 0; i < N_SUITES; i++) printf("%d %s\n", i, SUITE_NAMES[i]);
         return EXIT_SUCCESS;
@@ -49,12 +43,9 @@ int main(void)
             return 2;
         }
     }
-    SRunner *runner = NULL;
-    for (long i = 0; i < N_SUITES; i++) {
-        if (pick >= 0 && i != pick) continue;
-        if (!runner) runner = srunner_create(SUITES[i]());
-        else srunner_add_suite(runner, SUITES[i]());
-    }
+    SRunner *runner = srunner_create(NULL);
+    for (long i = 0; i < N_SUITES; i++)
+        if (pick < 0 || i == pick) srunner_add_suite(runner, SUITES[i]());
     srunner_run_all(runner, CK_ENV);
     int failed = srunner_ntests_failed(runner);
     srunner_free(runner);
