@@ -71,13 +71,24 @@ void ad_dist_impl_fold(const ad_real *blocks, long count, size_t len, size_t j0,
 {
     long b = 0;
     if (!have && count > 0) {
-        memcpy(out + j0, blocks + j0, (j1 - j0) * sizeof *out);
+        if (out != blocks) memcpy(out + j0, blocks + j0, (j1 - j0) * sizeof *out);
         b = 1;
     }
     for (; b < count; b++) {
         const ad_real *p = blocks + (size_t)b * len;
         for (size_t j = j0; j < j1; j++) out[j] += p[j];
     }
+}
+
+int ad_dist_impl_sum_local(int status, const ad_real *mine, long n_blocks, size_t len,
+                           ad_real *out, char *msg, size_t msg_len)
+{
+    if (status != AD_OK) return status;
+    if (n_blocks < 1 || !mine || !out || (mine == out && n_blocks > 1))
+        return ad_status_fail(msg, msg_len, AD_ERR_ARG, "ad_dist_sum_blocks: %ld blocks%s",
+                              n_blocks, mine == out && mine ? " (in place: more than one)" : "");
+    ad_dist_impl_fold(mine, n_blocks, len, 0, len, out, 0);
+    return AD_OK;
 }
 
 void ad_dist_impl_text(char *text, size_t len, int status, const char *msg, int rank)
@@ -187,12 +198,7 @@ int ad_dist_sum_long(int status, long *v, int n, char *msg, size_t msg_len)
 int ad_dist_sum_blocks(int status, const ad_real *mine, long n_blocks, size_t len, ad_real *out,
                        char *msg, size_t msg_len)
 {
-    if (status != AD_OK) return status;
-    if (n_blocks < 1 || !mine || !out)
-        return ad_status_fail(msg, msg_len, AD_ERR_ARG, "ad_dist_sum_blocks: %ld blocks",
-                              n_blocks);
-    ad_dist_impl_fold(mine, n_blocks, len, 0, len, out, 0);
-    return AD_OK;
+    return ad_dist_impl_sum_local(status, mine, n_blocks, len, out, msg, msg_len);
 }
 
 void ad_dist_abort(int code) { (void)code; }

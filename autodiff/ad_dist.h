@@ -117,7 +117,9 @@ int ad_dist_sum_long(int status, long *v, int n, char *msg, size_t msg_len);
  * loop whatever the number of ranks: the partial sum passes from rank to
  * rank (in chunks, so that the ranks work as a pipeline) and each adds its
  * own blocks in order; the last one broadcasts the result.  Called after
- * the agreement on status. */
+ * the agreement on status.  mine may be out itself on a rank that owns at
+ * most one block: the block is then replaced by the sum, with the same
+ * additions (no copy of it is made; more blocks in place is AD_ERR_ARG). */
 int ad_dist_sum_blocks(int status, const ad_real *mine, long n_blocks, size_t len, ad_real *out,
                        char *msg, size_t msg_len);
 

@@ -20,6 +20,10 @@ int ad_dist_impl_local(void);
  * added to out as it is. */
 void ad_dist_impl_fold(const ad_real *blocks, long count, size_t len, size_t j0, size_t j1,
                        ad_real *out, int have);
+/* ad_dist_sum_blocks on one rank (the serial build, or a single rank):
+ * every block is here; mine == out with one block leaves it in place. */
+int ad_dist_impl_sum_local(int status, const ad_real *mine, long n_blocks, size_t len,
+                           ad_real *out, char *msg, size_t msg_len);
 /* The message of a failure as agreements carry it: msg when it holds
  * text, else a line naming the rank and the status. */
 void ad_dist_impl_text(char *text, size_t len, int status, const char *msg, int rank);

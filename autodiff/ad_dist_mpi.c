@@ -208,27 +208,25 @@ static int rank_with_blocks(long n_blocks, int r, int step)
 int ad_dist_sum_blocks(int status, const ad_real *mine, long n_blocks, size_t len, ad_real *out,
                        char *msg, size_t msg_len)
 {
-    if (!multi()) {
-        if (status != AD_OK) return status;
-        if (n_blocks < 1 || !mine || !out)
-            return ad_status_fail(msg, msg_len, AD_ERR_ARG, "ad_dist_sum_blocks: %ld blocks",
-                                  n_blocks);
-        ad_dist_impl_fold(mine, n_blocks, len, 0, len, out, 0);
-        return AD_OK;
-    }
+    if (!multi()) return ad_dist_impl_sum_local(status, mine, n_blocks, len, out, msg, msg_len);
     long lo, hi;
     ad_dist_share(n_blocks, &lo, &hi);
+    const int in_place = mine == out && hi > lo;
     size_t n_chunks = (len + CHUNK - 1) / CHUNK;
     MPI_Request *req = NULL;
-    if (status == AD_OK && (n_blocks < 1 || !out || (hi > lo && !mine)))
-        status = ad_status_fail(msg, msg_len, AD_ERR_ARG, "ad_dist_sum_blocks: %ld blocks",
-                                n_blocks);
-    if (status == AD_OK && n_chunks && !(req = ad_malloc(n_chunks * sizeof *req)))
+    ad_real *in = NULL; /* in place: where the partial sum arrives */
+    if (status == AD_OK && (n_blocks < 1 || !out || (hi > lo && !mine) || (in_place && hi - lo > 1)))
+        status = ad_status_fail(msg, msg_len, AD_ERR_ARG, "ad_dist_sum_blocks: %ld blocks%s",
+                                n_blocks, in_place ? " (in place: more than one here)" : "");
+    if (status == AD_OK && n_chunks &&
+        (!(req = ad_malloc(n_chunks * sizeof *req)) ||
+         (in_place && !(in = ad_malloc((len < CHUNK ? len : CHUNK) * sizeof *in)))))
         status = ad_status_fail(msg, msg_len, AD_ERR_NOMEM, "ad_dist_sum_blocks: out of memory");
     status = open_collective(K_BLOCKS, n_blocks + (long)(len & 0xffffff) * 4096, status, msg,
                              msg_len);
     if (status != AD_OK) {
         ad_free(req);
+        ad_free(in);
         return status;
     }
     int last = rank_with_blocks(n_blocks, D.size, -1);
@@ -238,15 +236,24 @@ int ad_dist_sum_blocks(int status, const ad_real *mine, long n_blocks, size_t le
         for (size_t c = 0; c < n_chunks; c++) {
             size_t j0 = c * CHUNK, j1 = j0 + CHUNK < len ? j0 + CHUNK : len;
             int bytes = (int)((j1 - j0) * sizeof *out);
-            if (prev >= 0)
-                MPI_Recv(out + j0, bytes, MPI_BYTE, prev, TAG_BLOCKS, D.comm, MPI_STATUS_IGNORE);
-            ad_dist_impl_fold(mine, hi - lo, len, j0, j1, out, prev >= 0);
+            if (prev >= 0 && in_place) {
+                /* out holds this rank's one block: partial sum + block, the
+                 * addition of the serial loop's out += b */
+                MPI_Recv(in, bytes, MPI_BYTE, prev, TAG_BLOCKS, D.comm, MPI_STATUS_IGNORE);
+                for (size_t j = j0; j < j1; j++) out[j] = in[j - j0] + out[j];
+            } else {
+                if (prev >= 0)
+                    MPI_Recv(out + j0, bytes, MPI_BYTE, prev, TAG_BLOCKS, D.comm,
+                             MPI_STATUS_IGNORE);
+                ad_dist_impl_fold(mine, hi - lo, len, j0, j1, out, prev >= 0);
+            }
             req[c] = MPI_REQUEST_NULL;
             if (next >= 0) MPI_Isend(out + j0, bytes, MPI_BYTE, next, TAG_BLOCKS, D.comm, &req[c]);
         }
         MPI_Waitall((int)n_chunks, req, MPI_STATUSES_IGNORE);
     }
     ad_free(req);
+    ad_free(in);
     bcast_bytes(out, len * sizeof *out, last);
     return AD_OK;
 }

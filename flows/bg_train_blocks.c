@@ -43,9 +43,10 @@ struct bg_blocks {
     ad_tape **tapes;      /* [hi - lo]                                       */
     ad_tensor **part;     /* [hi - lo] the block's J_ML, J_KL part           */
     ad_tensor **sums;     /* [hi - lo] the block's membership sums [G, K]    */
-    size_t n_params, len; /* len = n_params + 2 (the block's J_ML, J_KL)     */
-    ad_real *mine;        /* [hi - lo][len]                                  */
-    ad_real *total;       /* [len]                                           */
+    size_t n_params;
+    ad_real *mine;        /* [hi - lo][n_params], two blocks or more here    */
+    ad_real *loss_mine;   /* [hi - lo][2] the blocks' J_ML, J_KL parts       */
+    ad_real loss_total[2];
     ad_real *sums_mine;   /* [hi - lo][G K]                                  */
     ad_real *sums_total;  /* [G K]                                           */
     ad_real *coef;        /* [G K] d J_RC / d S, times w_rc                  */
@@ -64,7 +65,7 @@ void bg_blocks_free(bg_blocks *b)
     ad_free(b->part);
     ad_free(b->sums);
     ad_free(b->mine);
-    ad_free(b->total);
+    ad_free(b->loss_mine);
     ad_free(b->sums_mine);
     ad_free(b->sums_total);
     ad_free(b->coef);
@@ -82,17 +83,17 @@ bg_blocks *bg_blocks_new(const bg_train_config *c, int n_blocks, int n_groups)
     long own = b->hi - b->lo, n = own > 0 ? own : 1;
     size_t GK = (size_t)n_groups * n_kernels(c);
     b->n_params = nn_params_size(c->model->params);
-    b->len = b->n_params + 2;
     b->tapes = ad_calloc((size_t)n, sizeof *b->tapes);
     b->part = ad_calloc((size_t)n, sizeof *b->part);
     b->sums = ad_calloc((size_t)n, sizeof *b->sums);
-    b->mine = ad_malloc((size_t)n * b->len * sizeof *b->mine);
-    b->total = ad_malloc(b->len * sizeof *b->total);
+    /* one block here is summed in place, in the parameters' gradient */
+    b->mine = own > 1 ? ad_malloc((size_t)own * b->n_params * sizeof *b->mine) : NULL;
+    b->loss_mine = ad_malloc((size_t)n * 2 * sizeof *b->loss_mine);
     b->sums_mine = ad_malloc((size_t)n * GK * sizeof *b->sums_mine);
     b->sums_total = ad_malloc(GK * sizeof *b->sums_total);
     b->coef = ad_malloc(GK * sizeof *b->coef);
-    int ok = b->tapes && b->part && b->sums && b->mine && b->total && b->sums_mine &&
-             b->sums_total && b->coef;
+    int ok = b->tapes && b->part && b->sums && (own <= 1 || b->mine) && b->loss_mine &&
+             b->sums_mine && b->sums_total && b->coef;
     for (long i = 0; ok && i < own; i++) ok = (b->tapes[i] = ad_tape_new(0)) != NULL;
     if (!ok) {
         bg_blocks_free(b);
@@ -198,8 +199,7 @@ int bg_blocks_step(bg_blocks *b, const bg_stage *st, double e_high, double e_max
     *ml = *kl = *rc = 0;
     for (long g = b->lo; g < b->hi && status == AD_OK; g++)
         status = block_forward(b, g, st, e_high, e_max, x_batch, z_batch, rows,
-                               b->mine + (size_t)(g - b->lo) * b->len + b->n_params, why,
-                               why_len);
+                               b->loss_mine + (size_t)(g - b->lo) * 2, why, why_len);
     /* J_RC: the batch's histograms, then each block's linear share of them */
     if (st->w_rc > 0) {
         for (long i = 0; i < own && status == AD_OK; i++)
@@ -221,16 +221,21 @@ int bg_blocks_step(bg_blocks *b, const bg_stage *st, double e_high, double e_max
         status = ad_tape_ok(t) ? ad_backward(t, total) : ad_tape_status(t);
         if (status != AD_OK)
             ad_status_fail(why, why_len, status, "block %ld: %s", b->lo + i, ad_tape_error(t));
-        else
-            memcpy(b->mine + (size_t)i * b->len, nn_params_grads(params),
+        else if (own > 1)
+            memcpy(b->mine + (size_t)i * b->n_params, nn_params_grads(params),
                    b->n_params * sizeof(ad_real));
     }
-    /* the block gradients and losses, added in block order on every rank */
-    status = ad_dist_sum_blocks(status, b->mine, b->n_blocks, b->len, b->total, why, why_len);
+    /* the block gradients and losses, added in block order on every rank,
+     * into the parameters' gradient (in place when it holds this rank's
+     * one block) */
+    ad_real *grads = nn_params_grads(params);
+    status = ad_dist_sum_blocks(status, own > 1 ? b->mine : own == 1 ? grads : NULL,
+                                b->n_blocks, b->n_params, grads, why, why_len);
+    status = ad_dist_sum_blocks(status, b->loss_mine, b->n_blocks, 2, b->loss_total, why,
+                                why_len);
     if (status != AD_OK) return status;
-    memcpy(nn_params_grads(params), b->total, b->n_params * sizeof(ad_real));
-    *ml = b->total[b->n_params];
-    *kl = b->total[b->n_params + 1];
+    *ml = b->loss_total[0];
+    *kl = b->loss_total[1];
     *loss = 0;
     if (st->w_ml > 0) *loss += st->w_ml * *ml;
     if (st->w_kl > 0) *loss += st->w_kl * *kl;

@@ -100,7 +100,8 @@ for n in 2 4; do
     same "bg-dimer --quick, $n ranks" "$tmp/dimer" "$tmp/dimer$n"
 done
 serial dimer_g4 bg-dimer --quick --grad-blocks 4
-for n in 2 3; do
+# 2 ranks: two blocks each; 3: one, one and two; 4: one each (summed in place)
+for n in 2 3 4; do
     ranks $n dimer_g4_$n bg-dimer --quick --grad-blocks 4
     same "bg-dimer --quick --grad-blocks 4, $n ranks" "$tmp/dimer_g4" "$tmp/dimer_g4_$n"
 done

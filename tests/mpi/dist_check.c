@@ -164,6 +164,20 @@ static void check_blocks(void)
             CHECK(st == AD_OK, "sum_blocks: %s", msg);
             CHECK(memcmp(out, want, len * sizeof *out) == 0,
                   "sum_blocks of %ld blocks of %zu differs from the serial loop", nb, len);
+            /* in place where this rank holds one block (none: out only) */
+            ad_real *io = malloc(len * sizeof *io);
+            const ad_real *src = hi - lo > 1 ? mine : hi > lo ? io : NULL;
+            if (hi - lo == 1) memcpy(io, mine, len * sizeof *io);
+            st = ad_dist_sum_blocks(AD_OK, src, nb, len, io, msg, sizeof msg);
+            CHECK(st == AD_OK && memcmp(io, want, len * sizeof *io) == 0,
+                  "sum_blocks of %ld blocks of %zu in place: %s", nb, len, msg);
+            /* more than one block in place is refused on every rank */
+            if (nb > ad_dist_size()) {
+                st = ad_dist_sum_blocks(AD_OK, hi - lo > 1 ? io : src, nb, len, io, msg,
+                                        sizeof msg);
+                CHECK(st == AD_ERR_ARG, "sum_blocks of %ld blocks in place: status %d", nb, st);
+            }
+            free(io);
             free(mine);
             free(out);
             free(want);
