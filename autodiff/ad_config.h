@@ -14,12 +14,14 @@ typedef float ad_real;
 #define AD_REAL_FMT "%.9g"
 #define AD_REAL_EPS 1.1920928955078125e-07
 #define AD_REAL_MAX 3.40282346638528859812e+38
+#define AD_REAL_MIN 1.17549435082228750797e-38 /* the smallest normal number */
 #else
 typedef double ad_real;
 #define AD_MATH(f) f
 #define AD_REAL_FMT "%.17g"
 #define AD_REAL_EPS 2.220446049250313e-16
 #define AD_REAL_MAX 1.7976931348623157e+308
+#define AD_REAL_MIN 2.2250738585072014e-308 /* the smallest normal number */
 #endif
 
 /* Largest number of dimensions a tensor may have. */

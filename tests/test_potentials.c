@@ -330,6 +330,55 @@ START_TEST(test_lj_floor)
 }
 END_TEST
 
+START_TEST(test_lj_far_pairs)
+{
+    /* two particles from 1 to 1e12 sigma apart, in 2-D (the unrolled path)
+     * and 3-D: the energy and the gradient are never subnormal; where the
+     * exact term eps q^6 (q = sigma^2 / r^2) or the force coefficient
+     * 12 eps q^7 / sigma^2 is well above the smallest normal number they
+     * agree with it, where it is below that number they are exactly 0 (the
+     * far pairs the op skips).  Tolerance: q carries about 4 roundings
+     * (sigma^2, r^2, the division), q^6 six times that plus 3 for the
+     * products, 27 u = 14 eps, q^7 33 u = 17 eps: checked at twice that */
+    const double eps = 1.3, sigma = 1.1, s2 = sigma * sigma;
+    int pairs[2] = {0, 1};
+    for (int sd = 2; sd <= 3; sd++) {
+        pot_pairs pp = {.space_dim = sd, .n_pairs = 1, .pairs = pairs};
+        for (int k = 0; k <= 48; k++) {
+            ad_real xv[6] = {0};
+            double r = sigma * pow(10, k / 4.0);
+            xv[sd] = (ad_real)(0.6 * r);
+            xv[sd + 1] = (ad_real)(0.8 * r);
+            double d[3] = {-(double)xv[sd], -(double)xv[sd + 1], 0}, r2 = d[0] * d[0] + d[1] * d[1];
+            double q = s2 / r2, e_ref = eps * pow(q, 6), coef = 12 * eps * pow(q, 7) / s2;
+            ad_tape *t = ad_tape_new(0);
+            ad_tensor *x = ad_tape_input(t, 2, (int[]){1, 2 * sd}, xv);
+            ad_tensor *e = pot_lj_pairs(t, x, &pp, eps, sigma);
+            ck_assert_int_eq(ad_backward(t, e), AD_OK);
+            double got = e->data[0];
+            ck_assert_msg(fpclassify(got) != FP_SUBNORMAL, "r = %g sigma: energy %g subnormal",
+                          r / sigma, got);
+            if (e_ref >= 32 * AD_REAL_MIN)
+                ck_assert_close(got, e_ref, 0, 28 * AD_REAL_EPS, "far energy", k);
+            else if (e_ref < AD_REAL_MIN / 2)
+                ck_assert_msg(got == 0, "r = %g sigma: energy %g, not 0", r / sigma, got);
+            for (int c = 0; c < 2 * sd; c++) {
+                double g = x->grad[c];
+                /* dE/dx_0 = -12 eps q^6 / r^2 (x_0 - x_1) = -coef d, dE/dx_1 = coef d */
+                double want = (c < sd ? -1 : 1) * coef * d[c % sd];
+                ck_assert_msg(fpclassify(g) != FP_SUBNORMAL,
+                              "r = %g sigma: gradient %d = %g subnormal", r / sigma, c, g);
+                if (coef >= 32 * AD_REAL_MIN)
+                    ck_assert_close(g, want, 0, 34 * AD_REAL_EPS, "far gradient", k);
+                else if (coef < AD_REAL_MIN / 2)
+                    ck_assert_msg(g == 0, "r = %g sigma: gradient %d = %g, not 0", r / sigma, c, g);
+            }
+            ad_tape_free(t);
+        }
+    }
+}
+END_TEST
+
 START_TEST(test_linlogcut_values)
 {
     const double hi = 100, mx = 1e10;
@@ -559,6 +608,7 @@ Suite *pot_suite(void)
     tcase_add_test(tc, test_dimer_double_loop_and_permutation);
     tcase_add_test(tc, test_lj_fused_matches_composed);
     tcase_add_test(tc, test_lj_floor);
+    tcase_add_test(tc, test_lj_far_pairs);
     tcase_add_test(tc, test_linlogcut_values);
     tcase_add_test(tc, test_reduced_energy_and_distance);
     suite_add_tcase(s, tc);
