@@ -82,7 +82,9 @@ typedef struct lj_job {
  * assist per operation (in float, from q < 2^-21, i.e. r > 1450 sigma, a
  * distance the samples of a flow early in training by energy reach: such
  * pairs made the float dimer_kl workload's energy 5 times slower).  In
- * double the bounds are q < 2^-170 and never met by finite coordinates.
+ * double the forward bound is q < 2^-170 (r > 10^25 sigma) and the backward
+ * one q < 10^-40 (r > 10^20 sigma) for any |g| above 10^-20: never met at
+ * physical distances.
  * The bounds carry a factor 16 of margin for the rounding of the products. */
 #define LJ_TINY (16 * AD_REAL_MIN)
 
