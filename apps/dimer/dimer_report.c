@@ -353,11 +353,11 @@ int dimer_report_write(dimer_run *r, char *msg, size_t len)
     snprintf(t, sizeof t,
              "Umbrella sampling: %d windows over d in [0.5, 2.5], k = %g, %d chains x %ld steps "
              "per window and repeat (first %ld frames of stride %d dropped; 1/kT times longer "
-             "below kT 1), %d independent "
-             "repeats, every window of a repeat started from closed (even repeats) or open (odd "
-             "repeats) MC frames, WHAM on %d bins; SE = std of the repeats / sqrt(repeats). Mean "
-             "acceptance %.3f; %.1f s.",
-             r->sc.us_windows, r->sc.us_k, r->sc.us_chains, us_steps, us_discard, r->sc.us_stride, r->sc.us_repeats, r->sc.us_bins, r->us.acceptance, r->us_seconds);
+             "below kT 1), %d independent repeats, every window of a repeat started from "
+             "closed (even repeats) or open (odd repeats) MC frames, WHAM on %d bins; SE = std "
+             "of the repeats / sqrt(repeats). Mean acceptance %.3f; %.1f s.",
+             r->sc.us_windows, r->sc.us_k, r->sc.us_chains, us_steps, us_discard,
+             r->sc.us_stride, r->sc.us_repeats, r->sc.us_bins, r->us.acceptance, r->us_seconds);
     app_report_paragraph(&b, t);
     snprintf(t, sizeof t,
              "Flow: whitening (PCA of the MC data, all 76 components) + RealNVP of %d blocks x 2 "
