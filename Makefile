@@ -233,8 +233,8 @@ ifeq ($(MPI),1)
 endif
 
 # The MPI build's programs against the serial build's: everything
-# (test-mpi, what `make MPI=1 test` ends with) or the dimer --quick on 2
-# ranks alone (test-mpi-quick, for CI).  The serial build goes to
+# (test-mpi, what `make MPI=1 test` ends with) or the dimer --quick and the
+# default double well on 2 and 4 ranks alone (test-mpi-quick, for CI).  The serial build goes to
 # SERIAL_BUILD (build/ for build-mpi/).
 SERIAL_BUILD ?= $(if $(filter %-mpi,$(BUILD)),$(patsubst %-mpi,%,$(BUILD)),$(BUILD)/serial)
 .PHONY: test-mpi test-mpi-quick

@@ -19,9 +19,10 @@
 # 4. a failure on rank 1 ends every rank with one message and exit code 1,
 #    never a hang (BG_DIST_FAULT, autodiff/ad_dist.h): non-finite losses,
 #    an unreadable file, memory running out.
-# With "quick" as the fifth argument only the dimer --quick identity at 2
-# ranks (with two batches of annealing chains, one per rank) runs (what CI
-# checks).  Exits 0 when everything holds, 1 otherwise.
+# With "quick" as the fifth argument only the identities the MPI issue's
+# targets name run (what CI checks): the dimer --quick (with two batches of
+# annealing chains: one per rank on 2 ranks, rows shared on 4) and the
+# default double well, each on 2 ranks and on 4 oversubscribed.  Exits 0 when everything holds, 1 otherwise.
 set -u
 make_cmd=${1:-make}
 build=${2:-build-mpi}
@@ -71,8 +72,15 @@ ranks() {
 
 if [ "$only_quick" = quick ]; then
     serial dimer bg-dimer --quick --ais-chains 400
-    ranks 2 dimer2 bg-dimer --quick --ais-chains 400
-    same "bg-dimer --quick --ais-chains 400, 2 ranks" "$tmp/dimer" "$tmp/dimer2"
+    for n in 2 4; do
+        ranks $n dimer$n bg-dimer --quick --ais-chains 400
+        same "bg-dimer --quick --ais-chains 400, $n ranks" "$tmp/dimer" "$tmp/dimer$n"
+    done
+    serial dwd bg-doublewell
+    for n in 2 4; do
+        ranks $n dwd$n bg-doublewell
+        same "bg-doublewell (default run), $n ranks" "$tmp/dwd" "$tmp/dwd$n"
+    done
     rm -rf "$tmp"
     [ $failed = 0 ] && echo "mpi test: ok (quick)"
     exit $failed
