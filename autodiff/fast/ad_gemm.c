@@ -12,7 +12,6 @@
  *     for pc over k, KC at a time            (the only split of the sum)
  *       pack op(B)[pc:+KC, jc:+NC] into NR-wide slivers   (a block in L2)
  *       for ic over rows, MC at a time
- *         op(A) = A^T: pack op(A)[ic:+MC, pc:+KC] into MR-tall slivers
  *         for each MR sliver of A (stays in L1):
  *           for each NR sliver of B: micro-kernel: the MR x NR tile of C
  *           last block of k: the epilogue, if any, on the MR x NC strip
@@ -21,12 +20,14 @@
  * 8 x 256 doubles = 16 KiB), while the NR-wide B slivers (24 or 40 x 256)
  * stream from the L2-sized B block (KC x NC = 256 x 480 doubles, 960 KiB).
  *
- * Packing reads A and B in whichever order their transposes store them: a
- * transposed A (stored [k x m]) is packed row by row, MR contiguous values
- * per step; an A that is not transposed is not packed at all, the "rows"
- * kernels broadcast from its MR rows in place (packing it would be a
- * transpose).  Only a bottom sliver of fewer than MR rows is packed (padded
- * with zeros).  The last column sliver, when narrower than NR, is packed
+ * A is not packed: a transposed A (stored [k x m]) holds each step's MR
+ * values side by side in one of its rows, which the kernels read in place,
+ * lda apart, as they would read a packed sliver MR apart; an A that is not
+ * transposed is read by the "rows" kernels, which broadcast from its MR
+ * rows in place (packing it would be a transpose).  Only a bottom sliver of
+ * fewer than MR rows is packed (padded with zeros).  B is packed: read in
+ * place, its rows ldb apart cost the kernels more than the copy (a
+ * 1024-wide B, 4 KiB per row, ran 10 % slower).  The last column sliver, when narrower than NR, is packed
  * only as wide as the whole vectors that cover it and gets the kernel of
  * that width, which writes its rows and columns of C in place; no
  * multiply-adds go to more than VL - 1 padding columns.
@@ -157,9 +158,7 @@ static void gemm_block(const gemm_job *job, int r0, int r1, int c0, int c1, ad_r
     const gemm_variant *v = job->v;
     const ad_gemm_kernels *kn = v->k;
     const int mr = kn->mr, nr = kn->nr, vl = kn->vl;
-    /* A row-major op(A) is read in place by the "rows" kernels; only a
-     * sliver of fewer than mr rows at the bottom edge is packed. */
-    const int a_in_place = !job->trans_a;
+    const ptrdiff_t lda = (ptrdiff_t)job->lda;
     for (int jc = c0; jc < c1; jc += v->nc) {
         int nc = min_int(v->nc, c1 - jc);
         for (int pc = 0; pc < job->k; pc += v->kc) {
@@ -168,23 +167,27 @@ static void gemm_block(const gemm_job *job, int r0, int r1, int c0, int c1, ad_r
             kn->pack_b(job->trans_b, job->b, job->ldb, pc, kc, jc, nc, bbuf);
             for (int ic = r0; ic < r1; ic += v->mc) {
                 int mc = min_int(v->mc, r1 - ic);
-                if (!a_in_place) kn->pack_a(1, job->a, job->lda, ic, mc, pc, kc, abuf);
                 for (int ir = 0; ir < mc; ir += mr) {
                     int rows = min_int(mr, mc - ir);
-                    const ad_real *ap = abuf + (size_t)ir * kc;
+                    const ad_real *ap = abuf;
+                    ptrdiff_t astep = mr;
                     const ad_gemm_kernel_fn *kern = kn->packed;
-                    if (a_in_place && rows == mr) {
+                    if (rows < mr) { /* the bottom sliver, padded with zeros */
+                        kn->pack_a(job->trans_a, job->a, job->lda, ic + ir, rows, pc, kc, abuf);
+                    } else if (job->trans_a) { /* each step's MR values are in a row of A */
+                        ap = job->a + (size_t)pc * job->lda + ic + ir;
+                        astep = lda;
+                    } else { /* MR rows of A, broadcast from where they lie */
                         ap = job->a + (size_t)(ic + ir) * job->lda + pc;
+                        astep = lda;
                         kern = kn->rows;
-                    } else if (a_in_place) {
-                        kn->pack_a(0, job->a, job->lda, ic + ir, rows, pc, kc, abuf);
-                        ap = abuf;
                     }
                     for (int jr = 0; jr < nc; jr += nr) {
                         int cols = min_int(nr, nc - jr);
                         const ad_real *bp = bbuf + (size_t)jr * kc;
+                        ptrdiff_t bstep = cols == nr ? nr : round_up(cols, vl);
                         ad_real *cp = job->c + (size_t)(ic + ir) * job->ldc + jc + jr;
-                        kern[(cols + vl - 1) / vl](kc, ap, (ptrdiff_t)job->lda, bp, cp,
+                        kern[(cols + vl - 1) / vl](kc, ap, astep, bp, bstep, cp,
                                                    (ptrdiff_t)job->ldc, job->alpha, beta, rows,
                                                    cols);
                     }

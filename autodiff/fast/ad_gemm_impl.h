@@ -4,12 +4,15 @@
  *
  * A micro-kernel computes one MR x W tile of C, W = nv * VL columns (nv
  * vectors of VL reals; the full tile has nv = NR / VL), from
- *   a: kc steps of MR values of op(A), either packed (a[p*MR + i] =
- *      op(A)[i][p]) or, for the "rows" kernels, read where it lies:
- *      a[i*lda + p] (op(A) = A stored row-major, lda apart);
- *   b: kc steps of W values of op(B), packed (b[p*W + j] = op(B)[p][j]),
- * and writes rows x cols of it (rows <= MR, W - VL < cols <= W; the packed
- * values beyond them are zeros):
+ *   a: kc steps of MR values of op(A), either MR contiguous values per step,
+ *      steps lda apart (a[p*lda + i] = op(A)[i][p]: packed, lda = MR, or a
+ *      transposed A read where it lies, lda its row stride), or, for the
+ *      "rows" kernels, a[i*lda + p] (op(A) = A stored row-major, lda apart);
+ *   b: kc steps of W values of op(B), W contiguous values per step, steps
+ *      ldb apart (b[p*ldb + j] = op(B)[p][j]: packed, ldb = W, or a B stored
+ *      [k x n] read where it lies),
+ * and writes rows x cols of it (rows <= MR, W - VL < cols <= W; the values
+ * of a or b beyond them are read but do not reach C: packed ones are zeros):
  *   C[i*ldc + j] = alpha * acc[i][j] + beta * C[i*ldc + j]   (beta != 0)
  *   C[i*ldc + j] = alpha * acc[i][j]                          (beta == 0),
  * where acc[i][j] is summed over p = 0, 1, ..., kc-1 in that order by one
@@ -25,8 +28,8 @@
 #include "autodiff/ad_config.h"
 
 typedef void (*ad_gemm_kernel_fn)(int kc, const ad_real *a, ptrdiff_t lda, const ad_real *b,
-                                  ad_real *c, ptrdiff_t ldc, ad_real alpha, ad_real beta,
-                                  int rows, int cols);
+                                  ptrdiff_t ldb, ad_real *c, ptrdiff_t ldc, ad_real alpha,
+                                  ad_real beta, int rows, int cols);
 
 /* op(A)[i0:+mc, p0:+kc] into slivers of MR rows: dst[s*MR*kc + p*MR + i],
  * rows past mc zero. */
@@ -45,7 +48,7 @@ typedef void (*ad_gemm_pack_b_fn)(int trans, const ad_real *b, size_t ldb, int p
 /* What one instruction set provides. */
 typedef struct {
     int mr, nr, vl;                                /* tile MR x NR, vectors of VL */
-    ad_gemm_kernel_fn packed[AD_GEMM_MAX_NV + 1]; /* [nv]: packed A, W = nv * VL */
+    ad_gemm_kernel_fn packed[AD_GEMM_MAX_NV + 1]; /* [nv]: A by steps, W = nv * VL */
     ad_gemm_kernel_fn rows[AD_GEMM_MAX_NV + 1];   /* [nv]: A read in place       */
     ad_gemm_pack_a_fn pack_a;
     ad_gemm_pack_b_fn pack_b;

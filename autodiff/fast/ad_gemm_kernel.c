@@ -46,7 +46,7 @@
 #include "ad_gemm_impl.h"
 
 /* How the kernels read A[i][p] (KMR: the tile's rows). */
-#define A_PACKED(i, p) a[(size_t)(p) * KMR + (i)]
+#define A_PACKED(i, p) a[(ptrdiff_t)(p) * lda + (i)]
 #define A_ROWS(i, p) a[(ptrdiff_t)(i) * lda + (p)]
 
 /* ---- packing, per instruction set ---------------------------------------- */
@@ -116,18 +116,16 @@
  * unaligned memory), tile MR x (NV * VL), A read by A_AT. */
 #define AD_GEMM_VECTOR_KERNEL(NAME, TARGET, VT, VTU, VL, MR, NV, A_AT)                         \
     static TARGET void NAME(int kc, const ad_real *restrict a, ptrdiff_t lda,                   \
-                            const ad_real *restrict b, ad_real *restrict c, ptrdiff_t ldc,       \
-                            ad_real alpha, ad_real beta, int rows, int cols)                     \
+                            const ad_real *restrict b, ptrdiff_t ldb, ad_real *restrict c,       \
+                            ptrdiff_t ldc, ad_real alpha, ad_real beta, int rows, int cols)      \
     {                                                                                           \
-        enum { KMR = MR };                                                                      \
-        (void)lda;                                                                              \
         VT acc[MR][NV];                                                                         \
         for (int i = 0; i < MR; i++)                                                            \
             for (int v = 0; v < NV; v++) acc[i][v] = (VT){0};                                   \
         for (int p = 0; p < kc; p++) {                                                          \
             VT bv[NV];                                                                          \
             for (int v = 0; v < NV; v++)                                                        \
-                bv[v] = *(const VTU *)(b + ((size_t)p * NV + v) * VL);                          \
+                bv[v] = *(const VTU *)(b + (ptrdiff_t)p * ldb + v * VL);                        \
             for (int i = 0; i < MR; i++) {                                                      \
                 VT ai = A_AT(i, p) - (VT){0}; /* broadcast */                                   \
                 for (int v = 0; v < NV; v++) acc[i][v] = acc[i][v] + ai * bv[v];                \
@@ -218,11 +216,9 @@ AD_GEMM_VARIANT(avx512w, AD_TARGET_AVX512, ad_v64, ad_v64u, AD_VL(64), AD_GEMM_A
 
 #define AD_GEMM_PLAIN_KERNEL(NAME, MR, NW, A_AT)                                               \
     static void NAME(int kc, const ad_real *restrict a, ptrdiff_t lda,                          \
-                     const ad_real *restrict b, ad_real *restrict c, ptrdiff_t ldc,              \
-                     ad_real alpha, ad_real beta, int rows, int cols)                            \
+                     const ad_real *restrict b, ptrdiff_t ldb, ad_real *restrict c,              \
+                     ptrdiff_t ldc, ad_real alpha, ad_real beta, int rows, int cols)             \
     {                                                                                           \
-        enum { KMR = MR };                                                                      \
-        (void)lda;                                                                              \
         ad_real acc[MR][NW];                                                                    \
         for (int i = 0; i < MR; i++)                                                            \
             for (int j = 0; j < NW; j++) acc[i][j] = 0;                                         \
@@ -230,7 +226,7 @@ AD_GEMM_VARIANT(avx512w, AD_TARGET_AVX512, ad_v64, ad_v64u, AD_VL(64), AD_GEMM_A
             for (int i = 0; i < MR; i++) {                                                      \
                 ad_real ai = A_AT(i, p);                                                        \
                 for (int j = 0; j < NW; j++)                                                    \
-                    acc[i][j] = acc[i][j] + ai * b[(size_t)p * NW + j];                         \
+                    acc[i][j] = acc[i][j] + ai * b[(ptrdiff_t)p * ldb + j];                     \
             }                                                                                   \
         for (int i = 0; i < rows; i++)                                                          \
             for (int j = 0; j < cols; j++)                                                      \
