@@ -143,6 +143,7 @@ typedef struct {
     size_t lda, ldb, ldc;
     int split_rows; /* tasks own row ranges (else column ranges) */
     int chunk;      /* rows or columns per task                  */
+    const ad_real *b_packed; /* op(B) packed whole (ad_gemm_pack_b), or NULL */
     ad_gemm_epilogue_fn epi; /* NULL: none                       */
     void *epi_ctx;
     ad_gemm_buffers *buffers; /* the caller's or the task buffers (ad_state.h), by worker */
@@ -150,6 +151,13 @@ typedef struct {
 
 static int round_up(int x, int to) { return (x + to - 1) / to * to; }
 static int min_int(int x, int y) { return x < y ? x : y; }
+
+/* Columns that nc columns of B take when packed: whole NR slivers, the last
+ * one rounded up to whole vectors. */
+static int packed_width(const ad_gemm_kernels *kn, int nc)
+{
+    return nc / kn->nr * kn->nr + round_up(nc % kn->nr, kn->vl);
+}
 
 /* C[r0:r1, c0:c1] of the job, with packing buffers abuf and bbuf. */
 static void gemm_block(const gemm_job *job, int r0, int r1, int c0, int c1, ad_real *abuf,
@@ -164,7 +172,11 @@ static void gemm_block(const gemm_job *job, int r0, int r1, int c0, int c1, ad_r
         for (int pc = 0; pc < job->k; pc += v->kc) {
             int kc = min_int(v->kc, job->k - pc);
             ad_real beta = pc == 0 ? job->beta : 1;
-            kn->pack_b(job->trans_b, job->b, job->ldb, pc, kc, jc, nc, bbuf);
+            const ad_real *bblock = bbuf;
+            if (job->b_packed) /* blocks of jc start k * jc in; each is kc x packed width */
+                bblock = job->b_packed + (size_t)jc * job->k + (size_t)pc * packed_width(kn, nc);
+            else
+                kn->pack_b(job->trans_b, job->b, job->ldb, pc, kc, jc, nc, bbuf);
             for (int ic = r0; ic < r1; ic += v->mc) {
                 int mc = min_int(v->mc, r1 - ic);
                 for (int ir = 0; ir < mc; ir += mr) {
@@ -184,7 +196,7 @@ static void gemm_block(const gemm_job *job, int r0, int r1, int c0, int c1, ad_r
                     }
                     for (int jr = 0; jr < nc; jr += nr) {
                         int cols = min_int(nr, nc - jr);
-                        const ad_real *bp = bbuf + (size_t)jr * kc;
+                        const ad_real *bp = bblock + (size_t)jr * kc;
                         ptrdiff_t bstep = cols == nr ? nr : round_up(cols, vl);
                         ad_real *cp = job->c + (size_t)(ic + ir) * job->ldc + jc + jr;
                         kern[(cols + vl - 1) / vl](kc, ap, astep, bp, bstep, cp,
@@ -217,9 +229,10 @@ static void gemm_task(void *ctx, int task, int worker)
 static int plan_split(const gemm_variant *v, int m, int n, int k, int threads, gemm_job *job,
                       size_t *a_need, size_t *b_need)
 {
-    /* Split over the longer side of C, in whole tiles. */
+    /* Split over the longer side of C, in whole tiles (over rows when B is
+     * packed already: its blocks are laid out from column 0). */
     int tiles_m = (m + v->k->mr - 1) / v->k->mr, tiles_n = (n + v->k->nr - 1) / v->k->nr;
-    job->split_rows = tiles_m >= tiles_n;
+    job->split_rows = tiles_m >= tiles_n || job->b_packed;
     int tiles = job->split_rows ? tiles_m : tiles_n;
     if (threads > tiles) threads = tiles;
     int per_task = (tiles + threads - 1) / threads;
@@ -232,7 +245,8 @@ static int plan_split(const gemm_variant *v, int m, int n, int k, int threads, g
 
 static void gemm_run(const gemm_variant *v, int trans_a, int trans_b, int m, int n, int k,
                      ad_real alpha, const ad_real *a, int lda, const ad_real *b, int ldb,
-                     ad_real beta, ad_real *c, int ldc, ad_gemm_epilogue_fn epi, void *epi_ctx)
+                     const ad_real *b_packed, ad_real beta, ad_real *c, int ldc,
+                     ad_gemm_epilogue_fn epi, void *epi_ctx)
 {
     if (m <= 0 || n <= 0) return;
     if (k <= 0) { /* an empty sum: C = beta C */
@@ -245,8 +259,9 @@ static void gemm_run(const gemm_variant *v, int trans_a, int trans_b, int m, int
         return;
     }
     ad_gemm_state *st = ad_gemm_state_get();
-    gemm_job job = {v, trans_a, trans_b, m, n, k, alpha, beta, a, b, c,
-                    (size_t)lda, (size_t)ldb, (size_t)ldc, 1, 0, epi, epi_ctx, st->caller};
+    gemm_job job = {v,   trans_a, trans_b, m,        n,   k,       alpha,     beta,
+                    a,   b,       c,       (size_t)lda, (size_t)ldb, (size_t)ldc, 1, 0,
+                    b_packed, epi, epi_ctx, st->caller};
     /* Inside a task of ad_parallel_for: this thread alone, with its own
      * buffers. */
     const int worker = ad_pool_worker();
@@ -288,7 +303,7 @@ int ad_gemm_reserve_tasks(int m, int n, int k)
     if (ad_pool_worker() >= 0) return 1; /* a task grows its own buffers as it goes */
     int threads = ad_threads_get();
     if (threads <= 1 || m <= 0 || n <= 0 || k <= 0) return 1; /* serial: no task buffers */
-    gemm_job plan;
+    gemm_job plan = {0};
     reserve_job r = {0, 0, 0};
     plan_split(&variants[ad_gemm_variant_auto(n)], m, n, k, 1, &plan, &r.a_need, &r.b_need);
     ad_gemm_state *st = ad_gemm_state_get();
@@ -314,7 +329,7 @@ int ad_gemm_variant(ad_gemm_variant_id variant, int trans_a, int trans_b, int m,
 {
     if (!ad_gemm_variant_supported(variant)) return AD_ERR_ARG;
     if (variant == AD_GEMM_AUTO) variant = ad_gemm_variant_auto(n);
-    gemm_run(&variants[variant], trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c,
+    gemm_run(&variants[variant], trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, NULL, beta, c,
              ldc, NULL, NULL);
     return AD_OK;
 }
@@ -324,7 +339,7 @@ void ad_gemm(int trans_a, int trans_b, int m, int n, int k, ad_real alpha,
              ad_real *c, int ldc)
 {
     gemm_run(&variants[ad_gemm_variant_auto(n)], trans_a, trans_b, m, n, k, alpha, a, lda, b,
-             ldb, beta, c, ldc, NULL, NULL);
+             ldb, NULL, beta, c, ldc, NULL, NULL);
 }
 
 void ad_gemm_epilogue(int trans_a, int trans_b, int m, int n, int k, ad_real alpha,
@@ -332,5 +347,36 @@ void ad_gemm_epilogue(int trans_a, int trans_b, int m, int n, int k, ad_real alp
                       ad_real *c, int ldc, ad_gemm_epilogue_fn epi, void *epi_ctx)
 {
     gemm_run(&variants[ad_gemm_variant_auto(n)], trans_a, trans_b, m, n, k, alpha, a, lda, b,
-             ldb, beta, c, ldc, epi, epi_ctx);
+             ldb, NULL, beta, c, ldc, epi, epi_ctx);
+}
+
+/* ---- op(B) packed once for many products ----------------------------------- */
+
+size_t ad_gemm_packed_b_size(int k, int n)
+{
+    if (k <= 0 || n <= 0) return 0;
+    const gemm_variant *v = &variants[ad_gemm_variant_auto(n)];
+    int last = n % v->nc ? n % v->nc : v->nc; /* columns of the last block of jc */
+    return (size_t)k * ((size_t)(n - last) + (size_t)packed_width(v->k, last));
+}
+
+void ad_gemm_pack_b(int trans_b, int k, int n, const ad_real *b, int ldb, ad_real *dst,
+                    ad_gemm_packed_b *out)
+{
+    const gemm_variant *v = &variants[ad_gemm_variant_auto(n)];
+    for (int jc = 0; jc < n; jc += v->nc) {
+        int nc = min_int(v->nc, n - jc);
+        for (int pc = 0; pc < k; pc += v->kc)
+            v->k->pack_b(trans_b, b, (size_t)ldb, pc, min_int(v->kc, k - pc), jc, nc,
+                         dst + (size_t)jc * k + (size_t)pc * packed_width(v->k, nc));
+    }
+    *out = (ad_gemm_packed_b){dst, b, ldb, trans_b, k, n};
+}
+
+void ad_gemm_epilogue_packed(int trans_a, int m, ad_real alpha, const ad_real *a, int lda,
+                             const ad_gemm_packed_b *b, ad_real beta, ad_real *c, int ldc,
+                             ad_gemm_epilogue_fn epi, void *epi_ctx)
+{
+    gemm_run(&variants[ad_gemm_variant_auto(b->n)], trans_a, b->trans_b, m, b->n, b->k, alpha, a,
+             lda, b->b, b->ldb, b->data, beta, c, ldc, epi, epi_ctx);
 }

@@ -53,6 +53,30 @@ void ad_gemm_epilogue(int trans_a, int trans_b, int m, int n, int k, ad_real alp
                       const ad_real *a, int lda, const ad_real *b, int ldb, ad_real beta,
                       ad_real *c, int ldc, ad_gemm_epilogue_fn epi, void *epi_ctx);
 
+/* op(B) packed once for several products that share it (a dense layer's
+ * weights, used by every block of rows of the fused layers): each product
+ * would otherwise copy it into its packing buffer again.  The results are
+ * those of ad_gemm / ad_gemm_epilogue with the same B, bit for bit.
+ *
+ *   ad_gemm_packed_b_size  elements of the packed form of a k x n op(B)
+ *   ad_gemm_pack_b         pack op(B) (B stored [k x n], or [n x k] with
+ *                          trans_b) into dst, which must hold that many
+ *                          elements, 64-byte aligned, and outlive *out; *out
+ *                          also keeps b for the fallback of ad_gemm
+ *   ad_gemm_epilogue_packed  C = alpha op(A) op(B) + beta C, then epi (may
+ *                          be NULL), with op(B) from *b: m x b->n x b->k */
+typedef struct {
+    const ad_real *data;
+    const ad_real *b;
+    int ldb, trans_b, k, n;
+} ad_gemm_packed_b;
+size_t ad_gemm_packed_b_size(int k, int n);
+void ad_gemm_pack_b(int trans_b, int k, int n, const ad_real *b, int ldb, ad_real *dst,
+                    ad_gemm_packed_b *out);
+void ad_gemm_epilogue_packed(int trans_a, int m, ad_real alpha, const ad_real *a, int lda,
+                             const ad_gemm_packed_b *b, ad_real beta, ad_real *c, int ldc,
+                             ad_gemm_epilogue_fn epi, void *epi_ctx);
+
 /* The plain triple loop, kept as the reference the fast kernel is tested
  * against. */
 void ad_gemm_reference(int trans_a, int trans_b, int m, int n, int k, ad_real alpha,

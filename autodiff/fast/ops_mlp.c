@@ -45,6 +45,8 @@ typedef struct {
     ad_real *h; /* [m, n]: this layer's output (the last one's is y) */
     int k, n;
     ad_activation act;
+    int packed;            /* w is packed in wp for the blocks' products */
+    ad_gemm_packed_b wp;
 } mlp_layer;
 
 /* The op's context, in the tape's arena: the layers and, since a node holds
@@ -79,8 +81,12 @@ static void layer_forward(const mlp_layer *L, const ad_real *in, ad_real *out, i
             ad_row_thin_forward(out + (size_t)i * n, in + (size_t)i * k, L->w, L->b, k, n, L->act);
     } else {
         ad_bias_act ba = {L->b, L->act};
-        ad_gemm_epilogue(0, 0, rows, n, k, 1, in, k, L->w, n, 0, out, n, ad_rows_bias_act_block,
-                         &ba);
+        if (L->packed)
+            ad_gemm_epilogue_packed(0, rows, 1, in, k, &L->wp, 0, out, n, ad_rows_bias_act_block,
+                                    &ba);
+        else
+            ad_gemm_epilogue(0, 0, rows, n, k, 1, in, k, L->w, n, 0, out, n,
+                             ad_rows_bias_act_block, &ba);
     }
 }
 
@@ -122,6 +128,8 @@ typedef struct {
     ad_real *bsum[AD_MLP_MAX_LAYERS];  /* [groups][n]: db_l sums (NULL: none)   */
     ad_real *scratch;        /* [workers][scratch_per_worker]                  */
     int blocks, groups;
+    int wt_packed[AD_MLP_MAX_LAYERS];        /* W_l^T packed in wt[l]           */
+    ad_gemm_packed_b wt[AD_MLP_MAX_LAYERS];
 } mlp_bwd;
 
 /* One block: r0 and rows; first: it is its group's first block (its sums
@@ -194,6 +202,9 @@ static void backward_block(const mlp_bwd *d, int r0, int rows, int first, int gr
         if (k == 1 || n == 1) {
             for (int i = 0; i < rows; i++)
                 ad_row_thin_dx(out + (size_t)i * k, g + (size_t)i * n, L->w, k, n, fresh);
+        } else if (d->wt_packed[l]) {
+            ad_gemm_epilogue_packed(0, rows, 1, g, n, &d->wt[l], fresh ? 0 : 1, out, k, NULL,
+                                    NULL);
         } else {
             ad_gemm(0, 1, rows, k, n, 1, g, n, L->w, n, fresh ? 0 : 1, out, k);
         }
@@ -283,6 +294,9 @@ static void mlp_backward(ad_tape *t, ad_node *nd)
         const mlp_layer *L = &s->layer[l];
         if (gw[l]) need += (size_t)d.groups * L->k * L->n;
         if (gb[l]) need += (size_t)d.groups * L->n;
+        /* W^T is packed once for all blocks' dh = g W^T */
+        d.wt_packed[l] = d.blocks > 1 && d.need_below[l] && L->k > 1 && L->n > 1;
+        if (d.wt_packed[l]) need += ad_gemm_packed_b_size(L->n, L->k);
     }
     ad_real *scratch = ad_scratch_lock(need);
     if (!scratch) {
@@ -295,6 +309,10 @@ static void mlp_backward(ad_tape *t, ad_node *nd)
         const mlp_layer *L = &s->layer[l];
         if (gw[l]) d.wsum[l] = p, p += (size_t)d.groups * L->k * L->n;
         if (gb[l]) d.bsum[l] = p, p += (size_t)d.groups * L->n;
+        if (d.wt_packed[l]) {
+            ad_gemm_pack_b(1, L->n, L->k, L->w, L->n, p, &d.wt[l]);
+            p += ad_gemm_packed_b_size(L->n, L->k);
+        }
     }
     if (d.groups > 1) ad_parallel_for(d.groups, backward_group, &d);
     else backward_group(&d, 0, 0);
@@ -378,6 +396,7 @@ ad_tensor *ad_mlp(ad_tape *t, ad_tensor *x, int n_layers, ad_tensor *const *w,
         L->k = w[l]->shape[0];
         L->n = w[l]->shape[1];
         L->act = act[l];
+        L->packed = 0;
         if (L->n > s->max_width) s->max_width = L->n;
     }
     s->recompute_first = keep && n_layers > 1 && s->layer[0].k == 1;
@@ -391,6 +410,15 @@ ad_tensor *ad_mlp(ad_tape *t, ad_tensor *x, int n_layers, ad_tensor *const *w,
     if (m > 0) {
         mlp_fwd f = {s, x->data, y->data, NULL};
         int blocks = (m + s->rows - 1) / s->rows;
+        /* W is packed once, in the tape's arena, for all blocks' products */
+        for (int l = 0; blocks > 1 && l < n_layers; l++) {
+            mlp_layer *L = &s->layer[l];
+            if (L->k == 1 || L->n == 1) continue;
+            ad_real *wp = ad_tape_alloc(t, ad_gemm_packed_b_size(L->k, L->n) * sizeof(ad_real));
+            if (!wp) return ad_tape_fail(t, AD_ERR_NOMEM, "ad_mlp: out of memory");
+            ad_gemm_pack_b(0, L->k, L->n, L->w, L->n, wp, &L->wp);
+            L->packed = 1;
+        }
         int locked = 0;
         if ((!keep && n_layers > 1) || s->recompute_first) {
             f.scratch = ad_scratch_lock((size_t)ad_threads_get() * scratch_per_worker(s));
