@@ -9,12 +9,15 @@
  * over the batch in each direction.  e = e^(+-s) is kept for the backward.
  * The three inputs have the same shape; the values are those of the
  * separate ops, operation for operation.  Only the public node interface
- * (autodiff/ad_op.h) is used.
+ * (autodiff/ad_op.h) is used.  Both passes are element-wise and are split
+ * over the thread pool in fixed chunks of elements.
  */
 #include "flow_affine.h"
 
 #include <math.h>
 #include <stdio.h>
+
+#include "autodiff/fast/ad_pool.h"
 
 static void affine_backward(ad_tape *t, ad_node *n);
 static const ad_op OP_AFFINE_EXP = {"affine_exp", affine_backward};
@@ -25,6 +28,62 @@ static const ad_op OP_AFFINE_EXP_INV = {"affine_exp_inv", affine_backward};
  * (saved: e) */
 /* dst[i] = v (fresh) or dst[i] += v */
 #define PUT(dst, fresh, i, v) ((fresh) ? ((dst)[i] = (v)) : ((dst)[i] += (v)))
+
+/* Elements per task; fewer than two chunks run on the calling thread. */
+#define AFFINE_CHUNK 8192
+
+typedef struct {
+    int inverse;
+    size_t size;
+    const ad_real *a, *s, *sh, *g;
+    ad_real *y, *e;        /* forward (e may be NULL)  */
+    const ad_real *e_in;   /* backward                 */
+    ad_real *ga, *gs, *gt; /* backward (each may be NULL) */
+    int fa, fs, ft;
+} affine_job;
+
+static void affine_run(affine_job *j, ad_task_fn fn)
+{
+    int tasks = (int)((j->size + AFFINE_CHUNK - 1) / AFFINE_CHUNK);
+    if (tasks > 1) ad_parallel_for(tasks, fn, j);
+    else if (tasks == 1) fn(j, 0, 0);
+}
+
+static void backward_chunk(void *ctx, int task, int worker)
+{
+    (void)worker;
+    const affine_job *j = ctx;
+    size_t i0 = (size_t)task * AFFINE_CHUNK, i1 = i0 + AFFINE_CHUNK < j->size ? i0 + AFFINE_CHUNK : j->size;
+    const ad_real *g = j->g, *e = j->e_in;
+    ad_real *ga = j->ga, *gs = j->gs, *gt = j->gt;
+    const int fa = j->fa, fs = j->fs, ft = j->ft;
+    if (j->inverse) {
+        for (size_t i = i0; i < i1; i++) {
+            ad_real ge = g[i] * e[i];
+            if (ga) PUT(ga, fa, i, ge);
+            if (gt) PUT(gt, ft, i, -ge);
+            if (gs) PUT(gs, fs, i, -(g[i] * (j->a[i] - j->sh[i]) * e[i]));
+        }
+    } else {
+        for (size_t i = i0; i < i1; i++) {
+            if (ga) PUT(ga, fa, i, g[i] * e[i]);
+            if (gs) PUT(gs, fs, i, g[i] * j->a[i] * e[i]);
+            if (gt) PUT(gt, ft, i, g[i]);
+        }
+    }
+}
+
+static void forward_chunk(void *ctx, int task, int worker)
+{
+    (void)worker;
+    const affine_job *j = ctx;
+    size_t i0 = (size_t)task * AFFINE_CHUNK, i1 = i0 + AFFINE_CHUNK < j->size ? i0 + AFFINE_CHUNK : j->size;
+    for (size_t i = i0; i < i1; i++) {
+        ad_real ei = AD_MATH(exp)(j->inverse ? -j->s[i] : j->s[i]);
+        if (j->e) j->e[i] = ei;
+        j->y[i] = j->inverse ? (j->a[i] - j->sh[i]) * ei : j->a[i] * ei + j->sh[i];
+    }
+}
 
 static void affine_backward(ad_tape *t, ad_node *n)
 {
@@ -44,20 +103,9 @@ static void affine_backward(ad_tape *t, ad_node *n)
         gt = ad_node_grad(t, sh);
     }
     if (!ad_tape_ok(t)) return;
-    if (n->op == &OP_AFFINE_EXP_INV) {
-        for (size_t i = 0; i < y->size; i++) {
-            ad_real ge = g[i] * e[i];
-            if (ga) PUT(ga, fa, i, ge);
-            if (gt) PUT(gt, ft, i, -ge);
-            if (gs) PUT(gs, fs, i, -(g[i] * (a->data[i] - sh->data[i]) * e[i]));
-        }
-    } else {
-        for (size_t i = 0; i < y->size; i++) {
-            if (ga) PUT(ga, fa, i, g[i] * e[i]);
-            if (gs) PUT(gs, fs, i, g[i] * a->data[i] * e[i]);
-            if (gt) PUT(gt, ft, i, g[i]);
-        }
-    }
+    affine_job j = {n->op == &OP_AFFINE_EXP_INV, y->size, a->data, NULL, sh->data, g, NULL, NULL,
+                    e, ga, gs, gt, fa, fs, ft};
+    affine_run(&j, backward_chunk);
 }
 
 static ad_tensor *affine(ad_tape *t, const char *name, const ad_op *op, ad_tensor *a,
@@ -89,11 +137,9 @@ static ad_tensor *affine(ad_tape *t, const char *name, const ad_op *op, ad_tenso
         return ad_tape_poison(t);
     }
     if (nd) nd->ctx = e;
-    for (size_t i = 0; i < y->size; i++) {
-        ad_real ei = AD_MATH(exp)(inverse ? -s->data[i] : s->data[i]);
-        if (e) e[i] = ei;
-        y->data[i] = inverse ? (a->data[i] - sh->data[i]) * ei : a->data[i] * ei + sh->data[i];
-    }
+    affine_job j = {inverse, y->size, a->data, s->data, sh->data, NULL, y->data, e, NULL,
+                    NULL, NULL, NULL, 0, 0, 0};
+    affine_run(&j, forward_chunk);
     return y->valid ? y : ad_tape_poison(t);
 }
 

@@ -5,6 +5,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "autodiff/fast/ad_pool.h"
+
 typedef struct nn_entry {
     ad_tensor *view;     /* heap-allocated header, data/grad point into the blocks */
     nn_init init;        /* how finalize fills it (ignored for fixed tensors)      */
@@ -225,9 +227,24 @@ ad_real *nn_params_values(const nn_params *p) { return p ? p->values : NULL; }
 ad_real *nn_params_grads(const nn_params *p) { return p ? p->grads : NULL; }
 ad_tensor *nn_params_flat(nn_params *p) { return p && p->finalized ? &p->flat : NULL; }
 
+/* The gradient block's passes are split over the thread pool in fixed
+ * chunks: a model of a few million parameters takes a few milliseconds per
+ * pass on one thread, next to steps of tens of milliseconds. */
+#define GRAD_CHUNK 16384
+
+static int grad_chunks(const nn_params *p) { return (int)((p->size + GRAD_CHUNK - 1) / GRAD_CHUNK); }
+
+static void zero_chunk(void *ctx, int task, int worker)
+{
+    (void)worker;
+    const nn_params *p = ctx;
+    size_t i0 = (size_t)task * GRAD_CHUNK, n = p->size - i0 < GRAD_CHUNK ? p->size - i0 : GRAD_CHUNK;
+    memset(p->grads + i0, 0, n * sizeof(ad_real));
+}
+
 void nn_params_zero_grad(nn_params *p)
 {
-    if (p && p->grads && p->size) memset(p->grads, 0, p->size * sizeof(ad_real));
+    if (p && p->grads && p->size) ad_parallel_for(grad_chunks(p), zero_chunk, p);
 }
 
 int nn_params_set_requires_grad(nn_params *p, int on)
@@ -242,10 +259,45 @@ int nn_params_set_requires_grad(nn_params *p, int on)
     return was;
 }
 
+/* The sum of squares of chunk c of the gradient block, in double. */
+static double chunk_squares(const nn_params *p, int c)
+{
+    size_t i0 = (size_t)c * GRAD_CHUNK, i1 = i0 + GRAD_CHUNK < p->size ? i0 + GRAD_CHUNK : p->size;
+    double s = 0;
+    for (size_t i = i0; i < i1; i++) s += (double)p->grads[i] * (double)p->grads[i];
+    return s;
+}
+
+typedef struct {
+    const nn_params *p;
+    double *part; /* [chunks] */
+} norm_job;
+
+static void norm_chunk(void *ctx, int task, int worker)
+{
+    (void)worker;
+    const norm_job *j = ctx;
+    j->part[task] = chunk_squares(j->p, task);
+}
+
+/* The chunks' sums are added in chunk order, so the norm does not depend on
+ * the thread count.  Their partial sums are kept on the stack for up to
+ * NORM_CHUNKS chunks (16 million parameters); a larger block is summed on
+ * one thread, in the same order. */
+#define NORM_CHUNKS 1024
+
 double nn_params_grad_norm(const nn_params *p)
 {
+    if (!p || !p->grads || !p->size) return 0;
+    const int chunks = grad_chunks(p);
     double s = 0;
-    if (!p || !p->grads) return 0;
-    for (size_t i = 0; i < p->size; i++) s += (double)p->grads[i] * (double)p->grads[i];
+    if (chunks <= NORM_CHUNKS) {
+        double part[NORM_CHUNKS];
+        norm_job j = {p, part};
+        ad_parallel_for(chunks, norm_chunk, &j);
+        for (int c = 0; c < chunks; c++) s += part[c];
+    } else {
+        for (int c = 0; c < chunks; c++) s += chunk_squares(p, c);
+    }
     return sqrt(s);
 }

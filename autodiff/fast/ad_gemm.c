@@ -65,6 +65,8 @@ static const gemm_variant variants[AD_GEMM_N_VARIANTS] = {
 /* Products with fewer multiply-adds than this run on one thread: waking the
  * workers would cost more than it saves. */
 #define PARALLEL_MIN_MADDS (1 << 20)
+/* ad_gemm_pack_b splits a B of at least this many elements over threads. */
+#define PARALLEL_MIN_PACK (1 << 14)
 
 /* ---- run-time choice ---------------------------------------------------- */
 
@@ -360,16 +362,40 @@ size_t ad_gemm_packed_b_size(int k, int n)
     return (size_t)k * ((size_t)(n - last) + (size_t)packed_width(v->k, last));
 }
 
+typedef struct {
+    const gemm_variant *v;
+    int trans_b, k, n, ldb;
+    const ad_real *b;
+    ad_real *dst;
+} pack_b_job;
+
+/* One NR-wide sliver of op(B) (task t: columns t NR ...), every block of k:
+ * where gemm_block reads it, jr * kc into the (jc, pc) block. */
+static void pack_b_sliver(void *ctx, int task, int worker)
+{
+    (void)worker;
+    const pack_b_job *j = ctx;
+    const gemm_variant *v = j->v;
+    const int col = task * v->k->nr, jc = col / v->nc * v->nc, jr = col - jc;
+    const int nc = min_int(v->nc, j->n - jc), cols = min_int(v->k->nr, j->n - col);
+    for (int pc = 0; pc < j->k; pc += v->kc) {
+        int kc = min_int(v->kc, j->k - pc);
+        v->k->pack_b(j->trans_b, j->b, (size_t)j->ldb, pc, kc, col, cols,
+                     j->dst + (size_t)jc * j->k + (size_t)pc * packed_width(v->k, nc) +
+                         (size_t)jr * kc);
+    }
+}
+
 void ad_gemm_pack_b(int trans_b, int k, int n, const ad_real *b, int ldb, ad_real *dst,
                     ad_gemm_packed_b *out)
 {
     const gemm_variant *v = &variants[ad_gemm_variant_auto(n)];
-    for (int jc = 0; jc < n; jc += v->nc) {
-        int nc = min_int(v->nc, n - jc);
-        for (int pc = 0; pc < k; pc += v->kc)
-            v->k->pack_b(trans_b, b, (size_t)ldb, pc, min_int(v->kc, k - pc), jc, nc,
-                         dst + (size_t)jc * k + (size_t)pc * packed_width(v->k, nc));
-    }
+    pack_b_job job = {v, trans_b, k, n, ldb, b, dst};
+    int slivers = (n + v->k->nr - 1) / v->k->nr;
+    /* the slivers are independent copies; split when there is enough */
+    if ((size_t)k * n >= PARALLEL_MIN_PACK) ad_parallel_for(slivers, pack_b_sliver, &job);
+    else
+        for (int t = 0; t < slivers; t++) pack_b_sliver(&job, t, 0);
     *out = (ad_gemm_packed_b){dst, b, ldb, trans_b, k, n};
 }
 
