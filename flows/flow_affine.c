@@ -143,6 +143,157 @@ static ad_tensor *affine(ad_tape *t, const char *name, const ad_op *op, ad_tenso
     return y->valid ? y : ad_tape_poison(t);
 }
 
+/* ---- the whole coupling update on the full matrix --------------------------- */
+
+/* Rows per task of flow_affine_couple: about AFFINE_CHUNK elements. */
+static int couple_rows(int dim) { return AFFINE_CHUNK / dim > 0 ? AFFINE_CHUNK / dim : 1; }
+
+typedef struct {
+    const flow_split *split;
+    int inverse;
+    ad_real *e; /* [m, n_trans]: e^(+-s), kept for the backward (NULL: none) */
+} couple_saved;
+
+typedef struct {
+    const couple_saved *c;
+    int m;
+    const ad_real *z, *zc, *s, *sh, *gx;
+    ad_real *x;
+    ad_real *gz, *gzc, *gs, *gt; /* backward (each may be NULL) */
+    int fzc, fs, ft;
+} couple_job;
+
+static void couple_forward_rows(void *ctx, int task, int worker)
+{
+    (void)worker;
+    const couple_job *j = ctx;
+    const flow_split *sp = j->c->split;
+    const int dim = sp->dim, nc = sp->n_cond, nt = sp->n_trans, inverse = j->c->inverse;
+    const int r0 = task * couple_rows(dim), r1 = r0 + couple_rows(dim) < j->m ? r0 + couple_rows(dim) : j->m;
+    for (int i = r0; i < r1; i++) {
+        ad_real *x = j->x + (size_t)i * dim;
+        const ad_real *z = j->z + (size_t)i * dim, *zc = j->zc + (size_t)i * nc;
+        const ad_real *s = j->s + (size_t)i * nt, *sh = j->sh + (size_t)i * nt;
+        ad_real *e = j->c->e ? j->c->e + (size_t)i * nt : NULL;
+        for (int k = 0; k < nc; k++) x[sp->cond[k]] = zc[k];
+        for (int k = 0; k < nt; k++) {
+            ad_real a = z[sp->trans[k]], ek = AD_MATH(exp)(inverse ? -s[k] : s[k]);
+            if (e) e[k] = ek;
+            x[sp->trans[k]] = inverse ? (a - sh[k]) * ek : a * ek + sh[k];
+        }
+    }
+}
+
+static void couple_backward_rows(void *ctx, int task, int worker)
+{
+    (void)worker;
+    const couple_job *j = ctx;
+    const flow_split *sp = j->c->split;
+    const int dim = sp->dim, nc = sp->n_cond, nt = sp->n_trans;
+    const int r0 = task * couple_rows(dim), r1 = r0 + couple_rows(dim) < j->m ? r0 + couple_rows(dim) : j->m;
+    for (int i = r0; i < r1; i++) {
+        const ad_real *g = j->gx + (size_t)i * dim, *e = j->c->e + (size_t)i * nt;
+        const ad_real *z = j->z + (size_t)i * dim, *sh = j->sh + (size_t)i * nt;
+        if (j->gzc)
+            for (int k = 0; k < nc; k++) PUT(j->gzc + (size_t)i * nc, j->fzc, k, g[sp->cond[k]]);
+        ad_real *gz = j->gz ? j->gz + (size_t)i * dim : NULL;
+        ad_real *gs = j->gs ? j->gs + (size_t)i * nt : NULL;
+        ad_real *gt = j->gt ? j->gt + (size_t)i * nt : NULL;
+        for (int k = 0; k < nt; k++) {
+            const ad_real gk = g[sp->trans[k]], a = z[sp->trans[k]];
+            if (j->c->inverse) {
+                ad_real ge = gk * e[k];
+                if (gz) gz[sp->trans[k]] += ge;
+                if (gt) PUT(gt, j->ft, k, -ge);
+                if (gs) PUT(gs, j->fs, k, -(gk * (a - sh[k]) * e[k]));
+            } else {
+                ad_real ge = gk * e[k]; /* rounded before the add, as z2's gradient was */
+                if (gz) gz[sp->trans[k]] += ge;
+                if (gs) PUT(gs, j->fs, k, gk * a * e[k]);
+                if (gt) PUT(gt, j->ft, k, gk);
+            }
+        }
+    }
+}
+
+static void couple_run(couple_job *j, ad_task_fn fn)
+{
+    int rows = couple_rows(j->c->split->dim), tasks = (j->m + rows - 1) / rows;
+    if (tasks > 1) ad_parallel_for(tasks, fn, j);
+    else if (tasks == 1) fn(j, 0, 0);
+}
+
+static void couple_backward(ad_tape *t, ad_node *n)
+{
+    ad_tensor *z = n->inputs[0], *zc = n->inputs[1], *s = n->inputs[2], *sh = n->inputs[3];
+    const couple_saved *c = n->ctx;
+    couple_job j = {c, z->shape[0], z->data, zc->data, s->data, sh->data, n->output->grad, NULL,
+                    NULL, NULL, NULL, NULL, 0, 0, 0};
+    /* z's gradient is added to in its moved columns only, so it is never
+     * taken fresh; the others are written fresh when all four are distinct */
+    int distinct = 1;
+    for (int a = 0; a < 4; a++)
+        for (int b = a + 1; b < 4; b++) distinct &= n->inputs[a] != n->inputs[b];
+    j.gz = ad_node_grad(t, z);
+    if (distinct) {
+        j.gzc = ad_node_grad_fresh(t, zc, &j.fzc);
+        j.gs = ad_node_grad_fresh(t, s, &j.fs);
+        j.gt = ad_node_grad_fresh(t, sh, &j.ft);
+    } else {
+        j.gzc = ad_node_grad(t, zc);
+        j.gs = ad_node_grad(t, s);
+        j.gt = ad_node_grad(t, sh);
+    }
+    if (!ad_tape_ok(t)) return;
+    couple_run(&j, couple_backward_rows);
+}
+static const ad_op OP_AFFINE_COUPLE = {"affine_couple", couple_backward};
+
+ad_tensor *flow_affine_couple(ad_tape *t, ad_tensor *z, ad_tensor *zc, ad_tensor *s,
+                              ad_tensor *shift, const flow_split *split, int inverse)
+{
+    static const char *const name = "flow_affine_couple";
+    ad_tensor *in[4] = {z, zc, s, shift};
+    if (!ad_op_begin(t, name, 4, in)) return ad_tape_poison(t);
+    if (!split || split->n_cond < 1 || split->n_trans < 1)
+        return ad_tape_fail(t, AD_ERR_ARG, "%s: bad argument #6 (no split)", name);
+    const int want[4] = {split->dim, split->n_cond, split->n_trans, split->n_trans};
+    const int m = z->n_dims == 2 ? z->shape[0] : -1;
+    for (int k = 0; k < 4; k++)
+        if (in[k]->n_dims != 2 || in[k]->shape[0] != m || in[k]->shape[1] != want[k]) {
+            char got[64];
+            ad_shape_str(in[k]->n_dims, in[k]->shape, got, sizeof got);
+            if (m < 0)
+                return ad_tape_fail(t, AD_ERR_SHAPE,
+                                    "%s: bad argument #1 (shape %s, expected [batch,%d])", name,
+                                    got, split->dim);
+            return ad_tape_fail(t, AD_ERR_SHAPE,
+                                "%s: bad argument #%d (shape %s, expected [%d,%d])", name, k + 1,
+                                got, m, want[k]);
+        }
+    ad_tensor *x = ad_tape_tensor(t, 2, z->shape);
+    if (!x->valid) return x;
+    ad_node *nd = ad_tape_record(t, &OP_AFFINE_COUPLE, x, 4, in);
+    couple_saved *c = nd ? ad_tape_alloc(t, sizeof *c) : &(couple_saved){split, inverse, NULL};
+    if (!c) {
+        x->valid = 0;
+        return ad_tape_poison(t);
+    }
+    if (nd) {
+        *c = (couple_saved){split, inverse, NULL};
+        c->e = ad_tape_alloc(t, (size_t)z->shape[0] * split->n_trans * sizeof(ad_real));
+        if (!c->e) {
+            x->valid = 0;
+            return ad_tape_poison(t);
+        }
+        nd->ctx = c;
+    }
+    couple_job j = {c,    z->shape[0], z->data, zc->data, s->data, shift->data, NULL, x->data,
+                    NULL, NULL,        NULL,    NULL,     0,       0,           0};
+    couple_run(&j, couple_forward_rows);
+    return x->valid ? x : ad_tape_poison(t);
+}
+
 ad_tensor *flow_affine_exp(ad_tape *t, ad_tensor *z, ad_tensor *s, ad_tensor *shift)
 {
     return affine(t, "flow_affine_exp", &OP_AFFINE_EXP, z, s, shift);

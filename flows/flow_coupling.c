@@ -30,24 +30,17 @@ static ad_tensor *log_scale(const flow_coupling *c, ad_tape *t, ad_tensor *cond)
     return s;
 }
 
-/* Put the channels back in coordinate order: one concat and one gather. */
-static ad_tensor *merge(const flow_coupling *c, ad_tape *t, ad_tensor *a, ad_tensor *b)
-{
-    return ad_gather_cols(t, ad_concat_cols(t, a, b), c->split.unsplit, c->split.dim);
-}
-
 /* x_c = z_c, x_2 = z_2 exp(s) + t;  log|det dx/dz| = sum s */
 static ad_tensor *coupling_forward(const flow_layer *l, ad_tape *t, ad_tensor *z,
                                    ad_tensor **logdet)
 {
     const flow_coupling *c = (const flow_coupling *)l;
     ad_tensor *zc = ad_gather_cols(t, z, c->split.cond, c->split.n_cond);
-    ad_tensor *z2 = ad_gather_cols(t, z, c->split.trans, c->split.n_trans);
     ad_tensor *s = log_scale(c, t, zc);
     ad_tensor *shift = nn_mlp_forward(t, &c->t_net, zc);
-    ad_tensor *x2 = flow_affine_exp(t, z2, s, shift);
+    ad_tensor *x = flow_affine_couple(t, z, zc, s, shift, &c->split, 0);
     *logdet = ad_sum_axis(t, s, 1);
-    return merge(c, t, zc, x2);
+    return x;
 }
 
 /* z_c = x_c, z_2 = (x_2 - t) exp(-s);  log|det dz/dx| = -sum s */
@@ -56,12 +49,11 @@ static ad_tensor *coupling_inverse(const flow_layer *l, ad_tape *t, ad_tensor *x
 {
     const flow_coupling *c = (const flow_coupling *)l;
     ad_tensor *xc = ad_gather_cols(t, x, c->split.cond, c->split.n_cond);
-    ad_tensor *x2 = ad_gather_cols(t, x, c->split.trans, c->split.n_trans);
     ad_tensor *s = log_scale(c, t, xc);
     ad_tensor *shift = nn_mlp_forward(t, &c->t_net, xc);
-    ad_tensor *z2 = flow_affine_exp_inv(t, x2, s, shift);
+    ad_tensor *z = flow_affine_couple(t, x, xc, s, shift, &c->split, 1);
     *logdet = ad_neg(t, ad_sum_axis(t, s, 1));
-    return merge(c, t, xc, z2);
+    return z;
 }
 
 static int coupling_parameters(const flow_layer *l, ad_tensor **out, int max_out)

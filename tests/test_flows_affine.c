@@ -2,7 +2,8 @@
  * (flows/flow_affine.c): gradient checks of both directions, the gradient
  * buffers it writes fresh (an input with another consumer recorded before or
  * after it, the same tensor passed twice), agreement with the composed ops,
- * and its error messages.
+ * and its error messages; the whole coupling update (flow_affine_couple)
+ * against the ops it replaces, bit for bit, and its gradient check.
  *
  * Tolerances: ad_gradcheck's own (derived from the finite-difference error;
  * autodiff/ad_gradcheck.h).  Fused against composed: the same operations in
@@ -15,6 +16,7 @@
 
 #include "autodiff/ad.h"
 #include "ck_util.h"
+#include "autodiff/fast/ad_pool.h"
 #include "flows/flow_affine.h"
 
 /* ---- gradient checks -------------------------------------------------------- */
@@ -158,6 +160,130 @@ START_TEST(test_affine_matches_composed)
 }
 END_TEST
 
+/* ---- the whole coupling update ------------------------------------------------------ */
+
+/* A coupling's last steps as the tape records them, on a batch of cm rows
+ * of dim coordinates split alternately: zc = z[:, cond], s and t from zc
+ * (fixed matrices: the conditioner's gradient terms reach zc after the
+ * update's), then the update fused (flow_affine_couple) or composed (gather
+ * the moved columns, flow_affine_exp, concatenate, gather back).  L =
+ * sum(x w); out gets x, then dL/dz. */
+static void couple_run(int fused, int inverse, int cm, int dim, ad_real *out)
+{
+    flow_split sp;
+    ck_assert_int_eq(flow_split_init(&sp, dim, FLOW_SPLIT_ALTERNATE, NULL, 1, NULL, 0), AD_OK);
+    ad_rng r;
+    ad_rng_seed(&r, 11, (uint64_t)inverse);
+    ad_tensor *z = ad_tensor_new(2, (int[]){cm, dim}), *w = ad_tensor_new(2, (int[]){cm, dim});
+    ad_tensor *a = ad_tensor_new(2, (int[]){sp.n_cond, sp.n_trans});
+    ad_tensor *b = ad_tensor_new(2, (int[]){sp.n_cond, sp.n_trans});
+    ad_rng_fill_uniform(&r, z->data, z->size, -2, 2);
+    ad_rng_fill_uniform(&r, w->data, w->size, -1, 1);
+    ad_rng_fill_uniform(&r, a->data, a->size, -1, 1);
+    ad_rng_fill_uniform(&r, b->data, b->size, -1, 1);
+    ad_tensor_require_grad(z);
+    ad_tape *t = ad_tape_new(0);
+    ad_tensor *zc = ad_gather_cols(t, z, sp.cond, sp.n_cond);
+    ad_tensor *s = ad_tanh(t, ad_matmul(t, zc, a, 0, 0)), *sh = ad_matmul(t, zc, b, 0, 0);
+    ad_tensor *x;
+    if (fused) {
+        x = flow_affine_couple(t, z, zc, s, sh, &sp, inverse);
+    } else {
+        ad_tensor *z2 = ad_gather_cols(t, z, sp.trans, sp.n_trans);
+        ad_tensor *x2 = inverse ? flow_affine_exp_inv(t, z2, s, sh) : flow_affine_exp(t, z2, s, sh);
+        x = ad_gather_cols(t, ad_concat_cols(t, zc, x2), sp.unsplit, dim);
+    }
+    ck_assert_int_eq(ad_backward(t, ad_sum(t, ad_mul(t, x, w))), AD_OK);
+    memcpy(out, x->data, z->size * sizeof(ad_real));
+    memcpy(out + z->size, z->grad, z->size * sizeof(ad_real));
+    ad_tape_free(t);
+    ad_tensor_free(z);
+    ad_tensor_free(w);
+    ad_tensor_free(a);
+    ad_tensor_free(b);
+    flow_split_release(&sp);
+}
+
+/* Bit for bit, on 1 and 2 threads, with a batch of several tasks (rows of
+ * 8192 / dim per task). */
+START_TEST(test_couple_matches_composed)
+{
+    enum { CM = 2600, DIM = 7, SZ = CM * DIM };
+    static ad_real fused[2 * SZ], sep[2 * SZ];
+    for (int threads = 1; threads <= 2; threads++) {
+        ad_threads_set(threads);
+        for (int inverse = 0; inverse < 2; inverse++) {
+            couple_run(1, inverse, CM, DIM, fused);
+            couple_run(0, inverse, CM, DIM, sep);
+            for (int j = 0; j < 2 * SZ; j++)
+                ck_assert_msg(fused[j] == sep[j], "%s, %d threads, inverse %d: %s[%d] = %.17g, "
+                              "composed %.17g", "flow_affine_couple", threads, inverse,
+                              j < SZ ? "x" : "dz", j % SZ, (double)fused[j], (double)sep[j]);
+        }
+    }
+    ad_threads_set(1);
+    ad_threads_shutdown();
+}
+END_TEST
+
+/* Each of the four inputs its own leaf (zc need not be z's columns). */
+static ad_tensor *run_couple(ad_tape *t, ad_tensor *const *in, int n, void *ctx)
+{
+    (void)n;
+    const int *c = ctx;
+    static flow_split sp;
+    if (!sp.dim) ck_assert_int_eq(flow_split_init(&sp, 5, FLOW_SPLIT_ALTERNATE, NULL, 0, NULL, 0),
+                                  AD_OK);
+    return flow_affine_couple(t, in[0], in[1], in[2], in[3], &sp, *c);
+}
+
+START_TEST(test_couple_gradcheck)
+{
+    const int inverse = _i;
+    const int shapes[4][2] = {{3, 5}, {3, 3}, {3, 2}, {3, 2}};
+    ad_rng r;
+    ad_rng_seed(&r, 77, (uint64_t)inverse);
+    ad_tensor *in[4];
+    for (int k = 0; k < 4; k++) {
+        in[k] = ad_tensor_new_param(2, shapes[k]);
+        ad_rng_fill_uniform(&r, in[k]->data, in[k]->size, -2, 2);
+    }
+    ad_gradcheck_report rep;
+    ck_assert_int_eq(ad_gradcheck(run_couple, (void *)&inverse, 4, in, NULL, &rep), AD_OK);
+    ck_assert_msg(rep.ok, "flow_affine_couple, inverse %d: %s", inverse, rep.message);
+    for (int k = 0; k < 4; k++) ad_tensor_free(in[k]);
+}
+END_TEST
+
+START_TEST(test_couple_errors)
+{
+    flow_split sp;
+    ck_assert_int_eq(flow_split_init(&sp, 5, FLOW_SPLIT_ALTERNATE, NULL, 0, NULL, 0), AD_OK);
+    ad_tape *t = ad_tape_new(0);
+    ad_tensor *z = ad_zeros(t, 2, (int[]){4, 5}), *zc = ad_zeros(t, 2, (int[]){4, 3});
+    ad_tensor *s = ad_zeros(t, 2, (int[]){4, 2}), *sh = ad_zeros(t, 2, (int[]){4, 3});
+    ck_assert(!flow_affine_couple(t, z, zc, s, sh, &sp, 0)->valid);
+    ck_assert_msg(strstr(ad_tape_error(t), "flow_affine_couple: bad argument #4 (shape [4,3], "
+                                           "expected [4,2])"),
+                  "%s", ad_tape_error(t));
+    ad_tape_reset(t);
+    z = ad_zeros(t, 1, (int[]){5});
+    zc = ad_zeros(t, 2, (int[]){4, 3});
+    s = ad_zeros(t, 2, (int[]){4, 2});
+    ck_assert(!flow_affine_couple(t, z, zc, s, s, &sp, 1)->valid);
+    ck_assert_msg(strstr(ad_tape_error(t), "flow_affine_couple: bad argument #1 (shape [5], "
+                                           "expected [batch,5])"),
+                  "%s", ad_tape_error(t));
+    ad_tape_reset(t);
+    z = ad_zeros(t, 2, (int[]){4, 5});
+    ck_assert(!flow_affine_couple(t, z, z, z, z, NULL, 0)->valid);
+    ck_assert_msg(strstr(ad_tape_error(t), "flow_affine_couple: bad argument #6 (no split)"), "%s",
+                  ad_tape_error(t));
+    ad_tape_free(t);
+    flow_split_release(&sp);
+}
+END_TEST
+
 START_TEST(test_affine_errors)
 {
     ad_tape *t = ad_tape_new(0);
@@ -192,6 +318,12 @@ Suite *flows_affine_suite(void)
     suite_add_tcase(s, tc);
     tc = tcase_create("forward");
     tcase_add_test(tc, test_affine_matches_composed);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("coupling update");
+    tcase_add_test(tc, test_couple_matches_composed);
+    tcase_add_loop_test(tc, test_couple_gradcheck, 0, 2);
+    tcase_add_test(tc, test_couple_errors);
+    tcase_set_timeout(tc, 60);
     suite_add_tcase(s, tc);
     tc = tcase_create("errors");
     tcase_add_test(tc, test_affine_errors);
