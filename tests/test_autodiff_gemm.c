@@ -436,6 +436,73 @@ START_TEST(test_gemm_epilogue)
 }
 END_TEST
 
+/* op(B) packed once (ad_gemm_pack_b) and used by several products: the
+ * same C as ad_gemm, bit for bit, with k and n spanning several cache
+ * blocks (KC 256, NC 480), either transposition, on 1 and 2 threads, and
+ * from inside pool tasks that each take a range of rows (as ad_mlp's
+ * blocks do).  The ranges are 120 rows, a multiple of every kernel's MR,
+ * so that each row lands in the same kind of tile as in the single call:
+ * the kernels apply alpha and beta with their own contractions, which can
+ * differ in the last bit between a full and an edge tile when alpha != 1
+ * and beta is not 0 or 1 (the library's products use alpha = 1 and
+ * beta = 0 or 1, where they cannot). */
+typedef struct {
+    const problem *p;
+    const ad_gemm_packed_b *pb;
+    ad_real *c;
+    int rows; /* per task */
+} packed_rows_ctx;
+
+static void packed_rows_task(void *ctx, int task, int worker)
+{
+    (void)worker;
+    const packed_rows_ctx *r = ctx;
+    const problem *p = r->p;
+    int r0 = task * r->rows, rows = p->m - r0 < r->rows ? p->m - r0 : r->rows;
+    const ad_real *a = p->ta ? p->a + r0 : p->a + (size_t)r0 * p->lda;
+    ad_gemm_epilogue_packed(p->ta, rows, 1.5, a, p->lda, r->pb, 0.5, r->c + (size_t)r0 * p->ldc,
+                            p->ldc, NULL, NULL);
+}
+
+START_TEST(test_gemm_packed_b)
+{
+    static const int sh[][3] = {{257, 129, 65}, {33, 1000, 70}, {200, 200, 600}, {150, 13, 700},
+                                {64, 530, 300}, {1, 1, 1},      {7, 38, 200}};
+    for (int threads = 1; threads <= 2; threads++) {
+        ck_assert_int_eq(ad_threads_set(threads), AD_OK);
+        for (int s = 0; s < (int)(sizeof sh / sizeof sh[0]); s++)
+            for (int t = 0; t < 4; t++) {
+                problem p = problem_new(t & 1, t >> 1, sh[s][0], sh[s][1], sh[s][2], s % 3, 700 + s);
+                size_t nc = (size_t)p.m * p.ldc, size = ad_gemm_packed_b_size(p.k, p.n);
+                ck_assert(size >= (size_t)p.k * p.n);
+                ad_real *want = copy_of(p.c0, nc), *got = copy_of(p.c0, nc);
+                ad_real *inside = copy_of(p.c0, nc), *buf = malloc(sizeof(ad_real) * size);
+                ck_assert_ptr_nonnull(buf);
+                ad_gemm(p.ta, p.tb, p.m, p.n, p.k, 1.5, p.a, p.lda, p.b, p.ldb, 0.5, want, p.ldc);
+                ad_gemm_packed_b pb;
+                ad_gemm_pack_b(p.tb, p.k, p.n, p.b, p.ldb, buf, &pb);
+                ad_gemm_epilogue_packed(p.ta, p.m, 1.5, p.a, p.lda, &pb, 0.5, got, p.ldc, NULL,
+                                        NULL);
+                ck_assert_msg(memcmp(want, got, sizeof(ad_real) * nc) == 0,
+                              "shape %d trans %d threads %d: packed B differs from ad_gemm", s, t,
+                              threads);
+                packed_rows_ctx r = {&p, &pb, inside, 120};
+                ad_parallel_for((p.m + r.rows - 1) / r.rows, packed_rows_task, &r);
+                ck_assert_msg(memcmp(want, inside, sizeof(ad_real) * nc) == 0,
+                              "shape %d trans %d threads %d: packed B in tasks differs", s, t,
+                              threads);
+                free(want);
+                free(got);
+                free(inside);
+                free(buf);
+                problem_free(&p);
+            }
+    }
+    ad_threads_set(1);
+    ad_threads_shutdown();
+}
+END_TEST
+
 /* ---- the pool ---------------------------------------------------------------- */
 
 typedef struct {
@@ -585,6 +652,7 @@ Suite *ad_gemm_suite(void)
     tcase_set_tags(tc, "slow");
     tcase_add_loop_test(tc, test_threads_bit_identical, 0, n_variants);
     tcase_add_test(tc, test_gemm_epilogue);
+    tcase_add_test(tc, test_gemm_packed_b);
     tcase_add_test(tc, test_parallel_for);
     tcase_add_test(tc, test_parallel_for_many_jobs);
     tcase_add_test(tc, test_parallel_each);
