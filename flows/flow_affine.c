@@ -1,33 +1,60 @@
-/* flow_affine.c - the affine coupling's update as one custom op, in both
- * directions (flow_affine.h):
+/* flow_affine.c - the affine coupling's update as custom ops (flow_affine.h):
  *
  *   flow_affine_exp(z, s, t)      y = z e^s + t        (a coupling, forward)
  *   flow_affine_exp_inv(x, s, t)  y = (x - t) e^-s     (its inverse)
+ *   flow_affine_couple(z, zc, s, t, split, inverse)
+ *                                 the same on the moved columns of the full
+ *                                 matrix, the kept ones copied from zc
  *
  * One node, one output and one pass instead of exp, mul and add (or sub,
  * neg, exp and mul): three or four outputs, gradient buffers and passes
- * over the batch in each direction.  e = e^(+-s) is kept for the backward.
- * The three inputs have the same shape; the values are those of the
- * separate ops, operation for operation.  Only the public node interface
- * (autodiff/ad_op.h) is used.  Both passes are element-wise and are split
- * over the thread pool in fixed chunks of elements.
+ * over the batch in each direction (flow_affine_couple also replaces the
+ * gathers and the concatenation around them).  e = e^(+-s) is kept for the
+ * backward.  The values are those of the separate ops, operation for
+ * operation: both ops compute each element with the inline formulas below.
+ * Only the public node interface (autodiff/ad_op.h) is used.  The passes are
+ * split over the thread pool in fixed chunks of elements or rows.
  */
 #include "flow_affine.h"
 
 #include <math.h>
 #include <stdio.h>
+#include <string.h>
 
-#include "autodiff/fast/ad_pool.h"
+/* dst[i] = v (fresh) or dst[i] += v */
+#define PUT(dst, fresh, i, v) ((fresh) ? ((dst)[i] = (v)) : ((dst)[i] += (v)))
+
+/* One element, forward: y = a e + t with e = e^s, or y = (a - t) e with
+ * e = e^-s (inverse); e is returned through *e. */
+static inline ad_real affine_value(int inverse, ad_real a, ad_real s, ad_real sh, ad_real *e)
+{
+    ad_real ei = AD_MATH(exp)(inverse ? -s : s);
+    *e = ei;
+    return inverse ? (a - sh) * ei : a * ei + sh;
+}
+
+/* One element, backward, from g = dL/dy:
+ *   forward:  da += g e,  ds += g a e,         dt += g
+ *   inverse:  da += g e,  ds -= g (a - t) e,   dt -= g e
+ * (written when fresh, else added; ga, gs, gt may be NULL). */
+static inline void affine_grad(int inverse, ad_real g, ad_real a, ad_real sh, ad_real e,
+                               ad_real *ga, int fa, ad_real *gs, int fs, ad_real *gt, int ft)
+{
+    if (inverse) {
+        ad_real ge = g * e;
+        if (ga) PUT(ga, fa, 0, ge);
+        if (gt) PUT(gt, ft, 0, -ge);
+        if (gs) PUT(gs, fs, 0, -(g * (a - sh) * e));
+    } else {
+        if (ga) PUT(ga, fa, 0, g * e);
+        if (gs) PUT(gs, fs, 0, g * a * e);
+        if (gt) PUT(gt, ft, 0, g);
+    }
+}
 
 static void affine_backward(ad_tape *t, ad_node *n);
 static const ad_op OP_AFFINE_EXP = {"affine_exp", affine_backward};
 static const ad_op OP_AFFINE_EXP_INV = {"affine_exp_inv", affine_backward};
-
-/* forward:  y = z e + t, e = e^s;   dz += g e,  ds += g z e,        dt += g
- * inverse:  y = (x - t) e, e = e^-s;  dx += g e,  ds -= g (x - t) e,  dt -= g e
- * (saved: e) */
-/* dst[i] = v (fresh) or dst[i] += v */
-#define PUT(dst, fresh, i, v) ((fresh) ? ((dst)[i] = (v)) : ((dst)[i] += (v)))
 
 /* Elements per task; fewer than two chunks run on the calling thread. */
 #define AFFINE_CHUNK 8192
@@ -49,39 +76,34 @@ static void affine_run(affine_job *j, ad_task_fn fn)
     else if (tasks == 1) fn(j, 0, 0);
 }
 
+/* The elements [i0, i1) of task `task`. */
+static void chunk_of(const affine_job *j, int task, size_t *i0, size_t *i1)
+{
+    *i0 = (size_t)task * AFFINE_CHUNK;
+    *i1 = *i0 + AFFINE_CHUNK < j->size ? *i0 + AFFINE_CHUNK : j->size;
+}
+
 static void backward_chunk(void *ctx, int task, int worker)
 {
     (void)worker;
     const affine_job *j = ctx;
-    size_t i0 = (size_t)task * AFFINE_CHUNK, i1 = i0 + AFFINE_CHUNK < j->size ? i0 + AFFINE_CHUNK : j->size;
-    const ad_real *g = j->g, *e = j->e_in;
-    ad_real *ga = j->ga, *gs = j->gs, *gt = j->gt;
-    const int fa = j->fa, fs = j->fs, ft = j->ft;
-    if (j->inverse) {
-        for (size_t i = i0; i < i1; i++) {
-            ad_real ge = g[i] * e[i];
-            if (ga) PUT(ga, fa, i, ge);
-            if (gt) PUT(gt, ft, i, -ge);
-            if (gs) PUT(gs, fs, i, -(g[i] * (j->a[i] - j->sh[i]) * e[i]));
-        }
-    } else {
-        for (size_t i = i0; i < i1; i++) {
-            if (ga) PUT(ga, fa, i, g[i] * e[i]);
-            if (gs) PUT(gs, fs, i, g[i] * j->a[i] * e[i]);
-            if (gt) PUT(gt, ft, i, g[i]);
-        }
-    }
+    size_t i0, i1;
+    chunk_of(j, task, &i0, &i1);
+    for (size_t i = i0; i < i1; i++)
+        affine_grad(j->inverse, j->g[i], j->a[i], j->sh[i], j->e_in[i], j->ga ? j->ga + i : NULL,
+                    j->fa, j->gs ? j->gs + i : NULL, j->fs, j->gt ? j->gt + i : NULL, j->ft);
 }
 
 static void forward_chunk(void *ctx, int task, int worker)
 {
     (void)worker;
     const affine_job *j = ctx;
-    size_t i0 = (size_t)task * AFFINE_CHUNK, i1 = i0 + AFFINE_CHUNK < j->size ? i0 + AFFINE_CHUNK : j->size;
+    size_t i0, i1;
+    chunk_of(j, task, &i0, &i1);
     for (size_t i = i0; i < i1; i++) {
-        ad_real ei = AD_MATH(exp)(j->inverse ? -j->s[i] : j->s[i]);
+        ad_real ei;
+        j->y[i] = affine_value(j->inverse, j->a[i], j->s[i], j->sh[i], &ei);
         if (j->e) j->e[i] = ei;
-        j->y[i] = j->inverse ? (j->a[i] - j->sh[i]) * ei : j->a[i] * ei + j->sh[i];
     }
 }
 
@@ -148,6 +170,13 @@ static ad_tensor *affine(ad_tape *t, const char *name, const ad_op *op, ad_tenso
 /* Rows per task of flow_affine_couple: about AFFINE_CHUNK elements. */
 static int couple_rows(int dim) { return AFFINE_CHUNK / dim > 0 ? AFFINE_CHUNK / dim : 1; }
 
+/* The rows [r0, r1) of task `task` of a batch of m rows of dim columns. */
+static void rows_of(int task, int m, int dim, int *r0, int *r1)
+{
+    *r0 = task * couple_rows(dim);
+    *r1 = *r0 + couple_rows(dim) < m ? *r0 + couple_rows(dim) : m;
+}
+
 typedef struct {
     const flow_split *split;
     int inverse;
@@ -169,7 +198,8 @@ static void couple_forward_rows(void *ctx, int task, int worker)
     const couple_job *j = ctx;
     const flow_split *sp = j->c->split;
     const int dim = sp->dim, nc = sp->n_cond, nt = sp->n_trans, inverse = j->c->inverse;
-    const int r0 = task * couple_rows(dim), r1 = r0 + couple_rows(dim) < j->m ? r0 + couple_rows(dim) : j->m;
+    int r0, r1;
+    rows_of(task, j->m, dim, &r0, &r1);
     for (int i = r0; i < r1; i++) {
         ad_real *x = j->x + (size_t)i * dim;
         const ad_real *z = j->z + (size_t)i * dim, *zc = j->zc + (size_t)i * nc;
@@ -177,9 +207,9 @@ static void couple_forward_rows(void *ctx, int task, int worker)
         ad_real *e = j->c->e ? j->c->e + (size_t)i * nt : NULL;
         for (int k = 0; k < nc; k++) x[sp->cond[k]] = zc[k];
         for (int k = 0; k < nt; k++) {
-            ad_real a = z[sp->trans[k]], ek = AD_MATH(exp)(inverse ? -s[k] : s[k]);
+            ad_real ek;
+            x[sp->trans[k]] = affine_value(inverse, z[sp->trans[k]], s[k], sh[k], &ek);
             if (e) e[k] = ek;
-            x[sp->trans[k]] = inverse ? (a - sh[k]) * ek : a * ek + sh[k];
         }
     }
 }
@@ -190,7 +220,8 @@ static void couple_backward_rows(void *ctx, int task, int worker)
     const couple_job *j = ctx;
     const flow_split *sp = j->c->split;
     const int dim = sp->dim, nc = sp->n_cond, nt = sp->n_trans;
-    const int r0 = task * couple_rows(dim), r1 = r0 + couple_rows(dim) < j->m ? r0 + couple_rows(dim) : j->m;
+    int r0, r1;
+    rows_of(task, j->m, dim, &r0, &r1);
     for (int i = r0; i < r1; i++) {
         const ad_real *g = j->gx + (size_t)i * dim, *e = j->c->e + (size_t)i * nt;
         const ad_real *z = j->z + (size_t)i * dim, *sh = j->sh + (size_t)i * nt;
@@ -200,18 +231,13 @@ static void couple_backward_rows(void *ctx, int task, int worker)
         ad_real *gs = j->gs ? j->gs + (size_t)i * nt : NULL;
         ad_real *gt = j->gt ? j->gt + (size_t)i * nt : NULL;
         for (int k = 0; k < nt; k++) {
-            const ad_real gk = g[sp->trans[k]], a = z[sp->trans[k]];
-            if (j->c->inverse) {
-                ad_real ge = gk * e[k];
-                if (gz) gz[sp->trans[k]] += ge;
-                if (gt) PUT(gt, j->ft, k, -ge);
-                if (gs) PUT(gs, j->fs, k, -(gk * (a - sh[k]) * e[k]));
-            } else {
-                ad_real ge = gk * e[k]; /* rounded before the add, as z2's gradient was */
-                if (gz) gz[sp->trans[k]] += ge;
-                if (gs) PUT(gs, j->fs, k, gk * a * e[k]);
-                if (gt) PUT(gt, j->ft, k, gk);
-            }
+            /* z's moved column gets g e, rounded, then added: as z2's
+             * gradient was written fresh by flow_affine_exp and then added
+             * by the gather's backward */
+            ad_real gz2;
+            affine_grad(j->c->inverse, g[sp->trans[k]], z[sp->trans[k]], sh[k], e[k], &gz2, 1,
+                        gs ? gs + k : NULL, j->fs, gt ? gt + k : NULL, j->ft);
+            if (gz) gz[sp->trans[k]] += gz2;
         }
     }
 }
@@ -249,14 +275,37 @@ static void couple_backward(ad_tape *t, ad_node *n)
 }
 static const ad_op OP_AFFINE_COUPLE = {"affine_couple", couple_backward};
 
+/* The split's two channels list each of its dim columns exactly once (seen:
+ * dim bytes of scratch). */
+static int split_ok(const flow_split *sp, unsigned char *seen)
+{
+    if (!sp || !sp->cond || !sp->trans || sp->n_cond < 1 || sp->n_trans < 1 ||
+        sp->n_cond + sp->n_trans != sp->dim)
+        return 0;
+    memset(seen, 0, (size_t)sp->dim);
+    for (int k = 0; k < sp->dim; k++) {
+        int c = k < sp->n_cond ? sp->cond[k] : sp->trans[k - sp->n_cond];
+        if (c < 0 || c >= sp->dim || seen[c]) return 0;
+        seen[c] = 1;
+    }
+    return 1;
+}
+
+/* x[:, cond] = zc, x[:, trans] = z[:, trans] e^s + t (or (z - t) e^-s):
+ * dzc += dx[:, cond], dz[:, trans] += dx e, ds and dt as flow_affine_exp's */
 ad_tensor *flow_affine_couple(ad_tape *t, ad_tensor *z, ad_tensor *zc, ad_tensor *s,
                               ad_tensor *shift, const flow_split *split, int inverse)
 {
     static const char *const name = "flow_affine_couple";
     ad_tensor *in[4] = {z, zc, s, shift};
     if (!ad_op_begin(t, name, 4, in)) return ad_tape_poison(t);
-    if (!split || split->n_cond < 1 || split->n_trans < 1)
-        return ad_tape_fail(t, AD_ERR_ARG, "%s: bad argument #6 (no split)", name);
+    unsigned char *seen = split && split->dim > 0 ? ad_tape_alloc(t, (size_t)split->dim) : NULL;
+    if (split && split->dim > 0 && !seen) return ad_tape_poison(t); /* out of memory */
+    if (!split_ok(split, seen))
+        return ad_tape_fail(t, AD_ERR_ARG,
+                            "%s: bad argument #5 (no split, or one whose channels do not list "
+                            "each column once)",
+                            name);
     const int want[4] = {split->dim, split->n_cond, split->n_trans, split->n_trans};
     const int m = z->n_dims == 2 ? z->shape[0] : -1;
     for (int k = 0; k < 4; k++)

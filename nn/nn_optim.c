@@ -97,9 +97,9 @@ void nn_optim_reset(nn_optim *o)
 }
 
 /* One update of the whole block, split over the thread pool in fixed
- * chunks (each parameter's update involves only its own values, so the
- * result does not depend on the split). */
-#define UPDATE_CHUNK 16384
+ * chunks of NN_PARAMS_CHUNK (each parameter's update involves only its own
+ * values, so the result does not depend on the split). */
+#define UPDATE_CHUNK NN_PARAMS_CHUNK
 
 typedef struct {
     ad_real *w;
@@ -114,7 +114,8 @@ static void update_chunk(void *ctx, int task, int worker)
 {
     (void)worker;
     const update *u = ctx;
-    size_t i0 = (size_t)task * UPDATE_CHUNK, i1 = i0 + UPDATE_CHUNK < u->n ? i0 + UPDATE_CHUNK : u->n;
+    size_t i0 = (size_t)task * UPDATE_CHUNK;
+    size_t i1 = i0 + UPDATE_CHUNK < u->n ? i0 + UPDATE_CHUNK : u->n;
     ad_real *restrict w = u->w, *restrict m = u->m, *restrict v = u->v;
     const ad_real *restrict g = u->g;
     if (u->sgd) {

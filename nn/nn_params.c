@@ -227,18 +227,20 @@ ad_real *nn_params_values(const nn_params *p) { return p ? p->values : NULL; }
 ad_real *nn_params_grads(const nn_params *p) { return p ? p->grads : NULL; }
 ad_tensor *nn_params_flat(nn_params *p) { return p && p->finalized ? &p->flat : NULL; }
 
-/* The gradient block's passes are split over the thread pool in fixed
- * chunks: a model of a few million parameters takes a few milliseconds per
- * pass on one thread, next to steps of tens of milliseconds. */
-#define GRAD_CHUNK 16384
-
-static int grad_chunks(const nn_params *p) { return (int)((p->size + GRAD_CHUNK - 1) / GRAD_CHUNK); }
+/* The gradient block's passes are split over the thread pool in chunks of
+ * NN_PARAMS_CHUNK: a model of a few million parameters takes a few
+ * milliseconds per pass on one thread, next to steps of tens of ms. */
+static int grad_chunks(const nn_params *p)
+{
+    return (int)((p->size + NN_PARAMS_CHUNK - 1) / NN_PARAMS_CHUNK);
+}
 
 static void zero_chunk(void *ctx, int task, int worker)
 {
     (void)worker;
     const nn_params *p = ctx;
-    size_t i0 = (size_t)task * GRAD_CHUNK, n = p->size - i0 < GRAD_CHUNK ? p->size - i0 : GRAD_CHUNK;
+    size_t i0 = (size_t)task * NN_PARAMS_CHUNK;
+    size_t n = p->size - i0 < NN_PARAMS_CHUNK ? p->size - i0 : NN_PARAMS_CHUNK;
     memset(p->grads + i0, 0, n * sizeof(ad_real));
 }
 
@@ -262,7 +264,8 @@ int nn_params_set_requires_grad(nn_params *p, int on)
 /* The sum of squares of chunk c of the gradient block, in double. */
 static double chunk_squares(const nn_params *p, int c)
 {
-    size_t i0 = (size_t)c * GRAD_CHUNK, i1 = i0 + GRAD_CHUNK < p->size ? i0 + GRAD_CHUNK : p->size;
+    size_t i0 = (size_t)c * NN_PARAMS_CHUNK;
+    size_t i1 = i0 + NN_PARAMS_CHUNK < p->size ? i0 + NN_PARAMS_CHUNK : p->size;
     double s = 0;
     for (size_t i = i0; i < i1; i++) s += (double)p->grads[i] * (double)p->grads[i];
     return s;

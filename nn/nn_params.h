@@ -63,15 +63,20 @@ ad_real *nn_params_grads(const nn_params *p);
  * block as its gradient (e.g. for ad_gradcheck over every parameter). */
 ad_tensor *nn_params_flat(nn_params *p);
 
+/* Passes over the whole value or gradient block are split over the thread
+ * pool in chunks of this many parameters (nn_params_zero_grad,
+ * nn_params_grad_norm, the optimizer's update). */
+#define NN_PARAMS_CHUNK 16384
+
 void nn_params_zero_grad(nn_params *p); /* split over the thread pool */
 /* Switch recording for the trainable tensors off (on = 0) or back on, e.g. to
  * differentiate a model's output with respect to its input only (no weight
  * gradients are computed while off).  Takes effect on a finalized block.
  * Returns the previous setting. */
 int nn_params_set_requires_grad(nn_params *p, int on);
-/* Euclidean norm of the gradients, summed in double over chunks of 16384 and
- * then over the chunks in order (split over the thread pool; the same value
- * for any thread count) */
+/* Euclidean norm of the gradients, summed in double over chunks of
+ * NN_PARAMS_CHUNK and then over the chunks in order (split over the thread
+ * pool; the same value for any thread count) */
 double nn_params_grad_norm(const nn_params *p);
 
 #endif

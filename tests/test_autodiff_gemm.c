@@ -472,7 +472,8 @@ START_TEST(test_gemm_packed_b)
         ck_assert_int_eq(ad_threads_set(threads), AD_OK);
         for (int s = 0; s < (int)(sizeof sh / sizeof sh[0]); s++)
             for (int t = 0; t < 4; t++) {
-                problem p = problem_new(t & 1, t >> 1, sh[s][0], sh[s][1], sh[s][2], s % 3, 700 + s);
+                problem p =
+                    problem_new(t & 1, t >> 1, sh[s][0], sh[s][1], sh[s][2], s % 3, 700 + s);
                 size_t nc = (size_t)p.m * p.ldc, size = ad_gemm_packed_b_size(p.k, p.n);
                 ck_assert(size >= (size_t)p.k * p.n);
                 ad_real *want = copy_of(p.c0, nc), *got = copy_of(p.c0, nc);

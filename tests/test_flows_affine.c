@@ -164,10 +164,11 @@ END_TEST
 
 /* A coupling's last steps as the tape records them, on a batch of cm rows
  * of dim coordinates split alternately: zc = z[:, cond], s and t from zc
- * (fixed matrices: the conditioner's gradient terms reach zc after the
- * update's), then the update fused (flow_affine_couple) or composed (gather
- * the moved columns, flow_affine_exp, concatenate, gather back).  L =
- * sum(x w); out gets x, then dL/dz. */
+ * through the parameters a and b (the conditioner's gradient terms reach zc
+ * after the update's), then the update fused (flow_affine_couple) or
+ * composed (gather the moved columns, flow_affine_exp, concatenate, gather
+ * back), and the log-determinant sum(s) as the layer records it.
+ * L = sum(x w) + sum(s) / 3; out gets x, then dL/dz, dL/da and dL/db. */
 static void couple_run(int fused, int inverse, int cm, int dim, ad_real *out)
 {
     flow_split sp;
@@ -182,6 +183,8 @@ static void couple_run(int fused, int inverse, int cm, int dim, ad_real *out)
     ad_rng_fill_uniform(&r, a->data, a->size, -1, 1);
     ad_rng_fill_uniform(&r, b->data, b->size, -1, 1);
     ad_tensor_require_grad(z);
+    ad_tensor_require_grad(a);
+    ad_tensor_require_grad(b);
     ad_tape *t = ad_tape_new(0);
     ad_tensor *zc = ad_gather_cols(t, z, sp.cond, sp.n_cond);
     ad_tensor *s = ad_tanh(t, ad_matmul(t, zc, a, 0, 0)), *sh = ad_matmul(t, zc, b, 0, 0);
@@ -193,9 +196,13 @@ static void couple_run(int fused, int inverse, int cm, int dim, ad_real *out)
         ad_tensor *x2 = inverse ? flow_affine_exp_inv(t, z2, s, sh) : flow_affine_exp(t, z2, s, sh);
         x = ad_gather_cols(t, ad_concat_cols(t, zc, x2), sp.unsplit, dim);
     }
-    ck_assert_int_eq(ad_backward(t, ad_sum(t, ad_mul(t, x, w))), AD_OK);
+    ad_tensor *logdet = ad_sum_axis(t, s, 1);
+    ad_tensor *loss = ad_add(t, ad_sum(t, ad_mul(t, x, w)), ad_scale(t, ad_sum(t, logdet), 1. / 3));
+    ck_assert_int_eq(ad_backward(t, loss), AD_OK);
     memcpy(out, x->data, z->size * sizeof(ad_real));
     memcpy(out + z->size, z->grad, z->size * sizeof(ad_real));
+    memcpy(out + 2 * z->size, a->grad, a->size * sizeof(ad_real));
+    memcpy(out + 2 * z->size + a->size, b->grad, b->size * sizeof(ad_real));
     ad_tape_free(t);
     ad_tensor_free(z);
     ad_tensor_free(w);
@@ -205,20 +212,24 @@ static void couple_run(int fused, int inverse, int cm, int dim, ad_real *out)
 }
 
 /* Bit for bit, on 1 and 2 threads, with a batch of several tasks (rows of
- * 8192 / dim per task). */
+ * 8192 / dim per task): x, dz, and through s and t the parameters'
+ * gradients. */
 START_TEST(test_couple_matches_composed)
 {
-    enum { CM = 2600, DIM = 7, SZ = CM * DIM };
-    static ad_real fused[2 * SZ], sep[2 * SZ];
+    enum { CM = 2600, DIM = 7, SZ = CM * DIM, NP = 2 * 4 * 3, N = 2 * SZ + NP };
+    static ad_real fused[N], sep[N];
+    static const char *what[4] = {"x", "dz", "da", "db"};
     for (int threads = 1; threads <= 2; threads++) {
         ad_threads_set(threads);
         for (int inverse = 0; inverse < 2; inverse++) {
             couple_run(1, inverse, CM, DIM, fused);
             couple_run(0, inverse, CM, DIM, sep);
-            for (int j = 0; j < 2 * SZ; j++)
-                ck_assert_msg(fused[j] == sep[j], "%s, %d threads, inverse %d: %s[%d] = %.17g, "
-                              "composed %.17g", "flow_affine_couple", threads, inverse,
-                              j < SZ ? "x" : "dz", j % SZ, (double)fused[j], (double)sep[j]);
+            for (int j = 0; j < N; j++) {
+                int part = j < 2 * SZ ? j / SZ : 2 + (j - 2 * SZ) / (NP / 2);
+                ck_assert_msg(fused[j] == sep[j], "flow_affine_couple, %d threads, inverse %d: "
+                              "%s element %d = %.17g, composed %.17g", threads, inverse,
+                              what[part], j, (double)fused[j], (double)sep[j]);
+            }
         }
     }
     ad_threads_set(1);
@@ -227,18 +238,22 @@ START_TEST(test_couple_matches_composed)
 END_TEST
 
 /* Each of the four inputs its own leaf (zc need not be z's columns). */
+typedef struct {
+    flow_split sp;
+    int inverse;
+} couple_case;
+
 static ad_tensor *run_couple(ad_tape *t, ad_tensor *const *in, int n, void *ctx)
 {
     (void)n;
-    const int *c = ctx;
-    static flow_split sp;
-    if (!sp.dim) ck_assert_int_eq(flow_split_init(&sp, 5, FLOW_SPLIT_ALTERNATE, NULL, 0, NULL, 0),
-                                  AD_OK);
-    return flow_affine_couple(t, in[0], in[1], in[2], in[3], &sp, *c);
+    const couple_case *c = ctx;
+    return flow_affine_couple(t, in[0], in[1], in[2], in[3], &c->sp, c->inverse);
 }
 
 START_TEST(test_couple_gradcheck)
 {
+    couple_case c = {.inverse = _i};
+    ck_assert_int_eq(flow_split_init(&c.sp, 5, FLOW_SPLIT_ALTERNATE, NULL, 0, NULL, 0), AD_OK);
     const int inverse = _i;
     const int shapes[4][2] = {{3, 5}, {3, 3}, {3, 2}, {3, 2}};
     ad_rng r;
@@ -249,9 +264,10 @@ START_TEST(test_couple_gradcheck)
         ad_rng_fill_uniform(&r, in[k]->data, in[k]->size, -2, 2);
     }
     ad_gradcheck_report rep;
-    ck_assert_int_eq(ad_gradcheck(run_couple, (void *)&inverse, 4, in, NULL, &rep), AD_OK);
+    ck_assert_int_eq(ad_gradcheck(run_couple, &c, 4, in, NULL, &rep), AD_OK);
     ck_assert_msg(rep.ok, "flow_affine_couple, inverse %d: %s", inverse, rep.message);
     for (int k = 0; k < 4; k++) ad_tensor_free(in[k]);
+    flow_split_release(&c.sp);
 }
 END_TEST
 
@@ -277,8 +293,21 @@ START_TEST(test_couple_errors)
     ad_tape_reset(t);
     z = ad_zeros(t, 2, (int[]){4, 5});
     ck_assert(!flow_affine_couple(t, z, z, z, z, NULL, 0)->valid);
-    ck_assert_msg(strstr(ad_tape_error(t), "flow_affine_couple: bad argument #6 (no split)"), "%s",
+    ck_assert_msg(strstr(ad_tape_error(t), "flow_affine_couple: bad argument #5 (no split"), "%s",
                   ad_tape_error(t));
+    /* a channel listing a column twice (or one out of range) is refused */
+    for (int bad = 0; bad < 2; bad++) {
+        ad_tape_reset(t);
+        z = ad_zeros(t, 2, (int[]){4, 5});
+        zc = ad_zeros(t, 2, (int[]){4, 3});
+        s = ad_zeros(t, 2, (int[]){4, 2});
+        int keep = sp.trans[1];
+        sp.trans[1] = bad ? 5 : sp.cond[0];
+        ck_assert(!flow_affine_couple(t, z, zc, s, s, &sp, 0)->valid);
+        sp.trans[1] = keep;
+        ck_assert_msg(strstr(ad_tape_error(t), "flow_affine_couple: bad argument #5"), "%s",
+                      ad_tape_error(t));
+    }
     ad_tape_free(t);
     flow_split_release(&sp);
 }

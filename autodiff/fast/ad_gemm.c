@@ -27,9 +27,9 @@
  * rows in place (packing it would be a transpose).  Only a bottom sliver of
  * fewer than MR rows is packed (padded with zeros).  B is packed: read in
  * place, its rows ldb apart cost the kernels more than the copy (a
- * 1024-wide B, 4 KiB per row, ran 10 % slower).  The last column sliver, when narrower than NR, is packed
- * only as wide as the whole vectors that cover it and gets the kernel of
- * that width, which writes its rows and columns of C in place; no
+ * 1024-wide B, 4 KiB per row, ran 10 % slower).  The last column sliver,
+ * when narrower than NR, is packed only as wide as the whole vectors that
+ * cover it and gets the kernel of that width, which writes its rows and columns of C in place; no
  * multiply-adds go to more than VL - 1 padding columns.
  *
  * Every element of C is computed by the same sequence of operations: its
@@ -52,6 +52,28 @@ typedef struct {
     int kc, mc, nc;               /* cache blocks (mc % mr == 0, nc % nr == 0) */
     const ad_gemm_kernels *k;     /* tiles, micro-kernels and packing          */
 } gemm_variant;
+
+/* The packed-B layout (gemm_block, ad_gemm_pack_b) needs NC to be a whole
+ * number of NR slivers, and the row loops MC of MR rows: checked here for
+ * every variant, including tuning overrides of the blocks (-D). */
+#define GEMM_NC_(kc, mc, nc) (nc)
+#define GEMM_MC_(kc, mc, nc) (mc)
+#define GEMM_NC(blocks) GEMM_NC_(blocks)
+#define GEMM_MC(blocks) GEMM_MC_(blocks)
+_Static_assert(GEMM_NC(AD_GEMM_PORTABLE_BLOCKS) % AD_GEMM_PORTABLE_NR == 0 &&
+                   GEMM_MC(AD_GEMM_PORTABLE_BLOCKS) % AD_GEMM_PORTABLE_MR == 0,
+               "portable blocks: NC must be a multiple of NR, MC of MR");
+#if AD_FAST_X86
+_Static_assert(GEMM_NC(AD_GEMM_AVX2_BLOCKS) % AD_GEMM_AVX2_NR == 0 &&
+                   GEMM_MC(AD_GEMM_AVX2_BLOCKS) % AD_GEMM_AVX2_MR == 0,
+               "avx2 blocks: NC must be a multiple of NR, MC of MR");
+_Static_assert(GEMM_NC(AD_GEMM_AVX512_BLOCKS) % AD_GEMM_AVX512_NR == 0 &&
+                   GEMM_MC(AD_GEMM_AVX512_BLOCKS) % AD_GEMM_AVX512_MR == 0,
+               "avx512 blocks: NC must be a multiple of NR, MC of MR");
+_Static_assert(GEMM_NC(AD_GEMM_AVX512W_BLOCKS) % AD_GEMM_AVX512W_NR == 0 &&
+                   GEMM_MC(AD_GEMM_AVX512W_BLOCKS) % AD_GEMM_AVX512W_MR == 0,
+               "avx512w blocks: NC must be a multiple of NR, MC of MR");
+#endif
 
 static const gemm_variant variants[AD_GEMM_N_VARIANTS] = {
     [AD_GEMM_PORTABLE] = {"portable", AD_GEMM_PORTABLE_BLOCKS, &ad_gemm_kernels_portable},

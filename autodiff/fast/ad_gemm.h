@@ -61,8 +61,9 @@ void ad_gemm_epilogue(int trans_a, int trans_b, int m, int n, int k, ad_real alp
  *   ad_gemm_packed_b_size  elements of the packed form of a k x n op(B)
  *   ad_gemm_pack_b         pack op(B) (B stored [k x n], or [n x k] with
  *                          trans_b) into dst, which must hold that many
- *                          elements, 64-byte aligned, and outlive *out; *out
- *                          also keeps b for the fallback of ad_gemm
+ *                          elements (any alignment) and outlive *out; *out
+ *                          also keeps b, which must outlive it too (the
+ *                          products fall back to it without memory)
  *   ad_gemm_epilogue_packed  C = alpha op(A) op(B) + beta C, then epi (may
  *                          be NULL), with op(B) from *b: m x b->n x b->k */
 typedef struct {

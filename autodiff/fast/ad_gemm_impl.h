@@ -9,10 +9,11 @@
  *      transposed A read where it lies, lda its row stride), or, for the
  *      "rows" kernels, a[i*lda + p] (op(A) = A stored row-major, lda apart);
  *   b: kc steps of W values of op(B), W contiguous values per step, steps
- *      ldb apart (b[p*ldb + j] = op(B)[p][j]: packed, ldb = W, or a B stored
- *      [k x n] read where it lies),
- * and writes rows x cols of it (rows <= MR, W - VL < cols <= W; the values
- * of a or b beyond them are read but do not reach C: packed ones are zeros):
+ *      ldb apart (b[p*ldb + j] = op(B)[p][j]; ad_gemm always passes a
+ *      packed sliver, ldb = W: an edge sliver must be packed, since all W
+ *      values of a step are read),
+ * and writes rows x cols of it (rows <= MR, W - VL < cols <= W; the packed
+ * values beyond them are zeros and do not reach C):
  *   C[i*ldc + j] = alpha * acc[i][j] + beta * C[i*ldc + j]   (beta != 0)
  *   C[i*ldc + j] = alpha * acc[i][j]                          (beta == 0),
  * where acc[i][j] is summed over p = 0, 1, ..., kc-1 in that order by one

@@ -22,11 +22,13 @@
  * m left out.  Each element's sum is the same sequence of multiply-adds
  * whatever the width of its tile.
  *
- * A comes either packed (MR values per step, contiguous) or, for the "rows"
- * kernels, straight from a row-major op(A) (MR rows lda apart, each read
- * forwards): packing such an A is a transpose, which costs more than
- * broadcasting from MR streams, and the MR x KC rows stay in L1 across the
- * column slivers as the packed sliver would.
+ * A comes as MR contiguous values per step, the steps lda apart (a packed
+ * sliver, lda = MR, or a transposed A read in place, lda its row stride),
+ * or, for the "rows" kernels, straight from a row-major op(A) (MR rows lda
+ * apart, each read forwards): packing such an A is a transpose, which
+ * costs more than broadcasting from MR streams, and the MR x KC rows stay
+ * in L1 across the column slivers as the packed sliver would.  B comes
+ * packed, its steps ldb apart (the sliver's width).
  *
  * The vectors are GCC/Clang vector extensions (vector_size), so the compiler
  * emits the instructions for each target attribute; no intrinsics.  Plain
@@ -45,7 +47,8 @@
 
 #include "ad_gemm_impl.h"
 
-/* How the kernels read A[i][p] (KMR: the tile's rows). */
+/* How the kernels read A[i][p]: MR values per step, steps lda apart, or MR
+ * rows lda apart. */
 #define A_PACKED(i, p) a[(ptrdiff_t)(p) * lda + (i)]
 #define A_ROWS(i, p) a[(ptrdiff_t)(i) * lda + (p)]
 

@@ -280,7 +280,8 @@ static void mlp_backward(ad_tape *t, ad_node *nd)
     d.blocks = (s->m + s->rows - 1) / s->rows;
     d.groups = d.blocks < MLP_GROUPS ? d.blocks : MLP_GROUPS;
     /* scratch: g and dh per worker index (a backward called inside a pool
-     * task runs its tasks inline under that task's index), then the sums */
+     * task runs its tasks inline under that task's index), then the sums
+     * and the packed W^T of each layer */
     if (d.groups > 1)
         for (int l = 0; l < s->n_layers; l++) {
             const mlp_layer *L = &s->layer[l];
@@ -410,7 +411,9 @@ ad_tensor *ad_mlp(ad_tape *t, ad_tensor *x, int n_layers, ad_tensor *const *w,
     if (m > 0) {
         mlp_fwd f = {s, x->data, y->data, NULL};
         int blocks = (m + s->rows - 1) / s->rows;
-        /* W is packed once, in the tape's arena, for all blocks' products */
+        /* W is packed once, in the tape's arena, for all blocks' products
+         * (about the size of the layer's weights, held until the tape's
+         * reset) */
         for (int l = 0; blocks > 1 && l < n_layers; l++) {
             mlp_layer *L = &s->layer[l];
             if (L->k == 1 || L->n == 1) continue;
