@@ -261,8 +261,9 @@ static int plan_split(const gemm_variant *v, int m, int n, int k, int threads, g
     if (threads > tiles) threads = tiles;
     int per_task = (tiles + threads - 1) / threads;
     job->chunk = per_task * (job->split_rows ? v->k->mr : v->k->nr);
-    int rows = job->split_rows ? job->chunk : m, cols = job->split_rows ? n : job->chunk;
-    *a_need = (size_t)round_up(min_int(v->mc, rows), v->k->mr) * min_int(v->kc, k);
+    int cols = job->split_rows ? n : job->chunk;
+    /* A is packed one bottom sliver at a time (gemm_block) */
+    *a_need = (size_t)v->k->mr * min_int(v->kc, k);
     *b_need = (size_t)round_up(min_int(v->nc, cols), v->k->nr) * min_int(v->kc, k);
     return ((job->split_rows ? m : n) + job->chunk - 1) / job->chunk;
 }
