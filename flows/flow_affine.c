@@ -56,7 +56,7 @@ static void affine_backward(ad_tape *t, ad_node *n);
 static const ad_op OP_AFFINE_EXP = {"affine_exp", affine_backward};
 static const ad_op OP_AFFINE_EXP_INV = {"affine_exp_inv", affine_backward};
 
-/* Elements per task; fewer than two chunks run on the calling thread. */
+/* Elements per task (a single task runs on the calling thread). */
 #define AFFINE_CHUNK 8192
 
 typedef struct {
@@ -69,11 +69,9 @@ typedef struct {
     int fa, fs, ft;
 } affine_job;
 
-static void affine_run(affine_job *j, ad_task_fn fn)
+static int affine_tasks(const affine_job *j)
 {
-    int tasks = (int)((j->size + AFFINE_CHUNK - 1) / AFFINE_CHUNK);
-    if (tasks > 1) ad_parallel_for(tasks, fn, j);
-    else if (tasks == 1) fn(j, 0, 0);
+    return (int)((j->size + AFFINE_CHUNK - 1) / AFFINE_CHUNK);
 }
 
 /* The elements [i0, i1) of task `task`. */
@@ -127,7 +125,7 @@ static void affine_backward(ad_tape *t, ad_node *n)
     if (!ad_tape_ok(t)) return;
     affine_job j = {n->op == &OP_AFFINE_EXP_INV, y->size, a->data, NULL, sh->data, g, NULL, NULL,
                     e, ga, gs, gt, fa, fs, ft};
-    affine_run(&j, backward_chunk);
+    ad_parallel_for(affine_tasks(&j), backward_chunk, &j);
 }
 
 static ad_tensor *affine(ad_tape *t, const char *name, const ad_op *op, ad_tensor *a,
@@ -161,7 +159,7 @@ static ad_tensor *affine(ad_tape *t, const char *name, const ad_op *op, ad_tenso
     if (nd) nd->ctx = e;
     affine_job j = {inverse, y->size, a->data, s->data, sh->data, NULL, y->data, e, NULL,
                     NULL, NULL, NULL, 0, 0, 0};
-    affine_run(&j, forward_chunk);
+    ad_parallel_for(affine_tasks(&j), forward_chunk, &j);
     return y->valid ? y : ad_tape_poison(t);
 }
 
@@ -242,11 +240,10 @@ static void couple_backward_rows(void *ctx, int task, int worker)
     }
 }
 
-static void couple_run(couple_job *j, ad_task_fn fn)
+static int couple_tasks(const couple_job *j)
 {
-    int rows = couple_rows(j->c->split->dim), tasks = (j->m + rows - 1) / rows;
-    if (tasks > 1) ad_parallel_for(tasks, fn, j);
-    else if (tasks == 1) fn(j, 0, 0);
+    int rows = couple_rows(j->c->split->dim);
+    return (j->m + rows - 1) / rows;
 }
 
 static void couple_backward(ad_tape *t, ad_node *n)
@@ -271,7 +268,7 @@ static void couple_backward(ad_tape *t, ad_node *n)
         j.gt = ad_node_grad(t, sh);
     }
     if (!ad_tape_ok(t)) return;
-    couple_run(&j, couple_backward_rows);
+    ad_parallel_for(couple_tasks(&j), couple_backward_rows, &j);
 }
 static const ad_op OP_AFFINE_COUPLE = {"affine_couple", couple_backward};
 
@@ -339,7 +336,7 @@ ad_tensor *flow_affine_couple(ad_tape *t, ad_tensor *z, ad_tensor *zc, ad_tensor
     }
     couple_job j = {c,    z->shape[0], z->data, zc->data, s->data, shift->data, NULL, x->data,
                     NULL, NULL,        NULL,    NULL,     0,       0,           0};
-    couple_run(&j, couple_forward_rows);
+    ad_parallel_for(couple_tasks(&j), couple_forward_rows, &j);
     return x->valid ? x : ad_tape_poison(t);
 }
 

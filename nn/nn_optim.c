@@ -99,7 +99,6 @@ void nn_optim_reset(nn_optim *o)
 /* One update of the whole block, split over the thread pool in fixed
  * chunks of NN_PARAMS_CHUNK (each parameter's update involves only its own
  * values, so the result does not depend on the split). */
-#define UPDATE_CHUNK NN_PARAMS_CHUNK
 
 typedef struct {
     ad_real *w;
@@ -114,8 +113,8 @@ static void update_chunk(void *ctx, int task, int worker)
 {
     (void)worker;
     const update *u = ctx;
-    size_t i0 = (size_t)task * UPDATE_CHUNK;
-    size_t i1 = i0 + UPDATE_CHUNK < u->n ? i0 + UPDATE_CHUNK : u->n;
+    size_t i0 = (size_t)task * NN_PARAMS_CHUNK;
+    size_t i1 = i0 + NN_PARAMS_CHUNK < u->n ? i0 + NN_PARAMS_CHUNK : u->n;
     ad_real *restrict w = u->w, *restrict m = u->m, *restrict v = u->v;
     const ad_real *restrict g = u->g;
     if (u->sgd) {
@@ -151,7 +150,7 @@ int nn_optim_step(nn_optim *o, double *grad_norm)
         u.c1 = (ad_real)(1 / (1 - o->beta1_power));
         u.c2 = (ad_real)(1 / (1 - o->beta2_power));
     }
-    ad_parallel_for((int)((o->n + UPDATE_CHUNK - 1) / UPDATE_CHUNK), update_chunk, &u);
+    ad_parallel_for((int)((o->n + NN_PARAMS_CHUNK - 1) / NN_PARAMS_CHUNK), update_chunk, &u);
     o->steps++;
     return AD_OK;
 }

@@ -183,6 +183,14 @@ static int packed_width(const ad_gemm_kernels *kn, int nc)
     return nc / kn->nr * kn->nr + round_up(nc % kn->nr, kn->vl);
 }
 
+/* Where block (jc, pc) of a k-step op(B) packed whole starts: each block of
+ * columns jc takes k rows of its packed width, each block of k within it
+ * pc rows. */
+static size_t packed_block_at(const ad_gemm_kernels *kn, int k, int jc, int pc, int nc)
+{
+    return (size_t)jc * k + (size_t)pc * packed_width(kn, nc);
+}
+
 /* C[r0:r1, c0:c1] of the job, with packing buffers abuf and bbuf. */
 static void gemm_block(const gemm_job *job, int r0, int r1, int c0, int c1, ad_real *abuf,
                        ad_real *bbuf)
@@ -197,8 +205,8 @@ static void gemm_block(const gemm_job *job, int r0, int r1, int c0, int c1, ad_r
             int kc = min_int(v->kc, job->k - pc);
             ad_real beta = pc == 0 ? job->beta : 1;
             const ad_real *bblock = bbuf;
-            if (job->b_packed) /* blocks of jc start k * jc in; each is kc x packed width */
-                bblock = job->b_packed + (size_t)jc * job->k + (size_t)pc * packed_width(kn, nc);
+            if (job->b_packed)
+                bblock = job->b_packed + packed_block_at(kn, job->k, jc, pc, nc);
             else
                 kn->pack_b(job->trans_b, job->b, job->ldb, pc, kc, jc, nc, bbuf);
             for (int ic = r0; ic < r1; ic += v->mc) {
@@ -404,8 +412,7 @@ static void pack_b_sliver(void *ctx, int task, int worker)
     for (int pc = 0; pc < j->k; pc += v->kc) {
         int kc = min_int(v->kc, j->k - pc);
         v->k->pack_b(j->trans_b, j->b, (size_t)j->ldb, pc, kc, col, cols,
-                     j->dst + (size_t)jc * j->k + (size_t)pc * packed_width(v->k, nc) +
-                         (size_t)jr * kc);
+                     j->dst + packed_block_at(v->k, j->k, jc, pc, nc) + (size_t)jr * kc);
     }
 }
 

@@ -45,9 +45,11 @@ typedef struct {
     ad_real *h; /* [m, n]: this layer's output (the last one's is y) */
     int k, n;
     ad_activation act;
-    int packed;            /* w is packed in wp for the blocks' products */
-    ad_gemm_packed_b wp;
+    ad_gemm_packed_b wp;   /* w packed for the blocks' products (wp.data NULL: not) */
 } mlp_layer;
+
+/* A layer with one input or one output column: row loops, not the GEMM. */
+static int is_thin(const mlp_layer *L) { return L->k == 1 || L->n == 1; }
 
 /* The op's context, in the tape's arena: the layers and, since a node holds
  * only AD_MAX_INPUTS inputs, the node's input list (ad_tape_record_wide). */
@@ -76,12 +78,12 @@ static size_t scratch_per_worker(const mlp_saved *s)
 static void layer_forward(const mlp_layer *L, const ad_real *in, ad_real *out, int rows)
 {
     const int k = L->k, n = L->n;
-    if (k == 1 || n == 1) {
+    if (is_thin(L)) {
         for (int i = 0; i < rows; i++)
             ad_row_thin_forward(out + (size_t)i * n, in + (size_t)i * k, L->w, L->b, k, n, L->act);
     } else {
         ad_bias_act ba = {L->b, L->act};
-        if (L->packed)
+        if (L->wp.data)
             ad_gemm_epilogue_packed(0, rows, 1, in, k, &L->wp, 0, out, n, ad_rows_bias_act_block,
                                     &ba);
         else
@@ -128,8 +130,7 @@ typedef struct {
     ad_real *bsum[AD_MLP_MAX_LAYERS];  /* [groups][n]: db_l sums (NULL: none)   */
     ad_real *scratch;        /* [workers][scratch_per_worker]                  */
     int blocks, groups;
-    int wt_packed[AD_MLP_MAX_LAYERS];        /* W_l^T packed in wt[l]           */
-    ad_gemm_packed_b wt[AD_MLP_MAX_LAYERS];
+    ad_gemm_packed_b wt[AD_MLP_MAX_LAYERS]; /* W_l^T packed (data NULL: not)    */
 } mlp_bwd;
 
 /* One block: r0 and rows; first: it is its group's first block (its sums
@@ -181,7 +182,7 @@ static void backward_block(const mlp_bwd *d, int r0, int rows, int first, int gr
         }
         /* dW += in^T g */
         ad_real *gw = d->wsum[l] ? d->wsum[l] + (size_t)group * k * n : NULL;
-        if (gw && (k == 1 || n == 1)) {
+        if (gw && is_thin(L)) {
             if (first)
                 for (int j = 0; j < k * n; j++) gw[j] = 0;
             for (int i = 0; i < rows; i++)
@@ -199,10 +200,10 @@ static void backward_block(const mlp_bwd *d, int r0, int rows, int first, int gr
         } else {
             out = g == buf[0] ? buf[1] : buf[0];
         }
-        if (k == 1 || n == 1) {
+        if (is_thin(L)) {
             for (int i = 0; i < rows; i++)
                 ad_row_thin_dx(out + (size_t)i * k, g + (size_t)i * n, L->w, k, n, fresh);
-        } else if (d->wt_packed[l]) {
+        } else if (d->wt[l].data) {
             ad_gemm_epilogue_packed(0, rows, 1, g, n, &d->wt[l], fresh ? 0 : 1, out, k, NULL,
                                     NULL);
         } else {
@@ -285,19 +286,20 @@ static void mlp_backward(ad_tape *t, ad_node *nd)
     if (d.groups > 1)
         for (int l = 0; l < s->n_layers; l++) {
             const mlp_layer *L = &s->layer[l];
-            if (L->k == 1 || L->n == 1) continue;
+            if (is_thin(L)) continue;
             if (gw[l]) (void)ad_gemm_reserve_tasks(L->k, L->n, s->rows);
             if (d.need_below[l]) (void)ad_gemm_reserve_tasks(s->rows, L->k, L->n);
         }
     const size_t per_worker = scratch_per_worker(s);
     size_t need = (size_t)ad_threads_get() * per_worker;
+    int wt_packed[AD_MLP_MAX_LAYERS];
     for (int l = 0; l < s->n_layers; l++) {
         const mlp_layer *L = &s->layer[l];
         if (gw[l]) need += (size_t)d.groups * L->k * L->n;
         if (gb[l]) need += (size_t)d.groups * L->n;
         /* W^T is packed once for all blocks' dh = g W^T */
-        d.wt_packed[l] = d.blocks > 1 && d.need_below[l] && L->k > 1 && L->n > 1;
-        if (d.wt_packed[l]) need += ad_gemm_packed_b_size(L->n, L->k);
+        wt_packed[l] = d.blocks > 1 && d.need_below[l] && !is_thin(L);
+        if (wt_packed[l]) need += ad_gemm_packed_b_size(L->n, L->k);
     }
     ad_real *scratch = ad_scratch_lock(need);
     if (!scratch) {
@@ -310,7 +312,7 @@ static void mlp_backward(ad_tape *t, ad_node *nd)
         const mlp_layer *L = &s->layer[l];
         if (gw[l]) d.wsum[l] = p, p += (size_t)d.groups * L->k * L->n;
         if (gb[l]) d.bsum[l] = p, p += (size_t)d.groups * L->n;
-        if (d.wt_packed[l]) {
+        if (wt_packed[l]) {
             ad_gemm_pack_b(1, L->n, L->k, L->w, L->n, p, &d.wt[l]);
             p += ad_gemm_packed_b_size(L->n, L->k);
         }
@@ -397,7 +399,7 @@ ad_tensor *ad_mlp(ad_tape *t, ad_tensor *x, int n_layers, ad_tensor *const *w,
         L->k = w[l]->shape[0];
         L->n = w[l]->shape[1];
         L->act = act[l];
-        L->packed = 0;
+        L->wp = (ad_gemm_packed_b){0};
         if (L->n > s->max_width) s->max_width = L->n;
     }
     s->recompute_first = keep && n_layers > 1 && s->layer[0].k == 1;
@@ -416,11 +418,10 @@ ad_tensor *ad_mlp(ad_tape *t, ad_tensor *x, int n_layers, ad_tensor *const *w,
          * reset) */
         for (int l = 0; blocks > 1 && l < n_layers; l++) {
             mlp_layer *L = &s->layer[l];
-            if (L->k == 1 || L->n == 1) continue;
+            if (is_thin(L)) continue;
             ad_real *wp = ad_tape_alloc(t, ad_gemm_packed_b_size(L->k, L->n) * sizeof(ad_real));
             if (!wp) return ad_tape_fail(t, AD_ERR_NOMEM, "ad_mlp: out of memory");
             ad_gemm_pack_b(0, L->k, L->n, L->w, L->n, wp, &L->wp);
-            L->packed = 1;
         }
         int locked = 0;
         if ((!keep && n_layers > 1) || s->recompute_first) {
@@ -430,7 +431,7 @@ ad_tensor *ad_mlp(ad_tape *t, ad_tensor *x, int n_layers, ad_tensor *const *w,
         }
         if (blocks > 1) {
             for (int l = 0; l < n_layers; l++)
-                if (s->layer[l].k > 1 && s->layer[l].n > 1)
+                if (!is_thin(&s->layer[l]))
                     (void)ad_gemm_reserve_tasks(s->rows, s->layer[l].n, s->layer[l].k);
             ad_parallel_for(blocks, forward_block, &f);
         }
