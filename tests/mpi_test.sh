@@ -70,17 +70,21 @@ ranks() {
         || { cat "$tmp/$name.log" >&2; fail "$name: the run on $n ranks failed"; }
 }
 
+# across NAME "N..." PROG ARGS...: the serial run into $tmp/NAME, the MPI
+# build's on each N ranks into $tmp/NAME<N>, and each compared with it
+across() {
+    a_name=$1; a_counts=$2; a_prog=$3; shift 3
+    a_label="$a_prog ${*:-(default run)}"
+    serial "$a_name" "$a_prog" "$@"
+    for a_n in $a_counts; do
+        ranks "$a_n" "$a_name$a_n" "$a_prog" "$@"
+        same "$a_label, $a_n ranks" "$tmp/$a_name" "$tmp/$a_name$a_n"
+    done
+}
+
 if [ "$only_quick" = quick ]; then
-    serial dimer bg-dimer --quick --ais-chains 400
-    for n in 2 4; do
-        ranks $n dimer$n bg-dimer --quick --ais-chains 400
-        same "bg-dimer --quick --ais-chains 400, $n ranks" "$tmp/dimer" "$tmp/dimer$n"
-    done
-    serial dwd bg-doublewell
-    for n in 2 4; do
-        ranks $n dwd$n bg-doublewell
-        same "bg-doublewell (default run), $n ranks" "$tmp/dwd" "$tmp/dwd$n"
-    done
+    across dimer "2 4" bg-dimer --quick --ais-chains 400
+    across dwd "2 4" bg-doublewell
     rm -rf "$tmp"
     [ $failed = 0 ] && echo "mpi test: ok (quick)"
     exit $failed
@@ -102,50 +106,19 @@ else
 fi
 
 # ---- 2. the same numbers for any number of ranks ----
-serial dimer bg-dimer --quick
-for n in 2 4; do
-    ranks $n dimer$n bg-dimer --quick
-    same "bg-dimer --quick, $n ranks" "$tmp/dimer" "$tmp/dimer$n"
-done
-serial dimer_g4 bg-dimer --quick --grad-blocks 4
+across dimer "2 4" bg-dimer --quick
 # 2 ranks: two blocks each; 3: one, one and two; 4: one each (summed in place)
-for n in 2 3 4; do
-    ranks $n dimer_g4_$n bg-dimer --quick --grad-blocks 4
-    same "bg-dimer --quick --grad-blocks 4, $n ranks" "$tmp/dimer_g4" "$tmp/dimer_g4_$n"
-done
+across dimer_g4_ "2 3 4" bg-dimer --quick --grad-blocks 4
 # three batches of annealing chains: whole batches per rank on 2 and 3
 # ranks, rows of every batch shared on 4
-serial dimer_a bg-dimer --quick --ais-chains 600
-for n in 2 3 4; do
-    ranks $n dimer_a$n bg-dimer --quick --ais-chains 600
-    same "bg-dimer --quick --ais-chains 600, $n ranks" "$tmp/dimer_a" "$tmp/dimer_a$n"
-done
+across dimer_a "2 3 4" bg-dimer --quick --ais-chains 600
 temps="--temperatures 0.8,1,1.2 --coupling spline"
-serial dimer_t bg-dimer --quick $temps
-for n in 2 4; do
-    ranks $n dimer_t$n bg-dimer --quick $temps
-    same "bg-dimer --quick $temps, $n ranks" "$tmp/dimer_t" "$tmp/dimer_t$n"
-done
-serial dwd bg-doublewell
-for n in 2 4; do
-    ranks $n dwd$n bg-doublewell
-    same "bg-doublewell (default run), $n ranks" "$tmp/dwd" "$tmp/dwd$n"
-done
-serial dw bg-doublewell --quick
-for n in 2 3; do
-    ranks $n dw$n bg-doublewell --quick
-    same "bg-doublewell --quick, $n ranks" "$tmp/dw" "$tmp/dw$n"
-done
-serial dw_tg4 bg-doublewell --quick --temperatures 0.7,1,1.5 --grad-blocks 4
-ranks 3 dw_tg4_3 bg-doublewell --quick --temperatures 0.7,1,1.5 --grad-blocks 4
-same "bg-doublewell --quick --temperatures 0.7,1,1.5 --grad-blocks 4, 3 ranks" "$tmp/dw_tg4" \
-    "$tmp/dw_tg4_3"
-serial mb bg-mullerbrown --quick
-ranks 2 mb2 bg-mullerbrown --quick
-same "bg-mullerbrown --quick, 2 ranks" "$tmp/mb" "$tmp/mb2"
-serial mb_s bg-mullerbrown --quick --coupling spline
-ranks 2 mb_s2 bg-mullerbrown --quick --coupling spline
-same "bg-mullerbrown --quick --coupling spline, 2 ranks" "$tmp/mb_s" "$tmp/mb_s2"
+across dimer_t "2 4" bg-dimer --quick $temps
+across dwd "2 4" bg-doublewell
+across dw "2 3" bg-doublewell --quick
+across dw_tg4_ 3 bg-doublewell --quick --temperatures 0.7,1,1.5 --grad-blocks 4
+across mb 2 bg-mullerbrown --quick
+across mb_s 2 bg-mullerbrown --quick --coupling spline
 
 # ---- 3. --resume with another number of ranks ----
 BG_STOP_AFTER=ckpt/stage-stage2.ckpt mpirun_n 2 "$bin/bg-dimer" --quick --out "$tmp/dimer_kill" \
