@@ -17,6 +17,9 @@
 #include <math.h>
 
 #include "ad_config.h"
+#ifdef AD_REAL_FLOAT
+#include "ad_tanhf.h"
+#endif
 
 /* The activation of a fused dense layer (fast/ad_fused.h). */
 typedef enum ad_activation {
@@ -32,8 +35,13 @@ static inline ad_real ad_act_relu(ad_real v) { return v > 0 ? v : 0; }
  * output. */
 static inline int ad_act_relu_passes(ad_real v) { return v > 0; }
 
-/* tanh(v) */
-static inline ad_real ad_act_tanh(ad_real v) { return AD_MATH(tanh)(v); }
+/* tanh(v): libm's in double; in float, ad_tanhf (ad_tanhf.h: correctly
+ * rounded and vectorisable, where tanhf is neither) */
+#ifdef AD_REAL_FLOAT
+static inline ad_real ad_act_tanh(ad_real v) { return ad_tanhf(v); }
+#else
+static inline ad_real ad_act_tanh(ad_real v) { return tanh(v); }
+#endif
 
 /* tanh'(v) = 1 - y^2, from the output y = tanh(v) */
 static inline ad_real ad_act_tanh_slope(ad_real y) { return 1 - y * y; }
