@@ -2,7 +2,17 @@
  * op, with the derivative on its first line.  Ops whose derivative is cheaper
  * from the output (exp, tanh, sigmoid, sqrt) read the saved output.  relu and
  * tanh take their values and derivatives from ad_act.h, which the fused dense
- * layers (fast/) use too. */
+ * layers (fast/) use too.
+ *
+ * No contraction into multiply-adds in this file, whatever -std or -march a
+ * build passes (fast/ad_rows.c does the same): relu and tanh, forward and
+ * backward, must round as the fused layers' row kernels do. */
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC optimize("fp-contract=off")
+#endif
+#if defined(__clang__)
+#pragma STDC FP_CONTRACT OFF
+#endif
 #include <math.h>
 
 #include "ad_act.h"
