@@ -30,8 +30,9 @@ typedef struct ais_work {
     ad_tape *t;
     ais_rows prop;  /* proposals, one batch           */
     ad_real *mom;   /* HMC momenta, one batch          */
-    ad_real *h0;    /* HMC energies at the start       */
-    ad_real *log_w; /* annealed log weights, one batch */
+    double *h0;     /* HMC energies at the start       */
+    double *log_w;  /* annealed log weights, one batch: sums of K terms,
+                     * kept in double in both builds (stored as ad_real) */
     int *label;     /* start state of each chain (with cfg->state) */
     ad_real *pack;  /* MPI only: rows passed between ranks         */
     const bg_ais_config *cfg;
@@ -384,11 +385,11 @@ int bg_ais_sample(const flow_model *m, const flow_prior *prior, const pot_potent
     double *steps = ad_malloc((size_t)K * sizeof *steps);
     ad_real *g_cur = NULL;
     int ok = w.t && s && prop && pilot && steps;
-    w.log_w = ad_malloc((size_t)batch * sizeof(ad_real));
+    w.log_w = ad_malloc((size_t)batch * sizeof(double));
     w.label = ad_malloc((size_t)batch * sizeof(int));
     if (hmc) {
         w.mom = ad_malloc((size_t)batch * dz * sizeof(ad_real));
-        w.h0 = ad_malloc((size_t)batch * sizeof(ad_real));
+        w.h0 = ad_malloc((size_t)batch * sizeof(double));
         g_cur = ad_malloc((size_t)batch * dz * sizeof(ad_real));
         g_prop = ad_malloc((size_t)batch * dz * sizeof(ad_real));
         g_pilot = ad_malloc((size_t)(b_pilot > 0 ? b_pilot : 1) * dz * sizeof(ad_real));
@@ -439,7 +440,7 @@ int bg_ais_sample(const flow_model *m, const flow_prior *prior, const pot_potent
         ad_rng_seed(&rng, seed, (uint64_t)bi);
         st = flow_prior_sample(prior, &rng, cur.z, b);
         if (st == AD_OK) st = run_chains(&w, cfg, &rng, b, &cur, steps, 0, &n_acc, &n_prop);
-        if (st == AD_OK) memcpy(cur.l, w.log_w, (size_t)b * sizeof(ad_real));
+        for (int i = 0; st == AD_OK && i < b; i++) cur.l[i] = (ad_real)w.log_w[i];
         n_eval_prod += (long)b * (1 + (long)K * cfg->mcmc_steps * per_step);
         /* progress in chains of the whole run (each rank's share scaled) */
         long done = start + b - b_lo * batch;
