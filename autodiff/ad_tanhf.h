@@ -38,7 +38,7 @@
  * +-1, tanh(-0) = -0.
  *
  * It needs IEEE double arithmetic done as written: contraction into
- * multiply-adds is off inside the functions (Clang would contract by
+ * multiply-adds is off inside ad_tanhf_wide (Clang would contract by
  * default; GCC does not under -std=c11, and ops_unary.c and the row kernels
  * turn it off for the whole file, so that every copy of a loop that inlines
  * this rounds the same way).  Under -ffast-math (which folds away the
@@ -58,34 +58,6 @@
 #define AD_TANHF_LIBM 1 /* the shift trick would not round: see above */
 #endif
 
-/* y = k ln 2 + r (0 <= y <= 40): returns expm1(r) and sets *scale = 2^k. */
-static inline double ad_tanhf_split(double y, double *scale)
-{
-#ifdef __clang__
-#pragma STDC FP_CONTRACT OFF
-#endif
-    const double shift = 0x1.8p52;
-    double kd = y * 0x1.71547652b82fep0 + shift; /* y / ln 2, rounded to an integer */
-    uint64_t k_bits;
-    memcpy(&k_bits, &kd, sizeof k_bits);
-    kd = kd - shift;
-    const double r = (y - kd * 0x1.62e42fefa3800p-1) - kd * 0x1.ef35793c7673p-45;
-    const uint64_t scale_bits = (k_bits + 1023) << 52; /* k + bias in the exponent field */
-    memcpy(scale, &scale_bits, sizeof *scale);
-    return r * (1 +
-                r * (1.0 / 2 +
-                     r * (1.0 / 6 +
-                          r * (1.0 / 24 +
-                               r * (1.0 / 120 +
-                                    r * (1.0 / 720 +
-                                         r * (1.0 / 5040 +
-                                              r * (1.0 / 40320 +
-                                                   r * (1.0 / 362880 +
-                                                        r * (1.0 / 3628800 +
-                                                             r * (1.0 / 39916800 +
-                                                                  r * (1.0 / 479001600))))))))))));
-}
-
 /* tanh x in double, before the rounding to float (for the tests) */
 static inline double ad_tanhf_wide(float xf)
 {
@@ -95,8 +67,29 @@ static inline double ad_tanhf_wide(float xf)
     const double x = xf;
     double y = 2 * fabs(x);
     y = y > 40 ? 40 : y;
+    /* y = k ln 2 + r; q = expm1(r), scale = 2^k */
+    const double shift = 0x1.8p52;
+    double kd = y * 0x1.71547652b82fep0 + shift; /* y / ln 2, rounded to an integer */
+    uint64_t k_bits;
+    memcpy(&k_bits, &kd, sizeof k_bits);
+    kd = kd - shift;
+    const double r = (y - kd * 0x1.62e42fefa3800p-1) - kd * 0x1.ef35793c7673p-45;
+    const uint64_t scale_bits = (k_bits + 1023) << 52; /* k + bias in the exponent field */
     double scale;
-    const double q = ad_tanhf_split(y, &scale);
+    memcpy(&scale, &scale_bits, sizeof scale);
+    const double q =
+        r * (1 +
+             r * (1.0 / 2 +
+                  r * (1.0 / 6 +
+                       r * (1.0 / 24 +
+                            r * (1.0 / 120 +
+                                 r * (1.0 / 720 +
+                                      r * (1.0 / 5040 +
+                                           r * (1.0 / 40320 +
+                                                r * (1.0 / 362880 +
+                                                     r * (1.0 / 3628800 +
+                                                          r * (1.0 / 39916800 +
+                                                               r * (1.0 / 479001600))))))))))));
     const double em1 = scale * q + (scale - 1);
     return copysign(em1 / (em1 + 2), x);
 }
