@@ -32,14 +32,19 @@ static ROW_TARGET void ROW_NAME(outer_act)(ad_real *restrict y, ad_real x0,
                                            int n, ad_activation act)
 {
     /* the product is rounded before the bias is added, as ad_row_scale
-     * followed by ad_row_bias_act would round */
-    for (int j = 0; j < n; j++) {
-        ad_real v = x0 * w[j];
-        if (b) v = v + b[j];
-        if (act == AD_ACT_RELU) v = ad_act_relu(v);
-        else if (act == AD_ACT_TANH) v = ad_act_tanh(v);
-        y[j] = v;
-    }
+     * followed by ad_row_bias_act would round; one loop per case, as in
+     * bias_act: a test inside the loop keeps it from being vectorised */
+    if (b)
+        for (int j = 0; j < n; j++) {
+            ad_real v = x0 * w[j];
+            y[j] = v + b[j];
+        }
+    else
+        for (int j = 0; j < n; j++) y[j] = x0 * w[j];
+    if (act == AD_ACT_RELU)
+        for (int j = 0; j < n; j++) y[j] = ad_act_relu(y[j]);
+    else if (act == AD_ACT_TANH)
+        for (int j = 0; j < n; j++) y[j] = ad_act_tanh(y[j]);
 }
 
 static ROW_TARGET void ROW_NAME(axpy)(ad_real *restrict y, ad_real x0, const ad_real *restrict w,
