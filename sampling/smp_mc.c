@@ -143,6 +143,7 @@ int smp_mc_run(const smp_mc_config *cfg, smp_energy_fn energy, void *ctx, const 
             if (u_out) memcpy(u_out + (size_t)frame * nc, u, (size_t)nc * sizeof(ad_real));
             frame++;
         }
+        if (cfg->progress) cfg->progress(step, cfg->n_steps, cfg->progress_ctx);
     }
     if (stats) {
         stats->n_proposed = proposed;

@@ -42,6 +42,10 @@ typedef struct smp_mc_config {
     int keep_initial;  /* 1: the starting frame is the first one stored;   */
                        /* 0 or 1                                default 0  */
     uint64_t seed;     /* RNG seed (stream 0 of ad_rng)         default 1  */
+    /* Optional: called after each step with the steps done and n_steps (on
+     * every rank under MPI); it does not change results.   default NULL  */
+    void (*progress)(long done, long total, void *ctx);
+    void *progress_ctx;
 } smp_mc_config;
 
 /* The defaults above for dim coordinates at temperature kT: one chain of

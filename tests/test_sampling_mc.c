@@ -224,6 +224,48 @@ START_TEST(test_stride_energies_rejections_determinism)
 }
 END_TEST
 
+/* The progress callback sees every step once, in order, and its context;
+ * the frames are those of a run without it. */
+typedef struct step_log {
+    long calls, last, total;
+    int in_order;
+} step_log;
+
+static void log_step(long done, long total, void *ctx)
+{
+    step_log *l = ctx;
+    l->in_order &= done == l->last + 1;
+    l->last = done;
+    l->total = total;
+    l->calls++;
+}
+
+START_TEST(test_progress)
+{
+    enum { C = 4, D = 2, S = 25 };
+    smp_mc_config cfg = smp_mc_config_default(D, 1.0);
+    cfg.n_chains = C;
+    cfg.n_steps = S;
+    cfg.stride = 5;
+    ad_real x0[C * D] = {0.1, 0.2, -0.3, 0.4, 1.0, -1.0, 0.5, 0.0};
+    ad_real plain[5 * C * D], watched[5 * C * D];
+    counting cnt = {1.0, 0};
+    char msg[256];
+    ck_assert_int_eq(smp_mc_run(&cfg, harmonic, &cnt, x0, plain, NULL, NULL, msg, sizeof msg),
+                     AD_OK);
+    step_log l = {0, 0, 0, 1};
+    cfg.progress = log_step;
+    cfg.progress_ctx = &l;
+    ck_assert_int_eq(smp_mc_run(&cfg, harmonic, &cnt, x0, watched, NULL, NULL, msg, sizeof msg),
+                     AD_OK);
+    ck_assert_int_eq(l.calls, S);
+    ck_assert_int_eq(l.last, S);
+    ck_assert_int_eq(l.total, S);
+    ck_assert(l.in_order);
+    ck_assert(memcmp(plain, watched, sizeof plain) == 0);
+}
+END_TEST
+
 START_TEST(test_potential_adapter)
 {
     /* the double well through smp_potential_energy: chains started in the
@@ -404,6 +446,7 @@ Suite *smp_mc_suite(void)
     tc = tcase_create("forward");
     tcase_add_test(tc, test_stride_energies_rejections_determinism);
     tcase_add_test(tc, test_potential_adapter);
+    tcase_add_test(tc, test_progress);
     suite_add_tcase(s, tc);
     tc = tcase_create("errors");
     tcase_add_test(tc, test_errors);

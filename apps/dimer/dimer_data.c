@@ -25,6 +25,16 @@ static int count_chain_transitions(const ad_real *x, int n_frames, int n_chains,
     return t;
 }
 
+/* Progress of the Metropolis chains on stderr, as training reports (an
+ * iteration is one step of every chain). */
+static void on_mc_step(long done, long total, void *ctx)
+{
+    app_progress *pg = ctx;
+    if (done == 1) app_progress_stage(pg, 0, 0, "Monte Carlo steps", total);
+    app_progress_update(pg, done, NULL, 0);
+    if (done == total) app_progress_done(pg);
+}
+
 /* The Metropolis data of both states at kT: the rows of the closed state,
  * then those of the open one, into *data (the caller's); state k draws from
  * ad_rng_derive_seed(seed, tag + k). */
@@ -55,8 +65,13 @@ static int mc_both(dimer_run *r, double kT, uint64_t tag, mc_both_out *o, char *
         else
             fprintf(stderr, "%s: Monte Carlo in the %s state at kT = %g (%d chains x %ld steps)\n",
                     DIMER_PROGRAM, k ? "open" : "closed", kT, mc.n_chains, mc.n_steps);
+        app_progress pg;
+        app_progress_init(&pg, stderr, 10.0);
+        mc.progress = on_mc_step;
+        mc.progress_ctx = &pg;
         rc = dimer_mc_state(&r->ectx, &mc, &res[k], msg, len);
         if (rc != AD_OK) {
+            app_progress_done(&pg);
             if (k) ad_free(res[0].x);
             return rc;
         }

@@ -163,6 +163,8 @@ int dimer_mc_state(dimer_energy_ctx *c, const dimer_mc_config *cfg, dimer_mc_res
     mc.n_steps = cfg->n_steps;
     mc.stride = cfg->stride;
     mc.seed = cfg->seed;
+    mc.progress = cfg->progress;
+    mc.progress_ctx = cfg->progress_ctx;
     long nf = smp_mc_n_frames(&mc);
     if (nf <= cfg->n_discard) {
         snprintf(msg, msg_len, "dimer MC: %ld frames, %ld discarded", nf, cfg->n_discard);

@@ -49,6 +49,9 @@ typedef struct dimer_mc_config {
     double sigma;        /* proposal std (0.02 sqrt(kT))                    */
     double kT;
     uint64_t seed;
+    /* optional: smp_mc_config's progress callback (steps done, total) */
+    void (*progress)(long done, long total, void *ctx);
+    void *progress_ctx;
 } dimer_mc_config;
 
 typedef struct dimer_mc_result {
