@@ -12,8 +12,8 @@ bg_ais_config bg_ais_config_default(void)
 {
     bg_ais_config c = {.n_temps = 100, .mcmc_steps = 1, .beta_power = 1.0, .step = 0.1,
                        .target_acceptance = 0.3, .n_pilot = 256, .leapfrog = 0, .state = NULL,
-                       .state_ctx = NULL, .progress = NULL, .progress_ctx = NULL,
-                       .progress_step = NULL};
+                       .start_scale = 1.0, .state_ctx = NULL, .progress = NULL,
+                       .progress_ctx = NULL, .progress_step = NULL};
     return c;
 }
 
@@ -27,6 +27,7 @@ typedef struct ais_work {
     const flow_model *m;
     const pot_potential *pot;
     double kT;
+    double kz;      /* variance of the start N(0, kz I): c kT (bg_ais.h)  */
     ad_tape *t;
     ais_rows prop;  /* proposals, one batch           */
     ad_real *mom;   /* HMC momenta, one batch          */
@@ -88,6 +89,25 @@ static int share_rows(ais_work *w, ais_rows *r, int b, long lo, long hi, int wit
     return st;
 }
 
+static double sum_sq(const ad_real *v, int n)
+{
+    double s = 0;
+    for (int j = 0; j < n; j++)
+        s += (double)v[j] * v[j];
+    return s;
+}
+
+/* l(z) -> l'(z) = l(z) - |z|^2/(2 kT) + |z|^2/(2 kz) + (d/2) log(kz/kT) for a
+ * wider start (bg_ais.h); nothing when kz = kT. */
+static void to_wide_start(const ais_work *w, ais_rows *r, int b)
+{
+    if (w->kz == w->kT) return;
+    const int dz = w->m->dim_z;
+    const double a = 0.5 / w->kz - 0.5 / w->kT, c = 0.5 * dz * log(w->kz / w->kT);
+    for (int i = 0; i < b; i++)
+        r->l[i] = (ad_real)((double)r->l[i] + a * sum_sq(r->z + (size_t)i * dz, dz) + c);
+}
+
 /* x, log R_zx, u and l(z) of n rows whose z is set (this rank's rows). */
 static int eval_own_rows(ais_work *w, ais_rows *r, int b)
 {
@@ -95,7 +115,9 @@ static int eval_own_rows(ais_work *w, ais_rows *r, int b)
     if (st != AD_OK)
         return ad_status_fail(w->why, sizeof w->why, st, "bg_ais_sample: %s", ad_tape_error(w->t));
     smp_bg_weight_input in = {b, w->m->dim_z, r->u, r->z, r->log_det, w->kT};
-    return smp_bg_log_weights(&in, r->l, NULL, w->why, sizeof w->why);
+    st = smp_bg_log_weights(&in, r->l, NULL, w->why, sizeof w->why);
+    if (st == AD_OK) to_wide_start(w, r, b);
+    return st;
 }
 
 /* x, log R_zx, u and l(z) of b rows whose z is set. */
@@ -140,9 +162,11 @@ static int eval_own_rows_grad(ais_work *w, ais_rows *r, int b)
     memcpy(r->log_det, log_det->data, (size_t)b * sizeof(ad_real));
     memcpy(r->u, e->data, (size_t)b * sizeof(ad_real));
     for (size_t j = 0; j < (size_t)b * dz; j++)
-        r->g[j] = zt->grad[j] + r->z[j] / w->kT;
+        r->g[j] = zt->grad[j] + r->z[j] / w->kz;
     smp_bg_weight_input in = {b, dz, r->u, r->z, r->log_det, w->kT};
-    return smp_bg_log_weights(&in, r->l, NULL, w->why, sizeof w->why);
+    st = smp_bg_log_weights(&in, r->l, NULL, w->why, sizeof w->why);
+    if (st == AD_OK) to_wide_start(w, r, b);
+    return st;
 }
 
 static int eval_rows_grad(ais_work *w, ais_rows *r, int b)
@@ -168,14 +192,6 @@ static void copy_row(ais_rows *to, const ais_rows *from, int i, int dz, int dx)
         memcpy(to->g + (size_t)i * dz, from->g + (size_t)i * dz, (size_t)dz * sizeof(ad_real));
 }
 
-static double sum_sq(const ad_real *v, int n)
-{
-    double s = 0;
-    for (int j = 0; j < n; j++)
-        s += (double)v[j] * v[j];
-    return s;
-}
-
 /* Is the move from l_old to l_new (the rest of the log ratio in lr) taken?
  * A proposal without a finite l is never taken; a chain without one (its
  * weight is already zero or undefined) takes any finite proposal. */
@@ -195,18 +211,18 @@ static int same_state(const ais_work *w, int i)
 }
 
 /* One random-walk Metropolis step of every chain at beta, width s (units of
- * sqrt kT).  Returns the number of moves taken, or -1 on error. */
+ * sqrt kz).  Returns the number of moves taken, or -1 on error. */
 static long rwm_step(ais_work *w, ad_rng *rng, int b, ais_rows *cur, double beta, double s)
 {
     const int dz = w->m->dim_z, dx = w->m->dim_x;
-    const double sd = s * sqrt(w->kT);
+    const double sd = s * sqrt(w->kz);
     for (size_t j = 0; j < (size_t)b * dz; j++)
         w->prop.z[j] = cur->z[j] + sd * ad_rng_normal(rng);
     if ((w->status = eval_rows(w, &w->prop, b)) != AD_OK) return -1;
     long acc = 0;
     for (int i = 0; i < b; i++) {
         double dq = (sum_sq(cur->z + (size_t)i * dz, dz) - sum_sq(w->prop.z + (size_t)i * dz, dz)) /
-                    (2 * w->kT);
+                    (2 * w->kz);
         if (accept(cur->l[i], w->prop.l[i], dq + beta * ((double)w->prop.l[i] - cur->l[i]), rng) &&
             same_state(w, i)) {
             copy_row(cur, &w->prop, i, dz, dx);
@@ -230,30 +246,30 @@ static void kick(ad_real *p, const ais_rows *r, size_t n, double kT, double beta
 }
 
 /* One Hamiltonian Monte Carlo step (unit masses, `leapfrog` steps of size
- * s sqrt(kT)) of every chain at beta.  Moves taken, or -1 on error. */
+ * s sqrt(kz)) of every chain at beta.  Moves taken, or -1 on error. */
 static long hmc_step(ais_work *w, ad_rng *rng, int b, ais_rows *cur, double beta, double s,
                      int leapfrog)
 {
     const int dz = w->m->dim_z, dx = w->m->dim_x;
     const size_t n = (size_t)b * dz;
-    const double h = s * sqrt(w->kT);
+    const double h = s * sqrt(w->kz);
     ad_real *p = w->mom;
     for (size_t j = 0; j < n; j++)
         p[j] = ad_rng_normal(rng);
     for (int i = 0; i < b; i++)
-        w->h0[i] = neg_log_pi(cur, i, dz, w->kT, beta) + 0.5 * sum_sq(p + (size_t)i * dz, dz);
+        w->h0[i] = neg_log_pi(cur, i, dz, w->kz, beta) + 0.5 * sum_sq(p + (size_t)i * dz, dz);
     memcpy(w->prop.z, cur->z, n * sizeof(ad_real));
     memcpy(w->prop.g, cur->g, n * sizeof(ad_real));
-    kick(p, cur, n, w->kT, beta, 0.5 * h);
+    kick(p, cur, n, w->kz, beta, 0.5 * h);
     for (int k = 0; k < leapfrog; k++) {
         for (size_t j = 0; j < n; j++)
             w->prop.z[j] += h * p[j];
         if ((w->status = eval_rows_grad(w, &w->prop, b)) != AD_OK) return -1;
-        kick(p, &w->prop, n, w->kT, beta, k + 1 < leapfrog ? h : 0.5 * h);
+        kick(p, &w->prop, n, w->kz, beta, k + 1 < leapfrog ? h : 0.5 * h);
     }
     long acc = 0;
     for (int i = 0; i < b; i++) {
-        double h1 = neg_log_pi(&w->prop, i, dz, w->kT, beta) + 0.5 * sum_sq(p + (size_t)i * dz, dz);
+        double h1 = neg_log_pi(&w->prop, i, dz, w->kz, beta) + 0.5 * sum_sq(p + (size_t)i * dz, dz);
         if (accept(cur->l[i], w->prop.l[i], w->h0[i] - h1, rng) && same_state(w, i)) {
             copy_row(cur, &w->prop, i, dz, dx);
             acc++;
@@ -334,6 +350,8 @@ static int check_args(const flow_model *m, const flow_prior *prior, const pot_po
             "in (0, 1)")
     AIS_BAD(c->n_pilot < 0, n_pilot, ">= 0")
     AIS_BAD(c->leapfrog < 0, leapfrog, ">= 0")
+    AIS_BAD(!(c->start_scale >= 0) || !isfinite(c->start_scale), start_scale,
+            "finite > 0, or 0 for 1")
 #undef AIS_BAD
     if (bad)
         return ad_status_fail(msg, msg_len, AD_ERR_ARG, "bg_ais_sample: %s = %g (need %s)", bad,
@@ -376,8 +394,10 @@ int bg_ais_sample(const flow_model *m, const flow_prior *prior, const pot_potent
     const int dz = m->dim_z, dx = m->dim_x, K = cfg->n_temps, hmc = cfg->leapfrog > 0;
     if (batch > n) batch = n;
     int b_pilot = cfg->n_pilot < batch ? cfg->n_pilot : batch;
-    ais_work w = {m, u, kT, ad_tape_new(0), {0}, NULL, NULL, NULL, NULL, NULL, cfg, 0, 0, AD_OK,
-                  {0}};
+    const double c_start = cfg->start_scale > 0 ? cfg->start_scale : 1.0;
+    ais_work w = {m, u, kT, c_start == 1.0 ? kT : c_start * kT, ad_tape_new(0), {0}, NULL,
+                  NULL, NULL, NULL, NULL, cfg, 0, 0, AD_OK, {0}};
+    const flow_prior wide = c_start == 1.0 ? *prior : (flow_prior){prior->dim, w.kz};
     bg_samples *s = bg_samples_new(n, dx, dz);
     bg_samples *prop = bg_samples_new(batch, dx, dz);
     bg_samples *pilot = bg_samples_new(b_pilot > 0 ? b_pilot : 1, dx, dz);
@@ -416,7 +436,7 @@ int bg_ais_sample(const flow_model *m, const flow_prior *prior, const pot_potent
     if (b_pilot > 0) {
         ad_rng_seed(&rng, seed, 0);
         ais_rows cur = rows_of(pilot, 0, g_pilot);
-        st = flow_prior_sample(prior, &rng, cur.z, b_pilot);
+        st = flow_prior_sample(&wide, &rng, cur.z, b_pilot);
         if (st == AD_OK) st = run_chains(&w, cfg, &rng, b_pilot, &cur, steps, 1, &n_acc, &n_prop);
         n_eval += (long)b_pilot * (1 + (long)K * cfg->mcmc_steps * per_step);
         n_acc = n_prop = 0;
@@ -438,7 +458,7 @@ int bg_ais_sample(const flow_model *m, const flow_prior *prior, const pot_potent
         int b = n - start < batch ? n - start : batch;
         ais_rows cur = rows_of(s, start, g_cur);
         ad_rng_seed(&rng, seed, (uint64_t)bi);
-        st = flow_prior_sample(prior, &rng, cur.z, b);
+        st = flow_prior_sample(&wide, &rng, cur.z, b);
         if (st == AD_OK) st = run_chains(&w, cfg, &rng, b, &cur, steps, 0, &n_acc, &n_prop);
         for (int i = 0; st == AD_OK && i < b; i++) cur.l[i] = (ad_real)w.log_w[i];
         n_eval_prod += (long)b * (1 + (long)K * cfg->mcmc_steps * per_step);

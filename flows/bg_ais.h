@@ -21,6 +21,13 @@
  * Z_S / Z_flow without bias for every S, and all chains together, with their
  * weights, are an importance sample of the whole density.
  *
+ * A wider start (start_scale c > 1): the chains start from N(0, c kT I) and
+ * pass through pi_k(z) ~ N(z; 0, c kT I) e^{beta_k l'(z)} with
+ * l'(z) = l(z) - |z|^2/(2 kT) + |z|^2/(2 c kT) + (d/2) log c, the log ratio of
+ * the target to that start, so the weights stay exact (and on the same
+ * scale as the plain ones); the proposal widths are then in units of
+ * sqrt(c kT).  c = 1 is the annealing above, number for number.
+ *
  * The proposal widths s_k come from a short pilot run of n_pilot chains
  * (discarded) whose width is adapted towards target_acceptance at each
  * temperature; the production chains then use that fixed schedule, so their
@@ -49,6 +56,10 @@ typedef struct bg_ais_config {
     int n_pilot;              /* pilot chains; 0: width `step` throughout      */
     int leapfrog;             /* 0: random-walk Metropolis; L > 0: Hamiltonian
                                  Monte Carlo with L leapfrog steps of width s_k */
+    double start_scale;       /* c: the chains start from N(0, c kT I) instead
+                                 of the prior N(0, kT I); c > 1 covers tails
+                                 that the flow makes too thin (see above);
+                                 0 or 1: the prior; else finite > 0           */
     /* Optional states (e.g. the basins of a reaction coordinate): with
      * state != NULL each chain stays in the state of its first x (a move to
      * another is rejected), so every state keeps the chains the flow gave it

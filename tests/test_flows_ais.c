@@ -75,12 +75,15 @@ static bg_ais_config config(int temps, int leapfrog)
 
 /* Unbiased weights: the mean annealed weight equals sqrt(det C) within 4
  * standard errors of the mean, for the random-walk and the HMC kernel, and
- * with states the weights of each half-plane sum to half of it. */
-static void check_unbiased(int leapfrog, int with_states)
+ * with states the weights of each half-plane sum to half of it; the same
+ * from a wider start (start_scale), whose weights carry the ratio of the two
+ * starting densities. */
+static void check_unbiased_from(int leapfrog, int with_states, double start_scale)
 {
     flow_model *m = random_flow(5);
     flow_prior prior = {.dim = 2, .kT = 1.0};
     bg_ais_config c = config(20, leapfrog);
+    c.start_scale = start_scale;
     if (with_states) c.state = half_plane;
     bg_samples *s = NULL;
     bg_ais_stats st;
@@ -121,6 +124,11 @@ static void check_unbiased(int leapfrog, int with_states)
     flow_model_free(m);
 }
 
+static void check_unbiased(int leapfrog, int with_states)
+{
+    check_unbiased_from(leapfrog, with_states, 1.0);
+}
+
 START_TEST(test_ais_unbiased_rwm)
 {
     check_unbiased(0, 0);
@@ -136,6 +144,36 @@ END_TEST
 START_TEST(test_ais_unbiased_states)
 {
     check_unbiased(2, 1);
+}
+END_TEST
+
+START_TEST(test_ais_unbiased_wide_start)
+{
+    check_unbiased_from(3, 1, 2.25); /* HMC, states, variance 2.25 kT */
+    check_unbiased_from(0, 0, 1.7);  /* random walk */
+}
+END_TEST
+
+/* start_scale 0 and 1 are the prior itself: the numbers of the default. */
+START_TEST(test_ais_start_scale_one)
+{
+    flow_model *m = random_flow(5);
+    flow_prior prior = {.dim = 2, .kT = 1.0};
+    bg_samples *s[3] = {NULL, NULL, NULL};
+    char msg[256];
+    for (int k = 0; k < 3; k++) {
+        bg_ais_config c = config(6, 2);
+        if (k) c.start_scale = k == 1 ? 0.0 : 1.0;
+        ck_assert_msg(bg_ais_sample(m, &prior, &GAUSS, 1.0, 300, 100, &c, 4, &s[k], NULL, msg,
+                                    sizeof msg) == AD_OK,
+                      "%s", msg);
+    }
+    for (int k = 1; k < 3; k++) {
+        ck_assert(memcmp(s[0]->log_w, s[k]->log_w, 300 * sizeof(ad_real)) == 0);
+        ck_assert(memcmp(s[0]->z, s[k]->z, 600 * sizeof(ad_real)) == 0);
+    }
+    for (int k = 0; k < 3; k++) bg_samples_free(s[k]);
+    flow_model_free(m);
 }
 END_TEST
 
@@ -298,8 +336,8 @@ START_TEST(test_ais_errors)
                wrong_kT = {.dim = 2, .kT = 2.0};
     bg_samples *s = NULL;
     char msg[256];
-    bg_ais_config good = config(5, 1), bad[6];
-    for (int k = 0; k < 6; k++)
+    bg_ais_config good = config(5, 1), bad[8];
+    for (int k = 0; k < 8; k++)
         bad[k] = good;
     bad[0].n_temps = 0;
     bad[1].mcmc_steps = 0;
@@ -307,18 +345,22 @@ START_TEST(test_ais_errors)
     bad[3].target_acceptance = 1;
     bad[4].leapfrog = -1;
     bad[5].beta_power = NAN;
-    for (int k = 0; k < 6; k++) {
+    bad[6].start_scale = -1;
+    bad[7].start_scale = INFINITY;
+    for (int k = 0; k < 8; k++) {
         ck_assert_int_eq(
             bg_ais_sample(m, &prior, &GAUSS, 1.0, 10, 10, &bad[k], 1, &s, NULL, msg, sizeof msg),
             AD_ERR_ARG);
         ck_assert(s == NULL && strstr(msg, "bg_ais_sample"));
-        static const char *const expect[6] = {
+        static const char *const expect[8] = {
             "bg_ais_sample: n_temps = 0 (need >= 1)",
             "bg_ais_sample: mcmc_steps = 0 (need >= 1)",
             "bg_ais_sample: step = 0 (need finite > 0)",
             "bg_ais_sample: target_acceptance = 1 (need in (0, 1))",
             "bg_ais_sample: leapfrog = -1 (need >= 0)",
-            "bg_ais_sample: beta_power = nan (need finite > 0)"};
+            "bg_ais_sample: beta_power = nan (need finite > 0)",
+            "bg_ais_sample: start_scale = -1 (need finite > 0, or 0 for 1)",
+            "bg_ais_sample: start_scale = inf (need finite > 0, or 0 for 1)"};
         ck_assert_str_eq(msg, expect[k]);
     }
     ck_assert_int_eq(
@@ -347,6 +389,7 @@ Suite *ais_suite(void)
     tcase_add_test(tc, test_ais_unbiased_rwm);
     tcase_add_test(tc, test_ais_unbiased_hmc);
     tcase_add_test(tc, test_ais_unbiased_states);
+    tcase_add_test(tc, test_ais_unbiased_wide_start);
     tcase_add_test(tc, test_ais_raises_ess);
     tcase_add_test(tc, test_ais_states_keep_chains);
     suite_add_tcase(s, tc);
@@ -355,6 +398,7 @@ Suite *ais_suite(void)
     tcase_add_test(tc, test_ais_hmc_small_steps_accepted);
     tcase_add_loop_test(tc, test_ais_deterministic, 0, 3);
     tcase_add_test(tc, test_ais_errors);
+    tcase_add_test(tc, test_ais_start_scale_one);
     suite_add_tcase(s, tc);
     return s;
 }
