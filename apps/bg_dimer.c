@@ -35,7 +35,8 @@
 static int dimer_main(int argc, char **argv)
 {
     dimer_options o = {
-        "out/dimer", 1, 1.0, 0, app_dist_threads(2), 0, 0, "paper", -1, -1, 1, {0}, {0, 0, 0}};
+        "out/dimer", 1, 1.0, 0, app_dist_threads(2), 0, 0, "paper", -1, -1, 1, {0}, {0, 0, 0},
+        1.0};
     const app_option opts[] = {
         {"out", APP_OPT_STRING, &o.out,
          "output directory, with manifest.json and a lock (at most " APP_RUN_STR(
@@ -72,6 +73,11 @@ static int dimer_main(int argc, char **argv)
         {"ais-temps", APP_OPT_INT, &o.ais_temps,
          "annealing steps from the flow to the Boltzmann density (default 1600, --quick 10)", "K", 1,
          1, 1, 100000, 0},
+        {"ais-start-scale", APP_OPT_DOUBLE, &o.ais_start_scale,
+         "the annealing's chains start from z ~ N(0, C kT I), C times the prior's variance, "
+         "with the weights of that start: C > 1 reaches what the flow makes too thin (0.5 to "
+         "10; default 1, the prior)",
+         "C", 1, 1, 0.5, 10, 0},
         {"temperatures", APP_OPT_TEMPERATURES, &o.temperatures,
          "train the generator at these temperatures (comma-separated kT values, 0.1 to 10, at "
          "most " APP_RUN_STR(APP_MAX_TEMPERATURES) ", e.g. 0.5,1,2: MC data and an umbrella "

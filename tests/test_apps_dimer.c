@@ -42,8 +42,9 @@ static const char *const RESULT_KEYS[] = {
 #define N_RESULT_KEYS ((int)(sizeof RESULT_KEYS / sizeof *RESULT_KEYS))
 
 /* The outputs of a --quick run; with_ais: latent annealing ran (the
- * default), else --ais-chains 0 (no second model, no ais_ files). */
-static void check_outputs(const char *dir, const char *bond, int with_ais)
+ * default), from the start scale given, else --ais-chains 0 (no second
+ * model, no ais_ files). */
+static void check_outputs(const char *dir, const char *bond, int with_ais, double start_scale)
 {
     static const char *const files[] = {
         "summary.json", "report.md", "data_closed.csv", "data_open.csv",
@@ -143,6 +144,8 @@ static void check_outputs(const char *dir, const char *bond, int with_ais)
         ck_assert_int_eq(app_json_get_number(root, "models[1].ais.leapfrog_steps", &l), AD_OK);
         ck_assert_int_eq(app_json_get_number(root, "models[1].ais.evaluations", &e), AD_OK);
         ck_assert(e >= n * (1 + k * l)); /* and the pilot's */
+        ck_assert_int_eq(app_json_get_number(root, "models[1].ais.start_scale", &x), AD_OK);
+        ck_assert(x == start_scale);
     }
     app_json_value_free(root);
 }
@@ -161,7 +164,7 @@ START_TEST(test_quick_and_resume)
     char *log = ck_slurp(err, NULL);
     ck_assert_msg(rc == 0, "exit %d: %s", rc, log ? log : "");
     ad_free(log);
-    check_outputs(dir, "paper", 1);
+    check_outputs(dir, "paper", 1, 1.0);
     app_json_value *first = ck_load_summary(dir);
     ck_assert_msg(first != NULL, "no valid summary.json in %s", dir);
 
@@ -174,7 +177,7 @@ START_TEST(test_quick_and_resume)
     ck_assert_msg(log && strstr(log, "reusing"), "the resumed run did not reuse the data: %s",
                   log ? log : "");
     ad_free(log);
-    check_outputs(dir, "paper", 1);
+    check_outputs(dir, "paper", 1, 1.0);
     app_json_value *second = ck_load_summary(dir);
     ck_assert_msg(second != NULL, "no valid summary.json in %s", dir);
     for (int k = 0; k < N_RESULT_KEYS; k++) {
@@ -206,7 +209,7 @@ START_TEST(test_quick_seed_bond)
     char *log = ck_slurp(err, NULL);
     ck_assert_msg(rc == 0, "exit %d: %s", rc, log ? log : "");
     ad_free(log);
-    check_outputs(dir, "seed", 0);
+    check_outputs(dir, "seed", 0, 1.0);
 }
 END_TEST
 
@@ -226,7 +229,7 @@ START_TEST(test_quick_spline)
     char *log = ck_slurp(err, NULL);
     ck_assert_msg(rc == 0, "exit %d: %s", rc, log ? log : "");
     ad_free(log);
-    check_outputs(dir, "paper", 0);
+    check_outputs(dir, "paper", 0, 1.0);
     snprintf(path, sizeof path, "%s/summary.json", dir);
     char *summary = ck_slurp(path, NULL);
     ck_assert_ptr_nonnull(summary);
@@ -279,13 +282,13 @@ START_TEST(test_quick_temperatures)
     snprintf(target, sizeof target, "%s/run", dir);
     snprintf(out, sizeof out, "%s/stdout", dir);
     snprintf(err, sizeof err, "%s/stderr", dir);
-    const char *args[] = {"--quick", "--temperatures", "2,1", "--ais-chains", "50", "--out",
-                          target, NULL};
+    const char *args[] = {"--quick", "--temperatures", "2,1", "--ais-chains", "50",
+                          "--ais-start-scale", "1.5", "--out", target, NULL};
     int rc = run_dimer(out, err, args);
     char *log = ck_slurp(err, NULL);
     ck_assert_msg(rc == 0, "exit %d: %s", rc, log ? log : "");
     ad_free(log);
-    check_outputs(target, "paper", 1);
+    check_outputs(target, "paper", 1, 1.5);
     static const char *const files[] = {
         "fig_temperatures.svg", "fig_temperature_profiles.svg", "temperatures.csv",
         "data_closed_kT2.csv",  "data_open_kT2.csv",            "umbrella_profile_kT2.csv",
@@ -343,8 +346,8 @@ START_TEST(test_quick_temperatures)
     for (size_t k = 0; k < sizeof at2 / sizeof *at2; k++)
         app_json_get_number(root, at2[k], &before[k]);
     app_json_value_free(root);
-    const char *again[] = {"--quick", "--temperatures", "1,2", "--ais-chains", "50", "--out",
-                           target, "--resume", NULL};
+    const char *again[] = {"--quick", "--temperatures", "1,2", "--ais-chains", "50",
+                           "--ais-start-scale", "1.5", "--out", target, "--resume", NULL};
     rc = run_dimer(out, err, again);
     log = ck_slurp(err, NULL);
     ck_assert_msg(rc == 0, "exit %d: %s", rc, log ? log : "");
@@ -374,6 +377,8 @@ static const char *const BAD_ARGS[][4] = {
     {"--quick", "extra", NULL},
     {"--ais-chains", "-1", NULL},
     {"--ais-temps", "0", NULL},
+    {"--ais-start-scale", "0.2", NULL},
+    {"--ais-start-scale", "nan", NULL},
     {"--temperatures", "", NULL},          /* an empty list */
     {"--temperatures", "0.5,-2", NULL},    /* not positive */
     {"--temperatures", "inf", NULL},       /* not finite */

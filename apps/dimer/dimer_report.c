@@ -167,6 +167,7 @@ int dimer_summary_write(dimer_run *r, char *msg, size_t len)
         app_json_key_int(&w, "hmc_steps_per_temperature", c->mcmc_steps);
         app_json_key_int(&w, "leapfrog_steps", c->leapfrog);
         app_json_key_number(&w, "beta_power", c->beta_power);
+        app_json_key_number(&w, "start_scale", c->start_scale);
         app_json_key_int(&w, "pilot_chains", c->n_pilot);
         app_json_key_number(&w, "target_acceptance", c->target_acceptance);
         app_json_key_number(&w, "acceptance", r->ais_stats.acceptance);
@@ -383,8 +384,10 @@ int dimer_report_write(dimer_run *r, char *msg, size_t len)
     app_report_table(&b, 8, sh, scp, r->sc.n_stages);
     if (r->ais_samples) {
         const bg_ais_config *ac = &r->sc.ais;
+        char scale[32] = ""; /* the start's variance in units of kT, when not 1 */
+        if (ac->start_scale != 1.0) snprintf(scale, sizeof scale, "%g ", ac->start_scale);
         snprintf(t, sizeof t,
-                 "Latent annealed importance sampling: %d chains, each from z ~ N(0, kT I) through "
+                 "Latent annealed importance sampling: %d chains, each from z ~ N(0, %skT I) through "
                  "%d temperatures pi_k(z) ~ N(z) w(z)^beta_k (beta linear from 0 to 1, w the "
                  "flow's importance weight), at each one %d HMC step(s) of %d leapfrog steps "
                  "(widths %.3f to %.3f sqrt(kT), tuned on %d pilot chains towards %.0f %% "
@@ -392,7 +395,8 @@ int dimer_report_write(dimer_run *r, char *msg, size_t len)
                  "started in. The annealed log weights are exact importance weights of the "
                  "Boltzmann density, so dF, F(d) and ESS use the same estimators as the plain "
                  "samples. %ld flow evaluations, %.1f s.",
-                 r->sc.ais_chains, ac->n_temps, ac->mcmc_steps, ac->leapfrog, r->ais_stats.step_min,
+                 r->sc.ais_chains, scale, ac->n_temps, ac->mcmc_steps, ac->leapfrog,
+                 r->ais_stats.step_min,
                  r->ais_stats.step_max, ac->n_pilot, 100 * ac->target_acceptance,
                  r->ais_stats.acceptance, r->ais_stats.evaluations, r->ais_seconds);
         app_report_paragraph(&b, t);

@@ -63,6 +63,10 @@ static void make_settings(const dimer_run *r, dimer_settings *d)
     snprintf(d->ais, sizeof d->ais, "chains %d batch %d temps %d leapfrog %d pilot %d accept %.17g",
              s->ais_chains, s->ais_batch, s->ais.n_temps, s->ais.leapfrog, s->ais.n_pilot,
              s->ais.target_acceptance);
+    if (s->ais.start_scale != 1.0) { /* only when set: a run without it keeps its fingerprint */
+        size_t n = strlen(d->ais);
+        snprintf(d->ais + n, sizeof d->ais - n, " start %.17g", s->ais.start_scale);
+    }
     const app_run_setting list[N_SETTINGS] = {
         {"seed", d->seed},         {"kT", d->kT},     {"bond", r->opt.bond},
         {"schedule", r->opt.quick ? "quick" : "full"}, {"mc", d->mc},
@@ -88,6 +92,7 @@ int dimer_run_open(dimer_run *r, char *msg, size_t len)
     else if (r->n_temps > 1) /* annealing at every temperature: half the chains at each */
         r->sc.ais_chains /= 2; /* (docs/experiments.md, "Several temperatures")        */
     if (r->opt.ais_temps > 0) r->sc.ais.n_temps = r->opt.ais_temps;
+    r->sc.ais.start_scale = r->opt.ais_start_scale > 0 ? r->opt.ais_start_scale : 1.0;
     dimer_settings *d = ad_calloc(1, sizeof *d);
     if (!d) return ad_status_fail(msg, len, AD_ERR_NOMEM, "out of memory");
     make_settings(r, d);

@@ -39,6 +39,7 @@ typedef struct dimer_options {
     int grad_blocks;           /* the training batch cut into blocks (bg_train.h) */
     app_temperatures temperatures; /* --temperatures (n = 0: kT alone) */
     app_coupling coupling;         /* --coupling (default affine)      */
+    double ais_start_scale;        /* --ais-start-scale (default 1)    */
 } dimer_options;
 
 typedef struct dimer_model_result {
