@@ -55,7 +55,9 @@ static int dimer_main(int argc, char **argv)
          0, 0, 0},
         {"resume", APP_OPT_FLAG, &o.resume,
          "reuse the MC data, umbrella reference and the last stage checkpoint in --out that "
-         "manifest.json verifies (same settings, same checksum)",
+         "manifest.json verifies (same settings, same checksum); the sampling and annealing "
+         "are always redone, so --ais-chains, --ais-temps and --ais-start-scale may differ "
+         "from the run in --out",
          NULL, 0, 0, 0, 0, 0},
         {"restart", APP_OPT_FLAG, &o.restart,
          "discard the files of an earlier run with other settings in --out (without it such a "

@@ -113,11 +113,59 @@ START_TEST(test_record_round_trip)
 }
 END_TEST
 
+/* A setting listed in app_run_config.redo: left out of the fingerprint;
+ * another value of it alone is not a run of other settings (--resume keeps
+ * the records, a run without --resume drops them); another value of an
+ * ordinary setting is refused as before. */
+static int open_redo(const char *dir, const char *seed, const char *analysis, int resume,
+                     app_run **out, char *msg, size_t len)
+{
+    static const char *const redo[] = {"analysis", NULL};
+    const app_run_setting set[2] = {{"seed", seed}, {"analysis", analysis}};
+    app_run_config c = {.program = "record-test", .format_version = 1, .out = dir,
+                        .settings = set, .n_settings = 2, .resume = resume, .redo = redo};
+    return app_run_open(out, &c, msg, len);
+}
+
+START_TEST(test_redo_setting)
+{
+    char dir[512], msg[512], why[256], fp[17];
+    snprintf(dir, sizeof dir, "%s", ck_tmpdir("app-redo")); /* its buffer is reused */
+    app_run *r = NULL;
+    ck_assert_msg(open_redo(dir, "7", "samples 10", 0, &r, msg, sizeof msg) == AD_OK, "%s", msg);
+    snprintf(fp, sizeof fp, "%s", app_run_fingerprint(r));
+    app_json w;
+    app_json_init(&w, 1);
+    app_record_id id = {.version = 1, .seed = 7, .kT = 1, .quick = 0};
+    app_record_begin(&w, &id);
+    ck_assert_int_eq(app_record_finish(r, dir, &w, "rec.json", 1, msg, sizeof msg), AD_OK);
+    app_json_free(&w);
+    app_run_close(r);
+    /* --resume with other analysis: same fingerprint, the record kept */
+    ck_assert_msg(open_redo(dir, "7", "samples 20", 1, &r, msg, sizeof msg) == AD_OK, "%s", msg);
+    ck_assert_str_eq(app_run_fingerprint(r), fp);
+    ck_assert_msg(app_run_reusable(r, "rec.json", NULL, why, sizeof why), "%s", why);
+    app_run_close(r);
+    /* the manifest now says 20; without --resume the records are dropped */
+    ck_assert_msg(open_redo(dir, "7", "samples 30", 0, &r, msg, sizeof msg) == AD_OK, "%s", msg);
+    ck_assert(!app_run_reusable(r, "rec.json", NULL, why, sizeof why));
+    app_run_close(r);
+    /* another seed: refused, and another fingerprint */
+    ck_assert_int_eq(open_redo(dir, "8", "samples 30", 1, &r, msg, sizeof msg), AD_ERR_ARG);
+    ck_assert_msg(strstr(msg, "seed (7 -> 8)") && !strstr(msg, "analysis"), "%s", msg);
+    const char *d2 = ck_tmpdir("app-redo-2");
+    ck_assert_msg(open_redo(d2, "8", "samples 10", 0, &r, msg, sizeof msg) == AD_OK, "%s", msg);
+    ck_assert_str_ne(app_run_fingerprint(r), fp);
+    app_run_close(r);
+}
+END_TEST
+
 Suite *apps_record_suite(void)
 {
     Suite *s = suite_create("apps-record");
     TCase *tc = tcase_create("record");
     tcase_add_test(tc, test_record_round_trip);
+    tcase_add_test(tc, test_redo_setting);
     suite_add_tcase(s, tc);
     return s;
 }

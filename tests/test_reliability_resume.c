@@ -1,7 +1,7 @@
 /* test_reliability_resume.c - what a program may reuse from its --out
  * directory (apps/toolkit/app_run.h): the manifest refuses a directory of other
- * settings, --resume reuses only files whose checksum and checkpoint label
- * verify, a second run on the same directory is refused, temporary files of
+ * settings (other analysis settings alone do not make one), --resume reuses
+ * only files whose checksum and checkpoint label verify, a second run on the same directory is refused, temporary files of
  * a killed run are removed, seeds round-trip exactly and too long an --out
  * is refused before any work.  Interruptions use the testing aid
  * BG_STOP_AFTER=<artefact> (the program kills itself right after recording
@@ -355,6 +355,56 @@ START_TEST(test_dimer_resume_only_own_files)
 }
 END_TEST
 
+/* The analysis settings (samples, bootstrap, annealing) govern only work
+ * that every run does again: --resume with another --ais-temps keeps the MC
+ * data, the umbrella reference and the trained stages, names the change on
+ * stderr and gives the numbers of a fresh run with that setting; without
+ * --resume the same change recomputes everything; another seed is still
+ * refused. */
+START_TEST(test_dimer_resume_other_analysis)
+{
+    const char *tmp = ck_tmpdir("rs-dimer-analysis");
+    char dir[600], ref[600];
+    snprintf(dir, sizeof dir, "%s/run", tmp);
+    snprintf(ref, sizeof ref, "%s/ref", tmp);
+    const char *first[] = {"--quick", "--threads", "1", "--out", dir, NULL};
+    ck_assert_int_eq(run_prog("bg-dimer", tmp, NULL, first), 0);
+    const char *fresh[] = {"--quick", "--threads", "1", "--ais-temps", "20", "--out", ref, NULL};
+    ck_assert_int_eq(run_prog("bg-dimer", tmp, NULL, fresh), 0);
+    const char *again[] = {"--quick", "--threads", "1",  "--ais-temps", "20",
+                           "--out",   dir,         "--resume", NULL};
+    ck_assert_int_eq(run_prog("bg-dimer", tmp, NULL, again), 0);
+    assert_err_has(tmp, "--resume with other analysis (");
+    assert_err_has(tmp, "temps 10 leapfrog");
+    assert_err_has(tmp, "temps 20 leapfrog");
+    assert_err_has(tmp, "reusing the MC data and the umbrella reference");
+    assert_err_has(tmp, "resuming after stage 3 of 3");
+    assert_same_summary(ref, dir);
+    /* the annealing did change: 20 temperatures in the summary */
+    app_json_value *root = ck_load_summary(dir);
+    ck_assert_ptr_nonnull(root);
+    const app_json_value *models = app_json_member(root, "models");
+    ck_assert(models && models->type == APP_JSON_ARRAY && models->n_items == 2);
+    const app_json_value *ais = app_json_member(&models->items[1], "ais");
+    double temps = 0;
+    ck_assert(ais && app_json_get_number(ais, "temperatures", &temps) == AD_OK);
+    ck_assert(temps == 20);
+    app_json_value_free(root);
+    /* without --resume: everything recomputed, nothing refused */
+    const char *plain[] = {"--quick", "--threads", "1", "--ais-temps", "12", "--out", dir, NULL};
+    ck_assert_int_eq(run_prog("bg-dimer", tmp, NULL, plain), 0);
+    char *err = last_err(tmp);
+    ck_assert_msg(!strstr(err, "resuming after") && !strstr(err, "reusing the MC data"), "%s",
+                  err);
+    ad_free(err);
+    /* a setting of the model is still one of another run */
+    const char *seed[] = {"--quick", "--threads", "1", "--seed", "7", "--out", dir, "--resume",
+                          NULL};
+    ck_assert_int_eq(run_prog("bg-dimer", tmp, NULL, seed), 2);
+    assert_err_has(tmp, "seed (1 -> 7)");
+}
+END_TEST
+
 /* Issue 2: a run of the seed bond form stopped during the umbrella sampling
  * in the directory of a paper-bond run: refused without --restart, and a
  * later --resume without --bond is refused too (the data are seed-bond). */
@@ -400,6 +450,7 @@ Suite *reliability_resume_suite(void)
     tcase_set_tags(td, "slow");
     tcase_add_test(td, test_dimer_resume_only_own_files);
     tcase_add_test(td, test_dimer_bond_mix_refused);
+    tcase_add_test(td, test_dimer_resume_other_analysis);
     suite_add_tcase(s, td);
     return s;
 }

@@ -96,7 +96,11 @@ int dimer_run_open(dimer_run *r, char *msg, size_t len)
     dimer_settings *d = ad_calloc(1, sizeof *d);
     if (!d) return ad_status_fail(msg, len, AD_ERR_NOMEM, "out of memory");
     make_settings(r, d);
-    /* the AIS sizes go into the analysis setting */
+    /* the AIS sizes go into the analysis setting, which governs only the
+     * sampling, reweighting and annealing after training: every run does
+     * them again, so --resume may change it and keep the data, the
+     * reference and the checkpoints (app_run_config.redo) */
+    static const char *const redo[] = {"analysis", NULL};
     size_t n = strlen(d->analysis);
     snprintf(d->analysis + n, sizeof d->analysis - n, "; ais %s", d->ais);
     app_run_config c = {.program = DIMER_PROGRAM,
@@ -105,7 +109,8 @@ int dimer_run_open(dimer_run *r, char *msg, size_t len)
                         .settings = d->list,
                         .n_settings = N_SETTINGS + (r->n_temps ? 1 : 0),
                         .resume = r->opt.resume,
-                        .restart = r->opt.restart};
+                        .restart = r->opt.restart,
+                        .redo = redo};
     int rc = app_run_open(&r->run, &c, msg, len);
     ad_free(d);
     return rc;

@@ -35,6 +35,7 @@ struct app_run {
     int format_version;
     char *settings_text; /* canonical "key=value\n" lines */
     app_run_setting *settings; /* copies, owned */
+    unsigned char *redo;       /* [n_settings]: 1 for a setting of cfg->redo */
     int n_settings;
     char fingerprint[17];
     int lock_fd;
@@ -403,8 +404,10 @@ static int load_items(app_run *r, const app_json_value *arr)
 }
 
 /* The differences between the old manifest's settings and ours, as
- * "seed (1 -> 2), bond (paper -> seed)"; empty when none. */
-static void diff_settings(const app_run *r, const old_manifest *m, app_buf *b)
+ * "seed (1 -> 2), bond (paper -> seed)"; empty when none.  Those of the
+ * settings listed in cfg->redo go to `redo` instead (when both the old and
+ * the new run have them). */
+static void diff_settings(const app_run *r, const old_manifest *m, app_buf *b, app_buf *redo)
 {
     if (!m->program || strcmp(m->program, r->program) != 0) {
         app_buf_printf(b, "program (%s -> %s)", m->program ? m->program : "?", r->program);
@@ -417,8 +420,9 @@ static void diff_settings(const app_run *r, const old_manifest *m, app_buf *b)
         const app_json_value *v =
             m->settings ? app_json_member(m->settings, r->settings[i].key) : NULL;
         const char *old = v && v->type == APP_JSON_STRING ? v->string : NULL;
+        app_buf *to = old && r->redo[i] ? redo : b;
         if (!old || strcmp(old, r->settings[i].value) != 0)
-            app_buf_printf(b, "%s%s (%s -> %s)", b->len ? ", " : "", r->settings[i].key,
+            app_buf_printf(to, "%s%s (%s -> %s)", to->len ? ", " : "", r->settings[i].key,
                            old ? old : "missing", r->settings[i].value);
     }
     /* settings the old run had and this one has not */
@@ -531,7 +535,8 @@ static int make_settings_text(app_run *r, const app_run_config *cfg)
     app_buf b;
     app_buf_init(&b);
     for (int i = 0; i < cfg->n_settings; i++)
-        app_buf_printf(&b, "%s=%s\n", cfg->settings[i].key, cfg->settings[i].value);
+        if (!r->redo[i])
+            app_buf_printf(&b, "%s=%s\n", cfg->settings[i].key, cfg->settings[i].value);
     app_buf_append(&b, "", 1);
     if (b.err || !b.data) {
         app_buf_free(&b);
@@ -589,24 +594,32 @@ static int take_over(app_run *r, const app_run_config *cfg, char *msg, size_t ms
     }
     ad_free(text);
     if (m.root) {
-        app_buf diff;
+        app_buf diff, redo;
         app_buf_init(&diff);
-        diff_settings(r, &m, &diff);
+        app_buf_init(&redo);
+        diff_settings(r, &m, &diff, &redo);
         int items_ok = load_items(r, m.artefacts);
         if (diff.len && !cfg->restart) {
             SET_MSG("%s holds the results of a run with other settings: %.*s; use another --out, "
                     "or --restart to discard them",
                     r->out, (int)(diff.len > 700 ? 700 : diff.len), diff.data ? diff.data : "");
             app_buf_free(&diff);
+            app_buf_free(&redo);
             app_json_value_free(m.root);
             return AD_ERR_ARG;
         }
+        if (!diff.len && redo.len && cfg->resume && !cfg->restart && items_ok)
+            fprintf(stderr, "%s: --resume with other %.*s: what does not depend on it is "
+                    "reused, the rest is recomputed\n",
+                    r->program, (int)(redo.len > 700 ? 700 : redo.len),
+                    redo.data ? redo.data : "");
         if (diff.len || cfg->restart) delete_listed(r, r->program);
         else if (!items_ok && cfg->resume)
             fprintf(stderr, "%s: %s lists unreadable records; nothing in %s is reused\n",
                     r->program, path, r->out);
         if (diff.len || cfg->restart || !cfg->resume || !items_ok) free_items(r);
         app_buf_free(&diff);
+        app_buf_free(&redo);
         app_json_value_free(m.root);
     } else if (cfg->resume) {
         fprintf(stderr, "%s: --resume: no usable %s in %s; everything is computed afresh\n",
@@ -663,12 +676,15 @@ int app_run_open(app_run **out, const app_run_config *cfg, char *msg, size_t msg
         r->format_version = cfg->format_version;
         r->settings =
             ad_calloc((size_t)(cfg->n_settings ? cfg->n_settings : 1), sizeof *r->settings);
-        copied = r->settings != NULL;
+        r->redo = ad_calloc((size_t)(cfg->n_settings ? cfg->n_settings : 1), 1);
+        copied = r->settings != NULL && r->redo != NULL;
         for (int i = 0; copied && i < cfg->n_settings; i++) {
             r->settings[i].key = dup_str(cfg->settings[i].key);
             r->settings[i].value = dup_str(cfg->settings[i].value);
             r->n_settings = i + 1;
             copied = r->settings[i].key && r->settings[i].value;
+            for (int k = 0; cfg->redo && cfg->redo[k]; k++)
+                if (strcmp(cfg->redo[k], cfg->settings[i].key) == 0) r->redo[i] = 1;
         }
         copied = copied && r->program && r->out && make_settings_text(r, cfg) == AD_OK;
     }
@@ -709,6 +725,7 @@ void app_run_close(app_run *r)
         ad_free((char *)r->settings[i].value);
     }
     ad_free(r->settings);
+    ad_free(r->redo);
     ad_free(r->program);
     ad_free(r->out);
     ad_free(r);

@@ -15,13 +15,14 @@
  *
  * Settings are text key/value pairs given by the program in a fixed order;
  * their canonical text is "key=value\n" per setting, and the settings
- * fingerprint is the FNV-1a 64 of "program\nformat=<n>\n" followed by it,
- * written as 16 hex digits.
+ * fingerprint is the FNV-1a 64 of "program\nformat=<n>\n" followed by the
+ * lines of every setting not listed in cfg->redo, written as 16 hex digits.
  *
  * Opening a directory that holds a manifest:
  *   - other program, format version or settings: refused (AD_ERR_ARG, the
  *     message names every setting that differs) unless restart is set, in
  *     which case every artefact the old manifest lists is deleted first;
+ *     settings listed in cfg->redo do not count here (see app_run_config);
  *   - the same settings with resume: the old artefact records are kept and
  *     app_run_reusable() verifies each before the program reuses it;
  *   - the same settings without resume: the records are dropped (the run
@@ -67,6 +68,14 @@ typedef struct app_run_config {
     const app_run_setting *settings;
     int n_settings;          /* at most APP_RUN_MAX_SETTINGS                 */
     int resume, restart;
+    /* Keys of the settings that govern only work every run does again (a
+     * program's analysis after training, whose outputs are rewritten in
+     * full each time): NULL-terminated, NULL for none.  They are recorded
+     * in the manifest but left out of the fingerprint, so checkpoint labels
+     * do not depend on them, and other values of them alone do not make a
+     * directory "of other settings": --resume keeps the records (one line on
+     * stderr names what changed), a run without it recomputes everything. */
+    const char *const *redo;
 } app_run_config;
 
 typedef struct app_run app_run;
