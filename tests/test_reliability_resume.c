@@ -1,9 +1,9 @@
 /* test_reliability_resume.c - what a program may reuse from its --out
  * directory (apps/toolkit/app_run.h): the manifest refuses a directory of other
  * settings (other analysis settings alone do not make one), --resume reuses
- * only files whose checksum and checkpoint label verify, a second run on the same directory is refused, temporary files of
- * a killed run are removed, seeds round-trip exactly and too long an --out
- * is refused before any work.  Interruptions use the testing aid
+ * only files whose checksum and checkpoint label verify, a second run on the
+ * same directory is refused, temporary files of a killed run are removed,
+ * seeds round-trip exactly and too long an --out is refused before any work.  Interruptions use the testing aid
  * BG_STOP_AFTER=<artefact> (the program kills itself right after recording
  * that file), never timing. */
 #include <check.h>

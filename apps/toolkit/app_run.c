@@ -33,7 +33,6 @@ typedef struct artefact {
 struct app_run {
     char *program, *out;
     int format_version;
-    char *settings_text; /* canonical "key=value\n" lines */
     app_run_setting *settings; /* copies, owned */
     unsigned char *redo;       /* [n_settings]: 1 for a setting of cfg->redo */
     int n_settings;
@@ -403,6 +402,9 @@ static int load_items(app_run *r, const app_json_value *arr)
     return 1;
 }
 
+/* A list of differences as printed: at most 700 bytes of it. */
+#define SHOWN(buf) (int)((buf).len > 700 ? 700 : (buf).len), (buf).data ? (buf).data : ""
+
 /* The differences between the old manifest's settings and ours, as
  * "seed (1 -> 2), bond (paper -> seed)"; empty when none.  Those of the
  * settings listed in cfg->redo go to `redo` instead (when both the old and
@@ -530,7 +532,9 @@ static int take_lock(app_run *r, char *msg, size_t msg_len)
 
 /* ---- open / close ---- */
 
-static int make_settings_text(app_run *r, const app_run_config *cfg)
+/* The fingerprint: FNV-1a 64 of the program, the format version and the
+ * canonical "key=value\n" lines of the settings not in cfg->redo. */
+static int make_fingerprint(app_run *r, const app_run_config *cfg)
 {
     app_buf b;
     app_buf_init(&b);
@@ -542,12 +546,12 @@ static int make_settings_text(app_run *r, const app_run_config *cfg)
         app_buf_free(&b);
         return AD_ERR_NOMEM;
     }
-    r->settings_text = b.data; /* the buffer is ours now */
     char head[160];
     snprintf(head, sizeof head, "%s\nformat=%d\n", cfg->program, cfg->format_version);
     uint64_t h = nn_fnv1a64(NN_FNV1A64_INIT, head, strlen(head));
-    h = nn_fnv1a64(h, r->settings_text, strlen(r->settings_text));
+    h = nn_fnv1a64(h, b.data, b.len - 1); /* without the terminating 0 */
     hex64(h, r->fingerprint);
+    app_buf_free(&b);
     return AD_OK;
 }
 
@@ -602,7 +606,7 @@ static int take_over(app_run *r, const app_run_config *cfg, char *msg, size_t ms
         if (diff.len && !cfg->restart) {
             SET_MSG("%s holds the results of a run with other settings: %.*s; use another --out, "
                     "or --restart to discard them",
-                    r->out, (int)(diff.len > 700 ? 700 : diff.len), diff.data ? diff.data : "");
+                    r->out, SHOWN(diff));
             app_buf_free(&diff);
             app_buf_free(&redo);
             app_json_value_free(m.root);
@@ -611,8 +615,7 @@ static int take_over(app_run *r, const app_run_config *cfg, char *msg, size_t ms
         if (!diff.len && redo.len && cfg->resume && !cfg->restart && items_ok)
             fprintf(stderr, "%s: --resume with other %.*s: what does not depend on it is "
                     "reused, the rest is recomputed\n",
-                    r->program, (int)(redo.len > 700 ? 700 : redo.len),
-                    redo.data ? redo.data : "");
+                    r->program, SHOWN(redo));
         if (diff.len || cfg->restart) delete_listed(r, r->program);
         else if (!items_ok && cfg->resume)
             fprintf(stderr, "%s: %s lists unreadable records; nothing in %s is reused\n",
@@ -686,7 +689,7 @@ int app_run_open(app_run **out, const app_run_config *cfg, char *msg, size_t msg
             for (int k = 0; cfg->redo && cfg->redo[k]; k++)
                 if (strcmp(cfg->redo[k], cfg->settings[i].key) == 0) r->redo[i] = 1;
         }
-        copied = copied && r->program && r->out && make_settings_text(r, cfg) == AD_OK;
+        copied = copied && r->program && r->out && make_fingerprint(r, cfg) == AD_OK;
     }
     rc = AD_OK;
     if (!copied) {
@@ -719,7 +722,6 @@ void app_run_close(app_run *r)
     if (r->lock_fd >= 0) close(r->lock_fd); /* releases the lock */
     free_items(r);
     ad_free(r->items);
-    ad_free(r->settings_text);
     for (int i = 0; r->settings && i < r->n_settings; i++) {
         ad_free((char *)r->settings[i].key);
         ad_free((char *)r->settings[i].value);
