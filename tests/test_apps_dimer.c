@@ -366,6 +366,60 @@ START_TEST(test_quick_temperatures)
 }
 END_TEST
 
+/* --train-temperatures: the generator trains at kT 4 too (by energy
+ * alone), so the run's --kT 3, outside --temperatures 1,2 but inside the
+ * trained range [1, 4], is not extrapolation; the list is a setting of the
+ * run, and --resume with another list is refused naming it. */
+START_TEST(test_quick_train_temperatures)
+{
+    const char *dir = ck_tmpdir("bg_dimer_train_temperatures");
+    char target[1024], out[1024], err[1024], path[1200];
+    snprintf(target, sizeof target, "%s/run", dir);
+    snprintf(out, sizeof out, "%s/stdout", dir);
+    snprintf(err, sizeof err, "%s/stderr", dir);
+    const char *args[] = {"--quick", "--kT", "3", "--temperatures", "1,2",
+                          "--train-temperatures", "4", "--ais-chains", "0", "--out", target, NULL};
+    int rc = run_dimer(out, err, args);
+    char *log = ck_slurp(err, NULL);
+    ck_assert_msg(rc == 0, "exit %d: %s", rc, log ? log : "");
+    ad_free(log);
+    app_json_value *root = ck_load_summary(target);
+    ck_assert_ptr_nonnull(root);
+    double lo, hi, extra;
+    ck_assert_int_eq(app_json_get_number(root, "trained_range[0]", &lo), AD_OK);
+    ck_assert_int_eq(app_json_get_number(root, "trained_range[1]", &hi), AD_OK);
+    ck_assert_msg(lo == 1 && hi == 4, "trained range [%g, %g]", lo, hi);
+    const app_json_value *v = app_json_lookup(root, "train_temperatures");
+    ck_assert(v && v->type == APP_JSON_ARRAY && v->n_items == 1);
+    ck_assert_int_eq(app_json_get_number(root, "train_temperatures[0]", &extra), AD_OK);
+    ck_assert(extra == 4);
+    v = app_json_lookup(root, "kT_extrapolation");
+    ck_assert(v && v->type == APP_JSON_BOOL && v->boolean == 0);
+    /* estimates only at the temperatures of --temperatures */
+    v = app_json_lookup(root, "temperatures");
+    ck_assert(v && v->type == APP_JSON_ARRAY && v->n_items == 2);
+    app_json_value_free(root);
+    snprintf(path, sizeof path, "%s/manifest.json", target);
+    char *manifest = ck_slurp(path, NULL);
+    ck_assert_ptr_nonnull(manifest);
+    ck_assert_ptr_nonnull(strstr(manifest, "\"train_temperatures\": \"4\""));
+    ad_free(manifest);
+    snprintf(path, sizeof path, "%s/report.md", target);
+    char *report = ck_slurp(path, NULL);
+    ck_assert_ptr_nonnull(report);
+    ck_assert_ptr_nonnull(strstr(report, "at kT = 4 (--train-temperatures)"));
+    ad_free(report);
+    const char *other[] = {"--quick", "--kT", "3", "--temperatures", "1,2",
+                           "--train-temperatures", "5", "--ais-chains", "0", "--out", target,
+                           "--resume", NULL};
+    rc = run_dimer(out, err, other);
+    log = ck_slurp(err, NULL);
+    ck_assert_msg(rc == 2, "exit %d: %s", rc, log ? log : "");
+    ck_assert_msg(log && strstr(log, "train_temperatures"), "%s", log ? log : "");
+    ad_free(log);
+}
+END_TEST
+
 /* Usage errors: exit 2, exactly one line on stderr, nothing on stdout, the
  * output directory not created. */
 static const char *const BAD_ARGS[][4] = {
@@ -384,6 +438,12 @@ static const char *const BAD_ARGS[][4] = {
     {"--temperatures", "inf", NULL},       /* not finite */
     {"--temperatures", "2,0.5,2.0", NULL}, /* a duplicate */
     {"--temperatures", "1,2,3,4,5,6,7,8,9,10,1.5,2.5,3.5,4.5,5.5,6.5,7.5", NULL}, /* 17 */
+    {"--train-temperatures", "4", NULL},                     /* without --temperatures */
+    {"--temperatures", "1,2", "--train-temperatures", "2"},  /* in both lists */
+    {"--temperatures", "1", "--train-temperatures", "-4"},   /* not positive */
+    {"--temperatures", "1", "--train-temperatures", "4,nan"}, /* not finite */
+    {"--temperatures", "1,2,3,4,5,6,7,8",
+     "--train-temperatures", "0.5,1.5,2.5,3.5,4.5,5.5,6.5,7.5,8.5"}, /* 17 together */
     {"--coupling", "nvp", NULL},
     {"--coupling", "spline", "--spline-bins", "1"},
     {"--coupling", "spline", "--spline-bins", "65"},
@@ -470,6 +530,7 @@ Suite *apps_dimer_suite(void)
     tcase_add_test(tc, test_quick_seed_bond);
     tcase_add_test(tc, test_quick_without_profile);
     tcase_add_test(tc, test_quick_temperatures);
+    tcase_add_test(tc, test_quick_train_temperatures);
     tcase_add_test(tc, test_quick_spline);
     suite_add_tcase(s, tc);
     return s;

@@ -43,9 +43,11 @@ static void json_model(app_json *w, double mc_median, const char *name,
  * temperature of --temperatures. */
 static void json_temperatures(app_json *w, const dimer_run *r)
 {
-    double range[2] = {r->temps[0].kT, r->temps[r->n_temps - 1].kT};
+    double range[2] = {r->gen->kT_min, r->gen->kT_max};
     app_json_key(w, "trained_range");
     app_json_number_array(w, range, 2);
+    app_json_key(w, "train_temperatures"); /* by energy alone (--train-temperatures) */
+    app_json_number_array(w, r->opt.train_temperatures.kT, (size_t)r->opt.train_temperatures.n);
     app_json_key_bool(w, "kT_extrapolation", bg_generator_extrapolates(r->gen, r->opt.kT));
     app_json_key(w, "temperatures");
     app_json_array_begin(w);
@@ -200,17 +202,24 @@ int dimer_summary_write(dimer_run *r, char *msg, size_t len)
 /* "Several temperatures": the reference and the estimates at each. */
 static void report_temperatures(app_buf *b, const dimer_run *r)
 {
-    char t[1024], list[128];
+    char t[1536], list[128], train[128], extra[320] = "";
     app_temperatures_text(&r->opt.temperatures, 0, list, sizeof list);
+    if (r->opt.train_temperatures.n) {
+        app_temperatures_text(&r->opt.train_temperatures, 0, train, sizeof train);
+        snprintf(extra, sizeof extra,
+                 " and, by energy alone (J_KL and J_RC, no data), at kT = %s "
+                 "(--train-temperatures), so that the trained range is [%g, %g]",
+                 train, r->gen->kT_min, r->gen->kT_max);
+    }
     app_report_heading(b, 2, "Several temperatures");
     snprintf(t, sizeof t,
-             "One generator trained at kT = %s (--temperatures): every batch split evenly over "
+             "One generator trained at kT = %s (--temperatures)%s: every batch split evenly over "
              "the temperatures, a row at kT drawing its latent point from N(0, kT I) and its J_ML "
              "data from the MC frames of that kT (sigma 0.02 sqrt(kT)), the energy cut the same "
-             "absolute energy at every kT. At each temperature: MC data in both states and the "
-             "umbrella + WHAM reference with the schedule above, %d generated samples and, with "
-             "latent AIS, %d annealed chains. Every dF in units of its own kT.",
-             list, r->sc.n_samples, r->sc.ais_chains);
+             "absolute energy at every kT. At each temperature of --temperatures: MC data in both "
+             "states and the umbrella + WHAM reference with the schedule above, %d generated "
+             "samples and, with latent AIS, %d annealed chains. Every dF in units of its own kT.",
+             list, extra, r->sc.n_samples, r->sc.ais_chains);
     app_report_paragraph(b, t);
     int paper = strcmp(r->opt.bond, "paper") == 0;
     const char *hdr[8] = {"kT", "umbrella + WHAM", "BG reweighted", "ESS / n",

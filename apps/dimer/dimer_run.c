@@ -18,11 +18,12 @@
 
 /* The settings of the manifest: everything the numbers depend on (the
  * thread count is not: results do not depend on it). */
-enum { N_SETTINGS = 9 }; /* and "temperatures" when given */
+enum { N_SETTINGS = 9 }; /* and "temperatures", "train_temperatures" when given */
 typedef struct dimer_settings {
     char seed[32], kT[40], mc[96], us[160], stages[8 * 96], flow[160], analysis[256], ais[128];
-    char temps[APP_MAX_TEMPERATURES * 26];
-    app_run_setting list[N_SETTINGS + 1];
+    char temps[APP_MAX_TEMPERATURES * 26], train_temps[APP_MAX_TEMPERATURES * 26];
+    app_run_setting list[N_SETTINGS + 2];
+    int n;
 } dimer_settings;
 
 static void make_settings(const dimer_run *r, dimer_settings *d)
@@ -74,9 +75,17 @@ static void make_settings(const dimer_run *r, dimer_settings *d)
         {"analysis", d->analysis},
     };
     memcpy(d->list, list, sizeof list);
-    /* only when given, so that a run without it keeps its fingerprint */
-    app_temperatures_text(&r->opt.temperatures, 1, d->temps, sizeof d->temps);
-    d->list[N_SETTINGS] = (app_run_setting){"temperatures", d->temps};
+    /* only when given, so that a run without them keeps its fingerprint */
+    d->n = N_SETTINGS;
+    if (r->opt.temperatures.n) {
+        app_temperatures_text(&r->opt.temperatures, 1, d->temps, sizeof d->temps);
+        d->list[d->n++] = (app_run_setting){"temperatures", d->temps};
+    }
+    if (r->opt.train_temperatures.n) {
+        app_temperatures_text(&r->opt.train_temperatures, 1, d->train_temps,
+                              sizeof d->train_temps);
+        d->list[d->n++] = (app_run_setting){"train_temperatures", d->train_temps};
+    }
 }
 
 int dimer_run_open(dimer_run *r, char *msg, size_t len)
@@ -107,7 +116,7 @@ int dimer_run_open(dimer_run *r, char *msg, size_t len)
                         .format_version = DIMER_FORMAT_VERSION,
                         .out = r->opt.out,
                         .settings = d->list,
-                        .n_settings = N_SETTINGS + (r->n_temps ? 1 : 0),
+                        .n_settings = d->n,
                         .resume = r->opt.resume,
                         .restart = r->opt.restart,
                         .redo = redo};

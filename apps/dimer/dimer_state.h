@@ -40,6 +40,8 @@ typedef struct dimer_options {
     app_temperatures temperatures; /* --temperatures (n = 0: kT alone) */
     app_coupling coupling;         /* --coupling (default affine)      */
     double ais_start_scale;        /* --ais-start-scale (default 1)    */
+    app_temperatures train_temperatures; /* --train-temperatures: trained by */
+                                         /* energy alone (n = 0: none)       */
 } dimer_options;
 
 typedef struct dimer_model_result {

@@ -36,12 +36,15 @@ int dimer_model_build(dimer_run *r, char *msg, size_t len)
     bg_generator_config gc = bg_generator_config_default(&r->pot, r->opt.kT);
     gc.flow = c;
     gc.sample_batch = r->sc.sample_batch;
-    bg_temperature temps[APP_MAX_TEMPERATURES];
+    bg_temperature temps[2 * APP_MAX_TEMPERATURES];
     if (r->n_temps) { /* one generator for every temperature, equal weights */
+        int n = 0;    /* --temperatures, then --train-temperatures (J_KL and J_RC only) */
         for (int j = 0; j < r->n_temps; j++)
-            temps[j] = (bg_temperature){.kT = r->temps[j].kT, .weight = 1};
+            temps[n++] = (bg_temperature){.kT = r->temps[j].kT, .weight = 1};
+        for (int j = 0; j < r->opt.train_temperatures.n; j++)
+            temps[n++] = (bg_temperature){.kT = r->opt.train_temperatures.kT[j], .weight = 1};
         gc.temperatures = temps;
-        gc.n_temperatures = r->n_temps;
+        gc.n_temperatures = n;
     }
     r->gen = bg_generator_new(&gc, msg, len);
     return r->gen ? AD_OK : AD_ERR_ARG;
