@@ -85,13 +85,7 @@ static int dimer_main(int argc, char **argv)
          "most " APP_RUN_STR(APP_MAX_TEMPERATURES) ", e.g. 0.5,1,2: MC data and an umbrella "
          "reference at each) and report it at each of them; default: --kT alone",
          "LIST", 1, 1, 0.1, 10, 0},
-        {"train-temperatures", APP_OPT_TEMPERATURES, &o.train_temperatures,
-         "with --temperatures: train the generator also at these temperatures, by energy alone "
-         "(J_KL and J_RC; no MC data, reference or estimates there), e.g. 0.25,4 so that the "
-         "ends of --temperatures lie inside the trained range (comma-separated kT values, 0.1 "
-         "to 10, none of --temperatures, at most " APP_RUN_STR(APP_MAX_TEMPERATURES) " together "
-         "with them); default: none",
-         "LIST", 1, 1, 0.1, 10, 0},
+        APP_TRAIN_TEMPERATURES_OPTION(&o.train_temperatures),
         APP_COUPLING_OPTIONS(&o.coupling),
     };
     const app_cli cli = {DIMER_PROGRAM,
@@ -107,29 +101,10 @@ static int dimer_main(int argc, char **argv)
                 o.bond);
         return 2;
     }
-    if (o.train_temperatures.n && !o.temperatures.n) {
-        fprintf(stderr, "%s: --train-temperatures needs --temperatures (try --help)\n",
-                DIMER_PROGRAM);
-        return 2;
-    }
-    if (o.temperatures.n + o.train_temperatures.n > APP_MAX_TEMPERATURES) {
-        fprintf(stderr,
-                "%s: --temperatures and --train-temperatures give %d temperatures together "
-                "(at most %d)\n",
-                DIMER_PROGRAM, o.temperatures.n + o.train_temperatures.n, APP_MAX_TEMPERATURES);
-        return 2;
-    }
-    for (int i = 0; i < o.train_temperatures.n; i++)
-        for (int j = 0; j < o.temperatures.n; j++)
-            if (o.train_temperatures.kT[i] == o.temperatures.kT[j]) {
-                fprintf(stderr,
-                        "%s: --train-temperatures: %g is already in --temperatures (list each "
-                        "temperature once)\n",
-                        DIMER_PROGRAM, o.train_temperatures.kT[i]);
-                return 2;
-            }
     char msg[1024];
-    if (app_coupling_check(DIMER_PROGRAM, &o.coupling, msg, sizeof msg) != AD_OK) {
+    if (app_coupling_check(DIMER_PROGRAM, &o.coupling, msg, sizeof msg) != AD_OK ||
+        app_train_temperatures_check(DIMER_PROGRAM, &o.temperatures, &o.train_temperatures, msg,
+                                     sizeof msg) != AD_OK) {
         fprintf(stderr, "%s\n", msg);
         return 2;
     }

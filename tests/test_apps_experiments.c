@@ -284,6 +284,47 @@ START_TEST(test_doublewell_temperatures)
 }
 END_TEST
 
+/* --train-temperatures: every model also trains at kT 3.2 by energy alone,
+ * so the run's --kT 2.4, outside --temperatures 0.8,1.6, lies inside the
+ * trained range [0.8, 3.2] and is not extrapolation; estimates only at the
+ * temperatures of --temperatures; the list is a setting of the run. */
+START_TEST(test_doublewell_train_temperatures)
+{
+    const char *tmp = ck_tmpdir("doublewell_train_temperatures");
+    ck_assert_ptr_nonnull(tmp);
+    char dir[600], out[700], err[700], path[800];
+    snprintf(dir, sizeof dir, "%s/out", tmp);
+    snprintf(out, sizeof out, "%s/stdout", tmp);
+    snprintf(err, sizeof err, "%s/stderr", tmp);
+    const char *args[] = {"--quick", "--out", dir, "--kT", "2.4", "--temperatures", "0.8,1.6",
+                          "--train-temperatures", "3.2", NULL};
+    int code = ck_run_program("bg-doublewell", out, err, args, 0);
+    char *log = ck_slurp(err, NULL);
+    ck_assert_msg(code == 0, "exit %d: %s", code, log ? log : "");
+    ad_free(log);
+    app_json_value *root = ck_load_summary(dir);
+    ck_assert_ptr_nonnull(root);
+    double lo, hi, extra;
+    ck_assert_int_eq(app_json_get_number(root, "trained_range[0]", &lo), AD_OK);
+    ck_assert_int_eq(app_json_get_number(root, "trained_range[1]", &hi), AD_OK);
+    ck_assert_msg(lo == 0.8 && hi == 3.2, "trained range [%g, %g]", lo, hi);
+    const app_json_value *v = app_json_lookup(root, "train_temperatures");
+    ck_assert(v && v->type == APP_JSON_ARRAY && v->n_items == 1);
+    ck_assert_int_eq(app_json_get_number(root, "train_temperatures[0]", &extra), AD_OK);
+    ck_assert(extra == 3.2);
+    v = app_json_lookup(root, "kT_extrapolation");
+    ck_assert(v && v->type == APP_JSON_BOOL && v->boolean == 0);
+    v = app_json_lookup(root, "temperatures");
+    ck_assert(v && v->type == APP_JSON_ARRAY && v->n_items == 2);
+    app_json_value_free(root);
+    snprintf(path, sizeof path, "%s/manifest.json", dir);
+    char *manifest = ck_slurp(path, NULL);
+    ck_assert_ptr_nonnull(manifest);
+    ck_assert_ptr_nonnull(strstr(manifest, "\"train_temperatures\": \"3.2000000000000002\""));
+    ad_free(manifest);
+}
+END_TEST
+
 /* --coupling spline with --quick: every output, the coupling in
  * summary.json; --resume with the affine coupling (or other bins) is
  * refused with exit 2, with the same settings it reloads the four models. */
@@ -340,6 +381,12 @@ static const char *const USAGE_CASES[][4] = {
     {"--temperatures", "nan", NULL, NULL},
     {"--temperatures", "0.5,1,1.0", NULL, NULL}, /* a duplicate */
     {"--temperatures", "0.5,1,1.5,2,2.5,3,3.5,4,4.5,5,5.5,6,6.5,7,7.5,8,8.5", NULL, NULL},
+    {"--train-temperatures", "2", NULL, NULL},          /* without --temperatures */
+    {"--temperatures", "1,2", "--train-temperatures", "1"}, /* in both lists */
+    {"--temperatures", "1", "--train-temperatures", "0"},
+    {"--temperatures", "1", "--train-temperatures", "3,inf"},
+    {"--temperatures", "0.5,1,1.5,2,2.5,3,3.5,4",
+     "--train-temperatures", "4.5,5,5.5,6,6.5,7,7.5,8,8.5"}, /* 17 together */
     {"--coupling", "realnvp", NULL, NULL},
     {"--coupling", "spline", "--spline-bins", "1"},
     {"--coupling", "spline", "--spline-bins", "65"},
@@ -426,6 +473,7 @@ Suite *apps_experiments_suite(void)
     tcase_add_test(tc, test_doublewell_quick_hot);
     tcase_add_test(tc, test_mullerbrown_quick);
     tcase_add_test(tc, test_doublewell_temperatures);
+    tcase_add_test(tc, test_doublewell_train_temperatures);
     tcase_add_test(tc, test_doublewell_spline);
     tcase_add_test(tc, test_help);
     suite_add_tcase(s, tc);

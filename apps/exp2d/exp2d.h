@@ -100,6 +100,8 @@ typedef struct exp2d_options {
     app_temperatures temperatures; /* --temperatures: the training          */
                        /* temperatures of one multi-temperature generator   */
                        /* per model; n = 0 (default): kT alone, as before   */
+    app_temperatures train_temperatures; /* --train-temperatures: more   */
+                       /* training temperatures, by energy alone (n = 0: none) */
     app_coupling coupling; /* --coupling, --spline-bins, --spline-bound:  */
                        /* the flow's coupling family (default affine)       */
 } exp2d_options;

@@ -434,9 +434,13 @@ static void json_pairs(app_json *w, const exp2d_system *sys, const char *key, co
 static void write_temperatures_json(const exp2d_run *run, app_json *w)
 {
     const exp2d_system *sys = run->sys;
-    double range[2] = {run->temps[0].kT, run->temps[run->n_temps - 1].kT};
+    const bg_generator *g = run->models[0].gen;
+    double range[2] = {g->kT_min, g->kT_max};
     app_json_key(w, "trained_range");
     app_json_number_array(w, range, 2);
+    app_json_key(w, "train_temperatures"); /* by energy alone (--train-temperatures) */
+    app_json_number_array(w, run->opt.train_temperatures.kT,
+                          (size_t)run->opt.train_temperatures.n);
     app_json_key_bool(w, "kT_extrapolation", bg_generator_extrapolates(run->models[0].gen, run->kT));
     app_json_key(w, "temperatures");
     app_json_array_begin(w);
@@ -557,18 +561,25 @@ static void write_temperatures_report(const exp2d_run *run, app_buf *b)
 {
     const exp2d_system *sys = run->sys;
     int n_pairs = sys->n_minima - 1, nt = run->n_temps;
-    char text[1024], list[128];
+    char text[1536], list[128], train[128], extra[320] = "";
     app_temperatures_text(&run->opt.temperatures, 0, list, sizeof list);
+    if (run->opt.train_temperatures.n) {
+        app_temperatures_text(&run->opt.train_temperatures, 0, train, sizeof train);
+        snprintf(extra, sizeof extra,
+                 " and, by energy alone (J_KL and J_RC, no data), at kT = %s "
+                 "(--train-temperatures), so that the trained range is [%g, %g]",
+                 train, run->models[0].gen->kT_min, run->models[0].gen->kT_max);
+    }
     app_report_heading(b, 2, "Several temperatures");
     int extrap = bg_generator_extrapolates(run->models[0].gen, run->kT);
     snprintf(text, sizeof text,
-             "Each model is one generator trained at kT = %s (--temperatures): every batch is "
+             "Each model is one generator trained at kT = %s (--temperatures)%s: every batch is "
              "split evenly over the temperatures, a row at kT draws its latent point from "
              "N(0, kT I) and its J_ML data from Monte Carlo at that kT (step %g sqrt(kT)). "
-             "At each temperature %d samples per model, reweighted to exp(-u/kT); free "
-             "energies in units of that kT against quadrature at that kT. The results above "
-             "are at kT = %g%s.",
-             list, sys->mc_sigma, run->sched.n_samples, run->kT,
+             "At each temperature of --temperatures %d samples per model, reweighted to "
+             "exp(-u/kT); free energies in units of that kT against quadrature at that kT. The "
+             "results above are at kT = %g%s.",
+             list, extra, sys->mc_sigma, run->sched.n_samples, run->kT,
              extrap ? ", outside the trained range: extrapolation (see ESS / n)" : "");
     app_report_paragraph(b, text);
     int n_cols = 2 + 2 * n_pairs + 1;

@@ -82,8 +82,9 @@ static int open_out(exp2d_run *run, char *msg, size_t len)
     const exp2d_system *sys = run->sys;
     const exp2d_schedule *s = run->opt.quick ? &sys->quick : &sys->full;
     char seed[32], kT[40], mc[128], train[256], analysis[160];
-    char temps[APP_MAX_TEMPERATURES * 26], coupling[96];
+    char temps[APP_MAX_TEMPERATURES * 26], train_temps[APP_MAX_TEMPERATURES * 26], coupling[96];
     app_temperatures_text(&run->opt.temperatures, 1, temps, sizeof temps);
+    app_temperatures_text(&run->opt.train_temperatures, 1, train_temps, sizeof train_temps);
     app_coupling_text(&run->opt.coupling, coupling, sizeof coupling);
     app_run_u64_str(run->opt.seed, seed, sizeof seed);
     snprintf(kT, sizeof kT, "%.17g", run->opt.kT);
@@ -100,7 +101,7 @@ static int open_out(exp2d_run *run, char *msg, size_t len)
     }
     snprintf(analysis, sizeof analysis, "samples %d bootstrap %d bootstrap_kde %d interp %d",
              s->n_samples, s->n_bootstrap, s->n_bootstrap_kde, s->interp_points);
-    /* the temperature list and a spline coupling only when given, so that a
+    /* the temperature lists and a spline coupling only when given, so that a
      * run without them keeps its fingerprint */
     app_run_setting set[10] = {
         {"system", sys->name}, {"seed", seed},   {"kT", kT},
@@ -109,6 +110,8 @@ static int open_out(exp2d_run *run, char *msg, size_t len)
     };
     int n_set = 7;
     if (run->opt.temperatures.n) set[n_set++] = (app_run_setting){"temperatures", temps};
+    if (run->opt.train_temperatures.n)
+        set[n_set++] = (app_run_setting){"train_temperatures", train_temps};
     if (coupling[0]) set[n_set++] = (app_run_setting){"coupling", coupling};
     app_run_config c = {.program = sys->program,
                         .format_version = EXP2D_FORMAT_VERSION,
@@ -158,13 +161,16 @@ static int run_main(const exp2d_system *sys, int argc, char **argv)
          "0.1 to 10, at most " APP_RUN_STR(APP_MAX_TEMPERATURES) ", e.g. 0.5,1,2) and report "
          "every model at each of them against quadrature; default: --kT alone",
          "LIST", 1, 1, 0.1, 10, 0},
+        APP_TRAIN_TEMPERATURES_OPTION(&o.train_temperatures),
         APP_COUPLING_OPTIONS(&o.coupling),
     };
     const app_cli cli = {sys->program, sys->description, opts, (int)(sizeof opts / sizeof *opts)};
     int code = app_options_handle(&cli, argc, argv);
     if (code >= 0) return code;
     char msg[1024];
-    if (app_coupling_check(sys->program, &o.coupling, msg, sizeof msg) != AD_OK) {
+    if (app_coupling_check(sys->program, &o.coupling, msg, sizeof msg) != AD_OK ||
+        app_train_temperatures_check(sys->program, &o.temperatures, &o.train_temperatures, msg,
+                                     sizeof msg) != AD_OK) {
         fprintf(stderr, "%s\n", msg);
         return 2;
     }

@@ -338,12 +338,15 @@ int exp2d_train_all(exp2d_run *run, char *msg, size_t len)
         gc.flow.spline.bins = run->opt.coupling.bins;
         gc.flow.spline.bound = run->opt.coupling.bound;
     }
-    bg_temperature temps[APP_MAX_TEMPERATURES];
+    bg_temperature temps[2 * APP_MAX_TEMPERATURES];
     if (run->n_temps) { /* one generator for every temperature, equal weights */
+        int n = 0;      /* --temperatures, then --train-temperatures (J_KL and J_RC only) */
         for (int j = 0; j < run->n_temps; j++)
-            temps[j] = (bg_temperature){.kT = run->temps[j].kT, .weight = 1};
+            temps[n++] = (bg_temperature){.kT = run->temps[j].kT, .weight = 1};
+        for (int j = 0; j < run->opt.train_temperatures.n; j++)
+            temps[n++] = (bg_temperature){.kT = run->opt.train_temperatures.kT[j], .weight = 1};
         gc.temperatures = temps;
-        gc.n_temperatures = run->n_temps;
+        gc.n_temperatures = n;
     }
     app_progress pg;
     app_progress_init(&pg, stderr, 2.0);

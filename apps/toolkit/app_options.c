@@ -411,6 +411,29 @@ int app_options_handle(const app_cli *cli, int argc, char **argv)
     return -1;
 }
 
+/* ---- training temperatures ---- */
+
+int app_train_temperatures_check(const char *program, const app_temperatures *t,
+                                 const app_temperatures *extra, char *msg, size_t size)
+{
+    const app_cli cli = {program, NULL, NULL, 0};
+    if (!extra->n) return AD_OK;
+    if (!t->n) return fail(&cli, msg, size, "--train-temperatures needs --temperatures");
+    if (t->n + extra->n > APP_MAX_TEMPERATURES)
+        return fail(&cli, msg, size,
+                    "--temperatures and --train-temperatures give %d temperatures together "
+                    "(at most %d)",
+                    t->n + extra->n, APP_MAX_TEMPERATURES);
+    for (int i = 0; i < extra->n; i++)
+        for (int j = 0; j < t->n; j++)
+            if (extra->kT[i] == t->kT[j])
+                return fail(&cli, msg, size,
+                            "--train-temperatures: %g is already in --temperatures (list each "
+                            "temperature once)",
+                            extra->kT[i]);
+    return AD_OK;
+}
+
 /* ---- the coupling family ---- */
 
 int app_coupling_check(const char *program, app_coupling *c, char *msg, size_t size)

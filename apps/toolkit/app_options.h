@@ -66,6 +66,24 @@ size_t app_temperatures_text(const app_temperatures *t, int exact, char *buf, si
 int app_temperatures_parse(const char *text, int has_min, double min, int has_max, double max,
                            app_temperatures *out, char *why, size_t why_size);
 
+/* The option every program offers beside --temperatures: further training
+ * temperatures, trained by energy alone (J_KL and J_RC, no data there). */
+#define APP_TRAIN_TEMPERATURES_OPTION(dest)                                                      \
+    {"train-temperatures", APP_OPT_TEMPERATURES, (dest),                                         \
+     "with --temperatures: train also at these temperatures, by energy alone (J_KL and J_RC; "  \
+     "no data, reference or estimates there), e.g. 0.25,4 so that the ends of --temperatures "  \
+     "lie inside the trained range (comma-separated kT values, 0.1 to 10, none of "             \
+     "--temperatures, at most " APP_RUN_STR(APP_MAX_TEMPERATURES) " together with them); "      \
+     "default: none",                                                                            \
+     "LIST", 1, 1, 0.1, 10, 0}
+
+/* After parsing: AD_ERR_ARG with the reason in msg ("program: ...") when
+ * extra (--train-temperatures) is given without a list in t
+ * (--temperatures), repeats one of its values, or the two hold more than
+ * APP_MAX_TEMPERATURES together; AD_OK otherwise. */
+int app_train_temperatures_check(const char *program, const app_temperatures *t,
+                                 const app_temperatures *extra, char *msg, size_t size);
+
 /* The coupling family of the flows, as --coupling, --spline-bins and
  * --spline-bound give it (the same three options in every program: put
  * APP_COUPLING_OPTIONS(&c) in the option table, then call
