@@ -284,10 +284,11 @@ START_TEST(test_doublewell_temperatures)
 }
 END_TEST
 
-/* --train-temperatures: every model also trains at kT 3.2 by energy alone,
- * so the run's --kT 2.4, outside --temperatures 0.8,1.6, lies inside the
- * trained range [0.8, 3.2] and is not extrapolation; estimates only at the
- * temperatures of --temperatures; the list is a setting of the run. */
+/* --train-temperatures: the models with energy terms also train at kT 3.2,
+ * so the run's --kT 2.4, outside --temperatures 0.8,1.6, lies inside their
+ * trained range [0.8, 3.2]; the ML model (no energy terms) keeps [0.8, 1.6]
+ * and extrapolates there, which the run's flag reports; estimates only at
+ * the temperatures of --temperatures; the list is a setting of the run. */
 START_TEST(test_doublewell_train_temperatures)
 {
     const char *tmp = ck_tmpdir("doublewell_train_temperatures");
@@ -313,7 +314,16 @@ START_TEST(test_doublewell_train_temperatures)
     ck_assert_int_eq(app_json_get_number(root, "train_temperatures[0]", &extra), AD_OK);
     ck_assert(extra == 3.2);
     v = app_json_lookup(root, "kT_extrapolation");
-    ck_assert(v && v->type == APP_JSON_BOOL && v->boolean == 0);
+    ck_assert(v && v->type == APP_JSON_BOOL && v->boolean == 1);
+    for (int k = 0; k < 4; k++) { /* each model's own range and flag */
+        char key[96];
+        snprintf(key, sizeof key, "models[%d].trained_range[1]", k);
+        ck_assert_int_eq(app_json_get_number(root, key, &hi), AD_OK);
+        ck_assert_msg(hi == (k == 0 ? 1.6 : 3.2), "%s: %g", key, hi);
+        snprintf(key, sizeof key, "models[%d].kT_extrapolation", k);
+        v = app_json_lookup(root, key);
+        ck_assert(v && v->type == APP_JSON_BOOL && v->boolean == (k == 0));
+    }
     v = app_json_lookup(root, "temperatures");
     ck_assert(v && v->type == APP_JSON_ARRAY && v->n_items == 2);
     app_json_value_free(root);

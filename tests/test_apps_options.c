@@ -343,6 +343,43 @@ START_TEST(test_temperature_list_errors)
 }
 END_TEST
 
+/* ---- --train-temperatures: beside --temperatures ---- */
+
+static int check_train(const char *list, const char *extra, char *msg, size_t size)
+{
+    app_temperatures t = {0}, e = {0};
+    char why[128];
+    if (list) ck_assert_int_eq(app_temperatures_parse(list, 0, 0, 0, 0, &t, why, sizeof why), AD_OK);
+    if (extra)
+        ck_assert_int_eq(app_temperatures_parse(extra, 0, 0, 0, 0, &e, why, sizeof why), AD_OK);
+    return app_train_temperatures_check("bg-dimer", &t, &e, msg, size);
+}
+
+START_TEST(test_train_temperatures)
+{
+    char msg[256];
+    /* none given, or a disjoint list beside --temperatures: fine */
+    ck_assert_int_eq(check_train(NULL, NULL, msg, sizeof msg), AD_OK);
+    ck_assert_int_eq(check_train("1", NULL, msg, sizeof msg), AD_OK);
+    ck_assert_int_eq(check_train("0.5,1,2", "0.25,4", msg, sizeof msg), AD_OK);
+    /* 16 together: the most a generator takes */
+    ck_assert_int_eq(check_train("1,2,3,4,5,6,7,8", "1.5,2.5,3.5,4.5,5.5,6.5,7.5,8.5", msg,
+                                 sizeof msg),
+                     AD_OK);
+    ck_assert_int_eq(check_train("1,2,3,4,5,6,7,8", "1.5,2.5,3.5,4.5,5.5,6.5,7.5,8.5,9.5", msg,
+                                 sizeof msg),
+                     AD_ERR_ARG);
+    ck_assert_str_eq(msg, "bg-dimer: --temperatures and --train-temperatures give 17 "
+                          "temperatures together (at most 16) (try --help)");
+    ck_assert_int_eq(check_train(NULL, "4", msg, sizeof msg), AD_ERR_ARG);
+    ck_assert_str_eq(msg, "bg-dimer: --train-temperatures needs --temperatures (try --help)");
+    /* a value in both lists, however written */
+    ck_assert_int_eq(check_train("0.5,1,2", "4,2.0", msg, sizeof msg), AD_ERR_ARG);
+    ck_assert_str_eq(msg, "bg-dimer: --train-temperatures: 2 is already in --temperatures (list "
+                          "each temperature once) (try --help)");
+}
+END_TEST
+
 /* ---- --coupling: the choice kind and the shared coupling options ---- */
 
 static app_coupling coupling;
@@ -430,6 +467,7 @@ Suite *apps_options_suite(void)
     tc = tcase_create("temperatures");
     tcase_add_test(tc, test_temperature_list);
     tcase_add_test(tc, test_coupling);
+    tcase_add_test(tc, test_train_temperatures);
     suite_add_tcase(s, tc);
     return s;
 }

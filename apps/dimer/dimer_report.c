@@ -46,8 +46,11 @@ static void json_temperatures(app_json *w, const dimer_run *r)
     double range[2] = {r->gen->kT_min, r->gen->kT_max};
     app_json_key(w, "trained_range");
     app_json_number_array(w, range, 2);
-    app_json_key(w, "train_temperatures"); /* by energy alone (--train-temperatures) */
-    app_json_number_array(w, r->opt.train_temperatures.kT, (size_t)r->opt.train_temperatures.n);
+    if (r->opt.train_temperatures.n) { /* by energy alone (--train-temperatures) */
+        app_json_key(w, "train_temperatures");
+        app_json_number_array(w, r->opt.train_temperatures.kT,
+                              (size_t)r->opt.train_temperatures.n);
+    }
     app_json_key_bool(w, "kT_extrapolation", bg_generator_extrapolates(r->gen, r->opt.kT));
     app_json_key(w, "temperatures");
     app_json_array_begin(w);
@@ -202,7 +205,8 @@ int dimer_summary_write(dimer_run *r, char *msg, size_t len)
 /* "Several temperatures": the reference and the estimates at each. */
 static void report_temperatures(app_buf *b, const dimer_run *r)
 {
-    char t[1536], list[128], train[128], extra[320] = "";
+    char t[2048], list[APP_MAX_TEMPERATURES * 16], train[APP_MAX_TEMPERATURES * 16];
+    char extra[APP_MAX_TEMPERATURES * 16 + 256] = "";
     app_temperatures_text(&r->opt.temperatures, 0, list, sizeof list);
     if (r->opt.train_temperatures.n) {
         app_temperatures_text(&r->opt.train_temperatures, 0, train, sizeof train);

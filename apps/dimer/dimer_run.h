@@ -16,7 +16,8 @@
  *                     umbrella sampling of the dimer
  * With --temperatures the data, the umbrella reference and the analysis are
  * repeated at every temperature of the list (dimer_temperature) and the one
- * generator is trained at all of them.  Every step returns AD_OK or an
+ * generator is trained at all of them (and, by energy alone, at those of
+ * --train-temperatures).  Every step returns AD_OK or an
  * error code with msg filled.
  */
 #ifndef LIBBG_APPS_DIMER_DIMER_RUN_H

@@ -125,7 +125,8 @@ int dimer_record(dimer_run *r, const char *name, int stage, char *msg, size_t le
 /* The stage checkpoint name of training stage k (1-based): ckpt/stage-stage<k>.ckpt */
 void dimer_ckpt_name(int k, char *buf, size_t len);
 /* The label of a stage checkpoint (manifest stage `stage`): the run's
- * fingerprint and stage, and with --temperatures the list; "" without --out. */
+ * fingerprint (which covers --train-temperatures) and stage, and with
+ * --temperatures the list; "" without --out. */
 void dimer_ckpt_label(const dimer_run *r, int stage, char *buf, size_t len);
 /* "<stem>_kT<kT><suffix>" (kT in %g): a file of one temperature of
  * --temperatures, e.g. umbrella_profile_kT0.5.csv. */

@@ -17,6 +17,9 @@
  * quadrature reference there (exp2d_temperature); summary.json, report.md,
  * temperatures.svg, temperature_profiles.svg, temperatures.csv and
  * profiles_kT<kT>.csv report it.  Without the option nothing changes.
+ * --train-temperatures LIST (exp2d_options.train_temperatures) adds
+ * temperatures that the models with energy terms are trained at by energy
+ * alone, with no data, reference or estimates there.
  *
  * The kit is installed with the library (make install): a program outside
  * the tree includes "apps/exp2d/exp2d.h" and links with pkg-config's libbg

@@ -429,19 +429,36 @@ static void json_pairs(app_json *w, const exp2d_system *sys, const char *key, co
     app_json_object_end(w);
 }
 
-/* "trained_range", "kT_extrapolation" (the run's kT, of "models" above,
- * lies outside it) and "temperatures": every model at every temperature. */
+/* Whether any model's trained range leaves out the run's kT. */
+static int any_extrapolates(const exp2d_run *run)
+{
+    int any = 0;
+    for (int k = 0; k < EXP2D_N_MODELS; k++)
+        any |= bg_generator_extrapolates(run->models[k].gen, run->kT);
+    return any;
+}
+
+/* "trained_range" (the widest of the models': with --train-temperatures the
+ * ML model's is narrower, and each model's entry in "models" has its own),
+ * "train_temperatures" (when given), "kT_extrapolation" (the run's kT, of
+ * "models" above, lies outside some model's range) and "temperatures":
+ * every model at every temperature. */
 static void write_temperatures_json(const exp2d_run *run, app_json *w)
 {
     const exp2d_system *sys = run->sys;
-    const bg_generator *g = run->models[0].gen;
-    double range[2] = {g->kT_min, g->kT_max};
+    double range[2] = {run->models[0].gen->kT_min, run->models[0].gen->kT_max};
+    for (int k = 1; k < EXP2D_N_MODELS; k++) {
+        range[0] = fmin(range[0], run->models[k].gen->kT_min);
+        range[1] = fmax(range[1], run->models[k].gen->kT_max);
+    }
     app_json_key(w, "trained_range");
     app_json_number_array(w, range, 2);
-    app_json_key(w, "train_temperatures"); /* by energy alone (--train-temperatures) */
-    app_json_number_array(w, run->opt.train_temperatures.kT,
-                          (size_t)run->opt.train_temperatures.n);
-    app_json_key_bool(w, "kT_extrapolation", bg_generator_extrapolates(run->models[0].gen, run->kT));
+    if (run->opt.train_temperatures.n) { /* by energy alone */
+        app_json_key(w, "train_temperatures");
+        app_json_number_array(w, run->opt.train_temperatures.kT,
+                              (size_t)run->opt.train_temperatures.n);
+    }
+    app_json_key_bool(w, "kT_extrapolation", any_extrapolates(run));
     app_json_key(w, "temperatures");
     app_json_array_begin(w);
     for (int j = 0; j < run->n_temps; j++) {
@@ -541,6 +558,12 @@ int exp2d_write_summary(const exp2d_run *run, char *msg, size_t msg_len)
         app_json_key_int(&w, "skipped_steps", m->skipped);
         app_json_key_number(&w, "profile_rmse", m->profile_rmse);
         app_json_key_number(&w, "profile_coverage", m->profile_coverage);
+        if (run->n_temps) { /* this model's own trained range */
+            double range[2] = {m->gen->kT_min, m->gen->kT_max};
+            app_json_key(&w, "trained_range");
+            app_json_number_array(&w, range, 2);
+            app_json_key_bool(&w, "kT_extrapolation", bg_generator_extrapolates(m->gen, run->kT));
+        }
         app_json_object_end(&w);
     }
     app_json_array_end(&w);
@@ -561,17 +584,20 @@ static void write_temperatures_report(const exp2d_run *run, app_buf *b)
 {
     const exp2d_system *sys = run->sys;
     int n_pairs = sys->n_minima - 1, nt = run->n_temps;
-    char text[1536], list[128], train[128], extra[320] = "";
+    char text[2048], list[APP_MAX_TEMPERATURES * 16], train[APP_MAX_TEMPERATURES * 16];
+    char extra[APP_MAX_TEMPERATURES * 16 + 256] = "";
     app_temperatures_text(&run->opt.temperatures, 0, list, sizeof list);
     if (run->opt.train_temperatures.n) {
+        const bg_generator *g = run->models[EXP2D_N_MODELS - 1].gen;
         app_temperatures_text(&run->opt.train_temperatures, 0, train, sizeof train);
         snprintf(extra, sizeof extra,
-                 " and, by energy alone (J_KL and J_RC, no data), at kT = %s "
-                 "(--train-temperatures), so that the trained range is [%g, %g]",
-                 train, run->models[0].gen->kT_min, run->models[0].gen->kT_max);
+                 " and, with the energy terms alone (J_KL, and J_RC in ML+KL+RC; no data), at "
+                 "kT = %s (--train-temperatures), so that the trained range of the models with "
+                 "energy terms is [%g, %g] (ML: that of --temperatures)",
+                 train, g->kT_min, g->kT_max);
     }
     app_report_heading(b, 2, "Several temperatures");
-    int extrap = bg_generator_extrapolates(run->models[0].gen, run->kT);
+    int extrap = any_extrapolates(run);
     snprintf(text, sizeof text,
              "Each model is one generator trained at kT = %s (--temperatures)%s: every batch is "
              "split evenly over the temperatures, a row at kT draws its latent point from "
@@ -580,7 +606,8 @@ static void write_temperatures_report(const exp2d_run *run, app_buf *b)
              "exp(-u/kT); free energies in units of that kT against quadrature at that kT. The "
              "results above are at kT = %g%s.",
              list, extra, sys->mc_sigma, run->sched.n_samples, run->kT,
-             extrap ? ", outside the trained range: extrapolation (see ESS / n)" : "");
+             extrap ? ", outside the trained range of some models: extrapolation (see ESS / n)"
+                    : "");
     app_report_paragraph(b, text);
     int n_cols = 2 + 2 * n_pairs + 1;
     const char *header[2 + 2 * EXP2D_MAX_MINIMA + 1];

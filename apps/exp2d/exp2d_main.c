@@ -103,7 +103,7 @@ static int open_out(exp2d_run *run, char *msg, size_t len)
              s->n_samples, s->n_bootstrap, s->n_bootstrap_kde, s->interp_points);
     /* the temperature lists and a spline coupling only when given, so that a
      * run without them keeps its fingerprint */
-    app_run_setting set[10] = {
+    app_run_setting set[12] = { /* 7 always, at most 3 when given */
         {"system", sys->name}, {"seed", seed},   {"kT", kT},
         {"schedule", run->opt.quick ? "quick" : "full"}, {"mc", mc},
         {"training", train},   {"analysis", analysis},

@@ -53,8 +53,8 @@ static void on_progress(const bg_progress *p, void *vctx)
  * its random numbers from the seed alone, so a resumed run produces the same
  * numbers as an uninterrupted one. */
 
-/* The label of model k's checkpoint: the run's fingerprint and the stage,
- * and with --temperatures the list (the generator's training set). */
+/* The label of model k's checkpoint: the run's fingerprint (which covers
+ * --train-temperatures) and the stage, and with --temperatures the list. */
 static void model_label(const exp2d_run *run, int k, char *buf, size_t len)
 {
     buf[0] = '\0';
@@ -355,6 +355,13 @@ int exp2d_train_all(exp2d_run *run, char *msg, size_t len)
     int done[EXP2D_N_MODELS] = {0};
     for (int k = 0; k < EXP2D_N_MODELS; k++) {
         exp2d_model *m = &run->models[k];
+        /* a model without energy terms (ML) is trained at --temperatures
+         * only: the added temperatures of --train-temperatures carry none of
+         * its rows, and its trained range says so */
+        if (run->n_temps)
+            gc.n_temperatures = m->w_kl > 0 || m->w_rc > 0
+                                    ? run->n_temps + run->opt.train_temperatures.n
+                                    : run->n_temps;
         m->gen = bg_generator_new(&gc, msg, len);
         int status = ad_dist_agree(m->gen ? AD_OK : AD_ERR_NOMEM, msg, len);
         if (status != AD_OK) return status;

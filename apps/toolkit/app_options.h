@@ -79,8 +79,9 @@ int app_temperatures_parse(const char *text, int has_min, double min, int has_ma
 
 /* After parsing: AD_ERR_ARG with the reason in msg ("program: ...") when
  * extra (--train-temperatures) is given without a list in t
- * (--temperatures), repeats one of its values, or the two hold more than
- * APP_MAX_TEMPERATURES together; AD_OK otherwise. */
+ * (--temperatures), holds a value that is also in t, or the two hold more
+ * than APP_MAX_TEMPERATURES together; AD_OK otherwise (also when extra is
+ * empty). */
 int app_train_temperatures_check(const char *program, const app_temperatures *t,
                                  const app_temperatures *extra, char *msg, size_t size);
 
