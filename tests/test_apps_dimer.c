@@ -385,19 +385,7 @@ START_TEST(test_quick_train_temperatures)
     ad_free(log);
     app_json_value *root = ck_load_summary(target);
     ck_assert_ptr_nonnull(root);
-    double lo, hi, extra;
-    ck_assert_int_eq(app_json_get_number(root, "trained_range[0]", &lo), AD_OK);
-    ck_assert_int_eq(app_json_get_number(root, "trained_range[1]", &hi), AD_OK);
-    ck_assert_msg(lo == 1 && hi == 4, "trained range [%g, %g]", lo, hi);
-    const app_json_value *v = app_json_lookup(root, "train_temperatures");
-    ck_assert(v && v->type == APP_JSON_ARRAY && v->n_items == 1);
-    ck_assert_int_eq(app_json_get_number(root, "train_temperatures[0]", &extra), AD_OK);
-    ck_assert(extra == 4);
-    v = app_json_lookup(root, "kT_extrapolation");
-    ck_assert(v && v->type == APP_JSON_BOOL && v->boolean == 0);
-    /* estimates only at the temperatures of --temperatures */
-    v = app_json_lookup(root, "temperatures");
-    ck_assert(v && v->type == APP_JSON_ARRAY && v->n_items == 2);
+    ck_check_train_temperatures(root, 1, 4, 4, 0, 2);
     app_json_value_free(root);
     snprintf(path, sizeof path, "%s/manifest.json", target);
     char *manifest = ck_slurp(path, NULL);

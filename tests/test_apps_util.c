@@ -1,6 +1,7 @@
 /* test_apps_util.c - file helpers for the program suites. */
 #include "test_apps_util.h"
 
+#include <check.h>
 #include <stdio.h>
 
 #include "apps/toolkit/app_fs.h"
@@ -39,4 +40,21 @@ app_json_value *ck_load_summary(const char *dir)
     int status = app_json_parse(text, len, &root, msg, sizeof msg);
     ad_free(text);
     return status == AD_OK ? root : NULL;
+}
+
+void ck_check_train_temperatures(const app_json_value *root, double lo, double hi, double extra,
+                                 int extrapolates, int n_reported)
+{
+    double a, b, x;
+    ck_assert_int_eq(app_json_get_number(root, "trained_range[0]", &a), AD_OK);
+    ck_assert_int_eq(app_json_get_number(root, "trained_range[1]", &b), AD_OK);
+    ck_assert_msg(a == lo && b == hi, "trained range [%g, %g], want [%g, %g]", a, b, lo, hi);
+    const app_json_value *v = app_json_lookup(root, "train_temperatures");
+    ck_assert(v && v->type == APP_JSON_ARRAY && v->n_items == 1);
+    ck_assert_int_eq(app_json_get_number(root, "train_temperatures[0]", &x), AD_OK);
+    ck_assert(x == extra);
+    v = app_json_lookup(root, "kT_extrapolation");
+    ck_assert(v && v->type == APP_JSON_BOOL && v->boolean == extrapolates);
+    v = app_json_lookup(root, "temperatures");
+    ck_assert(v && v->type == APP_JSON_ARRAY && (int)v->n_items == n_reported);
 }

@@ -14,5 +14,11 @@ int ck_count_lines(const char *path);
 /* DIR/summary.json parsed (app_json_value_free it), or NULL when it is
  * missing or not valid JSON. */
 app_json_value *ck_load_summary(const char *dir);
+/* Check the multi-temperature fields of a summary from a run with one value
+ * in --train-temperatures: trained_range [lo, hi], train_temperatures
+ * [extra], kT_extrapolation equal to extrapolates, and n_reported entries in
+ * "temperatures" (estimates only at those of --temperatures). */
+void ck_check_train_temperatures(const app_json_value *root, double lo, double hi, double extra,
+                                 int extrapolates, int n_reported);
 
 #endif
