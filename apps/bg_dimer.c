@@ -36,7 +36,7 @@ static int dimer_main(int argc, char **argv)
 {
     dimer_options o = {
         "out/dimer", 1, 1.0, 0, app_dist_threads(2), 0, 0, "paper", -1, -1, 1, {0}, {0, 0, 0},
-        1.0, {0}};
+        1.0, {0}, NULL, {0}};
     const app_option opts[] = {
         {"out", APP_OPT_STRING, &o.out,
          "output directory, with manifest.json and a lock (at most " APP_RUN_STR(
@@ -86,6 +86,7 @@ static int dimer_main(int argc, char **argv)
          "reference at each) and report it at each of them; default: --kT alone",
          "LIST", 1, 1, 0.1, 10, 0},
         APP_TRAIN_TEMPERATURES_OPTION(&o.train_temperatures),
+        APP_TEMPERATURE_WEIGHTS_OPTION(&o.temperature_weights_text),
         APP_COUPLING_OPTIONS(&o.coupling),
     };
     const app_cli cli = {DIMER_PROGRAM,
@@ -104,7 +105,10 @@ static int dimer_main(int argc, char **argv)
     char msg[1024];
     if (app_coupling_check(DIMER_PROGRAM, &o.coupling, msg, sizeof msg) != AD_OK ||
         app_train_temperatures_check(DIMER_PROGRAM, &o.temperatures, &o.train_temperatures, msg,
-                                     sizeof msg) != AD_OK) {
+                                     sizeof msg) != AD_OK ||
+        app_temperature_weights_check(DIMER_PROGRAM, o.temperature_weights_text, &o.temperatures,
+                                      &o.train_temperatures, &o.temperature_weights, msg,
+                                      sizeof msg) != AD_OK) {
         fprintf(stderr, "%s\n", msg);
         return 2;
     }

@@ -432,6 +432,11 @@ static const char *const BAD_ARGS[][4] = {
     {"--temperatures", "1", "--train-temperatures", "4,nan"}, /* not finite */
     {"--temperatures", "1,2,3,4,5,6,7,8",
      "--train-temperatures", "0.5,1.5,2.5,3.5,4.5,5.5,6.5,7.5,8.5"}, /* 17 together */
+    {"--temperature-weights", "2:3", NULL},                    /* without --temperatures */
+    {"--temperatures", "1,2", "--temperature-weights", "4:1"}, /* in neither list */
+    {"--temperatures", "1,2", "--temperature-weights", "1:-1"},
+    {"--temperatures", "1,2", "--temperature-weights", "1:nan"},
+    {"--temperatures", "1,2", "--temperature-weights", "1:2,2"}, /* no weight */
     {"--coupling", "nvp", NULL},
     {"--coupling", "spline", "--spline-bins", "1"},
     {"--coupling", "spline", "--spline-bins", "65"},

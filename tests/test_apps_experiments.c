@@ -327,6 +327,70 @@ START_TEST(test_doublewell_train_temperatures)
 }
 END_TEST
 
+/* --temperature-weights: the pairs are a setting of the run and listed in
+ * summary.json; they reach the training (the same run without them gives
+ * other estimates); --resume with other weights is refused. */
+START_TEST(test_doublewell_temperature_weights)
+{
+    const char *tmp = ck_tmpdir("doublewell_temperature_weights");
+    ck_assert_ptr_nonnull(tmp);
+    char dir[600], plain[600], out[700], err[700], path[800];
+    snprintf(dir, sizeof dir, "%s/out", tmp);
+    snprintf(plain, sizeof plain, "%s/plain", tmp);
+    snprintf(out, sizeof out, "%s/stdout", tmp);
+    snprintf(err, sizeof err, "%s/stderr", tmp);
+    const char *args[] = {"--quick", "--out", dir, "--temperatures", "0.8,1.6",
+                          "--train-temperatures", "3.2", "--temperature-weights",
+                          "3.2:0.5,1.6:3", NULL};
+    int code = ck_run_program("bg-doublewell", out, err, args, 0);
+    char *log = ck_slurp(err, NULL);
+    ck_assert_msg(code == 0, "exit %d: %s", code, log ? log : "");
+    ad_free(log);
+    app_json_value *root = ck_load_summary(dir);
+    ck_assert_ptr_nonnull(root);
+    double kT = 0, weight = 0, with = 0, without = 0;
+    ck_assert_int_eq(app_json_get_number(root, "temperature_weights[0].kT", &kT), AD_OK);
+    ck_assert_int_eq(app_json_get_number(root, "temperature_weights[0].weight", &weight), AD_OK);
+    ck_assert(kT == 1.6 && weight == 3);
+    ck_assert_int_eq(app_json_get_number(root, "temperature_weights[1].kT", &kT), AD_OK);
+    ck_assert_int_eq(app_json_get_number(root, "temperature_weights[1].weight", &weight), AD_OK);
+    ck_assert(kT == 3.2 && weight == 0.5);
+    ck_assert_ptr_null(app_json_lookup(root, "temperature_weights[2]"));
+    const char *key = "temperatures[0].models[1].delta_f.right-left";
+    ck_assert_int_eq(app_json_get_number(root, key, &with), AD_OK);
+    app_json_value_free(root);
+    snprintf(path, sizeof path, "%s/manifest.json", dir);
+    char *manifest = ck_slurp(path, NULL);
+    ck_assert_ptr_nonnull(manifest);
+    ck_assert_msg(strstr(manifest, "\"temperature_weights\": "
+                                   "\"1.6000000000000001:3,3.2000000000000002:0.5\""),
+                  "%s", manifest);
+    ad_free(manifest);
+    snprintf(path, sizeof path, "%s/report.md", dir);
+    char *report = ck_slurp(path, NULL);
+    ck_assert_ptr_nonnull(report);
+    ck_assert_ptr_nonnull(strstr(report, "in proportion to the weights kT:W = 1.6:3, 3.2:0.5"));
+    ad_free(report);
+    /* the same run with equal weights: another split of every batch */
+    const char *equal[] = {"--quick", "--out", plain, "--temperatures", "0.8,1.6",
+                           "--train-temperatures", "3.2", NULL};
+    ck_assert_int_eq(ck_run_program("bg-doublewell", out, err, equal, 0), 0);
+    root = ck_load_summary(plain);
+    ck_assert_ptr_nonnull(root);
+    ck_assert_ptr_null(app_json_lookup(root, "temperature_weights"));
+    ck_assert_int_eq(app_json_get_number(root, key, &without), AD_OK);
+    app_json_value_free(root);
+    ck_assert_msg(with != without, "%s: %.17g with and without the weights", key, with);
+    const char *other[] = {"--quick", "--out", dir, "--resume", "--temperatures", "0.8,1.6",
+                           "--train-temperatures", "3.2", "--temperature-weights", "1.6:2",
+                           NULL};
+    ck_assert_int_eq(ck_run_program("bg-doublewell", out, err, other, 0), 2);
+    log = ck_slurp(err, NULL);
+    ck_assert_msg(log && strstr(log, "temperature_weights"), "%s", log ? log : "");
+    ad_free(log);
+}
+END_TEST
+
 /* --coupling spline with --quick: every output, the coupling in
  * summary.json; --resume with the affine coupling (or other bins) is
  * refused with exit 2, with the same settings it reloads the four models. */
@@ -389,6 +453,12 @@ static const char *const USAGE_CASES[][4] = {
     {"--temperatures", "1", "--train-temperatures", "3,inf"},
     {"--temperatures", "0.5,1,1.5,2,2.5,3,3.5,4",
      "--train-temperatures", "4.5,5,5.5,6,6.5,7,7.5,8,8.5"}, /* 17 together */
+    {"--temperature-weights", "2:3", NULL, NULL},          /* without --temperatures */
+    {"--temperatures", "1,2", "--temperature-weights", "3:1"}, /* in neither list */
+    {"--temperatures", "1,2", "--temperature-weights", "2:0"},
+    {"--temperatures", "1,2", "--temperature-weights", "2:inf"},
+    {"--temperatures", "1,2", "--temperature-weights", "2"},   /* no weight */
+    {"--temperatures", "1,2", "--temperature-weights", "2:1,2.0:1"}, /* a duplicate */
     {"--coupling", "realnvp", NULL, NULL},
     {"--coupling", "spline", "--spline-bins", "1"},
     {"--coupling", "spline", "--spline-bins", "65"},
@@ -476,6 +546,7 @@ Suite *apps_experiments_suite(void)
     tcase_add_test(tc, test_mullerbrown_quick);
     tcase_add_test(tc, test_doublewell_temperatures);
     tcase_add_test(tc, test_doublewell_train_temperatures);
+    tcase_add_test(tc, test_doublewell_temperature_weights);
     tcase_add_test(tc, test_doublewell_spline);
     tcase_add_test(tc, test_help);
     suite_add_tcase(s, tc);

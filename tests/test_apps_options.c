@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "apps/toolkit/app_options.h"
+#include "apps/toolkit/app_temperature_weights.h"
 #include "autodiff/ad.h"
 #include "ck_util.h"
 
@@ -380,6 +381,78 @@ START_TEST(test_train_temperatures)
 }
 END_TEST
 
+/* ---- --temperature-weights: kT:W pairs for the training temperatures ---- */
+
+static int check_weights(const char *text, const char *list, const char *extra,
+                         app_temperature_weights *w, char *msg, size_t size)
+{
+    app_temperatures t = {0}, e = {0};
+    char why[128];
+    if (list) ck_assert_int_eq(app_temperatures_parse(list, 0, 0, 0, 0, &t, why, sizeof why), AD_OK);
+    if (extra)
+        ck_assert_int_eq(app_temperatures_parse(extra, 0, 0, 0, 0, &e, why, sizeof why), AD_OK);
+    return app_temperature_weights_check("bg-dimer", text, &t, &e, w, msg, size);
+}
+
+START_TEST(test_temperature_weights)
+{
+    char msg[256], buf[256];
+    app_temperature_weights w;
+    /* not given: no pairs, every weight 1 */
+    ck_assert_int_eq(check_weights(NULL, NULL, NULL, &w, msg, sizeof msg), AD_OK);
+    ck_assert_int_eq(w.n, 0);
+    ck_assert(app_temperature_weight(&w, 2) == 1);
+    /* pairs in any order come out sorted by kT; a kT of either list, however written */
+    ck_assert_int_eq(check_weights("4:0.5,2.0:3,0.5:2", "0.5,1,2", "4", &w, msg, sizeof msg),
+                     AD_OK);
+    ck_assert_int_eq(w.n, 3);
+    ck_assert(w.kT[0] == 0.5 && w.weight[0] == 2);
+    ck_assert(w.kT[1] == 2 && w.weight[1] == 3);
+    ck_assert(w.kT[2] == 4 && w.weight[2] == 0.5);
+    ck_assert(app_temperature_weight(&w, 2) == 3 && app_temperature_weight(&w, 1) == 1);
+    ck_assert_uint_eq(app_temperature_weights_text(&w, 0, buf, sizeof buf), 15);
+    ck_assert_str_eq(buf, "0.5:2,2:3,4:0.5");
+    app_temperature_weights_text(&w, 1, buf, sizeof buf); /* reads back to the same doubles */
+    ck_assert_str_eq(buf, "0.5:2,2:3,4:0.5");
+    app_temperature_weights_phrase(&w, buf, sizeof buf);
+    ck_assert_ptr_nonnull(strstr(buf, "in proportion to the weights kT:W = 0.5:2, 2:3, 4:0.5"));
+    /* the errors, each with its reason; the destination is left empty */
+    static const struct {
+        const char *text, *list, *why;
+    } bad[] = {
+        {"2:3", NULL, "needs --temperatures"},
+        {"3:1", "1,2", "kT 3 is in neither --temperatures nor --train-temperatures"},
+        {"", "1,2", "an empty list"},
+        {"2:1,", "1,2", "an empty entry"},
+        {"2", "1,2", "an entry without ':' (write kT:W, e.g. 2:3)"},
+        {":2", "1,2", "an entry without a kT"},
+        {"2:", "1,2", "an entry without a weight"},
+        {"2:0", "1,2", "weight 0 is not positive"},
+        {"2:-1", "1,2", "weight -1 is not positive"},
+        {"-2:1", "1,2", "kT -2 is not positive"},
+        {"2:x", "1,2", "weight: 'x' is not a number"},
+        {"2:nan", "1,2", "weight: 'nan' is not a finite number"},
+        {"2:1e999", "1,2", "weight: '1e999' is too large"},
+        {"2:1,2.0:3", "1,2", "kT 2 is given twice"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        ck_assert_int_eq(check_weights(bad[i].text, bad[i].list, NULL, &w, msg, sizeof msg),
+                         AD_ERR_ARG);
+        char want[256];
+        snprintf(want, sizeof want, "bg-dimer: --temperature-weights: %s (try --help)",
+                 bad[i].why);
+        ck_assert_str_eq(msg, want);
+        ck_assert_int_eq(w.n, 0);
+    }
+    /* more pairs than a run has temperatures */
+    ck_assert_int_eq(app_temperature_weights_parse("1:1,2:1,3:1,4:1,5:1,6:1,7:1,8:1,9:1,10:1,"
+                                                   "11:1,12:1,13:1,14:1,15:1,16:1,17:1",
+                                                   &w, buf, sizeof buf),
+                     AD_ERR_ARG);
+    ck_assert_str_eq(buf, "more than 16 pairs");
+}
+END_TEST
+
 /* ---- --coupling: the choice kind and the shared coupling options ---- */
 
 static app_coupling coupling;
@@ -468,6 +541,7 @@ Suite *apps_options_suite(void)
     tcase_add_test(tc, test_temperature_list);
     tcase_add_test(tc, test_coupling);
     tcase_add_test(tc, test_train_temperatures);
+    tcase_add_test(tc, test_temperature_weights);
     suite_add_tcase(s, tc);
     return s;
 }

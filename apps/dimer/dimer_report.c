@@ -51,6 +51,7 @@ static void json_temperatures(app_json *w, const dimer_run *r)
         app_json_number_array(w, r->opt.train_temperatures.kT,
                               (size_t)r->opt.train_temperatures.n);
     }
+    app_temperature_weights_json(w, &r->opt.temperature_weights);
     app_json_key_bool(w, "kT_extrapolation", bg_generator_extrapolates(r->gen, r->opt.kT));
     app_json_key(w, "temperatures");
     app_json_array_begin(w);
@@ -205,7 +206,7 @@ int dimer_summary_write(dimer_run *r, char *msg, size_t len)
 /* "Several temperatures": the reference and the estimates at each. */
 static void report_temperatures(app_buf *b, const dimer_run *r)
 {
-    char t[2048], list[APP_MAX_TEMPERATURES * 16], train[APP_MAX_TEMPERATURES * 16];
+    char t[3072], list[APP_MAX_TEMPERATURES * 16], train[APP_MAX_TEMPERATURES * 16];
     char extra[APP_MAX_TEMPERATURES * 16 + 256] = "";
     app_temperatures_text(&r->opt.temperatures, 0, list, sizeof list);
     if (r->opt.train_temperatures.n) {
@@ -215,15 +216,16 @@ static void report_temperatures(app_buf *b, const dimer_run *r)
                  "(--train-temperatures), so that the trained range is [%g, %g]",
                  train, r->gen->kT_min, r->gen->kT_max);
     }
+    char split[APP_MAX_TEMPERATURES * 40 + 128];
+    app_temperature_weights_phrase(&r->opt.temperature_weights, split, sizeof split);
     app_report_heading(b, 2, "Several temperatures");
     snprintf(t, sizeof t,
-             "One generator trained at kT = %s (--temperatures)%s: every batch split evenly over "
-             "the temperatures, a row at kT drawing its latent point from N(0, kT I) and its J_ML "
+             "One generator trained at kT = %s (--temperatures)%s: every batch %s, a row at kT drawing its latent point from N(0, kT I) and its J_ML "
              "data from the MC frames of that kT (sigma 0.02 sqrt(kT)), the energy cut the same "
              "absolute energy at every kT. At each temperature of --temperatures: MC data in both "
              "states and the umbrella + WHAM reference with the schedule above, %d generated "
              "samples and, with latent AIS, %d annealed chains. Every dF in units of its own kT.",
-             list, extra, r->sc.n_samples, r->sc.ais_chains);
+             list, extra, split, r->sc.n_samples, r->sc.ais_chains);
     app_report_paragraph(b, t);
     int paper = strcmp(r->opt.bond, "paper") == 0;
     const char *hdr[8] = {"kT", "umbrella + WHAM", "BG reweighted", "ESS / n",

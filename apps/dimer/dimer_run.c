@@ -18,11 +18,13 @@
 
 /* The settings of the manifest: everything the numbers depend on (the
  * thread count is not: results do not depend on it). */
-enum { N_SETTINGS = 9 }; /* and "temperatures", "train_temperatures" when given */
+/* and "temperatures", "train_temperatures", "temperature_weights" when given */
+enum { N_SETTINGS = 9 };
 typedef struct dimer_settings {
     char seed[32], kT[40], mc[96], us[160], stages[8 * 96], flow[160], analysis[256], ais[128];
     char temps[APP_MAX_TEMPERATURES * 26], train_temps[APP_MAX_TEMPERATURES * 26];
-    app_run_setting list[N_SETTINGS + 2];
+    char weights[APP_MAX_TEMPERATURES * 52];
+    app_run_setting list[N_SETTINGS + 3];
     int n;
 } dimer_settings;
 
@@ -85,6 +87,11 @@ static void make_settings(const dimer_run *r, dimer_settings *d)
         app_temperatures_text(&r->opt.train_temperatures, 1, d->train_temps,
                               sizeof d->train_temps);
         d->list[d->n++] = (app_run_setting){"train_temperatures", d->train_temps};
+    }
+    if (r->opt.temperature_weights.n) {
+        app_temperature_weights_text(&r->opt.temperature_weights, 1, d->weights,
+                                     sizeof d->weights);
+        d->list[d->n++] = (app_run_setting){"temperature_weights", d->weights};
     }
 }
 

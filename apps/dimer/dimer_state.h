@@ -11,6 +11,7 @@
 
 #include "apps/toolkit/app_options.h"
 #include "apps/toolkit/app_run.h"
+#include "apps/toolkit/app_temperature_weights.h"
 #include "apps/dimer/dimer_schedule.h"
 #include "apps/dimer/dimer_sim.h"
 #include "autodiff/ad.h"
@@ -42,6 +43,8 @@ typedef struct dimer_options {
     double ais_start_scale;        /* --ais-start-scale (default 1)    */
     app_temperatures train_temperatures; /* --train-temperatures: trained by */
                                          /* energy alone (n = 0: none)       */
+    const char *temperature_weights_text; /* --temperature-weights as given  */
+    app_temperature_weights temperature_weights; /* parsed (n = 0: all 1)  */
 } dimer_options;
 
 typedef struct dimer_model_result {

@@ -37,12 +37,16 @@ int dimer_model_build(dimer_run *r, char *msg, size_t len)
     gc.flow = c;
     gc.sample_batch = r->sc.sample_batch;
     bg_temperature temps[2 * APP_MAX_TEMPERATURES];
-    if (r->n_temps) { /* one generator for every temperature, equal weights */
+    if (r->n_temps) { /* one generator for every temperature (--temperature-weights) */
         int n = 0;    /* --temperatures, then --train-temperatures (J_KL and J_RC only) */
+        const app_temperature_weights *w = &r->opt.temperature_weights;
         for (int j = 0; j < r->n_temps; j++)
-            temps[n++] = (bg_temperature){.kT = r->temps[j].kT, .weight = 1};
-        for (int j = 0; j < r->opt.train_temperatures.n; j++)
-            temps[n++] = (bg_temperature){.kT = r->opt.train_temperatures.kT[j], .weight = 1};
+            temps[n++] = (bg_temperature){.kT = r->temps[j].kT,
+                                          .weight = app_temperature_weight(w, r->temps[j].kT)};
+        for (int j = 0; j < r->opt.train_temperatures.n; j++) {
+            double kT = r->opt.train_temperatures.kT[j];
+            temps[n++] = (bg_temperature){.kT = kT, .weight = app_temperature_weight(w, kT)};
+        }
         gc.temperatures = temps;
         gc.n_temperatures = n;
     }
@@ -90,7 +94,8 @@ int dimer_train(dimer_run *r, char *msg, size_t len)
             for (int j = 0; j < r->n_temps; j++) {
                 const dimer_temperature *t = &r->temps[j];
                 sets[j] = (bg_temperature_data){
-                    .kT = t->kT, .weight = 1, .data = t->is_main ? r->data : t->data,
+                    .kT = t->kT, .weight = app_temperature_weight(&r->opt.temperature_weights, t->kT),
+                    .data = t->is_main ? r->data : t->data,
                     .n_data = t->is_main ? r->n_closed + r->n_open : t->n_closed + t->n_open};
             }
             tc.data = NULL;

@@ -36,6 +36,7 @@
 
 #include "apps/toolkit/app_options.h"
 #include "apps/toolkit/app_run.h"
+#include "apps/toolkit/app_temperature_weights.h"
 #include "autodiff/ad.h"
 #include "flows/bg_generator.h"
 #include "flows/bg_rc.h"
@@ -105,6 +106,8 @@ typedef struct exp2d_options {
                        /* per model; n = 0 (default): kT alone, as before   */
     app_temperatures train_temperatures; /* --train-temperatures: more   */
                        /* training temperatures, by energy alone (n = 0: none) */
+    const char *temperature_weights_text; /* --temperature-weights as given */
+    app_temperature_weights temperature_weights; /* parsed (n = 0: all 1)  */
     app_coupling coupling; /* --coupling, --spline-bins, --spline-bound:  */
                        /* the flow's coupling family (default affine)       */
 } exp2d_options;

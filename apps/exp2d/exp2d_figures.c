@@ -440,7 +440,8 @@ static int any_extrapolates(const exp2d_run *run)
 
 /* "trained_range" (the widest of the models': with --train-temperatures the
  * ML model's is narrower, and each model's entry in "models" has its own),
- * "train_temperatures" (when given), "kT_extrapolation" (the run's kT, of
+ * "train_temperatures" and "temperature_weights" (when given),
+ * "kT_extrapolation" (the run's kT, of
  * "models" above, lies outside some model's range) and "temperatures":
  * every model at every temperature. */
 static void write_temperatures_json(const exp2d_run *run, app_json *w)
@@ -458,6 +459,7 @@ static void write_temperatures_json(const exp2d_run *run, app_json *w)
         app_json_number_array(w, run->opt.train_temperatures.kT,
                               (size_t)run->opt.train_temperatures.n);
     }
+    app_temperature_weights_json(w, &run->opt.temperature_weights);
     app_json_key_bool(w, "kT_extrapolation", any_extrapolates(run));
     app_json_key(w, "temperatures");
     app_json_array_begin(w);
@@ -584,7 +586,7 @@ static void write_temperatures_report(const exp2d_run *run, app_buf *b)
 {
     const exp2d_system *sys = run->sys;
     int n_pairs = sys->n_minima - 1, nt = run->n_temps;
-    char text[2048], list[APP_MAX_TEMPERATURES * 16], train[APP_MAX_TEMPERATURES * 16];
+    char text[3072], list[APP_MAX_TEMPERATURES * 16], train[APP_MAX_TEMPERATURES * 16];
     char extra[APP_MAX_TEMPERATURES * 16 + 256] = "";
     app_temperatures_text(&run->opt.temperatures, 0, list, sizeof list);
     if (run->opt.train_temperatures.n) {
@@ -596,16 +598,18 @@ static void write_temperatures_report(const exp2d_run *run, app_buf *b)
                  "energy terms is [%g, %g] (ML: that of --temperatures)",
                  train, g->kT_min, g->kT_max);
     }
+    char split[APP_MAX_TEMPERATURES * 40 + 128];
+    app_temperature_weights_phrase(&run->opt.temperature_weights, split, sizeof split);
     app_report_heading(b, 2, "Several temperatures");
     int extrap = any_extrapolates(run);
     snprintf(text, sizeof text,
              "Each model is one generator trained at kT = %s (--temperatures)%s: every batch is "
-             "split evenly over the temperatures, a row at kT draws its latent point from "
+             "%s, a row at kT draws its latent point from "
              "N(0, kT I) and its J_ML data from Monte Carlo at that kT (step %g sqrt(kT)). "
              "At each temperature of --temperatures %d samples per model, reweighted to "
              "exp(-u/kT); free energies in units of that kT against quadrature at that kT. The "
              "results above are at kT = %g%s.",
-             list, extra, sys->mc_sigma, run->sched.n_samples, run->kT,
+             list, extra, split, sys->mc_sigma, run->sched.n_samples, run->kT,
              extrap ? ", outside the trained range of some models: extrapolation (see ESS / n)"
                     : "");
     app_report_paragraph(b, text);

@@ -83,6 +83,8 @@ static int open_out(exp2d_run *run, char *msg, size_t len)
     const exp2d_schedule *s = run->opt.quick ? &sys->quick : &sys->full;
     char seed[32], kT[40], mc[128], train[256], analysis[160];
     char temps[APP_MAX_TEMPERATURES * 26], train_temps[APP_MAX_TEMPERATURES * 26], coupling[96];
+    char weights[APP_MAX_TEMPERATURES * 52];
+    app_temperature_weights_text(&run->opt.temperature_weights, 1, weights, sizeof weights);
     app_temperatures_text(&run->opt.temperatures, 1, temps, sizeof temps);
     app_temperatures_text(&run->opt.train_temperatures, 1, train_temps, sizeof train_temps);
     app_coupling_text(&run->opt.coupling, coupling, sizeof coupling);
@@ -103,7 +105,7 @@ static int open_out(exp2d_run *run, char *msg, size_t len)
              s->n_samples, s->n_bootstrap, s->n_bootstrap_kde, s->interp_points);
     /* the temperature lists and a spline coupling only when given, so that a
      * run without them keeps its fingerprint */
-    app_run_setting set[12] = { /* 7 always, at most 3 when given */
+    app_run_setting set[12] = { /* 7 always, at most 4 when given */
         {"system", sys->name}, {"seed", seed},   {"kT", kT},
         {"schedule", run->opt.quick ? "quick" : "full"}, {"mc", mc},
         {"training", train},   {"analysis", analysis},
@@ -112,6 +114,7 @@ static int open_out(exp2d_run *run, char *msg, size_t len)
     if (run->opt.temperatures.n) set[n_set++] = (app_run_setting){"temperatures", temps};
     if (run->opt.train_temperatures.n)
         set[n_set++] = (app_run_setting){"train_temperatures", train_temps};
+    if (weights[0]) set[n_set++] = (app_run_setting){"temperature_weights", weights};
     if (coupling[0]) set[n_set++] = (app_run_setting){"coupling", coupling};
     app_run_config c = {.program = sys->program,
                         .format_version = EXP2D_FORMAT_VERSION,
@@ -162,6 +165,7 @@ static int run_main(const exp2d_system *sys, int argc, char **argv)
          "every model at each of them against quadrature; default: --kT alone",
          "LIST", 1, 1, 0.1, 10, 0},
         APP_TRAIN_TEMPERATURES_OPTION(&o.train_temperatures),
+        APP_TEMPERATURE_WEIGHTS_OPTION(&o.temperature_weights_text),
         APP_COUPLING_OPTIONS(&o.coupling),
     };
     const app_cli cli = {sys->program, sys->description, opts, (int)(sizeof opts / sizeof *opts)};
@@ -170,7 +174,10 @@ static int run_main(const exp2d_system *sys, int argc, char **argv)
     char msg[1024];
     if (app_coupling_check(sys->program, &o.coupling, msg, sizeof msg) != AD_OK ||
         app_train_temperatures_check(sys->program, &o.temperatures, &o.train_temperatures, msg,
-                                     sizeof msg) != AD_OK) {
+                                     sizeof msg) != AD_OK ||
+        app_temperature_weights_check(sys->program, o.temperature_weights_text, &o.temperatures,
+                                      &o.train_temperatures, &o.temperature_weights, msg,
+                                      sizeof msg) != AD_OK) {
         fprintf(stderr, "%s\n", msg);
         return 2;
     }

@@ -242,7 +242,9 @@ static int fit_model(exp2d_run *run, int k, const bg_stage *stage, app_progress 
     bg_temperature_data sets[APP_MAX_TEMPERATURES];
     if (run->n_temps) { /* J_ML on the MC data of every temperature */
         for (int j = 0; j < run->n_temps; j++)
-            sets[j] = (bg_temperature_data){.kT = run->temps[j].kT, .weight = 1,
+            sets[j] = (bg_temperature_data){.kT = run->temps[j].kT,
+                                            .weight = app_temperature_weight(
+                                                &run->opt.temperature_weights, run->temps[j].kT),
                                             .data = run->temps[j].data,
                                             .n_data = run->temps[j].n_data};
         tc.data = NULL;
@@ -339,12 +341,16 @@ int exp2d_train_all(exp2d_run *run, char *msg, size_t len)
         gc.flow.spline.bound = run->opt.coupling.bound;
     }
     bg_temperature temps[2 * APP_MAX_TEMPERATURES];
-    if (run->n_temps) { /* one generator for every temperature, equal weights */
+    if (run->n_temps) { /* one generator for every temperature (--temperature-weights) */
         int n = 0;      /* --temperatures, then --train-temperatures (J_KL and J_RC only) */
+        const app_temperature_weights *w = &run->opt.temperature_weights;
         for (int j = 0; j < run->n_temps; j++)
-            temps[n++] = (bg_temperature){.kT = run->temps[j].kT, .weight = 1};
-        for (int j = 0; j < run->opt.train_temperatures.n; j++)
-            temps[n++] = (bg_temperature){.kT = run->opt.train_temperatures.kT[j], .weight = 1};
+            temps[n++] = (bg_temperature){.kT = run->temps[j].kT,
+                                          .weight = app_temperature_weight(w, run->temps[j].kT)};
+        for (int j = 0; j < run->opt.train_temperatures.n; j++) {
+            double kT = run->opt.train_temperatures.kT[j];
+            temps[n++] = (bg_temperature){.kT = kT, .weight = app_temperature_weight(w, kT)};
+        }
         gc.temperatures = temps;
         gc.n_temperatures = n;
     }

@@ -78,6 +78,25 @@ static int read_real(const char *text, double *out)
     return REAL_OK;
 }
 
+int app_read_number(const char *text, size_t len, double *out, char *why, size_t why_size)
+{
+    char item[64], q[48];
+    quote_n(q, sizeof q, text, len);
+    double v = 0;
+    int kind = REAL_BAD;
+    if (len < sizeof item) {
+        memcpy(item, text, len);
+        item[len] = '\0';
+        kind = read_real(item, &v);
+    }
+    if (kind == REAL_BAD) snprintf(why, why_size, "'%s' is not a number", q);
+    else if (kind == REAL_OVERFLOW) snprintf(why, why_size, "'%s' is too large", q);
+    else if (kind == REAL_SPECIAL) snprintf(why, why_size, "'%s' is not a finite number", q);
+    if (kind != REAL_OK) return AD_ERR_ARG;
+    *out = v;
+    return AD_OK;
+}
+
 /* ---- temperature lists ---- */
 
 int app_temperatures_parse(const char *text, int has_min, double min, int has_max, double max,
@@ -100,18 +119,9 @@ int app_temperatures_parse(const char *text, int has_min, double min, int has_ma
             for (const char *c = strchr(p, ','); c; c = strchr(c + 1, ',')) n++;
             return WHY("%d values (at most %d)", n, APP_MAX_TEMPERATURES);
         }
-        char item[64];
         quote_n(q, sizeof q, p, len);
         double v = 0;
-        int kind = REAL_BAD;
-        if (len < sizeof item) {
-            memcpy(item, p, len);
-            item[len] = '\0';
-            kind = read_real(item, &v);
-        }
-        if (kind == REAL_BAD) return WHY("'%s' is not a number", q);
-        if (kind == REAL_OVERFLOW) return WHY("'%s' is too large", q);
-        if (kind == REAL_SPECIAL) return WHY("'%s' is not a finite number", q);
+        if (app_read_number(p, len, &v, why, why_size) != AD_OK) return AD_ERR_ARG;
         if (!(v > 0)) return WHY("'%s' is not positive (a temperature)", q);
         if (has_min && has_max && (v < min || v > max))
             return WHY("%s is out of range [%.15g, %.15g]", q, min, max);

@@ -60,6 +60,12 @@ typedef struct app_temperatures {
  * Returns the length it needed, like snprintf. */
 size_t app_temperatures_text(const app_temperatures *t, int exact, char *buf, size_t size);
 
+/* The decimal number of the len characters at text (no spaces, no hex;
+ * "nan" and "inf" are refused) into *out: AD_OK, or AD_ERR_ARG with the
+ * reason in why ("'x' is not a number", "... is too large", "... is not a
+ * finite number"). */
+int app_read_number(const char *text, size_t len, double *out, char *why, size_t why_size);
+
 /* Parse text as APP_OPT_TEMPERATURES does, the values bounded by
  * [min, max] when has_min / has_max.  AD_OK, or AD_ERR_ARG with the reason
  * in why ("'-1' is not positive"); *out is changed only on success. */
