@@ -369,7 +369,9 @@ END_TEST
 /* --train-temperatures: the generator trains at kT 4 too (by energy
  * alone), so the run's --kT 3, outside --temperatures 1,2 but inside the
  * trained range [1, 4], is not extrapolation; the list is a setting of the
- * run, and --resume with another list is refused naming it. */
+ * run, and --resume with another list is refused naming it.  The weights of
+ * --temperature-weights are a setting too, listed in summary.json and the
+ * report. */
 START_TEST(test_quick_train_temperatures)
 {
     const char *dir = ck_tmpdir("bg_dimer_train_temperatures");
@@ -378,7 +380,8 @@ START_TEST(test_quick_train_temperatures)
     snprintf(out, sizeof out, "%s/stdout", dir);
     snprintf(err, sizeof err, "%s/stderr", dir);
     const char *args[] = {"--quick", "--kT", "3", "--temperatures", "1,2",
-                          "--train-temperatures", "4", "--ais-chains", "0", "--out", target, NULL};
+                          "--train-temperatures", "4", "--temperature-weights", "4:2,1:0.5",
+                          "--ais-chains", "0", "--out", target, NULL};
     int rc = run_dimer(out, err, args);
     char *log = ck_slurp(err, NULL);
     ck_assert_msg(rc == 0, "exit %d: %s", rc, log ? log : "");
@@ -386,16 +389,25 @@ START_TEST(test_quick_train_temperatures)
     app_json_value *root = ck_load_summary(target);
     ck_assert_ptr_nonnull(root);
     ck_check_train_temperatures(root, 1, 4, 4, 0, 2);
+    double kT = 0, weight = 0;
+    ck_assert_int_eq(app_json_get_number(root, "temperature_weights[0].kT", &kT), AD_OK);
+    ck_assert_int_eq(app_json_get_number(root, "temperature_weights[0].weight", &weight), AD_OK);
+    ck_assert(kT == 1 && weight == 0.5);
+    ck_assert_int_eq(app_json_get_number(root, "temperature_weights[1].kT", &kT), AD_OK);
+    ck_assert_int_eq(app_json_get_number(root, "temperature_weights[1].weight", &weight), AD_OK);
+    ck_assert(kT == 4 && weight == 2);
     app_json_value_free(root);
     snprintf(path, sizeof path, "%s/manifest.json", target);
     char *manifest = ck_slurp(path, NULL);
     ck_assert_ptr_nonnull(manifest);
     ck_assert_ptr_nonnull(strstr(manifest, "\"train_temperatures\": \"4\""));
+    ck_assert_ptr_nonnull(strstr(manifest, "\"temperature_weights\": \"1:0.5,4:2\""));
     ad_free(manifest);
     snprintf(path, sizeof path, "%s/report.md", target);
     char *report = ck_slurp(path, NULL);
     ck_assert_ptr_nonnull(report);
     ck_assert_ptr_nonnull(strstr(report, "at kT = 4 (--train-temperatures)"));
+    ck_assert_ptr_nonnull(strstr(report, "in proportion to the weights kT:W = 1:0.5, 4:2"));
     ad_free(report);
     const char *other[] = {"--quick", "--kT", "3", "--temperatures", "1,2",
                            "--train-temperatures", "5", "--ais-chains", "0", "--out", target,
