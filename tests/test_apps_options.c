@@ -388,7 +388,8 @@ static int check_weights(const char *text, const char *list, const char *extra,
 {
     app_temperatures t = {0}, e = {0};
     char why[128];
-    if (list) ck_assert_int_eq(app_temperatures_parse(list, 0, 0, 0, 0, &t, why, sizeof why), AD_OK);
+    if (list)
+        ck_assert_int_eq(app_temperatures_parse(list, 0, 0, 0, 0, &t, why, sizeof why), AD_OK);
     if (extra)
         ck_assert_int_eq(app_temperatures_parse(extra, 0, 0, 0, 0, &e, why, sizeof why), AD_OK);
     return app_temperature_weights_check("bg-dimer", text, &t, &e, w, msg, size);

@@ -220,11 +220,12 @@ static void report_temperatures(app_buf *b, const dimer_run *r)
     app_temperature_weights_phrase(&r->opt.temperature_weights, split, sizeof split);
     app_report_heading(b, 2, "Several temperatures");
     snprintf(t, sizeof t,
-             "One generator trained at kT = %s (--temperatures)%s: every batch %s, a row at kT drawing its latent point from N(0, kT I) and its J_ML "
-             "data from the MC frames of that kT (sigma 0.02 sqrt(kT)), the energy cut the same "
-             "absolute energy at every kT. At each temperature of --temperatures: MC data in both "
-             "states and the umbrella + WHAM reference with the schedule above, %d generated "
-             "samples and, with latent AIS, %d annealed chains. Every dF in units of its own kT.",
+             "One generator trained at kT = %s (--temperatures)%s: every batch %s, a row at kT "
+             "drawing its latent point from N(0, kT I) and its J_ML data from the MC frames of "
+             "that kT (sigma 0.02 sqrt(kT)), the energy cut the same absolute energy at every kT. "
+             "At each temperature of --temperatures: MC data in both states and the umbrella + "
+             "WHAM reference with the schedule above, %d generated samples and, with latent AIS, "
+             "%d annealed chains. Every dF in units of its own kT.",
              list, extra, split, r->sc.n_samples, r->sc.ais_chains);
     app_report_paragraph(b, t);
     int paper = strcmp(r->opt.bond, "paper") == 0;

@@ -93,8 +93,9 @@ int dimer_train(dimer_run *r, char *msg, size_t len)
         if (r->n_temps) { /* J_ML on the MC data of every temperature */
             for (int j = 0; j < r->n_temps; j++) {
                 const dimer_temperature *t = &r->temps[j];
+                double weight = app_temperature_weight(&r->opt.temperature_weights, t->kT);
                 sets[j] = (bg_temperature_data){
-                    .kT = t->kT, .weight = app_temperature_weight(&r->opt.temperature_weights, t->kT),
+                    .kT = t->kT, .weight = weight,
                     .data = t->is_main ? r->data : t->data,
                     .n_data = t->is_main ? r->n_closed + r->n_open : t->n_closed + t->n_open};
             }
