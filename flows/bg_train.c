@@ -101,6 +101,26 @@ static int entry_check(const char *who, const char *field, int k, double kT, dou
     return AD_OK;
 }
 
+/* The weights of a list whose entries passed entry_check, as the shares
+ * the training uses (weight / sum): the sum must be finite and no share
+ * may round to 0 (1e308 twice, or 5e-324 beside 1, would give the batch
+ * split no usable share). */
+static int shares_check(const char *who, const char *field, const double *weight, int n,
+                        char *msg, size_t len)
+{
+    double sum = 0;
+    for (int k = 0; k < n; k++) sum += weight[k];
+    if (!isfinite(sum))
+        return ad_status_fail(msg, len, AD_ERR_ARG, "%s: the weights of %s sum to %g (need a "
+                              "finite sum)", who, field, sum);
+    for (int k = 0; k < n; k++)
+        if (!(weight[k] / sum > 0))
+            return ad_status_fail(msg, len, AD_ERR_ARG, "%s: %s[%d].weight = %g is 0 beside the "
+                                  "others' sum %g (its share rounds to 0)", who, field, k,
+                                  weight[k], sum);
+    return AD_OK;
+}
+
 int bg_temperatures_check(const char *who, const char *field, const bg_temperature *temps, int n,
                           char *msg, size_t len)
 {
@@ -114,6 +134,11 @@ int bg_temperatures_check(const char *who, const char *field, const bg_temperatu
                 rc = ad_status_fail(msg, len, AD_ERR_ARG,
                                     "%s: %s[%d].kT = %g repeats %s[%d].kT (need distinct)", who,
                                     field, k, temps[k].kT, field, j);
+    }
+    if (rc == AD_OK) {
+        double w[BG_MAX_TEMPERATURES];
+        for (int k = 0; k < n; k++) w[k] = temps[k].weight;
+        rc = shares_check(who, field, w, n, msg, len);
     }
     return rc;
 }
@@ -131,6 +156,11 @@ int bg_temperature_data_check(const char *who, const char *field, const bg_tempe
                                 "%s: %s[%d].data is %s with n_data = %d (need data and "
                                 "n_data > 0)",
                                 who, field, k, sets[k].data ? "set" : "NULL", sets[k].n_data);
+    }
+    if (rc == AD_OK) {
+        double w[BG_MAX_TEMPERATURES];
+        for (int k = 0; k < n; k++) w[k] = sets[k].weight;
+        rc = shares_check(who, field, w, n, msg, len);
     }
     return rc;
 }
@@ -386,7 +416,9 @@ static void fill_rows(trainer *tr, int batch, int n, const double *kT, const dou
                       ad_real *row_kT, ad_real *row_w)
 {
     int counts[BG_MAX_TEMPERATURES];
-    bg_split_batch(share, n, batch, counts); /* checked: batch >= n, shares > 0 */
+    /* cannot fail: batch >= n (checked with the stages) and every share
+     * finite > 0 (shares_check, through the list checks) */
+    bg_split_batch(share, n, batch, counts);
     int b = 0;
     for (int k = 0; k < n; k++)
         for (int i = 0; i < counts[k]; i++, b++) {

@@ -111,13 +111,15 @@ typedef struct bg_temperature_data {
 
 /* AD_OK, or AD_ERR_ARG with a message naming `who` and the field (e.g.
  * "temperatures[2].kT"): temps NULL, n < 1 (an empty list) or more than
- * BG_MAX_TEMPERATURES, a kT or weight that is not finite > 0, or the same kT
- * twice.  `field` names the list in messages (NULL: "temperatures"). */
+ * BG_MAX_TEMPERATURES, a kT or weight that is not finite > 0, the same kT
+ * twice, or weights whose sum is not finite or one of whose shares
+ * weight / sum rounds to 0.  `field` names the list in messages (NULL:
+ * "temperatures"). */
 int bg_temperatures_check(const char *who, const char *field, const bg_temperature *temps, int n,
                           char *msg, size_t msg_len);
 /* The same for data sets (NULL field: "data_sets"): sets NULL, n < 1 or
  * more than BG_MAX_TEMPERATURES, kT or weight not finite > 0, data NULL or
- * n_data < 1. */
+ * n_data < 1, the weights' sum or shares as above. */
 int bg_temperature_data_check(const char *who, const char *field, const bg_temperature_data *sets,
                               int n, char *msg, size_t msg_len);
 

@@ -396,6 +396,8 @@ START_TEST(test_quick_train_temperatures)
     ck_assert_int_eq(app_json_get_number(root, "temperature_weights[1].kT", &kT), AD_OK);
     ck_assert_int_eq(app_json_get_number(root, "temperature_weights[1].weight", &weight), AD_OK);
     ck_assert(kT == 4 && weight == 2);
+    double loss_with = 0, loss_without = 0;
+    ck_assert_int_eq(app_json_get_number(root, "models[0].final_loss", &loss_with), AD_OK);
     app_json_value_free(root);
     snprintf(path, sizeof path, "%s/manifest.json", target);
     char *manifest = ck_slurp(path, NULL);
@@ -409,6 +411,21 @@ START_TEST(test_quick_train_temperatures)
     ck_assert_ptr_nonnull(strstr(report, "at kT = 4 (--train-temperatures)"));
     ck_assert_ptr_nonnull(strstr(report, "in proportion to the weights kT:W = 1:0.5, 4:2"));
     ad_free(report);
+    /* the weights reach the training: the same run with equal weights ends
+     * with another loss */
+    char equal_dir[1100];
+    snprintf(equal_dir, sizeof equal_dir, "%s/equal", dir);
+    const char *equal[] = {"--quick", "--kT", "3", "--temperatures", "1,2",
+                           "--train-temperatures", "4", "--ais-chains", "0", "--out", equal_dir,
+                           NULL};
+    ck_assert_int_eq(run_dimer(out, err, equal), 0);
+    root = ck_load_summary(equal_dir);
+    ck_assert_ptr_nonnull(root);
+    ck_assert_ptr_null(app_json_lookup(root, "temperature_weights"));
+    ck_assert_int_eq(app_json_get_number(root, "models[0].final_loss", &loss_without), AD_OK);
+    app_json_value_free(root);
+    ck_assert_msg(loss_with != loss_without, "final loss %.17g with and without the weights",
+                  loss_with);
     const char *other[] = {"--quick", "--kT", "3", "--temperatures", "1,2",
                            "--train-temperatures", "5", "--ais-chains", "0", "--out", target,
                            "--resume", NULL};

@@ -328,8 +328,12 @@ START_TEST(test_doublewell_train_temperatures)
 END_TEST
 
 /* --temperature-weights: the pairs are a setting of the run and listed in
- * summary.json; they reach the training (the same run without them gives
- * other estimates); --resume with other weights is refused. */
+ * summary.json; they reach the training: against the same run with equal
+ * weights, a weight on a temperature with data (1.6) changes the ML model
+ * (its data rows) and the KL model, one on an added temperature alone
+ * (3.2) changes the KL model and leaves the ML model bit for bit as it was
+ * (it has no energy terms, so no rows at 3.2); --resume with other weights
+ * is refused. */
 START_TEST(test_doublewell_temperature_weights)
 {
     const char *tmp = ck_tmpdir("doublewell_temperature_weights");
@@ -348,7 +352,7 @@ START_TEST(test_doublewell_temperature_weights)
     ad_free(log);
     app_json_value *root = ck_load_summary(dir);
     ck_assert_ptr_nonnull(root);
-    double kT = 0, weight = 0, with = 0, without = 0;
+    double kT = 0, weight = 0, with[2], without[2], added[2];
     ck_assert_int_eq(app_json_get_number(root, "temperature_weights[0].kT", &kT), AD_OK);
     ck_assert_int_eq(app_json_get_number(root, "temperature_weights[0].weight", &weight), AD_OK);
     ck_assert(kT == 1.6 && weight == 3);
@@ -356,8 +360,10 @@ START_TEST(test_doublewell_temperature_weights)
     ck_assert_int_eq(app_json_get_number(root, "temperature_weights[1].weight", &weight), AD_OK);
     ck_assert(kT == 3.2 && weight == 0.5);
     ck_assert_ptr_null(app_json_lookup(root, "temperature_weights[2]"));
-    const char *key = "temperatures[0].models[1].delta_f.right-left";
-    ck_assert_int_eq(app_json_get_number(root, key, &with), AD_OK);
+    const char *key[2] = {"temperatures[0].models[0].delta_f.right-left",
+                          "temperatures[0].models[1].delta_f.right-left"};
+    for (int k = 0; k < 2; k++)
+        ck_assert_int_eq(app_json_get_number(root, key[k], &with[k]), AD_OK);
     app_json_value_free(root);
     snprintf(path, sizeof path, "%s/manifest.json", dir);
     char *manifest = ck_slurp(path, NULL);
@@ -371,16 +377,30 @@ START_TEST(test_doublewell_temperature_weights)
     ck_assert_ptr_nonnull(report);
     ck_assert_ptr_nonnull(strstr(report, "in proportion to the weights kT:W = 1.6:3, 3.2:0.5"));
     ad_free(report);
-    /* the same run with equal weights: another split of every batch */
+    /* the same run with equal weights, then with a weight on 3.2 alone */
     const char *equal[] = {"--quick", "--out", plain, "--temperatures", "0.8,1.6",
                            "--train-temperatures", "3.2", NULL};
     ck_assert_int_eq(ck_run_program("bg-doublewell", out, err, equal, 0), 0);
     root = ck_load_summary(plain);
     ck_assert_ptr_nonnull(root);
     ck_assert_ptr_null(app_json_lookup(root, "temperature_weights"));
-    ck_assert_int_eq(app_json_get_number(root, key, &without), AD_OK);
+    for (int k = 0; k < 2; k++)
+        ck_assert_int_eq(app_json_get_number(root, key[k], &without[k]), AD_OK);
     app_json_value_free(root);
-    ck_assert_msg(with != without, "%s: %.17g with and without the weights", key, with);
+    const char *hot[] = {"--quick", "--out", plain, "--restart", "--temperatures", "0.8,1.6",
+                         "--train-temperatures", "3.2", "--temperature-weights", "3.2:0.5", NULL};
+    ck_assert_int_eq(ck_run_program("bg-doublewell", out, err, hot, 0), 0);
+    root = ck_load_summary(plain);
+    ck_assert_ptr_nonnull(root);
+    for (int k = 0; k < 2; k++)
+        ck_assert_int_eq(app_json_get_number(root, key[k], &added[k]), AD_OK);
+    app_json_value_free(root);
+    for (int k = 0; k < 2; k++)
+        ck_assert_msg(with[k] != without[k], "%s: %.17g with and without the weights", key[k],
+                      with[k]);
+    ck_assert_msg(added[0] == without[0], "ML: %.17g with 3.2:0.5, %.17g without", added[0],
+                  without[0]);
+    ck_assert_msg(added[1] != without[1], "KL: %.17g with 3.2:0.5 and without", added[1]);
     const char *other[] = {"--quick", "--out", dir, "--resume", "--temperatures", "0.8,1.6",
                            "--train-temperatures", "3.2", "--temperature-weights", "1.6:2",
                            NULL};

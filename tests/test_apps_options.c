@@ -406,6 +406,9 @@ START_TEST(test_temperature_weights)
     /* pairs in any order come out sorted by kT; a kT of either list, however written */
     ck_assert_int_eq(check_weights("4:0.5,2.0:3,0.5:2", "0.5,1,2", "4", &w, msg, sizeof msg),
                      AD_OK);
+    app_temperature_weights ends;
+    ck_assert_int_eq(check_weights("1:0.001,2:1000", "1,2", NULL, &ends, msg, sizeof msg), AD_OK);
+    ck_assert(ends.weight[0] == 0.001 && ends.weight[1] == 1000);
     ck_assert_int_eq(w.n, 3);
     ck_assert(w.kT[0] == 0.5 && w.weight[0] == 2);
     ck_assert(w.kT[1] == 2 && w.weight[1] == 3);
@@ -430,10 +433,15 @@ START_TEST(test_temperature_weights)
         {"2:", "1,2", "an entry without a weight"},
         {"2:0", "1,2", "weight 0 is not positive"},
         {"2:-1", "1,2", "weight -1 is not positive"},
+        {"2:0.0009", "1,2", "weight 0.0009 is out of range [0.001, 1000]"},
+        {"2:1000.5", "1,2", "weight 1000.5 is out of range [0.001, 1000]"},
+        {"1.0000001:2", "1,2",
+         "kT 1.0000001 is in neither --temperatures nor --train-temperatures"},
         {"-2:1", "1,2", "kT -2 is not positive"},
         {"2:x", "1,2", "weight: 'x' is not a number"},
         {"2:nan", "1,2", "weight: 'nan' is not a finite number"},
         {"2:1e999", "1,2", "weight: '1e999' is too large"},
+        {"2:1e308", "1,2", "weight 1e+308 is out of range [0.001, 1000]"},
         {"2:1,2.0:3", "1,2", "kT 2 is given twice"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {

@@ -498,6 +498,17 @@ START_TEST(test_lists_rejected_by_field)
     ds[1].weight = INFINITY;
     EXPECT_ARG(bg_temperature_data_check("t", NULL, ds, 2, msg, sizeof msg), "data_sets[1].weight");
     ds[1].weight = 1;
+    /* weights each finite > 0 whose shares the batch split cannot use */
+    ds[0].weight = ds[1].weight = 1e308; /* the sum overflows */
+    EXPECT_ARG(bg_temperature_data_check("t", NULL, ds, 2, msg, sizeof msg), "sum to inf");
+    ds[0].weight = 1e300;
+    ds[1].weight = 1e-300; /* its share 1e-600 rounds to 0 */
+    EXPECT_ARG(bg_temperature_data_check("t", NULL, ds, 2, msg, sizeof msg), "data_sets[1].weight");
+    ds[0].weight = ds[1].weight = 1;
+    bg_temperature huge[2] = {{1, 1e308}, {2, 1e308}}, tiny[2] = {{1, 1e300}, {2, 1e-300}};
+    EXPECT_ARG(bg_temperatures_check("t", NULL, huge, 2, msg, sizeof msg), "sum to inf");
+    EXPECT_ARG(bg_temperatures_check("t", NULL, tiny, 2, msg, sizeof msg),
+               "temperatures[1].weight = 1e-300 is 0 beside");
     ds[1].data = NULL;
     EXPECT_ARG(bg_temperature_data_check("t", NULL, ds, 2, msg, sizeof msg), "data_sets[1].data");
     ds[1].data = data;

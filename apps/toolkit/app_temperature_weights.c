@@ -38,6 +38,9 @@ int app_temperature_weights_parse(const char *text, app_temperature_weights *out
         if (read_positive(p, klen, "kT", &kT, why, why_size) != AD_OK ||
             read_positive(colon + 1, len - klen - 1, "weight", &weight, why, why_size) != AD_OK)
             return AD_ERR_ARG;
+        if (weight < APP_WEIGHT_MIN || weight > APP_WEIGHT_MAX)
+            return WHY("weight %.15g is out of range [%g, %g]", weight, APP_WEIGHT_MIN,
+                       APP_WEIGHT_MAX);
         for (int k = 0; k < w.n; k++)
             if (w.kT[k] == kT) return WHY("kT %.15g is given twice", kT);
         int at = w.n; /* insert in increasing order of kT */
@@ -83,7 +86,7 @@ int app_temperature_weights_check(const char *program, const char *text,
         for (int i = 0; i < out->n && st == AD_OK; i++)
             if (!in_list(t, out->kT[i]) && !in_list(extra, out->kT[i])) {
                 snprintf(why, sizeof why,
-                         "kT %g is in neither --temperatures nor --train-temperatures",
+                         "kT %.15g is in neither --temperatures nor --train-temperatures",
                          out->kT[i]);
                 st = AD_ERR_ARG;
             }

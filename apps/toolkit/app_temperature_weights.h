@@ -4,7 +4,10 @@
  * The option takes kT:W pairs separated by commas, e.g. 0.5:2,2:3: the
  * temperature kT (one of --temperatures or --train-temperatures, written
  * as a number equal to it: "2" and "2.0" are the same) gets weight W, a
- * finite number > 0; every temperature not named keeps weight 1.  A
+ * number from APP_WEIGHT_MIN to APP_WEIGHT_MAX (0.001 to 1000: a batch
+ * gives every temperature at least one row, so larger ratios change
+ * nothing but could make the shares overflow or vanish); every
+ * temperature not named keeps weight 1.  A
  * temperature's rows of a batch are in proportion to its weight: the J_KL
  * and J_RC rows among all training temperatures, the J_ML rows among those
  * of --temperatures (the ones with data) (bg_temperature.weight and
@@ -17,6 +20,9 @@
 #include "apps/toolkit/app_json.h"
 #include "apps/toolkit/app_options.h"
 
+#define APP_WEIGHT_MIN 0.001
+#define APP_WEIGHT_MAX 1000.0
+
 /* The parsed pairs, in increasing order of kT; n = 0: none given. */
 typedef struct app_temperature_weights {
     int n;
@@ -27,15 +33,16 @@ typedef struct app_temperature_weights {
 #define APP_TEMPERATURE_WEIGHTS_OPTION(dest)                                                   \
     {"temperature-weights", APP_OPT_STRING, (dest),                                            \
      "with --temperatures: each training temperature's share of the batch rows, as kT:W "     \
-     "pairs, e.g. 0.5:2,2:3 (kT one of --temperatures or --train-temperatures, W finite > "   \
-     "0; shares are proportional to W: J_KL and J_RC rows among all training temperatures, "  \
+     "pairs, e.g. 0.5:2,2:3 (kT one of --temperatures or --train-temperatures, W 0.001 to "  \
+     "1000; shares are proportional to W: J_KL and J_RC rows among all training temperatures, "\
      "J_ML rows among those of --temperatures); default: 1 each",                              \
      "LIST", 0, 0, 0, 0, 0}
 
 /* Parse text (kT:W pairs as above) into *out, sorted by kT: AD_OK, or
  * AD_ERR_ARG with the reason in why for an empty list or entry, a missing
- * ':', a value that is not a finite number, kT or W not > 0, the same kT
- * twice or more than APP_MAX_TEMPERATURES pairs.  *out is changed only on
+ * ':', a value that is not a finite number, kT not > 0, W outside
+ * [APP_WEIGHT_MIN, APP_WEIGHT_MAX], the same kT twice or more than
+ * APP_MAX_TEMPERATURES pairs.  *out is changed only on
  * success. */
 int app_temperature_weights_parse(const char *text, app_temperature_weights *out, char *why,
                                   size_t why_size);
@@ -64,7 +71,7 @@ void app_temperature_weights_json(app_json *w, const app_temperature_weights *tw
 
 /* For report.md: how a batch is split over the temperatures, "split evenly
  * over the temperatures" or "split over the temperatures in proportion to
- * the weights 0.5:2, 2:3 (--temperature-weights; 1 for the others)". */
+ * the weights kT:W = 0.5:2, 2:3 (--temperature-weights; 1 for the others)". */
 void app_temperature_weights_phrase(const app_temperature_weights *tw, char *buf, size_t size);
 
 #endif
