@@ -389,13 +389,8 @@ START_TEST(test_quick_train_temperatures)
     app_json_value *root = ck_load_summary(target);
     ck_assert_ptr_nonnull(root);
     ck_check_train_temperatures(root, 1, 4, 4, 0, 2);
-    double kT = 0, weight = 0;
-    ck_assert_int_eq(app_json_get_number(root, "temperature_weights[0].kT", &kT), AD_OK);
-    ck_assert_int_eq(app_json_get_number(root, "temperature_weights[0].weight", &weight), AD_OK);
-    ck_assert(kT == 1 && weight == 0.5);
-    ck_assert_int_eq(app_json_get_number(root, "temperature_weights[1].kT", &kT), AD_OK);
-    ck_assert_int_eq(app_json_get_number(root, "temperature_weights[1].weight", &weight), AD_OK);
-    ck_assert(kT == 4 && weight == 2);
+    ck_check_temperature_weight(root, 0, 1, 0.5);
+    ck_check_temperature_weight(root, 1, 4, 2);
     double loss_with = 0, loss_without = 0;
     ck_assert_int_eq(app_json_get_number(root, "models[0].final_loss", &loss_with), AD_OK);
     app_json_value_free(root);

@@ -352,13 +352,9 @@ START_TEST(test_doublewell_temperature_weights)
     ad_free(log);
     app_json_value *root = ck_load_summary(dir);
     ck_assert_ptr_nonnull(root);
-    double kT = 0, weight = 0, with[2], without[2], added[2];
-    ck_assert_int_eq(app_json_get_number(root, "temperature_weights[0].kT", &kT), AD_OK);
-    ck_assert_int_eq(app_json_get_number(root, "temperature_weights[0].weight", &weight), AD_OK);
-    ck_assert(kT == 1.6 && weight == 3);
-    ck_assert_int_eq(app_json_get_number(root, "temperature_weights[1].kT", &kT), AD_OK);
-    ck_assert_int_eq(app_json_get_number(root, "temperature_weights[1].weight", &weight), AD_OK);
-    ck_assert(kT == 3.2 && weight == 0.5);
+    double with[2], without[2], added[2];
+    ck_check_temperature_weight(root, 0, 1.6, 3);
+    ck_check_temperature_weight(root, 1, 3.2, 0.5);
     ck_assert_ptr_null(app_json_lookup(root, "temperature_weights[2]"));
     const char *key[2] = {"temperatures[0].models[0].delta_f.right-left",
                           "temperatures[0].models[1].delta_f.right-left"};

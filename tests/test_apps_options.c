@@ -346,13 +346,23 @@ END_TEST
 
 /* ---- --train-temperatures: beside --temperatures ---- */
 
+/* --temperatures and --train-temperatures as parsed from list and extra
+ * (NULL: not given). */
+static void parse_lists(const char *list, const char *extra, app_temperatures *t,
+                        app_temperatures *e)
+{
+    char why[128];
+    *t = *e = (app_temperatures){0};
+    if (list)
+        ck_assert_int_eq(app_temperatures_parse(list, 0, 0, 0, 0, t, why, sizeof why), AD_OK);
+    if (extra)
+        ck_assert_int_eq(app_temperatures_parse(extra, 0, 0, 0, 0, e, why, sizeof why), AD_OK);
+}
+
 static int check_train(const char *list, const char *extra, char *msg, size_t size)
 {
-    app_temperatures t = {0}, e = {0};
-    char why[128];
-    if (list) ck_assert_int_eq(app_temperatures_parse(list, 0, 0, 0, 0, &t, why, sizeof why), AD_OK);
-    if (extra)
-        ck_assert_int_eq(app_temperatures_parse(extra, 0, 0, 0, 0, &e, why, sizeof why), AD_OK);
+    app_temperatures t, e;
+    parse_lists(list, extra, &t, &e);
     return app_train_temperatures_check("bg-dimer", &t, &e, msg, size);
 }
 
@@ -386,12 +396,8 @@ END_TEST
 static int check_weights(const char *text, const char *list, const char *extra,
                          app_temperature_weights *w, char *msg, size_t size)
 {
-    app_temperatures t = {0}, e = {0};
-    char why[128];
-    if (list)
-        ck_assert_int_eq(app_temperatures_parse(list, 0, 0, 0, 0, &t, why, sizeof why), AD_OK);
-    if (extra)
-        ck_assert_int_eq(app_temperatures_parse(extra, 0, 0, 0, 0, &e, why, sizeof why), AD_OK);
+    app_temperatures t, e;
+    parse_lists(list, extra, &t, &e);
     return app_temperature_weights_check("bg-dimer", text, &t, &e, w, msg, size);
 }
 

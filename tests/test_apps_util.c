@@ -58,3 +58,15 @@ void ck_check_train_temperatures(const app_json_value *root, double lo, double h
     v = app_json_lookup(root, "temperatures");
     ck_assert(v && v->type == APP_JSON_ARRAY && (int)v->n_items == n_reported);
 }
+
+void ck_check_temperature_weight(const app_json_value *root, int i, double kT, double weight)
+{
+    char key[64];
+    double k = 0, w = 0;
+    snprintf(key, sizeof key, "temperature_weights[%d].kT", i);
+    ck_assert_int_eq(app_json_get_number(root, key, &k), AD_OK);
+    snprintf(key, sizeof key, "temperature_weights[%d].weight", i);
+    ck_assert_int_eq(app_json_get_number(root, key, &w), AD_OK);
+    ck_assert_msg(k == kT && w == weight, "temperature_weights[%d] = %g:%g, want %g:%g", i, k, w,
+                  kT, weight);
+}

@@ -21,4 +21,8 @@ app_json_value *ck_load_summary(const char *dir);
 void ck_check_train_temperatures(const app_json_value *root, double lo, double hi, double extra,
                                  int extrapolates, int n_reported);
 
+/* The entry i of a summary's "temperature_weights" (--temperature-weights,
+ * sorted by kT) is {"kT": kT, "weight": weight}. */
+void ck_check_temperature_weight(const app_json_value *root, int i, double kT, double weight);
+
 #endif
