@@ -468,6 +468,30 @@ START_TEST(test_temperature_weights)
 }
 END_TEST
 
+/* The list the library is given: --temperatures in order, then
+ * --train-temperatures, each with its weight (1 where none is named). */
+START_TEST(test_training_temperatures)
+{
+    char msg[256];
+    app_temperatures t, e;
+    app_temperature_weights w;
+    parse_lists("2,0.5,1", "4,0.25", &t, &e);
+    ck_assert_int_eq(check_weights("4:0.5,2:3", "2,0.5,1", "4,0.25", &w, msg, sizeof msg),
+                     AD_OK);
+    bg_temperature out[2 * APP_MAX_TEMPERATURES];
+    ck_assert_int_eq(app_training_temperatures(&t, &e, &w, out), 5);
+    static const double kT[5] = {0.5, 1, 2, 0.25, 4}, weight[5] = {1, 1, 3, 1, 0.5};
+    for (int j = 0; j < 5; j++) {
+        ck_assert(out[j].kT == kT[j]);
+        ck_assert(out[j].weight == weight[j]);
+    }
+    /* no --train-temperatures, no weights */
+    ck_assert_int_eq(check_weights(NULL, "2,0.5,1", NULL, &w, msg, sizeof msg), AD_OK);
+    ck_assert_int_eq(app_training_temperatures(&t, NULL, &w, out), 3);
+    for (int j = 0; j < 3; j++) ck_assert(out[j].kT == kT[j] && out[j].weight == 1);
+}
+END_TEST
+
 /* ---- --coupling: the choice kind and the shared coupling options ---- */
 
 static app_coupling coupling;
@@ -557,6 +581,7 @@ Suite *apps_options_suite(void)
     tcase_add_test(tc, test_coupling);
     tcase_add_test(tc, test_train_temperatures);
     tcase_add_test(tc, test_temperature_weights);
+    tcase_add_test(tc, test_training_temperatures);
     suite_add_tcase(s, tc);
     return s;
 }

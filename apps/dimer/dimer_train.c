@@ -38,15 +38,8 @@ int dimer_model_build(dimer_run *r, char *msg, size_t len)
     gc.sample_batch = r->sc.sample_batch;
     bg_temperature temps[2 * APP_MAX_TEMPERATURES];
     if (r->n_temps) { /* one generator for every temperature (--temperature-weights) */
-        int n = 0;    /* --temperatures, then --train-temperatures (J_KL and J_RC only) */
-        const app_temperature_weights *w = &r->opt.temperature_weights;
-        for (int j = 0; j < r->n_temps; j++)
-            temps[n++] = (bg_temperature){.kT = r->temps[j].kT,
-                                          .weight = app_temperature_weight(w, r->temps[j].kT)};
-        for (int j = 0; j < r->opt.train_temperatures.n; j++) {
-            double kT = r->opt.train_temperatures.kT[j];
-            temps[n++] = (bg_temperature){.kT = kT, .weight = app_temperature_weight(w, kT)};
-        }
+        int n = app_training_temperatures(&r->opt.temperatures, &r->opt.train_temperatures,
+                                          &r->opt.temperature_weights, temps);
         gc.temperatures = temps;
         gc.n_temperatures = n;
     }

@@ -342,15 +342,8 @@ int exp2d_train_all(exp2d_run *run, char *msg, size_t len)
     }
     bg_temperature temps[2 * APP_MAX_TEMPERATURES];
     if (run->n_temps) { /* one generator for every temperature (--temperature-weights) */
-        int n = 0;      /* --temperatures, then --train-temperatures (J_KL and J_RC only) */
-        const app_temperature_weights *w = &run->opt.temperature_weights;
-        for (int j = 0; j < run->n_temps; j++)
-            temps[n++] = (bg_temperature){.kT = run->temps[j].kT,
-                                          .weight = app_temperature_weight(w, run->temps[j].kT)};
-        for (int j = 0; j < run->opt.train_temperatures.n; j++) {
-            double kT = run->opt.train_temperatures.kT[j];
-            temps[n++] = (bg_temperature){.kT = kT, .weight = app_temperature_weight(w, kT)};
-        }
+        int n = app_training_temperatures(&run->opt.temperatures, &run->opt.train_temperatures,
+                                          &run->opt.temperature_weights, temps);
         gc.temperatures = temps;
         gc.n_temperatures = n;
     }

@@ -106,6 +106,18 @@ double app_temperature_weight(const app_temperature_weights *w, double kT)
     return 1;
 }
 
+int app_training_temperatures(const app_temperatures *t, const app_temperatures *extra,
+                              const app_temperature_weights *w, bg_temperature *out)
+{
+    int n = 0;
+    for (int j = 0; j < t->n; j++)
+        out[n++] = (bg_temperature){.kT = t->kT[j], .weight = app_temperature_weight(w, t->kT[j])};
+    for (int j = 0; extra && j < extra->n; j++)
+        out[n++] = (bg_temperature){.kT = extra->kT[j],
+                                    .weight = app_temperature_weight(w, extra->kT[j])};
+    return n;
+}
+
 size_t app_temperature_weights_text(const app_temperature_weights *w, int exact, char *buf,
                                     size_t size)
 {

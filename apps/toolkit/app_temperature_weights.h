@@ -19,6 +19,7 @@
 
 #include "apps/toolkit/app_json.h"
 #include "apps/toolkit/app_options.h"
+#include "flows/bg_train.h"
 
 #define APP_WEIGHT_MIN 0.001
 #define APP_WEIGHT_MAX 1000.0
@@ -58,6 +59,14 @@ int app_temperature_weights_check(const char *program, const char *text,
 
 /* The weight of temperature kT: the one given for it, else 1. */
 double app_temperature_weight(const app_temperature_weights *w, double kT);
+
+/* The training temperatures of a multi-temperature run in the form the
+ * library takes them (bg_generator_config.temperatures): those of t
+ * (--temperatures) in their order, then those of extra
+ * (--train-temperatures; may be NULL), each with its weight in w.  out
+ * holds at least t->n + extra->n entries; returns that number. */
+int app_training_temperatures(const app_temperatures *t, const app_temperatures *extra,
+                              const app_temperature_weights *w, bg_temperature *out);
 
 /* The pairs as text, "kT:W" joined by commas, in %.17g with exact != 0
  * (the form for settings and records), otherwise %g; "" when none.
