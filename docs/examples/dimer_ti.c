@@ -173,6 +173,13 @@ static void simpson(const state_run *s, int sweep, int lo, int hi, int skip, dou
 int main(int argc, char **argv)
 {
     long arg[3] = {64, 30000, 100000};
+    if (argc == 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
+        printf("usage: dimer_ti [CHAINS [EQUIL [STEPS]]]\n\nThermodynamic integration over "
+               "temperature of the dimer's dF(closed - open) / kT\nfrom kT 1 to kT 2 and to kT "
+               "0.5: CHAINS chains per state (default 64), the first\nEQUIL steps of each "
+               "temperature dropped (30000), STEPS steps averaged (100000).\n");
+        return 0;
+    }
     for (int i = 1; i < argc && i <= 3; i++) {
         char *end;
         arg[i - 1] = strtol(argv[i], &end, 10);
