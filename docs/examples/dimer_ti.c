@@ -24,8 +24,8 @@
  * next STEPS steps of every chain; its standard error is that of the
  * chains' own means (independent chains, so correlations along a chain
  * need no model).  Simpson's rule integrates over beta, once with the
- * step h = 0.125 and once with 2h: their difference bounds the rule's
- * error.  The two sweeps differ by what the chains have not forgotten of
+ * step h = 0.125 and once with 2h: a difference well beyond the noise of
+ * the points the coarser rule drops would show the rule's own error.  The two sweeps differ by what the chains have not forgotten of
  * the temperature before.
  *
  * It prints f(kT 2) - f(kT 1) and f(kT 0.5) - f(kT 1); bg-dimer's umbrella
@@ -52,6 +52,8 @@
 #define BETA_LO 0.5
 #define BETA_STEP 0.125
 #define STRIDE 100
+#define D_LO 0.5 /* bg-dimer's states: closed D_LO <= d < POT_DIMER_D_SPLIT, */
+#define D_HI 2.5 /* open POT_DIMER_D_SPLIT <= d <= D_HI                     */
 
 typedef struct state_run {
     int open;                          /* 0 closed, 1 open                    */
@@ -59,7 +61,6 @@ typedef struct state_run {
     int n_chains;
     long n_equil, n_steps;
     double mean[2][N_BETA], se[2][N_BETA]; /* [sweep][beta index]             */
-    double acceptance[2][N_BETA];
     int status;
     char msg[256];
 } state_run;
@@ -77,8 +78,8 @@ static int wall_energy(void *vctx, const ad_real *x, int n, int dim, ad_real *u,
     int rc = smp_potential_energy(&w->pc, x, n, dim, u, msg, msg_len);
     for (int i = 0; rc == AD_OK && i < n; i++) {
         double d = pot_dimer_distance_of(x + (size_t)i * dim);
-        int inside = w->open ? d >= POT_DIMER_D_SPLIT && d <= 2.5
-                             : d >= 0.5 && d < POT_DIMER_D_SPLIT;
+        int inside = w->open ? d >= POT_DIMER_D_SPLIT && d <= D_HI
+                             : d >= D_LO && d < POT_DIMER_D_SPLIT;
         if (!inside) u[i] = (ad_real)INFINITY;
     }
     return rc;
@@ -123,8 +124,7 @@ static void *run_state(void *arg)
         mc.kT = 1 / beta;
         mc.sigma = 0.02 * sqrt(mc.kT); /* bg-dimer's proposal */
         mc.seed = ad_rng_derive_seed(2026, (uint64_t)(100 * s->open + step));
-        smp_mc_stats st;
-        s->status = smp_mc_run(&mc, wall_energy, &w, x, frames, u, &st, s->msg, sizeof s->msg);
+        s->status = smp_mc_run(&mc, wall_energy, &w, x, frames, u, NULL, s->msg, sizeof s->msg);
         if (s->status != AD_OK) break;
         double sum = 0, sum2 = 0;
         for (int c = 0; c < nc; c++) {
@@ -137,7 +137,6 @@ static void *run_state(void *arg)
         double mean = sum / nc;
         s->mean[sweep][j] = mean;
         s->se[sweep][j] = nc > 1 ? sqrt(fmax(sum2 / nc - mean * mean, 0) / (nc - 1)) : NAN;
-        s->acceptance[sweep][j] = st.acceptance;
         memcpy(x, frames + (size_t)(n_frames - 1) * nc * dim, (size_t)nc * dim * sizeof *x);
         fprintf(stderr, "dimer_ti: %s state, %s, beta %.3f: <U> = %.3f +- %.3f\n",
                 s->open ? "open" : "closed", sweep ? "heating" : "cooling", beta, mean,
@@ -155,11 +154,10 @@ static void *run_state(void *arg)
 static void simpson(const state_run *s, int sweep, int lo, int hi, int skip, double *val,
                     double *se)
 {
-    int n = (hi - lo) / skip;
-    double h = BETA_STEP * skip * (hi > lo ? 1 : -1), v = 0, var = 0;
-    if (hi < lo) n = -n;
+    int dir = hi > lo ? 1 : -1, n = dir * (hi - lo) / skip;
+    double h = BETA_STEP * skip * dir, v = 0, var = 0;
     for (int i = 0; i <= n; i++) {
-        int j = lo + (hi > lo ? i : -i) * skip;
+        int j = lo + dir * i * skip;
         double wt = (i == 0 || i == n ? 1 : i % 2 ? 4 : 2) * h / 3;
         double du = s[0].mean[sweep][j] - s[1].mean[sweep][j];
         double e2 = s[0].se[sweep][j] * s[0].se[sweep][j] + s[1].se[sweep][j] * s[1].se[sweep][j];
@@ -180,7 +178,11 @@ int main(int argc, char **argv)
                "temperature dropped (30000), STEPS steps averaged (100000).\n");
         return 0;
     }
-    for (int i = 1; i < argc && i <= 3; i++) {
+    if (argc > 4) {
+        fprintf(stderr, "usage: dimer_ti [CHAINS [EQUIL [STEPS]]]\n");
+        return 2;
+    }
+    for (int i = 1; i < argc; i++) {
         char *end;
         arg[i - 1] = strtol(argv[i], &end, 10);
         if (*end || arg[i - 1] < (i == 2 ? 0 : i == 1 ? 2 : STRIDE) || arg[i - 1] > 100000000) {
@@ -188,10 +190,6 @@ int main(int argc, char **argv)
                             "STEPS >= %d)\n", STRIDE);
             return 2;
         }
-    }
-    if (argc > 4) {
-        fprintf(stderr, "usage: dimer_ti [CHAINS [EQUIL [STEPS]]]\n");
-        return 2;
     }
     ad_threads_set(1); /* one thread per state: the energies' own loops stay serial */
     pot_dimer_params params = pot_dimer_params_paper();
@@ -213,9 +211,10 @@ int main(int argc, char **argv)
             fprintf(stderr, "dimer_ti: %s state: %s\n", k ? "open" : "closed", s[k].msg);
             return 2;
         }
-    printf("dimer (paper bond), restricted ensembles closed 0.5 <= d < 1.5 and open 1.5 <= d "
-           "<= 2.5;\n%d chains per state, %ld + %ld steps per temperature\n\n",
-           s[0].n_chains, s[0].n_equil, s[0].n_steps);
+    printf("dimer (paper bond), restricted ensembles closed %g <= d < %g and open %g <= d "
+           "<= %g;\n%d chains per state, %ld + %ld steps per temperature\n\n",
+           D_LO, POT_DIMER_D_SPLIT, POT_DIMER_D_SPLIT, D_HI, s[0].n_chains, s[0].n_equil,
+           s[0].n_steps);
     printf("  beta     kT | sweep   | <U>closed      | <U>open        | dU = closed - open\n");
     for (int j = 0; j < N_BETA; j++)
         for (int sw = 0; sw < 2; sw++)
