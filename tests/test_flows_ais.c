@@ -78,10 +78,10 @@ static bg_ais_config config(int temps, int leapfrog)
  * with states the weights of each half-plane sum to half of it; the same
  * from a wider start (start_scale), whose weights carry the ratio of the two
  * starting densities. */
-static void check_unbiased_from(int leapfrog, int with_states, double start_scale)
+static void check_unbiased_at(int leapfrog, int with_states, double start_scale, double kT)
 {
     flow_model *m = random_flow(5);
-    flow_prior prior = {.dim = 2, .kT = 1.0};
+    flow_prior prior = {.dim = 2, .kT = kT};
     bg_ais_config c = config(20, leapfrog);
     c.start_scale = start_scale;
     if (with_states) c.state = half_plane;
@@ -90,7 +90,7 @@ static void check_unbiased_from(int leapfrog, int with_states, double start_scal
     char msg[256];
     enum { N = 20000 };
     ck_assert_msg(
-        bg_ais_sample(m, &prior, &GAUSS, 1.0, N, 2500, &c, 11, &s, &st, msg, sizeof msg) == AD_OK,
+        bg_ais_sample(m, &prior, &GAUSS, kT, N, 2500, &c, 11, &s, &st, msg, sizeof msg) == AD_OK,
         "%s", msg);
     ck_assert_int_eq(s->n, N);
     ck_assert_int_eq(s->n_nonfinite, 0);
@@ -102,6 +102,23 @@ static void check_unbiased_from(int leapfrog, int with_states, double start_scal
      * 2 % (0.5-1 % seen over six seeds) */
     ck_assert_msg(fabs(mean - z) <= 4 * se && se < 0.02 * z, "mean weight %.5f +- %.5f, exact %.5f",
                   mean, se, z);
+    /* and the annealed samples are of the Boltzmann density at kT: the
+     * self-normalised mean of (x1 - mu1)^2 is kT C11, within 4 standard
+     * errors of a ratio estimator (sum w^2 (f - r)^2 / (sum w)^2) */
+    double sw = 0, swf = 0;
+    for (int i = 0; i < N; i++) {
+        double w = isfinite(s->log_w[i]) ? exp(s->log_w[i]) : 0, dx = s->x[2 * i] - MU[0];
+        sw += w;
+        swf += w * dx * dx;
+    }
+    double r = swf / sw, v = 0;
+    for (int i = 0; i < N; i++) {
+        double w = isfinite(s->log_w[i]) ? exp(s->log_w[i]) : 0, dx = s->x[2 * i] - MU[0];
+        v += w * w * (dx * dx - r) * (dx * dx - r);
+    }
+    double r_se = sqrt(v) / sw;
+    ck_assert_msg(fabs(r - kT * C[0]) <= 4 * r_se, "<(x1 - mu1)^2> %.5f +- %.5f, exact %.5f", r,
+                  r_se, kT * C[0]);
     if (with_states) {
         int *sel = ad_malloc(N * sizeof *sel);
         for (int i = 0; i < N; i++)
@@ -122,6 +139,11 @@ static void check_unbiased_from(int leapfrog, int with_states, double start_scal
     ad_tape_free(t);
     bg_samples_free(s);
     flow_model_free(m);
+}
+
+static void check_unbiased_from(int leapfrog, int with_states, double start_scale)
+{
+    check_unbiased_at(leapfrog, with_states, start_scale, 1.0);
 }
 
 static void check_unbiased(int leapfrog, int with_states)
@@ -151,6 +173,16 @@ START_TEST(test_ais_unbiased_wide_start)
 {
     check_unbiased_from(3, 1, 2.25); /* HMC, states, variance 2.25 kT */
     check_unbiased_from(0, 0, 1.7);  /* random walk */
+}
+END_TEST
+
+/* The same at temperatures other than 1: the prior N(0, kT I), the target
+ * exp(-u / kT), whose normaliser over 2 pi kT is sqrt(det C) at any kT. */
+START_TEST(test_ais_unbiased_temperatures)
+{
+    check_unbiased_at(3, 1, 1.0, 0.5);
+    check_unbiased_at(3, 0, 1.0, 2.0);
+    check_unbiased_at(0, 0, 1.0, 0.5);
 }
 END_TEST
 
@@ -390,6 +422,7 @@ Suite *ais_suite(void)
     tcase_add_test(tc, test_ais_unbiased_hmc);
     tcase_add_test(tc, test_ais_unbiased_states);
     tcase_add_test(tc, test_ais_unbiased_wide_start);
+    tcase_add_test(tc, test_ais_unbiased_temperatures);
     tcase_add_test(tc, test_ais_raises_ess);
     tcase_add_test(tc, test_ais_states_keep_chains);
     suite_add_tcase(s, tc);
