@@ -107,10 +107,10 @@ EXAMPLES := $(patsubst docs/examples/%.c,$(BUILD)/examples/%,$(EXAMPLE_SRC))
 # Run example $$e through the wrapper $(1) (empty, or qemu): an experiment
 # built on the 2-D kit runs its quick schedule into $$e.out, its progress in
 # $$e.log (shown when it fails); the dimer's temperature integration runs a
-# few chains for a few hundred steps (its default run takes minutes).
+# few chains for two rounds of replica exchange (its default run takes minutes).
 EXAMPLE_RUN = case $$e in \
 	  */exp2d_*) rm -rf $$e.out; $(1) $$e --quick --out $$e.out > $$e.log 2>&1 || { cat $$e.log; exit 1; } ;; \
-	  */dimer_ti) $(1) $$e 4 100 200 > $$e.log 2>&1 || { cat $$e.log; exit 1; } ;; \
+	  */dimer_ti) $(1) $$e 4 0 2000 > $$e.log 2>&1 || { cat $$e.log; exit 1; } ;; \
 	  *) $(1) $$e > /dev/null || exit 1 ;; esac
 
 PKG_CONFIG  ?= pkg-config

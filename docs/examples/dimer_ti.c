@@ -16,24 +16,31 @@
  * leaves the state has infinite energy and is rejected) samples each
  * restricted ensemble exactly, however high the barrier between them.
  *
- * The chains of each state run on a grid of 13 inverse temperatures from
- * beta 0.5 (kT 2) to beta 2 (kT 0.5), step 0.125: first cooling from the
- * hot end, each temperature starting from the last frames of the one
- * before, then heating back from the cold end.  At each temperature the
- * first EQUIL steps are dropped and the mean energy is taken over the
- * next STEPS steps of every chain; its standard error is that of the
- * chains' own means (independent chains, so correlations along a chain
- * need no model).  Simpson's rule integrates over beta, once with the
- * step h = 0.125 and once with 2h: a difference well beyond the noise of
- * the points the coarser rule drops would show the rule's own error.  The two sweeps differ by what the chains have not forgotten of
- * the temperature before.
+ * Each state runs replica exchange on a grid of 13 inverse temperatures
+ * from beta 0.5 (kT 2) to beta 2 (kT 0.5), step 0.125: every chain has a
+ * copy at each temperature; a round is ROUND Metropolis steps of every
+ * copy, then an attempt to swap the configurations of neighbouring
+ * temperatures (the pairs (0,1), (2,3), ... in even rounds, (1,2), ... in
+ * odd ones), accepted with probability
+ *     min(1, exp((beta_j - beta_j+1) (U_j - U_j+1))),
+ * which keeps every temperature's ensemble exact and lets the cold copies
+ * borrow the hot ones' mobility.  The rounds of the first EQUIL steps are
+ * dropped and the mean energy is taken over the next STEPS steps.  Chain c
+ * swaps only with chain c of the neighbouring temperatures, so the chains
+ * stay independent of each other and the standard error is that of the
+ * chains' own means (no model of the correlations along a chain).
+ * Simpson's rule integrates over beta, once with the step h = 0.125 and
+ * once with 2h: a difference well beyond the noise of the points the
+ * coarser rule drops would show the rule's own error.  The same integral
+ * over the first and over the second half of the kept rounds shows what
+ * is left of the start.
  *
  * It prints f(kT 2) - f(kT 1) and f(kT 0.5) - f(kT 1); bg-dimer's umbrella
  * values at the three temperatures must differ by the same amounts within
  * their standard errors.  The closed and the open state run in two
  * threads; every number is the same for a given seed.
  *
- *   dimer_ti [CHAINS [EQUIL [STEPS]]]     (defaults 64 30000 100000)
+ *   dimer_ti [CHAINS [EQUIL [STEPS]]]     (defaults 32 60000 140000)
  *
  *   cc -O2 dimer_ti.c $(pkg-config --cflags --libs libbg) -o dimer_ti
  */
@@ -51,16 +58,19 @@
 #define N_BETA 13
 #define BETA_LO 0.5
 #define BETA_STEP 0.125
-#define STRIDE 100
-#define D_LO 0.5 /* bg-dimer's states: closed D_LO <= d < POT_DIMER_D_SPLIT, */
-#define D_HI 2.5 /* open POT_DIMER_D_SPLIT <= d <= D_HI                     */
+#define ROUND 1000 /* Metropolis steps of every copy between two swap attempts */
+#define STRIDE 100 /* energies averaged every STRIDE steps                  */
+#define D_LO 0.5   /* bg-dimer's states: closed D_LO <= d < POT_DIMER_D_SPLIT, */
+#define D_HI 2.5   /* open POT_DIMER_D_SPLIT <= d <= D_HI                     */
 
 typedef struct state_run {
-    int open;                          /* 0 closed, 1 open                    */
+    int open; /* 0 closed, 1 open */
     const pot_potential *pot;
     int n_chains;
-    long n_equil, n_steps;
-    double mean[2][N_BETA], se[2][N_BETA]; /* [sweep][beta index]             */
+    long n_discard, n_keep;              /* rounds                              */
+    double mean[N_BETA], se[N_BETA];     /* <U> over the kept rounds            */
+    double half[2][N_BETA];              /* over their first and second half    */
+    double swap_acc[N_BETA - 1];         /* swaps taken between j and j + 1     */
     int status;
     char msg[256];
 } state_run;
@@ -86,7 +96,7 @@ static int wall_energy(void *vctx, const ad_real *x, int n, int dim, ad_real *u,
 }
 
 /* The dimer at distance d on the x axis, the solvent on a 6 x 6 lattice of
- * spacing 1.2 (the MC at the hot end removes the overlaps with the dimer). */
+ * spacing 1.2 (the first rounds remove the overlaps with the dimer). */
 static void start_frame(ad_real *x, int n_solvent, double d)
 {
     x[0] = (ad_real)(-d / 2);
@@ -99,59 +109,115 @@ static void start_frame(ad_real *x, int n_solvent, double d)
     }
 }
 
-/* Both sweeps of one state. */
+/* Swap attempts between temperatures j and j + 1 for every chain; x holds
+ * the configurations [temperature][chain][dim], u their energies. */
+static long swap_pair(int j, int nc, int dim, ad_real *x, ad_real *u, ad_real *tmp, ad_rng *rng)
+{
+    long taken = 0;
+    for (int c = 0; c < nc; c++) {
+        ad_real *a = x + ((size_t)j * nc + c) * dim, *b = a + (size_t)nc * dim;
+        double log_acc = -BETA_STEP * ((double)u[j * nc + c] - u[(j + 1) * nc + c]);
+        if (log_acc >= 0 || log(ad_rng_uniform(rng)) < log_acc) {
+            memcpy(tmp, a, (size_t)dim * sizeof *tmp);
+            memcpy(a, b, (size_t)dim * sizeof *tmp);
+            memcpy(b, tmp, (size_t)dim * sizeof *tmp);
+            ad_real t = u[j * nc + c];
+            u[j * nc + c] = u[(j + 1) * nc + c];
+            u[(j + 1) * nc + c] = t;
+            taken++;
+        }
+    }
+    return taken;
+}
+
+/* Replica exchange in one state. */
 static void *run_state(void *arg)
 {
     state_run *s = arg;
     const int dim = s->pot->dim, nc = s->n_chains;
+    const size_t nt = (size_t)N_BETA * nc;
+    const long n_rounds = s->n_discard + s->n_keep;
     const pot_dimer_params *p = s->pot->params;
     smp_mc_config mc = smp_mc_config_default(dim, 1);
     mc.n_chains = nc;
-    mc.n_steps = s->n_equil + s->n_steps;
+    mc.n_steps = ROUND;
     mc.stride = STRIDE;
-    long n_frames = smp_mc_n_frames(&mc), first = s->n_equil / STRIDE;
+    const long n_frames = smp_mc_n_frames(&mc);
     wall_ctx w = {{s->pot, ad_tape_new(0)}, s->open};
-    ad_real *x = malloc((size_t)nc * dim * sizeof *x);
+    ad_real *x = malloc(nt * dim * sizeof *x), *tmp = malloc((size_t)dim * sizeof *tmp);
     ad_real *frames = malloc((size_t)n_frames * nc * dim * sizeof *frames);
-    ad_real *u = malloc((size_t)n_frames * nc * sizeof *u);
-    s->status = w.pc.scratch && x && frames && u ? AD_OK : AD_ERR_NOMEM;
+    ad_real *u = malloc((size_t)n_frames * nc * sizeof *u), *u_now = malloc(nt * sizeof *u_now);
+    double *sum = calloc(3 * nt, sizeof *sum); /* all kept rounds, first half, second half */
+    long tried[N_BETA - 1] = {0}, taken[N_BETA - 1] = {0};
+    s->status = w.pc.scratch && x && tmp && frames && u && u_now && sum ? AD_OK : AD_ERR_NOMEM;
     if (s->status != AD_OK) snprintf(s->msg, sizeof s->msg, "out of memory");
-    for (int c = 0; s->status == AD_OK && c < nc; c++)
-        start_frame(x + (size_t)c * dim, p->n_solvent, s->open ? 2.05 : 0.93);
-    for (int step = 0; s->status == AD_OK && step < 2 * N_BETA; step++) {
-        int sweep = step / N_BETA, j = sweep == 0 ? step : 2 * N_BETA - 1 - step;
-        double beta = BETA_LO + BETA_STEP * j;
-        mc.kT = 1 / beta;
-        mc.sigma = 0.02 * sqrt(mc.kT); /* bg-dimer's proposal */
-        mc.seed = ad_rng_derive_seed(2026, (uint64_t)(100 * s->open + step));
-        s->status = smp_mc_run(&mc, wall_energy, &w, x, frames, u, NULL, s->msg, sizeof s->msg);
-        if (s->status != AD_OK) break;
-        double sum = 0, sum2 = 0;
-        for (int c = 0; c < nc; c++) {
-            double m = 0;
-            for (long f = first; f < n_frames; f++) m += u[f * nc + c];
-            m /= (double)(n_frames - first);
-            sum += m;
-            sum2 += m * m;
+    for (size_t i = 0; s->status == AD_OK && i < nt; i++)
+        start_frame(x + i * dim, p->n_solvent, s->open ? 2.05 : 0.93);
+    ad_rng rng;
+    ad_rng_seed(&rng, 2026, (uint64_t)s->open);
+    for (long r = 0; s->status == AD_OK && r < n_rounds; r++) {
+        const long kept = r - s->n_discard;
+        const int h = kept < s->n_keep / 2 ? 1 : 2;
+        for (int j = 0; j < N_BETA; j++) {
+            ad_real *xj = x + (size_t)j * nc * dim;
+            mc.kT = 1 / (BETA_LO + BETA_STEP * j);
+            mc.sigma = 0.02 * sqrt(mc.kT); /* bg-dimer's proposal */
+            mc.seed = ad_rng_derive_seed(2026, (uint64_t)((s->open * n_rounds + r) * N_BETA + j));
+            s->status = smp_mc_run(&mc, wall_energy, &w, xj, frames, u, NULL, s->msg, sizeof s->msg);
+            if (s->status != AD_OK) break;
+            memcpy(xj, frames + (size_t)(n_frames - 1) * nc * dim, (size_t)nc * dim * sizeof *x);
+            for (int c = 0; c < nc; c++) {
+                u_now[j * nc + c] = u[(n_frames - 1) * nc + c];
+                if (kept < 0) continue;
+                double m = 0;
+                for (long f = 0; f < n_frames; f++) m += u[f * nc + c];
+                m /= (double)n_frames;
+                sum[j * nc + c] += m;
+                sum[h * nt + j * nc + c] += m;
+            }
         }
-        double mean = sum / nc;
-        s->mean[sweep][j] = mean;
-        s->se[sweep][j] = nc > 1 ? sqrt(fmax(sum2 / nc - mean * mean, 0) / (nc - 1)) : NAN;
-        memcpy(x, frames + (size_t)(n_frames - 1) * nc * dim, (size_t)nc * dim * sizeof *x);
-        fprintf(stderr, "dimer_ti: %s state, %s, beta %.3f: <U> = %.3f +- %.3f\n",
-                s->open ? "open" : "closed", sweep ? "heating" : "cooling", beta, mean,
-                s->se[sweep][j]);
+        for (int j = (int)(r % 2); s->status == AD_OK && j + 1 < N_BETA; j += 2) {
+            taken[j] += swap_pair(j, nc, dim, x, u_now, tmp, &rng);
+            tried[j] += nc;
+        }
+        if (r % 20 == 19)
+            fprintf(stderr, "dimer_ti: %s state, round %ld of %ld\n", s->open ? "open" : "closed",
+                    r + 1, n_rounds);
+    }
+    const long n_half[2] = {s->n_keep / 2, s->n_keep - s->n_keep / 2};
+    for (int j = 0; s->status == AD_OK && j < N_BETA; j++) {
+        double a = 0, a2 = 0, q[2] = {0, 0};
+        for (int c = 0; c < nc; c++) {
+            double m = sum[j * nc + c] / (double)s->n_keep;
+            a += m;
+            a2 += m * m;
+            for (int k = 0; k < 2; k++) q[k] += sum[(k + 1) * nt + j * nc + c] / (double)n_half[k];
+        }
+        s->mean[j] = a / nc;
+        s->se[j] = sqrt(fmax(a2 / nc - s->mean[j] * s->mean[j], 0) / (nc - 1));
+        for (int k = 0; k < 2; k++) s->half[k][j] = q[k] / nc;
+        if (j + 1 < N_BETA) s->swap_acc[j] = (double)taken[j] / (double)tried[j];
     }
     ad_tape_free(w.pc.scratch);
     free(x);
+    free(tmp);
     free(frames);
     free(u);
+    free(u_now);
+    free(sum);
     return NULL;
+}
+
+/* The closed - open energy difference at grid point j over all kept rounds
+ * (part 0) or over their first or second half (parts 1, 2). */
+static double du_at(const state_run *s, int part, int j)
+{
+    return part ? s[0].half[part - 1][j] - s[1].half[part - 1][j] : s[0].mean[j] - s[1].mean[j];
 }
 
 /* Simpson's rule for the integral of dU over the grid points lo .. hi
  * (an even number of steps of h), every `skip`-th point: value and SE. */
-static void simpson(const state_run *s, int sweep, int lo, int hi, int skip, double *val,
+static void simpson(const state_run *s, int part, int lo, int hi, int skip, double *val,
                     double *se)
 {
     int dir = hi > lo ? 1 : -1, n = dir * (hi - lo) / skip;
@@ -159,35 +225,42 @@ static void simpson(const state_run *s, int sweep, int lo, int hi, int skip, dou
     for (int i = 0; i <= n; i++) {
         int j = lo + dir * i * skip;
         double wt = (i == 0 || i == n ? 1 : i % 2 ? 4 : 2) * h / 3;
-        double du = s[0].mean[sweep][j] - s[1].mean[sweep][j];
-        double e2 = s[0].se[sweep][j] * s[0].se[sweep][j] + s[1].se[sweep][j] * s[1].se[sweep][j];
-        v += wt * du;
-        var += wt * wt * e2;
+        v += wt * du_at(s, part, j);
+        var += wt * wt * (s[0].se[j] * s[0].se[j] + s[1].se[j] * s[1].se[j]);
     }
     *val = v;
     *se = sqrt(var);
 }
 
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: dimer_ti [CHAINS [EQUIL [STEPS]]]\n");
+}
+
 int main(int argc, char **argv)
 {
-    long arg[3] = {64, 30000, 100000};
+    long arg[3] = {32, 60000, 140000};
     if (argc == 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
-        printf("usage: dimer_ti [CHAINS [EQUIL [STEPS]]]\n\nThermodynamic integration over "
-               "temperature of the dimer's dF(closed - open) / kT\nfrom kT 1 to kT 2 and to kT "
-               "0.5: CHAINS chains per state (default 64), the first\nEQUIL steps of each "
-               "temperature dropped (30000), STEPS steps averaged (100000).\n");
+        usage(stdout);
+        printf("\nThermodynamic integration over temperature of the dimer's dF(closed - open) / "
+               "kT\nfrom kT 1 to kT 2 and to kT 0.5, by replica exchange over 13 temperatures in "
+               "each\nstate: CHAINS chains per state (default 32, at least 2), the first EQUIL "
+               "steps at\nevery temperature dropped (60000), STEPS steps averaged (140000, at "
+               "least %d);\nboth in rounds of %d steps between swap attempts.\n",
+               2 * ROUND, ROUND);
         return 0;
     }
     if (argc > 4) {
-        fprintf(stderr, "usage: dimer_ti [CHAINS [EQUIL [STEPS]]]\n");
+        usage(stderr);
         return 2;
     }
     for (int i = 1; i < argc; i++) {
         char *end;
         arg[i - 1] = strtol(argv[i], &end, 10);
-        if (*end || arg[i - 1] < (i == 2 ? 0 : i == 1 ? 2 : STRIDE) || arg[i - 1] > 100000000) {
-            fprintf(stderr, "usage: dimer_ti [CHAINS [EQUIL [STEPS]]] (CHAINS >= 2, "
-                            "STEPS >= %d)\n", STRIDE);
+        if (*end || arg[i - 1] < (i == 1 ? 2 : i == 2 ? 0 : 2 * ROUND) ||
+            arg[i - 1] > 100000000) {
+            usage(stderr);
+            fprintf(stderr, "(CHAINS >= 2, EQUIL >= 0, STEPS >= %d)\n", 2 * ROUND);
             return 2;
         }
     }
@@ -198,7 +271,7 @@ int main(int argc, char **argv)
     pthread_t th[2];
     for (int k = 0; k < 2; k++) {
         s[k] = (state_run){.open = k, .pot = &pot, .n_chains = (int)arg[0],
-                           .n_equil = arg[1] / STRIDE * STRIDE, .n_steps = arg[2]};
+                           .n_discard = arg[1] / ROUND, .n_keep = arg[2] / ROUND};
         if (pthread_create(&th[k], NULL, run_state, &s[k])) {
             if (k) pthread_join(th[0], NULL);
             fprintf(stderr, "dimer_ti: cannot start a thread\n");
@@ -212,31 +285,34 @@ int main(int argc, char **argv)
             return 2;
         }
     printf("dimer (paper bond), restricted ensembles closed %g <= d < %g and open %g <= d "
-           "<= %g;\n%d chains per state, %ld + %ld steps per temperature\n\n",
-           D_LO, POT_DIMER_D_SPLIT, POT_DIMER_D_SPLIT, D_HI, s[0].n_chains, s[0].n_equil,
-           s[0].n_steps);
-    printf("  beta     kT | sweep   | <U>closed      | <U>open        | dU = closed - open\n");
-    for (int j = 0; j < N_BETA; j++)
-        for (int sw = 0; sw < 2; sw++)
-            printf("%6.3f %6.3f | %-7s | %7.3f +- %.3f | %7.3f +- %.3f | %7.3f +- %.3f\n",
-                   BETA_LO + BETA_STEP * j, 1 / (BETA_LO + BETA_STEP * j),
-                   sw ? "heating" : "cooling", s[0].mean[sw][j], s[0].se[sw][j],
-                   s[1].mean[sw][j], s[1].se[sw][j], s[0].mean[sw][j] - s[1].mean[sw][j],
-                   hypot(s[0].se[sw][j], s[1].se[sw][j]));
+           "<= %g;\nreplica exchange, %d chains per state, %ld + %ld steps per temperature "
+           "in rounds of %d\n\n",
+           D_LO, POT_DIMER_D_SPLIT, POT_DIMER_D_SPLIT, D_HI, s[0].n_chains,
+           s[0].n_discard * ROUND, s[0].n_keep * ROUND, ROUND);
+    printf("  beta     kT | <U>closed        | <U>open          | dU = closed - open | swaps "
+           "to next beta\n");
+    for (int j = 0; j < N_BETA; j++) {
+        printf("%6.3f %6.3f | %7.3f +- %.3f | %7.3f +- %.3f | %7.3f +- %.3f   ",
+               BETA_LO + BETA_STEP * j, 1 / (BETA_LO + BETA_STEP * j), s[0].mean[j], s[0].se[j],
+               s[1].mean[j], s[1].se[j], du_at(s, 0, j), hypot(s[0].se[j], s[1].se[j]));
+        if (j + 1 < N_BETA) printf("| %.2f / %.2f", s[0].swap_acc[j], s[1].swap_acc[j]);
+        printf("\n");
+    }
     const int j1 = 4; /* beta 1 */
-    printf("\nf = beta dF(closed - open), Simpson's rule over beta (h = 0.125; h = 0.25 in "
-           "brackets):\n");
+    printf("\nf = beta dF(closed - open), Simpson's rule over beta (h = 0.125; h = 0.25, and "
+           "the\nfirst and second half of the kept rounds, in brackets):\n");
     static const struct {
         int j;
         const char *name;
     } ends[2] = {{0, "f(kT 2) - f(kT 1)  "}, {N_BETA - 1, "f(kT 0.5) - f(kT 1)"}};
-    for (int e = 0; e < 2; e++)
-        for (int sw = 0; sw < 2; sw++) {
-            double v, se, v2, se2;
-            simpson(s, sw, j1, ends[e].j, 1, &v, &se);
-            simpson(s, sw, j1, ends[e].j, 2, &v2, &se2);
-            printf("  %s %s: %7.3f +- %.3f  (%7.3f)\n", ends[e].name,
-                   sw ? "heating" : "cooling", v, se, v2);
-        }
+    for (int e = 0; e < 2; e++) {
+        double v, se, v2, h1, h2, unused;
+        simpson(s, 0, j1, ends[e].j, 1, &v, &se);
+        simpson(s, 0, j1, ends[e].j, 2, &v2, &unused);
+        simpson(s, 1, j1, ends[e].j, 1, &h1, &unused);
+        simpson(s, 2, j1, ends[e].j, 1, &h2, &unused);
+        printf("  %s %7.3f +- %.3f  (2h %7.3f; halves %7.3f %7.3f)\n", ends[e].name, v, se, v2,
+               h1, h2);
+    }
     return 0;
 }
