@@ -163,7 +163,8 @@ static void *run_state(void *arg)
             mc.kT = 1 / (BETA_LO + BETA_STEP * j);
             mc.sigma = 0.02 * sqrt(mc.kT); /* bg-dimer's proposal */
             mc.seed = ad_rng_derive_seed(2026, (uint64_t)((s->open * n_rounds + r) * N_BETA + j));
-            s->status = smp_mc_run(&mc, wall_energy, &w, xj, frames, u, NULL, s->msg, sizeof s->msg);
+            s->status =
+                smp_mc_run(&mc, wall_energy, &w, xj, frames, u, NULL, s->msg, sizeof s->msg);
             if (s->status != AD_OK) break;
             memcpy(xj, frames + (size_t)(n_frames - 1) * nc * dim, (size_t)nc * dim * sizeof *x);
             for (int c = 0; c < nc; c++) {
